@@ -1,0 +1,97 @@
+package dev.tidemark.storage.layout;
+
+import java.util.regex.Pattern;
+
+/**
+ * Builds every object key of the repository from validated identifiers, so no user string reaches a key unchecked.
+ *
+ * <pre>
+ * db/{database}/chains/{chain}/wal/{24 hex}          a complete WAL segment
+ * db/{database}/chains/{chain}/wal/{24 hex}.partial  the segment being written, replaced as it grows
+ * db/{database}/chains/{chain}/wal/{8 hex}.history   a timeline history file
+ * db/{database}/base/{backup}/manifest               written last: a base backup without it does not exist
+ * db/{database}/base/{backup}/data/{n}               bundles of data-directory files
+ * db/{database}/dump/{dump}/dump                     a pg_dump -Fc archive
+ * </pre>
+ * A chain is one PostgreSQL system (system identifier and major version); a re-initialised or upgraded
+ * server starts a new chain so WAL of two systems never mixes.
+ */
+public final class RepositoryLayout {
+    /** Database ids: lower-case letters, digits and dashes, starting with a letter or digit, at most 63 characters. */
+    public static final Pattern DATABASE_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+    /** Backup, dump and restore ids. */
+    public static final Pattern OBJECT_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+    /** A chain: system identifier and major version, e.g. "7301234567890123456-15". */
+    public static final Pattern CHAIN_ID = Pattern.compile("[0-9]{1,20}-[0-9]{1,3}");
+    public static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
+    public static final Pattern TIMELINE_HISTORY = Pattern.compile("[0-9A-F]{8}\\.history");
+
+    private final String prefix;
+
+    /** prefix: an optional leading path inside the store ("" for none); validated like the rest. */
+    public RepositoryLayout(String prefix) {
+        if (prefix == null || prefix.isEmpty()) {
+            this.prefix = "";
+        } else {
+            if (!prefix.matches("[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*") || prefix.contains("..")) {
+                throw new InvalidIdentifierException("repository prefix", prefix,
+                        "letters, digits, '.', '_', '-' separated by single '/', without '..'");
+            }
+            this.prefix = prefix + "/";
+        }
+    }
+
+    public String databasePrefix(String database) {
+        return prefix + "db/" + check("database id", database, DATABASE_ID) + "/";
+    }
+
+    public String walPrefix(String database, String chain) {
+        return databasePrefix(database) + "chains/" + check("chain id", chain, CHAIN_ID) + "/wal/";
+    }
+
+    public String walSegment(String database, String chain, String segment) {
+        return walPrefix(database, chain) + check("WAL segment name", segment, WAL_SEGMENT);
+    }
+
+    public String walPartial(String database, String chain, String segment) {
+        return walSegment(database, chain, segment) + ".partial";
+    }
+
+    public String timelineHistory(String database, String chain, int timeline) {
+        if (timeline < 1) {
+            throw new InvalidIdentifierException("timeline", Integer.toString(timeline), "a positive number");
+        }
+        return walPrefix(database, chain) + String.format("%08X.history", timeline);
+    }
+
+    public String baseBackupPrefix(String database, String backup) {
+        return databasePrefix(database) + "base/" + check("backup id", backup, OBJECT_ID) + "/";
+    }
+
+    public String baseBackupManifest(String database, String backup) {
+        return baseBackupPrefix(database, backup) + "manifest";
+    }
+
+    public String baseBackupBundle(String database, String backup, int bundle) {
+        if (bundle < 0) {
+            throw new InvalidIdentifierException("bundle number", Integer.toString(bundle), "zero or more");
+        }
+        return baseBackupPrefix(database, backup) + "data/" + String.format("%08d", bundle);
+    }
+
+    public String dumpPrefix(String database, String dump) {
+        return databasePrefix(database) + "dump/" + check("dump id", dump, OBJECT_ID) + "/";
+    }
+
+    public String dumpObject(String database, String dump) {
+        return dumpPrefix(database, dump) + "dump";
+    }
+
+    /** Returns value when it matches pattern, otherwise throws an error naming what was expected. */
+    public static String check(String what, String value, Pattern pattern) {
+        if (value == null || !pattern.matcher(value).matches()) {
+            throw new InvalidIdentifierException(what, value, "must match " + pattern.pattern());
+        }
+        return value;
+    }
+}
