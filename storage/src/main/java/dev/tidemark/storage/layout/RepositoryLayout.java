@@ -9,6 +9,7 @@ import java.util.regex.Pattern;
  * db/{database}/chains/{chain}/wal/{24 hex}          a complete WAL segment
  * db/{database}/chains/{chain}/wal/{24 hex}.partial  the segment being written, replaced as it grows
  * db/{database}/chains/{chain}/wal/{8 hex}.history   a timeline history file
+ * db/{database}/chains/{chain}/wal/{24 hex}.conflict-{sha}  a segment that arrived with other content, set aside
  * db/{database}/base/{backup}/manifest               written last: a base backup without it does not exist
  * db/{database}/base/{backup}/data/{n}               bundles of data-directory files
  * db/{database}/dump/{dump}/dump                     a pg_dump -Fc archive
@@ -24,6 +25,7 @@ public final class RepositoryLayout {
     /** A chain: system identifier and major version, e.g. "7301234567890123456-15". */
     public static final Pattern CHAIN_ID = Pattern.compile("[0-9]{1,20}-[0-9]{1,3}");
     public static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
+    private static final Pattern HEX = Pattern.compile("[0-9a-f]{8,64}");
     public static final Pattern TIMELINE_HISTORY = Pattern.compile("[0-9A-F]{8}\\.history");
 
     private final String prefix;
@@ -55,6 +57,11 @@ public final class RepositoryLayout {
 
     public String walPartial(String database, String chain, String segment) {
         return walSegment(database, chain, segment) + ".partial";
+    }
+
+    /** Where a segment that arrived with other content than the stored one is set aside (the first one is kept). */
+    public String walConflict(String database, String chain, String segment, String checksumPrefix) {
+        return walSegment(database, chain, segment) + ".conflict-" + check("checksum prefix", checksumPrefix, HEX);
     }
 
     public String timelineHistory(String database, String chain, int timeline) {

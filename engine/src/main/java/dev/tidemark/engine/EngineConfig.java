@@ -1,0 +1,69 @@
+package dev.tidemark.engine;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Everything the engine needs to start. Secrets (S3 secret key, catalog password, PostgreSQL passwords, the master
+ * key) arrive here from the environment or files; the engine never logs them nor puts them in an event.
+ *
+ * @param dataDirectory      spool, embedded catalog, generated files; created when missing
+ * @param catalogJdbcUrl     null: embedded catalog database under dataDirectory; else a jdbc:postgresql:// URL
+ * @param repository         where backups live
+ * @param masterKeyFile      AES-256 master key; null only when encryption is explicitly "none"
+ * @param compression        "zstd" (default), "lz4" or "none"
+ * @param kafkaBootstrap     null: publication to Kafka off
+ * @param pgBinDirectory     null: the newest installed PostgreSQL binaries
+ * @param pgPasswords        password per protected database id, for servers that need one (never stored elsewhere)
+ * @param workers            parallel workers of base backups and restores
+ * @param walPartialInterval how often the WAL segment being written is uploaded
+ * @param schedulerEnabled   run the scheduled jobs (weekly base backups, daily dumps, expiry) on this node
+ * @param nodeId             this engine node's name in a multi-node setup
+ */
+public record EngineConfig(
+        Path dataDirectory,
+        String catalogJdbcUrl,
+        String catalogUser,
+        String catalogPassword,
+        RepositoryConfig repository,
+        Path masterKeyFile,
+        boolean encryptionNone,
+        String compression,
+        int compressionLevel,
+        String kafkaBootstrap,
+        String kafkaTopic,
+        Path pgBinDirectory,
+        Map<String, String> pgPasswords,
+        int workers,
+        Duration walPartialInterval,
+        boolean schedulerEnabled,
+        String nodeId) {
+
+    /**
+     * The repository: "file:///var/lib/tidemark/repo" or "s3://bucket/prefix" with the S3 fields.
+     *
+     * @param maxParts the store's multipart part-count limit (AWS 10,000; some S3-compatible stores 1,000)
+     */
+    public record RepositoryConfig(String uri, String endpoint, String region, String accessKey, String secretKey, int maxParts) {
+        @Override
+        public String toString() {
+            return "RepositoryConfig[uri=" + uri + ", endpoint=" + endpoint + ", region=" + region + ", maxParts=" + maxParts + "]";
+        }
+    }
+
+    /** Defaults for a single host: embedded catalog, file repository under the data directory, zstd-3, no Kafka. */
+    public static EngineConfig singleHost(Path dataDirectory, Path repositoryDirectory, Path masterKeyFile) {
+        return new EngineConfig(dataDirectory, null, null, null,
+                new RepositoryConfig(repositoryDirectory.toUri().toString(), null, null, null, null, 10_000),
+                masterKeyFile, false, "zstd", 3, null, "tidemark.events", null, Map.of(),
+                Math.max(2, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(5), true, "node-1");
+    }
+
+    @Override
+    public String toString() {
+        return "EngineConfig[dataDirectory=" + dataDirectory + ", catalog=" + (catalogJdbcUrl == null ? "embedded" : catalogJdbcUrl)
+                + ", repository=" + repository + ", encryption=" + (encryptionNone ? "none" : "aes-256-gcm")
+                + ", compression=" + compression + ", kafka=" + kafkaBootstrap + ", workers=" + workers + ", node=" + nodeId + "]";
+    }
+}

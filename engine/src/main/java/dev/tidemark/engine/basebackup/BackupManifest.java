@@ -1,0 +1,82 @@
+package dev.tidemark.engine.basebackup;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * Everything needed to rebuild a data directory from a base backup: per file where its bytes are and their
+ * checksum, the backup label, the tablespaces, and the WAL positions. Written last; a backup without it does not exist.
+ */
+public record BackupManifest(
+        int formatVersion,
+        String databaseId,
+        String backupId,
+        String chain,
+        String systemIdentifier,
+        int serverVersionNum,
+        int timeline,
+        long walSegmentSize,
+        String startLsn,
+        String stopLsn,
+        Instant startTime,
+        Instant consistencyTime,
+        boolean fromStandby,
+        boolean dataChecksums,
+        String backupLabel,
+        String tablespaceMap,
+        List<Tablespace> tablespaces,
+        List<BundleObject> objects,
+        List<FileEntry> files,
+        List<BadPage> badPages,
+        long totalBytes) {
+
+    public static final int FORMAT_VERSION = 1;
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .registerModule(new JavaTimeModule())
+            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    /** A directory, symbolic link or regular file of the data directory, with where its bytes are kept. */
+    public record FileEntry(String path, char type, long size, int mode, Instant mtime, String sha256, int object,
+                            long offset, String linkTarget) {
+        public static final char FILE = 'f';
+        public static final char DIRECTORY = 'd';
+    }
+
+    /** One repository object holding the bytes of one or more files back to back. */
+    public record BundleObject(int number, String key, String sha256, long plainBytes, long storedBytes) {
+    }
+
+    /** A tablespace: pg_tblspc/{oid} pointed to location on the source server. */
+    public record Tablespace(String oid, String location) {
+    }
+
+    /** A page whose checksum did not match while it was read. */
+    public record BadPage(String path, long block, int expected, int actual) {
+    }
+
+    public byte[] toJson() {
+        try {
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(this);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot serialise the manifest of " + backupId, e);
+        }
+    }
+
+    public static BackupManifest fromJson(InputStream in, String what) throws IOException {
+        BackupManifest m = JSON.readValue(in, BackupManifest.class);
+        if (m.formatVersion() > FORMAT_VERSION) {
+            throw new IOException(what + " has manifest format " + m.formatVersion() + ", newer than this Tidemark understands ("
+                    + FORMAT_VERSION + "): upgrade Tidemark to restore it");
+        }
+        return m;
+    }
+}

@@ -1,0 +1,381 @@
+package dev.tidemark.engine.basebackup;
+
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.StoredObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+
+/**
+ * Takes one base backup: pg_backup_start and pg_backup_stop on one held session, the data directory read by
+ * parallel workers (read, SHA-256, page checks, codec, upload), small files bundled, the manifest written last
+ * and only once the WAL up to the stop position is durable. On failure every object it wrote is removed.
+ */
+public final class BaseBackupRunner {
+    private static final Logger log = LoggerFactory.getLogger(BaseBackupRunner.class);
+
+    /** Settings of one run: parallel workers, fast checkpoint, bundle sizing and how long to wait for WAL. */
+    public record Settings(int workers, boolean fastCheckpoint, long bundleBytes, long ownObjectBytes, Duration walWait) {
+        public static Settings defaults() {
+            return new Settings(Math.max(1, Runtime.getRuntime().availableProcessors()), true, 16L << 20, 4L << 20,
+                    Duration.ofMinutes(5));
+        }
+
+        public Settings withWorkers(int n) {
+            return new Settings(Math.max(1, n), fastCheckpoint, bundleBytes, ownObjectBytes, walWait);
+        }
+    }
+
+    /** What a finished backup recorded: the manifest, where it is, and its checksum. */
+    public record Result(BackupManifest manifest, String manifestKey, String manifestSha256, long storedBytes) {
+    }
+
+    private final Repository repository;
+    private final Settings settings;
+    private final AtomicReference<BackupProgress> progress = new AtomicReference<>(BackupProgress.starting("queued"));
+
+    public BaseBackupRunner(Repository repository, Settings settings) {
+        this.repository = repository;
+        this.settings = settings;
+    }
+
+    public BackupProgress progress() {
+        return progress.get();
+    }
+
+    /** Backs up the server at source whose data directory is pgdata (on this host) into databaseId/backupId. */
+    public Result run(String databaseId, String backupId, PgConnections source, Path pgdata, DurableWal wal) throws IOException, InterruptedException {
+        String prefix = repository.layout().baseBackupPrefix(databaseId, backupId);
+        boolean done = false;
+        try (Connection session = source.open()) {
+            Result result = take(databaseId, backupId, session, pgdata, wal);
+            done = true;
+            return result;
+        } catch (SQLException e) {
+            throw new IOException("base backup " + backupId + " of " + databaseId + " failed talking to the server at "
+                    + source.url() + ": " + e.getMessage(), e);
+        } finally {
+            if (!done) {
+                progress.set(BackupProgress.starting("failed"));
+                removeQuietly(prefix);
+            }
+        }
+    }
+
+    private Result take(String databaseId, String backupId, Connection session, Path pgdata, DurableWal wal)
+            throws SQLException, IOException, InterruptedException {
+        int versionNum;
+        boolean standby;
+        boolean checksums;
+        String systemId;
+        long segmentSize;
+        try (Statement st = session.createStatement();
+             ResultSet rs = st.executeQuery("select current_setting('server_version_num')::int, pg_is_in_recovery(),"
+                     + " current_setting('data_checksums') = 'on', (select system_identifier::text from pg_control_system()),"
+                     + " current_setting('data_directory'),"
+                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size')")) {
+            rs.next();
+            versionNum = rs.getInt(1);
+            standby = rs.getBoolean(2);
+            checksums = rs.getBoolean(3);
+            systemId = rs.getString(4);
+            String serverDir = rs.getString(5);
+            segmentSize = rs.getLong(6);
+            if (!Path.of(serverDir).toAbsolutePath().normalize().equals(pgdata.toAbsolutePath().normalize())) {
+                log.warn("server reports data directory {} but {} will be copied; they must be the same directory", serverDir, pgdata);
+            }
+        }
+        String chain = systemId + "-" + (versionNum / 10000);
+        Instant startTime = Instant.now();
+        progress.set(BackupProgress.starting("checkpoint"));
+        Lsn startLsn;
+        String startSql = versionNum >= 150000 ? "select pg_backup_start(?, ?)::text" : "select pg_start_backup(?, ?, false)::text";
+        try (PreparedStatement ps = session.prepareStatement(startSql)) {
+            ps.setString(1, "tidemark " + backupId);
+            ps.setBoolean(2, settings.fastCheckpoint());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                startLsn = Lsn.parse(rs.getString(1));
+            }
+        }
+        log.info("base backup {} of {} started at {} ({}, {} workers)", backupId, databaseId, startLsn,
+                standby ? "from the standby" : "from the primary", settings.workers());
+
+        DataDirectoryScan.Result scan = DataDirectoryScan.scan(pgdata);
+        Copy copy = copyFiles(databaseId, backupId, scan, checksums, startLsn);
+
+        progress.set(new BackupProgress("stopping", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
+        Lsn stopLsn;
+        String label;
+        String spcmap;
+        String stopSql = versionNum >= 150000
+                ? "select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)"
+                : "select lsn::text, labelfile, spcmapfile from pg_stop_backup(false, false)";
+        try (Statement st = session.createStatement(); ResultSet rs = st.executeQuery(stopSql)) {
+            rs.next();
+            stopLsn = Lsn.parse(rs.getString(1));
+            label = rs.getString(2);
+            spcmap = rs.getString(3);
+        }
+        Instant consistency;
+        try (Statement st = session.createStatement(); ResultSet rs = st.executeQuery("select clock_timestamp()")) {
+            rs.next();
+            consistency = rs.getTimestamp(1).toInstant();
+        }
+        int timeline = timelineOf(label);
+
+        progress.set(new BackupProgress("waiting for WAL", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
+        if (!wal.awaitDurable(chain, stopLsn, settings.walWait())) {
+            throw new IOException("WAL up to the backup's stop position " + stopLsn + " did not become durable in the repository within "
+                    + settings.walWait().toSeconds() + " s: check that WAL streaming of " + databaseId + " is running");
+        }
+
+        BackupManifest manifest = new BackupManifest(BackupManifest.FORMAT_VERSION, databaseId, backupId, chain, systemId,
+                versionNum, timeline, segmentSize, startLsn.toString(), stopLsn.toString(), startTime, consistency, standby, checksums,
+                label, spcmap == null || spcmap.isBlank() ? null : spcmap, scan.tablespaces(), copy.objects, copy.files,
+                copy.badPages, copy.bytes);
+        String manifestKey = repository.layout().baseBackupManifest(databaseId, backupId);
+        StoredObject stored = repository.putEncoded(manifestKey, new ByteArrayInputStream(manifest.toJson()));
+        long storedBytes = copy.objects.stream().mapToLong(BackupManifest.BundleObject::storedBytes).sum() + stored.storedBytes();
+        progress.set(new BackupProgress("done", copy.bytes, copy.bytes, copy.files.size(), copy.files.size(), 0));
+        log.info("base backup {} of {} complete: {} files, {} MiB read, {} MiB stored, {} objects, stop {}, consistent at {}{}",
+                backupId, databaseId, copy.files.size(), copy.bytes >> 20, storedBytes >> 20, copy.objects.size() + 1, stopLsn,
+                consistency, copy.badPages.isEmpty() ? "" : ", " + copy.badPages.size() + " BAD PAGES");
+        return new Result(manifest, manifestKey, stored.sha256Hex(), storedBytes);
+    }
+
+    private record Copy(List<BackupManifest.FileEntry> files, List<BackupManifest.BundleObject> objects,
+                        List<BackupManifest.BadPage> badPages, long bytes) {
+    }
+
+    private Copy copyFiles(String databaseId, String backupId, DataDirectoryScan.Result scan, boolean checksums, Lsn startLsn)
+            throws IOException, InterruptedException {
+        List<BackupManifest.FileEntry> entries = Collections.synchronizedList(new ArrayList<>());
+        List<BackupManifest.BadPage> badPages = Collections.synchronizedList(new ArrayList<>());
+        List<DataDirectoryScan.Item> regular = new ArrayList<>();
+        for (DataDirectoryScan.Item item : scan.items()) {
+            if (item.type() == 'f') {
+                regular.add(item);
+            } else {
+                entries.add(new BackupManifest.FileEntry(item.path(), item.type(), 0, item.mode(), item.mtime(), null, -1, 0, item.linkTarget()));
+            }
+        }
+        List<List<DataDirectoryScan.Item>> units = plan(regular);
+        AtomicLong bytesDone = new AtomicLong();
+        AtomicLong filesDone = new AtomicLong();
+        long started = System.nanoTime();
+        List<BackupManifest.BundleObject> objects = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(settings.workers(), r -> {
+            Thread t = new Thread(r, "basebackup-" + backupId);
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int i = 0; i < units.size(); i++) {
+                int number = i;
+                List<DataDirectoryScan.Item> unit = units.get(i);
+                futures.add(pool.submit(() -> {
+                    objects.add(copyUnit(databaseId, backupId, number, unit, checksums, startLsn, entries, badPages, bytes -> {
+                        long done = bytesDone.addAndGet(bytes);
+                        double secs = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+                        progress.set(new BackupProgress("copying", done, scan.totalBytes(), filesDone.get(), regular.size(), done / secs));
+                    }, filesDone));
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    futures.forEach(other -> other.cancel(true));
+                    Throwable cause = e.getCause();
+                    if (cause instanceof IOException io) {
+                        throw io;
+                    }
+                    throw new IOException("copying the data directory failed: " + cause.getMessage(), cause);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        List<BackupManifest.FileEntry> sorted = new ArrayList<>(entries);
+        sorted.sort(Comparator.comparing(BackupManifest.FileEntry::path));
+        List<BackupManifest.BundleObject> sortedObjects = new ArrayList<>(objects);
+        sortedObjects.sort(Comparator.comparingInt(BackupManifest.BundleObject::number));
+        return new Copy(sorted, sortedObjects, new ArrayList<>(badPages), bytesDone.get());
+    }
+
+    /** Large files get an object each; small ones are packed into bundles, so 100,000 small files are not 100,000 requests. */
+    private List<List<DataDirectoryScan.Item>> plan(List<DataDirectoryScan.Item> files) {
+        List<DataDirectoryScan.Item> bySize = new ArrayList<>(files);
+        bySize.sort(Comparator.comparingLong(DataDirectoryScan.Item::size).reversed().thenComparing(DataDirectoryScan.Item::path));
+        List<List<DataDirectoryScan.Item>> units = new ArrayList<>();
+        List<DataDirectoryScan.Item> bundle = new ArrayList<>();
+        long bundleBytes = 0;
+        for (DataDirectoryScan.Item f : bySize) {
+            if (f.size() >= settings.ownObjectBytes()) {
+                units.add(List.of(f));
+                continue;
+            }
+            if (!bundle.isEmpty() && bundleBytes + f.size() > settings.bundleBytes()) {
+                units.add(bundle);
+                bundle = new ArrayList<>();
+                bundleBytes = 0;
+            }
+            bundle.add(f);
+            bundleBytes += f.size();
+        }
+        if (!bundle.isEmpty()) {
+            units.add(bundle);
+        }
+        return units;
+    }
+
+    private interface BytesListener {
+        void copied(long bytes);
+    }
+
+    private BackupManifest.BundleObject copyUnit(String databaseId, String backupId, int number, List<DataDirectoryScan.Item> unit,
+                                                 boolean checksums, Lsn startLsn, List<BackupManifest.FileEntry> entries,
+                                                 List<BackupManifest.BadPage> badPages, BytesListener listener, AtomicLong filesDone)
+            throws IOException {
+        String key = repository.layout().baseBackupBundle(databaseId, backupId, number);
+        ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
+        MessageDigest digest = sha256();
+        try (Repository.EncodingWriter out = repository.openEncoded(key)) {
+            long offset = 0;
+            for (DataDirectoryScan.Item item : unit) {
+                long size;
+                try {
+                    size = copyFile(item, out, buffer, digest, checksums, startLsn, badPages, listener);
+                } catch (NoSuchFileException e) {
+                    filesDone.incrementAndGet();
+                    continue; // removed by PostgreSQL during the copy: WAL replay recreates what is needed
+                }
+                entries.add(new BackupManifest.FileEntry(item.path(), 'f', size, item.mode(), item.mtime(),
+                        HexFormat.of().formatHex(digest.digest()), number, offset, null));
+                offset += size;
+                filesDone.incrementAndGet();
+            }
+            StoredObject stored = out.commit();
+            return new BackupManifest.BundleObject(number, key, stored.sha256Hex(), stored.plainBytes(), stored.storedBytes());
+        }
+    }
+
+    private long copyFile(DataDirectoryScan.Item item, OutputStream out, ByteBuffer buffer, MessageDigest digest, boolean checksums,
+                          Lsn startLsn, List<BackupManifest.BadPage> badPages, BytesListener listener) throws IOException {
+        long firstBlock = checksums ? PageChecksum.firstBlock(item.path()) : -1;
+        long total = 0;
+        digest.reset();
+        try (FileChannel ch = FileChannel.open(item.source(), StandardOpenOption.READ)) {
+            while (true) {
+                buffer.clear();
+                int n = readFully(ch, buffer);
+                if (n <= 0) {
+                    break;
+                }
+                buffer.flip();
+                if (firstBlock >= 0) {
+                    checkPages(item.path(), buffer, firstBlock + total / PageChecksum.PAGE_SIZE, startLsn, badPages);
+                }
+                digest.update(buffer.array(), 0, n);
+                out.write(buffer.array(), 0, n);
+                total += n;
+                listener.copied(n);
+            }
+        }
+        return total;
+    }
+
+    private static int readFully(FileChannel ch, ByteBuffer buffer) throws IOException {
+        int total = 0;
+        while (buffer.hasRemaining()) {
+            int n = ch.read(buffer);
+            if (n < 0) {
+                break;
+            }
+            total += n;
+        }
+        return total;
+    }
+
+    private static void checkPages(String path, ByteBuffer data, long firstBlock, Lsn startLsn, List<BackupManifest.BadPage> badPages) {
+        int pages = data.remaining() / PageChecksum.PAGE_SIZE;
+        for (int i = 0; i < pages; i++) {
+            ByteBuffer page = data.duplicate();
+            page.position(i * PageChecksum.PAGE_SIZE);
+            if (PageChecksum.isNew(page) || Long.compareUnsigned(PageChecksum.pageLsn(page), startLsn.value()) >= 0) {
+                continue;
+            }
+            int expected = PageChecksum.stored(page);
+            int actual = PageChecksum.compute(page, firstBlock + i);
+            if (expected != actual) {
+                badPages.add(new BackupManifest.BadPage(path, firstBlock + i, expected, actual));
+                log.warn("page checksum mismatch in {} block {}: stored {}, computed {}", path, firstBlock + i, expected, actual);
+            }
+        }
+    }
+
+    private static int timelineOf(String label) {
+        for (String line : label.split("\n")) {
+            if (line.startsWith("START TIMELINE:")) {
+                return Integer.parseInt(line.substring("START TIMELINE:".length()).trim());
+            }
+        }
+        return 1;
+    }
+
+    /** Removes every object under prefix; used when a backup fails or is found interrupted. */
+    public void removeQuietly(String prefix) {
+        try (Stream<ObjectInfo> objects = repository.store().list(prefix)) {
+            List<String> keys = objects.map(ObjectInfo::key).toList();
+            repository.store().deleteAll(keys);
+            if (!keys.isEmpty()) {
+                log.info("removed {} objects of the unfinished backup under {}", keys.size(), prefix);
+            }
+        } catch (IOException e) {
+            log.warn("could not remove the objects of an unfinished backup under {}: {}", prefix, e.getMessage());
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,213 @@
+package dev.tidemark.engine.dump;
+
+import dev.tidemark.engine.postgres.PgBinaries;
+import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.StoredObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Takes logical dumps with pg_dump -Fc, streamed through the codec pipeline into the repository (never a full
+ * local copy), downloads them back as the original archive, and restores them with pg_restore.
+ */
+public final class DumpRunner {
+    private static final Logger log = LoggerFactory.getLogger(DumpRunner.class);
+
+    private final Repository repository;
+    private final PgBinaries binaries;
+
+    public DumpRunner(Repository repository, PgBinaries binaries) {
+        this.repository = repository;
+        this.binaries = binaries;
+    }
+
+    /** Dumps the named databases (all that accept connections when empty) of the server at source. */
+    public DumpManifest dump(String databaseId, String dumpId, PgConnections source, List<String> databases) throws IOException {
+        Instant started = Instant.now();
+        int serverVersion;
+        boolean standby;
+        List<String> names;
+        try (Connection c = source.open(); Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("select current_setting('server_version_num')::int, pg_is_in_recovery()")) {
+                rs.next();
+                serverVersion = rs.getInt(1);
+                standby = rs.getBoolean(2);
+            }
+            names = new ArrayList<>();
+            try (ResultSet rs = st.executeQuery("select datname from pg_database where datallowconn and not datistemplate order by datname")) {
+                while (rs.next()) {
+                    names.add(rs.getString(1));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IOException("dump " + dumpId + " of " + databaseId + ": cannot connect to " + source.url() + ": " + e.getMessage(), e);
+        }
+        if (binaries.majorVersion() < serverVersion / 10000) {
+            throw new IOException("pg_dump " + binaries.majorVersion() + " cannot dump a PostgreSQL " + (serverVersion / 10000)
+                    + " server: install the client programs of version " + (serverVersion / 10000) + " or newer");
+        }
+        List<String> selected = databases == null || databases.isEmpty() ? names : databases;
+        for (String name : selected) {
+            if (!names.contains(name)) {
+                throw new IOException("dump " + dumpId + " of " + databaseId + ": database '" + name + "' does not exist on " + source.url()
+                        + " (it has: " + String.join(", ", names) + ")");
+            }
+        }
+        String prefix = repository.layout().dumpPrefix(databaseId, dumpId);
+        boolean done = false;
+        try {
+            List<DumpManifest.Archive> archives = new ArrayList<>();
+            for (int i = 0; i < selected.size(); i++) {
+                String name = selected.get(i);
+                String key = prefix + String.format("%04d.dump", i);
+                archives.add(dumpOne(source, name, key));
+                log.info("dump {} of {}: database {} done ({} KiB)", dumpId, databaseId, name, archives.get(i).bytes() >> 10);
+            }
+            String globalsKey = prefix + "globals.sql";
+            StoredObject globals = runInto(List.of(binaries.tool("pg_dumpall").toString(), "--globals-only", "--no-role-passwords"),
+                    source, "postgres", globalsKey, "pg_dumpall --globals-only");
+            DumpManifest manifest = new DumpManifest(DumpManifest.FORMAT_VERSION, databaseId, dumpId, started, Instant.now(),
+                    serverVersion, standby, globalsKey, globals.sha256Hex(), archives);
+            repository.putEncoded(repository.layout().dumpObject(databaseId, dumpId), new ByteArrayInputStream(manifest.toJson()));
+            done = true;
+            return manifest;
+        } finally {
+            if (!done) {
+                removeQuietly(prefix);
+            }
+        }
+    }
+
+    private DumpManifest.Archive dumpOne(PgConnections source, String database, String key) throws IOException {
+        StoredObject stored = runInto(List.of(binaries.tool("pg_dump").toString(), "-Fc", "--no-sync"), source, database, key,
+                "pg_dump of database " + database);
+        return new DumpManifest.Archive(database, key, stored.sha256Hex(), stored.plainBytes(), stored.storedBytes());
+    }
+
+    /** Runs a client program against database, streaming its standard output into the object key. */
+    private StoredObject runInto(List<String> program, PgConnections source, String database, String key, String what) throws IOException {
+        List<String> cmd = new ArrayList<>(program);
+        cmd.addAll(List.of("-h", source.host(), "-p", Integer.toString(source.port()), "-U", source.user()));
+        if (program.get(0).endsWith("pg_dumpall")) {
+            cmd.addAll(List.of("-l", database));
+        } else {
+            cmd.addAll(List.of("-d", database));
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        environment(pb.environment(), source);
+        Process process = pb.start();
+        process.getOutputStream().close();
+        CompletableFuture<String> stderr = CompletableFuture.supplyAsync(() -> readAll(process.getErrorStream()));
+        try (Repository.EncodingWriter out = repository.openEncoded(key); InputStream in = process.getInputStream()) {
+            in.transferTo(out);
+            int exit = process.waitFor();
+            String errors = stderr.get(30, TimeUnit.SECONDS).trim();
+            if (exit != 0) {
+                throw new IOException(what + " failed (exit " + exit + "): " + (errors.isEmpty() ? "no message" : errors));
+            }
+            return out.commit();
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException(what + " was interrupted", e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            process.destroyForcibly();
+            throw new IOException(what + ": could not read its messages: " + e.getMessage(), e);
+        } finally {
+            if (process.isAlive()) {
+                process.destroyForcibly();
+            }
+        }
+    }
+
+    /** The manifest of a stored dump. */
+    public DumpManifest manifest(String databaseId, String dumpId) throws IOException {
+        try (InputStream in = repository.openDecoded(repository.layout().dumpObject(databaseId, dumpId))) {
+            return DumpManifest.fromJson(in);
+        }
+    }
+
+    /** Opens the original pg_dump -Fc archive of one database of a dump, decrypted and decompressed. */
+    public InputStream open(DumpManifest.Archive archive) throws IOException {
+        return repository.openDecoded(archive.key(), archive.sha256());
+    }
+
+    /** Restores one archive into database of target with pg_restore --clean --if-exists --no-owner --no-privileges. */
+    public void restore(DumpManifest.Archive archive, PgConnections target, String database) throws IOException {
+        List<String> cmd = List.of(binaries.tool("pg_restore").toString(), "--clean", "--if-exists", "--no-owner", "--no-privileges",
+                "--exit-on-error", "-h", target.host(), "-p", Integer.toString(target.port()), "-U", target.user(), "-d", database);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        environment(pb.environment(), target);
+        Process process = pb.start();
+        CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> readAll(process.getInputStream()));
+        try (InputStream in = open(archive); OutputStream stdin = process.getOutputStream()) {
+            in.transferTo(stdin);
+        } catch (IOException e) {
+            process.destroyForcibly();
+            throw new IOException("restoring dump archive " + archive.key() + " into " + database + " failed: " + e.getMessage()
+                    + " " + output.getNow(""), e);
+        }
+        try {
+            int exit = process.waitFor();
+            String text = output.get(30, TimeUnit.SECONDS).trim();
+            if (exit != 0) {
+                throw new IOException("pg_restore into " + database + " failed (exit " + exit + "): " + text);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("pg_restore was interrupted", e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IOException("pg_restore: could not read its messages: " + e.getMessage(), e);
+        }
+    }
+
+    /** Removes every object of a dump (failed, or expired by retention). */
+    public void removeQuietly(String prefix) {
+        try (Stream<ObjectInfo> objects = repository.store().list(prefix)) {
+            repository.store().deleteAll(objects.map(ObjectInfo::key).toList());
+        } catch (IOException e) {
+            log.warn("could not remove the dump objects under {}: {}", prefix, e.getMessage());
+        }
+    }
+
+    private static void environment(Map<String, String> env, PgConnections c) {
+        env.remove("PGPASSWORD");
+        if (c.password() != null) {
+            env.put("PGPASSWORD", c.password());
+        }
+        env.put("PGCONNECT_TIMEOUT", "10");
+        env.put("PGAPPNAME", "tidemark-dump");
+    }
+
+    private static String readAll(InputStream in) {
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            in.transferTo(out);
+            String text = out.toString(StandardCharsets.UTF_8);
+            return text.length() > 4000 ? text.substring(0, 4000) + "..." : text;
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

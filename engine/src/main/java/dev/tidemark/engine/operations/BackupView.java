@@ -1,0 +1,12 @@
+package dev.tidemark.engine.operations;
+
+import java.time.Instant;
+
+/**
+ * A base backup. status: requested, running, completed, failed, expired. trigger: manual, scheduled, after-restore.
+ * progress is present while it runs.
+ */
+public record BackupView(String id, String status, String trigger, Instant requestedAt, Instant startedAt, Instant completedAt,
+                         Instant consistencyTime, String startLsn, String stopLsn, Integer timeline, Long bytes,
+                         Long storedBytes, Integer badPages, String failure, Progress progress) {
+}

@@ -1,0 +1,14 @@
+package dev.tidemark.engine.operations;
+
+import java.io.IOException;
+import java.io.InputStream;
+
+/** A dump archive ready to stream: its file name, exact size, and a way to open it from any offset (resumed downloads). */
+public record DumpDownload(String fileName, long size, Opener opener) {
+
+    @FunctionalInterface
+    public interface Opener {
+        /** Opens the plain archive from offset to its end. */
+        InputStream open(long offset) throws IOException;
+    }
+}

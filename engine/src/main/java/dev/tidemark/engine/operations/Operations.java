@@ -1,0 +1,54 @@
+package dev.tidemark.engine.operations;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What operators and scheduled jobs can ask of the engine: the one boundary the REST API and the CLI use.
+ * Methods that change something take the actor (token name, "scheduler") recorded with the event.
+ * Errors: {@link NotFoundException}, {@link ConflictException}, {@link InvalidRequestException}; each message
+ * says what was wrong and what to do. Nothing changes when one is thrown.
+ */
+public interface Operations {
+
+    DatabaseView register(RegisterDatabase request, String actor);
+
+    List<DatabaseView> databases();
+
+    DatabaseView database(String databaseId);
+
+    DatabaseView changePolicy(String databaseId, PolicyChange change, String actor);
+
+    /** Stops protecting the database; its backups stay until retention removes them, unless purge. */
+    void deregister(String databaseId, boolean purge, String actor);
+
+    /** Asks for a base backup; returns at once with the requested backup (status "requested"). */
+    BackupView requestBaseBackup(String databaseId, String actor);
+
+    List<BackupView> baseBackups(String databaseId);
+
+    BackupView baseBackup(String databaseId, String backupId);
+
+    /** Asks for a logical dump of the named databases of the cluster (all when empty). */
+    DumpView requestDump(String databaseId, List<String> databases, String actor);
+
+    List<DumpView> dumps(String databaseId);
+
+    DumpView dump(String databaseId, String dumpId);
+
+    /** Opens a completed dump's pg_dump -Fc archive (of one database of the dump; the first when empty). */
+    DumpDownload downloadDump(String databaseId, String dumpId, Optional<String> database) throws IOException;
+
+    /** Asks for a restore; validated against the recovery window before anything is recorded. */
+    RestoreView requestRestore(String databaseId, RestoreRequest request, String actor);
+
+    List<RestoreView> restores(String databaseId);
+
+    RestoreView restore(String databaseId, String restoreId);
+
+    WindowView recoveryWindow(String databaseId);
+
+    /** The audit log: the database's events in order, from a sequence number on. */
+    EventPage events(String databaseId, long fromSequence, int limit);
+}

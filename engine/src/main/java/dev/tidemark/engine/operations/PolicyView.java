@@ -1,0 +1,8 @@
+package dev.tidemark.engine.operations;
+
+import java.time.Duration;
+
+/** A database's policy: window, schedules (UTC) and dump retention counts. */
+public record PolicyView(Duration window, String baseBackupSchedule, String dumpSchedule, int dailyDumps, int weeklyDumps,
+                         int monthlyDumps, int manualDumps) {
+}

@@ -1,0 +1,121 @@
+package dev.tidemark.engine.postgres;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.Properties;
+
+/**
+ * How to reach one PostgreSQL server: a postgresql:// URL without a password, plus an optional password
+ * supplied from configuration (never stored in the catalog). Opens plain and physical-replication connections.
+ */
+public final class PgConnections {
+    private final String host;
+    private final int port;
+    private final String database;
+    private final String user;
+    private final String password;
+
+    private PgConnections(String host, int port, String database, String user, String password) {
+        this.host = host;
+        this.port = port;
+        this.database = database;
+        this.user = user;
+        this.password = password;
+    }
+
+    /** Parses postgresql://USER@HOST:PORT/DB; a password inside the URL is refused (it would end up in the catalog). */
+    public static PgConnections parse(String url, String password) {
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException | NullPointerException e) {
+            throw new IllegalArgumentException("invalid PostgreSQL URL '" + url + "': expected postgresql://USER@HOST:PORT/DB");
+        }
+        if (!"postgresql".equals(uri.getScheme()) && !"postgres".equals(uri.getScheme())) {
+            throw new IllegalArgumentException("invalid PostgreSQL URL '" + url + "': it must start with postgresql://");
+        }
+        if (uri.getHost() == null) {
+            throw new IllegalArgumentException("invalid PostgreSQL URL '" + url + "': no host; expected postgresql://USER@HOST:PORT/DB");
+        }
+        String userInfo = uri.getUserInfo();
+        if (userInfo != null && userInfo.contains(":")) {
+            throw new IllegalArgumentException("the PostgreSQL URL must not contain a password: give it through the password file or"
+                    + " environment (see docs/configuration.md), so it never reaches the catalog");
+        }
+        String db = uri.getPath() == null || uri.getPath().length() <= 1 ? "postgres" : uri.getPath().substring(1);
+        if (!db.matches("[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}")) {
+            throw new IllegalArgumentException("invalid database name '" + db + "' in PostgreSQL URL");
+        }
+        return new PgConnections(uri.getHost(), uri.getPort() < 0 ? 5432 : uri.getPort(), db,
+                userInfo == null ? "postgres" : userInfo, password);
+    }
+
+    public String host() {
+        return host;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String database() {
+        return database;
+    }
+
+    public String user() {
+        return user;
+    }
+
+    /** The same server with another database name (dumps, stats). */
+    public PgConnections withDatabase(String otherDatabase) {
+        return new PgConnections(host, port, otherDatabase, user, password);
+    }
+
+    /** The URL without secrets, as stored and shown. */
+    public String url() {
+        return "postgresql://" + user + "@" + host + ":" + port + "/" + database;
+    }
+
+    public String jdbcUrl() {
+        return "jdbc:postgresql://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/" + database;
+    }
+
+    /** An optional password, for child processes (PGPASSWORD); never logged. */
+    public String password() {
+        return password;
+    }
+
+    public Connection open() throws SQLException {
+        Properties p = base();
+        p.setProperty("ApplicationName", "tidemark");
+        return DriverManager.getConnection(jdbcUrl(), p);
+    }
+
+    public Connection openReplication() throws SQLException {
+        Properties p = base();
+        p.setProperty("replication", "true");
+        p.setProperty("assumeMinServerVersion", "9.4");
+        p.setProperty("preferQueryMode", "simple");
+        p.setProperty("ApplicationName", "tidemark-wal");
+        return DriverManager.getConnection(jdbcUrl(), p);
+    }
+
+    private Properties base() {
+        Properties p = new Properties();
+        p.setProperty("user", user);
+        if (password != null) {
+            p.setProperty("password", password);
+        }
+        p.setProperty("connectTimeout", "10");
+        p.setProperty("tcpKeepAlive", "true");
+        return p;
+    }
+
+    @Override
+    public String toString() {
+        return url();
+    }
+}

@@ -1,0 +1,130 @@
+package dev.tidemark.engine.postgres;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/** Runs the server programs on one data directory: initdb, start, stop, and whether its postmaster is alive. */
+public final class PgServer {
+
+    /** Makes the server handle of a data directory (the binaries and user are the engine's). */
+    @FunctionalInterface
+    public interface Factory {
+        PgServer at(Path dataDirectory);
+    }
+
+    public static Factory factory(PgBinaries binaries, ServerUser user) {
+        return dir -> new PgServer(binaries, user, dir);
+    }
+    private final PgBinaries binaries;
+    private final ServerUser user;
+    private final Path dataDirectory;
+
+    public PgServer(PgBinaries binaries, ServerUser user, Path dataDirectory) {
+        this.binaries = binaries;
+        this.user = user;
+        this.dataDirectory = dataDirectory.toAbsolutePath().normalize();
+    }
+
+    public Path dataDirectory() {
+        return dataDirectory;
+    }
+
+    public PgBinaries binaries() {
+        return binaries;
+    }
+
+    public ServerUser user() {
+        return user;
+    }
+
+    /** Creates a new cluster with data checksums and trust authentication for the server's own user. */
+    public void initdb(String superuser, List<String> extraArgs) throws IOException {
+        Files.createDirectories(dataDirectory);
+        user.own(dataDirectory);
+        List<String> cmd = new ArrayList<>(List.of(binaries.tool("initdb").toString(), "-D", dataDirectory.toString(),
+                "-U", superuser, "-A", "trust", "--data-checksums", "-E", "UTF8", "--locale=C"));
+        cmd.addAll(extraArgs);
+        run(cmd, Duration.ofMinutes(2), "initdb");
+    }
+
+    /** Starts the postmaster and waits until it accepts connections (for a server in recovery: read-only ones). */
+    public void start(Path logFile, Duration timeout) throws IOException {
+        Files.createDirectories(logFile.getParent());
+        if (!Files.exists(logFile)) {
+            Files.createFile(logFile);
+        }
+        user.ownOne(logFile);
+        run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-l", logFile.toString(),
+                "-w", "-t", Long.toString(Math.max(1, timeout.toSeconds())), "start"), timeout.plusSeconds(10), "pg_ctl start");
+    }
+
+    /** Stops the postmaster (fast mode: active transactions rolled back, a clean shutdown checkpoint). */
+    public void stop() throws IOException {
+        if (postmasterPid().isEmpty()) {
+            return;
+        }
+        run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-m", "fast", "-w", "-t", "60", "stop"),
+                Duration.ofSeconds(70), "pg_ctl stop");
+    }
+
+    /** Kills the postmaster with SIGKILL (for crash tests); the server recovers from WAL on its next start. */
+    public void kill() throws IOException {
+        Optional<Long> pid = postmasterPid();
+        if (pid.isPresent()) {
+            ProcessHandle.of(pid.get()).ifPresent(ProcessHandle::destroyForcibly);
+            ProcessHandle.of(pid.get()).ifPresent(h -> h.onExit().join());
+        }
+    }
+
+    /** The PID of a live postmaster of this data directory, if one runs. */
+    public Optional<Long> postmasterPid() {
+        Path pidFile = dataDirectory.resolve("postmaster.pid");
+        try {
+            if (!Files.isRegularFile(pidFile)) {
+                return Optional.empty();
+            }
+            List<String> lines = Files.readAllLines(pidFile, StandardCharsets.UTF_8);
+            if (lines.isEmpty() || !lines.get(0).trim().matches("\\d+")) {
+                return Optional.empty();
+            }
+            long pid = Long.parseLong(lines.get(0).trim());
+            return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).map(h -> pid);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    public boolean isRunning() {
+        return postmasterPid().isPresent();
+    }
+
+    /** Runs a server program as the server's user; a non-zero exit becomes an exception carrying its output. */
+    public String run(List<String> command, Duration timeout, String what) throws IOException {
+        Process process = new ProcessBuilder(user.command(command)).redirectErrorStream(true).start();
+        process.getOutputStream().close();
+        byte[] out;
+        try {
+            out = process.getInputStream().readAllBytes();
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly();
+                throw new IOException(what + " did not finish within " + timeout.toSeconds() + " s");
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException(what + " was interrupted", e);
+        }
+        String text = new String(out, StandardCharsets.UTF_8).trim();
+        if (process.exitValue() != 0) {
+            throw new IOException(what + " failed (exit " + process.exitValue() + "): " + text);
+        }
+        return text;
+    }
+}

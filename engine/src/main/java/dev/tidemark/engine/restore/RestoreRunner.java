@@ -1,0 +1,578 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.basebackup.BackupProgress;
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.layout.RepositoryLayout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * Restores a base backup and replays archived WAL to a target time (or to the end of the archive): checks first,
+ * then downloads and verifies every object in parallel, writes the data directory, prefetches the WAL into a local
+ * spool, starts PostgreSQL and waits until it has left recovery. A failed restore leaves no startable cluster behind.
+ */
+public final class RestoreRunner {
+    private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
+    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+
+    /**
+     * One restore.
+     *
+     * @param targetTime   empty: to the end of the archived WAL ("latest")
+     * @param inPlace      the target directory holds the stopped database itself: it is moved aside first
+     * @param expectedManifestSha256 the manifest checksum the catalog recorded, or null
+     */
+    public record Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
+                          Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
+                          int workers, Duration startTimeout) {
+    }
+
+    /** What the restore achieved. */
+    public record Result(Path dataDirectory, int port, Instant reachedTime, String reachedLsn, int timeline,
+                         boolean stoppedAtTarget, Path movedAside, String summary) {
+    }
+
+    private final Repository repository;
+    private final PgServer.Factory servers;
+    private final AtomicReference<BackupProgress> progress = new AtomicReference<>(BackupProgress.starting("queued"));
+
+    public RestoreRunner(Repository repository, PgServer.Factory servers) {
+        this.repository = repository;
+        this.servers = servers;
+    }
+
+    public BackupProgress progress() {
+        return progress.get();
+    }
+
+    /** Everything that can be checked before a byte is written; throws RestoreRejectedException. */
+    public BackupManifest check(Request request) throws IOException {
+        Path target = request.targetDirectory().toAbsolutePath().normalize();
+        PgServer existing = servers.at(target);
+        if (request.inPlace()) {
+            if (!Files.isDirectory(target)) {
+                throw new RestoreRejectedException("in-place restore: " + target + " is not a directory; give the database's data directory");
+            }
+            if (existing.isRunning()) {
+                throw new RestoreRejectedException("in-place restore refused: PostgreSQL is running on " + target
+                        + " (postmaster PID " + existing.postmasterPid().orElseThrow() + "); stop it first (pg_ctl -D " + target + " stop)");
+            }
+        } else if (Files.exists(target)) {
+            if (!Files.isDirectory(target)) {
+                throw new RestoreRejectedException("target " + target + " exists and is not a directory: choose a new directory");
+            }
+            try (Stream<Path> entries = Files.list(target)) {
+                if (entries.findAny().isPresent()) {
+                    throw new RestoreRejectedException("target directory " + target + " is not empty: choose a new directory or empty it"
+                            + " (nothing was written)");
+                }
+            }
+        }
+        if (request.port() < 1 || request.port() > 65535) {
+            throw new RestoreRejectedException("port " + request.port() + " is not a TCP port (1-65535)");
+        }
+        if (!portFree(request.port())) {
+            throw new RestoreRejectedException("port " + request.port() + " is in use: choose a free port for the restored server");
+        }
+        BackupManifest manifest = loadManifest(request);
+        long walBytes = walObjects(request, manifest).stream().mapToLong(ObjectInfo::size).sum();
+        long needed = manifest.totalBytes() + walBytes * 2 + (64L << 20);
+        Path existingAncestor = target;
+        while (existingAncestor != null && !Files.exists(existingAncestor)) {
+            existingAncestor = existingAncestor.getParent();
+        }
+        if (existingAncestor != null) {
+            FileStore store = Files.getFileStore(existingAncestor);
+            if (store.getUsableSpace() < needed) {
+                throw new RestoreRejectedException("not enough disk space for the restore under " + existingAncestor + ": need about "
+                        + (needed >> 20) + " MiB, " + (store.getUsableSpace() >> 20) + " MiB free; free space or choose another directory");
+            }
+        }
+        return manifest;
+    }
+
+    public Result run(Request request) throws IOException, InterruptedException {
+        BackupManifest manifest = check(request);
+        Path target = request.targetDirectory().toAbsolutePath().normalize();
+        Path movedAside = null;
+        if (request.inPlace()) {
+            movedAside = target.resolveSibling(target.getFileName() + ".tidemark-moved-" + STAMP.format(Instant.now()));
+            Files.move(target, movedAside, StandardCopyOption.ATOMIC_MOVE);
+            log.info("restore {}: moved the old data directory {} aside to {}", request.restoreId(), target, movedAside);
+        }
+        List<Path[]> movedTablespaces = new ArrayList<>();
+        if (request.inPlace()) {
+            for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+                Path location = Path.of(ts.location());
+                if (Files.exists(location)) {
+                    Path aside = location.resolveSibling(location.getFileName() + ".tidemark-moved-" + STAMP.format(Instant.now()));
+                    Files.move(location, aside, StandardCopyOption.ATOMIC_MOVE);
+                    movedTablespaces.add(new Path[]{location, aside});
+                }
+            }
+        }
+        Path spool = target.resolveSibling(target.getFileName() + ".tidemark-wal");
+        Path logFile = target.resolveSibling(target.getFileName() + ".tidemark-restore.log");
+        PgServer server = servers.at(target);
+        boolean success = false;
+        try {
+            Files.createDirectories(target);
+            Files.setPosixFilePermissions(target, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
+                    PosixFilePermission.OWNER_EXECUTE));
+            writeDataDirectory(request, manifest, target);
+            int walFiles = prefetchWal(request, manifest, spool);
+            writeRecoverySettings(request, manifest, target, spool);
+            server.user().own(target);
+            server.user().own(spool);
+            for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+                server.user().own(tablespaceLocation(request, target, ts));
+            }
+            progress.set(new BackupProgress("recovering", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
+            log.info("restore {}: starting PostgreSQL on port {} to replay WAL {}", request.restoreId(), request.port(),
+                    request.targetTime().map(t -> "up to " + t).orElse("to the end of the archive"));
+            Result result = recover(request, server, target, logFile, movedAside);
+            success = true;
+            deleteTree(spool);
+            progress.set(new BackupProgress("done", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
+            log.info("restore {}: {}", request.restoreId(), result.summary());
+            return result;
+        } finally {
+            if (!success) {
+                progress.set(BackupProgress.starting("failed"));
+                try {
+                    server.kill();
+                } catch (IOException e) {
+                    log.warn("restore {}: could not stop the server it started: {}", request.restoreId(), e.getMessage());
+                }
+                deleteTree(target);
+                deleteTree(spool);
+                for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+                    deleteTree(tablespaceLocation(request, target, ts));
+                }
+                for (Path[] moved : movedTablespaces) {
+                    Files.move(moved[1], moved[0], StandardCopyOption.ATOMIC_MOVE);
+                }
+                if (movedAside != null) {
+                    Files.move(movedAside, target, StandardCopyOption.ATOMIC_MOVE);
+                    log.info("restore {} failed: the old data directory is back at {}", request.restoreId(), target);
+                }
+            }
+        }
+    }
+
+    private BackupManifest loadManifest(Request request) throws IOException {
+        String key = repository.layout().baseBackupManifest(request.databaseId(), request.backupId());
+        try (InputStream in = request.expectedManifestSha256() == null ? repository.openDecoded(key)
+                : repository.openDecoded(key, request.expectedManifestSha256())) {
+            return BackupManifest.fromJson(in, key);
+        }
+    }
+
+    private void writeDataDirectory(Request request, BackupManifest manifest, Path target) throws IOException, InterruptedException {
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
+                Files.createDirectories(resolve(request, manifest, target, e.path()));
+            }
+        }
+        for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+            Path location = tablespaceLocation(request, target, ts);
+            Files.createDirectories(location);
+            Path link = target.resolve("pg_tblspc").resolve(ts.oid());
+            Files.createDirectories(link.getParent());
+            Files.createSymbolicLink(link, location);
+        }
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == 'l') {
+                Files.createSymbolicLink(resolve(request, manifest, target, e.path()), Path.of(e.linkTarget()));
+            }
+        }
+        Map<Integer, List<BackupManifest.FileEntry>> byObject = manifest.files().stream()
+                .filter(e -> e.type() == BackupManifest.FileEntry.FILE)
+                .collect(Collectors.groupingBy(BackupManifest.FileEntry::object, TreeMap::new, Collectors.toList()));
+        long total = manifest.totalBytes();
+        long fileCount = byObject.values().stream().mapToLong(List::size).sum();
+        AtomicLong bytes = new AtomicLong();
+        AtomicLong files = new AtomicLong();
+        long started = System.nanoTime();
+        progress.set(new BackupProgress("downloading", 0, total, 0, fileCount, 0));
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, request.workers()), r -> {
+            Thread t = new Thread(r, "restore-" + request.restoreId());
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (BackupManifest.BundleObject object : manifest.objects()) {
+                List<BackupManifest.FileEntry> entries = new ArrayList<>(byObject.getOrDefault(object.number(), List.of()));
+                entries.sort(Comparator.comparingLong(BackupManifest.FileEntry::offset));
+                futures.add(pool.submit(() -> {
+                    unpack(request, manifest, target, object, entries, n -> {
+                        long done = bytes.addAndGet(n);
+                        double secs = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+                        progress.set(new BackupProgress("downloading", done, total, files.get(), fileCount, done / secs));
+                    }, files);
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    futures.forEach(other -> other.cancel(true));
+                    Throwable cause = e.getCause();
+                    throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
+                Path dir = resolve(request, manifest, target, e.path());
+                Files.setPosixFilePermissions(dir, permissions(e.mode() == 0 ? 0700 : e.mode()));
+            }
+        }
+        Files.writeString(target.resolve("backup_label"), manifest.backupLabel(), StandardCharsets.UTF_8);
+        if (manifest.tablespaceMap() != null) {
+            StringBuilder map = new StringBuilder();
+            for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+                map.append(ts.oid()).append(' ').append(tablespaceLocation(request, target, ts)).append('\n');
+            }
+            Files.writeString(target.resolve("tablespace_map"), map.toString(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private interface Copied {
+        void bytes(long n);
+    }
+
+    private void unpack(Request request, BackupManifest manifest, Path target, BackupManifest.BundleObject object,
+                        List<BackupManifest.FileEntry> entries, Copied copied, AtomicLong files) throws IOException {
+        byte[] buffer = new byte[256 * 1024];
+        MessageDigest digest = sha256();
+        try (InputStream in = repository.openDecoded(object.key(), object.sha256())) {
+            long position = 0;
+            for (BackupManifest.FileEntry e : entries) {
+                if (e.offset() != position) {
+                    in.skipNBytes(e.offset() - position);
+                    position = e.offset();
+                }
+                Path file = resolve(request, manifest, target, e.path());
+                digest.reset();
+                try (OutputStream out = Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    long left = e.size();
+                    while (left > 0) {
+                        int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+                        if (n < 0) {
+                            throw new IOException("object " + object.key() + " ended inside " + e.path() + ": the backup is damaged");
+                        }
+                        out.write(buffer, 0, n);
+                        digest.update(buffer, 0, n);
+                        left -= n;
+                        copied.bytes(n);
+                    }
+                }
+                position += e.size();
+                String actual = HexFormat.of().formatHex(digest.digest());
+                if (!actual.equals(e.sha256())) {
+                    throw new IOException("checksum mismatch for " + e.path() + " from object " + object.key() + ": manifest says "
+                            + e.sha256() + ", restored bytes have " + actual + "; the backup is damaged");
+                }
+                Files.setPosixFilePermissions(file, permissions(e.mode()));
+                Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
+                files.incrementAndGet();
+            }
+            in.transferTo(OutputStream.nullOutputStream()); // reach the end, so the codec verifies the whole object
+        }
+    }
+
+    /** Downloads the WAL the recovery may ask for into the spool; a partial segment is padded to a full one. */
+    private int prefetchWal(Request request, BackupManifest manifest, Path spool) throws IOException, InterruptedException {
+        Files.createDirectories(spool);
+        List<ObjectInfo> objects = walObjects(request, manifest);
+        long total = objects.stream().mapToLong(ObjectInfo::size).sum();
+        AtomicLong done = new AtomicLong();
+        progress.set(new BackupProgress("fetching WAL", 0, total, 0, objects.size(), 0));
+        Set<String> complete = objects.stream().map(o -> name(o.key())).filter(n -> n.length() == 24).collect(Collectors.toSet());
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, request.workers()));
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (ObjectInfo o : objects) {
+                String name = name(o.key());
+                futures.add(pool.submit(() -> {
+                    if (name.endsWith(".partial")) {
+                        String full = name.substring(0, 24);
+                        if (!complete.contains(full)) {
+                            fetch(o.key(), spool.resolve(full), manifest.walSegmentSize());
+                        }
+                    } else if (!name.contains(".conflict-")) {
+                        fetch(o.key(), spool.resolve(name), 0);
+                    }
+                    done.addAndGet(o.size());
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    futures.forEach(other -> other.cancel(true));
+                    Throwable cause = e.getCause();
+                    throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        return objects.size();
+    }
+
+    /** WAL objects of the backup's chain from the segment holding its start onwards, and every timeline history. */
+    private List<ObjectInfo> walObjects(Request request, BackupManifest manifest) throws IOException {
+        String prefix = repository.layout().walPrefix(request.databaseId(), manifest.chain());
+        long first = WalSegment.containing(1, Lsn.parse(manifest.startLsn()), manifest.walSegmentSize()).number();
+        try (Stream<ObjectInfo> all = repository.store().list(prefix)) {
+            return all.filter(o -> {
+                String n = name(o.key());
+                if (RepositoryLayout.TIMELINE_HISTORY.matcher(n).matches()) {
+                    return true;
+                }
+                if (n.length() < 24 || !RepositoryLayout.WAL_SEGMENT.matcher(n.substring(0, 24)).matches()) {
+                    return false;
+                }
+                return WalSegment.parse(n.substring(0, 24), manifest.walSegmentSize()).number() >= first;
+            }).toList();
+        }
+    }
+
+    private void fetch(String key, Path destination, long padTo) throws IOException {
+        Path tmp = destination.resolveSibling(destination.getFileName() + ".tmp");
+        long written;
+        try (InputStream in = repository.openDecoded(key); OutputStream out = Files.newOutputStream(tmp)) {
+            written = in.transferTo(out);
+            if (padTo > written) {
+                byte[] zeros = new byte[64 * 1024];
+                long left = padTo - written;
+                while (left > 0) {
+                    int n = (int) Math.min(zeros.length, left);
+                    out.write(zeros, 0, n);
+                    left -= n;
+                }
+            }
+        }
+        Files.move(tmp, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private void writeRecoverySettings(Request request, BackupManifest manifest, Path target, Path spool) throws IOException {
+        List<String> lines = new ArrayList<>();
+        lines.add("");
+        lines.add("# Written by Tidemark restore " + request.restoreId() + " of backup " + manifest.backupId() + " at " + Instant.now());
+        lines.add("port = " + request.port());
+        lines.add("restore_command = 'cp \"" + spool.toString().replace("'", "''") + "/%f\" \"%p\"'");
+        request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + t + "'"));
+        lines.add("recovery_target_action = 'promote'");
+        lines.add("recovery_target_timeline = 'latest'");
+        lines.add("recovery_target_inclusive = on");
+        lines.add("archive_mode = off");
+        lines.add("archive_command = ''");
+        lines.add("primary_conninfo = ''");
+        lines.add("primary_slot_name = ''");
+        lines.add("hot_standby = on");
+        Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        Files.deleteIfExists(target.resolve("standby.signal"));
+        Files.writeString(target.resolve("recovery.signal"), "");
+    }
+
+    private Result recover(Request request, PgServer server, Path target, Path logFile, Path movedAside)
+            throws IOException, InterruptedException {
+        Files.deleteIfExists(logFile);
+        try {
+            server.start(logFile, request.startTimeout());
+        } catch (IOException e) {
+            throw new IOException("PostgreSQL could not start on the restored directory: " + failureFromLog(logFile)
+                    + " (server log: " + logFile + ")", e);
+        }
+        long deadline = System.nanoTime() + request.startTimeout().toNanos();
+        Properties props = new Properties();
+        props.setProperty("user", request.superuser());
+        String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
+        while (true) {
+            if (!server.isRunning()) {
+                throw new IOException("recovery failed: " + failureFromLog(logFile) + " (server log: " + logFile + ")");
+            }
+            try (Connection c = DriverManager.getConnection(url, props); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
+                         + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint())")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    Instant reached = rs.getTimestamp(2) == null ? null : rs.getTimestamp(2).toInstant();
+                    String lsn = rs.getString(3);
+                    String serverLog = Files.readString(logFile);
+                    boolean stopped = serverLog.contains("recovery stopping before") || serverLog.contains("recovery stopping after");
+                    int timeline = timelineOf(c);
+                    String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
+                            + (reached == null ? "no transaction replayed after the backup" : "last transaction replayed from " + reached)
+                            + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
+                            : stopped ? ", target " + request.targetTime().get() + " reached"
+                            : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
+                            + ", now on timeline " + timeline;
+                    return new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary);
+                }
+            } catch (SQLException e) {
+                // Not accepting connections yet, or in a restart: keep polling until the deadline.
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException("recovery did not finish within " + request.startTimeout().toSeconds() + " s (server log: " + logFile + ")");
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    private static int timelineOf(Connection c) throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    private static String failureFromLog(Path logFile) {
+        try {
+            List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8);
+            return lines.stream().filter(l -> l.contains("FATAL") || l.contains("PANIC")).reduce((a, b) -> b)
+                    .orElse(lines.isEmpty() ? "no server log" : lines.get(lines.size() - 1));
+        } catch (IOException e) {
+            return "no server log (" + e.getMessage() + ")";
+        }
+    }
+
+    private Path resolve(Request request, BackupManifest manifest, Path target, String path) {
+        if (path.contains("..") || path.startsWith("/")) {
+            throw new IllegalStateException("manifest path '" + path + "' leaves the data directory: the manifest is not trustworthy");
+        }
+        for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+            String root = "pg_tblspc/" + ts.oid();
+            if (path.startsWith(root + "/")) {
+                return tablespaceLocation(request, target, ts).resolve(path.substring(root.length() + 1));
+            }
+        }
+        return target.resolve(path);
+    }
+
+    private static boolean isTablespaceRoot(BackupManifest manifest, String path) {
+        return manifest.tablespaces().stream().anyMatch(ts -> path.equals("pg_tblspc/" + ts.oid()));
+    }
+
+    /** In place: the tablespace's own location. Beside: a directory next to the new data directory. */
+    private static Path tablespaceLocation(Request request, Path target, BackupManifest.Tablespace ts) {
+        if (request.inPlace()) {
+            return Path.of(ts.location());
+        }
+        return target.resolveSibling(target.getFileName() + ".tablespaces").resolve(ts.oid());
+    }
+
+    private static String name(String key) {
+        return key.substring(key.lastIndexOf('/') + 1);
+    }
+
+    private static boolean portFree(int port) {
+        for (InetAddress address : new InetAddress[]{InetAddress.getLoopbackAddress()}) {
+            try (ServerSocket s = new ServerSocket()) {
+                s.setReuseAddress(false);
+                s.bind(new InetSocketAddress(address, port));
+            } catch (IOException e) {
+                return false;
+            }
+        }
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> p = EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] order = {PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
+                PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
+                PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
+        for (int i = 0; i < order.length; i++) {
+            if ((mode & (1 << i)) != 0) {
+                p.add(order[i]);
+            }
+        }
+        return p;
+    }
+
+    static void deleteTree(Path root) {
+        if (root == null || !Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            log.warn("could not remove {}: {}", root, e.getMessage());
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

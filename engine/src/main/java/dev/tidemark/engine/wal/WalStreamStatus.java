@@ -1,0 +1,18 @@
+package dev.tidemark.engine.wal;
+
+import java.time.Instant;
+
+/**
+ * A point-in-time view of one stream, for the API and metrics.
+ *
+ * @param state            "starting", "streaming", "retrying", "stopped" or "chain-changed"
+ * @param durableLsn       every byte below it is in the repository (text form)
+ * @param durableTime      the newest server time whose WAL is durable
+ * @param lagBytes         server WAL position minus durable position
+ * @param lagSeconds       server time minus durable time
+ * @param retainedBytes    WAL the replication slot holds on the server
+ */
+public record WalStreamStatus(String state, String chain, int timeline, String durableLsn, Instant durableTime,
+                              long segmentsArchived, long bytesArchived, long lagBytes, double lagSeconds,
+                              long retainedBytes, String lastError) {
+}

@@ -1,0 +1,491 @@
+package dev.tidemark.engine.wal;
+
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.storage.Repository;
+import org.postgresql.PGConnection;
+import org.postgresql.replication.LogSequenceNumber;
+import org.postgresql.replication.PGReplicationStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Streams one database's WAL over a physical replication slot into the repository: whole segments as they
+ * complete, the current one as a partial segment every few seconds. The slot's flush position moves only after a
+ * segment is durable in the repository, so the server keeps every byte that is not yet safe.
+ */
+public final class WalStreamer implements Runnable, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(WalStreamer.class);
+
+    private final String databaseId;
+    private final PgConnections source;
+    private final Repository repository;
+    private final WalStreamSettings settings;
+    private final WalListener listener;
+    private final Deque<ClockSample> samples = new ArrayDeque<>();
+    private final AtomicReference<WalStreamStatus> status = new AtomicReference<>();
+    private volatile boolean stopped;
+    private volatile Thread thread;
+    private volatile String expectedChain;
+
+    private String chain;
+    private int timeline;
+    private Lsn durable = Lsn.ZERO;
+    private Instant durableTime;
+    private long segmentsArchived;
+    private long bytesArchived;
+    private long serverLsn;
+    private Instant serverTime;
+    private long retainedBytes;
+    private boolean retainedWarned;
+    private String lastError;
+    private String state = "starting";
+
+    /** expectedChain: the chain this database is recorded on ("SYSID-MAJOR"), or null for the first start. */
+    public WalStreamer(String databaseId, PgConnections source, Repository repository, WalStreamSettings settings,
+                       WalListener listener, String expectedChain) {
+        this.databaseId = databaseId;
+        this.source = source;
+        this.repository = repository;
+        this.settings = settings;
+        this.listener = listener;
+        this.expectedChain = expectedChain;
+        publishStatus();
+    }
+
+    /** Starts streaming on a daemon thread of its own. */
+    public WalStreamer start() {
+        Thread t = new Thread(this, "wal-" + databaseId);
+        t.setDaemon(true);
+        thread = t;
+        t.start();
+        return this;
+    }
+
+    public WalStreamStatus status() {
+        return status.get();
+    }
+
+    /** Accepts a new chain after an operator or the engine decided to follow a re-initialised server. */
+    public void expectChain(String chainId) {
+        this.expectedChain = chainId;
+    }
+
+    @Override
+    public void run() {
+        int failures = 0;
+        while (!stopped) {
+            try {
+                streamOnce();
+                failures = 0;
+            } catch (ChainChangedException e) {
+                state = "chain-changed";
+                lastError = e.getMessage();
+                publishStatus();
+                log.error("WAL streaming of {} stopped: {}", databaseId, e.getMessage());
+                listener.chainChanged(e.expected, e.actual);
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (Exception e) {
+                if (stopped) {
+                    break;
+                }
+                failures++;
+                lastError = describe(e);
+                state = "retrying";
+                publishStatus();
+                log.warn("WAL streaming of {} failed (attempt {}), retrying: {}", databaseId, failures, lastError);
+                listener.streamFailed(lastError, failures);
+                if (!sleepBackoff(failures)) {
+                    break;
+                }
+            }
+        }
+        state = "stopped";
+        publishStatus();
+    }
+
+    private void streamOnce() throws Exception {
+        try (Connection sql = source.open(); Connection replication = source.openReplication()) {
+            Identity id = identify(replication, sql);
+            if (expectedChain != null && !expectedChain.equals(id.chain)) {
+                throw new ChainChangedException(expectedChain, id.chain);
+            }
+            if (chain != null && !chain.equals(id.chain)) {
+                durable = Lsn.ZERO;
+            }
+            chain = id.chain;
+            expectedChain = id.chain;
+            if (timeline != 0 && timeline != id.timeline) {
+                log.info("WAL of {} moved from timeline {} to {}", databaseId, timeline, id.timeline);
+            }
+            int previousTimeline = timeline;
+            timeline = id.timeline;
+            if (timeline > 1) {
+                archiveHistory(replication, previousTimeline);
+            }
+            Lsn restart = ensureSlot(sql, replication);
+            Lsn start = restart.segmentStart(id.segmentSize);
+            if (durable.compareTo(start) > 0 && durable.compareTo(id.position) <= 0) {
+                start = durable.segmentStart(id.segmentSize);
+            }
+            stream(replication.unwrap(PGConnection.class), sql, id, start);
+        }
+    }
+
+    private void stream(PGConnection pg, Connection sql, Identity id, Lsn start) throws Exception {
+        long segmentSize = id.segmentSize;
+        byte[] buffer = new byte[(int) segmentSize];
+        WalSegment segment = WalSegment.containing(timeline, start, segmentSize);
+        int filled = 0;
+        int uploadedPartial = 0;
+        long nextPartial = System.nanoTime() + settings.partialInterval().toNanos();
+        long nextSample = 0;
+        PGReplicationStream stream = pg.getReplicationAPI().replicationStream().physical()
+                .withSlotName(settings.slotName())
+                .withStartPosition(LogSequenceNumber.valueOf(start.value()))
+                .withStatusInterval(10, TimeUnit.SECONDS)
+                .start();
+        try {
+            state = "streaming";
+            lastError = null;
+            log.info("WAL streaming of {} started at {} on timeline {} (chain {})", databaseId, start, timeline, chain);
+            publishStatus();
+            while (!stopped) {
+                ByteBuffer data = stream.readPending();
+                long now = System.nanoTime();
+                if (now >= nextSample) {
+                    int serverTimeline = sample(sql, id);
+                    if (serverTimeline != timeline) {
+                        log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
+                        return;
+                    }
+                    nextSample = now + settings.sampleInterval().toNanos();
+                }
+                if (now >= nextPartial) {
+                    if (filled > uploadedPartial) {
+                        uploadPartial(segment, buffer, filled);
+                        uploadedPartial = filled;
+                    }
+                    reportDurable();
+                    nextPartial = now + settings.partialInterval().toNanos();
+                }
+                if (data == null) {
+                    Thread.sleep(10);
+                    continue;
+                }
+                long end = stream.getLastReceiveLSN().asLong();
+                long dataStart = end - data.remaining();
+                long expected = segment.start().value() + filled;
+                if (dataStart > expected) {
+                    throw new IOException("the server sent WAL from " + new Lsn(dataStart) + " but " + new Lsn(expected) + " was expected");
+                }
+                if (dataStart < expected) {
+                    long skip = expected - dataStart;
+                    if (skip >= data.remaining()) {
+                        continue;
+                    }
+                    data.position(data.position() + (int) skip);
+                }
+                while (data.hasRemaining()) {
+                    int n = Math.min(data.remaining(), buffer.length - filled);
+                    data.get(buffer, filled, n);
+                    filled += n;
+                    if (filled == buffer.length) {
+                        archiveSegment(segment, buffer);
+                        durable = segment.end();
+                        stream.setFlushedLSN(LogSequenceNumber.valueOf(durable.value()));
+                        stream.setAppliedLSN(LogSequenceNumber.valueOf(durable.value()));
+                        stream.forceUpdateStatus();
+                        reportDurable();
+                        segment = segment.next();
+                        filled = 0;
+                        uploadedPartial = 0;
+                    }
+                }
+            }
+        } finally {
+            try {
+                stream.close();
+            } catch (SQLException e) {
+                log.debug("closing the replication stream of {}: {}", databaseId, e.getMessage());
+            }
+        }
+    }
+
+    private void archiveSegment(WalSegment segment, byte[] buffer) throws IOException {
+        String key = repository.layout().walSegment(databaseId, chain, segment.name());
+        String sha = sha256(buffer, buffer.length);
+        if (repository.store().stat(key).isPresent()) {
+            String existing = sha256Of(repository.openDecoded(key));
+            if (!existing.equals(sha)) {
+                String keptAs = repository.layout().walConflict(databaseId, chain, segment.name(), sha.substring(0, 16));
+                repository.putEncoded(keptAs, new ByteArrayInputStream(buffer));
+                log.error("WAL segment {} of {} arrived with content {} but the repository holds {}: kept the first, set the new one aside as {}",
+                        segment, databaseId, sha.substring(0, 12), existing.substring(0, 12), keptAs);
+                listener.conflict(chain, segment, existing, sha, keptAs);
+                return;
+            }
+        } else {
+            repository.putEncoded(key, new ByteArrayInputStream(buffer));
+            segmentsArchived++;
+            bytesArchived += buffer.length;
+        }
+        repository.store().delete(repository.layout().walPartial(databaseId, chain, segment.name()));
+        listener.segmentArchived(chain, segment, sha, buffer.length);
+    }
+
+    private void uploadPartial(WalSegment segment, byte[] buffer, int filled) throws IOException {
+        String key = repository.layout().walPartial(databaseId, chain, segment.name());
+        repository.putEncoded(key, new ByteArrayInputStream(buffer, 0, filled));
+        Lsn end = segment.start().plus(filled);
+        if (end.compareTo(durable) > 0) {
+            durable = end;
+        }
+    }
+
+    private void reportDurable() {
+        Instant time = timeOf(durable);
+        if (time != null && (durableTime == null || time.isAfter(durableTime))) {
+            durableTime = time;
+        }
+        publishStatus();
+        if (durableTime != null) {
+            listener.durable(chain, timeline, durable, durableTime);
+        }
+    }
+
+    /** The newest sampled server time whose WAL position lies at or below lsn. */
+    private Instant timeOf(Lsn lsn) {
+        Instant best = null;
+        for (ClockSample s : samples) {
+            if (Long.compareUnsigned(s.lsn, lsn.value()) <= 0 && (best == null || s.time.isAfter(best))) {
+                best = s.time;
+            }
+        }
+        return best;
+    }
+
+    /** Samples the server's clock, WAL position and the slot's retained WAL; returns the server's timeline. */
+    private int sample(Connection sql, Identity id) throws SQLException {
+        String query = id.standby
+                ? "select clock_timestamp(), coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()),"
+                + " (select received_tli from pg_stat_wal_receiver), pg_is_in_recovery(),"
+                + " (select pg_wal_lsn_diff(coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), restart_lsn)"
+                + "  from pg_replication_slots where slot_name = ?)"
+                : "select clock_timestamp(), pg_current_wal_lsn(), ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int,"
+                + " pg_is_in_recovery(), (select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) from pg_replication_slots where slot_name = ?)";
+        try (PreparedStatement ps = sql.prepareStatement(query)) {
+            ps.setString(1, settings.slotName());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                Instant time = rs.getTimestamp(1).toInstant();
+                String lsnText = rs.getString(2);
+                int serverTimeline = rs.getObject(3) == null ? timeline : rs.getInt(3);
+                boolean inRecovery = rs.getBoolean(4);
+                retainedBytes = rs.getLong(5);
+                if (inRecovery != id.standby) {
+                    return -1;
+                }
+                if (lsnText != null) {
+                    serverLsn = Lsn.parse(lsnText).value();
+                    serverTime = time;
+                    samples.addLast(new ClockSample(time, serverLsn));
+                    while (samples.size() > 600) {
+                        samples.removeFirst();
+                    }
+                }
+                if (retainedBytes > settings.retainedWarnBytes() && !retainedWarned) {
+                    retainedWarned = true;
+                    log.warn("replication slot {} of {} holds {} MiB of WAL on the server (warning threshold {} MiB): "
+                                    + "check the repository is reachable before the server's disk fills",
+                            settings.slotName(), databaseId, retainedBytes >> 20, settings.retainedWarnBytes() >> 20);
+                } else if (retainedBytes < settings.retainedWarnBytes() / 2) {
+                    retainedWarned = false;
+                }
+                return serverTimeline;
+            }
+        }
+    }
+
+    private Identity identify(Connection replication, Connection sql) throws SQLException {
+        String systemId;
+        int tli;
+        Lsn position;
+        try (Statement st = replication.createStatement(); ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
+            rs.next();
+            systemId = rs.getString(1);
+            tli = rs.getInt(2);
+            position = Lsn.parse(rs.getString(3));
+        }
+        int major;
+        long segmentSize;
+        boolean standby;
+        try (Statement st = sql.createStatement();
+             ResultSet rs = st.executeQuery("select current_setting('server_version_num')::int / 10000,"
+                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size'), pg_is_in_recovery()")) {
+            rs.next();
+            major = rs.getInt(1);
+            segmentSize = rs.getLong(2);
+            standby = rs.getBoolean(3);
+        }
+        return new Identity(systemId + "-" + major, tli, position, segmentSize, standby);
+    }
+
+    private Lsn ensureSlot(Connection sql, Connection replication) throws SQLException {
+        Optional<Lsn> restart = slotRestart(sql);
+        if (restart.isEmpty()) {
+            try (Statement st = replication.createStatement()) {
+                st.execute("CREATE_REPLICATION_SLOT " + settings.slotName() + " PHYSICAL RESERVE_WAL");
+            }
+            log.info("created replication slot {} for {}", settings.slotName(), databaseId);
+            restart = slotRestart(sql);
+        }
+        return restart.orElseThrow(() -> new SQLException("replication slot " + settings.slotName() + " has no restart position"));
+    }
+
+    private Optional<Lsn> slotRestart(Connection sql) throws SQLException {
+        try (PreparedStatement ps = sql.prepareStatement(
+                "select restart_lsn::text from pg_replication_slots where slot_name = ? and slot_type = 'physical'")) {
+            ps.setString(1, settings.slotName());
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getString(1) != null ? Optional.of(Lsn.parse(rs.getString(1))) : Optional.empty();
+            }
+        }
+    }
+
+    /** Archives the history files of every timeline up to the current one that the repository lacks. */
+    private void archiveHistory(Connection replication, int previousTimeline) throws SQLException, IOException {
+        for (int tli = 2; tli <= timeline; tli++) {
+            String key = repository.layout().timelineHistory(databaseId, chain, tli);
+            if (repository.store().stat(key).isPresent()) {
+                continue;
+            }
+            byte[] content;
+            try (Statement st = replication.createStatement(); ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + tli)) {
+                rs.next();
+                content = rs.getBytes(2);
+            }
+            repository.putEncoded(key, new ByteArrayInputStream(content));
+            Lsn switchPoint = switchPointOf(new String(content, StandardCharsets.UTF_8), tli - 1);
+            log.info("archived history of timeline {} for {} (switch from {} at {})", tli, databaseId, tli - 1, switchPoint);
+            listener.timelineSwitched(chain, tli - 1, tli, switchPoint, key);
+        }
+    }
+
+    /** Reads the switch point of parent in a history file ("1\t0/3000000\treason" lines). */
+    static Lsn switchPointOf(String history, int parent) {
+        for (String line : history.split("\n")) {
+            String[] parts = line.trim().split("\\s+");
+            if (parts.length >= 2 && parts[0].equals(Integer.toString(parent))) {
+                return Lsn.parse(parts[1]);
+            }
+        }
+        return Lsn.ZERO;
+    }
+
+    private boolean sleepBackoff(int failures) {
+        long cap = Math.min(settings.maxBackoff().toMillis(), 500L << Math.min(failures, 10));
+        long delay = ThreadLocalRandom.current().nextLong(cap / 2, cap + 1);
+        try {
+            Thread.sleep(delay);
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void publishStatus() {
+        long lag = serverLsn == 0 ? 0 : Math.max(0, serverLsn - durable.value());
+        double lagSeconds = serverTime == null || durableTime == null ? 0
+                : Math.max(0, Duration.between(durableTime, serverTime).toMillis() / 1000.0);
+        status.set(new WalStreamStatus(state, chain, timeline, durable.toString(), durableTime, segmentsArchived,
+                bytesArchived, lag, lagSeconds, retainedBytes, lastError));
+    }
+
+    private static String describe(Exception e) {
+        String m = e.getMessage();
+        return e.getClass().getSimpleName() + (m == null ? "" : ": " + m.lines().findFirst().orElse(""));
+    }
+
+    static String sha256(byte[] data, int length) {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            md.update(data, 0, length);
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String sha256Of(InputStream in) throws IOException {
+        try (in) {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                md.update(buf, 0, n);
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        stopped = true;
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+            try {
+                t.join(15_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private record Identity(String chain, int timeline, Lsn position, long segmentSize, boolean standby) {
+    }
+
+    private record ClockSample(Instant time, long lsn) {
+    }
+
+    private static final class ChainChangedException extends Exception {
+        final String expected;
+        final String actual;
+
+        ChainChangedException(String expected, String actual) {
+            super("the server is now system " + actual + " but this database's WAL chain is " + expected
+                    + " (re-initialised or upgraded to a new major version): take a new base backup to start a new chain;"
+                    + " the old chain stays listed and restorable");
+            this.expected = expected;
+            this.actual = actual;
+        }
+    }
+}

@@ -1,0 +1,195 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.basebackup.BaseBackupRunner;
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.engine.testing.StreamedCluster;
+import dev.tidemark.engine.testing.TableChecksums;
+import dev.tidemark.engine.testing.TestRepositories;
+import dev.tidemark.engine.wal.WalListener;
+import dev.tidemark.storage.Repository;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Base backup under load, then restores to several moments of the window, each compared table by table with the
+ * content the source had at that moment.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PointInTimeRestoreTest {
+    private Path tmp;
+    private StreamedCluster db;
+    private Repository repo;
+    private BaseBackupRunner.Result backup;
+    private final List<Instant> times = new ArrayList<>();
+    private final List<Map<String, String>> contents = new ArrayList<>();
+
+    @BeforeAll
+    void backUpUnderLoadAndRecordMoments() throws Exception {
+        tmp = Files.createTempDirectory("tidemark-pitr-");
+        ServerUser.detect().ownOne(tmp);
+        repo = TestRepositories.file(tmp.resolve("repo"));
+        db = new StreamedCluster(PostgresCluster.start(), repo, "pitr");
+        db.startStreaming(WalListener.NONE);
+        db.cluster.pgbench("postgres", "-i", "-s", "2", "-q");
+        db.cluster.execute("create table marker(id serial primary key, note text, at timestamptz default clock_timestamp())");
+
+        Thread load = new Thread(() -> {
+            try {
+                db.cluster.pgbench("postgres", "-c", "2", "-T", "3", "-n");
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        load.start();
+        backup = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2))
+                .run("pitr", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
+        load.join();
+
+        record("right after the backup's consistency point");
+        for (int i = 0; i < 3; i++) {
+            db.cluster.pgbench("postgres", "-c", "2", "-T", "2", "-n");
+            if (i == 1) {
+                db.cluster.execute("select pg_switch_wal()"); // the next moment lies across a segment boundary
+            }
+            record("moment " + i);
+        }
+        db.cluster.pgbench("postgres", "-c", "2", "-t", "50", "-n");
+        db.cluster.execute("insert into marker(note) values ('last')");
+        contents.add(snapshot());
+        db.awaitDurableTime(now(), Duration.ofSeconds(60));
+    }
+
+    @AfterAll
+    void cleanUp() {
+        if (db != null) {
+            db.close();
+        }
+        PostgresCluster.deleteTree(tmp);
+    }
+
+    @Test
+    void manifestChecksumsMatchTheRepositoryObjects() throws Exception {
+        BackupManifest m = backup.manifest();
+        assertThat(m.objects()).isNotEmpty();
+        for (BackupManifest.BundleObject o : m.objects()) {
+            try (InputStream in = repo.openDecoded(o.key(), o.sha256())) {
+                assertThat(in.transferTo(java.io.OutputStream.nullOutputStream())).isEqualTo(o.plainBytes());
+            }
+        }
+        assertThat(m.badPages()).isEmpty();
+        assertThat(m.dataChecksums()).isTrue();
+        assertThat(m.files()).extracting(BackupManifest.FileEntry::path).contains("global/pg_control", "PG_VERSION")
+                .noneMatch(p -> p.startsWith("pg_wal/0") || p.equals("postmaster.pid"));
+    }
+
+    @Test
+    void restoresEachMomentExactly() throws Exception {
+        for (int i = 0; i < times.size(); i++) {
+            Map<String, String> restored = restore(Optional.of(times.get(i)), "t" + i);
+            assertThat(restored).as("content at %s (%s)", times.get(i), i).isEqualTo(contents.get(i));
+        }
+    }
+
+    @Test
+    void restoresLatestIncludingThePartialSegment() throws Exception {
+        Map<String, String> restored = restore(Optional.empty(), "latest");
+        assertThat(restored).isEqualTo(contents.get(contents.size() - 1));
+    }
+
+    @Test
+    void rejectsANonEmptyTargetOrABusyPortBeforeWritingAnything() throws Exception {
+        Path target = Files.createDirectories(tmp.resolve("busy"));
+        Files.writeString(target.resolve("keep.txt"), "mine");
+        RestoreRunner runner = runner();
+        assertThatThrownBy(() -> runner.run(request(target, PostgresCluster.freePort(), Optional.empty(), "busy")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("is not empty");
+        assertThat(Files.readString(target.resolve("keep.txt"))).isEqualTo("mine");
+
+        Path fresh = tmp.resolve("fresh");
+        assertThatThrownBy(() -> runner.run(request(fresh, db.cluster.port(), Optional.empty(), "port")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("in use");
+        assertThat(fresh).doesNotExist();
+    }
+
+    @Test
+    void aCorruptedObjectFailsTheRestoreAndLeavesNoCluster() throws Exception {
+        Path copyRoot = tmp.resolve("repo-copy");
+        Repository damaged = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
+        BackupManifest.BundleObject victim = backup.manifest().objects().get(0);
+        TestRepositories.flipByte(copyRoot, victim.key(), 200);
+        Path target = tmp.resolve("damaged");
+        RestoreRunner runner = new RestoreRunner(damaged, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()));
+        assertThatThrownBy(() -> runner.run(request(target, PostgresCluster.freePort(), Optional.empty(), "damaged")))
+                .hasMessageContaining(victim.key());
+        assertThat(target).doesNotExist();
+    }
+
+    private Map<String, String> restore(Optional<Instant> time, String name) throws Exception {
+        Path target = tmp.resolve("restore-" + name);
+        int port = PostgresCluster.freePort();
+        RestoreRunner.Result result = runner().run(request(target, port, time, name));
+        PostgresCluster restored = PostgresCluster.attach(
+                PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()).at(target), port);
+        try (Connection c = restored.connect()) {
+            assertThat(result.timeline()).isGreaterThan(1);
+            return TableChecksums.of(c);
+        } finally {
+            restored.stopServer();
+            PostgresCluster.deleteTree(target);
+        }
+    }
+
+    private RestoreRunner runner() {
+        return new RestoreRunner(repo, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()));
+    }
+
+    private RestoreRunner.Request request(Path target, int port, Optional<Instant> time, String id) {
+        return new RestoreRunner.Request("pitr", "r-" + id, "b1", backup.manifestSha256(), time, target, port, false, "postgres", 2,
+                Duration.ofMinutes(3));
+    }
+
+    private void record(String what) throws Exception {
+        Instant t = now();
+        db.cluster.execute("insert into marker(note) values ('" + what + "')");
+        Thread.sleep(20);
+        Instant after = now();
+        times.add(after);
+        contents.add(snapshot());
+        Thread.sleep(1100); // the next write is at least a second later: the moment is unambiguous
+        assertThat(t).isBefore(after);
+    }
+
+    private Map<String, String> snapshot() throws Exception {
+        try (Connection c = db.cluster.connect()) {
+            return TableChecksums.of(c);
+        }
+    }
+
+    private Instant now() throws Exception {
+        try (Connection c = db.cluster.connect(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select clock_timestamp()")) {
+            rs.next();
+            return rs.getTimestamp(1).toInstant();
+        }
+    }
+}
