@@ -41,7 +41,7 @@ class DumpRunnerTest {
         repo = TestRepositories.file(tmp.resolve("repo"));
         runner = new DumpRunner(repo, PgBinaries.locate(Optional.empty()));
         cluster.execute("create database shop");
-        cluster.execute("shop",
+        cluster.executeIn("shop",
                 "create schema sales", "create schema stock",
                 "create table sales.orders(id bigint primary key, note text, amount numeric(12,2))",
                 "insert into sales.orders select g, 'order ' || g, g * 1.5 from generate_series(1, 1000000) g",
@@ -83,7 +83,7 @@ class DumpRunnerTest {
     @Test
     void aFailingPgDumpFailsWithItsOwnMessageAndLeavesNoObject() throws Exception {
         cluster.execute("create role nobody login");
-        cluster.execute("shop", "revoke all on schema sales from public", "revoke all on all tables in schema sales from public");
+        cluster.executeIn("shop", "revoke all on schema sales from public", "revoke all on all tables in schema sales from public");
         PgConnections asNobody = PgConnections.parse("postgresql://nobody@127.0.0.1:" + cluster.port() + "/postgres", null);
         assertThatThrownBy(() -> runner.dump("shop", "d-denied", asNobody, List.of("shop")))
                 .hasMessageContaining("pg_dump").hasMessageContaining("permission denied");

@@ -143,7 +143,7 @@ public final class PostgresCluster implements AutoCloseable {
         return connect("postgres");
     }
 
-    public void execute(String db, String... statements) {
+    public void executeIn(String db, String... statements) {
         try (Connection c = connect(db); Statement s = c.createStatement()) {
             for (String sql : statements) {
                 s.execute(sql);
@@ -154,7 +154,7 @@ public final class PostgresCluster implements AutoCloseable {
     }
 
     public void execute(String... statements) {
-        execute("postgres", statements);
+        executeIn("postgres", statements);
     }
 
     /** Runs pgbench against db with the given arguments (as the server's user), returning its output. */

@@ -1,0 +1,119 @@
+package dev.tidemark.storage;
+
+import dev.tidemark.storage.codec.Codec;
+import dev.tidemark.storage.layout.RepositoryLayout;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+
+/** A backup repository: an object store, the layout of its keys, and the codec every object passes through. */
+public final class Repository implements AutoCloseable {
+    private final ObjectStore store;
+    private final RepositoryLayout layout;
+    private final Codec codec;
+
+    public Repository(ObjectStore store, RepositoryLayout layout, Codec codec) {
+        this.store = store;
+        this.layout = layout;
+        this.codec = codec;
+    }
+
+    public ObjectStore store() {
+        return store;
+    }
+
+    public RepositoryLayout layout() {
+        return layout;
+    }
+
+    public Codec codec() {
+        return codec;
+    }
+
+    /** Encodes everything read from content and stores it under key, visible whole or not at all. */
+    public StoredObject putEncoded(String key, InputStream content) throws IOException {
+        try (EncodingWriter writer = openEncoded(key)) {
+            content.transferTo(writer);
+            return writer.commit();
+        }
+    }
+
+    /** Opens a streaming encoded write; nothing is visible until commit, and close without commit leaves no trace. */
+    public EncodingWriter openEncoded(String key) throws IOException {
+        ObjectWriter target = store.create(key);
+        try {
+            return new EncodingWriter(key, target, codec.encode(target, key));
+        } catch (IOException | RuntimeException e) {
+            target.abort();
+            throw e;
+        }
+    }
+
+    /** Opens and decodes an object; fails with a CodecException when it is damaged or encrypted under another key. */
+    public InputStream openDecoded(String key) throws IOException {
+        InputStream raw = store.get(key);
+        try {
+            return codec.decode(raw, key);
+        } catch (IOException | RuntimeException e) {
+            raw.close();
+            throw e;
+        }
+    }
+
+    /** As {@link #openDecoded(String)}, and at the end of the stream checks the content against the recorded SHA-256. */
+    public InputStream openDecoded(String key, String expectedSha256Hex) throws IOException {
+        InputStream raw = store.get(key);
+        try {
+            return codec.decode(raw, key, expectedSha256Hex);
+        } catch (IOException | RuntimeException e) {
+            raw.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        store.close();
+    }
+
+    /** An encoded write in progress. */
+    public static final class EncodingWriter extends OutputStream {
+        private final String key;
+        private final ObjectWriter target;
+        private final Codec.EncodingStream encoding;
+        private boolean done;
+
+        EncodingWriter(String key, ObjectWriter target, Codec.EncodingStream encoding) {
+            this.key = key;
+            this.target = target;
+            this.encoding = encoding;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            encoding.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            encoding.write(b, off, len);
+        }
+
+        /** Finishes the encoding and makes the object durable and visible. */
+        public StoredObject commit() throws IOException {
+            encoding.close();
+            target.commit();
+            done = true;
+            return new StoredObject(key, encoding.sha256Hex(), encoding.plainBytes(), encoding.encodedBytes());
+        }
+
+        @Override
+        public void close() {
+            if (!done) {
+                done = true;
+                target.abort();
+            }
+        }
+    }
+}
