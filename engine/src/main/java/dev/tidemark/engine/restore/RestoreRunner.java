@@ -418,7 +418,9 @@ public final class RestoreRunner {
         lines.add("# Written by Tidemark restore " + request.restoreId() + " of backup " + manifest.backupId() + " at " + Instant.now());
         lines.add("port = " + request.port());
         lines.add("restore_command = 'cp \"" + spool.toString().replace("'", "''") + "/%f\" \"%p\"'");
-        request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + t + "'"));
+        // PostgreSQL keeps microseconds and does not parse an ISO instant with nanoseconds
+        request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + java.time.format.DateTimeFormatter
+                .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(java.time.ZoneOffset.UTC).format(t) + "+00'"));
         lines.add("recovery_target_action = 'promote'");
         lines.add("recovery_target_timeline = 'latest'");
         lines.add("recovery_target_inclusive = on");
@@ -489,8 +491,12 @@ public final class RestoreRunner {
     private static String failureFromLog(Path logFile) {
         try {
             List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8);
-            return lines.stream().filter(l -> l.contains("FATAL") || l.contains("PANIC")).reduce((a, b) -> b)
-                    .orElse(lines.isEmpty() ? "no server log" : lines.get(lines.size() - 1));
+            List<String> telling = lines.stream().filter(l -> l.contains("FATAL") || l.contains("PANIC") || l.contains("ERROR")
+                    || l.contains("invalid") || l.contains("could not")).toList();
+            if (telling.isEmpty()) {
+                return lines.isEmpty() ? "no server log" : lines.get(lines.size() - 1);
+            }
+            return String.join(" | ", telling.subList(Math.max(0, telling.size() - 3), telling.size()));
         } catch (IOException e) {
             return "no server log (" + e.getMessage() + ")";
         }

@@ -171,7 +171,7 @@ class PointInTimeRestoreTest {
 
     private void record(String what) throws Exception {
         Instant t = now();
-        db.cluster.execute("insert into marker(note) values ('" + what + "')");
+        db.cluster.execute("insert into marker(note) values ('" + what.replace("'", "''") + "')");
         Thread.sleep(20);
         Instant after = now();
         times.add(after);

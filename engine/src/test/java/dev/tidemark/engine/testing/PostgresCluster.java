@@ -39,8 +39,8 @@ public final class PostgresCluster implements AutoCloseable {
         this.ownsRoot = ownsRoot;
     }
 
-    /** A new, started cluster. archiveDir, when given, receives a plain copy of every WAL segment (archive_command). */
-    public static PostgresCluster start(Optional<Path> archiveDir, String... extraSettings) {
+    /** A new, started cluster; with archive, {@link #archiveDirectory()} receives a plain copy of every WAL segment (archive_command). */
+    public static PostgresCluster start(boolean archive, String... extraSettings) {
         try {
             Path root = Files.createTempDirectory("tidemark-pg-");
             ServerUser user = ServerUser.detect();
@@ -60,11 +60,12 @@ public final class PostgresCluster implements AutoCloseable {
                     "max_connections = 40",
                     "log_line_prefix = '%m [%p] '",
                     "logging_collector = off"));
-            if (archiveDir.isPresent()) {
-                Files.createDirectories(archiveDir.get());
-                user.own(archiveDir.get());
+            if (archive) {
+                // inside the cluster's root, which the server's user can reach (a JUnit temp dir is root-only)
+                Path archiveDir = Files.createDirectories(root.resolve("archive"));
+                user.own(archiveDir);
                 settings.add("archive_mode = on");
-                settings.add("archive_command = 'test ! -f " + archiveDir.get() + "/%f && cp %p " + archiveDir.get() + "/%f'");
+                settings.add("archive_command = 'test ! -f " + archiveDir + "/%f && cp %p " + archiveDir + "/%f'");
             }
             settings.addAll(List.of(extraSettings));
             Files.write(server.dataDirectory().resolve("postgresql.conf"), settings, java.nio.file.StandardOpenOption.APPEND);
@@ -77,7 +78,7 @@ public final class PostgresCluster implements AutoCloseable {
     }
 
     public static PostgresCluster start() {
-        return start(Optional.empty());
+        return start(false);
     }
 
     /** Wraps an existing data directory (for example one a restore produced) that listens on port. */
@@ -107,6 +108,10 @@ public final class PostgresCluster implements AutoCloseable {
 
     public Path root() {
         return root;
+    }
+
+    public Path archiveDirectory() {
+        return root.resolve("archive");
     }
 
     public Path dataDirectory() {
