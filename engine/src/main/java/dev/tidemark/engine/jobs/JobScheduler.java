@@ -1,0 +1,86 @@
+package dev.tidemark.engine.jobs;
+
+import com.github.kagkarlsson.scheduler.Scheduler;
+import com.github.kagkarlsson.scheduler.task.helper.RecurringTask;
+import com.github.kagkarlsson.scheduler.task.helper.Tasks;
+import com.github.kagkarlsson.scheduler.task.schedule.FixedDelay;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.DatabaseMetaData;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+
+/**
+ * The engine's recurring job, run by db-scheduler from a job table in the catalog database: with several engine
+ * nodes on one catalog, each tick runs on one node only. The tick decides what is due from the catalog (weekly base
+ * backups, daily dumps, retention expiry), so a tick missed while the engine was down is made up at start-up.
+ */
+public final class JobScheduler implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(JobScheduler.class);
+    private final Scheduler scheduler;
+
+    public JobScheduler(DataSource dataSource, Duration interval, String nodeName, Runnable tick) {
+        createTable(dataSource);
+        RecurringTask<Void> task = Tasks.recurring("tidemark-schedule-tick", FixedDelay.of(interval))
+                .execute((instance, context) -> {
+                    try {
+                        tick.run();
+                    } catch (RuntimeException e) {
+                        LOG.warn("scheduled jobs check failed: {}", e.getMessage());
+                    }
+                });
+        scheduler = Scheduler.create(dataSource)
+                .startTasks(task)
+                .threads(1)
+                .pollingInterval(Duration.ofSeconds(Math.max(1, Math.min(10, interval.toSeconds()))))
+                .schedulerName(new com.github.kagkarlsson.scheduler.SchedulerName.Fixed(nodeName))
+                .build();
+    }
+
+    public void start() {
+        scheduler.start();
+    }
+
+    private static void createTable(DataSource dataSource) {
+        try (Connection c = dataSource.getConnection()) {
+            DatabaseMetaData meta = c.getMetaData();
+            boolean postgres = meta.getDatabaseProductName().toLowerCase().contains("postgres");
+            try (ResultSet tables = meta.getTables(null, null, postgres ? "scheduled_tasks" : "SCHEDULED_TASKS", null)) {
+                if (tables.next()) {
+                    return;
+                }
+            }
+            try (Statement s = c.createStatement()) {
+                s.execute("create table if not exists scheduled_tasks ("
+                        + " task_name varchar(100) not null,"
+                        + " task_instance varchar(100) not null,"
+                        + " task_data " + (postgres ? "bytea" : "varbinary") + ","
+                        + " execution_time timestamp with time zone not null,"
+                        + " picked boolean not null,"
+                        + " picked_by varchar(100),"
+                        + " last_success timestamp with time zone,"
+                        + " last_failure timestamp with time zone,"
+                        + " consecutive_failures int,"
+                        + " last_heartbeat timestamp with time zone,"
+                        + " version bigint not null,"
+                        + " priority smallint,"
+                        + " primary key (task_name, task_instance))");
+            }
+            if (!c.getAutoCommit()) {
+                c.commit();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create the job table in the catalog database: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        scheduler.stop();
+    }
+}
