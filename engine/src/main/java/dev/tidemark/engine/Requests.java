@@ -1,0 +1,292 @@
+package dev.tidemark.engine;
+
+import dev.tidemark.engine.catalog.Catalog;
+import dev.tidemark.engine.catalog.CatalogRejection;
+import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.RestorePlan;
+import dev.tidemark.engine.catalog.Retention;
+import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.catalog.api.Policy;
+import dev.tidemark.engine.catalog.api.WalCut;
+import dev.tidemark.engine.jobs.Schedules;
+import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.DatabaseView;
+import dev.tidemark.engine.operations.DumpView;
+import dev.tidemark.engine.operations.InvalidRequestException;
+import dev.tidemark.engine.operations.PolicyChange;
+import dev.tidemark.engine.operations.RegisterDatabase;
+import dev.tidemark.engine.operations.RestoreRequest;
+import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.layout.RepositoryLayout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** Validates what operators and the scheduler ask for, then turns it into catalog commands. */
+final class Requests {
+    private static final Logger LOG = LoggerFactory.getLogger(Requests.class);
+    private static final String SCHEDULER = "scheduler";
+
+    private final EngineConfig config;
+    private final Catalog catalog;
+    private final Streams streams;
+    private final Work work;
+    private final Views views;
+    private final Clock clock;
+    private final Repository repository;
+
+    Requests(EngineConfig config, Catalog catalog, Streams streams, Work work, Views views, Clock clock, Repository repository) {
+        this.config = config;
+        this.catalog = catalog;
+        this.streams = streams;
+        this.work = work;
+        this.views = views;
+        this.clock = clock;
+        this.repository = repository;
+    }
+
+    DatabaseView register(RegisterDatabase request, String actor) {
+        if (request == null || request.id() == null) {
+            throw new InvalidRequestException("a database id is required: lower-case letters, digits and '-', at most 63");
+        }
+        RepositoryLayout.check("database id", request.id(), RepositoryLayout.DATABASE_ID);
+        if (catalog.view().database(request.id()).isPresent()) {
+            throw CatalogRejection.conflict("database " + request.id() + " is registered already (ids are never reused, also after "
+                    + "deregistration)");
+        }
+        if (request.pgdata() == null || request.pgdata().isBlank() || !Path.of(request.pgdata()).isAbsolute()) {
+            throw new InvalidRequestException("pgdata must be the absolute path of the data directory base backups read, not '"
+                    + request.pgdata() + "'");
+        }
+        PgConnections primary = PgConnections.parse(request.pgUrl(), config.pgPasswords().get(request.id()));
+        checkServer(primary, "primary");
+        if (request.standbyUrl() != null && !request.standbyUrl().isBlank()) {
+            checkServer(PgConnections.parse(request.standbyUrl(), config.pgPasswords().get(request.id())), "standby");
+        }
+        Path pgdata = Path.of(request.pgdata());
+        if (!Files.isReadable(pgdata.resolve("PG_VERSION"))) {
+            throw new InvalidRequestException("pgdata " + pgdata + " is not a PostgreSQL data directory this engine can read "
+                    + "(no readable PG_VERSION): give the data directory of the server base backups are taken from, and run the "
+                    + "engine as its owner");
+        }
+        Policy policy = Policy.defaults().with(request.window(), null, null, null, null, null, null);
+        catalog.send(new Commands.RegisterDatabase(request.id(), primary.url(), pgdata.toString(), blankToNull(request.standbyUrl()), policy,
+                clock.instant()), actor);
+        LOG.info("database {} registered by {}: streaming starts; the first base backup is taken within a minute", request.id(), actor);
+        return views.database(request.id());
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+
+    /** Refuses a server that cannot be protected, saying what to change. */
+    private static void checkServer(PgConnections server, String role) {
+        try (Connection c = server.open(); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("select current_setting('wal_level'), current_setting('max_wal_senders')::int")) {
+            r.next();
+            if ("minimal".equals(r.getString(1))) {
+                throw new InvalidRequestException("the " + role + " at " + server + " runs with wal_level = minimal: set wal_level = replica "
+                        + "and restart it");
+            }
+            if (r.getInt(2) < 2) {
+                throw new InvalidRequestException("the " + role + " at " + server + " allows " + r.getInt(2) + " WAL senders: set "
+                        + "max_wal_senders to at least 2 per protected cluster");
+            }
+        } catch (SQLException e) {
+            throw new InvalidRequestException("cannot connect to the " + role + " at " + server + ": " + e.getMessage()
+                    + " (check the URL, pg_hba.conf and the password configured for this database)");
+        }
+        try (Connection c = server.openReplication(); Statement s = c.createStatement()) {
+            s.execute("IDENTIFY_SYSTEM");
+        } catch (SQLException e) {
+            throw new InvalidRequestException("the " + role + " at " + server + " refuses a replication connection: " + e.getMessage()
+                    + " (the role needs REPLICATION, and pg_hba.conf a 'replication' line for it)");
+        }
+    }
+
+    DatabaseView changePolicy(String databaseId, PolicyChange change, String actor) {
+        DatabaseHistory h = views.history(databaseId);
+        if (change == null) {
+            throw new InvalidRequestException("no policy change given");
+        }
+        Policy policy = h.policy().with(change.window(), change.baseBackupSchedule(), change.dumpSchedule(), change.dailyDumps(),
+                change.weeklyDumps(), change.monthlyDumps(), change.manualDumps());
+        catalog.send(new Commands.ChangePolicy(databaseId, policy, clock.instant()), actor);
+        return views.database(databaseId);
+    }
+
+    void deregister(String databaseId, boolean purge, String actor) {
+        views.history(databaseId);
+        catalog.send(new Commands.DeregisterDatabase(databaseId, purge, clock.instant()), actor);
+    }
+
+    BackupView baseBackup(String databaseId, String trigger, String actor) {
+        views.history(databaseId);
+        String backupId = Work.newId("base", clock.instant());
+        catalog.send(new Commands.RequestBaseBackup(databaseId, backupId, trigger, clock.instant()), actor);
+        return views.baseBackup(databaseId, backupId);
+    }
+
+    DumpView dump(String databaseId, List<String> databases, String trigger, String actor) {
+        views.history(databaseId);
+        String dumpId = Work.newId("dump", clock.instant());
+        catalog.send(new Commands.RequestDump(databaseId, dumpId, databases == null ? List.of() : List.copyOf(databases), trigger,
+                clock.instant()), actor);
+        return views.dump(databaseId, dumpId);
+    }
+
+    RestoreView restore(String databaseId, RestoreRequest request, String actor) {
+        views.history(databaseId);
+        if (request == null || (request.time() == null) == !request.latest()) {
+            throw new InvalidRequestException("give exactly one restore target: time (ISO-8601 with an offset, e.g. "
+                    + "2026-11-24T10:41:07+01:00) or latest = true");
+        }
+        if (request.inPlace() && (request.targetDir() != null || request.port() != null)) {
+            throw new InvalidRequestException("an in-place restore uses the database's own directory and port: leave targetDir and port out");
+        }
+        if (!request.inPlace() && (request.targetDir() == null || request.port() == null)) {
+            throw new InvalidRequestException("a restore needs a new data directory (targetDir, absolute) and a port, or inPlace = true");
+        }
+        if (!request.inPlace() && !Path.of(request.targetDir()).isAbsolute()) {
+            throw new InvalidRequestException("targetDir must be an absolute path, not '" + request.targetDir() + "'");
+        }
+        streams.flush(databaseId);
+        DatabaseHistory h = views.history(databaseId);
+        Instant now = clock.instant();
+        Commands.LiveWal live = streams.live(databaseId);
+        Instant target = request.latest() ? null : request.time().toInstant();
+        RestorePlan plan = RestorePlan.plan(h, target, now, live);
+        String restoreId = Work.newId("restore", now);
+        try {
+            work.restoreRunner().check(work.pitrRequest(h, restoreId, plan.backup().id(), plan.backup().manifestSha256(), target,
+                    request.targetDir(), request.port(), request.inPlace()));
+        } catch (IOException e) {
+            throw new InvalidRequestException("restore refused before anything was written: " + e.getMessage());
+        }
+        catalog.send(new Commands.RequestRestore(databaseId, restoreId, "pitr", target, request.latest(), request.targetDir(),
+                request.port(), request.inPlace(), null, null, null, live, now), actor);
+        return views.restore(databaseId, restoreId);
+    }
+
+    RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, String actor) {
+        views.history(databaseId);
+        if (database == null || targetDatabase == null || !targetDatabase.matches("[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}")) {
+            throw new InvalidRequestException("a dump restore needs the dumped database and a target database name "
+                    + "(letters, digits, _ $ -); the target database must exist");
+        }
+        String restoreId = Work.newId("restore", clock.instant());
+        catalog.send(new Commands.RequestRestore(databaseId, restoreId, "dump", null, false, null, null, false, dumpId, database,
+                targetDatabase, null, clock.instant()), actor);
+        return views.restore(databaseId, restoreId);
+    }
+
+    /** What the scheduler does every tick: weekly base backups, daily dumps and retention, per database policy. */
+    void scheduledTick() {
+        for (DatabaseHistory h : catalog.view().databases()) {
+            if (!h.active()) {
+                continue;
+            }
+            try {
+                tick(h);
+            } catch (RuntimeException e) {
+                LOG.warn("scheduled jobs of {} failed: {}", h.id(), e.getMessage());
+            }
+        }
+    }
+
+    private void tick(DatabaseHistory h) {
+        Instant now = clock.instant();
+        Policy policy = h.policy();
+        Instant weekly = Schedules.lastWeekly(policy.baseBackupSchedule(), now);
+        boolean anyBackup = h.baseBackups().stream().anyMatch(b -> !"failed".equals(b.status())
+                || b.requestedAt().isAfter(now.minus(Duration.ofHours(1))));
+        Instant lastBackup = h.baseBackups().stream()
+                .filter(b -> !"failed".equals(b.status()) || b.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
+                .map(DatabaseHistory.BaseBackup::requestedAt).max(Instant::compareTo).orElse(null);
+        if ((!anyBackup || Schedules.due(weekly, lastBackup)) && h.runningBaseBackup().isEmpty()) {
+            ask(() -> baseBackup(h.id(), "scheduled", SCHEDULER), "base backup", h.id());
+        }
+        Instant daily = Schedules.lastDaily(policy.dumpSchedule(), now);
+        Instant lastDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()))
+                .filter(d -> !"failed".equals(d.status()) || d.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
+                .map(DatabaseHistory.Dump::requestedAt).max(Instant::compareTo).orElse(null);
+        if (h.registeredAt().isBefore(daily) && Schedules.due(daily, lastDump) && h.runningDump().isEmpty()) {
+            ask(() -> dump(h.id(), List.of(), "scheduled", SCHEDULER), "dump", h.id());
+        }
+        expire(h.id(), now);
+    }
+
+    private void ask(Runnable request, String what, String databaseId) {
+        try {
+            request.run();
+            LOG.info("scheduled {} of {} asked for", what, databaseId);
+        } catch (CatalogRejection e) {
+            LOG.info("scheduled {} of {} not asked for: {}", what, databaseId, e.getMessage());
+        }
+    }
+
+    /** Applies retention: records what expires, then deletes its objects (an object outliving its record is only space). */
+    void expire(String databaseId, Instant now) {
+        DatabaseHistory h = views.history(databaseId);
+        Retention retention = Retention.expire(h, now);
+        if (retention.isEmpty()) {
+            return;
+        }
+        catalog.send(new Commands.ExpireBackups(databaseId, retention.baseBackupIds(), retention.dumpIds(), retention.walCuts(), now),
+                SCHEDULER);
+        List<String> keys = new ArrayList<>();
+        try {
+            for (String backupId : retention.baseBackupIds()) {
+                keys.addAll(list(repository.layout().baseBackupPrefix(databaseId, backupId)));
+            }
+            for (String dumpId : retention.dumpIds()) {
+                keys.addAll(list(repository.layout().dumpPrefix(databaseId, dumpId)));
+            }
+            for (WalCut cut : retention.walCuts()) {
+                for (String key : list(repository.layout().walPrefix(databaseId, cut.chain()))) {
+                    String name = key.substring(key.lastIndexOf('/') + 1);
+                    if (name.endsWith(".history")) {
+                        continue;
+                    }
+                    String segment = name.length() >= 24 ? name.substring(0, 24) : name;
+                    if (!segment.matches("[0-9A-F]{24}")) {
+                        continue;
+                    }
+                    if (cut.beforeSegment() == null || WalSegment.parse(segment, 16L << 20).number() < cut.beforeSegment()) {
+                        keys.add(key);
+                    }
+                }
+            }
+            repository.store().deleteAll(keys);
+            LOG.info("retention of {}: {} base backups, {} dumps and {} WAL cuts expired, {} objects deleted", databaseId,
+                    retention.baseBackupIds().size(), retention.dumpIds().size(), retention.walCuts().size(), keys.size());
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("retention of {} recorded, but deleting its objects failed ({}); they are retried at the next expiry", databaseId,
+                    e.getMessage());
+        }
+    }
+
+    private List<String> list(String prefix) throws IOException {
+        try (Stream<ObjectInfo> objects = repository.store().list(prefix)) {
+            return objects.map(ObjectInfo::key).toList();
+        }
+    }
+}

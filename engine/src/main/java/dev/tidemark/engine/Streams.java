@@ -1,0 +1,182 @@
+package dev.tidemark.engine;
+
+import dev.tidemark.engine.basebackup.DurableWal;
+import dev.tidemark.engine.catalog.Catalog;
+import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.engine.wal.WalListener;
+import dev.tidemark.engine.wal.WalRecorder;
+import dev.tidemark.engine.wal.WalStreamSettings;
+import dev.tidemark.engine.wal.WalStreamStatus;
+import dev.tidemark.engine.wal.WalStreamer;
+import dev.tidemark.storage.Repository;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The WAL streams of the databases this node protects, and what they report into the catalog. */
+final class Streams implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Streams.class);
+    private static final String ACTOR = "wal-stream";
+
+    private final EngineConfig config;
+    private final Repository repository;
+    private final Catalog catalog;
+    private final Clock clock;
+    private final Map<String, Stream> streams = new ConcurrentHashMap<>();
+
+    private final class Stream {
+        final String databaseId;
+        final WalStreamer streamer;
+        final WalRecorder recorder;
+        final Deque<WalRecorder.Batch> unsent = new ArrayDeque<>();
+
+        Stream(DatabaseHistory db) {
+            this.databaseId = db.id();
+            this.recorder = new WalRecorder(this::record, Duration.ofSeconds(30), 64, clock);
+            PgConnections source = PgConnections.parse(db.pgUrl(), config.pgPasswords().get(db.id()));
+            WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(config.walPartialInterval());
+            this.streamer = new WalStreamer(db.id(), source, repository, settings, listener(), db.chain());
+        }
+
+        /** Records a batch; batches the catalog could not take are kept and sent first next time, in order. */
+        synchronized void record(WalRecorder.Batch batch) {
+            unsent.addLast(batch);
+            while (!unsent.isEmpty()) {
+                WalRecorder.Batch b = unsent.peekFirst();
+                try {
+                    catalog.send(new Commands.RecordWal(databaseId, b.chain(), b.timeline(), b.firstSegment(), b.lastSegment(),
+                            b.firstByteTime(), b.lastByteTime(), b.bytes(), b.endLsn()), ACTOR);
+                    unsent.removeFirst();
+                } catch (RuntimeException e) {
+                    LOG.warn("could not record WAL {}..{} of {} in the catalog (kept, retried with the next batch): {}",
+                            b.firstSegment(), b.lastSegment(), databaseId, e.getMessage());
+                    return;
+                }
+            }
+        }
+
+        private WalListener listener() {
+            return new WalListener() {
+                @Override
+                public void segmentArchived(String chain, WalSegment segment, String sha256, long bytes) {
+                    recorder.segmentArchived(chain, segment, bytes);
+                }
+
+                @Override
+                public void durable(String chain, int timeline, Lsn lsn, Instant serverTime) {
+                    recorder.durable(lsn, serverTime);
+                }
+
+                @Override
+                public void timelineSwitched(String chain, int from, int to, Lsn switchPoint, String historyKey) {
+                    recorder.flush();
+                    send(new Commands.RecordTimelineSwitch(databaseId, chain, from, to, switchPoint.toString(), clock.instant()));
+                }
+
+                @Override
+                public void conflict(String chain, WalSegment segment, String existing, String fresh, String keptAs) {
+                    LOG.error("WAL segment {} of {} arrived with other content than the stored one; the first is kept, the new one "
+                            + "set aside as {}: investigate (two servers writing one chain?)", segment.name(), databaseId, keptAs);
+                    send(new Commands.RecordWalConflict(databaseId, chain, segment.name(), existing, fresh, keptAs, clock.instant()));
+                }
+
+                @Override
+                public void chainChanged(String expectedChain, String actualChain) {
+                    recorder.flush();
+                    send(new Commands.RecordChainChange(databaseId, expectedChain, actualChain, clock.instant()));
+                }
+
+                @Override
+                public void streamFailed(String message, int consecutiveFailures) {
+                    // the streamer logs each failure itself; the status carries the last one
+                }
+            };
+        }
+
+        private void send(Object command) {
+            try {
+                catalog.send(command, ACTOR);
+            } catch (RuntimeException e) {
+                LOG.warn("could not record {} of {} in the catalog: {}", command.getClass().getSimpleName(), databaseId, e.getMessage());
+            }
+        }
+    }
+
+    Streams(EngineConfig config, Repository repository, Catalog catalog, Clock clock) {
+        this.config = config;
+        this.repository = repository;
+        this.catalog = catalog;
+        this.clock = clock;
+    }
+
+    void start(DatabaseHistory db) {
+        streams.computeIfAbsent(db.id(), id -> {
+            Stream s = new Stream(db);
+            s.streamer.start();
+            LOG.info("streaming WAL of {} from {}", id, PgConnections.parse(db.pgUrl(), null));
+            return s;
+        });
+    }
+
+    void stop(String databaseId) {
+        Stream s = streams.remove(databaseId);
+        if (s != null) {
+            s.streamer.close();
+            s.recorder.flush();
+        }
+    }
+
+    Optional<WalStreamStatus> status(String databaseId) {
+        Stream s = streams.get(databaseId);
+        return s == null ? Optional.empty() : Optional.ofNullable(s.streamer.status());
+    }
+
+    /** Hands the WAL gathered so far to the catalog (before a restore is planned or a backup completes). */
+    void flush(String databaseId) {
+        Stream s = streams.get(databaseId);
+        if (s != null) {
+            s.recorder.flush();
+        }
+    }
+
+    /** What the live stream has made durable beyond the recorded segments, for the window and restore plans. */
+    Commands.LiveWal live(String databaseId) {
+        return status(databaseId).filter(s -> s.chain() != null && s.durableLsn() != null && s.durableTime() != null)
+                .map(s -> new Commands.LiveWal(s.chain(), s.timeline(), s.durableLsn(), s.durableTime())).orElse(null);
+    }
+
+    /** Waits until the database's stream has made durable every byte of chain below lsn. */
+    DurableWal durableWal(String databaseId) {
+        return (chain, lsn, timeout) -> {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (System.nanoTime() < deadline) {
+                Optional<WalStreamStatus> s = status(databaseId);
+                if (s.isPresent() && chain.equals(s.get().chain()) && s.get().durableLsn() != null
+                        && Lsn.parse(s.get().durableLsn()).compareTo(lsn) >= 0) {
+                    return true;
+                }
+                Thread.sleep(100);
+            }
+            return false;
+        };
+    }
+
+    @Override
+    public void close() {
+        for (String id : streams.keySet()) {
+            stop(id);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package dev.tidemark.engine;
+
+import dev.tidemark.engine.basebackup.BackupProgress;
+import dev.tidemark.engine.catalog.Catalog;
+import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.RecoveryWindow;
+import dev.tidemark.engine.catalog.api.Policy;
+import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.DatabaseView;
+import dev.tidemark.engine.operations.DumpView;
+import dev.tidemark.engine.operations.NotFoundException;
+import dev.tidemark.engine.operations.PolicyView;
+import dev.tidemark.engine.operations.Progress;
+import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.operations.ServerStats;
+import dev.tidemark.engine.operations.StreamingView;
+import dev.tidemark.engine.operations.WindowView;
+import dev.tidemark.engine.postgres.ServerProbe;
+import dev.tidemark.engine.wal.WalStreamStatus;
+
+import java.time.Clock;
+import java.util.Comparator;
+import java.util.List;
+
+/** Answers questions from the catalog's read model and the live state of streams and jobs. */
+final class Views {
+    private final Catalog catalog;
+    private final Streams streams;
+    private final Work work;
+    private final Clock clock;
+
+    Views(Catalog catalog, Streams streams, Work work, Clock clock) {
+        this.catalog = catalog;
+        this.streams = streams;
+        this.work = work;
+        this.clock = clock;
+    }
+
+    DatabaseHistory history(String databaseId) {
+        return catalog.view().database(databaseId)
+                .orElseThrow(() -> new NotFoundException("database '" + databaseId + "' is not registered; see GET /v1/databases"));
+    }
+
+    List<DatabaseView> databases() {
+        return catalog.view().databases().stream().map(h -> view(h, false)).toList();
+    }
+
+    DatabaseView database(String databaseId) {
+        return view(history(databaseId), true);
+    }
+
+    DatabaseView view(DatabaseHistory h, boolean withStats) {
+        BackupView lastBackup = h.baseBackups().stream().filter(b -> "completed".equals(b.status()))
+                .max(Comparator.comparing(DatabaseHistory.BaseBackup::completedAt)).map(b -> backup(h, b)).orElse(null);
+        DumpView lastDump = h.dumps().stream().filter(d -> "completed".equals(d.status()))
+                .max(Comparator.comparing(DatabaseHistory.Dump::completedAt)).map(d -> dump(h, d)).orElse(null);
+        ServerStats stats = withStats && h.active() ? ServerProbe.stats(work.primary(h)) : null;
+        return new DatabaseView(h.id(), h.pgUrl(), h.pgdata(), h.standbyUrl(), h.status(), h.registeredAt(), policy(h.policy()),
+                window(h), streaming(h), lastBackup, lastDump, stats);
+    }
+
+    static PolicyView policy(Policy p) {
+        return new PolicyView(p.window(), p.baseBackupSchedule(), p.dumpSchedule(), p.dailyDumps(), p.weeklyDumps(), p.monthlyDumps(),
+                p.manualDumps());
+    }
+
+    WindowView window(String databaseId) {
+        return window(history(databaseId));
+    }
+
+    RecoveryWindow recoveryWindow(DatabaseHistory h) {
+        return RecoveryWindow.of(h, clock.instant(), streams.live(h.id()));
+    }
+
+    private WindowView window(DatabaseHistory h) {
+        RecoveryWindow w = recoveryWindow(h);
+        return new WindowView(w.start(), w.end(), w.isEmpty() ? w.note() : null);
+    }
+
+    private StreamingView streaming(DatabaseHistory h) {
+        WalStreamStatus s = streams.status(h.id()).orElse(null);
+        if (s == null) {
+            return new StreamingView(h.active() ? "stopped" : h.status(), h.chain(), 0, null, null, 0, 0, 0, 0, null);
+        }
+        return new StreamingView(s.state(), s.chain(), s.timeline(), s.durableLsn(), s.durableTime(), s.lagBytes(), s.lagSeconds(),
+                s.retainedBytes(), s.segmentsArchived(), s.lastError());
+    }
+
+    List<BackupView> baseBackups(String databaseId) {
+        DatabaseHistory h = history(databaseId);
+        return h.baseBackups().stream().sorted(Comparator.comparing(DatabaseHistory.BaseBackup::requestedAt).reversed())
+                .map(b -> backup(h, b)).toList();
+    }
+
+    BackupView baseBackup(String databaseId, String backupId) {
+        DatabaseHistory h = history(databaseId);
+        return h.baseBackup(backupId).map(b -> backup(h, b))
+                .orElseThrow(() -> new NotFoundException("database " + databaseId + " has no base backup '" + backupId + "'"));
+    }
+
+    private BackupView backup(DatabaseHistory h, DatabaseHistory.BaseBackup b) {
+        Progress p = b.inProgress() ? work.progress(h.id(), b.id()).map(Views::progress)
+                .orElse(new Progress(b.status(), 0, 0, 0, 0, 0, 0)) : null;
+        return new BackupView(b.id(), b.status(), b.trigger(), b.requestedAt(), b.startedAt(), b.completedAt(), b.consistencyTime(),
+                b.startLsn(), b.stopLsn(), b.timeline(), b.bytes(), b.storedBytes(), b.badPages(), b.failure(), p);
+    }
+
+    List<DumpView> dumps(String databaseId) {
+        DatabaseHistory h = history(databaseId);
+        return h.dumps().stream().sorted(Comparator.comparing(DatabaseHistory.Dump::requestedAt).reversed()).map(d -> dump(h, d)).toList();
+    }
+
+    DumpView dump(String databaseId, String dumpId) {
+        DatabaseHistory h = history(databaseId);
+        return h.dump(dumpId).map(d -> dump(h, d))
+                .orElseThrow(() -> new NotFoundException("database " + databaseId + " has no dump '" + dumpId + "'"));
+    }
+
+    private DumpView dump(DatabaseHistory h, DatabaseHistory.Dump d) {
+        Progress p = d.inProgress() ? work.progress(h.id(), d.id()).map(Views::progress)
+                .orElse(new Progress(d.status(), 0, 0, 0, 0, 0, 0)) : null;
+        List<String> databases = "completed".equals(d.status()) || "expired".equals(d.status())
+                ? d.archives().stream().map(a -> a.database()).toList() : d.databases();
+        boolean stored = "completed".equals(d.status()) || "expired".equals(d.status());
+        return new DumpView(d.id(), d.status(), d.trigger(), d.requestedAt(), d.completedAt(), databases,
+                stored ? d.bytes() : null, stored ? d.storedBytes() : null, d.failure(), p);
+    }
+
+    List<RestoreView> restores(String databaseId) {
+        DatabaseHistory h = history(databaseId);
+        return h.restores().stream().sorted(Comparator.comparing(DatabaseHistory.Restore::requestedAt).reversed())
+                .map(r -> restore(h, r)).toList();
+    }
+
+    RestoreView restore(String databaseId, String restoreId) {
+        DatabaseHistory h = history(databaseId);
+        return h.restore(restoreId).map(r -> restore(h, r))
+                .orElseThrow(() -> new NotFoundException("database " + databaseId + " has no restore '" + restoreId + "'"));
+    }
+
+    private RestoreView restore(DatabaseHistory h, DatabaseHistory.Restore r) {
+        Progress p = r.inProgress() ? work.progress(h.id(), r.id()).map(Views::progress)
+                .orElse(new Progress(r.status(), 0, 0, 0, 0, 0, 0)) : null;
+        String target = "dump".equals(r.kind()) ? "dump " + r.dumpId() + " (" + r.dumpDatabase() + " -> " + r.targetDatabase() + ")"
+                : r.latest() ? "latest" : r.targetTime().toString();
+        String directory = r.inPlace() ? h.pgdata() : r.targetDir();
+        Integer port = r.inPlace() ? work.primary(h).port() : r.port();
+        return new RestoreView(r.id(), r.status(), target, r.backupId(), directory, port, r.inPlace(), r.requestedAt(), r.startedAt(),
+                r.completedAt(), r.reachedTime(), r.summary(), r.failure(), p);
+    }
+
+    static Progress progress(BackupProgress p) {
+        return new Progress(p.phase(), p.bytesDone(), p.bytesTotal(), p.filesDone(), p.filesTotal(), p.bytesPerSecond(), p.percent());
+    }
+}

@@ -1,0 +1,387 @@
+package dev.tidemark.engine;
+
+import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.basebackup.BackupProgress;
+import dev.tidemark.engine.basebackup.BaseBackupRunner;
+import dev.tidemark.engine.catalog.Catalog;
+import dev.tidemark.engine.catalog.CatalogEvent;
+import dev.tidemark.engine.catalog.CatalogRejection;
+import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.catalog.api.DatabaseEvent;
+import dev.tidemark.engine.catalog.api.DumpArchive;
+import dev.tidemark.engine.dump.DumpManifest;
+import dev.tidemark.engine.dump.DumpRunner;
+import dev.tidemark.engine.operations.DumpDownload;
+import dev.tidemark.engine.operations.NotFoundException;
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.PgBinaries;
+import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.engine.restore.RestoreRunner;
+import dev.tidemark.engine.wal.WalStreamSettings;
+import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.Repository;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+/**
+ * Runs what catalog events ask for: a requested base backup, dump or restore is started, run, and completed or failed
+ * in the catalog. Work that was running when the engine stopped is failed at start, its objects removed.
+ */
+final class Work implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Work.class);
+    static final String INTERRUPTED = "interrupted: the engine stopped while it ran; ask again";
+    private static final DateTimeFormatter ID_STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'-'HHmmss").withZone(ZoneOffset.UTC);
+
+    private final EngineConfig config;
+    private final Repository repository;
+    private final Catalog catalog;
+    private final Streams streams;
+    private final PgBinaries binaries;
+    private final PgServer.Factory servers;
+    private final Clock clock;
+    private final ExecutorService pool;
+    private final Map<String, Supplier<BackupProgress>> progress = new ConcurrentHashMap<>();
+    private final Map<String, Boolean> submitted = new ConcurrentHashMap<>();
+
+    Work(EngineConfig config, Repository repository, Catalog catalog, Streams streams, PgBinaries binaries, PgServer.Factory servers,
+         Clock clock) {
+        this.config = config;
+        this.repository = repository;
+        this.catalog = catalog;
+        this.streams = streams;
+        this.binaries = binaries;
+        this.servers = servers;
+        this.clock = clock;
+        this.pool = Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "tidemark-work");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    static String newId(String kind, Instant now) {
+        return kind + "-" + ID_STAMP.format(now) + "-" + Integer.toHexString((int) (Math.random() * 0xfff) + 0x1000).substring(1);
+    }
+
+    Optional<BackupProgress> progress(String databaseId, String id) {
+        Supplier<BackupProgress> p = progress.get(databaseId + "/" + id);
+        return p == null ? Optional.empty() : Optional.of(p.get());
+    }
+
+    PgConnections primary(DatabaseHistory db) {
+        return PgConnections.parse(db.pgUrl(), config.pgPasswords().get(db.id()));
+    }
+
+    /** The server base backups and dumps read: the standby when one is registered. */
+    private PgConnections source(DatabaseHistory db) {
+        return db.standbyUrl() == null || db.standbyUrl().isBlank() ? primary(db)
+                : PgConnections.parse(db.standbyUrl(), config.pgPasswords().get(db.id()));
+    }
+
+    void onEvent(CatalogEvent committed) {
+        switch (committed.event()) {
+            case DatabaseEvent.BaseBackupRequested e -> submit(e.databaseId(), e.backupId(), () -> baseBackup(e.databaseId(), e.backupId()));
+            case DatabaseEvent.DumpRequested e -> submit(e.databaseId(), e.dumpId(), () -> dump(e.databaseId(), e.dumpId()));
+            case DatabaseEvent.RestoreRequested e -> submit(e.databaseId(), e.restoreId(), () -> restore(e.databaseId(), e.restoreId()));
+            case DatabaseEvent.DatabaseRegistered e -> history(e.databaseId()).ifPresent(streams::start);
+            case DatabaseEvent.ChainChanged e -> {
+                streams.stop(e.databaseId());
+                LOG.error("database {}: the server is another system now ({} instead of {}): streaming stopped; the old chain stays "
+                        + "restorable until retention removes it; register the server under a new id to protect it",
+                        e.databaseId(), e.actualChain(), e.expectedChain());
+            }
+            case DatabaseEvent.DatabaseDeregistered e -> pool.submit(() -> deregistered(e.databaseId(), e.purge()));
+            default -> {
+            }
+        }
+    }
+
+    private Optional<DatabaseHistory> history(String databaseId) {
+        return catalog.view().database(databaseId);
+    }
+
+    private void submit(String databaseId, String id, Runnable job) {
+        if (submitted.putIfAbsent(databaseId + "/" + id, Boolean.TRUE) == null) {
+            pool.submit(() -> {
+                try {
+                    job.run();
+                } catch (RuntimeException e) {
+                    LOG.error("job {} of {} failed unexpectedly: {}", id, databaseId, e.toString());
+                } finally {
+                    submitted.remove(databaseId + "/" + id);
+                }
+            });
+        }
+    }
+
+    /** At start: work that was running when the engine stopped is failed and its objects removed. */
+    void failInterrupted() {
+        for (DatabaseHistory db : catalog.view().databases()) {
+            for (DatabaseHistory.BaseBackup b : db.baseBackups()) {
+                if ("running".equals(b.status())) {
+                    new BaseBackupRunner(repository, BaseBackupRunner.Settings.defaults())
+                            .removeQuietly(repository.layout().baseBackupPrefix(db.id(), b.id()));
+                    sendQuietly(new Commands.FailBaseBackup(db.id(), b.id(), INTERRUPTED, clock.instant()));
+                    LOG.warn("base backup {} of {} was interrupted by an engine stop: marked failed, its objects removed", b.id(), db.id());
+                }
+            }
+            for (DatabaseHistory.Dump d : db.dumps()) {
+                if ("running".equals(d.status())) {
+                    new DumpRunner(repository, binaries).removeQuietly(repository.layout().dumpPrefix(db.id(), d.id()));
+                    sendQuietly(new Commands.FailDump(db.id(), d.id(), INTERRUPTED, clock.instant()));
+                    LOG.warn("dump {} of {} was interrupted by an engine stop: marked failed, its objects removed", d.id(), db.id());
+                }
+            }
+            for (DatabaseHistory.Restore r : db.restores()) {
+                if ("running".equals(r.status())) {
+                    sendQuietly(new Commands.FailRestore(db.id(), r.id(), INTERRUPTED
+                            + (r.targetDir() != null ? " (the target directory " + r.targetDir() + " may hold a partial copy: delete it)" : ""),
+                            clock.instant()));
+                    LOG.warn("restore {} of {} was interrupted by an engine stop: marked failed", r.id(), db.id());
+                }
+            }
+        }
+    }
+
+    /** At start: work asked for while the engine was down (or before it stopped) is started. */
+    void startQueued() {
+        for (DatabaseHistory db : catalog.view().databases()) {
+            db.baseBackups().stream().filter(b -> "requested".equals(b.status()))
+                    .forEach(b -> submit(db.id(), b.id(), () -> baseBackup(db.id(), b.id())));
+            db.dumps().stream().filter(d -> "requested".equals(d.status()))
+                    .forEach(d -> submit(db.id(), d.id(), () -> dump(db.id(), d.id())));
+            db.restores().stream().filter(r -> "requested".equals(r.status()))
+                    .forEach(r -> submit(db.id(), r.id(), () -> restore(db.id(), r.id())));
+        }
+    }
+
+    private void baseBackup(String databaseId, String backupId) {
+        DatabaseHistory db = history(databaseId).orElseThrow();
+        boolean fromStandby = db.standbyUrl() != null && !db.standbyUrl().isBlank();
+        if (!sendQuietly(new Commands.StartBaseBackup(databaseId, backupId, config.nodeId(), fromStandby, clock.instant()))) {
+            return;
+        }
+        BaseBackupRunner runner = new BaseBackupRunner(repository, BaseBackupRunner.Settings.defaults().withWorkers(config.workers()));
+        String key = databaseId + "/" + backupId;
+        progress.put(key, runner::progress);
+        LOG.info("base backup {} of {} started (from the {})", backupId, databaseId, fromStandby ? "standby" : "primary");
+        try {
+            BaseBackupRunner.Result result = runner.run(databaseId, backupId, source(db), Path.of(db.pgdata()), streams.durableWal(databaseId));
+            streams.flush(databaseId);
+            BackupManifest m = result.manifest();
+            String startSegment = WalSegment.containing(m.timeline(), Lsn.parse(m.startLsn()), m.walSegmentSize()).name();
+            catalog.send(new Commands.CompleteBaseBackup(databaseId, backupId, m.chain(), m.timeline(), m.startLsn(), startSegment,
+                    m.stopLsn(), m.startTime(), m.consistencyTime(), m.totalBytes(), result.storedBytes(), result.manifestKey(),
+                    result.manifestSha256(), m.badPages().size(), clock.instant()), "worker:" + config.nodeId());
+            LOG.info("base backup {} of {} completed: {} MiB ({} MiB stored), consistent at {}{}", backupId, databaseId,
+                    m.totalBytes() >> 20, result.storedBytes() >> 20, m.consistencyTime(),
+                    m.badPages().isEmpty() ? "" : ", " + m.badPages().size() + " BAD PAGES (see the manifest)");
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            runner.removeQuietly(repository.layout().baseBackupPrefix(databaseId, backupId));
+            String reason = reason(e);
+            LOG.warn("base backup {} of {} failed: {}", backupId, databaseId, reason);
+            sendQuietly(new Commands.FailBaseBackup(databaseId, backupId, reason, clock.instant()));
+        } finally {
+            progress.remove(key);
+        }
+    }
+
+    private void dump(String databaseId, String dumpId) {
+        DatabaseHistory db = history(databaseId).orElseThrow();
+        boolean fromStandby = db.standbyUrl() != null && !db.standbyUrl().isBlank();
+        if (!sendQuietly(new Commands.StartDump(databaseId, dumpId, fromStandby, clock.instant()))) {
+            return;
+        }
+        List<String> databases = db.dump(dumpId).map(DatabaseHistory.Dump::databases).orElse(List.of());
+        DumpRunner runner = new DumpRunner(repository, binaries);
+        String key = databaseId + "/" + dumpId;
+        Instant started = clock.instant();
+        progress.put(key, () -> new BackupProgress("dumping", 0, 0, 0, 0, 0));
+        LOG.info("dump {} of {} started ({})", dumpId, databaseId, databases.isEmpty() ? "all databases" : databases);
+        try {
+            DumpManifest manifest = runner.dump(databaseId, dumpId, source(db), databases);
+            List<DumpArchive> archives = manifest.archives().stream()
+                    .map(a -> new DumpArchive(a.database(), a.key(), a.sha256(), a.bytes(), a.storedBytes())).toList();
+            catalog.send(new Commands.CompleteDump(databaseId, dumpId, archives, repository.layout().dumpObject(databaseId, dumpId),
+                    clock.instant()), "worker:" + config.nodeId());
+            LOG.info("dump {} of {} completed: {} databases, {} MiB in {} s", dumpId, databaseId, archives.size(),
+                    manifest.totalBytes() >> 20, Duration.between(started, clock.instant()).toSeconds());
+        } catch (Exception e) {
+            runner.removeQuietly(repository.layout().dumpPrefix(databaseId, dumpId));
+            String reason = reason(e);
+            LOG.warn("dump {} of {} failed: {}", dumpId, databaseId, reason);
+            sendQuietly(new Commands.FailDump(databaseId, dumpId, reason, clock.instant()));
+        } finally {
+            progress.remove(key);
+        }
+    }
+
+    /** The restore request a restore record describes (also used to check one before it is recorded). */
+    RestoreRunner.Request pitrRequest(DatabaseHistory db, String restoreId, String backupId, String manifestSha256, Instant target,
+                                      String targetDir, Integer port, boolean inPlace) {
+        PgConnections primary = primary(db);
+        Path directory = Path.of(inPlace ? db.pgdata() : targetDir);
+        int restorePort = inPlace ? primary.port() : port;
+        return new RestoreRunner.Request(db.id(), restoreId, backupId, manifestSha256, Optional.ofNullable(target), directory,
+                restorePort, inPlace, primary.user(), config.workers(), Duration.ofMinutes(30));
+    }
+
+    RestoreRunner restoreRunner() {
+        return new RestoreRunner(repository, servers);
+    }
+
+    private void restore(String databaseId, String restoreId) {
+        DatabaseHistory db = history(databaseId).orElseThrow();
+        DatabaseHistory.Restore r = db.restore(restoreId).orElseThrow();
+        if (!sendQuietly(new Commands.StartRestore(databaseId, restoreId, clock.instant()))) {
+            return;
+        }
+        String key = databaseId + "/" + restoreId;
+        try {
+            if ("dump".equals(r.kind())) {
+                DumpRunner runner = new DumpRunner(repository, binaries);
+                progress.put(key, () -> new BackupProgress("pg_restore", 0, 0, 0, 0, 0));
+                DumpManifest manifest = runner.manifest(databaseId, r.dumpId());
+                DumpManifest.Archive archive = manifest.archives().stream().filter(a -> a.database().equals(r.dumpDatabase())).findFirst()
+                        .orElseThrow(() -> new IOException("dump " + r.dumpId() + " holds no archive of " + r.dumpDatabase()));
+                runner.restore(archive, primary(db), r.targetDatabase());
+                catalog.send(new Commands.CompleteRestore(databaseId, restoreId, null, null, null, null, null,
+                        "restored dump " + r.dumpId() + " of " + r.dumpDatabase() + " into database " + r.targetDatabase(),
+                        clock.instant()), "worker:" + config.nodeId());
+                return;
+            }
+            RestoreRunner runner = restoreRunner();
+            progress.put(key, runner::progress);
+            RestoreRunner.Request request = pitrRequest(db, restoreId, r.backupId(), r.manifestSha256(), r.latest() ? null : r.targetTime(),
+                    r.targetDir(), r.port(), r.inPlace());
+            LOG.info("restore {} of {} started: {} into {} (port {})", restoreId, databaseId,
+                    r.latest() ? "latest" : r.targetTime(), request.targetDirectory(), request.port());
+            RestoreRunner.Result result = runner.run(request);
+            catalog.send(new Commands.CompleteRestore(databaseId, restoreId, result.reachedTime(), result.reachedLsn(), result.timeline(),
+                    result.dataDirectory().toString(), result.port(), result.summary(), clock.instant()), "worker:" + config.nodeId());
+            if (r.inPlace()) {
+                try {
+                    catalog.send(new Commands.RequestBaseBackup(databaseId, newId("base", clock.instant()), "after-restore", clock.instant()),
+                            "worker:" + config.nodeId());
+                } catch (CatalogRejection e) {
+                    LOG.warn("could not ask for the base backup after the in-place restore of {}: {}", databaseId, e.getMessage());
+                }
+            }
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            String reason = reason(e);
+            LOG.warn("restore {} of {} failed: {}", restoreId, databaseId, reason);
+            sendQuietly(new Commands.FailRestore(databaseId, restoreId, reason, clock.instant()));
+        } finally {
+            progress.remove(key);
+        }
+    }
+
+    /** A completed dump's archive of one database, streamable from any offset. */
+    DumpDownload download(DatabaseHistory db, String dumpId, Optional<String> database) throws IOException {
+        DatabaseHistory.Dump dump = db.dump(dumpId).orElseThrow(() -> new NotFoundException("database " + db.id() + " has no dump " + dumpId));
+        if (!"completed".equals(dump.status())) {
+            throw new dev.tidemark.engine.operations.ConflictException("dump " + dumpId + " is " + dump.status()
+                    + "; only a completed dump can be downloaded");
+        }
+        DumpArchive archive = database.isEmpty() ? dump.archives().get(0) : dump.archives().stream()
+                .filter(a -> a.database().equals(database.get())).findFirst()
+                .orElseThrow(() -> new NotFoundException("dump " + dumpId + " holds no database '" + database.get() + "'; it holds "
+                        + dump.archives().stream().map(DumpArchive::database).toList()));
+        DumpRunner runner = new DumpRunner(repository, binaries);
+        DumpManifest.Archive stored = new DumpManifest.Archive(archive.database(), archive.key(), archive.sha256(), archive.bytes(),
+                archive.storedBytes());
+        return new DumpDownload(db.id() + "-" + dumpId + "-" + archive.database() + ".dump", archive.bytes(), offset -> {
+            InputStream in = runner.open(stored);
+            if (offset > 0) {
+                in.skipNBytes(offset);
+            }
+            return in;
+        });
+    }
+
+    private void deregistered(String databaseId, boolean purge) {
+        DatabaseHistory db = history(databaseId).orElse(null);
+        streams.stop(databaseId);
+        if (db != null) {
+            try (Connection c = primary(db).open();
+                 PreparedStatement s = c.prepareStatement("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                         + "where slot_name = ? and not active")) {
+                s.setString(1, WalStreamSettings.defaults(databaseId).slotName());
+                s.execute();
+                LOG.info("database {} deregistered: replication slot dropped, so the server no longer keeps WAL for Tidemark", databaseId);
+            } catch (SQLException e) {
+                LOG.warn("database {} deregistered, but its replication slot could not be dropped ({}); drop it by hand: "
+                        + "select pg_drop_replication_slot('{}')", databaseId, e.getMessage(), WalStreamSettings.defaults(databaseId).slotName());
+            }
+        }
+        if (purge) {
+            String prefix = repository.layout().databasePrefix(databaseId);
+            try (Stream<ObjectInfo> objects = repository.store().list(prefix)) {
+                List<String> keys = objects.map(ObjectInfo::key).toList();
+                repository.store().deleteAll(keys);
+                LOG.info("database {} purged: {} objects deleted from the repository", databaseId, keys.size());
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("purging the objects of {} failed: {}; run the deregistration again or delete {} by hand", databaseId,
+                        e.getMessage(), prefix);
+            }
+        }
+    }
+
+    private boolean sendQuietly(Object command) {
+        try {
+            catalog.send(command, "worker:" + config.nodeId());
+            return true;
+        } catch (RuntimeException e) {
+            LOG.warn("{} was refused: {}", command.getClass().getSimpleName(), e.getMessage());
+            return false;
+        }
+    }
+
+    static String reason(Throwable e) {
+        String message = e.getMessage();
+        if (message == null || message.isBlank()) {
+            message = e.getClass().getSimpleName();
+        }
+        return message.length() > 2000 ? message.substring(0, 2000) + "..." : message;
+    }
+
+    @Override
+    public void close() {
+        pool.shutdownNow();
+        try {
+            pool.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

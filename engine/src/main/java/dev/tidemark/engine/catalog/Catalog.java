@@ -1,0 +1,311 @@
+package dev.tidemark.engine.catalog;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.catalog.api.DatabaseEvent;
+import dev.tidemark.engine.operations.EventPage;
+import dev.tidemark.storage.layout.InvalidIdentifierException;
+import org.axonframework.commandhandling.CommandExecutionException;
+import org.axonframework.commandhandling.GenericCommandMessage;
+import org.axonframework.commandhandling.gateway.CommandGateway;
+import org.axonframework.common.stream.BlockingStream;
+import org.axonframework.config.AggregateConfigurer;
+import org.axonframework.config.Configuration;
+import org.axonframework.config.Configurer;
+import org.axonframework.config.DefaultConfigurer;
+import org.axonframework.eventhandling.DomainEventMessage;
+import org.axonframework.eventhandling.PropagatingErrorHandler;
+import org.axonframework.eventhandling.TrackedEventMessage;
+import org.axonframework.eventhandling.tokenstore.jdbc.GenericTokenTableFactory;
+import org.axonframework.eventhandling.tokenstore.jdbc.JdbcTokenStore;
+import org.axonframework.eventhandling.tokenstore.jdbc.PostgresTokenTableFactory;
+import org.axonframework.eventsourcing.EventCountSnapshotTriggerDefinition;
+import org.axonframework.eventsourcing.eventstore.DomainEventStream;
+import org.axonframework.eventsourcing.eventstore.EventStore;
+import org.axonframework.eventsourcing.eventstore.jdbc.HsqlEventTableFactory;
+import org.axonframework.eventsourcing.eventstore.jdbc.JdbcEventStorageEngine;
+import org.axonframework.eventsourcing.eventstore.jdbc.PostgresEventTableFactory;
+import org.axonframework.eventsourcing.eventstore.jpa.SQLStateResolver;
+import org.axonframework.messaging.correlation.MessageOriginProvider;
+import org.axonframework.messaging.correlation.SimpleCorrelationDataProvider;
+import org.axonframework.modelling.command.AggregateNotFoundException;
+import org.axonframework.modelling.command.ConcurrencyException;
+import org.axonframework.serialization.json.JacksonSerializer;
+import org.h2.jdbcx.JdbcConnectionPool;
+import org.postgresql.ds.PGSimpleDataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.sql.DataSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The catalog: the event-sourced aggregates of the protected databases (Axon Framework, JDBC event store on an
+ * embedded H2 file or a shared PostgreSQL), the read model, and publication to Kafka. The one door the engine uses.
+ */
+public final class Catalog implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Catalog.class);
+    private static final int SNAPSHOT_EVERY = 200;
+
+    private final Configuration axon;
+    private final CatalogView view;
+    private final DataSource dataSource;
+    private final ObjectMapper json;
+    private final Clock clock;
+    private final KafkaPublisher publisher;
+    private final JdbcConnectionPool embeddedPool;
+
+    private Catalog(Configuration axon, CatalogView view, DataSource dataSource, ObjectMapper json, Clock clock, KafkaPublisher publisher,
+                    JdbcConnectionPool embeddedPool) {
+        this.axon = axon;
+        this.view = view;
+        this.dataSource = dataSource;
+        this.json = json;
+        this.clock = clock;
+        this.publisher = publisher;
+        this.embeddedPool = embeddedPool;
+    }
+
+    /** The JSON mapper of events, snapshots and Kafka messages. */
+    public static ObjectMapper json() {
+        return new ObjectMapper().registerModule(new JavaTimeModule())
+                .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+                .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS)
+                .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    }
+
+    public static Catalog open(CatalogSettings settings) {
+        boolean embedded = settings.jdbcUrl() == null || settings.jdbcUrl().isBlank();
+        JdbcConnectionPool pool = null;
+        DataSource dataSource;
+        if (embedded) {
+            try {
+                Files.createDirectories(settings.embeddedDirectory());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the catalog directory " + settings.embeddedDirectory(), e);
+            }
+            // WRITE_DELAY=0: each commit is written before the command returns (H2's default delays it by 500 ms)
+            pool = JdbcConnectionPool.create("jdbc:h2:file:" + settings.embeddedDirectory().resolve("catalog").toAbsolutePath()
+                    + ";WRITE_DELAY=0;LOCK_TIMEOUT=10000", "tidemark", "");
+            pool.setMaxConnections(16);
+            dataSource = pool;
+        } else {
+            if (!settings.jdbcUrl().startsWith("jdbc:postgresql:")) {
+                throw new IllegalArgumentException("catalog JDBC URL '" + settings.jdbcUrl() + "' is not a jdbc:postgresql:// URL;"
+                        + " leave it empty for the embedded catalog");
+            }
+            PGSimpleDataSource pg = new PGSimpleDataSource();
+            pg.setURL(settings.jdbcUrl());
+            if (settings.user() != null) {
+                pg.setUser(settings.user());
+            }
+            if (settings.password() != null) {
+                pg.setPassword(settings.password());
+            }
+            dataSource = pg;
+        }
+        ObjectMapper json = json();
+        JacksonSerializer serializer = JacksonSerializer.builder().objectMapper(json).build();
+        JdbcTransactions transactions = new JdbcTransactions(dataSource);
+        JdbcEventStorageEngine storage = JdbcEventStorageEngine.builder()
+                .connectionProvider(transactions)
+                .transactionManager(transactions)
+                .eventSerializer(serializer)
+                .snapshotSerializer(serializer)
+                .persistenceExceptionResolver(new SQLStateResolver())
+                .dataType(byte[].class)
+                .build();
+        createSchema(dataSource, embedded, storage, transactions);
+        JdbcTokenStore tokens = JdbcTokenStore.builder().connectionProvider(transactions).serializer(serializer).build();
+
+        CatalogView view = new CatalogView();
+        KafkaPublisher publisher = settings.kafkaBootstrap() == null || settings.kafkaBootstrap().isBlank() ? null
+                : new KafkaPublisher(settings.kafkaBootstrap(), settings.kafkaTopic(), json);
+        Configurer configurer = DefaultConfigurer.defaultConfiguration(false)
+                .configureSerializer(c -> serializer)
+                .configureEventSerializer(c -> serializer)
+                .configureMessageSerializer(c -> serializer)
+                .configureTransactionManager(c -> transactions)
+                .configureEmbeddedEventStore(c -> storage)
+                .configureCorrelationDataProviders(c -> List.of(new MessageOriginProvider(), new SimpleCorrelationDataProvider("actor")))
+                .configureAggregate(AggregateConfigurer.defaultConfiguration(ProtectedDatabase.class)
+                        .configureSnapshotTrigger(c -> new EventCountSnapshotTriggerDefinition(c.snapshotter(), SNAPSHOT_EVERY)));
+        configurer.eventProcessing(ep -> {
+            ep.registerTokenStore(c -> tokens);
+            ep.registerSubscribingEventProcessor(CatalogView.GROUP);
+            ep.registerEventHandler(c -> view);
+            if (publisher != null) {
+                ep.registerTrackingEventProcessor(KafkaPublisher.GROUP);
+                ep.registerEventHandler(c -> publisher);
+                ep.registerListenerInvocationErrorHandler(KafkaPublisher.GROUP, c -> PropagatingErrorHandler.instance());
+            }
+        });
+        Configuration axon = configurer.buildConfiguration();
+        axon.start();
+        Catalog catalog = new Catalog(axon, view, dataSource, json, settings.clock(), publisher, pool);
+        catalog.replayAll();
+        LOG.info("catalog open: {} ({} databases){}", embedded ? "embedded at " + settings.embeddedDirectory() : settings.jdbcUrl(),
+                view.databases().size(), publisher == null ? "" : ", publishing to Kafka " + settings.kafkaBootstrap());
+        return catalog;
+    }
+
+    private static void createSchema(DataSource dataSource, boolean embedded, JdbcEventStorageEngine storage, JdbcTransactions tx) {
+        try (Connection c = dataSource.getConnection()) {
+            boolean exists;
+            try (ResultSet r = c.getMetaData().getTables(null, null, embedded ? "DOMAINEVENTENTRY" : "domainevententry", null)) {
+                exists = r.next();
+            }
+            if (exists) {
+                return;
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("the catalog database cannot be reached: " + e.getMessage(), e);
+        }
+        storage.createSchema(embedded ? HsqlEventTableFactory.INSTANCE : PostgresEventTableFactory.INSTANCE);
+        JdbcTokenStore.builder().connectionProvider(tx).serializer(JacksonSerializer.defaultSerializer()).build()
+                .createSchema(embedded ? GenericTokenTableFactory.INSTANCE : PostgresTokenTableFactory.INSTANCE);
+    }
+
+    private void replayAll() {
+        try (BlockingStream<TrackedEventMessage<?>> stream = axon.eventStore().openStream(null)) {
+            while (stream.hasNextAvailable()) {
+                TrackedEventMessage<?> message = stream.nextAvailable();
+                if (message instanceof DomainEventMessage<?> domain && domain.getPayload() instanceof DatabaseEvent event) {
+                    view.replay(event, domain.getSequenceNumber());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while loading the catalog");
+        }
+    }
+
+    private void reload(String databaseId) {
+        view.forget(databaseId);
+        DomainEventStream stream = axon.eventStore().readEvents(databaseId);
+        while (stream.hasNext()) {
+            DomainEventMessage<?> message = stream.next();
+            if (message.getPayload() instanceof DatabaseEvent event) {
+                view.replay(event, message.getSequenceNumber());
+            }
+        }
+    }
+
+    /**
+     * Sends a command with the actor as metadata and waits for it. A refusal arrives as {@link CatalogRejection}
+     * saying what was wrong; nothing changed then.
+     */
+    @SuppressWarnings("unchecked")
+    public <R> R send(Object command, String actor) {
+        CommandGateway gateway = axon.commandGateway();
+        String databaseId = databaseIdOf(command);
+        try {
+            return (R) gateway.sendAndWait(GenericCommandMessage.asCommandMessage(command)
+                    .andMetaData(Map.of("actor", actor == null ? "system" : actor)));
+        } catch (RuntimeException e) {
+            RuntimeException mapped = map(e, command, databaseId);
+            if (databaseId != null && !(mapped instanceof CatalogRejection r && r.kind() == CatalogRejection.Kind.NOT_FOUND)) {
+                reload(databaseId);
+            }
+            throw mapped;
+        }
+    }
+
+    private static RuntimeException map(RuntimeException e, Object command, String databaseId) {
+        Throwable cause = e;
+        while (cause instanceof CommandExecutionException && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof CatalogRejection rejection) {
+            return rejection;
+        }
+        if (cause instanceof AggregateNotFoundException) {
+            return CatalogRejection.notFound("database " + databaseId + " is not registered");
+        }
+        if (cause instanceof ConcurrencyException || cause.getClass().getSimpleName().equals("AggregateStreamCreationException")) {
+            if (command instanceof Commands.RegisterDatabase) {
+                return CatalogRejection.conflict("database " + databaseId + " is registered already (ids are never reused, "
+                        + "also after deregistration)");
+            }
+            return CatalogRejection.conflict("database " + databaseId + " changed at the same moment; ask again");
+        }
+        if (cause instanceof InvalidIdentifierException || cause instanceof IllegalArgumentException) {
+            return CatalogRejection.invalid(cause.getMessage());
+        }
+        return e;
+    }
+
+    private static String databaseIdOf(Object command) {
+        try {
+            return (String) command.getClass().getMethod("databaseId").invoke(command);
+        } catch (ReflectiveOperationException e) {
+            return null;
+        }
+    }
+
+    public CatalogView view() {
+        return view;
+    }
+
+    /** Heard after each event commits (work follows events). */
+    public void subscribe(Consumer<CatalogEvent> listener) {
+        view.subscribe(listener);
+    }
+
+    /** The audit log of one database: its events from a sequence number on. */
+    public EventPage events(String databaseId, long fromSequence, int limit) {
+        DomainEventStream stream = axon.eventStore().readEvents(databaseId, fromSequence);
+        List<EventPage.Event> events = new ArrayList<>();
+        long next = -1;
+        while (stream.hasNext()) {
+            DomainEventMessage<?> m = stream.next();
+            if (events.size() == limit) {
+                next = m.getSequenceNumber();
+                break;
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> payload = json.convertValue(m.getPayload(), Map.class);
+            Object actor = m.getMetaData().get("actor");
+            events.add(new EventPage.Event(m.getSequenceNumber(), m.getIdentifier(), m.getPayloadType().getSimpleName(), m.getTimestamp(),
+                    actor == null ? null : actor.toString(), payload));
+        }
+        return new EventPage(events, next);
+    }
+
+    /** The catalog's database, where the scheduler keeps its job table. */
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    public Clock clock() {
+        return clock;
+    }
+
+    EventStore eventStore() {
+        return axon.eventStore();
+    }
+
+    @Override
+    public void close() {
+        axon.shutdown();
+        if (publisher != null) {
+            publisher.close();
+        }
+        if (embeddedPool != null) {
+            embeddedPool.dispose();
+        }
+    }
+}

@@ -1,0 +1,343 @@
+package dev.tidemark.engine.catalog;
+
+import com.fasterxml.jackson.annotation.JsonAutoDetect;
+import dev.tidemark.engine.catalog.api.DatabaseEvent;
+import dev.tidemark.engine.catalog.api.DatabaseEvent.*;
+import dev.tidemark.engine.catalog.api.DumpArchive;
+import dev.tidemark.engine.catalog.api.Policy;
+import dev.tidemark.engine.catalog.api.WalCut;
+import dev.tidemark.engine.postgres.WalSegment;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Everything the catalog knows about one protected database, folded from its events by {@link #apply}: the state the
+ * aggregate decides on and the read model the API shows. A plain value: no I/O, copied for readers.
+ */
+@JsonAutoDetect(fieldVisibility = JsonAutoDetect.Visibility.ANY, getterVisibility = JsonAutoDetect.Visibility.NONE,
+        isGetterVisibility = JsonAutoDetect.Visibility.NONE)
+public final class DatabaseHistory {
+    static final long SEGMENT_SIZE = 16L << 20;
+
+    public record BaseBackup(String id, String status, String trigger, Instant requestedAt, Instant startedAt, Instant completedAt,
+                             String node, boolean fromStandby, String chain, Integer timeline, String startLsn, String startSegment,
+                             String stopLsn, Instant startTime, Instant consistencyTime, Long bytes, Long storedBytes,
+                             String manifestKey, String manifestSha256, Integer badPages, String failure) {
+        BaseBackup with(String newStatus, Instant completed, String newFailure) {
+            return new BaseBackup(id, newStatus, trigger, requestedAt, startedAt, completed, node, fromStandby, chain, timeline, startLsn,
+                    startSegment, stopLsn, startTime, consistencyTime, bytes, storedBytes, manifestKey, manifestSha256, badPages, newFailure);
+        }
+
+        public boolean inProgress() {
+            return "requested".equals(status) || "running".equals(status);
+        }
+
+        long startSegmentNumber() {
+            return WalSegment.parse(startSegment, SEGMENT_SIZE).number();
+        }
+    }
+
+    public record Dump(String id, String status, String trigger, List<String> databases, Instant requestedAt, Instant startedAt,
+                       Instant completedAt, boolean fromStandby, List<DumpArchive> archives, String manifestKey, String failure) {
+        public boolean inProgress() {
+            return "requested".equals(status) || "running".equals(status);
+        }
+
+        public long bytes() {
+            return archives == null ? 0 : archives.stream().mapToLong(DumpArchive::bytes).sum();
+        }
+
+        public long storedBytes() {
+            return archives == null ? 0 : archives.stream().mapToLong(DumpArchive::storedBytes).sum();
+        }
+    }
+
+    public record Restore(String id, String status, String kind, Instant targetTime, boolean latest, String targetDir, Integer port,
+                          boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain, Integer timeline,
+                          String dumpId, String dumpDatabase, String targetDatabase, Instant requestedAt, Instant startedAt,
+                          Instant completedAt, Instant reachedTime, String reachedLsn, String dataDirectory, String summary,
+                          String failure) {
+        public boolean inProgress() {
+            return "requested".equals(status) || "running".equals(status);
+        }
+    }
+
+    /** Contiguous complete segments first..last (numbers) of one timeline of a chain, and the server times they cover. */
+    public record WalRange(String chain, int timeline, long first, long last, Instant firstTime, Instant lastTime, String endLsn,
+                           long bytes) {
+        public String firstName() {
+            return new WalSegment(timeline, first, SEGMENT_SIZE).name();
+        }
+
+        public String lastName() {
+            return new WalSegment(timeline, last, SEGMENT_SIZE).name();
+        }
+    }
+
+    public record Conflict(String chain, String segment, String existingSha256, String newSha256, String keptAs, Instant at) {
+    }
+
+    private String id;
+    private String pgUrl;
+    private String pgdata;
+    private String standbyUrl;
+    private Policy policy;
+    private String status;
+    private Instant registeredAt;
+    private String chain;
+    private String changedToChain;
+    private long version = -1;
+    private LinkedHashMap<String, BaseBackup> baseBackups = new LinkedHashMap<>();
+    private LinkedHashMap<String, Dump> dumps = new LinkedHashMap<>();
+    private LinkedHashMap<String, Restore> restores = new LinkedHashMap<>();
+    private ArrayList<WalRange> wal = new ArrayList<>();
+    private ArrayList<Conflict> conflicts = new ArrayList<>();
+
+    public DatabaseHistory() {
+    }
+
+    /** Folds one event in. Pure: the same events give the same history. */
+    public void apply(DatabaseEvent event, long sequence) {
+        version = sequence;
+        switch (event) {
+            case DatabaseRegistered e -> {
+                id = e.databaseId();
+                pgUrl = e.pgUrl();
+                pgdata = e.pgdata();
+                standbyUrl = e.standbyUrl();
+                policy = e.policy();
+                status = "active";
+                registeredAt = e.at();
+            }
+            case PolicyChanged e -> policy = e.policy();
+            case BaseBackupRequested e -> baseBackups.put(e.backupId(), new BaseBackup(e.backupId(), "requested", e.trigger(), e.at(),
+                    null, null, null, false, null, null, null, null, null, null, null, null, null, null, null, null, null));
+            case BaseBackupStarted e -> {
+                BaseBackup b = baseBackups.get(e.backupId());
+                baseBackups.put(b.id(), new BaseBackup(b.id(), "running", b.trigger(), b.requestedAt(), e.at(), null, e.node(),
+                        e.fromStandby(), null, null, null, null, null, null, null, null, null, null, null, null, null));
+            }
+            case BaseBackupCompleted e -> {
+                BaseBackup b = baseBackups.get(e.backupId());
+                baseBackups.put(b.id(), new BaseBackup(b.id(), "completed", b.trigger(), b.requestedAt(), b.startedAt(), e.at(), b.node(),
+                        b.fromStandby(), e.chain(), e.timeline(), e.startLsn(), e.startSegment(), e.stopLsn(), e.startTime(),
+                        e.consistencyTime(), e.bytes(), e.storedBytes(), e.manifestKey(), e.manifestSha256(), e.badPages(), null));
+                if (chain == null) {
+                    chain = e.chain();
+                }
+            }
+            case BaseBackupFailed e -> baseBackups.computeIfPresent(e.backupId(), (k, b) -> b.with("failed", e.at(), e.reason()));
+            case WalArchived e -> addWal(e);
+            case WalConflictDetected e -> conflicts.add(new Conflict(e.chain(), e.segment(), e.existingSha256(), e.newSha256(),
+                    e.keptAs(), e.at()));
+            case TimelineSwitched e -> {
+                // the ranges of the new timeline carry it; nothing else changes
+            }
+            case ChainChanged e -> {
+                changedToChain = e.actualChain();
+                status = "chain-changed";
+            }
+            case DumpRequested e -> dumps.put(e.dumpId(), new Dump(e.dumpId(), "requested", e.trigger(), List.copyOf(e.databases()),
+                    e.at(), null, null, false, List.of(), null, null));
+            case DumpStarted e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), "running", d.trigger(), d.databases(),
+                    d.requestedAt(), e.at(), null, e.fromStandby(), List.of(), null, null));
+            case DumpCompleted e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), "completed", d.trigger(),
+                    d.databases(), d.requestedAt(), d.startedAt(), e.at(), d.fromStandby(), List.copyOf(e.archives()),
+                    e.manifestKey(), null));
+            case DumpFailed e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), "failed", d.trigger(), d.databases(),
+                    d.requestedAt(), d.startedAt(), e.at(), d.fromStandby(), List.of(), null, e.reason()));
+            case RestoreRequested e -> restores.put(e.restoreId(), new Restore(e.restoreId(), "requested", e.kind(), e.targetTime(),
+                    e.latest(), e.targetDir(), e.port(), e.inPlace(), e.backupId(), e.manifestKey(), e.manifestSha256(), e.chain(),
+                    e.timeline(), e.dumpId(), e.dumpDatabase(), e.targetDatabase(), e.at(), null, null, null, null, null, null, null));
+            case RestoreStarted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "running", e.at(), null, null, null,
+                    null, null, null));
+            case RestoreCompleted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "completed", r.startedAt(), e.at(),
+                    e.reachedTime(), e.reachedLsn(), e.dataDirectory(), e.summary(), null));
+            case RestoreFailed e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "failed", r.startedAt(), e.at(),
+                    null, null, null, null, e.reason()));
+            case BackupsExpired e -> expire(e);
+            case DatabaseDeregistered e -> status = "deregistered";
+        }
+    }
+
+    private static Restore restore(Restore r, String status, Instant started, Instant completed, Instant reached, String lsn,
+                                   String dataDirectory, String summary, String failure) {
+        return new Restore(r.id(), status, r.kind(), r.targetTime(), r.latest(), r.targetDir(), r.port(), r.inPlace(), r.backupId(),
+                r.manifestKey(), r.manifestSha256(), r.chain(), r.timeline(), r.dumpId(), r.dumpDatabase(), r.targetDatabase(),
+                r.requestedAt(), started, completed, reached, lsn, dataDirectory, summary, failure);
+    }
+
+    private void addWal(WalArchived e) {
+        long first = WalSegment.parse(e.firstSegment(), SEGMENT_SIZE).number();
+        long last = WalSegment.parse(e.lastSegment(), SEGMENT_SIZE).number();
+        if (chain == null || !chain.equals(e.chain()) && "chain-changed".equals(status)) {
+            chain = e.chain();
+        }
+        for (int i = wal.size() - 1; i >= 0; i--) {
+            WalRange r = wal.get(i);
+            if (r.chain().equals(e.chain()) && r.timeline() == e.timeline() && r.last() + 1 == first) {
+                wal.set(i, new WalRange(r.chain(), r.timeline(), r.first(), last, r.firstTime(), later(r.lastTime(), e.lastByteTime()),
+                        e.endLsn(), r.bytes() + e.bytes()));
+                return;
+            }
+        }
+        wal.add(new WalRange(e.chain(), e.timeline(), first, last, e.firstByteTime(), e.lastByteTime(), e.endLsn(), e.bytes()));
+        wal.sort(Comparator.comparing(WalRange::chain).thenComparingLong(WalRange::first).thenComparingInt(WalRange::timeline));
+    }
+
+    private static Instant later(Instant a, Instant b) {
+        if (a == null) {
+            return b;
+        }
+        return b == null || a.isAfter(b) ? a : b;
+    }
+
+    private void expire(BackupsExpired e) {
+        for (String backupId : e.baseBackupIds()) {
+            baseBackups.computeIfPresent(backupId, (k, b) -> b.with("expired", b.completedAt(), null));
+        }
+        for (String dumpId : e.dumpIds()) {
+            dumps.computeIfPresent(dumpId, (k, d) -> new Dump(d.id(), "expired", d.trigger(), d.databases(), d.requestedAt(),
+                    d.startedAt(), d.completedAt(), d.fromStandby(), d.archives(), d.manifestKey(), null));
+        }
+        for (WalCut cut : e.walCuts()) {
+            List<WalRange> kept = new ArrayList<>();
+            for (WalRange r : wal) {
+                if (!r.chain().equals(cut.chain())) {
+                    kept.add(r);
+                } else if (cut.beforeSegment() != null && r.last() >= cut.beforeSegment()) {
+                    kept.add(r.first() >= cut.beforeSegment() ? r : new WalRange(r.chain(), r.timeline(), cut.beforeSegment(), r.last(),
+                            r.firstTime(), r.lastTime(), r.endLsn(), r.bytes()));
+                }
+            }
+            wal = new ArrayList<>(kept);
+        }
+    }
+
+    /** True when every segment first..last of chain/timeline is recorded already. */
+    public boolean walRecorded(String walChain, int timeline, String firstSegment, String lastSegment) {
+        long first = WalSegment.parse(firstSegment, SEGMENT_SIZE).number();
+        long last = WalSegment.parse(lastSegment, SEGMENT_SIZE).number();
+        return wal.stream().anyMatch(r -> r.chain().equals(walChain) && r.timeline() == timeline && r.first() <= first && r.last() >= last);
+    }
+
+    public DatabaseHistory copy() {
+        DatabaseHistory c = new DatabaseHistory();
+        c.id = id;
+        c.pgUrl = pgUrl;
+        c.pgdata = pgdata;
+        c.standbyUrl = standbyUrl;
+        c.policy = policy;
+        c.status = status;
+        c.registeredAt = registeredAt;
+        c.chain = chain;
+        c.changedToChain = changedToChain;
+        c.version = version;
+        c.baseBackups = new LinkedHashMap<>(baseBackups);
+        c.dumps = new LinkedHashMap<>(dumps);
+        c.restores = new LinkedHashMap<>(restores);
+        c.wal = new ArrayList<>(wal);
+        c.conflicts = new ArrayList<>(conflicts);
+        return c;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public String pgUrl() {
+        return pgUrl;
+    }
+
+    public String pgdata() {
+        return pgdata;
+    }
+
+    public String standbyUrl() {
+        return standbyUrl;
+    }
+
+    public Policy policy() {
+        return policy;
+    }
+
+    /** active, deregistered or chain-changed. */
+    public String status() {
+        return status;
+    }
+
+    public boolean active() {
+        return "active".equals(status);
+    }
+
+    public boolean registered() {
+        return status != null;
+    }
+
+    public Instant registeredAt() {
+        return registeredAt;
+    }
+
+    /** The chain (system identifier and major version) the database is recorded on, null before its first WAL or backup. */
+    public String chain() {
+        return chain;
+    }
+
+    public String changedToChain() {
+        return changedToChain;
+    }
+
+    /** Sequence number of the last event folded in. */
+    public long version() {
+        return version;
+    }
+
+    public List<BaseBackup> baseBackups() {
+        return List.copyOf(baseBackups.values());
+    }
+
+    public Optional<BaseBackup> baseBackup(String backupId) {
+        return Optional.ofNullable(baseBackups.get(backupId));
+    }
+
+    public Optional<BaseBackup> runningBaseBackup() {
+        return baseBackups.values().stream().filter(BaseBackup::inProgress).findFirst();
+    }
+
+    public List<Dump> dumps() {
+        return List.copyOf(dumps.values());
+    }
+
+    public Optional<Dump> dump(String dumpId) {
+        return Optional.ofNullable(dumps.get(dumpId));
+    }
+
+    public Optional<Dump> runningDump() {
+        return dumps.values().stream().filter(Dump::inProgress).findFirst();
+    }
+
+    public List<Restore> restores() {
+        return List.copyOf(restores.values());
+    }
+
+    public Optional<Restore> restore(String restoreId) {
+        return Optional.ofNullable(restores.get(restoreId));
+    }
+
+    public Optional<Restore> runningRestore() {
+        return restores.values().stream().filter(Restore::inProgress).findFirst();
+    }
+
+    public List<WalRange> wal() {
+        return List.copyOf(wal);
+    }
+
+    public List<Conflict> conflicts() {
+        return List.copyOf(conflicts);
+    }
+}

@@ -1,0 +1,102 @@
+package dev.tidemark.engine.catalog;
+
+import dev.tidemark.engine.catalog.DatabaseHistory.BaseBackup;
+import dev.tidemark.engine.catalog.DatabaseHistory.WalRange;
+import dev.tidemark.engine.catalog.api.Commands.LiveWal;
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.WalSegment;
+
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The recovery window: every second in [start, end] can be restored. start is the consistency time of the oldest kept
+ * base backup from which the WAL runs without a gap to the end, but not before now minus the policy's window; end is the
+ * newest server time whose WAL is durable (recorded segments, extended by the live stream's partial segment). A gap in
+ * the WAL ends the stretch at the gap. Computed from the catalog's state alone.
+ *
+ * @param usable the backups of the final stretch, oldest first, each with the end its WAL reaches
+ */
+public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, String note) {
+
+    /** A completed base backup and the newest server time its contiguous WAL reaches. */
+    public record Usable(BaseBackup backup, Instant walEnd) {
+    }
+
+    public boolean isEmpty() {
+        return start == null;
+    }
+
+    public boolean contains(Instant time) {
+        return !isEmpty() && !time.isBefore(start) && !time.isAfter(end);
+    }
+
+    /** "[2026-11-17T03:12:00Z, 2026-11-24T10:41:07Z]" or a sentence when empty. */
+    public String describe() {
+        if (isEmpty()) {
+            return "empty (" + note + ")";
+        }
+        return "[" + format(start) + ", " + format(end) + "]";
+    }
+
+    static String format(Instant t) {
+        return DateTimeFormatter.ISO_INSTANT.format(t.truncatedTo(ChronoUnit.SECONDS));
+    }
+
+    public static RecoveryWindow of(DatabaseHistory history, Instant now, LiveWal live) {
+        List<Usable> usable = new ArrayList<>();
+        for (BaseBackup b : history.baseBackups()) {
+            if (!"completed".equals(b.status()) || b.startSegment() == null) {
+                continue;
+            }
+            walEnd(history.wal(), b, live).filter(end -> !end.isBefore(b.consistencyTime())).ifPresent(end -> usable.add(new Usable(b, end)));
+        }
+        if (usable.isEmpty()) {
+            boolean any = history.baseBackups().stream().anyMatch(b -> "completed".equals(b.status()));
+            return new RecoveryWindow(null, null, List.of(), any
+                    ? "no completed base backup has continuous WAL after it; take a new base backup"
+                    : "no base backup has completed yet");
+        }
+        Instant end = usable.stream().map(Usable::walEnd).max(Comparator.naturalOrder()).orElseThrow();
+        List<Usable> stretch = usable.stream().filter(u -> u.walEnd().equals(end))
+                .sorted(Comparator.comparing(u -> u.backup().consistencyTime())).toList();
+        Instant oldest = stretch.get(0).backup().consistencyTime();
+        Instant floor = history.policy() == null ? oldest : now.minus(history.policy().window());
+        Instant start = oldest.isBefore(floor) ? floor : oldest;
+        if (start.isAfter(end)) {
+            start = end;
+        }
+        return new RecoveryWindow(start, end, stretch, null);
+    }
+
+    /** The newest server time the WAL from the backup's start segment reaches without a gap. */
+    static Optional<Instant> walEnd(List<WalRange> ranges, BaseBackup b, LiveWal live) {
+        long start = b.startSegmentNumber();
+        long coveredUntil = start - 1;
+        int timeline = b.timeline();
+        Instant end = null;
+        for (WalRange r : ranges) {
+            if (!r.chain().equals(b.chain()) || r.timeline() < timeline || r.last() <= coveredUntil) {
+                continue;
+            }
+            if (r.first() > coveredUntil + 1) {
+                break;
+            }
+            coveredUntil = r.last();
+            timeline = r.timeline();
+            end = end == null || r.lastTime().isAfter(end) ? r.lastTime() : end;
+        }
+        if (live != null && live.chain().equals(b.chain()) && live.timeline() >= timeline && live.time() != null) {
+            long liveSegment = WalSegment.containing(live.timeline(), Lsn.parse(live.lsn()), DatabaseHistory.SEGMENT_SIZE).number();
+            if (liveSegment <= coveredUntil + 1 && liveSegment >= start && (end == null || live.time().isAfter(end))) {
+                end = live.time();
+            }
+        }
+        return Optional.ofNullable(end);
+    }
+}

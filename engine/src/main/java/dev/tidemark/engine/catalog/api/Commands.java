@@ -1,0 +1,104 @@
+package dev.tidemark.engine.catalog.api;
+
+import org.axonframework.modelling.command.TargetAggregateIdentifier;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * What can be asked of a protected database's aggregate. Each carries the moment it was asked ({@code at}) from the
+ * engine's clock, so the aggregate stays free of I/O and its decisions are repeatable. No command carries a secret.
+ */
+public final class Commands {
+    private Commands() {
+    }
+
+    public record RegisterDatabase(@TargetAggregateIdentifier String databaseId, String pgUrl, String pgdata, String standbyUrl,
+                                   Policy policy, Instant at) {
+    }
+
+    public record ChangePolicy(@TargetAggregateIdentifier String databaseId, Policy policy, Instant at) {
+    }
+
+    /** trigger: manual, scheduled or after-restore. */
+    public record RequestBaseBackup(@TargetAggregateIdentifier String databaseId, String backupId, String trigger, Instant at) {
+    }
+
+    public record StartBaseBackup(@TargetAggregateIdentifier String databaseId, String backupId, String node, boolean fromStandby,
+                                  Instant at) {
+    }
+
+    public record CompleteBaseBackup(@TargetAggregateIdentifier String databaseId, String backupId, String chain, int timeline,
+                                     String startLsn, String startSegment, String stopLsn, Instant startTime,
+                                     Instant consistencyTime, long bytes, long storedBytes, String manifestKey,
+                                     String manifestSha256, int badPages, Instant at) {
+    }
+
+    public record FailBaseBackup(@TargetAggregateIdentifier String databaseId, String backupId, String reason, Instant at) {
+    }
+
+    /** Complete segments first..last of one timeline, durable in the repository, covering server times firstByteTime..lastByteTime. */
+    public record RecordWal(@TargetAggregateIdentifier String databaseId, String chain, int timeline, String firstSegment,
+                            String lastSegment, Instant firstByteTime, Instant lastByteTime, long bytes, String endLsn) {
+    }
+
+    public record RecordWalConflict(@TargetAggregateIdentifier String databaseId, String chain, String segment,
+                                    String existingSha256, String newSha256, String keptAs, Instant at) {
+    }
+
+    public record RecordTimelineSwitch(@TargetAggregateIdentifier String databaseId, String chain, int fromTimeline, int toTimeline,
+                                       String switchLsn, Instant at) {
+    }
+
+    public record RecordChainChange(@TargetAggregateIdentifier String databaseId, String expectedChain, String actualChain,
+                                    Instant at) {
+    }
+
+    /** databases: the databases of the cluster to dump (empty: all). trigger: manual or scheduled. */
+    public record RequestDump(@TargetAggregateIdentifier String databaseId, String dumpId, List<String> databases, String trigger,
+                              Instant at) {
+    }
+
+    public record StartDump(@TargetAggregateIdentifier String databaseId, String dumpId, boolean fromStandby, Instant at) {
+    }
+
+    public record CompleteDump(@TargetAggregateIdentifier String databaseId, String dumpId, List<DumpArchive> archives,
+                               String manifestKey, Instant at) {
+    }
+
+    public record FailDump(@TargetAggregateIdentifier String databaseId, String dumpId, String reason, Instant at) {
+    }
+
+    /**
+     * A restore. kind "pitr": to targetTime, or to the end of the archived WAL when latest; kind "dump": from dumpId's
+     * archive of dumpDatabase into targetDatabase. live: what the WAL stream has made durable beyond the recorded
+     * segments (the partial segment), or null.
+     */
+    public record RequestRestore(@TargetAggregateIdentifier String databaseId, String restoreId, String kind, Instant targetTime,
+                                 boolean latest, String targetDir, Integer port, boolean inPlace, String dumpId,
+                                 String dumpDatabase, String targetDatabase, LiveWal live, Instant at) {
+    }
+
+    public record StartRestore(@TargetAggregateIdentifier String databaseId, String restoreId, Instant at) {
+    }
+
+    public record CompleteRestore(@TargetAggregateIdentifier String databaseId, String restoreId, Instant reachedTime,
+                                  String reachedLsn, Integer timeline, String dataDirectory, Integer port, String summary,
+                                  Instant at) {
+    }
+
+    public record FailRestore(@TargetAggregateIdentifier String databaseId, String restoreId, String reason, Instant at) {
+    }
+
+    /** Removes from the catalog what retention expired (the engine deletes the objects first). */
+    public record ExpireBackups(@TargetAggregateIdentifier String databaseId, List<String> baseBackupIds, List<String> dumpIds,
+                                List<WalCut> walCuts, Instant at) {
+    }
+
+    public record DeregisterDatabase(@TargetAggregateIdentifier String databaseId, boolean purge, Instant at) {
+    }
+
+    /** What the live WAL stream has made durable: every byte of chain/timeline below lsn, up to server time. */
+    public record LiveWal(String chain, int timeline, String lsn, Instant time) {
+    }
+}

@@ -1,0 +1,42 @@
+package dev.tidemark.engine.catalog.api;
+
+import dev.tidemark.engine.jobs.Schedules;
+
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * A database's protection policy, with a managed platform's defaults: a 7-day recovery window, a weekly base backup
+ * (Sunday 03:00 UTC), a daily dump (01:00 UTC) kept one a day for 7 days, the Sunday one for 4 weeks and the first
+ * Sunday of the month for 12 months, and the last 10 manual dumps.
+ */
+public record Policy(Duration window, String baseBackupSchedule, String dumpSchedule, int dailyDumps, int weeklyDumps,
+                     int monthlyDumps, int manualDumps) {
+
+    public Policy {
+        if (window == null || window.compareTo(Duration.ofHours(1)) < 0 || window.compareTo(Duration.ofDays(400)) > 0) {
+            throw new IllegalArgumentException("recovery window " + window + " is out of range: use 1 hour to 400 days (e.g. P7D)");
+        }
+        Schedules.lastWeekly(baseBackupSchedule, Instant.EPOCH.plus(Duration.ofDays(30)));
+        Schedules.lastDaily(dumpSchedule, Instant.EPOCH.plus(Duration.ofDays(30)));
+        for (int n : new int[]{dailyDumps, weeklyDumps, monthlyDumps, manualDumps}) {
+            if (n < 0 || n > 1000) {
+                throw new IllegalArgumentException("dump retention counts must be between 0 and 1000, not " + n);
+            }
+        }
+    }
+
+    public static Policy defaults() {
+        return new Policy(Duration.ofDays(7), "SUN 03:00", "01:00", 7, 4, 12, 10);
+    }
+
+    /** This policy with the given changes; null keeps a value. */
+    public Policy with(Duration newWindow, String newBaseBackupSchedule, String newDumpSchedule, Integer daily, Integer weekly,
+                       Integer monthly, Integer manual) {
+        return new Policy(newWindow != null ? newWindow : window,
+                newBaseBackupSchedule != null ? newBaseBackupSchedule.trim().toUpperCase() : baseBackupSchedule,
+                newDumpSchedule != null ? newDumpSchedule.trim() : dumpSchedule,
+                daily != null ? daily : dailyDumps, weekly != null ? weekly : weeklyDumps,
+                monthly != null ? monthly : monthlyDumps, manual != null ? manual : manualDumps);
+    }
+}
