@@ -44,7 +44,7 @@ final class Streams implements AutoCloseable {
 
         Stream(DatabaseHistory db) {
             this.databaseId = db.id();
-            this.recorder = new WalRecorder(this::record, Duration.ofSeconds(30), 64, clock);
+            this.recorder = new WalRecorder(this::record, Duration.ofSeconds(30), Duration.ofMinutes(5), 64, clock, 16L << 20);
             PgConnections source = PgConnections.parse(db.pgUrl(), config.pgPasswords().get(db.id()));
             WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(config.walPartialInterval());
             this.streamer = new WalStreamer(db.id(), source, repository, settings, listener(), db.chain());
@@ -76,7 +76,7 @@ final class Streams implements AutoCloseable {
 
                 @Override
                 public void durable(String chain, int timeline, Lsn lsn, Instant serverTime) {
-                    recorder.durable(lsn, serverTime);
+                    recorder.durable(chain, timeline, lsn, serverTime);
                 }
 
                 @Override

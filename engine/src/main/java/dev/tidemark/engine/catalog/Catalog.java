@@ -19,13 +19,11 @@ import org.axonframework.config.DefaultConfigurer;
 import org.axonframework.eventhandling.DomainEventMessage;
 import org.axonframework.eventhandling.PropagatingErrorHandler;
 import org.axonframework.eventhandling.TrackedEventMessage;
-import org.axonframework.eventhandling.tokenstore.jdbc.GenericTokenTableFactory;
 import org.axonframework.eventhandling.tokenstore.jdbc.JdbcTokenStore;
 import org.axonframework.eventhandling.tokenstore.jdbc.PostgresTokenTableFactory;
 import org.axonframework.eventsourcing.EventCountSnapshotTriggerDefinition;
 import org.axonframework.eventsourcing.eventstore.DomainEventStream;
 import org.axonframework.eventsourcing.eventstore.EventStore;
-import org.axonframework.eventsourcing.eventstore.jdbc.HsqlEventTableFactory;
 import org.axonframework.eventsourcing.eventstore.jdbc.JdbcEventStorageEngine;
 import org.axonframework.eventsourcing.eventstore.jdbc.PostgresEventTableFactory;
 import org.axonframework.eventsourcing.eventstore.jpa.SQLStateResolver;
@@ -97,9 +95,10 @@ public final class Catalog implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create the catalog directory " + settings.embeddedDirectory(), e);
             }
-            // WRITE_DELAY=0: each commit is written before the command returns (H2's default delays it by 500 ms)
+            // WRITE_DELAY=0: each commit is written before the command returns (H2's default delays it by 500 ms);
+            // PostgreSQL mode: one dialect (tables, types) for the embedded and the shared catalog
             pool = JdbcConnectionPool.create("jdbc:h2:file:" + settings.embeddedDirectory().resolve("catalog").toAbsolutePath()
-                    + ";WRITE_DELAY=0;LOCK_TIMEOUT=10000", "tidemark", "");
+                    + ";WRITE_DELAY=0;LOCK_TIMEOUT=10000;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH", "tidemark", "");
             pool.setMaxConnections(16);
             dataSource = pool;
         } else {
@@ -165,7 +164,7 @@ public final class Catalog implements AutoCloseable {
     private static void createSchema(DataSource dataSource, boolean embedded, JdbcEventStorageEngine storage, JdbcTransactions tx) {
         try (Connection c = dataSource.getConnection()) {
             boolean exists;
-            try (ResultSet r = c.getMetaData().getTables(null, null, embedded ? "DOMAINEVENTENTRY" : "domainevententry", null)) {
+            try (ResultSet r = c.getMetaData().getTables(null, null, "domainevententry", null)) {
                 exists = r.next();
             }
             if (exists) {
@@ -174,9 +173,9 @@ public final class Catalog implements AutoCloseable {
         } catch (SQLException e) {
             throw new IllegalStateException("the catalog database cannot be reached: " + e.getMessage(), e);
         }
-        storage.createSchema(embedded ? HsqlEventTableFactory.INSTANCE : PostgresEventTableFactory.INSTANCE);
+        storage.createSchema(PostgresEventTableFactory.INSTANCE);
         JdbcTokenStore.builder().connectionProvider(tx).serializer(JacksonSerializer.defaultSerializer()).build()
-                .createSchema(embedded ? GenericTokenTableFactory.INSTANCE : PostgresTokenTableFactory.INSTANCE);
+                .createSchema(PostgresTokenTableFactory.INSTANCE);
     }
 
     private void replayAll() {

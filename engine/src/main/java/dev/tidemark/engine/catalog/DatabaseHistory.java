@@ -6,6 +6,7 @@ import dev.tidemark.engine.catalog.api.DatabaseEvent.*;
 import dev.tidemark.engine.catalog.api.DumpArchive;
 import dev.tidemark.engine.catalog.api.Policy;
 import dev.tidemark.engine.catalog.api.WalCut;
+import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 
 import java.time.Instant;
@@ -67,7 +68,10 @@ public final class DatabaseHistory {
         }
     }
 
-    /** Contiguous complete segments first..last (numbers) of one timeline of a chain, and the server times they cover. */
+    /**
+     * The WAL of one timeline of a chain durable in the repository: from the start of segment first up to endLsn (inside
+     * segment last, which is partial while endLsn is not its end), covering server times up to lastTime.
+     */
     public record WalRange(String chain, int timeline, long first, long last, Instant firstTime, Instant lastTime, String endLsn,
                            long bytes) {
         public String firstName() {
@@ -172,6 +176,7 @@ public final class DatabaseHistory {
                 r.requestedAt(), started, completed, reached, lsn, dataDirectory, summary, failure);
     }
 
+    /** Extends the range this one continues (its last segment may have been partial then), or starts a new range. */
     private void addWal(WalArchived e) {
         long first = WalSegment.parse(e.firstSegment(), SEGMENT_SIZE).number();
         long last = WalSegment.parse(e.lastSegment(), SEGMENT_SIZE).number();
@@ -180,9 +185,9 @@ public final class DatabaseHistory {
         }
         for (int i = wal.size() - 1; i >= 0; i--) {
             WalRange r = wal.get(i);
-            if (r.chain().equals(e.chain()) && r.timeline() == e.timeline() && r.last() + 1 == first) {
-                wal.set(i, new WalRange(r.chain(), r.timeline(), r.first(), last, r.firstTime(), later(r.lastTime(), e.lastByteTime()),
-                        e.endLsn(), r.bytes() + e.bytes()));
+            if (r.chain().equals(e.chain()) && r.timeline() == e.timeline() && first <= r.last() + 1 && last >= r.last()) {
+                wal.set(i, new WalRange(r.chain(), r.timeline(), Math.min(r.first(), first), last, r.firstTime(),
+                        later(r.lastTime(), e.lastByteTime()), e.endLsn(), r.bytes() + e.bytes()));
                 return;
             }
         }
@@ -219,11 +224,13 @@ public final class DatabaseHistory {
         }
     }
 
-    /** True when every segment first..last of chain/timeline is recorded already. */
-    public boolean walRecorded(String walChain, int timeline, String firstSegment, String lastSegment) {
+    /** True when the WAL of chain/timeline from firstSegment up to endLsn is recorded already. */
+    public boolean walRecorded(String walChain, int timeline, String firstSegment, String lastSegment, String endLsn) {
         long first = WalSegment.parse(firstSegment, SEGMENT_SIZE).number();
         long last = WalSegment.parse(lastSegment, SEGMENT_SIZE).number();
-        return wal.stream().anyMatch(r -> r.chain().equals(walChain) && r.timeline() == timeline && r.first() <= first && r.last() >= last);
+        Lsn end = Lsn.parse(endLsn);
+        return wal.stream().anyMatch(r -> r.chain().equals(walChain) && r.timeline() == timeline && r.first() <= first && r.last() >= last
+                && (r.last() > last || Lsn.parse(r.endLsn()).compareTo(end) >= 0));
     }
 
     public DatabaseHistory copy() {

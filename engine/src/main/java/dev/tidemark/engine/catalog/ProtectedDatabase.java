@@ -97,11 +97,11 @@ public class ProtectedDatabase {
         apply(new BaseBackupFailed(id, b.id(), c.reason(), c.at()));
     }
 
-    /** A range recorded already is a no-op: the stream resends after a restart. Returns whether anything was recorded. */
+    /** WAL recorded already is a no-op (the stream resends after a restart). Returns whether anything was recorded. */
     @CommandHandler
     public boolean handle(RecordWal c) {
         requireRegistered();
-        if (history.walRecorded(c.chain(), c.timeline(), c.firstSegment(), c.lastSegment())) {
+        if (history.walRecorded(c.chain(), c.timeline(), c.firstSegment(), c.lastSegment(), c.endLsn())) {
             return false;
         }
         apply(new WalArchived(id, c.chain(), c.timeline(), c.firstSegment(), c.lastSegment(), c.firstByteTime(), c.lastByteTime(),

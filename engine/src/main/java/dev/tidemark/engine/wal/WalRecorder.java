@@ -9,20 +9,24 @@ import java.time.Instant;
 import java.util.function.Consumer;
 
 /**
- * Turns the streamer's per-segment reports into ranges for the catalog: contiguous segments of one timeline are
- * gathered and handed on as one {@link Batch} when the batch is old or large enough, when the timeline changes, or
- * when asked ({@link #flush()}), so a week of streaming is a few thousand events, not a million.
+ * Turns the streamer's reports into ranges for the catalog. Complete segments of one timeline are gathered and handed
+ * on as one {@link Batch} when the batch is old or large enough, when the timeline changes, or when asked
+ * ({@link #flush()}); the durable position inside the partial segment is handed on with them, and on its own at a
+ * slower pace, so the catalog's recovery window follows an idle database too. A week of streaming is a few thousand
+ * events, not a million.
  */
 public final class WalRecorder {
-    /** Archived WAL of one timeline: segments first..last, and the server times their bytes cover. */
+    /** WAL of one timeline from the start of firstSegment up to endLsn (inside lastSegment), covering times up to lastByteTime. */
     public record Batch(String chain, int timeline, String firstSegment, String lastSegment, Instant firstByteTime,
                         Instant lastByteTime, long bytes, String endLsn, int segments) {
     }
 
     private final Consumer<Batch> sink;
     private final Duration maxAge;
+    private final Duration progressInterval;
     private final int maxSegments;
     private final Clock clock;
+    private final long segmentSize;
     private String chain;
     private int timeline;
     private WalSegment first;
@@ -31,14 +35,20 @@ public final class WalRecorder {
     private int segments;
     private Instant openedAt;
     private Instant batchStartTime;
+    private String durableChain;
+    private int durableTimeline;
     private Instant lastDurableTime;
     private Lsn lastDurableLsn;
+    private Lsn emittedLsn;
+    private Instant emittedAt;
 
-    public WalRecorder(Consumer<Batch> sink, Duration maxAge, int maxSegments, Clock clock) {
+    public WalRecorder(Consumer<Batch> sink, Duration maxAge, Duration progressInterval, int maxSegments, Clock clock, long segmentSize) {
         this.sink = sink;
         this.maxAge = maxAge;
+        this.progressInterval = progressInterval;
         this.maxSegments = maxSegments;
         this.clock = clock;
+        this.segmentSize = segmentSize;
     }
 
     /** Called for each complete segment, in order. */
@@ -63,38 +73,57 @@ public final class WalRecorder {
         }
     }
 
-    /** Called when WAL below lsn is durable, with the newest server time it covers. */
-    public synchronized void durable(Lsn lsn, Instant serverTime) {
+    /** Called when WAL of chain/timeline below lsn is durable, with the newest server time it covers. */
+    public synchronized void durable(String durableChain, int durableTimeline, Lsn lsn, Instant serverTime) {
         if (serverTime != null && (lastDurableTime == null || serverTime.isAfter(lastDurableTime))) {
             lastDurableTime = serverTime;
         }
+        this.durableChain = durableChain;
+        this.durableTimeline = durableTimeline;
         lastDurableLsn = lsn;
-        if (first != null && openedAt != null && Duration.between(openedAt, clock.instant()).compareTo(maxAge) >= 0) {
+        Instant now = clock.instant();
+        if (first != null && Duration.between(openedAt, now).compareTo(maxAge) >= 0) {
+            flushLocked();
+        } else if (first == null && (emittedAt == null || Duration.between(emittedAt, now).compareTo(progressInterval) >= 0)) {
             flushLocked();
         }
     }
 
-    /** Hands on what is gathered now (before a restore is planned, at shutdown). */
+    /** Hands on what is gathered now, and the durable position (before a restore is planned, after a backup, at shutdown). */
     public synchronized void flush() {
         flushLocked();
     }
 
     private void flushLocked() {
-        if (first == null) {
+        Batch batch;
+        if (first != null) {
+            WalSegment end = last;
+            String endLsn = last.end().toString();
+            Instant endTime = lastDurableTime;
+            if (lastDurableLsn != null && chain.equals(durableChain) && durableTimeline == timeline
+                    && lastDurableLsn.compareTo(last.end()) > 0) {
+                end = WalSegment.containing(timeline, lastDurableLsn, segmentSize);
+                endLsn = lastDurableLsn.toString();
+            }
+            batch = new Batch(chain, timeline, first.name(), end.name(), batchStartTime != null ? batchStartTime : endTime, endTime, bytes,
+                    endLsn, segments);
+            first = null;
+            last = null;
+            bytes = 0;
+            segments = 0;
+            openedAt = null;
+        } else if (lastDurableLsn != null && lastDurableTime != null && (emittedLsn == null || lastDurableLsn.compareTo(emittedLsn) > 0)) {
+            WalSegment partial = WalSegment.containing(durableTimeline, lastDurableLsn, segmentSize);
+            batch = new Batch(durableChain, durableTimeline, partial.name(), partial.name(), lastDurableTime, lastDurableTime, 0,
+                    lastDurableLsn.toString(), 0);
+        } else {
             return;
         }
-        Instant end = lastDurableTime;
-        Instant start = batchStartTime != null ? batchStartTime : end;
-        String endLsn = last.end().toString();
-        if (lastDurableLsn != null && lastDurableLsn.compareTo(last.end()) > 0) {
-            endLsn = lastDurableLsn.toString();
+        if (batch.lastByteTime() == null) {
+            return;
         }
-        Batch batch = new Batch(chain, timeline, first.name(), last.name(), start, end, bytes, endLsn, segments);
-        first = null;
-        last = null;
-        bytes = 0;
-        segments = 0;
-        openedAt = null;
+        emittedLsn = Lsn.parse(batch.endLsn());
+        emittedAt = clock.instant();
         sink.accept(batch);
     }
 }

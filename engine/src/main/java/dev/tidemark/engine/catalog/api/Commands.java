@@ -37,7 +37,10 @@ public final class Commands {
     public record FailBaseBackup(@TargetAggregateIdentifier String databaseId, String backupId, String reason, Instant at) {
     }
 
-    /** Complete segments first..last of one timeline, durable in the repository, covering server times firstByteTime..lastByteTime. */
+    /**
+     * WAL of one timeline durable in the repository from the start of firstSegment up to endLsn (inside lastSegment, which
+     * is still partial unless endLsn is its end), covering server times firstByteTime..lastByteTime.
+     */
     public record RecordWal(@TargetAggregateIdentifier String databaseId, String chain, int timeline, String firstSegment,
                             String lastSegment, Instant firstByteTime, Instant lastByteTime, long bytes, String endLsn) {
     }

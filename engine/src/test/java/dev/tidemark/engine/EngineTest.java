@@ -1,0 +1,226 @@
+package dev.tidemark.engine;
+
+import dev.tidemark.engine.catalog.Catalog;
+import dev.tidemark.engine.catalog.CatalogSettings;
+import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.ConflictException;
+import dev.tidemark.engine.operations.DumpView;
+import dev.tidemark.engine.operations.EventPage;
+import dev.tidemark.engine.operations.InvalidRequestException;
+import dev.tidemark.engine.operations.NotFoundException;
+import dev.tidemark.engine.operations.RegisterDatabase;
+import dev.tidemark.engine.operations.RestoreRequest;
+import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.operations.WindowView;
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.engine.testing.TableChecksums;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The engine as the API drives it: register, stream, back up, restore to a moment, dump, audit, restart. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class EngineTest {
+    private Path tmp;
+    private PostgresCluster cluster;
+    private Engine engine;
+
+    @BeforeAll
+    void start() throws Exception {
+        tmp = Files.createTempDirectory("tidemark-engine-");
+        ServerUser.detect().ownOne(tmp);
+        cluster = PostgresCluster.start();
+        engine = Engine.start(config());
+    }
+
+    private EngineConfig config() {
+        EngineConfig c = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
+        return new EngineConfig(c.dataDirectory(), null, null, null, c.repository(), c.masterKeyFile(), false, "zstd", 3, null,
+                null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+    }
+
+    @AfterAll
+    void stop() {
+        if (engine != null) {
+            engine.close();
+        }
+        if (cluster != null) {
+            cluster.close();
+        }
+        PostgresCluster.deleteTree(tmp);
+    }
+
+    @Test
+    @Order(1)
+    void registersBacksUpAndRestoresTheContentOfAMoment() throws Exception {
+        engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+        assertThat(engine.database("shop").stats().serverVersion()).isNotBlank();
+        BackupView backup = engine.requestBaseBackup("shop", "alice");
+        assertThat(backup.status()).isEqualTo("requested");
+        assertThatThrownBy(() -> engine.requestBaseBackup("shop", "alice")).isInstanceOf(ConflictException.class)
+                .hasMessageContaining(backup.id());
+        BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"),
+                Duration.ofMinutes(2));
+        assertThat(done.status()).as(done.failure()).isEqualTo("completed");
+        assertThat(done.consistencyTime()).isNotNull();
+
+        cluster.execute("create table orders(id serial primary key, item text)", "insert into orders(item) values ('first'), ('second')");
+        Instant moment = serverNow();
+        Map<String, String> atMoment = checksums(cluster);
+        Thread.sleep(1100);
+        cluster.execute("insert into orders(item) values ('after the moment')", "delete from orders where item = 'first'");
+        await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(moment.plusSeconds(1)), Duration.ofSeconds(30));
+
+        Path target = tmp.resolve("restored");
+        int port = PostgresCluster.freePort();
+        RestoreView requested = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.ofHours(2)), false,
+                target.toString(), port, false), "bob");
+        RestoreView restored = await(() -> engine.restore("shop", requested.id()), r -> !r.status().matches("requested|running"),
+                Duration.ofMinutes(3));
+        assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
+        PostgresCluster copy = PostgresCluster.attach(PgServer.factory(cluster.server().binaries(), ServerUser.detect()).at(target), port);
+        try {
+            assertThat(checksums(copy)).isEqualTo(atMoment);
+        } finally {
+            copy.stopServer();
+        }
+
+        EventPage events = engine.events("shop", 0, 100);
+        assertThat(events.events()).anySatisfy(e -> {
+            assertThat(e.type()).isEqualTo("DatabaseRegistered");
+            assertThat(e.actor()).isEqualTo("alice");
+        });
+        assertThat(events.events()).anySatisfy(e -> {
+            assertThat(e.type()).isEqualTo("RestoreRequested");
+            assertThat(e.actor()).isEqualTo("bob");
+        });
+        assertThat(events.events()).extracting(EventPage.Event::type).contains("BaseBackupCompleted", "WalArchived", "RestoreCompleted");
+    }
+
+    @Test
+    @Order(2)
+    void badRequestsAreRefusedWithAReasonAndChangeNothing() {
+        long before = requestEvents();
+        assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(Instant.parse("2020-01-01T00:00:00Z")
+                .atOffset(ZoneOffset.UTC), false, tmp.resolve("never").toString(), PostgresCluster.freePort(), false), "bob"))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("outside the recovery window [");
+        assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(null, true, "relative/dir", 5999, false), "bob"))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("absolute");
+        assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(null, true, null, null, true), "bob"))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("running");
+        assertThatThrownBy(() -> engine.register(new RegisterDatabase("Bad Id", cluster.url(), "/x", null, null), "alice"))
+                .isInstanceOf(InvalidRequestException.class);
+        assertThatThrownBy(() -> engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(),
+                null, null), "alice")).isInstanceOf(ConflictException.class).hasMessageContaining("registered already");
+        assertThatThrownBy(() -> engine.register(new RegisterDatabase("nowhere", "postgresql://postgres@127.0.0.1:1/postgres",
+                "/tmp", null, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("cannot connect");
+        assertThatThrownBy(() -> engine.register(new RegisterDatabase("pw", "postgresql://postgres:secret@127.0.0.1:1/postgres",
+                "/tmp", null, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageNotContaining("secret");
+        assertThatThrownBy(() -> engine.database("missing")).isInstanceOf(NotFoundException.class);
+        assertThatThrownBy(() -> engine.requestBaseBackup("missing", "alice")).isInstanceOf(NotFoundException.class);
+        assertThat(requestEvents()).as("events other than the stream's own").isEqualTo(before);
+        assertThat(engine.databases()).extracting(d -> d.id()).containsExactly("shop");
+    }
+
+    @Test
+    @Order(3)
+    void dumpsAndDownloadsTheArchive() throws Exception {
+        DumpView dump = engine.requestDump("shop", List.of("postgres"), "carol");
+        DumpView done = await(() -> engine.dump("shop", dump.id()), d -> !d.status().matches("requested|running"), Duration.ofMinutes(1));
+        assertThat(done.status()).as(done.failure()).isEqualTo("completed");
+        var download = engine.downloadDump("shop", dump.id(), Optional.empty());
+        byte[] whole;
+        try (InputStream in = download.opener().open(0)) {
+            whole = in.readAllBytes();
+        }
+        assertThat(whole).hasSize((int) download.size());
+        assertThat(new String(whole, 0, 5)).isEqualTo("PGDMP");
+        try (InputStream in = download.opener().open(100)) {
+            assertThat(in.readAllBytes()).isEqualTo(java.util.Arrays.copyOfRange(whole, 100, whole.length));
+        }
+    }
+
+    @Test
+    @Order(4)
+    void aBackupRunningWhenTheEngineStoppedIsFailedAtRestartAndItsObjectsRemoved() throws Exception {
+        engine.close();
+        engine = null;
+        String key;
+        try (Catalog catalog = Catalog.open(new CatalogSettings(tmp.resolve("data/catalog"), null, null, null, null, null,
+                Clock.systemUTC()))) {
+            catalog.send(new Commands.RequestBaseBackup("shop", "base-killed", "manual", Instant.now()), "alice");
+            catalog.send(new Commands.StartBaseBackup("shop", "base-killed", "node-1", false, Instant.now()), "worker");
+        }
+        var repository = RepositoryFactory.open(config());
+        key = repository.layout().baseBackupBundle("shop", "base-killed", 0);
+        repository.putEncoded(key, new ByteArrayInputStream(new byte[1000]));
+        repository.close();
+
+        engine = Engine.start(config());
+        BackupView killed = engine.baseBackup("shop", "base-killed");
+        assertThat(killed.status()).isEqualTo("failed");
+        assertThat(killed.failure()).startsWith("interrupted");
+        assertThat(Files.exists(tmp.resolve("repo").resolve(key))).isFalse();
+        WindowView window = engine.recoveryWindow("shop");
+        assertThat(window.start()).as("the completed backup still serves the window: %s; events %s", window,
+                engine.events("shop", 0, 1000).events().stream().filter(e -> e.type().startsWith("Wal") || e.type().startsWith("BaseBackupC"))
+                        .map(e -> e.payload().toString()).toList()).isNotNull();
+    }
+
+    private long requestEvents() {
+        return engine.events("shop", 0, 1000).events().stream().filter(e -> !e.type().equals("WalArchived")).count();
+    }
+
+    private static Map<String, String> checksums(PostgresCluster c) throws Exception {
+        try (Connection connection = c.connect()) {
+            return TableChecksums.of(connection);
+        }
+    }
+
+    private Instant serverNow() throws Exception {
+        try (Connection c = cluster.connect(); Statement s = c.createStatement(); ResultSet r = s.executeQuery("select clock_timestamp()")) {
+            r.next();
+            return r.getTimestamp(1).toInstant();
+        }
+    }
+
+    private static <T> T await(Supplier<T> probe, java.util.function.Predicate<T> done, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        T value = probe.get();
+        while (!done.test(value)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not done within " + timeout + ": " + value);
+            }
+            Thread.sleep(200);
+            value = probe.get();
+        }
+        return value;
+    }
+}
