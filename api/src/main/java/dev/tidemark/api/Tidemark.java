@@ -1,0 +1,83 @@
+package dev.tidemark.api;
+
+import dev.tidemark.api.cli.ApiClient;
+import dev.tidemark.api.cli.Commands;
+import dev.tidemark.api.quickstart.Quickstart;
+import dev.tidemark.api.server.ServerApplication;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** The tidemark command: the server ({@code serve}), the quickstart, and a CLI client of the REST API. */
+@Command(name = "tidemark", mixinStandardHelpOptions = true, version = "tidemark 0.1.0",
+        description = "Backup and point-in-time recovery for PostgreSQL: WAL streaming, base backups, dumps, restores.",
+        subcommands = {Tidemark.Serve.class, Quickstart.class, Commands.Db.class, Commands.Backup.class, Commands.Dump.class,
+                Commands.RestoreCmd.class, Commands.Window.class, Commands.Events.class, Commands.Key.class, Commands.Token.class})
+public final class Tidemark implements Runnable {
+    private static volatile boolean serving;
+
+    public static void main(String[] args) {
+        int code = commandLine().execute(args);
+        if (!serving) {
+            System.exit(code);
+        }
+    }
+
+    /** The command line with its error handling: API and usage errors print one line and exit non-zero, no stack trace. */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Tidemark());
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof ApiClient.ApiException api) {
+                commandLine.getErr().println("error: " + api.getMessage());
+                return api.status() == 404 ? 4 : api.status() == 409 ? 3 : 1;
+            }
+            if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof IllegalStateException) {
+                commandLine.getErr().println("error: " + e.getMessage());
+                return 1;
+            }
+            throw e;
+        });
+        return cl;
+    }
+
+    @Override
+    public void run() {
+        CommandLine.usage(this, System.out);
+    }
+
+    @Command(name = "serve", description = "Run the engine: REST API, WAL streaming, workers, scheduler.")
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--config", description = "YAML configuration file (see docs/configuration.md)")
+        Path config;
+
+        @Override
+        public Integer call() {
+            List<String> args = new ArrayList<>();
+            if (config != null) {
+                if (!Files.isReadable(config)) {
+                    System.err.println("error: configuration file " + config + " cannot be read");
+                    return 2;
+                }
+                args.add("--spring.config.additional-location=file:" + config.toAbsolutePath());
+            }
+            try {
+                ServerApplication.run(args.toArray(String[]::new));
+                serving = true;
+                return 0;
+            } catch (RuntimeException e) {
+                Throwable root = e;
+                while (root.getCause() != null && root.getCause() != root) {
+                    root = root.getCause();
+                }
+                System.err.println("error: the server did not start: " + root.getMessage());
+                return 1;
+            }
+        }
+    }
+}

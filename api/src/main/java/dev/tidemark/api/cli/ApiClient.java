@@ -1,0 +1,143 @@
+package dev.tidemark.api.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** The CLI's view of the REST API: JSON in and out, problem+json turned into a readable error. */
+public final class ApiClient {
+    static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
+            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS);
+
+    /** The server refused or failed; the message is the problem's title and detail. */
+    public static final class ApiException extends RuntimeException {
+        private final int status;
+
+        ApiException(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+
+        public int status() {
+            return status;
+        }
+    }
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final String server;
+    private final String token;
+
+    public ApiClient(String server, String token) {
+        this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
+        this.token = token;
+    }
+
+    public JsonNode get(String path) {
+        return send(HttpRequest.newBuilder(uri(path)).GET());
+    }
+
+    public JsonNode post(String path, Object body) {
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(bytes(body))));
+    }
+
+    public JsonNode patch(String path, Object body) {
+        return send(HttpRequest.newBuilder(uri(path)).header("Content-Type", "application/json")
+                .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(bytes(body))));
+    }
+
+    public JsonNode delete(String path) {
+        return send(HttpRequest.newBuilder(uri(path)).DELETE());
+    }
+
+    /** A raw GET (downloads), with an optional Range header; the caller reads and closes the body. */
+    public HttpResponse<InputStream> stream(String path, String range) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri(path)).GET();
+        authorize(builder);
+        if (range != null) {
+            builder.header("Range", range);
+        }
+        try {
+            HttpResponse<InputStream> response = http.send(builder.build(), HttpResponse.BodyHandlers.ofInputStream());
+            if (response.statusCode() >= 400) {
+                try (InputStream in = response.body()) {
+                    throw problem(response.statusCode(), in.readAllBytes());
+                }
+            }
+            return response;
+        } catch (IOException e) {
+            throw unreachable(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(0, "interrupted");
+        }
+    }
+
+    private URI uri(String path) {
+        try {
+            return URI.create(server + path);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(0, "invalid server address '" + server + "': use e.g. http://127.0.0.1:8432");
+        }
+    }
+
+    private static byte[] bytes(Object body) {
+        try {
+            return body == null ? new byte[0] : JSON.writeValueAsBytes(body);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void authorize(HttpRequest.Builder builder) {
+        if (token != null && !token.isBlank()) {
+            builder.header("Authorization", "Bearer " + token.trim());
+        }
+    }
+
+    private JsonNode send(HttpRequest.Builder builder) {
+        authorize(builder);
+        builder.timeout(Duration.ofMinutes(2));
+        try {
+            HttpResponse<byte[]> response = http.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+            if (response.statusCode() >= 400) {
+                throw problem(response.statusCode(), response.body());
+            }
+            byte[] body = response.body();
+            return body.length == 0 ? JSON.nullNode() : JSON.readTree(body);
+        } catch (IOException e) {
+            throw unreachable(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(0, "interrupted");
+        }
+    }
+
+    private ApiException unreachable(IOException e) {
+        if (e instanceof ConnectException || e.getCause() instanceof ConnectException) {
+            return new ApiException(0, "cannot reach the tidemark server at " + server + ": is 'tidemark serve' running? (--server URL)");
+        }
+        return new ApiException(0, "talking to " + server + " failed: " + e.getMessage());
+    }
+
+    private static ApiException problem(int status, byte[] body) {
+        try {
+            JsonNode p = JSON.readTree(body);
+            String title = p.path("title").asText("HTTP " + status);
+            String detail = p.path("detail").asText("");
+            return new ApiException(status, title + (detail.isEmpty() ? "" : ": " + detail));
+        } catch (IOException e) {
+            return new ApiException(status, "HTTP " + status);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.tidemark.api.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** How the CLI reaches the server: --server, --token (or TIDEMARK_TOKEN, or the local admin token file), --json. */
+public final class ClientOptions {
+    @Option(names = "--server", description = "API address (default: $TIDEMARK_SERVER or http://127.0.0.1:8432)")
+    String server;
+
+    @Option(names = "--token", description = "API token (default: $TIDEMARK_TOKEN, else the admin token in the data directory)")
+    String token;
+
+    @Option(names = "--data-dir", description = "the server's data directory, where the generated admin token is (default: "
+            + "$TIDEMARK_DATA_DIR or ~/.tidemark)")
+    Path dataDirectory;
+
+    @Option(names = "--json", description = "print the API's JSON instead of a table")
+    boolean json;
+
+    ApiClient client() {
+        String address = server != null ? server : env("TIDEMARK_SERVER", "http://127.0.0.1:8432");
+        return new ApiClient(address, token());
+    }
+
+    private String token() {
+        if (token != null) {
+            return token;
+        }
+        String fromEnv = System.getenv("TIDEMARK_TOKEN");
+        if (fromEnv != null && !fromEnv.isBlank()) {
+            return fromEnv;
+        }
+        Path dir = dataDirectory != null ? dataDirectory
+                : Path.of(env("TIDEMARK_DATA_DIR", Path.of(System.getProperty("user.home"), ".tidemark").toString()));
+        Path file = dir.resolve("admin.token");
+        try {
+            return Files.isReadable(file) ? Files.readString(file, StandardCharsets.US_ASCII).trim() : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static String env(String name, String otherwise) {
+        String v = System.getenv(name);
+        return v == null || v.isBlank() ? otherwise : v;
+    }
+
+    /** Prints a response: raw JSON with --json, else the table or lines the caller renders. */
+    void print(PrintStream out, JsonNode node, Runnable human) {
+        if (json) {
+            try {
+                out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node));
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        } else {
+            human.run();
+        }
+    }
+}

@@ -1,0 +1,546 @@
+package dev.tidemark.api.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tidemark.api.server.Tokens;
+import dev.tidemark.storage.codec.MasterKey;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.URLEncoder;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** The CLI's client commands: each is one or a few API calls, printed as tables (or JSON with --json). */
+public final class Commands {
+    private Commands() {
+    }
+
+    static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    /** Base of client commands: output streams and the API client. */
+    abstract static class Client implements Callable<Integer> {
+        @Mixin
+        ClientOptions options;
+        @Spec
+        CommandSpec spec;
+
+        PrintStream out() {
+            return System.out;
+        }
+
+        ApiClient api() {
+            return options.client();
+        }
+    }
+
+    static final String[] BACKUP_HEADERS = {"ID", "STATUS", "TRIGGER", "REQUESTED", "CONSISTENT AT", "BYTES", "STORED", "FAILURE"};
+    static final String[] BACKUP_FIELDS = {"/id", "/status", "/trigger", "/requestedAt", "/consistencyTime", "/bytes", "/storedBytes", "/failure"};
+    static final String[] DUMP_HEADERS = {"ID", "STATUS", "TRIGGER", "REQUESTED", "DATABASES", "BYTES", "FAILURE"};
+    static final String[] DUMP_FIELDS = {"/id", "/status", "/trigger", "/requestedAt", "/databases", "/bytes", "/failure"};
+    static final String[] RESTORE_HEADERS = {"ID", "STATUS", "TARGET", "DIRECTORY", "PORT", "REACHED", "FAILURE"};
+    static final String[] RESTORE_FIELDS = {"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime", "/failure"};
+
+    @Command(name = "db", description = "Protected databases: register, list, show, policy, deregister.",
+            subcommands = {Db.Register.class, Db.ListDbs.class, Db.Show.class, Db.Policy.class, Db.Deregister.class})
+    public static final class Db {
+        @Command(name = "register", description = "Protect a PostgreSQL cluster: WAL streaming starts, the first base backup follows.")
+        static final class Register extends Client {
+            @Parameters(index = "0", description = "database id: lower-case letters, digits, '-'")
+            String id;
+            @Option(names = "--pg-url", required = true, description = "postgresql://USER@HOST:PORT/DB of the primary (no password)")
+            String pgUrl;
+            @Option(names = "--pgdata", required = true, description = "data directory base backups read (absolute)")
+            String pgdata;
+            @Option(names = "--standby-url", description = "standby to take base backups and dumps from")
+            String standbyUrl;
+            @Option(names = "--window", description = "recovery window, ISO-8601 duration (default P7D)")
+            String window;
+
+            @Override
+            public Integer call() {
+                Map<String, Object> body = new LinkedHashMap<>();
+                body.put("id", id);
+                body.put("pgUrl", pgUrl);
+                body.put("pgdata", pgdata);
+                body.put("standbyUrl", standbyUrl);
+                body.put("window", window);
+                JsonNode view = api().post("/v1/databases", body);
+                options.print(out(), view, () -> out().println("registered " + view.path("id").asText()
+                        + ": WAL streaming started; the first base backup is taken within a minute"));
+                return 0;
+            }
+        }
+
+        @Command(name = "list", description = "List protected databases with their recovery windows.")
+        static final class ListDbs extends Client {
+            @Override
+            public Integer call() {
+                JsonNode list = api().get("/v1/databases");
+                options.print(out(), list, () -> Table.print(out(), list,
+                        new String[]{"ID", "STATUS", "WINDOW START", "WINDOW END", "STREAM", "LAST BASE BACKUP"},
+                        new String[]{"/id", "/status", "/window/start", "/window/end", "/streaming/state", "/lastBaseBackup/completedAt"}));
+                return 0;
+            }
+        }
+
+        @Command(name = "show", description = "Show a database: status, window, streaming, last backups, server stats.")
+        static final class Show extends Client {
+            @Parameters(index = "0")
+            String id;
+
+            @Override
+            public Integer call() {
+                JsonNode d = api().get("/v1/databases/" + enc(id));
+                options.print(out(), d, () -> Table.details(out(), d,
+                        new String[]{"id", "status", "primary", "pgdata", "standby", "window", "window start", "window end", "window note",
+                                "streaming", "durable LSN", "durable time", "lag bytes", "lag seconds", "WAL kept by slot", "last base backup",
+                                "last dump", "server version", "connections", "max connections", "logical size", "size on disk",
+                                "base backup schedule", "dump schedule"},
+                        new String[]{"/id", "/status", "/pgUrl", "/pgdata", "/standbyUrl", "/policy/window", "/window/start", "/window/end",
+                                "/window/note", "/streaming/state", "/streaming/durableLsn", "/streaming/durableTime", "/streaming/lagBytes",
+                                "/streaming/lagSeconds", "/streaming/retainedBytes", "/lastBaseBackup/completedAt", "/lastDump/completedAt",
+                                "/stats/serverVersion", "/stats/openConnections", "/stats/maxConnections", "/stats/logicalBytes",
+                                "/stats/diskBytes", "/policy/baseBackupSchedule", "/policy/dumpSchedule"}));
+                return 0;
+            }
+        }
+
+        @Command(name = "policy", description = "Change a database's policy (window, schedules in UTC, dump retention).")
+        static final class Policy extends Client {
+            @Parameters(index = "0")
+            String id;
+            @Option(names = "--window", description = "e.g. P7D")
+            String window;
+            @Option(names = "--base-backup-schedule", description = "weekly, e.g. 'SUN 03:00'")
+            String baseBackupSchedule;
+            @Option(names = "--dump-schedule", description = "daily, e.g. '01:00'")
+            String dumpSchedule;
+            @Option(names = "--daily-dumps")
+            Integer daily;
+            @Option(names = "--weekly-dumps")
+            Integer weekly;
+            @Option(names = "--monthly-dumps")
+            Integer monthly;
+            @Option(names = "--manual-dumps")
+            Integer manual;
+
+            @Override
+            public Integer call() {
+                Map<String, Object> body = new LinkedHashMap<>();
+                body.put("window", window);
+                body.put("baseBackupSchedule", baseBackupSchedule);
+                body.put("dumpSchedule", dumpSchedule);
+                body.put("dailyDumps", daily);
+                body.put("weeklyDumps", weekly);
+                body.put("monthlyDumps", monthly);
+                body.put("manualDumps", manual);
+                JsonNode d = api().patch("/v1/databases/" + enc(id) + "/policy", body);
+                options.print(out(), d, () -> Table.details(out(), d.path("policy"),
+                        new String[]{"window", "base backup schedule", "dump schedule", "daily dumps", "weekly dumps", "monthly dumps",
+                                "manual dumps"},
+                        new String[]{"/window", "/baseBackupSchedule", "/dumpSchedule", "/dailyDumps", "/weeklyDumps", "/monthlyDumps",
+                                "/manualDumps"}));
+                return 0;
+            }
+        }
+
+        @Command(name = "deregister", description = "Stop protecting a database; backups stay until retention removes them unless --purge.")
+        static final class Deregister extends Client {
+            @Parameters(index = "0")
+            String id;
+            @Option(names = "--purge", description = "also delete every backup, dump and WAL object of it")
+            boolean purge;
+
+            @Override
+            public Integer call() {
+                api().delete("/v1/databases/" + enc(id) + (purge ? "?purge=true" : ""));
+                out().println("deregistered " + id + (purge ? "; its objects are being deleted" : "; its backups are kept"));
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "backup", description = "Base backups: create, list, show.",
+            subcommands = {Backup.Create.class, Backup.ListBackups.class, Backup.Show.class})
+    public static final class Backup {
+        @Command(name = "create", description = "Take a base backup now.")
+        static final class Create extends Client {
+            @Parameters(index = "0", description = "database id")
+            String db;
+            @Option(names = "--wait", description = "wait for it, with progress")
+            boolean wait;
+
+            @Override
+            public Integer call() throws InterruptedException {
+                JsonNode b = api().post("/v1/databases/" + enc(db) + "/base-backups", null);
+                String id = b.path("id").asText();
+                if (!wait) {
+                    options.print(out(), b, () -> out().println("base backup " + id + " requested; follow it with: tidemark backup show "
+                            + db + " " + id));
+                    return 0;
+                }
+                JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id)), "base backup",
+                        out());
+                options.print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "consistent at", "bytes", "stored",
+                        "bad pages", "failure"}, new String[]{"/id", "/status", "/consistencyTime", "/bytes", "/storedBytes", "/badPages",
+                        "/failure"}));
+                return "completed".equals(done.path("status").asText()) ? 0 : 1;
+            }
+        }
+
+        @Command(name = "list", description = "List a database's base backups.")
+        static final class ListBackups extends Client {
+            @Parameters(index = "0")
+            String db;
+
+            @Override
+            public Integer call() {
+                JsonNode list = api().get("/v1/databases/" + enc(db) + "/base-backups");
+                options.print(out(), list, () -> Table.print(out(), list, BACKUP_HEADERS, BACKUP_FIELDS));
+                return 0;
+            }
+        }
+
+        @Command(name = "show", description = "Show one base backup, with progress while it runs.")
+        static final class Show extends Client {
+            @Parameters(index = "0")
+            String db;
+            @Parameters(index = "1")
+            String id;
+
+            @Override
+            public Integer call() {
+                JsonNode b = api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id));
+                options.print(out(), b, () -> Table.details(out(), b, new String[]{"id", "status", "trigger", "requested", "started",
+                        "completed", "consistent at", "start LSN", "stop LSN", "timeline", "bytes", "stored", "bad pages", "phase",
+                        "percent", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/startedAt", "/completedAt",
+                        "/consistencyTime", "/startLsn", "/stopLsn", "/timeline", "/bytes", "/storedBytes", "/badPages", "/progress/phase",
+                        "/progress/percent", "/failure"}));
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "dump", description = "Logical dumps: create, list, show, download, restore.",
+            subcommands = {Dump.Create.class, Dump.ListDumps.class, Dump.Show.class, Dump.Download.class, Dump.Restore.class})
+    public static final class Dump {
+        @Command(name = "create", description = "Take a logical dump (pg_dump -Fc) now.")
+        static final class Create extends Client {
+            @Parameters(index = "0", description = "database id")
+            String db;
+            @Option(names = "--database", description = "database of the cluster to dump (repeatable; default: all)")
+            List<String> databases;
+            @Option(names = "--wait")
+            boolean wait;
+
+            @Override
+            public Integer call() throws InterruptedException {
+                JsonNode d = api().post("/v1/databases/" + enc(db) + "/dumps", Map.of("databases", databases == null ? List.of() : databases));
+                String id = d.path("id").asText();
+                if (!wait) {
+                    options.print(out(), d, () -> out().println("dump " + id + " requested; follow it with: tidemark dump show " + db + " " + id));
+                    return 0;
+                }
+                JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id)), "dump", out());
+                options.print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "databases", "bytes", "failure"},
+                        new String[]{"/id", "/status", "/databases", "/bytes", "/failure"}));
+                return "completed".equals(done.path("status").asText()) ? 0 : 1;
+            }
+        }
+
+        @Command(name = "list", description = "List a database's dumps.")
+        static final class ListDumps extends Client {
+            @Parameters(index = "0")
+            String db;
+
+            @Override
+            public Integer call() {
+                JsonNode list = api().get("/v1/databases/" + enc(db) + "/dumps");
+                options.print(out(), list, () -> Table.print(out(), list, DUMP_HEADERS, DUMP_FIELDS));
+                return 0;
+            }
+        }
+
+        @Command(name = "show", description = "Show one dump.")
+        static final class Show extends Client {
+            @Parameters(index = "0")
+            String db;
+            @Parameters(index = "1")
+            String id;
+
+            @Override
+            public Integer call() {
+                JsonNode d = api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id));
+                options.print(out(), d, () -> Table.details(out(), d, new String[]{"id", "status", "trigger", "requested", "completed",
+                        "databases", "bytes", "stored", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/completedAt",
+                        "/databases", "/bytes", "/storedBytes", "/failure"}));
+                return 0;
+            }
+        }
+
+        @Command(name = "download", description = "Download a dump's pg_dump -Fc archive; an interrupted download resumes.")
+        static final class Download extends Client {
+            @Parameters(index = "0")
+            String db;
+            @Parameters(index = "1")
+            String id;
+            @Option(names = "--database", description = "which database of the dump (default: the first)")
+            String database;
+            @Option(names = {"-o", "--output"}, description = "file to write (default: the server's file name)")
+            Path output;
+
+            @Override
+            public Integer call() throws IOException {
+                String path = "/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/download" + (database == null ? "" : "?database=" + enc(database));
+                Path file = output;
+                long have = file != null && Files.exists(file) ? Files.size(file) : 0;
+                HttpResponse<InputStream> response = api().stream(path, have > 0 ? "bytes=" + have + "-" : null);
+                if (file == null) {
+                    String disposition = response.headers().firstValue("Content-Disposition").orElse("filename=\"" + id + ".dump\"");
+                    file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1"));
+                }
+                boolean resume = response.statusCode() == 206;
+                long total;
+                try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(file, StandardOpenOption.CREATE,
+                        resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+                    total = in.transferTo(fileOut);
+                }
+                out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Progress.size(total) + " to " + file
+                        + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file);
+                return 0;
+            }
+        }
+
+        @Command(name = "restore", description = "Restore one database of a dump into an existing database with pg_restore --clean.")
+        static final class Restore extends Client {
+            @Parameters(index = "0")
+            String db;
+            @Parameters(index = "1")
+            String id;
+            @Option(names = "--database", required = true, description = "the database of the dump to restore")
+            String database;
+            @Option(names = "--into", required = true, description = "the existing database to restore into")
+            String target;
+            @Option(names = "--wait")
+            boolean wait;
+
+            @Override
+            public Integer call() throws InterruptedException {
+                JsonNode r = api().post("/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/restore",
+                        Map.of("database", database, "targetDatabase", target));
+                return RestoreCmd.follow(this, db, r, wait);
+            }
+        }
+    }
+
+    @Command(name = "restore", description = "Restores to a point in time: create, list, show.",
+            subcommands = {RestoreCmd.Create.class, RestoreCmd.ListRestores.class, RestoreCmd.Show.class})
+    public static final class RestoreCmd {
+        static Integer follow(Client c, String db, JsonNode r, boolean wait) throws InterruptedException {
+            String id = r.path("id").asText();
+            if (!wait) {
+                c.options.print(c.out(), r, () -> c.out().println("restore " + id + " requested; follow it with: tidemark restore show "
+                        + db + " " + id));
+                return 0;
+            }
+            JsonNode done = Progress.await(() -> c.api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id)), "restore", c.out());
+            c.options.print(c.out(), done, () -> Table.details(c.out(), done, new String[]{"id", "status", "target", "directory", "port",
+                    "reached", "result", "failure"}, new String[]{"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime",
+                    "/message", "/failure"}));
+            return "completed".equals(done.path("status").asText()) ? 0 : 1;
+        }
+
+        static final class Target {
+            @Option(names = "--time", required = true, description = "ISO-8601 time with an offset, e.g. 2026-11-24T10:41:07+01:00")
+            String time;
+            @Option(names = "--latest", required = true, description = "the newest moment whose WAL is in the repository")
+            boolean latest;
+        }
+
+        static final class Where {
+            @ArgGroup(exclusive = false)
+            Beside beside;
+            @Option(names = "--in-place", required = true, description = "into the database's own (stopped) directory; the old one is moved aside")
+            boolean inPlace;
+        }
+
+        static final class Beside {
+            @Option(names = "--target-dir", required = true, description = "new, empty data directory")
+            String targetDir;
+            @Option(names = "--port", required = true, description = "port of the restored server")
+            int port;
+        }
+
+        @Command(name = "create", description = "Restore a database to a time (or the latest moment), beside it or in place.")
+        static final class Create extends Client {
+            @Parameters(index = "0", description = "database id")
+            String db;
+            @ArgGroup(exclusive = true, multiplicity = "1")
+            Target target;
+            @ArgGroup(exclusive = true, multiplicity = "1")
+            Where where;
+            @Option(names = "--wait", description = "wait for it, with progress")
+            boolean wait;
+
+            @Override
+            public Integer call() throws InterruptedException {
+                Map<String, Object> body = new LinkedHashMap<>();
+                if (target.time != null) {
+                    try {
+                        body.put("time", OffsetDateTime.parse(target.time).toString());
+                    } catch (DateTimeParseException e) {
+                        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--time '" + target.time
+                                + "' is not an ISO-8601 time with an offset, e.g. 2026-11-24T10:41:07+01:00 or 2026-11-24T09:41:07Z");
+                    }
+                }
+                body.put("latest", target.latest);
+                body.put("inPlace", where.inPlace);
+                if (where.beside != null) {
+                    body.put("targetDir", Path.of(where.beside.targetDir).toAbsolutePath().toString());
+                    body.put("port", where.beside.port);
+                }
+                JsonNode r = api().post("/v1/databases/" + enc(db) + "/restores", body);
+                return follow(this, db, r, wait);
+            }
+        }
+
+        @Command(name = "list", description = "List a database's restores.")
+        static final class ListRestores extends Client {
+            @Parameters(index = "0")
+            String db;
+
+            @Override
+            public Integer call() {
+                JsonNode list = api().get("/v1/databases/" + enc(db) + "/restores");
+                options.print(out(), list, () -> Table.print(out(), list, RESTORE_HEADERS, RESTORE_FIELDS));
+                return 0;
+            }
+        }
+
+        @Command(name = "show", description = "Show one restore, with progress while it runs.")
+        static final class Show extends Client {
+            @Parameters(index = "0")
+            String db;
+            @Parameters(index = "1")
+            String id;
+
+            @Override
+            public Integer call() {
+                JsonNode r = api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id));
+                options.print(out(), r, () -> Table.details(out(), r, new String[]{"id", "status", "target", "backup", "directory", "port",
+                        "in place", "requested", "completed", "reached", "result", "phase", "percent", "failure"}, new String[]{"/id",
+                        "/status", "/target", "/backupId", "/targetDir", "/port", "/inPlace", "/requestedAt", "/completedAt", "/reachedTime",
+                        "/message", "/progress/phase", "/progress/percent", "/failure"}));
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "window", description = "Show a database's recovery window: every second in it can be restored.")
+    public static final class Window extends Client {
+        @Parameters(index = "0")
+        String db;
+
+        @Override
+        public Integer call() {
+            JsonNode w = api().get("/v1/databases/" + enc(db) + "/window");
+            options.print(out(), w, () -> out().println(w.path("start").isMissingNode() || w.path("start").isNull()
+                    ? "empty: " + w.path("note").asText() : "[" + w.path("start").asText() + ", " + w.path("end").asText() + "]"));
+            return 0;
+        }
+    }
+
+    @Command(name = "events", description = "A database's event history (the audit log).")
+    public static final class Events extends Client {
+        @Parameters(index = "0")
+        String db;
+        @Option(names = "--from", defaultValue = "0")
+        long from;
+        @Option(names = "--limit", defaultValue = "100")
+        int limit;
+
+        @Override
+        public Integer call() {
+            JsonNode page = api().get("/v1/databases/" + enc(db) + "/events?from=" + from + "&limit=" + limit);
+            options.print(out(), page, () -> {
+                Table.print(out(), page.path("events"), new String[]{"SEQ", "TIME", "TYPE", "ACTOR"},
+                        new String[]{"/sequence", "/time", "/type", "/actor"});
+                if (page.path("next").asLong() >= 0) {
+                    out().println("more: tidemark events " + db + " --from " + page.path("next").asLong());
+                }
+            });
+            return 0;
+        }
+    }
+
+    @Command(name = "key", description = "Master encryption keys.", subcommands = Key.Generate.class)
+    public static final class Key {
+        @Command(name = "generate", description = "Write a new AES-256 master key to FILE (mode 0600); refuses to overwrite.")
+        static final class Generate implements Callable<Integer> {
+            @Parameters(index = "0")
+            Path file;
+
+            @Override
+            public Integer call() throws IOException {
+                MasterKey key = MasterKey.generate();
+                key.writeTo(file);
+                System.out.println("wrote master key " + key.fingerprint() + " to " + file
+                        + ": keep a copy apart from the repository; without it no backup can be read");
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "token", description = "API tokens.", subcommands = Token.Create.class)
+    public static final class Token {
+        @Command(name = "create", description = "Make a new token: prints the secret once and the configuration entry holding its hash.")
+        static final class Create implements Callable<Integer> {
+            @Parameters(index = "0", description = "token name, recorded as the actor of its requests")
+            String name;
+            @Option(names = "--scope", required = true, description = "admin, operator or read")
+            String scope;
+            @Option(names = "--database", description = "for operator tokens: a database it may act on (repeatable)")
+            List<String> databases;
+
+            @Override
+            public Integer call() {
+                if (!List.of("admin", "operator", "read").contains(scope)) {
+                    System.err.println("error: --scope must be admin, operator or read");
+                    return 2;
+                }
+                String secret = Tokens.generate();
+                System.out.println("token (shown once): " + secret);
+                System.out.println("add to the server configuration:");
+                System.out.println("tidemark:");
+                System.out.println("  tokens:");
+                System.out.println("    - name: " + name);
+                System.out.println("      scope: " + scope);
+                System.out.println("      sha256: " + Tokens.sha256(secret));
+                if (databases != null && !databases.isEmpty()) {
+                    System.out.println("      databases: [" + String.join(", ", databases) + "]");
+                }
+                return 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package dev.tidemark.api.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.io.PrintStream;
+import java.util.function.Supplier;
+
+/** Waits for a job to finish, drawing a progress bar on a terminal (plain lines otherwise). */
+final class Progress {
+    private Progress() {
+    }
+
+    /** Polls until status is no longer requested/running; returns the last view. */
+    static JsonNode await(Supplier<JsonNode> poll, String what, PrintStream out) throws InterruptedException {
+        boolean terminal = System.console() != null;
+        String lastLine = "";
+        JsonNode view = poll.get();
+        while (view.path("status").asText().matches("requested|running")) {
+            JsonNode p = view.path("progress");
+            String phase = p.path("phase").asText(view.path("status").asText());
+            long done = p.path("bytesDone").asLong();
+            long total = p.path("bytesTotal").asLong();
+            int percent = p.path("percent").asInt();
+            double rate = p.path("bytesPerSecond").asDouble();
+            String line = total > 0
+                    ? String.format("%s %-10s [%-30s] %3d%% %s / %s %s/s", what, phase, "#".repeat(Math.min(30, percent * 30 / 100)),
+                    percent, size(done), size(total), size((long) rate))
+                    : String.format("%s %-10s ...", what, phase);
+            if (terminal) {
+                out.print("\r" + line + " ".repeat(Math.max(0, lastLine.length() - line.length())));
+                out.flush();
+            } else if (!line.equals(lastLine) && !phase.equals(lastPhase(lastLine))) {
+                out.println(line);
+            }
+            lastLine = line;
+            Thread.sleep(1000);
+            view = poll.get();
+        }
+        if (terminal && !lastLine.isEmpty()) {
+            out.println();
+        }
+        return view;
+    }
+
+    private static String lastPhase(String line) {
+        String[] parts = line.trim().split("\\s+");
+        return parts.length > 1 ? parts[1] : "";
+    }
+
+    static String size(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB"};
+        double v = bytes;
+        int i = -1;
+        while (v >= 1024 && i < units.length - 1) {
+            v /= 1024;
+            i++;
+        }
+        return String.format("%.1f %s", v, units[i]);
+    }
+}

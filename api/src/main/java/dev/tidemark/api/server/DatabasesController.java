@@ -1,0 +1,205 @@
+package dev.tidemark.api.server;
+
+import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.DatabaseView;
+import dev.tidemark.engine.operations.DumpDownload;
+import dev.tidemark.engine.operations.DumpView;
+import dev.tidemark.engine.operations.EventPage;
+import dev.tidemark.engine.operations.InvalidRequestException;
+import dev.tidemark.engine.operations.Operations;
+import dev.tidemark.engine.operations.PolicyChange;
+import dev.tidemark.engine.operations.RegisterDatabase;
+import dev.tidemark.engine.operations.RestoreRequest;
+import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.operations.WindowView;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PatchMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestHeader;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URI;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** The REST API: protected databases, their base backups, dumps, restores, recovery window and audit log. */
+@RestController
+@RequestMapping("/v1/databases")
+public class DatabasesController {
+    private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-(\\d*)");
+    private final Operations engine;
+
+    public DatabasesController(Operations engine) {
+        this.engine = engine;
+    }
+
+    private static String actor(HttpServletRequest request) {
+        Object actor = request.getAttribute(AuthFilter.ACTOR);
+        return actor == null ? "anonymous" : actor.toString();
+    }
+
+    /** The body of a dump request: the databases of the cluster to dump (all when empty). */
+    public record DumpRequest(List<String> databases) {
+    }
+
+    /** The body of a restore from a dump: which database of the dump, into which existing database. */
+    public record DumpRestoreRequest(String database, String targetDatabase) {
+    }
+
+    @PostMapping
+    public ResponseEntity<DatabaseView> register(@RequestBody RegisterDatabase body, HttpServletRequest request) {
+        DatabaseView view = engine.register(body, actor(request));
+        return ResponseEntity.created(URI.create("/v1/databases/" + view.id())).body(view);
+    }
+
+    @GetMapping
+    public List<DatabaseView> list() {
+        return engine.databases();
+    }
+
+    @GetMapping("/{id}")
+    public DatabaseView show(@PathVariable String id) {
+        return engine.database(id);
+    }
+
+    @PatchMapping("/{id}/policy")
+    public DatabaseView changePolicy(@PathVariable String id, @RequestBody PolicyChange body, HttpServletRequest request) {
+        return engine.changePolicy(id, body, actor(request));
+    }
+
+    @DeleteMapping("/{id}")
+    public ResponseEntity<Void> deregister(@PathVariable String id, @RequestParam(defaultValue = "false") boolean purge,
+                                           HttpServletRequest request) {
+        engine.deregister(id, purge, actor(request));
+        return ResponseEntity.noContent().build();
+    }
+
+    @PostMapping("/{id}/base-backups")
+    public ResponseEntity<BackupView> requestBaseBackup(@PathVariable String id, HttpServletRequest request) {
+        BackupView view = engine.requestBaseBackup(id, actor(request));
+        return ResponseEntity.accepted().location(URI.create("/v1/databases/" + id + "/base-backups/" + view.id())).body(view);
+    }
+
+    @GetMapping("/{id}/base-backups")
+    public List<BackupView> baseBackups(@PathVariable String id) {
+        return engine.baseBackups(id);
+    }
+
+    @GetMapping("/{id}/base-backups/{backupId}")
+    public BackupView baseBackup(@PathVariable String id, @PathVariable String backupId) {
+        return engine.baseBackup(id, backupId);
+    }
+
+    @PostMapping("/{id}/dumps")
+    public ResponseEntity<DumpView> requestDump(@PathVariable String id, @RequestBody(required = false) DumpRequest body,
+                                                HttpServletRequest request) {
+        DumpView view = engine.requestDump(id, body == null || body.databases() == null ? List.of() : body.databases(), actor(request));
+        return ResponseEntity.accepted().location(URI.create("/v1/databases/" + id + "/dumps/" + view.id())).body(view);
+    }
+
+    @GetMapping("/{id}/dumps")
+    public List<DumpView> dumps(@PathVariable String id) {
+        return engine.dumps(id);
+    }
+
+    @GetMapping("/{id}/dumps/{dumpId}")
+    public DumpView dump(@PathVariable String id, @PathVariable String dumpId) {
+        return engine.dump(id, dumpId);
+    }
+
+    /** The plain pg_dump -Fc archive; "Range: bytes=N-" resumes an interrupted download. */
+    @GetMapping("/{id}/dumps/{dumpId}/download")
+    public void download(@PathVariable String id, @PathVariable String dumpId, @RequestParam Optional<String> database,
+                         @RequestHeader(value = "Range", required = false) String range, HttpServletResponse response) throws IOException {
+        DumpDownload download = engine.downloadDump(id, dumpId, database);
+        long size = download.size();
+        long start = 0;
+        long end = size - 1;
+        if (range != null) {
+            Matcher m = RANGE.matcher(range.trim());
+            if (!m.matches() || Long.parseLong(m.group(1)) >= Math.max(size, 1)) {
+                response.setStatus(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE.value());
+                response.setHeader("Content-Range", "bytes */" + size);
+                return;
+            }
+            start = Long.parseLong(m.group(1));
+            if (!m.group(2).isEmpty()) {
+                end = Math.min(end, Long.parseLong(m.group(2)));
+            }
+            if (end < start) {
+                response.setStatus(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE.value());
+                response.setHeader("Content-Range", "bytes */" + size);
+                return;
+            }
+            response.setStatus(HttpStatus.PARTIAL_CONTENT.value());
+            response.setHeader("Content-Range", "bytes " + start + "-" + end + "/" + size);
+        }
+        response.setContentType("application/octet-stream");
+        response.setHeader("Accept-Ranges", "bytes");
+        response.setHeader("Content-Disposition", "attachment; filename=\"" + download.fileName() + "\"");
+        response.setContentLengthLong(end - start + 1);
+        try (InputStream in = download.opener().open(start); OutputStream out = response.getOutputStream()) {
+            long left = end - start + 1;
+            byte[] buffer = new byte[64 * 1024];
+            while (left > 0) {
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+                if (n < 0) {
+                    break;
+                }
+                out.write(buffer, 0, n);
+                left -= n;
+            }
+        }
+    }
+
+    @PostMapping("/{id}/dumps/{dumpId}/restore")
+    public ResponseEntity<RestoreView> restoreDump(@PathVariable String id, @PathVariable String dumpId,
+                                                   @RequestBody DumpRestoreRequest body, HttpServletRequest request) {
+        if (body == null) {
+            throw new InvalidRequestException("give the dumped database and the target database: {\"database\": ..., \"targetDatabase\": ...}");
+        }
+        RestoreView view = engine.restoreDump(id, dumpId, body.database(), body.targetDatabase(), actor(request));
+        return ResponseEntity.accepted().location(URI.create("/v1/databases/" + id + "/restores/" + view.id())).body(view);
+    }
+
+    @PostMapping("/{id}/restores")
+    public ResponseEntity<RestoreView> requestRestore(@PathVariable String id, @RequestBody RestoreRequest body, HttpServletRequest request) {
+        RestoreView view = engine.requestRestore(id, body, actor(request));
+        return ResponseEntity.accepted().location(URI.create("/v1/databases/" + id + "/restores/" + view.id())).body(view);
+    }
+
+    @GetMapping("/{id}/restores")
+    public List<RestoreView> restores(@PathVariable String id) {
+        return engine.restores(id);
+    }
+
+    @GetMapping("/{id}/restores/{restoreId}")
+    public RestoreView restore(@PathVariable String id, @PathVariable String restoreId) {
+        return engine.restore(id, restoreId);
+    }
+
+    @GetMapping("/{id}/window")
+    public WindowView window(@PathVariable String id) {
+        return engine.recoveryWindow(id);
+    }
+
+    @GetMapping("/{id}/events")
+    public EventPage events(@PathVariable String id, @RequestParam(defaultValue = "0") long from,
+                            @RequestParam(defaultValue = "100") int limit) {
+        return engine.events(id, from, limit);
+    }
+}
