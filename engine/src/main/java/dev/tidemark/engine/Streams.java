@@ -157,6 +157,21 @@ final class Streams implements AutoCloseable {
                 .map(s -> new Commands.LiveWal(s.chain(), s.timeline(), s.durableLsn(), s.durableTime())).orElse(null);
     }
 
+    /**
+     * Waits (up to timeout) until the stream's durable server time reaches time, so that a backup reported complete is
+     * inside the recovery window at once; the stream samples the server clock every second.
+     */
+    void awaitDurableTime(String databaseId, Instant time, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            Commands.LiveWal live = live(databaseId);
+            if (live != null && !live.time().isBefore(time)) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+    }
+
     /** Waits until the database's stream has made durable every byte of chain below lsn. */
     DurableWal durableWal(String databaseId) {
         return (chain, lsn, timeout) -> {

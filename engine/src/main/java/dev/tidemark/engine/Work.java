@@ -191,8 +191,9 @@ final class Work implements AutoCloseable {
         LOG.info("base backup {} of {} started (from the {})", backupId, databaseId, fromStandby ? "standby" : "primary");
         try {
             BaseBackupRunner.Result result = runner.run(databaseId, backupId, source(db), Path.of(db.pgdata()), streams.durableWal(databaseId));
-            streams.flush(databaseId);
             BackupManifest m = result.manifest();
+            streams.awaitDurableTime(databaseId, m.consistencyTime(), Duration.ofSeconds(30));
+            streams.flush(databaseId);
             String startSegment = WalSegment.containing(m.timeline(), Lsn.parse(m.startLsn()), m.walSegmentSize()).name();
             catalog.send(new Commands.CompleteBaseBackup(databaseId, backupId, m.chain(), m.timeline(), m.startLsn(), startSegment,
                     m.stopLsn(), m.startTime(), m.consistencyTime(), m.totalBytes(), result.storedBytes(), result.manifestKey(),
