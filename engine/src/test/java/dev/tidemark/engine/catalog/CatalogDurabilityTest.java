@@ -1,0 +1,82 @@
+package dev.tidemark.engine.catalog;
+
+import dev.tidemark.engine.testing.PostgresCluster;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** What the catalog acknowledged survives kill -9: the embedded database writes at commit, and PostgreSQL as the shared catalog. */
+class CatalogDurabilityTest {
+
+    @Test
+    void everyAcknowledgedCommandSurvivesAKill(@TempDir Path dir) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "-Daxoniq.update-checker.disabled=true",
+                "-Ddisable-axoniq-console-message=true", CatalogWriter.class.getName(), dir.toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        long acknowledged = 0;
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = out.readLine()) != null) {
+                if (line.startsWith("ack ")) {
+                    acknowledged = Long.parseLong(line.substring(4));
+                    if (acknowledged >= 150) {
+                        child.destroyForcibly();
+                        break;
+                    }
+                }
+            }
+        } finally {
+            child.destroyForcibly();
+            child.waitFor(30, TimeUnit.SECONDS);
+        }
+        assertThat(acknowledged).as("the child recorded WAL before it was killed").isGreaterThanOrEqualTo(150);
+        try (Catalog reopened = Catalog.open(new CatalogSettings(dir, null, null, null, null, null, Clock.systemUTC()))) {
+            List<DatabaseHistory.WalRange> wal = reopened.view().database("kill").orElseThrow().wal();
+            assertThat(wal).hasSize(1);
+            assertThat(wal.get(0).last()).as("segments acknowledged before the kill").isGreaterThanOrEqualTo(acknowledged);
+        }
+    }
+
+    @Test
+    void postgresqlServesAsTheSharedCatalog() throws Exception {
+        try (PostgresCluster cluster = PostgresCluster.start()) {
+            cluster.execute("create database catalog");
+            CatalogSettings settings = new CatalogSettings(null, "jdbc:postgresql://127.0.0.1:" + cluster.port() + "/catalog", "postgres",
+                    null, null, null, Clock.systemUTC());
+            try (Catalog catalog = Catalog.open(settings)) {
+                catalog.send(new dev.tidemark.engine.catalog.api.Commands.RegisterDatabase("pg", "postgresql://postgres@127.0.0.1:5432/postgres",
+                        "/pg", null, dev.tidemark.engine.catalog.api.Policy.defaults(), java.time.Instant.now()), "alice");
+                for (int i = 0; i < 250; i++) {
+                    catalog.send(new dev.tidemark.engine.catalog.api.Commands.RequestDump("pg", "d" + i, List.of(), "manual",
+                            java.time.Instant.now()), "alice");
+                    catalog.send(new dev.tidemark.engine.catalog.api.Commands.FailDump("pg", "d" + i, "test", java.time.Instant.now()), "worker");
+                }
+                try {
+                    catalog.send(new dev.tidemark.engine.catalog.api.Commands.RegisterDatabase("pg", "postgresql://x@h/db", "/pg", null,
+                            dev.tidemark.engine.catalog.api.Policy.defaults(), java.time.Instant.now()), "alice");
+                    throw new AssertionError("registering twice must be refused");
+                } catch (CatalogRejection e) {
+                    assertThat(e.kind()).isEqualTo(CatalogRejection.Kind.CONFLICT);
+                }
+            }
+            try (Catalog reopened = Catalog.open(settings)) {
+                DatabaseHistory h = reopened.view().database("pg").orElseThrow();
+                assertThat(h.dumps()).hasSize(250).allMatch(d -> "failed".equals(d.status()));
+                assertThat(reopened.events("pg", 0, 3).events().get(0).actor()).isEqualTo("alice");
+                reopened.send(new dev.tidemark.engine.catalog.api.Commands.RequestDump("pg", "after-snapshot", List.of(), "manual",
+                        java.time.Instant.now()), "alice");
+                assertThat(reopened.view().database("pg").orElseThrow().dump("after-snapshot")).isPresent();
+            }
+        }
+    }
+}

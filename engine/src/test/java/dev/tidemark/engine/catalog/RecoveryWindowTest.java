@@ -1,0 +1,85 @@
+package dev.tidemark.engine.catalog;
+
+import dev.tidemark.engine.catalog.api.Commands.LiveWal;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class RecoveryWindowTest {
+    private static final Instant T0 = Instant.parse("2026-11-20T03:00:00Z");
+    private static final Instant NOW = Instant.parse("2026-11-24T12:00:00Z");
+
+    @Test
+    void emptyUntilABaseBackupHasCompleted() {
+        RecoveryWindow w = RecoveryWindow.of(Histories.registered(T0).wal(1, 3, T0, T0.plusSeconds(60)).get(), NOW, null);
+        assertThat(w.isEmpty()).isTrue();
+        assertThat(w.note()).contains("no base backup");
+    }
+
+    @Test
+    void runsFromTheBackupsConsistencyToTheNewestDurableWal() {
+        DatabaseHistory h = Histories.registered(T0).wal(1, 5, T0, T0.plusSeconds(100)).backup("b1", 2, T0.plusSeconds(10))
+                .wal(6, 9, T0.plusSeconds(100), T0.plusSeconds(500)).get();
+        RecoveryWindow w = RecoveryWindow.of(h, NOW, null);
+        assertThat(w.start()).isEqualTo(T0.plusSeconds(10));
+        assertThat(w.end()).isEqualTo(T0.plusSeconds(500));
+        assertThat(w.describe()).isEqualTo("[2026-11-20T03:00:10Z, 2026-11-20T03:08:20Z]");
+    }
+
+    @Test
+    void aGapEndsTheWindowAtTheGapUntilANewBackup() {
+        Histories h = Histories.registered(T0).wal(1, 5, T0, T0.plusSeconds(100)).backup("b1", 2, T0.plusSeconds(10))
+                .wal(8, 9, T0.plusSeconds(300), T0.plusSeconds(500));
+        RecoveryWindow w = RecoveryWindow.of(h.get(), NOW, null);
+        assertThat(w.end()).isEqualTo(T0.plusSeconds(100));
+        h.backup("b2", 8, T0.plusSeconds(320));
+        RecoveryWindow after = RecoveryWindow.of(h.get(), NOW, null);
+        assertThat(after.start()).as("the stretch after the gap").isEqualTo(T0.plusSeconds(320));
+        assertThat(after.end()).isEqualTo(T0.plusSeconds(500));
+    }
+
+    @Test
+    void theLiveStreamExtendsTheEndAndNeverCrossesAGap() {
+        DatabaseHistory h = Histories.registered(T0).wal(1, 5, T0, T0.plusSeconds(100)).backup("b1", 2, T0.plusSeconds(10)).get();
+        LiveWal continuing = new LiveWal(Histories.CHAIN, 1, "0/6000100", T0.plusSeconds(130));
+        assertThat(RecoveryWindow.of(h, NOW, continuing).end()).isEqualTo(T0.plusSeconds(130));
+        LiveWal afterAGap = new LiveWal(Histories.CHAIN, 1, "0/9000100", T0.plusSeconds(900));
+        assertThat(RecoveryWindow.of(h, NOW, afterAGap).end()).isEqualTo(T0.plusSeconds(100));
+        LiveWal otherChain = new LiveWal("1-16", 1, "0/6000100", T0.plusSeconds(900));
+        assertThat(RecoveryWindow.of(h, NOW, otherChain).end()).isEqualTo(T0.plusSeconds(100));
+    }
+
+    @Test
+    void theStartIsNeverOlderThanThePolicysWindow() {
+        Instant old = NOW.minus(Duration.ofDays(9));
+        DatabaseHistory h = Histories.registered(old).wal(1, 50, old, NOW.minusSeconds(5)).backup("b1", 2, old.plusSeconds(10)).get();
+        RecoveryWindow w = RecoveryWindow.of(h, NOW, null);
+        assertThat(w.start()).isEqualTo(NOW.minus(Duration.ofDays(7)));
+        assertThat(w.end()).isEqualTo(NOW.minusSeconds(5));
+    }
+
+    @Test
+    void thePlanPicksTheNewestBackupConsistentBeforeTheTarget() {
+        DatabaseHistory h = Histories.registered(T0).wal(1, 20, T0, T0.plusSeconds(1000)).backup("b1", 2, T0.plusSeconds(10))
+                .backup("b2", 10, T0.plusSeconds(500)).get();
+        assertThat(RestorePlan.plan(h, T0.plusSeconds(300), NOW, null).backup().id()).isEqualTo("b1");
+        assertThat(RestorePlan.plan(h, T0.plusSeconds(500), NOW, null).backup().id()).isEqualTo("b2");
+        RestorePlan latest = RestorePlan.plan(h, null, NOW, null);
+        assertThat(latest.backup().id()).isEqualTo("b2");
+        assertThat(latest.target()).isEqualTo(T0.plusSeconds(1000));
+    }
+
+    @Test
+    void targetsOutsideTheWindowAreRefusedWithTheWindow() {
+        DatabaseHistory h = Histories.registered(T0).wal(1, 20, T0, T0.plusSeconds(1000)).backup("b1", 2, T0.plusSeconds(10)).get();
+        assertThatThrownBy(() -> RestorePlan.plan(h, T0.plusSeconds(5), NOW, null)).isInstanceOf(CatalogRejection.class)
+                .hasMessageContaining("outside the recovery window [2026-11-20T03:00:10Z, 2026-11-20T03:16:40Z]");
+        assertThatThrownBy(() -> RestorePlan.plan(h, T0.plusSeconds(2000), NOW, null)).hasMessageContaining("outside the recovery window");
+        assertThatThrownBy(() -> RestorePlan.plan(h, NOW.plusSeconds(60), NOW, null)).hasMessageContaining("in the future");
+        assertThatThrownBy(() -> RestorePlan.plan(Histories.registered(T0).get(), null, NOW, null)).hasMessageContaining("nothing to restore");
+    }
+}
