@@ -37,6 +37,7 @@ public final class JobScheduler implements AutoCloseable {
         scheduler = Scheduler.create(dataSource)
                 .startTasks(task)
                 .threads(1)
+                .alwaysPersistTimestampInUTC()
                 .pollingInterval(Duration.ofSeconds(Math.max(1, Math.min(10, interval.toSeconds()))))
                 .schedulerName(new com.github.kagkarlsson.scheduler.SchedulerName.Fixed(nodeName))
                 .build();
