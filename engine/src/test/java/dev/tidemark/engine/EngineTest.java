@@ -194,6 +194,41 @@ class EngineTest {
                         .map(e -> e.payload().toString()).toList()).isNotNull();
     }
 
+    @Test
+    @Order(5)
+    void restoresInPlaceOnlyWhenStoppedMovesTheOldDirectoryAsideAndKeepsProtecting() throws Exception {
+        cluster.execute("create table ledger(id serial primary key, entry text)", "insert into ledger(entry) values ('kept')");
+        Instant moment = serverNow();
+        Map<String, String> atMoment = checksums(cluster);
+        Thread.sleep(1100);
+        cluster.execute("insert into ledger(entry) values ('a mistake')", "drop table orders");
+        await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(moment.plusSeconds(1)), Duration.ofSeconds(30));
+
+        assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, null, null, true),
+                "bob")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("running");
+
+        cluster.stopServer();
+        RestoreView requested = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, null, null, true),
+                "bob");
+        RestoreView restored = await(() -> engine.restore("shop", requested.id()), r -> !r.status().matches("requested|running"),
+                Duration.ofMinutes(3));
+        assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
+        assertThat(checksums(cluster)).isEqualTo(atMoment);
+        try (var siblings = Files.list(cluster.dataDirectory().getParent())) {
+            assertThat(siblings.map(p -> p.getFileName().toString())).anyMatch(n -> n.startsWith("data.tidemark-moved-"));
+        }
+        BackupView after = await(() -> engine.baseBackups("shop").get(0), b -> "after-restore".equals(b.trigger())
+                && !b.status().matches("requested|running"), Duration.ofMinutes(2));
+        assertThat(after.status()).as(after.failure()).isEqualTo("completed");
+        assertThat(after.timeline()).isEqualTo(2);
+        cluster.execute("insert into ledger(entry) values ('after the restore')");
+        Instant later = serverNow();
+        WindowView window = await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(later),
+                Duration.ofSeconds(30));
+        assertThat(window.end()).isAfter(later);
+        assertThat(engine.database("shop").streaming().timeline()).isEqualTo(2);
+    }
+
     private long requestEvents() {
         return engine.events("shop", 0, 1000).events().stream().filter(e -> !e.type().equals("WalArchived")).count();
     }

@@ -534,13 +534,15 @@ public final class RestoreRunner {
     private static boolean portFree(int port) {
         for (InetAddress address : new InetAddress[]{InetAddress.getLoopbackAddress()}) {
             try (ServerSocket s = new ServerSocket()) {
-                s.setReuseAddress(false);
+                // as PostgreSQL does: connections of a just-stopped server in TIME_WAIT do not make the port busy
+                s.setReuseAddress(true);
                 s.bind(new InetSocketAddress(address, port));
             } catch (IOException e) {
                 return false;
             }
         }
         try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
             s.bind(new InetSocketAddress(port));
             return true;
         } catch (IOException e) {

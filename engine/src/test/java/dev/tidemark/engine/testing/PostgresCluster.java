@@ -102,6 +102,16 @@ public final class PostgresCluster implements AutoCloseable {
         server.stop();
     }
 
+    /** Replaces the cluster with a freshly initialised one on the same port and settings: a new system identifier. */
+    public void reinitialize() throws IOException {
+        stopServer();
+        String settings = Files.readString(server.dataDirectory().resolve("postgresql.conf"));
+        deleteTree(server.dataDirectory());
+        server.initdb("postgres", java.util.List.of());
+        Files.writeString(server.dataDirectory().resolve("postgresql.conf"), settings);
+        startServer();
+    }
+
     public void kill() throws IOException {
         server.kill();
     }

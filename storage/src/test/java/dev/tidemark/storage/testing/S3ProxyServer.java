@@ -28,6 +28,8 @@ public final class S3ProxyServer implements AutoCloseable {
     private final AtomicInteger cuts = new AtomicInteger();
     private final AtomicInteger faultsServed = new AtomicInteger();
     private final Thread acceptor;
+    private final java.util.Set<Socket> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean outage;
 
     private S3ProxyServer() throws Exception {
         proxy = new S3ProxyJunitCore.Builder().withCredentials(ACCESS_KEY, SECRET_KEY).build();
@@ -76,6 +78,20 @@ public final class S3ProxyServer implements AutoCloseable {
         cuts.set(n);
     }
 
+    /** While on, every connection (open ones included) is cut: the store is unreachable. */
+    public void outage(boolean on) {
+        outage = on;
+        if (on) {
+            for (Socket s : open) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // closing is the point
+                }
+            }
+        }
+    }
+
     public int faultsServed() {
         return faultsServed.get();
     }
@@ -92,7 +108,12 @@ public final class S3ProxyServer implements AutoCloseable {
     }
 
     private void serve(Socket client) {
+        open.add(client);
         try (client) {
+            if (outage) {
+                faultsServed.incrementAndGet();
+                return;
+            }
             if (slowDowns.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
                 faultsServed.incrementAndGet();
                 readHead(client.getInputStream());
@@ -119,6 +140,8 @@ public final class S3ProxyServer implements AutoCloseable {
             }
         } catch (IOException | InterruptedException ignored) {
             // a test fault or a closed connection
+        } finally {
+            open.remove(client);
         }
     }
 
