@@ -14,10 +14,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** The tidemark command: the server ({@code serve}), the quickstart, and a CLI client of the REST API. */
-@Command(name = "tidemark", mixinStandardHelpOptions = true, version = "tidemark 0.1.0",
+/**
+ * The tidemark command: the server ({@code serve}), the quickstart, and a CLI client of the REST API.
+ * Exit codes: 0 success, 1 the operation failed (or the server could not be reached), 2 the input was rejected.
+ */
+@Command(name = "tidemark", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tidemark 0.1.0",
         description = "Backup and point-in-time recovery for PostgreSQL: WAL streaming, base backups, dumps, restores.",
-        subcommands = {Tidemark.Serve.class, Quickstart.class, Commands.Db.class, Commands.Backup.class, Commands.Dump.class,
+        subcommands = {Tidemark.Serve.class, Quickstart.class, Commands.Db.class, Commands.Backup.class,
                 Commands.RestoreCmd.class, Commands.Window.class, Commands.Events.class, Commands.Key.class, Commands.Token.class})
 public final class Tidemark implements Runnable {
     private static volatile boolean serving;
@@ -32,10 +35,16 @@ public final class Tidemark implements Runnable {
     /** The command line with its error handling: API and usage errors print one line and exit non-zero, no stack trace. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Tidemark());
+        cl.setParameterExceptionHandler((e, args) -> {
+            CommandLine failed = e.getCommandLine();
+            failed.getErr().println("error: " + e.getMessage());
+            failed.getErr().println("see: " + failed.getCommandSpec().qualifiedName() + " --help");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof ApiClient.ApiException api) {
                 commandLine.getErr().println("error: " + api.getMessage());
-                return api.status() == 404 ? 4 : api.status() == 409 ? 3 : 1;
+                return api.status() >= 400 && api.status() < 500 ? 2 : 1;
             }
             if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof IllegalStateException) {
                 commandLine.getErr().println("error: " + e.getMessage());

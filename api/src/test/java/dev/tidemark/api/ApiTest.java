@@ -116,6 +116,17 @@ class ApiTest {
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"Bad Id\",\"pgUrl\":\"x\",\"pgdata\":\"/x\"}"), 400, "database id");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{not json"), 400, "JSON");
         assertProblem(call("GET", "/v1/databases/nope", ADMIN, null), 404, "not registered");
+        assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"x\",\"pgUrl\":\"" + cluster.url() + "\",\"pgdata\":\"/x\",\"extra\":1}"),
+                400, "extra");
+        assertProblem(call("POST", "/v1/databases", ADMIN, "{\"pgUrl\":\"" + cluster.url() + "\"}"), 400, "id");
+        assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"big\",\"pgdata\":\"" + "x".repeat(100_000) + "\"}"), 413, "at most");
+        assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN,
+                "{\"time\":\"2026-11-24T10:00:00\",\"targetDir\":\"/tmp/r\",\"port\":5999}"), 400, "JSON");
+        for (String evil : new String[]{"..%2F..%2Fetc", "%2e%2e", "a%00b", "UPPER"}) {
+            HttpResponse<String> r = call("GET", "/v1/databases/" + evil + "/window", ADMIN, null);
+            assertThat(r.statusCode()).as("%s: %s", evil, r.body()).isBetween(400, 499);
+        }
+        assertThat(json(call("GET", "/v1/databases", ADMIN, null))).as("nothing but shop was registered").hasSize(1);
 
         HttpResponse<String> accepted = call("POST", "/v1/databases/shop/base-backups", ADMIN, null);
         assertThat(accepted.statusCode()).isEqualTo(202);
@@ -165,30 +176,72 @@ class ApiTest {
         assertThat(metrics.body()).contains("tidemark_window_end_seconds{database=\"shop\"}", "tidemark_last_base_backup_age_seconds");
 
         String server = "http://127.0.0.1:" + port;
-        assertThat(cli("db", "list", "--server", server, "--token", READER)).contains("shop", "active");
-        assertThat(cli("window", "shop", "--server", server, "--token", READER)).startsWith("[");
-        assertThat(cli("backup", "list", "shop", "--server", server, "--token", READER, "--json")).contains("\"status\" : \"completed\"");
-        String denied = cli("backup", "create", "shop", "--server", server, "--token", READER);
-        assertThat(denied).contains("error: Forbidden");
+        String[] read = {"--server", server, "--token", READER};
+        String[] admin = {"--server", server, "--token", ADMIN};
+        assertThat(cli(0, with(read, "db", "list"))).contains("shop", "active");
+        assertThat(parse(cli(0, with(read, "db", "status", "shop", "--json"))).path("id").asText()).isEqualTo("shop");
+        assertThat(cli(0, with(read, "window", "shop"))).startsWith("[");
+        JsonNode all = parse(cli(0, with(read, "backup", "list", "shop", "--json")));
+        assertThat(all.path("baseBackups").get(0).path("status").asText()).isEqualTo("completed");
+        String dumpId = all.path("dumps").get(0).path("id").asText();
+        assertThat(cli(0, with(read, "backup", "show", "shop", dumpId))).contains("completed");
+        Path file = tmp.resolve("cli.dump");
+        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("wrote");
+        assertThat(new String(Files.readAllBytes(file), 0, 5, StandardCharsets.US_ASCII)).isEqualTo("PGDMP");
+        JsonNode events = parse(cli(0, with(read, "events", "shop", "--json", "--limit", "3")));
+        assertThat(events.path("events")).hasSize(3);
+        assertThat(cli(0, with(admin, "db", "policy", "shop", "--window", "14d"))).contains("PT336H");
+        assertThat(cli(2, with(read, "backup", "base", "shop"))).contains("error: Forbidden");
+        assertThat(cli(2, with(admin, "restore", "shop", "--time", "yesterday", "--target-dir", "/tmp/x", "--port", "5999")))
+                .contains("not an ISO-8601 time");
+        assertThat(cli(2, with(admin, "restore", "shop", "--time", "2020-01-01T00:00:00Z", "--target-dir", tmp.resolve("cli-r").toString(), "--port", "5999"))).contains("outside the recovery window");
+        assertThat(cli(2, with(read, "db", "status", "nope"))).contains("not registered");
+        assertThat(cli(1, new String[]{"db", "list", "--server", "http://127.0.0.1:1", "--token", READER})).contains("cannot reach");
+        JsonNode restore = parse(cli(0, with(admin, "restore", "shop", "--latest", "--target-dir", tmp.resolve("cli-latest").toString(), "--port", Integer.toString(PostgresCluster.freePort()), "--wait", "--json")));
+        assertThat(restore.path("status").asText()).as(restore.toString()).isEqualTo("completed");
+        assertThat(cli(0, with(read, "restore", "list", "shop"))).contains(restore.path("id").asText());
+        assertThat(cli(0, with(read, "restore", "status", "shop", restore.path("id").asText()))).contains("completed");
+        new dev.tidemark.engine.postgres.PgServer(dev.tidemark.engine.postgres.PgBinaries.locate(java.util.Optional.empty()),
+                ServerUser.detect(), tmp.resolve("cli-latest")).stop();
     }
 
-    private String cli(String... args) {
+    /** The command followed by the connection options. */
+    private static String[] with(String[] connection, String... command) {
+        return java.util.stream.Stream.concat(Arrays.stream(command), Arrays.stream(connection)).toArray(String[]::new);
+    }
+
+    /** The JSON document the CLI printed (server log lines of this same JVM may come before it). */
+    private static JsonNode parse(String text) {
+        int start = text.startsWith("{") || text.startsWith("[") ? 0 : Math.max(text.indexOf("\n{"), text.indexOf("\n[")) + 1;
+        try {
+            return JSON.readTree(text.substring(start));
+        } catch (java.io.IOException e) {
+            throw new AssertionError("not one JSON document: " + text, e);
+        }
+    }
+
+    /** Runs the CLI in-process; returns its stdout, or for an expected failure its stderr and stdout. */
+    private String cli(int expectedExit, String[] args) {
         PrintStream out = System.out;
         PrintStream err = System.err;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        PrintStream capture = new PrintStream(captured, true, StandardCharsets.UTF_8);
-        System.setOut(capture);
-        System.setErr(capture);
+        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+        ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+        PrintStream capturedOut = new PrintStream(stdout, true, StandardCharsets.UTF_8);
+        PrintStream capturedErr = new PrintStream(stderr, true, StandardCharsets.UTF_8);
+        System.setOut(capturedOut);
+        System.setErr(capturedErr);
         try {
             var cl = Tidemark.commandLine();
-            cl.setOut(new java.io.PrintWriter(capture, true));
-            cl.setErr(new java.io.PrintWriter(capture, true));
-            cl.execute(args);
+            cl.setOut(new java.io.PrintWriter(capturedOut, true));
+            cl.setErr(new java.io.PrintWriter(capturedErr, true));
+            int code = cl.execute(args);
+            assertThat(code).as("exit code of tidemark %s: %s %s", String.join(" ", args), stdout, stderr).isEqualTo(expectedExit);
         } finally {
             System.setOut(out);
             System.setErr(err);
         }
-        return captured.toString(StandardCharsets.UTF_8);
+        String o = stdout.toString(StandardCharsets.UTF_8);
+        return expectedExit == 0 ? o : stderr.toString(StandardCharsets.UTF_8) + o;
     }
 
     private JsonNode awaitDone(String path) throws Exception {

@@ -33,6 +33,26 @@ public final class Commands {
     private Commands() {
     }
 
+    /** "7d", "36h", "90m" or an ISO-8601 duration ("P7D"), as the API takes it. */
+    static String duration(CommandSpec spec, String text) {
+        if (text == null) {
+            return null;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+)([dhm])").matcher(text.trim().toLowerCase());
+        if (m.matches()) {
+            return switch (m.group(2)) {
+                case "d" -> "P" + m.group(1) + "D";
+                case "h" -> "PT" + m.group(1) + "H";
+                default -> "PT" + m.group(1) + "M";
+            };
+        }
+        try {
+            return java.time.Duration.parse(text.trim()).toString();
+        } catch (DateTimeParseException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "'" + text + "' is not a duration: use e.g. 7d, 36h or P7D");
+        }
+    }
+
     static String enc(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
@@ -48,6 +68,11 @@ public final class Commands {
             return System.out;
         }
 
+        /** Progress goes to stderr when stdout carries the one JSON document. */
+        PrintStream progressOut() {
+            return options.json ? System.err : System.out;
+        }
+
         ApiClient api() {
             return options.client();
         }
@@ -60,10 +85,10 @@ public final class Commands {
     static final String[] RESTORE_HEADERS = {"ID", "STATUS", "TARGET", "DIRECTORY", "PORT", "REACHED", "FAILURE"};
     static final String[] RESTORE_FIELDS = {"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime", "/failure"};
 
-    @Command(name = "db", description = "Protected databases: register, list, show, policy, deregister.",
+    @Command(name = "db", description = "Protected databases: add, list, status, policy, remove.",
             subcommands = {Db.Register.class, Db.ListDbs.class, Db.Show.class, Db.Policy.class, Db.Deregister.class})
     public static final class Db {
-        @Command(name = "register", description = "Protect a PostgreSQL cluster: WAL streaming starts, the first base backup follows.")
+        @Command(name = "add", aliases = "register", description = "Protect a PostgreSQL cluster: WAL streaming starts, the first base backup follows.")
         static final class Register extends Client {
             @Parameters(index = "0", description = "database id: lower-case letters, digits, '-'")
             String id;
@@ -73,7 +98,7 @@ public final class Commands {
             String pgdata;
             @Option(names = "--standby-url", description = "standby to take base backups and dumps from")
             String standbyUrl;
-            @Option(names = "--window", description = "recovery window, ISO-8601 duration (default P7D)")
+            @Option(names = "--window", description = "recovery window: 7d, 36h or ISO-8601 (P7D); default 7d")
             String window;
 
             @Override
@@ -81,9 +106,9 @@ public final class Commands {
                 Map<String, Object> body = new LinkedHashMap<>();
                 body.put("id", id);
                 body.put("pgUrl", pgUrl);
-                body.put("pgdata", pgdata);
+                body.put("pgdata", pgdata == null ? null : Path.of(pgdata).toAbsolutePath().normalize().toString());
                 body.put("standbyUrl", standbyUrl);
-                body.put("window", window);
+                body.put("window", duration(spec, window));
                 JsonNode view = api().post("/v1/databases", body);
                 options.print(out(), view, () -> out().println("registered " + view.path("id").asText()
                         + ": WAL streaming started; the first base backup is taken within a minute"));
@@ -103,7 +128,7 @@ public final class Commands {
             }
         }
 
-        @Command(name = "show", description = "Show a database: status, window, streaming, last backups, server stats.")
+        @Command(name = "status", aliases = "show", description = "Show a database: status, window, streaming, last backups, server stats.")
         static final class Show extends Client {
             @Parameters(index = "0")
             String id;
@@ -129,7 +154,7 @@ public final class Commands {
         static final class Policy extends Client {
             @Parameters(index = "0")
             String id;
-            @Option(names = "--window", description = "e.g. P7D")
+            @Option(names = "--window", description = "e.g. 14d or P14D")
             String window;
             @Option(names = "--base-backup-schedule", description = "weekly, e.g. 'SUN 03:00'")
             String baseBackupSchedule;
@@ -147,7 +172,7 @@ public final class Commands {
             @Override
             public Integer call() {
                 Map<String, Object> body = new LinkedHashMap<>();
-                body.put("window", window);
+                body.put("window", duration(spec, window));
                 body.put("baseBackupSchedule", baseBackupSchedule);
                 body.put("dumpSchedule", dumpSchedule);
                 body.put("dailyDumps", daily);
@@ -164,7 +189,7 @@ public final class Commands {
             }
         }
 
-        @Command(name = "deregister", description = "Stop protecting a database; backups stay until retention removes them unless --purge.")
+        @Command(name = "remove", aliases = "deregister", description = "Stop protecting a database; backups stay until retention removes them unless --purge.")
         static final class Deregister extends Client {
             @Parameters(index = "0")
             String id;
@@ -180,10 +205,54 @@ public final class Commands {
         }
     }
 
-    @Command(name = "backup", description = "Base backups: create, list, show.",
-            subcommands = {Backup.Create.class, Backup.ListBackups.class, Backup.Show.class})
+    @Command(name = "backup", description = "Backups: base (physical), dump (logical), list, show, download, restore-dump.",
+            subcommands = {Backup.Create.class, Dump.Create.class, Backup.ListAll.class, Backup.ShowAny.class, Dump.Download.class,
+                    Dump.Restore.class})
     public static final class Backup {
-        @Command(name = "create", description = "Take a base backup now.")
+        @Command(name = "list", description = "List a database's base backups and dumps.")
+        static final class ListAll extends Client {
+            @Parameters(index = "0", description = "database id")
+            String db;
+
+            @Override
+            public Integer call() {
+                JsonNode bases = api().get("/v1/databases/" + enc(db) + "/base-backups");
+                JsonNode dumps = api().get("/v1/databases/" + enc(db) + "/dumps");
+                com.fasterxml.jackson.databind.node.ObjectNode both = ApiClient.JSON.createObjectNode();
+                both.set("baseBackups", bases);
+                both.set("dumps", dumps);
+                options.print(out(), both, () -> {
+                    out().println("Base backups");
+                    Table.print(out(), bases, BACKUP_HEADERS, BACKUP_FIELDS);
+                    out().println();
+                    out().println("Dumps");
+                    Table.print(out(), dumps, DUMP_HEADERS, DUMP_FIELDS);
+                });
+                return 0;
+            }
+        }
+
+        @Command(name = "show", description = "Show one base backup (base-...) or dump (dump-...), with progress while it runs.")
+        static final class ShowAny extends Client {
+            @Parameters(index = "0", description = "database id")
+            String db;
+            @Parameters(index = "1", description = "backup or dump id")
+            String id;
+
+            @Override
+            public Integer call() {
+                if (id.startsWith("dump-")) {
+                    JsonNode d = api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id));
+                    options.print(out(), d, () -> Table.details(out(), d, new String[]{"id", "status", "trigger", "requested", "completed",
+                            "databases", "bytes", "stored", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/completedAt",
+                            "/databases", "/bytes", "/storedBytes", "/failure"}));
+                    return 0;
+                }
+                return new Show().show(this, db, id);
+            }
+        }
+
+        @Command(name = "base", description = "Take a base backup now.")
         static final class Create extends Client {
             @Parameters(index = "0", description = "database id")
             String db;
@@ -200,24 +269,11 @@ public final class Commands {
                     return 0;
                 }
                 JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id)), "base backup",
-                        out());
+                        progressOut());
                 options.print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "consistent at", "bytes", "stored",
                         "bad pages", "failure"}, new String[]{"/id", "/status", "/consistencyTime", "/bytes", "/storedBytes", "/badPages",
                         "/failure"}));
                 return "completed".equals(done.path("status").asText()) ? 0 : 1;
-            }
-        }
-
-        @Command(name = "list", description = "List a database's base backups.")
-        static final class ListBackups extends Client {
-            @Parameters(index = "0")
-            String db;
-
-            @Override
-            public Integer call() {
-                JsonNode list = api().get("/v1/databases/" + enc(db) + "/base-backups");
-                options.print(out(), list, () -> Table.print(out(), list, BACKUP_HEADERS, BACKUP_FIELDS));
-                return 0;
             }
         }
 
@@ -230,8 +286,12 @@ public final class Commands {
 
             @Override
             public Integer call() {
-                JsonNode b = api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id));
-                options.print(out(), b, () -> Table.details(out(), b, new String[]{"id", "status", "trigger", "requested", "started",
+                return show(this, db, id);
+            }
+
+            Integer show(Client c, String db, String id) {
+                JsonNode b = c.api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id));
+                c.options.print(c.out(), b, () -> Table.details(c.out(), b, new String[]{"id", "status", "trigger", "requested", "started",
                         "completed", "consistent at", "start LSN", "stop LSN", "timeline", "bytes", "stored", "bad pages", "phase",
                         "percent", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/startedAt", "/completedAt",
                         "/consistencyTime", "/startLsn", "/stopLsn", "/timeline", "/bytes", "/storedBytes", "/badPages", "/progress/phase",
@@ -241,10 +301,9 @@ public final class Commands {
         }
     }
 
-    @Command(name = "dump", description = "Logical dumps: create, list, show, download, restore.",
-            subcommands = {Dump.Create.class, Dump.ListDumps.class, Dump.Show.class, Dump.Download.class, Dump.Restore.class})
+    /** The logical dump commands (used under 'backup'). */
     public static final class Dump {
-        @Command(name = "create", description = "Take a logical dump (pg_dump -Fc) now.")
+        @Command(name = "dump", description = "Take a logical dump (pg_dump -Fc) now.")
         static final class Create extends Client {
             @Parameters(index = "0", description = "database id")
             String db;
@@ -258,43 +317,13 @@ public final class Commands {
                 JsonNode d = api().post("/v1/databases/" + enc(db) + "/dumps", Map.of("databases", databases == null ? List.of() : databases));
                 String id = d.path("id").asText();
                 if (!wait) {
-                    options.print(out(), d, () -> out().println("dump " + id + " requested; follow it with: tidemark dump show " + db + " " + id));
+                    options.print(out(), d, () -> out().println("dump " + id + " requested; follow it with: tidemark backup show " + db + " " + id));
                     return 0;
                 }
-                JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id)), "dump", out());
+                JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id)), "dump", progressOut());
                 options.print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "databases", "bytes", "failure"},
                         new String[]{"/id", "/status", "/databases", "/bytes", "/failure"}));
                 return "completed".equals(done.path("status").asText()) ? 0 : 1;
-            }
-        }
-
-        @Command(name = "list", description = "List a database's dumps.")
-        static final class ListDumps extends Client {
-            @Parameters(index = "0")
-            String db;
-
-            @Override
-            public Integer call() {
-                JsonNode list = api().get("/v1/databases/" + enc(db) + "/dumps");
-                options.print(out(), list, () -> Table.print(out(), list, DUMP_HEADERS, DUMP_FIELDS));
-                return 0;
-            }
-        }
-
-        @Command(name = "show", description = "Show one dump.")
-        static final class Show extends Client {
-            @Parameters(index = "0")
-            String db;
-            @Parameters(index = "1")
-            String id;
-
-            @Override
-            public Integer call() {
-                JsonNode d = api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id));
-                options.print(out(), d, () -> Table.details(out(), d, new String[]{"id", "status", "trigger", "requested", "completed",
-                        "databases", "bytes", "stored", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/completedAt",
-                        "/databases", "/bytes", "/storedBytes", "/failure"}));
-                return 0;
             }
         }
 
@@ -302,7 +331,7 @@ public final class Commands {
         static final class Download extends Client {
             @Parameters(index = "0")
             String db;
-            @Parameters(index = "1")
+            @Parameters(index = "1", description = "dump id")
             String id;
             @Option(names = "--database", description = "which database of the dump (default: the first)")
             String database;
@@ -331,7 +360,7 @@ public final class Commands {
             }
         }
 
-        @Command(name = "restore", description = "Restore one database of a dump into an existing database with pg_restore --clean.")
+        @Command(name = "restore-dump", description = "Restore one database of a dump into an existing database with pg_restore --clean.")
         static final class Restore extends Client {
             @Parameters(index = "0")
             String db;
@@ -353,75 +382,69 @@ public final class Commands {
         }
     }
 
-    @Command(name = "restore", description = "Restores to a point in time: create, list, show.",
-            subcommands = {RestoreCmd.Create.class, RestoreCmd.ListRestores.class, RestoreCmd.Show.class})
-    public static final class RestoreCmd {
+    @Command(name = "restore", description = "Restore a database to a time (or the latest moment), beside it or in place; "
+            + "'restore status' and 'restore list' follow restores.",
+            subcommands = {RestoreCmd.Status.class, RestoreCmd.ListRestores.class})
+    public static final class RestoreCmd extends Client {
+        @Parameters(index = "0", arity = "0..1", description = "database id")
+        String db;
+        @Option(names = "--time", description = "ISO-8601 time with an offset, e.g. 2026-11-24T10:41:07+01:00")
+        String time;
+        @Option(names = "--latest", description = "the newest moment whose WAL is in the repository")
+        boolean latest;
+        @Option(names = "--target-dir", description = "new, empty data directory")
+        String targetDir;
+        @Option(names = "--port", description = "port of the restored server")
+        Integer port;
+        @Option(names = "--in-place", description = "into the database's own (stopped) directory; the old one is moved aside")
+        boolean inPlace;
+        @Option(names = "--wait", description = "wait for it, with progress")
+        boolean waitFor;
+
+        @Override
+        public Integer call() throws InterruptedException {
+            picocli.CommandLine cl = spec.commandLine();
+            if (db == null) {
+                throw new picocli.CommandLine.ParameterException(cl, "give the database id: tidemark restore ID (--time ISO-8601 | --latest) "
+                        + "(--target-dir DIR --port N | --in-place) [--wait]");
+            }
+            if ((time == null) == !latest) {
+                throw new picocli.CommandLine.ParameterException(cl, "give exactly one of --time ISO-8601 and --latest");
+            }
+            if (inPlace == (targetDir != null || port != null) || (!inPlace && (targetDir == null || port == null))) {
+                throw new picocli.CommandLine.ParameterException(cl, "give either --target-dir DIR and --port N, or --in-place");
+            }
+            Map<String, Object> body = new LinkedHashMap<>();
+            if (time != null) {
+                try {
+                    body.put("time", OffsetDateTime.parse(time).toString());
+                } catch (DateTimeParseException e) {
+                    throw new picocli.CommandLine.ParameterException(cl, "--time '" + time
+                            + "' is not an ISO-8601 time with an offset, e.g. 2026-11-24T10:41:07+01:00 or 2026-11-24T09:41:07Z");
+                }
+            }
+            body.put("latest", latest);
+            body.put("inPlace", inPlace);
+            if (!inPlace) {
+                body.put("targetDir", Path.of(targetDir).toAbsolutePath().normalize().toString());
+                body.put("port", port);
+            }
+            JsonNode r = api().post("/v1/databases/" + enc(db) + "/restores", body);
+            return follow(this, db, r, waitFor);
+        }
+
         static Integer follow(Client c, String db, JsonNode r, boolean wait) throws InterruptedException {
             String id = r.path("id").asText();
             if (!wait) {
-                c.options.print(c.out(), r, () -> c.out().println("restore " + id + " requested; follow it with: tidemark restore show "
+                c.options.print(c.out(), r, () -> c.out().println("restore " + id + " requested; follow it with: tidemark restore status "
                         + db + " " + id));
                 return 0;
             }
-            JsonNode done = Progress.await(() -> c.api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id)), "restore", c.out());
+            JsonNode done = Progress.await(() -> c.api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id)), "restore", c.progressOut());
             c.options.print(c.out(), done, () -> Table.details(c.out(), done, new String[]{"id", "status", "target", "directory", "port",
                     "reached", "result", "failure"}, new String[]{"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime",
                     "/message", "/failure"}));
             return "completed".equals(done.path("status").asText()) ? 0 : 1;
-        }
-
-        static final class Target {
-            @Option(names = "--time", required = true, description = "ISO-8601 time with an offset, e.g. 2026-11-24T10:41:07+01:00")
-            String time;
-            @Option(names = "--latest", required = true, description = "the newest moment whose WAL is in the repository")
-            boolean latest;
-        }
-
-        static final class Where {
-            @ArgGroup(exclusive = false)
-            Beside beside;
-            @Option(names = "--in-place", required = true, description = "into the database's own (stopped) directory; the old one is moved aside")
-            boolean inPlace;
-        }
-
-        static final class Beside {
-            @Option(names = "--target-dir", required = true, description = "new, empty data directory")
-            String targetDir;
-            @Option(names = "--port", required = true, description = "port of the restored server")
-            int port;
-        }
-
-        @Command(name = "create", description = "Restore a database to a time (or the latest moment), beside it or in place.")
-        static final class Create extends Client {
-            @Parameters(index = "0", description = "database id")
-            String db;
-            @ArgGroup(exclusive = true, multiplicity = "1")
-            Target target;
-            @ArgGroup(exclusive = true, multiplicity = "1")
-            Where where;
-            @Option(names = "--wait", description = "wait for it, with progress")
-            boolean wait;
-
-            @Override
-            public Integer call() throws InterruptedException {
-                Map<String, Object> body = new LinkedHashMap<>();
-                if (target.time != null) {
-                    try {
-                        body.put("time", OffsetDateTime.parse(target.time).toString());
-                    } catch (DateTimeParseException e) {
-                        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--time '" + target.time
-                                + "' is not an ISO-8601 time with an offset, e.g. 2026-11-24T10:41:07+01:00 or 2026-11-24T09:41:07Z");
-                    }
-                }
-                body.put("latest", target.latest);
-                body.put("inPlace", where.inPlace);
-                if (where.beside != null) {
-                    body.put("targetDir", Path.of(where.beside.targetDir).toAbsolutePath().toString());
-                    body.put("port", where.beside.port);
-                }
-                JsonNode r = api().post("/v1/databases/" + enc(db) + "/restores", body);
-                return follow(this, db, r, wait);
-            }
         }
 
         @Command(name = "list", description = "List a database's restores.")
@@ -437,8 +460,8 @@ public final class Commands {
             }
         }
 
-        @Command(name = "show", description = "Show one restore, with progress while it runs.")
-        static final class Show extends Client {
+        @Command(name = "status", aliases = "show", description = "Show one restore, with progress while it runs.")
+        static final class Status extends Client {
             @Parameters(index = "0")
             String db;
             @Parameters(index = "1")
@@ -478,18 +501,35 @@ public final class Commands {
         long from;
         @Option(names = "--limit", defaultValue = "100")
         int limit;
+        @Option(names = "--follow", description = "keep printing new events as they happen (Ctrl-C to stop)")
+        boolean follow;
 
         @Override
-        public Integer call() {
-            JsonNode page = api().get("/v1/databases/" + enc(db) + "/events?from=" + from + "&limit=" + limit);
-            options.print(out(), page, () -> {
-                Table.print(out(), page.path("events"), new String[]{"SEQ", "TIME", "TYPE", "ACTOR"},
-                        new String[]{"/sequence", "/time", "/type", "/actor"});
-                if (page.path("next").asLong() >= 0) {
-                    out().println("more: tidemark events " + db + " --from " + page.path("next").asLong());
+        public Integer call() throws InterruptedException {
+            JsonNode first = api().get("/v1/databases/" + enc(db) + "/events?from=" + from + "&limit=" + limit);
+            if (!follow) {
+                options.print(out(), first, () -> {
+                    Table.print(out(), first.path("events"), new String[]{"SEQ", "TIME", "TYPE", "ACTOR"},
+                            new String[]{"/sequence", "/time", "/type", "/actor"});
+                    if (first.path("next").asLong() >= 0) {
+                        out().println("more: tidemark events " + db + " --from " + first.path("next").asLong());
+                    }
+                });
+                return 0;
+            }
+            JsonNode page = first;
+            long next = from;
+            while (true) {
+                for (JsonNode e : page.path("events")) {
+                    out().println(options.json ? e.toString() : String.format("%6d  %s  %-22s %s", e.path("sequence").asLong(),
+                            e.path("time").asText(), e.path("type").asText(), e.path("actor").asText()));
+                    next = e.path("sequence").asLong() + 1;
                 }
-            });
-            return 0;
+                if (page.path("next").asLong() < 0) {
+                    Thread.sleep(2000);
+                }
+                page = api().get("/v1/databases/" + enc(db) + "/events?from=" + next + "&limit=" + limit);
+            }
         }
     }
 

@@ -182,7 +182,8 @@ public final class Quickstart implements Callable<Integer> {
         out.println("  token:    " + data.resolve("admin.token") + "   (export TIDEMARK_TOKEN=$(cat " + data.resolve("admin.token") + "))");
         out.println("  try:      ./tidemark --help; ./tidemark db list --server http://127.0.0.1:" + port + " --data-dir " + data);
         out.println("            ./tidemark window quickstart --data-dir " + data + " --server http://127.0.0.1:" + port);
-        out.println("            ./tidemark backup create quickstart --wait --data-dir " + data + " --server http://127.0.0.1:" + port);
+        out.println("            ./tidemark backup base quickstart --wait --data-dir " + data + " --server http://127.0.0.1:" + port);
+        out.println("            ./tidemark events quickstart --data-dir " + data + " --server http://127.0.0.1:" + port);
         out.println("  serve your own: ./tidemark serve --config tidemark.yml   (docs/configuration.md, docs/operations.md)");
         if (keep) {
             out.println();

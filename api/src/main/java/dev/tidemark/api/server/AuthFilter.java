@@ -20,6 +20,7 @@ import java.util.regex.Pattern;
  */
 public final class AuthFilter extends OncePerRequestFilter {
     public static final String ACTOR = "tidemark.actor";
+    private static final long MAX_BODY = 64 * 1024;
     private static final Pattern DATABASE_PATH = Pattern.compile("^/v1/databases/([^/]+)(/.*)?$");
     private final Tokens tokens;
     private final ObjectMapper json;
@@ -38,6 +39,10 @@ public final class AuthFilter extends OncePerRequestFilter {
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
+        if (request.getContentLengthLong() > MAX_BODY) {
+            deny(response, 413, "Payload too large", "request bodies of this API are at most " + MAX_BODY + " bytes");
+            return;
+        }
         String header = request.getHeader("Authorization");
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             deny(response, 401, "Unauthorized", "this endpoint needs a bearer token: send 'Authorization: Bearer TOKEN' "
