@@ -223,10 +223,28 @@ class EngineTest {
         assertThat(after.timeline()).isEqualTo(2);
         cluster.execute("insert into ledger(entry) values ('after the restore')");
         Instant later = serverNow();
-        WindowView window = await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(later),
+        Map<String, String> atLater = checksums(cluster);
+        Thread.sleep(1100);
+        cluster.execute("insert into ledger(entry) values ('even later')");
+        WindowView window = await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(later.plusSeconds(1)),
                 Duration.ofSeconds(30));
         assertThat(window.end()).isAfter(later);
         assertThat(engine.database("shop").streaming().timeline()).isEqualTo(2);
+        assertThat(engine.events("shop", 0, 1000).events()).extracting(EventPage.Event::type).contains("TimelineSwitched");
+
+        Path target = tmp.resolve("second");
+        int port = PostgresCluster.freePort();
+        RestoreView second = engine.requestRestore("shop", new RestoreRequest(later.atOffset(ZoneOffset.UTC), false, target.toString(),
+                port, false), "bob");
+        RestoreView secondDone = await(() -> engine.restore("shop", second.id()), r -> !r.status().matches("requested|running"),
+                Duration.ofMinutes(3));
+        assertThat(secondDone.status()).as(secondDone.failure()).isEqualTo("completed");
+        PostgresCluster copy = PostgresCluster.attach(PgServer.factory(cluster.server().binaries(), ServerUser.detect()).at(target), port);
+        try {
+            assertThat(checksums(copy)).as("a moment on the new timeline").isEqualTo(atLater);
+        } finally {
+            copy.stopServer();
+        }
     }
 
     private long requestEvents() {

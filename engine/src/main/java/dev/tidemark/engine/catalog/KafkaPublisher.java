@@ -27,6 +27,8 @@ import java.util.concurrent.TimeoutException;
 @ProcessingGroup(KafkaPublisher.GROUP)
 final class KafkaPublisher implements AutoCloseable {
     static final String GROUP = "kafka-publisher";
+    /** Version of the message envelope and payloads; raised when a field changes meaning or disappears. */
+    static final int SCHEMA_VERSION = 1;
     private final KafkaProducer<String, byte[]> producer;
     private final String topic;
     private final ObjectMapper json;
@@ -50,6 +52,7 @@ final class KafkaPublisher implements AutoCloseable {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("eventId", message.getIdentifier());
         body.put("type", event.getClass().getSimpleName());
+        body.put("schemaVersion", SCHEMA_VERSION);
         body.put("databaseId", event.databaseId());
         body.put("sequence", message.getSequenceNumber());
         body.put("timestamp", message.getTimestamp().toString());

@@ -81,8 +81,8 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(CompleteBaseBackup c) {
         BaseBackup b = backup(c.backupId());
-        if (!b.inProgress()) {
-            throw CatalogRejection.conflict("base backup " + b.id() + " is " + b.status() + "; it cannot complete");
+        if (!"running".equals(b.status())) {
+            throw CatalogRejection.conflict("base backup " + b.id() + " is " + b.status() + "; only a running backup can complete");
         }
         apply(new BaseBackupCompleted(id, b.id(), c.chain(), c.timeline(), c.startLsn(), c.startSegment(), c.stopLsn(), c.startTime(),
                 c.consistencyTime(), c.bytes(), c.storedBytes(), c.manifestKey(), c.manifestSha256(), c.badPages(), c.at()));
@@ -165,8 +165,8 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(CompleteDump c) {
         DatabaseHistory.Dump d = dump(c.dumpId());
-        if (!d.inProgress()) {
-            throw CatalogRejection.conflict("dump " + d.id() + " is " + d.status() + "; it cannot complete");
+        if (!"running".equals(d.status())) {
+            throw CatalogRejection.conflict("dump " + d.id() + " is " + d.status() + "; only a running dump can complete");
         }
         apply(new DumpCompleted(id, d.id(), List.copyOf(c.archives()), c.manifestKey(), c.at()));
     }
@@ -229,8 +229,8 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(CompleteRestore c) {
         DatabaseHistory.Restore r = restore(c.restoreId());
-        if (!r.inProgress()) {
-            throw CatalogRejection.conflict("restore " + r.id() + " is " + r.status() + "; it cannot complete");
+        if (!"running".equals(r.status())) {
+            throw CatalogRejection.conflict("restore " + r.id() + " is " + r.status() + "; only a running restore can complete");
         }
         apply(new RestoreCompleted(id, r.id(), c.reachedTime(), c.reachedLsn(), c.timeline(), c.dataDirectory(), c.port(), c.summary(),
                 c.at()));

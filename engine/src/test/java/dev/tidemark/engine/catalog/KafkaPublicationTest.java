@@ -44,10 +44,12 @@ class KafkaPublicationTest {
                 poll(consumer, seen, 4);
             }
             assertThat(seen).hasSize(4);
+            assertThat(arrival).as("in order per database").isSorted();
             assertThat(seen.values()).allSatisfy(r -> assertThat(r.key()).isEqualTo("shop"));
             assertThat(seen.values()).extracting(r -> new String(r.headers().lastHeader("event-type").value(), StandardCharsets.UTF_8))
                     .containsExactlyInAnyOrder("DatabaseRegistered", "DumpRequested", "DumpFailed", "BaseBackupRequested");
-            assertThat(seen.values()).anySatisfy(r -> assertThat(r.value()).contains("\"actor\":\"bob\"", "\"type\":\"BaseBackupRequested\""));
+            assertThat(seen.values()).anySatisfy(r -> assertThat(r.value()).contains("\"actor\":\"bob\"", "\"type\":\"BaseBackupRequested\"",
+                    "\"schemaVersion\":1"));
             assertThat(seen.values()).noneSatisfy(r -> assertThat(r.value()).contains("password"));
         }
     }
@@ -61,11 +63,15 @@ class KafkaPublicationTest {
     }
 
     /** Polls until count distinct event ids were seen; duplicates (at-least-once) are folded by event id. */
-    private static void poll(KafkaConsumer<String, String> consumer, Map<String, ConsumerRecord<String, String>> seen, int count) {
+    private final List<Long> arrival = new java.util.ArrayList<>();
+
+    private void poll(KafkaConsumer<String, String> consumer, Map<String, ConsumerRecord<String, String>> seen, int count) {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (seen.size() < count && System.nanoTime() < deadline) {
             for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
-                seen.put(new String(r.headers().lastHeader("event-id").value(), StandardCharsets.UTF_8), r);
+                if (seen.put(new String(r.headers().lastHeader("event-id").value(), StandardCharsets.UTF_8), r) == null) {
+                    arrival.add(Long.parseLong(r.value().replaceAll(".*\"sequence\":(\\d+).*", "$1")));
+                }
             }
         }
         assertThat(seen).as("events published").hasSize(count);

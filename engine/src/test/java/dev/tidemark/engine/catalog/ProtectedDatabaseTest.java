@@ -67,6 +67,15 @@ class ProtectedDatabaseTest {
     }
 
     @Test
+    void aBackupThatNeverStartedCannotComplete() {
+        fixture.given(registered(), new BaseBackupRequested("db", "b1", "manual", T))
+                .when(new CompleteBaseBackup("db", "b1", CHAIN, 1, "0/2000028", "000000010000000000000002", "0/2000100", T, T, 1, 1,
+                        "k", "ab".repeat(32), 0, T))
+                .expectException(CatalogRejection.class)
+                .expectExceptionMessage(org.hamcrest.Matchers.containsString("only a running backup can complete"));
+    }
+
+    @Test
     void walRecordedTwiceChangesNothing() {
         fixture.given(registered(), wal("000000010000000000000001", "000000010000000000000008", T.plusSeconds(60)))
                 .when(new RecordWal("db", CHAIN, 1, "000000010000000000000003", "000000010000000000000005", T, T.plusSeconds(30),
