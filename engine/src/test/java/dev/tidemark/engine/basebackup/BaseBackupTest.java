@@ -1,0 +1,97 @@
+package dev.tidemark.engine.basebackup;
+
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.restore.RestoreRunner;
+import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.engine.testing.StreamedCluster;
+import dev.tidemark.engine.testing.TestRepositories;
+import dev.tidemark.engine.wal.WalListener;
+import dev.tidemark.storage.Repository;
+import org.junit.jupiter.api.Test;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A base backup of a cluster with a tablespace, many small files and a damaged page; restored beside it. */
+class BaseBackupTest {
+
+    @Test
+    void tablespacesManySmallFilesAndABadPage() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-bb-");
+        ServerUser user = ServerUser.detect();
+        user.ownOne(tmp);
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "bb")) {
+            Path space = Files.createDirectories(db.cluster.root().resolve("space"));
+            user.own(space);
+            db.cluster.execute("create tablespace fast location '" + space + "'",
+                    "create table far(id int primary key, v text) tablespace fast",
+                    "insert into far select g, md5(g::text) from generate_series(1, 5000) g",
+                    "do $$ begin for i in 1..600 loop execute format('create table small_%s(x int)', i); end loop; end $$",
+                    "create table victim(id int, v text)",
+                    "insert into victim select g, repeat('x', 200) from generate_series(1, 100) g",
+                    "checkpoint");
+            String victimPath;
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select pg_relation_filepath('victim')")) {
+                r.next();
+                victimPath = r.getString(1);
+            }
+            db.cluster.stopServer();
+            try (RandomAccessFile f = new RandomAccessFile(db.cluster.dataDirectory().resolve(victimPath).toFile(), "rw")) {
+                f.seek(5000);
+                int b = f.read();
+                f.seek(5000);
+                f.write(b ^ 0xff);
+            }
+            db.cluster.startServer();
+            db.startStreaming(WalListener.NONE);
+
+            BaseBackupRunner runner = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2));
+            BaseBackupRunner.Result result = runner.run("bb", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
+            BackupManifest m = result.manifest();
+
+            assertThat(m.badPages()).as("the damaged page is reported").anySatisfy(p -> assertThat(p.toString()).contains(victimPath));
+            assertThat(m.tablespaces()).hasSize(1);
+            long files = m.files().stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE).count();
+            assertThat(files).isGreaterThan(1500);
+            assertThat(m.objects().size()).as("small files are bundled").isLessThan((int) (files / 20));
+            assertThat(runner.progress().bytesDone()).isEqualTo(runner.progress().bytesTotal());
+
+            Map<String, String> before;
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select count(*), md5(string_agg(v, ',' order by id)) from far")) {
+                r.next();
+                before = new TreeMap<>(Map.of("far", r.getLong(1) + ":" + r.getString(2)));
+            }
+            Path target = tmp.resolve("restored");
+            int port = PostgresCluster.freePort();
+            new RestoreRunner(repo, PgServer.factory(db.cluster.server().binaries(), user)).run(new RestoreRunner.Request("bb", "r1", "b1",
+                    result.manifestSha256(), Optional.empty(), target, port, false, "postgres", 2, Duration.ofMinutes(3)));
+            PostgresCluster restored = PostgresCluster.attach(PgServer.factory(db.cluster.server().binaries(), user).at(target), port);
+            try (Connection c = restored.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select count(*), md5(string_agg(v, ',' order by id)) from far")) {
+                r.next();
+                assertThat(Map.of("far", r.getLong(1) + ":" + r.getString(2))).isEqualTo(before);
+                assertThat(Files.isSymbolicLink(target.resolve("pg_tblspc").resolve(m.tablespaces().get(0).oid()))).isTrue();
+                assertThat(Files.readSymbolicLink(target.resolve("pg_tblspc").resolve(m.tablespaces().get(0).oid())).toString())
+                        .as("the restored tablespace is not the source's").doesNotStartWith(space.toString());
+            } finally {
+                restored.stopServer();
+            }
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
+}
