@@ -1,0 +1,118 @@
+package dev.tidemark.engine;
+
+import dev.tidemark.engine.operations.DumpView;
+import dev.tidemark.engine.operations.PolicyChange;
+import dev.tidemark.engine.operations.RegisterDatabase;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.PostgresCluster;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The scheduler over a simulated month (the engine's clock injected): daily dumps, weekly base backups, retention. */
+class SchedulingTest {
+
+    /** A clock the test moves. */
+    static final class MovableClock extends Clock {
+        private volatile Instant now;
+
+        MovableClock(Instant start) {
+            now = start;
+        }
+
+        void set(Instant instant) {
+            now = instant;
+        }
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+
+    @Test
+    void aMonthOfScheduledDumpsKeepsWhatTheRetentionRulesSay() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-schedule-");
+        ServerUser.detect().ownOne(tmp);
+        MovableClock clock = new MovableClock(Instant.parse("2026-09-30T12:00:00Z"));
+        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
+        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
+                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        try (PostgresCluster cluster = PostgresCluster.start(); Engine engine = Engine.start(config, clock)) {
+            engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+            engine.changePolicy("app", new PolicyChange(null, null, null, 3, 2, 1, 2), "alice");
+            int manual = 0;
+            for (LocalDate day = LocalDate.parse("2026-10-01"); !day.isAfter(LocalDate.parse("2026-10-31")); day = day.plusDays(1)) {
+                for (int hour : new int[]{1, 4}) {
+                    clock.set(day.atTime(hour, 30).toInstant(ZoneOffset.UTC));
+                    engine.runScheduledJobs();
+                    awaitIdle(engine);
+                }
+                if (day.getDayOfMonth() % 10 == 5) {
+                    clock.set(day.atTime(12, 0).toInstant(ZoneOffset.UTC));
+                    engine.requestDump("app", List.of(), "bob");
+                    manual++;
+                    awaitIdle(engine);
+                }
+            }
+            clock.set(Instant.parse("2026-10-31T23:00:00Z"));
+            engine.runScheduledJobs();
+            awaitIdle(engine);
+
+            List<DumpView> dumps = engine.dumps("app");
+            assertThat(dumps).filteredOn(d -> "failed".equals(d.status())).isEmpty();
+            Set<String> keptScheduled = dumps.stream().filter(d -> "completed".equals(d.status()) && "scheduled".equals(d.trigger()))
+                    .map(d -> d.requestedAt().atZone(ZoneOffset.UTC).toLocalDate().toString()).collect(Collectors.toCollection(TreeSet::new));
+            // daily 3: 29, 30, 31; Sundays of the last 2 weeks: 18 (13 days old), 25; first Sunday of this month: 4
+            assertThat(keptScheduled).containsExactly("2026-10-04", "2026-10-18", "2026-10-25", "2026-10-29", "2026-10-30", "2026-10-31");
+            assertThat(dumps.stream().filter(d -> "completed".equals(d.status()) && "manual".equals(d.trigger())).count())
+                    .as("the last 2 of %d manual dumps", manual).isEqualTo(2);
+            assertThat(dumps.stream().filter(d -> "expired".equals(d.status())).count()).isEqualTo(31 - 6 + manual - 2);
+            assertThat(engine.baseBackups("app")).as("the first at once, then Sundays 4, 11, 18, 25 after 03:00").hasSize(5)
+                    .allMatch(b -> "completed".equals(b.status()));
+            try (var objects = Files.walk(tmp.resolve("repo").resolve("db/app/dump"))) {
+                assertThat(objects.filter(p -> Files.isRegularFile(p) && p.getFileName().toString().equals("dump")).count()).as("expired dumps' objects are gone")
+                        .isEqualTo(8);
+            }
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
+
+    private static void awaitIdle(Engine engine) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < deadline) {
+            boolean busy = engine.dumps("app").stream().anyMatch(d -> d.status().matches("requested|running"))
+                    || engine.baseBackups("app").stream().anyMatch(b -> b.status().matches("requested|running"));
+            if (!busy) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("jobs still running after 60 s");
+    }
+}
