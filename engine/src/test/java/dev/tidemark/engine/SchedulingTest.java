@@ -103,6 +103,38 @@ class SchedulingTest {
         }
     }
 
+    @Test
+    void aRunMissedWhileTheEngineWasDownHappensAtStartUp() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-missed-");
+        ServerUser.detect().ownOne(tmp);
+        MovableClock clock = new MovableClock(Instant.parse("2026-11-20T12:00:00Z"));
+        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
+        EngineConfig off = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
+                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        EngineConfig on = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
+                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), true, "node-1");
+        try (PostgresCluster cluster = PostgresCluster.start()) {
+            try (Engine engine = Engine.start(off, clock)) {
+                engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+                engine.requestBaseBackup("app", "alice");
+                awaitIdle(engine);
+            }
+            // down over Sunday 03:00 and the daily 01:00 dumps; the scheduler's first tick at start-up makes up for them
+            clock.set(Instant.parse("2026-11-24T10:00:00Z"));
+            try (Engine engine = Engine.start(on, clock)) {
+                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                while (System.nanoTime() < deadline && (engine.baseBackups("app").size() < 2 || engine.dumps("app").isEmpty())) {
+                    Thread.sleep(200);
+                }
+                assertThat(engine.baseBackups("app")).hasSize(2).anyMatch(b -> "scheduled".equals(b.trigger()));
+                assertThat(engine.dumps("app")).hasSize(1).allMatch(d -> "scheduled".equals(d.trigger()));
+                awaitIdle(engine);
+            }
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
+
     private static void awaitIdle(Engine engine) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < deadline) {
