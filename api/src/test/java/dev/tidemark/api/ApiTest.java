@@ -148,6 +148,7 @@ class ApiTest {
     @Test
     @Order(3)
     void dumpsDownloadWholeOrResumed() throws Exception {
+        cluster.execute("create table fruit(name text)", "insert into fruit values ('apple'), ('pear')", "create database copy");
         HttpResponse<String> accepted = call("POST", "/v1/databases/shop/dumps", ADMIN, "{\"databases\":[\"postgres\"]}");
         assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
         String id = json(accepted).path("id").asText();
@@ -161,6 +162,18 @@ class ApiTest {
                 .header("Authorization", "Bearer " + READER).header("Range", "bytes=100-").build(), HttpResponse.BodyHandlers.ofByteArray());
         assertThat(rest.statusCode()).isEqualTo(206);
         assertThat(rest.body()).isEqualTo(Arrays.copyOfRange(whole.body(), 100, whole.body().length));
+
+        HttpResponse<String> restore = call("POST", "/v1/databases/shop/dumps/" + id + "/restore", ADMIN,
+                "{\"database\":\"postgres\",\"targetDatabase\":\"copy\"}");
+        assertThat(restore.statusCode()).as(restore.body()).isEqualTo(202);
+        JsonNode restored = awaitDone("/v1/databases/shop/restores/" + json(restore).path("id").asText());
+        assertThat(restored.path("status").asText()).as(restored.toString()).isEqualTo("completed");
+        try (var c = cluster.connect("copy"); var s = c.createStatement(); var r = s.executeQuery("select count(*) from fruit")) {
+            r.next();
+            assertThat(r.getInt(1)).isEqualTo(2);
+        }
+        assertProblem(call("POST", "/v1/databases/shop/dumps/" + id + "/restore", ADMIN,
+                "{\"database\":\"nosuch\",\"targetDatabase\":\"copy\"}"), 400, "holds no database");
     }
 
     @Test
@@ -203,6 +216,35 @@ class ApiTest {
         assertThat(cli(0, with(read, "restore", "status", "shop", restore.path("id").asText()))).contains("completed");
         new dev.tidemark.engine.postgres.PgServer(dev.tidemark.engine.postgres.PgBinaries.locate(java.util.Optional.empty()),
                 ServerUser.detect(), tmp.resolve("cli-latest")).stop();
+    }
+
+    @Test
+    @Order(5)
+    void deregisterKeepsOrPurgesTheBackups() throws Exception {
+        assertProblem(call("DELETE", "/v1/databases/shop", READER, null), 403, "dashboard");
+        assertThat(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null).statusCode()).isEqualTo(204);
+        assertThat(json(call("GET", "/v1/databases/shop", READER, null)).path("status").asText()).isEqualTo("deregistered");
+        assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, null), 409, "deregistered");
+        Path objects = tmp.resolve("data/repository/db/shop");
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline && countFiles(objects) > 0) {
+            Thread.sleep(200);
+        }
+        assertThat(countFiles(objects)).as("purged").isZero();
+        try (var c = cluster.connect(); var s = c.createStatement();
+             var r = s.executeQuery("select count(*) from pg_replication_slots where slot_name = 'tidemark_shop'")) {
+            r.next();
+            assertThat(r.getInt(1)).as("the slot is dropped, so the server stops keeping WAL").isZero();
+        }
+    }
+
+    private static long countFiles(Path root) throws Exception {
+        if (!Files.exists(root)) {
+            return 0;
+        }
+        try (var files = Files.walk(root)) {
+            return files.filter(Files::isRegularFile).count();
+        }
     }
 
     /** The command followed by the connection options. */

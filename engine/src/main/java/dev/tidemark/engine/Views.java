@@ -144,7 +144,7 @@ final class Views {
         String target = "dump".equals(r.kind()) ? "dump " + r.dumpId() + " (" + r.dumpDatabase() + " -> " + r.targetDatabase() + ")"
                 : r.latest() ? "latest" : r.targetTime().toString();
         String directory = r.inPlace() ? h.pgdata() : r.targetDir();
-        Integer port = r.inPlace() ? work.primary(h).port() : r.port();
+        Integer port = r.inPlace() ? Integer.valueOf(work.primary(h).port()) : r.port();
         return new RestoreView(r.id(), r.status(), target, r.backupId(), directory, port, r.inPlace(), r.requestedAt(), r.startedAt(),
                 r.completedAt(), r.reachedTime(), r.summary(), r.failure(), p);
     }
