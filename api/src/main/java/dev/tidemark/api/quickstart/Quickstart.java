@@ -60,7 +60,7 @@ public final class Quickstart implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         began = Instant.now();
-        Path root = dir.toAbsolutePath().normalize();
+        Path root = reachable(dir.toAbsolutePath().normalize());
         try {
             prepare(root);
             return run(root);
@@ -193,6 +193,28 @@ public final class Quickstart implements Callable<Integer> {
             Thread.currentThread().join();
         }
         return 0;
+    }
+
+    /**
+     * The working directory, unless PostgreSQL's user (when the quickstart runs as root) cannot reach it, as under a
+     * home directory of mode 0700: then a directory under the system's temp directory.
+     */
+    private Path reachable(Path wanted) throws IOException, InterruptedException {
+        ServerUser user = ServerUser.detect();
+        Path existing = wanted;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || user.name().equals(System.getProperty("user.name"))) {
+            return wanted;
+        }
+        Process check = new ProcessBuilder(user.command(List.of("test", "-x", existing.toString()))).redirectErrorStream(true).start();
+        if (check.waitFor() == 0) {
+            return wanted;
+        }
+        Path fallback = Path.of(System.getProperty("java.io.tmpdir"), "tidemark-quickstart");
+        out.println("note: " + wanted + " is not reachable by the '" + user.name() + "' user PostgreSQL runs as; using " + fallback);
+        return fallback;
     }
 
     private void prepare(Path root) throws IOException {

@@ -229,7 +229,7 @@ public final class BaseBackupRunner {
                 }
             }
         } finally {
-            pool.shutdownNow();
+            Workers.stopAndWait(pool);
         }
         List<BackupManifest.FileEntry> sorted = new ArrayList<>(entries);
         sorted.sort(Comparator.comparing(BackupManifest.FileEntry::path));

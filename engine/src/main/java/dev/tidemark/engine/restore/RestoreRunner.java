@@ -1,6 +1,7 @@
 package dev.tidemark.engine.restore;
 
 import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.engine.basebackup.BackupProgress;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgServer;
@@ -273,7 +274,7 @@ public final class RestoreRunner {
                 }
             }
         } finally {
-            pool.shutdownNow();
+            Workers.stopAndWait(pool);
         }
         for (BackupManifest.FileEntry e : manifest.files()) {
             if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
@@ -371,7 +372,7 @@ public final class RestoreRunner {
                 }
             }
         } finally {
-            pool.shutdownNow();
+            Workers.stopAndWait(pool);
         }
         return objects.size();
     }
