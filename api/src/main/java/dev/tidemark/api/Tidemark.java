@@ -1,6 +1,7 @@
 package dev.tidemark.api;
 
 import dev.tidemark.api.cli.ApiClient;
+import dev.tidemark.api.cli.ClientOptions;
 import dev.tidemark.api.cli.Commands;
 import dev.tidemark.api.quickstart.Quickstart;
 import dev.tidemark.api.server.ServerApplication;
@@ -24,6 +25,14 @@ import java.util.concurrent.Callable;
                 Commands.RestoreCmd.class, Commands.Window.class, Commands.Events.class, Commands.Key.class, Commands.Token.class})
 public final class Tidemark implements Runnable {
     private static volatile boolean serving;
+
+    @picocli.CommandLine.Mixin
+    private ClientOptions options = new ClientOptions();
+
+    /** The client options (--server, --token, --data-dir, --json), accepted before or after any subcommand. */
+    public ClientOptions options() {
+        return options;
+    }
 
     public static void main(String[] args) {
         int code = commandLine().execute(args);

@@ -2,6 +2,7 @@ package dev.tidemark.api.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -11,20 +12,20 @@ import java.nio.file.Path;
 
 /** How the CLI reaches the server: --server, --token (or TIDEMARK_TOKEN, or the local admin token file), --json. */
 public final class ClientOptions {
-    @Option(names = "--server", description = "API address (default: $TIDEMARK_SERVER or http://127.0.0.1:8432)")
+    @Option(names = "--server", scope = ScopeType.INHERIT, description = "API address (default: $TIDEMARK_SERVER or http://127.0.0.1:8432)")
     String server;
 
-    @Option(names = "--token", description = "API token (default: $TIDEMARK_TOKEN, else the admin token in the data directory)")
+    @Option(names = "--token", scope = ScopeType.INHERIT, description = "API token (default: $TIDEMARK_TOKEN, else the admin token in the data directory)")
     String token;
 
-    @Option(names = "--data-dir", description = "the server's data directory, where the generated admin token is (default: "
+    @Option(names = "--data-dir", scope = ScopeType.INHERIT, description = "the server's data directory, where the generated admin token is (default: "
             + "$TIDEMARK_DATA_DIR or ~/.tidemark)")
     Path dataDirectory;
 
-    @Option(names = "--json", description = "print the API's JSON instead of a table")
+    @Option(names = "--json", scope = ScopeType.INHERIT, description = "print the API's JSON instead of a table")
     boolean json;
 
-    ApiClient client() {
+    public ApiClient client() {
         String address = server != null ? server : env("TIDEMARK_SERVER", "http://127.0.0.1:8432");
         return new ApiClient(address, token());
     }

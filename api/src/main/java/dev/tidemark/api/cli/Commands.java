@@ -5,7 +5,6 @@ import dev.tidemark.api.server.Tokens;
 import dev.tidemark.storage.codec.MasterKey;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -59,10 +58,13 @@ public final class Commands {
 
     /** Base of client commands: output streams and the API client. */
     abstract static class Client implements Callable<Integer> {
-        @Mixin
-        ClientOptions options;
         @Spec
         CommandSpec spec;
+
+        /** The connection options, given before or after the subcommand (they live on the root command). */
+        ClientOptions options() {
+            return ((dev.tidemark.api.Tidemark) spec.root().userObject()).options();
+        }
 
         PrintStream out() {
             return System.out;
@@ -70,11 +72,11 @@ public final class Commands {
 
         /** Progress goes to stderr when stdout carries the one JSON document. */
         PrintStream progressOut() {
-            return options.json ? System.err : System.out;
+            return options().json ? System.err : System.out;
         }
 
         ApiClient api() {
-            return options.client();
+            return options().client();
         }
     }
 
@@ -110,7 +112,7 @@ public final class Commands {
                 body.put("standbyUrl", standbyUrl);
                 body.put("window", duration(spec, window));
                 JsonNode view = api().post("/v1/databases", body);
-                options.print(out(), view, () -> out().println("registered " + view.path("id").asText()
+                options().print(out(), view, () -> out().println("registered " + view.path("id").asText()
                         + ": WAL streaming started; the first base backup is taken within a minute"));
                 return 0;
             }
@@ -121,7 +123,7 @@ public final class Commands {
             @Override
             public Integer call() {
                 JsonNode list = api().get("/v1/databases");
-                options.print(out(), list, () -> Table.print(out(), list,
+                options().print(out(), list, () -> Table.print(out(), list,
                         new String[]{"ID", "STATUS", "WINDOW START", "WINDOW END", "STREAM", "LAST BASE BACKUP"},
                         new String[]{"/id", "/status", "/window/start", "/window/end", "/streaming/state", "/lastBaseBackup/completedAt"}));
                 return 0;
@@ -136,7 +138,7 @@ public final class Commands {
             @Override
             public Integer call() {
                 JsonNode d = api().get("/v1/databases/" + enc(id));
-                options.print(out(), d, () -> Table.details(out(), d,
+                options().print(out(), d, () -> Table.details(out(), d,
                         new String[]{"id", "status", "primary", "pgdata", "standby", "window", "window start", "window end", "window note",
                                 "streaming", "durable LSN", "durable time", "lag bytes", "lag seconds", "WAL kept by slot", "last base backup",
                                 "last dump", "server version", "connections", "max connections", "logical size", "size on disk",
@@ -180,7 +182,7 @@ public final class Commands {
                 body.put("monthlyDumps", monthly);
                 body.put("manualDumps", manual);
                 JsonNode d = api().patch("/v1/databases/" + enc(id) + "/policy", body);
-                options.print(out(), d, () -> Table.details(out(), d.path("policy"),
+                options().print(out(), d, () -> Table.details(out(), d.path("policy"),
                         new String[]{"window", "base backup schedule", "dump schedule", "daily dumps", "weekly dumps", "monthly dumps",
                                 "manual dumps"},
                         new String[]{"/window", "/baseBackupSchedule", "/dumpSchedule", "/dailyDumps", "/weeklyDumps", "/monthlyDumps",
@@ -221,7 +223,7 @@ public final class Commands {
                 com.fasterxml.jackson.databind.node.ObjectNode both = ApiClient.JSON.createObjectNode();
                 both.set("baseBackups", bases);
                 both.set("dumps", dumps);
-                options.print(out(), both, () -> {
+                options().print(out(), both, () -> {
                     out().println("Base backups");
                     Table.print(out(), bases, BACKUP_HEADERS, BACKUP_FIELDS);
                     out().println();
@@ -243,7 +245,7 @@ public final class Commands {
             public Integer call() {
                 if (id.startsWith("dump-")) {
                     JsonNode d = api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id));
-                    options.print(out(), d, () -> Table.details(out(), d, new String[]{"id", "status", "trigger", "requested", "completed",
+                    options().print(out(), d, () -> Table.details(out(), d, new String[]{"id", "status", "trigger", "requested", "completed",
                             "databases", "bytes", "stored", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/completedAt",
                             "/databases", "/bytes", "/storedBytes", "/failure"}));
                     return 0;
@@ -264,13 +266,13 @@ public final class Commands {
                 JsonNode b = api().post("/v1/databases/" + enc(db) + "/base-backups", null);
                 String id = b.path("id").asText();
                 if (!wait) {
-                    options.print(out(), b, () -> out().println("base backup " + id + " requested; follow it with: tidemark backup show "
+                    options().print(out(), b, () -> out().println("base backup " + id + " requested; follow it with: tidemark backup show "
                             + db + " " + id));
                     return 0;
                 }
                 JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id)), "base backup",
                         progressOut());
-                options.print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "consistent at", "bytes", "stored",
+                options().print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "consistent at", "bytes", "stored",
                         "bad pages", "failure"}, new String[]{"/id", "/status", "/consistencyTime", "/bytes", "/storedBytes", "/badPages",
                         "/failure"}));
                 return "completed".equals(done.path("status").asText()) ? 0 : 1;
@@ -291,7 +293,7 @@ public final class Commands {
 
             Integer show(Client c, String db, String id) {
                 JsonNode b = c.api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id));
-                c.options.print(c.out(), b, () -> Table.details(c.out(), b, new String[]{"id", "status", "trigger", "requested", "started",
+                c.options().print(c.out(), b, () -> Table.details(c.out(), b, new String[]{"id", "status", "trigger", "requested", "started",
                         "completed", "consistent at", "start LSN", "stop LSN", "timeline", "bytes", "stored", "bad pages", "phase",
                         "percent", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/startedAt", "/completedAt",
                         "/consistencyTime", "/startLsn", "/stopLsn", "/timeline", "/bytes", "/storedBytes", "/badPages", "/progress/phase",
@@ -317,11 +319,11 @@ public final class Commands {
                 JsonNode d = api().post("/v1/databases/" + enc(db) + "/dumps", Map.of("databases", databases == null ? List.of() : databases));
                 String id = d.path("id").asText();
                 if (!wait) {
-                    options.print(out(), d, () -> out().println("dump " + id + " requested; follow it with: tidemark backup show " + db + " " + id));
+                    options().print(out(), d, () -> out().println("dump " + id + " requested; follow it with: tidemark backup show " + db + " " + id));
                     return 0;
                 }
                 JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id)), "dump", progressOut());
-                options.print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "databases", "bytes", "failure"},
+                options().print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "databases", "bytes", "failure"},
                         new String[]{"/id", "/status", "/databases", "/bytes", "/failure"}));
                 return "completed".equals(done.path("status").asText()) ? 0 : 1;
             }
@@ -436,12 +438,12 @@ public final class Commands {
         static Integer follow(Client c, String db, JsonNode r, boolean wait) throws InterruptedException {
             String id = r.path("id").asText();
             if (!wait) {
-                c.options.print(c.out(), r, () -> c.out().println("restore " + id + " requested; follow it with: tidemark restore status "
+                c.options().print(c.out(), r, () -> c.out().println("restore " + id + " requested; follow it with: tidemark restore status "
                         + db + " " + id));
                 return 0;
             }
             JsonNode done = Progress.await(() -> c.api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id)), "restore", c.progressOut());
-            c.options.print(c.out(), done, () -> Table.details(c.out(), done, new String[]{"id", "status", "target", "directory", "port",
+            c.options().print(c.out(), done, () -> Table.details(c.out(), done, new String[]{"id", "status", "target", "directory", "port",
                     "reached", "result", "failure"}, new String[]{"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime",
                     "/message", "/failure"}));
             return "completed".equals(done.path("status").asText()) ? 0 : 1;
@@ -455,7 +457,7 @@ public final class Commands {
             @Override
             public Integer call() {
                 JsonNode list = api().get("/v1/databases/" + enc(db) + "/restores");
-                options.print(out(), list, () -> Table.print(out(), list, RESTORE_HEADERS, RESTORE_FIELDS));
+                options().print(out(), list, () -> Table.print(out(), list, RESTORE_HEADERS, RESTORE_FIELDS));
                 return 0;
             }
         }
@@ -470,7 +472,7 @@ public final class Commands {
             @Override
             public Integer call() {
                 JsonNode r = api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id));
-                options.print(out(), r, () -> Table.details(out(), r, new String[]{"id", "status", "target", "backup", "directory", "port",
+                options().print(out(), r, () -> Table.details(out(), r, new String[]{"id", "status", "target", "backup", "directory", "port",
                         "in place", "requested", "completed", "reached", "result", "phase", "percent", "failure"}, new String[]{"/id",
                         "/status", "/target", "/backupId", "/targetDir", "/port", "/inPlace", "/requestedAt", "/completedAt", "/reachedTime",
                         "/message", "/progress/phase", "/progress/percent", "/failure"}));
@@ -487,7 +489,7 @@ public final class Commands {
         @Override
         public Integer call() {
             JsonNode w = api().get("/v1/databases/" + enc(db) + "/window");
-            options.print(out(), w, () -> out().println(w.path("start").isMissingNode() || w.path("start").isNull()
+            options().print(out(), w, () -> out().println(w.path("start").isMissingNode() || w.path("start").isNull()
                     ? "empty: " + w.path("note").asText() : "[" + w.path("start").asText() + ", " + w.path("end").asText() + "]"));
             return 0;
         }
@@ -508,7 +510,7 @@ public final class Commands {
         public Integer call() throws InterruptedException {
             JsonNode first = api().get("/v1/databases/" + enc(db) + "/events?from=" + from + "&limit=" + limit);
             if (!follow) {
-                options.print(out(), first, () -> {
+                options().print(out(), first, () -> {
                     Table.print(out(), first.path("events"), new String[]{"SEQ", "TIME", "TYPE", "ACTOR"},
                             new String[]{"/sequence", "/time", "/type", "/actor"});
                     if (first.path("next").asLong() >= 0) {
@@ -521,7 +523,7 @@ public final class Commands {
             long next = from;
             while (true) {
                 for (JsonNode e : page.path("events")) {
-                    out().println(options.json ? e.toString() : String.format("%6d  %s  %-22s %s", e.path("sequence").asLong(),
+                    out().println(options().json ? e.toString() : String.format("%6d  %s  %-22s %s", e.path("sequence").asLong(),
                             e.path("time").asText(), e.path("type").asText(), e.path("actor").asText()));
                     next = e.path("sequence").asLong() + 1;
                 }

@@ -87,6 +87,25 @@ class S3FaultTest {
     }
 
     @Test
+    void theStoreGoingAwayMidUploadIsAClearErrorAndLeavesNoObject() throws Exception {
+        S3Settings settings = s3.settings("faults-midway").withFirstPartBytes(S3Settings.MIN_PART).withRetries(3, Duration.ofSeconds(3),
+                Duration.ofMillis(20));
+        try (S3ObjectStore store = new S3ObjectStore(settings).verify(true)) {
+            ObjectWriter writer = store.create("cut");
+            writer.write(random(6 * 1024 * 1024));
+            s3.outage(true);
+            writer.write(random(1024));
+            assertThatThrownBy(writer::commit).isInstanceOf(IOException.class).hasMessageContaining("cut");
+            writer.close();
+        } finally {
+            s3.outage(false);
+        }
+        try (S3ObjectStore store = new S3ObjectStore(settings)) {
+            assertThat(store.stat("cut")).isEmpty();
+        }
+    }
+
+    @Test
     void wrongCredentialsFailAtOnceWithAHint() {
         S3Settings wrong = S3Settings.of(s3.directEndpoint(), "us-east-1", "faults-creds", S3ProxyServer.ACCESS_KEY, "not-the-secret", 10_000);
         assertThatThrownBy(() -> new S3ObjectStore(wrong).verify(true)).isInstanceOf(IOException.class)

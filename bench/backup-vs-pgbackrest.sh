@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Base backup and restore, Tidemark beside pgBackRest, on one pgbench cluster in one run (docs/benchmarks.md).
+# Needs: the PostgreSQL server packages, pgbackrest (apt-get install pgbackrest), run as root or as the postgres user.
+#   bench/backup-vs-pgbackrest.sh [SCALE]      (default 100, about 1.5 GiB)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+scale="${1:-100}"
+workers=2
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+rate() { python3 -c "print(f'{$1/1048576/($3-$2):.0f}')"; }
+
+root=$(mktemp -d /tmp/tidemark-bench-XXXX)
+chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
+data="$root/data"; port=$(free_port)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  for d in "$data" "$root/pgbr-restored" "$root/tm-restored"; do
+    [ -f "$d/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
+  done
+  rm -rf "$root"
+}
+trap cleanup EXIT
+
+echo "== cluster: pgbench scale $scale, data checksums, port $port"
+as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
+cat > "$root/pgbackrest.conf" <<CONF
+[global]
+repo1-path=$root/pgbr-repo
+process-max=$workers
+compress-type=zst
+compress-level=3
+start-fast=y
+log-level-console=warn
+log-path=$root
+lock-path=$root
+[bench]
+pg1-path=$data
+pg1-port=$port
+pg1-socket-path=$root
+CONF
+[ "$(id -u)" = 0 ] && chown postgres "$root/pgbackrest.conf"
+cat >> "$data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$root'
+wal_level = replica
+max_wal_senders = 10
+archive_mode = on
+archive_command = 'pgbackrest --config=$root/pgbackrest.conf --stanza=bench archive-push %p'
+shared_buffers = 256MB
+max_wal_size = 4GB
+CONF
+as_pg "$bin/pg_ctl" -D "$data" -l "$root/pg.log" -w start >/dev/null
+as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s "$scale" -q postgres 2>&1 | tail -n1
+as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "checkpoint" >/dev/null
+size=$(du -sb --exclude=pg_wal "$data" | cut -f1)
+echo "data directory without pg_wal: $((size / 1048576)) MiB"
+
+t0=$(now); tar -cf - -C "$data" . | cat > /dev/null; t1=$(now)
+echo "raw read (tar | cat): $(rate "$size" "$t0" "$t1") MiB/s"
+
+echo "== pgBackRest $(pgbackrest version | cut -d' ' -f2): full backup, zst-3, process-max $workers"
+as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
+t0=$(now); as_pg /usr/bin/time -f "%M" -o "$root/pgbr.rss" pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --type=full backup; t1=$(now)
+echo "pgBackRest backup: $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s, peak RSS $(( $(cat "$root/pgbr.rss") / 1024 )) MiB (main process)"
+t0=$(now)
+as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --pg1-path="$root/pgbr-restored" --type=immediate --target-action=promote restore
+echo "port = $(free_port)" >> "$root/pgbr-restored/postgresql.auto.conf"
+echo "archive_mode = off" >> "$root/pgbr-restored/postgresql.auto.conf"
+as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -l "$root/pgbr-restored.log" -w start >/dev/null
+until [ "$(as_pg "$bin/psql" -h "$root" -p "$(grep '^port' "$root/pgbr-restored/postgresql.auto.conf" | tail -n1 | cut -d' ' -f3)" -U postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null)" = "f" ]; do sleep 0.2; done
+t1=$(now)
+echo "pgBackRest restore (files, start, recovery to consistency, promoted): $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s"
+as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
+
+echo "== Tidemark: base backup, zstd-3 + AES-256-GCM, $workers workers"
+api_port=$(free_port)
+java_home=$(. "$here/.mvn/jdk.sh"; echo "$JAVA_HOME")
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -Daxoniq.update-checker.disabled=true -Ddisable-axoniq-console-message=true \
+  -Dtidemark.data-directory="$root/tm" -Dtidemark.workers=$workers -Dtidemark.scheduler.enabled=false -Dserver.port="$api_port" \
+  -jar "$here/api/target/tidemark.jar" serve > "$root/tidemark.log" 2>&1 &
+server_pid=$!
+cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
+until curl -fs "http://127.0.0.1:$api_port/actuator/health" >/dev/null 2>&1; do sleep 0.5; done
+cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
+sleep 2
+t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now)
+rss=$(grep VmHWM "/proc/$server_pid/status" | awk '{print $2}')
+echo "Tidemark backup: $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s, engine peak RSS $((rss / 1024)) MiB (whole JVM)"
+t0=$(now); cli restore bench --latest --target-dir "$root/tm-restored" --port "$(free_port)" --wait --json > "$root/tm-restore.json" 2>/dev/null; t1=$(now)
+echo "Tidemark restore (files, WAL, start, recovery, promoted): $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s"
+grep -o '"status" : "[a-z]*"' "$root/tm-backup.json" "$root/tm-restore.json"
+python3 - "$root/tm-backup.json" "$root/tm-restore.json" <<'PY'
+import json, sys, datetime
+def span(path):
+    d = json.load(open(path))
+    f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return (f(d["completedAt"]) - f(d["startedAt"])).total_seconds()
+print(f"Tidemark, as the engine timed them (no CLI start-up or polling): backup {span(sys.argv[1]):.1f} s, restore {span(sys.argv[2]):.1f} s")
+PY
