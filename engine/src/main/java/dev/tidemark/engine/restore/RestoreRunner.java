@@ -436,7 +436,39 @@ public final class RestoreRunner {
         Files.writeString(target.resolve("recovery.signal"), "");
     }
 
+    /**
+     * Starts PostgreSQL on the restored directory and waits until recovery has ended. PostgreSQL stops at a target time
+     * only when it meets a commit after it; when the archived WAL covers the target but has no commit after it (a quiet
+     * moment near the end of the window), the state at the target is the end of the archive: recovery is resumed without
+     * the target and says so.
+     */
     private Result recover(Request request, PgServer server, Path target, Path logFile, Path movedAside)
+            throws IOException, InterruptedException {
+        try {
+            return recoverOnce(request, server, target, logFile, movedAside, false);
+        } catch (IOException e) {
+            if (request.targetTime().isEmpty() || !logMentions(logFile, "recovery ended before configured recovery target was reached")) {
+                throw e;
+            }
+            log.info("restore {}: no commit after {} in the archived WAL: the state at the target is the end of the archive; "
+                    + "resuming recovery to it", request.restoreId(), request.targetTime().get());
+            server.kill();
+            Files.move(logFile, logFile.resolveSibling(logFile.getFileName() + ".first"), StandardCopyOption.REPLACE_EXISTING);
+            Files.write(target.resolve("postgresql.auto.conf"), List.of("recovery_target_time = ''"), StandardCharsets.UTF_8,
+                    StandardOpenOption.APPEND);
+            return recoverOnce(request, server, target, logFile, movedAside, true);
+        }
+    }
+
+    private static boolean logMentions(Path logFile, String text) {
+        try {
+            return Files.readString(logFile, StandardCharsets.UTF_8).contains(text);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private Result recoverOnce(Request request, PgServer server, Path target, Path logFile, Path movedAside, boolean targetIsEnd)
             throws IOException, InterruptedException {
         Files.deleteIfExists(logFile);
         try {
@@ -461,11 +493,14 @@ public final class RestoreRunner {
                     Instant reached = rs.getTimestamp(2) == null ? null : rs.getTimestamp(2).toInstant();
                     String lsn = rs.getString(3);
                     String serverLog = Files.readString(logFile);
-                    boolean stopped = serverLog.contains("recovery stopping before") || serverLog.contains("recovery stopping after");
+                    boolean stopped = targetIsEnd || serverLog.contains("recovery stopping before")
+                            || serverLog.contains("recovery stopping after");
                     int timeline = timelineOf(c);
                     String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
                             + (reached == null ? "no transaction replayed after the backup" : "last transaction replayed from " + reached)
                             + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
+                            : targetIsEnd ? ", no commit between it and target " + request.targetTime().get()
+                            + " in the archive: the state at the target"
                             : stopped ? ", target " + request.targetTime().get() + " reached"
                             : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
                             + ", now on timeline " + timeline;

@@ -1,0 +1,113 @@
+package dev.tidemark.engine;
+
+import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.DumpView;
+import dev.tidemark.engine.operations.EventPage;
+import dev.tidemark.engine.operations.RegisterDatabase;
+import dev.tidemark.engine.operations.RestoreRequest;
+import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.engine.testing.TableChecksums;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** With a standby registered, base backups and dumps are taken from it; a restore from such a backup is exact. */
+class StandbyTest {
+
+    @Test
+    void backupsAndDumpsComeFromTheStandbyAndRestoreExactly() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-standby-");
+        ServerUser user = ServerUser.detect();
+        user.ownOne(tmp);
+        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
+        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
+                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        try (PostgresCluster primary = PostgresCluster.start()) {
+            primary.execute("create table stock(id serial primary key, item text)", "insert into stock(item) values ('on the primary')");
+            Path standbyDir = tmp.resolve("standby");
+            PgServer standby = PgServer.factory(primary.server().binaries(), user).at(standbyDir);
+            standby.run(List.of(primary.server().binaries().tool("pg_basebackup").toString(), "-D", standbyDir.toString(), "-h",
+                    "127.0.0.1", "-p", Integer.toString(primary.port()), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
+                    Duration.ofMinutes(2), "pg_basebackup");
+            int standbyPort = PostgresCluster.freePort();
+            Files.writeString(standbyDir.resolve("postgresql.auto.conf"), "port = " + standbyPort + "\nunix_socket_directories = '"
+                    + tmp + "'\n", java.nio.file.StandardOpenOption.APPEND);
+            standby.start(tmp.resolve("standby.log"), Duration.ofSeconds(60));
+            try (Engine engine = Engine.start(config)) {
+                engine.register(new RegisterDatabase("shop", primary.url(), standbyDir.toString(),
+                        "postgresql://postgres@127.0.0.1:" + standbyPort + "/postgres", null), "alice");
+                BackupView backup = engine.requestBaseBackup("shop", "alice");
+                BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"));
+                assertThat(done.status()).as(done.failure()).isEqualTo("completed");
+                DumpView dump = engine.requestDump("shop", List.of("postgres"), "alice");
+                DumpView dumped = await(() -> engine.dump("shop", dump.id()), d -> !d.status().matches("requested|running"));
+                assertThat(dumped.status()).as(dumped.failure()).isEqualTo("completed");
+                List<EventPage.Event> events = engine.events("shop", 0, 100).events();
+                assertThat(events).filteredOn(e -> e.type().equals("BaseBackupStarted") || e.type().equals("DumpStarted"))
+                        .hasSize(2).allSatisfy(e -> assertThat(e.payload().get("fromStandby")).isEqualTo(true));
+
+                primary.execute("insert into stock(item) values ('after the backup')");
+                Instant moment = serverNow(primary);
+                Map<String, String> atMoment;
+                try (Connection c = primary.connect()) {
+                    atMoment = TableChecksums.of(c);
+                }
+                Thread.sleep(1100);
+                primary.execute("delete from stock");
+                await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(moment.plusSeconds(1)));
+                Path target = tmp.resolve("restored");
+                int port = PostgresCluster.freePort();
+                RestoreView r = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, target.toString(),
+                        port, false), "bob");
+                RestoreView restored = await(() -> engine.restore("shop", r.id()), v -> !v.status().matches("requested|running"));
+                assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
+                PostgresCluster copy = PostgresCluster.attach(PgServer.factory(primary.server().binaries(), user).at(target), port);
+                try (Connection c = copy.connect()) {
+                    assertThat(TableChecksums.of(c)).isEqualTo(atMoment);
+                } finally {
+                    copy.stopServer();
+                }
+            } finally {
+                standby.stop();
+            }
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
+
+    private static Instant serverNow(PostgresCluster cluster) throws Exception {
+        try (Connection c = cluster.connect(); Statement s = c.createStatement(); ResultSet r = s.executeQuery("select clock_timestamp()")) {
+            r.next();
+            return r.getTimestamp(1).toInstant();
+        }
+    }
+
+    private static <T> T await(Supplier<T> probe, Predicate<T> done) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        T value = probe.get();
+        while (!done.test(value)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not done within 2 minutes: " + value);
+            }
+            Thread.sleep(200);
+            value = probe.get();
+        }
+        return value;
+    }
+}
