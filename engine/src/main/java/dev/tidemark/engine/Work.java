@@ -21,7 +21,6 @@ import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.restore.RestoreRunner;
 import dev.tidemark.engine.wal.WalStreamSettings;
-import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.Repository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,7 +44,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import java.util.stream.Stream;
 
 /**
  * Runs what catalog events ask for: a requested base backup, dump or restore is started, run, and completed or failed
@@ -347,10 +345,8 @@ final class Work implements AutoCloseable {
         }
         if (purge) {
             String prefix = repository.layout().databasePrefix(databaseId);
-            try (Stream<ObjectInfo> objects = repository.store().list(prefix)) {
-                List<String> keys = objects.map(ObjectInfo::key).toList();
-                repository.store().deleteAll(keys);
-                LOG.info("database {} purged: {} objects deleted from the repository", databaseId, keys.size());
+            try {
+                LOG.info("database {} purged: {} objects deleted from the repository", databaseId, repository.deleteUnder(prefix));
             } catch (IOException | RuntimeException e) {
                 LOG.warn("purging the objects of {} failed: {}; run the deregistration again or delete {} by hand", databaseId,
                         e.getMessage(), prefix);

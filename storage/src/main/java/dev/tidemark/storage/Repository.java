@@ -6,6 +6,8 @@ import dev.tidemark.storage.layout.RepositoryLayout;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.List;
+import java.util.stream.Stream;
 
 /** A backup repository: an object store, the layout of its keys, and the codec every object passes through. */
 public final class Repository implements AutoCloseable {
@@ -70,6 +72,16 @@ public final class Repository implements AutoCloseable {
             raw.close();
             throw e;
         }
+    }
+
+    /** Deletes every object whose key starts with prefix (an unfinished backup, an expired dump); returns how many. */
+    public int deleteUnder(String prefix) throws IOException {
+        List<String> keys;
+        try (Stream<ObjectInfo> objects = store.list(prefix)) {
+            keys = objects.map(ObjectInfo::key).toList();
+        }
+        store.deleteAll(keys);
+        return keys.size();
     }
 
     @Override

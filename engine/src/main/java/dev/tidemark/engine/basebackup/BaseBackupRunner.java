@@ -2,7 +2,6 @@ package dev.tidemark.engine.basebackup;
 
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
-import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.StoredObject;
 import org.slf4j.Logger;
@@ -36,7 +35,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.stream.Stream;
 
 /**
  * Takes one base backup: pg_backup_start and pg_backup_stop on one held session, the data directory read by
@@ -360,11 +358,10 @@ public final class BaseBackupRunner {
 
     /** Removes every object under prefix; used when a backup fails or is found interrupted. */
     public void removeQuietly(String prefix) {
-        try (Stream<ObjectInfo> objects = repository.store().list(prefix)) {
-            List<String> keys = objects.map(ObjectInfo::key).toList();
-            repository.store().deleteAll(keys);
-            if (!keys.isEmpty()) {
-                log.info("removed {} objects of the unfinished backup under {}", keys.size(), prefix);
+        try {
+            int removed = repository.deleteUnder(prefix);
+            if (removed > 0) {
+                log.info("removed {} objects of the unfinished backup under {}", removed, prefix);
             }
         } catch (IOException e) {
             log.warn("could not remove the objects of an unfinished backup under {}: {}", prefix, e.getMessage());

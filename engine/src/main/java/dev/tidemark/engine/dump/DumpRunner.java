@@ -2,7 +2,6 @@ package dev.tidemark.engine.dump;
 
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgConnections;
-import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.StoredObject;
 import org.slf4j.Logger;
@@ -24,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * Takes logical dumps with pg_dump -Fc, streamed through the codec pipeline into the repository (never a full
@@ -184,8 +182,8 @@ public final class DumpRunner {
 
     /** Removes every object of a dump (failed, or expired by retention). */
     public void removeQuietly(String prefix) {
-        try (Stream<ObjectInfo> objects = repository.store().list(prefix)) {
-            repository.store().deleteAll(objects.map(ObjectInfo::key).toList());
+        try {
+            repository.deleteUnder(prefix);
         } catch (IOException e) {
             log.warn("could not remove the dump objects under {}: {}", prefix, e.getMessage());
         }
