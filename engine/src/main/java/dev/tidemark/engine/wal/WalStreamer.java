@@ -184,6 +184,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         return;
                     }
                     nextSample = now + settings.sampleInterval().toNanos();
+                    publishStatus(); // the lag is the server's position now against what is durable
                 }
                 if (now >= nextPartial) {
                     if (filled > uploadedPartial) {
@@ -238,8 +239,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
 
     private void archiveSegment(WalSegment segment, byte[] buffer) throws IOException {
         String key = repository.layout().walSegment(databaseId, chain, segment.name());
-        String sha = sha256(buffer, buffer.length);
+        String sha;
         if (repository.store().stat(key).isPresent()) {
+            sha = sha256(buffer, buffer.length);
             String existing = sha256Of(repository.openDecoded(key));
             if (!existing.equals(sha)) {
                 String keptAs = repository.layout().walConflict(databaseId, chain, segment.name(), sha.substring(0, 16));
@@ -250,7 +252,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 return;
             }
         } else {
-            repository.putEncoded(key, new ByteArrayInputStream(buffer));
+            sha = repository.putEncoded(key, new ByteArrayInputStream(buffer)).sha256Hex(); // the codec hashes as it stores
             segmentsArchived++;
             bytesArchived += buffer.length;
         }

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# WAL ingest, Tidemark's stream beside pgBackRest's asynchronous archive-push, on one backlog in one run, then
+# Tidemark's lag under a pgbench TPC-B load (docs/benchmarks.md).
+# Needs: the PostgreSQL server packages and pgbackrest; run as root or as the postgres user.
+#   bench/wal-vs-pgbackrest.sh [BACKLOG_MIB] [LOAD_SECONDS]      (defaults 2048 and 60)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+backlog_mib="${1:-2048}"
+load_seconds="${2:-60}"
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+root=$(mktemp -d /tmp/tidemark-walbench-XXXX)
+chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
+data="$root/data"; port=$(free_port); api_port=$(free_port)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  [ -f "$data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$root"
+}
+trap cleanup EXIT
+psql_() { as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "$1"; }
+
+as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
+cat > "$root/pgbackrest.conf" <<CONF
+[global]
+repo1-path=$root/pgbr-repo
+process-max=2
+compress-type=zst
+compress-level=3
+archive-async=y
+spool-path=$root/pgbr-spool
+log-level-console=warn
+log-path=$root
+lock-path=$root
+[bench]
+pg1-path=$data
+pg1-port=$port
+pg1-socket-path=$root
+CONF
+[ "$(id -u)" = 0 ] && chown postgres "$root/pgbackrest.conf"
+cat >> "$data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$root'
+wal_level = replica
+max_wal_senders = 10
+archive_mode = on
+archive_command = '/bin/false'
+max_wal_size = 8GB
+shared_buffers = 256MB
+CONF
+as_pg "$bin/pg_ctl" -D "$data" -l "$root/pg.log" -w start >/dev/null
+as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null 2>&1 || true
+psql_ "select pg_create_physical_replication_slot('tidemark_bench', true)" >/dev/null
+start_lsn=$(psql_ "select pg_current_wal_lsn()")
+echo "== backlog: about $backlog_mib MiB of WAL (archiving held back, a slot keeping it for Tidemark)"
+scale=$(( backlog_mib / 16 + 1 ))
+as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s "$scale" -q postgres >/dev/null 2>&1
+psql_ "select pg_switch_wal()" >/dev/null
+end_lsn=$(psql_ "select pg_current_wal_lsn()")
+last_wal=$(psql_ "select pg_walfile_name('$end_lsn'::pg_lsn - 1)")
+bytes=$(psql_ "select pg_wal_lsn_diff('$end_lsn', '$start_lsn')::bigint")
+echo "backlog: $((bytes / 1048576)) MiB of WAL, up to $last_wal"
+
+echo "== pgBackRest $(pgbackrest version | cut -d' ' -f2) archive-push, async, process-max 2, zst-3"
+t0=$(now)
+psql_ "alter system set archive_command = 'pgbackrest --config=$root/pgbackrest.conf --stanza=bench archive-push %p'" >/dev/null
+psql_ "select pg_reload_conf()" >/dev/null
+until [ "$(psql_ "select coalesce(last_archived_wal, '') >= '$last_wal' from pg_stat_archiver")" = "t" ]; do sleep 0.2; done
+t1=$(now)
+pgbr=$(python3 -c "print(f'{$bytes/1048576/($t1-$t0):.0f}')")
+echo "pgBackRest drained the backlog in $(python3 -c "print(f'{$t1-$t0:.1f}')") s: $pgbr MiB/s"
+
+echo "== Tidemark WAL stream (zstd-3 + AES-256-GCM) from the slot"
+java_home=$(. "$here/.mvn/jdk.sh"; echo "$JAVA_HOME")
+"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -Daxoniq.update-checker.disabled=true -Ddisable-axoniq-console-message=true \
+  -Dtidemark.data-directory="$root/tm" -Dtidemark.scheduler.enabled=false -Dserver.port="$api_port" \
+  -jar "$here/api/target/tidemark.jar" serve > "$root/tidemark.log" 2>&1 &
+server_pid=$!
+cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
+until curl -fs "http://127.0.0.1:$api_port/actuator/health" >/dev/null 2>&1; do sleep 0.5; done
+token=$(cat "$root/tm/admin.token")
+durable() { curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$api_port/v1/databases/bench" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin).get("streaming",{}).get("durableLsn") or "0/0")'; }
+t0=$(now)
+cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
+until [ "$(psql_ "select '$(durable)'::pg_lsn >= '$end_lsn'::pg_lsn")" = "t" ]; do sleep 0.2; done
+t1=$(now)
+tm=$(python3 -c "print(f'{$bytes/1048576/($t1-$t0):.0f}')")
+echo "Tidemark drained the backlog in $(python3 -c "print(f'{$t1-$t0:.1f}')") s: $tm MiB/s ($(python3 -c "print(f'{$tm/$pgbr:.2f}')")x pgBackRest)"
+
+echo "== Tidemark lag under pgbench -c 8 TPC-B for $load_seconds s (sampled every second)"
+as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -c 8 -j 2 -T "$load_seconds" -n postgres > "$root/pgbench.out" 2>&1 &
+load=$!
+: > "$root/lag"
+while kill -0 "$load" 2>/dev/null; do
+  curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$api_port/v1/databases/bench" \
+    | python3 -c 'import json,sys; s=json.load(sys.stdin)["streaming"]; print(s.get("lagBytes",0), s.get("lagSeconds",0))' >> "$root/lag" || true
+  sleep 1
+done
+grep -o "tps = [0-9.]*" "$root/pgbench.out" | head -n1
+python3 - "$root/lag" <<'PY'
+import sys
+rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+b = sorted(r[0] for r in rows); s = sorted(r[1] for r in rows)
+p = lambda v, q: v[min(len(v) - 1, int(q * len(v)))]
+print(f"{len(rows)} samples: lag bytes p50 {p(b,.5)/1048576:.1f} MiB, p99 {p(b,.99)/1048576:.1f} MiB, max {b[-1]/1048576:.1f} MiB;"
+      f" lag seconds p50 {p(s,.5):.1f}, p99 {p(s,.99):.1f}, max {s[-1]:.1f}")
+PY
