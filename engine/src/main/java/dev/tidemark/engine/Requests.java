@@ -168,6 +168,9 @@ final class Requests {
         if (!request.inPlace() && !Path.of(request.targetDir()).isAbsolute()) {
             throw new InvalidRequestException("targetDir must be an absolute path, not '" + request.targetDir() + "'");
         }
+        if (!request.inPlace()) {
+            refuseOverlap(Path.of(request.targetDir()), views.history(databaseId));
+        }
         streams.flush(databaseId);
         DatabaseHistory h = views.history(databaseId);
         Instant now = clock.instant();
@@ -184,6 +187,26 @@ final class Requests {
         catalog.send(new Commands.RequestRestore(databaseId, restoreId, "pitr", target, request.latest(), request.targetDir(),
                 request.port(), request.inPlace(), null, null, null, live, now), actor);
         return views.restore(databaseId, restoreId);
+    }
+
+    /** A restore beside must not land inside (or around) a live data directory, the engine's own data or the repository. */
+    private void refuseOverlap(Path target, DatabaseHistory h) {
+        Path t = target.toAbsolutePath().normalize();
+        List<Path> guarded = new ArrayList<>();
+        guarded.add(config.dataDirectory().toAbsolutePath().normalize());
+        for (DatabaseHistory db : catalog.view().databases()) {
+            guarded.add(Path.of(db.pgdata()).toAbsolutePath().normalize());
+        }
+        String uri = config.repository().uri();
+        if (uri != null && uri.startsWith("file:")) {
+            guarded.add(Path.of(java.net.URI.create(uri)).toAbsolutePath().normalize());
+        }
+        for (Path g : guarded) {
+            if (t.startsWith(g) || g.startsWith(t)) {
+                throw new InvalidRequestException("targetDir " + t + " overlaps " + g + " (a database's data directory, the engine's data "
+                        + "or the repository): choose a directory outside them");
+            }
+        }
     }
 
     RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, String actor) {

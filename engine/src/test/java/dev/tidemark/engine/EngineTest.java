@@ -135,6 +135,11 @@ class EngineTest {
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("absolute");
         assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(null, true, null, null, true), "bob"))
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("running");
+        assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(null, true,
+                cluster.dataDirectory().resolve("inside").toString(), PostgresCluster.freePort(), false), "bob"))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("overlaps");
+        assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(null, true, "/", PostgresCluster.freePort(), false), "bob"))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("overlaps");
         assertThatThrownBy(() -> engine.register(new RegisterDatabase("Bad Id", cluster.url(), "/x", null, null), "alice"))
                 .isInstanceOf(InvalidRequestException.class);
         assertThatThrownBy(() -> engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(),
