@@ -95,6 +95,15 @@ class DumpRunnerTest {
 
         assertThatThrownBy(() -> runner.dump("shop", "d-missing", PgConnections.parse(cluster.url(), null), List.of("nope")))
                 .hasMessageContaining("'nope' does not exist");
+
+        // client programs older than the server cannot dump it (only one major version is installed here, so the
+        // older client is the installed one declared a major version lower)
+        PgBinaries installed = PgBinaries.locate(Optional.empty());
+        DumpRunner older = new DumpRunner(repo, new PgBinaries(installed.directory(), installed.majorVersion() - 1));
+        assertThatThrownBy(() -> older.dump("shop", "d-old", PgConnections.parse(cluster.url(), null), List.of()))
+                .hasMessageContaining("cannot dump a PostgreSQL " + installed.majorVersion() + " server")
+                .hasMessageContaining("install the client programs");
+        assertThat(objects("d-old")).isEmpty();
     }
 
     private List<String> objects(String dumpId) throws Exception {
