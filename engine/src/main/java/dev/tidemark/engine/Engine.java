@@ -59,7 +59,7 @@ public final class Engine implements Operations, AutoCloseable {
         this.catalog = catalog;
         this.streams = streams;
         this.work = work;
-        this.views = new Views(catalog, streams, work, clock);
+        this.views = new Views(catalog, streams, work, clock, config.nodeId());
         this.requests = new Requests(config, catalog, streams, work, views, clock, repository);
     }
 
@@ -99,7 +99,7 @@ public final class Engine implements Operations, AutoCloseable {
         work.failInterrupted();
         catalog.subscribe(this::onEvent);
         for (DatabaseHistory db : catalog.view().databases()) {
-            if (db.active()) {
+            if (db.active() && db.ownedBy(config.nodeId())) {
                 streams.start(db);
             }
         }

@@ -89,6 +89,7 @@ final class Requests {
         Policy policy = Policy.defaults().with(request.window(), null, null, null, null, null, null);
         catalog.send(new Commands.RegisterDatabase(request.id(), primary.url(), pgdata.toString(), blankToNull(request.standbyUrl()), policy,
                 clock.instant()), actor);
+        catalog.send(new Commands.AssignOwner(request.id(), config.nodeId(), clock.instant()), actor);
         LOG.info("database {} registered by {}: streaming starts; the first base backup is taken within a minute", request.id(), actor);
         return views.database(request.id());
     }

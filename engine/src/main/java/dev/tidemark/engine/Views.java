@@ -28,8 +28,10 @@ final class Views {
     private final Streams streams;
     private final Work work;
     private final Clock clock;
+    private final String nodeId;
 
-    Views(Catalog catalog, Streams streams, Work work, Clock clock) {
+    Views(Catalog catalog, Streams streams, Work work, Clock clock, String nodeId) {
+        this.nodeId = nodeId;
         this.catalog = catalog;
         this.streams = streams;
         this.work = work;
@@ -80,7 +82,8 @@ final class Views {
     private StreamingView streaming(DatabaseHistory h) {
         WalStreamStatus s = streams.status(h.id()).orElse(null);
         if (s == null) {
-            return new StreamingView(h.active() ? "stopped" : h.status(), h.chain(), 0, null, null, 0, 0, 0, 0, null);
+            String state = !h.active() ? h.status() : h.ownedBy(nodeId) ? "stopped" : "streamed by " + h.owner();
+            return new StreamingView(state, h.chain(), 0, null, null, 0, 0, 0, 0, null);
         }
         return new StreamingView(s.state(), s.chain(), s.timeline(), s.durableLsn(), s.durableTime(), s.lagBytes(), s.lagSeconds(),
                 s.retainedBytes(), s.segmentsArchived(), s.lastError());

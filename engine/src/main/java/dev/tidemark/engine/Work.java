@@ -100,12 +100,27 @@ final class Work implements AutoCloseable {
                 : PgConnections.parse(db.standbyUrl(), config.pgPasswords().get(db.id()));
     }
 
+    private boolean owned(String databaseId) {
+        return history(databaseId).map(db -> db.ownedBy(config.nodeId())).orElse(false);
+    }
+
+    /** Acts on an event of a database this node owns; another node's databases are its own business. */
     void onEvent(CatalogEvent committed) {
+        if (committed.event() instanceof DatabaseEvent.OwnerAssigned e) {
+            if (e.node().equals(config.nodeId())) {
+                history(e.databaseId()).filter(DatabaseHistory::active).ifPresent(streams::start);
+            } else {
+                streams.stop(e.databaseId());
+            }
+            return;
+        }
+        if (!owned(committed.databaseId())) {
+            return;
+        }
         switch (committed.event()) {
             case DatabaseEvent.BaseBackupRequested e -> submit(e.databaseId(), e.backupId(), () -> baseBackup(e.databaseId(), e.backupId()));
             case DatabaseEvent.DumpRequested e -> submit(e.databaseId(), e.dumpId(), () -> dump(e.databaseId(), e.dumpId()));
             case DatabaseEvent.RestoreRequested e -> submit(e.databaseId(), e.restoreId(), () -> restore(e.databaseId(), e.restoreId()));
-            case DatabaseEvent.DatabaseRegistered e -> history(e.databaseId()).ifPresent(streams::start);
             case DatabaseEvent.ChainChanged e -> {
                 streams.stop(e.databaseId());
                 LOG.error("database {}: the server is another system now ({} instead of {}): streaming stopped; the old chain stays "
@@ -139,6 +154,9 @@ final class Work implements AutoCloseable {
     /** At start: work that was running when the engine stopped is failed and its objects removed. */
     void failInterrupted() {
         for (DatabaseHistory db : catalog.view().databases()) {
+            if (!db.ownedBy(config.nodeId())) {
+                continue;
+            }
             for (DatabaseHistory.BaseBackup b : db.baseBackups()) {
                 if ("running".equals(b.status())) {
                     new BaseBackupRunner(repository, BaseBackupRunner.Settings.defaults())
@@ -168,6 +186,9 @@ final class Work implements AutoCloseable {
     /** At start: work asked for while the engine was down (or before it stopped) is started. */
     void startQueued() {
         for (DatabaseHistory db : catalog.view().databases()) {
+            if (!db.ownedBy(config.nodeId())) {
+                continue;
+            }
             db.baseBackups().stream().filter(b -> "requested".equals(b.status()))
                     .forEach(b -> submit(db.id(), b.id(), () -> baseBackup(db.id(), b.id())));
             db.dumps().stream().filter(d -> "requested".equals(d.status()))

@@ -19,6 +19,9 @@ import org.axonframework.config.DefaultConfigurer;
 import org.axonframework.eventhandling.DomainEventMessage;
 import org.axonframework.eventhandling.PropagatingErrorHandler;
 import org.axonframework.eventhandling.TrackedEventMessage;
+import org.axonframework.eventhandling.TrackingEventProcessorConfiguration;
+import org.axonframework.eventhandling.TrackingToken;
+import org.axonframework.eventhandling.tokenstore.inmemory.InMemoryTokenStore;
 import org.axonframework.eventhandling.tokenstore.jdbc.JdbcTokenStore;
 import org.axonframework.eventhandling.tokenstore.jdbc.PostgresTokenTableFactory;
 import org.axonframework.eventsourcing.EventCountSnapshotTriggerDefinition;
@@ -131,6 +134,7 @@ public final class Catalog implements AutoCloseable {
         JdbcTokenStore tokens = JdbcTokenStore.builder().connectionProvider(transactions).serializer(serializer).build();
 
         CatalogView view = new CatalogView();
+        TrackingToken head = storage.createHeadToken(); // before the replay at start: what follows it is read by the sync processor
         KafkaPublisher publisher = settings.kafkaBootstrap() == null || settings.kafkaBootstrap().isBlank() ? null
                 : new KafkaPublisher(settings.kafkaBootstrap(), settings.kafkaTopic(), json);
         Configurer configurer = DefaultConfigurer.defaultConfiguration(false)
@@ -146,6 +150,10 @@ public final class Catalog implements AutoCloseable {
             ep.registerTokenStore(c -> tokens);
             ep.registerSubscribingEventProcessor(CatalogView.GROUP);
             ep.registerEventHandler(c -> view);
+            ep.registerTrackingEventProcessor(CatalogSync.GROUP, Configuration::eventStore, c -> TrackingEventProcessorConfiguration
+                    .forSingleThreadedProcessing().andInitialTrackingToken(source -> head));
+            ep.registerTokenStore(CatalogSync.GROUP, c -> new InMemoryTokenStore());
+            ep.registerEventHandler(c -> new CatalogSync(view));
             if (publisher != null) {
                 ep.registerTrackingEventProcessor(KafkaPublisher.GROUP);
                 ep.registerEventHandler(c -> publisher);
@@ -156,6 +164,7 @@ public final class Catalog implements AutoCloseable {
         axon.start();
         Catalog catalog = new Catalog(axon, view, dataSource, json, settings.clock(), publisher, pool);
         catalog.replayAll();
+        view.markAllTold();
         LOG.info("catalog open: {} ({} databases){}", embedded ? "embedded at " + settings.embeddedDirectory() : settings.jdbcUrl(),
                 view.databases().size(), publisher == null ? "" : ", publishing to Kafka " + settings.kafkaBootstrap());
         return catalog;
@@ -194,11 +203,12 @@ public final class Catalog implements AutoCloseable {
 
     private void reload(String databaseId) {
         view.forget(databaseId);
-        DomainEventStream stream = axon.eventStore().readEvents(databaseId);
+        DomainEventStream stream = axon.eventStore().readEvents(databaseId, 0); // every event, not the snapshot
         while (stream.hasNext()) {
             DomainEventMessage<?> message = stream.next();
             if (message.getPayload() instanceof DatabaseEvent event) {
-                view.replay(event, message.getSequenceNumber());
+                Object actor = message.getMetaData().get("actor");
+                view.reloaded(event, message.getSequenceNumber(), message.getTimestamp(), actor == null ? null : actor.toString());
             }
         }
     }
@@ -211,23 +221,34 @@ public final class Catalog implements AutoCloseable {
     public <R> R send(Object command, String actor) {
         CommandGateway gateway = axon.commandGateway();
         String databaseId = databaseIdOf(command);
-        try {
-            return (R) gateway.sendAndWait(GenericCommandMessage.asCommandMessage(command)
-                    .andMetaData(Map.of("actor", actor == null ? "system" : actor)));
-        } catch (RuntimeException e) {
-            RuntimeException mapped = map(e, command, databaseId);
-            if (databaseId != null && !(mapped instanceof CatalogRejection r && r.kind() == CatalogRejection.Kind.NOT_FOUND)) {
-                reload(databaseId);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return (R) gateway.sendAndWait(GenericCommandMessage.asCommandMessage(command)
+                        .andMetaData(Map.of("actor", actor == null ? "system" : actor)));
+            } catch (RuntimeException e) {
+                RuntimeException mapped = map(e, command, databaseId);
+                if (databaseId != null && !(mapped instanceof CatalogRejection r && r.kind() == CatalogRejection.Kind.NOT_FOUND)) {
+                    reload(databaseId);
+                }
+                // another node appended to the same database at the same moment: decide again on the newer state
+                boolean raced = rootCause(e) instanceof ConcurrencyException && !(command instanceof Commands.RegisterDatabase);
+                if (!raced || attempt == 3) {
+                    throw mapped;
+                }
             }
-            throw mapped;
         }
     }
 
-    private static RuntimeException map(RuntimeException e, Object command, String databaseId) {
+    private static Throwable rootCause(RuntimeException e) {
         Throwable cause = e;
         while (cause instanceof CommandExecutionException && cause.getCause() != null) {
             cause = cause.getCause();
         }
+        return cause;
+    }
+
+    private static RuntimeException map(RuntimeException e, Object command, String databaseId) {
+        Throwable cause = rootCause(e);
         if (cause instanceof CatalogRejection rejection) {
             return rejection;
         }

@@ -29,6 +29,8 @@ public final class CatalogView {
     static final String GROUP = "catalog-view";
     private static final Logger LOG = LoggerFactory.getLogger(CatalogView.class);
     private final Map<String, DatabaseHistory> histories = new ConcurrentHashMap<>();
+    /** Per database, the sequence numbers listeners heard of since the catalog opened (each event is told once). */
+    private final Map<String, java.util.Set<Long>> told = new ConcurrentHashMap<>();
     private final List<Consumer<CatalogEvent>> listeners = new CopyOnWriteArrayList<>();
 
     public Optional<DatabaseHistory> database(String id) {
@@ -55,9 +57,18 @@ public final class CatalogView {
         fold(event, sequence);
     }
 
+    /** Folds an event reloaded after a refused command, telling listeners if nobody did yet (another node's event). */
+    void reloaded(DatabaseEvent event, long sequence, Instant timestamp, String actor) {
+        fold(event, sequence);
+        tell(new CatalogEvent(event, sequence, timestamp, actor));
+    }
+
+    /** An event committed by this node, in the committing thread: folded now, told after the commit. */
     @EventHandler
     void on(DatabaseEvent event, @SequenceNumber long sequence, @Timestamp Instant timestamp, @MetaDataValue("actor") String actor) {
-        fold(event, sequence);
+        if (!fold(event, sequence)) {
+            return;
+        }
         CatalogEvent committed = new CatalogEvent(event, sequence, timestamp, actor);
         if (CurrentUnitOfWork.isStarted()) {
             CurrentUnitOfWork.get().root().afterCommit(u -> tell(committed));
@@ -66,16 +77,38 @@ public final class CatalogView {
         }
     }
 
-    private void fold(DatabaseEvent event, long sequence) {
+    /** An event read back from the store by the sync processor: folded unless known, told unless told already. */
+    void synced(DatabaseEvent event, long sequence, Instant timestamp, String actor) {
+        fold(event, sequence);
+        tell(new CatalogEvent(event, sequence, timestamp, actor));
+    }
+
+    /** After the start-up replay: what is in the store now has happened before this node listened. */
+    void markAllTold() {
+        histories.forEach((id, h) -> {
+            java.util.Set<Long> set = told.computeIfAbsent(id, k -> ConcurrentHashMap.newKeySet());
+            for (long q = 0; q <= h.version(); q++) {
+                set.add(q);
+            }
+        });
+    }
+
+    /** Folds the event unless the history has it already; says whether it was new. */
+    private boolean fold(DatabaseEvent event, long sequence) {
         DatabaseHistory h = histories.computeIfAbsent(event.databaseId(), k -> new DatabaseHistory());
         synchronized (h) {
             if (sequence > h.version()) {
                 h.apply(event, sequence);
+                return true;
             }
+            return false;
         }
     }
 
     private void tell(CatalogEvent event) {
+        if (!told.computeIfAbsent(event.databaseId(), k -> ConcurrentHashMap.newKeySet()).add(event.sequence())) {
+            return;
+        }
         for (Consumer<CatalogEvent> listener : listeners) {
             try {
                 listener.accept(event);

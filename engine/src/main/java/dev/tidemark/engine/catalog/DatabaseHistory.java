@@ -95,6 +95,7 @@ public final class DatabaseHistory {
     private Instant registeredAt;
     private String chain;
     private String changedToChain;
+    private String owner;
     private long version = -1;
     private LinkedHashMap<String, BaseBackup> baseBackups = new LinkedHashMap<>();
     private LinkedHashMap<String, Dump> dumps = new LinkedHashMap<>();
@@ -118,6 +119,7 @@ public final class DatabaseHistory {
                 status = "active";
                 registeredAt = e.at();
             }
+            case OwnerAssigned e -> owner = e.node();
             case PolicyChanged e -> policy = e.policy();
             case BaseBackupRequested e -> baseBackups.put(e.backupId(), new BaseBackup(e.backupId(), "requested", e.trigger(), e.at(),
                     null, null, null, false, null, null, null, null, null, null, null, null, null, null, null, null, null));
@@ -244,6 +246,7 @@ public final class DatabaseHistory {
         c.registeredAt = registeredAt;
         c.chain = chain;
         c.changedToChain = changedToChain;
+        c.owner = owner;
         c.version = version;
         c.baseBackups = new LinkedHashMap<>(baseBackups);
         c.dumps = new LinkedHashMap<>(dumps);
@@ -293,6 +296,15 @@ public final class DatabaseHistory {
     /** The chain (system identifier and major version) the database is recorded on, null before its first WAL or backup. */
     public String chain() {
         return chain;
+    }
+
+    /** The engine node that streams this database and runs its work; null (any node) for a catalog of one node. */
+    public String owner() {
+        return owner;
+    }
+
+    public boolean ownedBy(String node) {
+        return owner == null || owner.equals(node);
     }
 
     public String changedToChain() {

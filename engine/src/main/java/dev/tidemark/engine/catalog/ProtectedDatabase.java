@@ -46,6 +46,17 @@ public class ProtectedDatabase {
     }
 
     @CommandHandler
+    public void handle(AssignOwner c) {
+        requireRegistered();
+        if (c.node() == null || c.node().isBlank()) {
+            throw CatalogRejection.invalid("an owner node name is required");
+        }
+        if (!c.node().equals(history.owner())) {
+            apply(new OwnerAssigned(id, c.node(), c.at()));
+        }
+    }
+
+    @CommandHandler
     public void handle(ChangePolicy c) {
         requireActive();
         apply(new PolicyChanged(id, c.policy(), c.at()));

@@ -17,6 +17,10 @@ public final class Commands {
                                    Policy policy, Instant at) {
     }
 
+    /** Makes node the one that streams the database's WAL and runs its work (several engine nodes share a catalog). */
+    public record AssignOwner(@TargetAggregateIdentifier String databaseId, String node, Instant at) {
+    }
+
     public record ChangePolicy(@TargetAggregateIdentifier String databaseId, Policy policy, Instant at) {
     }
 

@@ -14,6 +14,9 @@ public sealed interface DatabaseEvent {
             implements DatabaseEvent {
     }
 
+    record OwnerAssigned(String databaseId, String node, Instant at) implements DatabaseEvent {
+    }
+
     record PolicyChanged(String databaseId, Policy policy, Instant at) implements DatabaseEvent {
     }
 
