@@ -199,6 +199,11 @@ public final class Engine implements Operations, AutoCloseable {
         return guard(() -> requests.restoreDump(databaseId, dumpId, database, targetDatabase, actor));
     }
 
+    /** Runs the WAL continuity check now (what the scheduler does hourly); returns the number of missing segments. */
+    public int checkWal(String databaseId) {
+        return guard(() -> requests.checkContinuity(databaseId));
+    }
+
     /** Applies retention now (what the scheduler does after each tick), for tests and operators' tools. */
     public void expire(String databaseId) {
         guard(() -> {

@@ -37,6 +37,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 /** Validates what operators and the scheduler ask for, then turns it into catalog commands. */
@@ -51,6 +52,7 @@ final class Requests {
     private final Views views;
     private final Clock clock;
     private final Repository repository;
+    private final Map<String, Instant> continuityChecked = new java.util.concurrent.ConcurrentHashMap<>();
 
     Requests(EngineConfig config, Catalog catalog, Streams streams, Work work, Views views, Clock clock, Repository repository) {
         this.config = config;
@@ -256,6 +258,58 @@ final class Requests {
             ask(() -> dump(h.id(), List.of(), "scheduled", SCHEDULER), "dump", h.id());
         }
         expire(h.id(), now);
+        Instant checked = continuityChecked.get(h.id());
+        if (checked == null || Duration.between(checked, now).compareTo(Duration.ofHours(1)) >= 0) {
+            continuityChecked.put(h.id(), now);
+            checkContinuity(h.id());
+        }
+    }
+
+    /**
+     * The WAL continuity check: every segment the catalog records must be in the repository (complete, or as the
+     * partial of the newest one). A missing one is recorded, so the window ends before it instead of promising a
+     * moment no restore can reach. Returns the number of missing segments.
+     */
+    int checkContinuity(String databaseId) {
+        streams.flush(databaseId);
+        DatabaseHistory h = views.history(databaseId);
+        Map<String, java.util.Set<String>> present = new java.util.HashMap<>();
+        Map<String, List<String>> missing = new java.util.TreeMap<>();
+        try {
+            for (DatabaseHistory.WalRange r : h.wal()) {
+                java.util.Set<String> names = present.get(r.chain());
+                if (names == null) {
+                    names = new java.util.HashSet<>();
+                    for (String key : list(repository.layout().walPrefix(databaseId, r.chain()))) {
+                        String name = key.substring(key.lastIndexOf('/') + 1);
+                        if (name.matches("[0-9A-F]{24}(\\.partial)?")) {
+                            names.add(name.substring(0, 24));
+                        }
+                    }
+                    present.put(r.chain(), names);
+                }
+                for (long n = r.first(); n <= r.last(); n++) {
+                    String name = new WalSegment(r.timeline(), n, 16L << 20).name();
+                    if (!names.contains(name)) {
+                        missing.computeIfAbsent(r.chain() + "/" + r.timeline(), k -> new ArrayList<>()).add(name);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("WAL continuity check of {} could not list the repository: {}", databaseId, e.getMessage());
+            return 0;
+        }
+        int count = 0;
+        for (Map.Entry<String, List<String>> m : missing.entrySet()) {
+            String[] chainAndTimeline = m.getKey().split("/");
+            LOG.error("WAL continuity check of {}: {} recorded segments are missing from the repository (first {}); the recovery "
+                    + "window now ends before them: take a base backup, and find out what removed them", databaseId, m.getValue().size(),
+                    m.getValue().get(0));
+            catalog.send(new Commands.RecordWalMissing(databaseId, chainAndTimeline[0], Integer.parseInt(chainAndTimeline[1]), m.getValue(),
+                    clock.instant()), SCHEDULER);
+            count += m.getValue().size();
+        }
+        return count;
     }
 
     private void ask(Runnable request, String what, String databaseId) {

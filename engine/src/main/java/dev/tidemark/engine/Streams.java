@@ -153,8 +153,11 @@ final class Streams implements AutoCloseable {
 
     /** What the live stream has made durable beyond the recorded segments, for the window and restore plans. */
     Commands.LiveWal live(String databaseId) {
+        Stream stream = streams.get(databaseId);
+        Lsn pending = stream == null ? null : stream.recorder.pendingFrom();
         return status(databaseId).filter(s -> s.chain() != null && s.durableLsn() != null && s.durableTime() != null)
-                .map(s -> new Commands.LiveWal(s.chain(), s.timeline(), s.durableLsn(), s.durableTime())).orElse(null);
+                .map(s -> new Commands.LiveWal(s.chain(), s.timeline(), s.durableLsn(), s.durableTime(),
+                        pending == null ? s.durableLsn() : pending.toString())).orElse(null);
     }
 
     /**

@@ -139,6 +139,11 @@ public final class DatabaseHistory {
             }
             case BaseBackupFailed e -> baseBackups.computeIfPresent(e.backupId(), (k, b) -> b.with("failed", e.at(), e.reason()));
             case WalArchived e -> addWal(e);
+            case WalMissing e -> {
+                for (String segment : e.segments()) {
+                    cut(e.chain(), e.timeline(), WalSegment.parse(segment, SEGMENT_SIZE).number());
+                }
+            }
             case WalConflictDetected e -> conflicts.add(new Conflict(e.chain(), e.segment(), e.existingSha256(), e.newSha256(),
                     e.keptAs(), e.at()));
             case TimelineSwitched e -> {
@@ -195,6 +200,34 @@ public final class DatabaseHistory {
         }
         wal.add(new WalRange(e.chain(), e.timeline(), first, last, e.firstByteTime(), e.lastByteTime(), e.endLsn(), e.bytes()));
         wal.sort(Comparator.comparing(WalRange::chain).thenComparingLong(WalRange::first).thenComparingInt(WalRange::timeline));
+    }
+
+    /**
+     * Splits the range holding segment n around it. The part before ends at the newest time known to lie below segment
+     * n: the consistency time of a completed backup that stopped before it, else the range's first time (the window
+     * must not claim more than a restore can reach). The part after keeps its times and end.
+     */
+    private void cut(String walChain, int timeline, long n) {
+        for (int i = 0; i < wal.size(); i++) {
+            WalRange r = wal.get(i);
+            if (r.chain().equals(walChain) && r.timeline() == timeline && r.first() <= n && n <= r.last()) {
+                wal.remove(i);
+                if (n > r.first()) {
+                    Lsn gap = new WalSegment(timeline, n, SEGMENT_SIZE).start();
+                    Instant known = baseBackups.values().stream()
+                            .filter(b -> "completed".equals(b.status()) && walChain.equals(b.chain()) && b.stopLsn() != null
+                                    && Lsn.parse(b.stopLsn()).compareTo(gap) < 0)
+                            .map(BaseBackup::consistencyTime).max(Comparator.naturalOrder()).orElse(r.firstTime());
+                    wal.add(new WalRange(r.chain(), r.timeline(), r.first(), n - 1, r.firstTime(), later(r.firstTime(), known),
+                            gap.toString(), 0));
+                }
+                if (n < r.last()) {
+                    wal.add(new WalRange(r.chain(), r.timeline(), n + 1, r.last(), r.firstTime(), r.lastTime(), r.endLsn(), r.bytes()));
+                }
+                wal.sort(Comparator.comparing(WalRange::chain).thenComparingLong(WalRange::first).thenComparingInt(WalRange::timeline));
+                return;
+            }
+        }
     }
 
     private static Instant later(Instant a, Instant b) {

@@ -121,6 +121,16 @@ public class ProtectedDatabase {
     }
 
     @CommandHandler
+    public void handle(RecordWalMissing c) {
+        requireRegistered();
+        List<String> recorded = c.segments().stream()
+                .filter(segment -> history.walRecorded(c.chain(), c.timeline(), segment, segment, "0/0")).toList();
+        if (!recorded.isEmpty()) {
+            apply(new WalMissing(id, c.chain(), c.timeline(), recorded, c.at()));
+        }
+    }
+
+    @CommandHandler
     public void handle(RecordWalConflict c) {
         requireRegistered();
         apply(new WalConflictDetected(id, c.chain(), c.segment(), c.existingSha256(), c.newSha256(), c.keptAs(), c.at()));

@@ -93,7 +93,10 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
         }
         if (live != null && live.chain().equals(b.chain()) && live.timeline() >= timeline && live.time() != null) {
             long liveSegment = WalSegment.containing(live.timeline(), Lsn.parse(live.lsn()), DatabaseHistory.SEGMENT_SIZE).number();
-            if (liveSegment <= coveredUntil + 1 && liveSegment >= start && (end == null || live.time().isAfter(end))) {
+            long fromSegment = live.contiguousFrom() == null ? liveSegment
+                    : WalSegment.containing(live.timeline(), Lsn.parse(live.contiguousFrom()), DatabaseHistory.SEGMENT_SIZE).number();
+            boolean continues = Math.min(liveSegment, fromSegment) <= coveredUntil + 1;
+            if (continues && liveSegment >= start && (end == null || live.time().isAfter(end))) {
                 end = live.time();
             }
         }

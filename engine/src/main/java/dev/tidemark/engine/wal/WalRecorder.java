@@ -89,6 +89,11 @@ public final class WalRecorder {
         }
     }
 
+    /** Where the segments gathered for the next batch begin, or null when none are. */
+    public synchronized Lsn pendingFrom() {
+        return first == null ? null : first.start();
+    }
+
     /** Hands on what is gathered now, and the durable position (before a restore is planned, after a backup, at shutdown). */
     public synchronized void flush() {
         flushLocked();

@@ -56,6 +56,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private long segmentsArchived;
     private long bytesArchived;
     private long serverLsn;
+    private long segmentSize = 16L << 20;
     private Instant serverTime;
     private long retainedBytes;
     private boolean retainedWarned;
@@ -158,6 +159,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
 
     private void stream(PGConnection pg, Connection sql, Identity id, Lsn start) throws Exception {
         long segmentSize = id.segmentSize;
+        this.segmentSize = segmentSize;
         byte[] buffer = new byte[(int) segmentSize];
         WalSegment segment = WalSegment.containing(timeline, start, segmentSize);
         int filled = 0;
@@ -280,11 +282,17 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
-    /** The newest sampled server time whose WAL position lies at or below lsn. */
+    /**
+     * The newest sampled server time whose WAL position lies at or below lsn. Right after a segment switch the server
+     * reports its position past the new segment's page header although no record follows: that counts as reached.
+     */
     private Instant timeOf(Lsn lsn) {
         Instant best = null;
+        boolean atBoundary = lsn.value() % segmentSize == 0;
         for (ClockSample s : samples) {
-            if (Long.compareUnsigned(s.lsn, lsn.value()) <= 0 && (best == null || s.time.isAfter(best))) {
+            boolean reached = Long.compareUnsigned(s.lsn, lsn.value()) <= 0
+                    || (atBoundary && s.lsn - lsn.value() <= LONG_PAGE_HEADER);
+            if (reached && (best == null || s.time.isAfter(best))) {
                 best = s.time;
             }
         }
@@ -474,6 +482,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
 
     private record Identity(String chain, int timeline, Lsn position, long segmentSize, boolean standby) {
     }
+
+    /** Size of the page header that opens every WAL segment (XLogLongPageHeaderData). */
+    private static final long LONG_PAGE_HEADER = 40;
 
     private record ClockSample(Instant time, long lsn) {
     }

@@ -49,6 +49,11 @@ public final class Commands {
                             String lastSegment, Instant firstByteTime, Instant lastByteTime, long bytes, String endLsn) {
     }
 
+    /** Segments the catalog records but the repository lacks (found by the continuity check): the window ends before them. */
+    public record RecordWalMissing(@TargetAggregateIdentifier String databaseId, String chain, int timeline, List<String> segments,
+                                   Instant at) {
+    }
+
     public record RecordWalConflict(@TargetAggregateIdentifier String databaseId, String chain, String segment,
                                     String existingSha256, String newSha256, String keptAs, Instant at) {
     }
@@ -105,7 +110,13 @@ public final class Commands {
     public record DeregisterDatabase(@TargetAggregateIdentifier String databaseId, boolean purge, Instant at) {
     }
 
-    /** What the live WAL stream has made durable: every byte of chain/timeline below lsn, up to server time. */
-    public record LiveWal(String chain, int timeline, String lsn, Instant time) {
+    /**
+     * What the live WAL stream has made durable: every byte of chain/timeline below lsn, up to server time; the stream
+     * has done so without a gap from contiguousFrom on (segments it holds back for the next catalog batch included).
+     */
+    public record LiveWal(String chain, int timeline, String lsn, Instant time, String contiguousFrom) {
+        public LiveWal(String chain, int timeline, String lsn, Instant time) {
+            this(chain, timeline, lsn, time, lsn);
+        }
     }
 }

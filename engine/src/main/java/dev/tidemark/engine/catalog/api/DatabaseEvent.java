@@ -38,6 +38,9 @@ public sealed interface DatabaseEvent {
                        Instant lastByteTime, long bytes, String endLsn) implements DatabaseEvent {
     }
 
+    record WalMissing(String databaseId, String chain, int timeline, List<String> segments, Instant at) implements DatabaseEvent {
+    }
+
     record WalConflictDetected(String databaseId, String chain, String segment, String existingSha256, String newSha256, String keptAs,
                                Instant at) implements DatabaseEvent {
     }
