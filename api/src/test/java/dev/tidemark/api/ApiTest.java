@@ -140,6 +140,8 @@ class ApiTest {
                 "{\"time\":\"2020-01-01T00:00:00Z\",\"targetDir\":\"" + tmp.resolve("r") + "\",\"port\":5999}"), 400,
                 "outside the recovery window [");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"latest\":true}"), 400, "targetDir");
+        assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN,
+                "{\"time\":\"2099-01-01T00:00:00+01:00\",\"targetDir\":\"" + tmp.resolve("r") + "\",\"port\":5999}"), 400, "in the future");
 
         JsonNode events = json(call("GET", "/v1/databases/shop/events?from=0&limit=5", READER, null));
         assertThat(events.path("events").get(0).path("actor").asText()).isEqualTo("ops-admin");
@@ -213,6 +215,17 @@ class ApiTest {
         JsonNode restore = parse(cli(0, with(admin, "restore", "shop", "--latest", "--target-dir", tmp.resolve("cli-latest").toString(), "--port", Integer.toString(PostgresCluster.freePort()), "--wait", "--json")));
         assertThat(restore.path("status").asText()).as(restore.toString()).isEqualTo("completed");
         assertThat(cli(0, with(read, "restore", "list", "shop"))).contains(restore.path("id").asText());
+        assertThat(cli(0, with(admin, "db", "add", "shop2", "--pg-url", cluster.url(), "--pgdata", cluster.dataDirectory().toString(),
+                "--window", "3d"))).contains("registered shop2");
+        JsonNode dump = parse(cli(0, with(admin, "backup", "dump", "shop2", "--database", "postgres", "--wait", "--json")));
+        assertThat(dump.path("status").asText()).as(dump.toString()).isEqualTo("completed");
+        assertThat(cli(0, with(admin, "db", "remove", "shop2", "--purge"))).contains("deregistered shop2");
+        assertThat(parse(cli(0, with(read, "db", "status", "shop2", "--json"))).path("status").asText()).isEqualTo("deregistered");
+        Path key = tmp.resolve("cli.key");
+        assertThat(cli(0, new String[]{"key", "generate", key.toString()})).contains("wrote master key");
+        assertThat(cli(1, new String[]{"key", "generate", key.toString()})).contains("refusing to overwrite");
+        String token = cli(0, new String[]{"token", "create", "ci-bot", "--scope", "operator", "--database", "shop"});
+        assertThat(token).contains("scope: operator", "sha256: ", "databases: [shop]");
         assertThat(cli(0, with(read, "restore", "status", "shop", restore.path("id").asText()))).contains("completed");
         new dev.tidemark.engine.postgres.PgServer(dev.tidemark.engine.postgres.PgBinaries.locate(java.util.Optional.empty()),
                 ServerUser.detect(), tmp.resolve("cli-latest")).stop();
