@@ -252,6 +252,19 @@ class EngineTest {
         }
     }
 
+    @Test
+    @Order(6)
+    void aBackupOfAnUnreachableServerFailsWithTheReasonAndLeavesNothing() throws Exception {
+        cluster.stopServer();
+        BackupView asked = engine.requestBaseBackup("shop", "alice");
+        BackupView failed = await(() -> engine.baseBackup("shop", asked.id()), b -> !b.status().matches("requested|running"),
+                Duration.ofMinutes(1));
+        assertThat(failed.status()).isEqualTo("failed");
+        assertThat(failed.failure()).containsIgnoringCase("connect");
+        assertThat(tmp.resolve("repo/db/shop/base").resolve(asked.id())).doesNotExist();
+        assertThat(engine.recoveryWindow("shop").start()).as("the completed backups still serve the window").isNotNull();
+    }
+
     private long requestEvents() {
         return engine.events("shop", 0, 1000).events().stream().filter(e -> !e.type().equals("WalArchived")).count();
     }

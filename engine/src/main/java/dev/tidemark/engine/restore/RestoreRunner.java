@@ -85,6 +85,8 @@ public final class RestoreRunner {
     private final Repository repository;
     private final PgServer.Factory servers;
     private final AtomicReference<BackupProgress> progress = new AtomicReference<>(BackupProgress.starting("queued"));
+    private volatile long walStart;
+    private volatile long walTotal;
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
         this.repository = repository;
@@ -177,6 +179,8 @@ public final class RestoreRunner {
             for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
                 server.user().own(tablespaceLocation(request, target, ts));
             }
+            walStart = Lsn.parse(manifest.startLsn()).value();
+            walTotal = (long) walFiles * manifest.walSegmentSize();
             progress.set(new BackupProgress("recovering", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: starting PostgreSQL on port {} to replay WAL {}", request.restoreId(), request.port(),
                     request.targetTime().map(t -> "up to " + t).orElse("to the end of the archive"));
@@ -491,6 +495,10 @@ public final class RestoreRunner {
                  ResultSet rs = st.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
                          + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint())")) {
                 rs.next();
+                if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
+                    long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(rs.getString(3)).value() - walStart));
+                    progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
+                }
                 if (!rs.getBoolean(1)) {
                     Instant reached = rs.getTimestamp(2) == null ? null : rs.getTimestamp(2).toInstant();
                     String lsn = rs.getString(3);
