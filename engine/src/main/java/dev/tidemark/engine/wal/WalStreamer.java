@@ -186,7 +186,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         return;
                     }
                     nextSample = now + settings.sampleInterval().toNanos();
-                    publishStatus(); // the lag is the server's position now against what is durable
+                    reportDurable(); // a new sample may date what is durable already; the lag is measured against now
                 }
                 if (now >= nextPartial) {
                     if (filled > uploadedPartial) {
