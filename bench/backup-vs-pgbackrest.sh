@@ -21,6 +21,7 @@ cleanup() {
   for d in "$data" "$root/pgbr-restored" "$root/tm-restored"; do
     [ -f "$d/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
   done
+  cp "$root/tidemark.log" /tmp/tidemark-bench-last.log 2>/dev/null || true
   rm -rf "$root"
 }
 trap cleanup EXIT

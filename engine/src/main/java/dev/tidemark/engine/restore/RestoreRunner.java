@@ -522,7 +522,7 @@ public final class RestoreRunner {
             if (System.nanoTime() > deadline) {
                 throw new IOException("recovery did not finish within " + request.startTimeout().toSeconds() + " s (server log: " + logFile + ")");
             }
-            Thread.sleep(200);
+            Thread.sleep(50);
         }
     }
 
