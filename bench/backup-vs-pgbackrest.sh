@@ -6,11 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 scale="${1:-100}"
 workers=2
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-rate() { python3 -c "print(f'{$1/1048576/($3-$2):.0f}')"; }
+. "$here/bench/common.sh"
 
 root=$(mktemp -d /tmp/tidemark-bench-XXXX)
 chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
@@ -28,22 +24,7 @@ trap cleanup EXIT
 
 echo "== cluster: pgbench scale $scale, data checksums, port $port"
 as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
-cat > "$root/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$root/pgbr-repo
-process-max=$workers
-compress-type=zst
-compress-level=3
-start-fast=y
-log-level-console=warn
-log-path=$root
-lock-path=$root
-[bench]
-pg1-path=$data
-pg1-port=$port
-pg1-socket-path=$root
-CONF
-[ "$(id -u)" = 0 ] && chown postgres "$root/pgbackrest.conf"
+pgbackrest_conf "$root" "$data" "$port" "start-fast=y"
 cat >> "$data/postgresql.conf" <<CONF
 port = $port
 listen_addresses = '127.0.0.1'
@@ -80,13 +61,8 @@ as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
 
 echo "== Tidemark: base backup, zstd-3 + AES-256-GCM, $workers workers"
 api_port=$(free_port)
-java_home=$(. "$here/.mvn/jdk.sh"; echo "$JAVA_HOME")
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -Daxoniq.update-checker.disabled=true -Ddisable-axoniq-console-message=true \
-  -Dtidemark.data-directory="$root/tm" -Dtidemark.workers=$workers -Dtidemark.scheduler.enabled=false -Dserver.port="$api_port" \
-  -jar "$here/api/target/tidemark.jar" serve > "$root/tidemark.log" 2>&1 &
-server_pid=$!
 cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
-until curl -fs "http://127.0.0.1:$api_port/actuator/health" >/dev/null 2>&1; do sleep 0.5; done
+start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2
 t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now)

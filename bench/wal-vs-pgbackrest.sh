@@ -7,10 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 backlog_mib="${1:-2048}"
 load_seconds="${2:-60}"
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
+. "$here/bench/common.sh"
 root=$(mktemp -d /tmp/tidemark-walbench-XXXX)
 chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
 data="$root/data"; port=$(free_port); api_port=$(free_port)
@@ -24,23 +21,7 @@ trap cleanup EXIT
 psql_() { as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "$1"; }
 
 as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
-cat > "$root/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$root/pgbr-repo
-process-max=2
-compress-type=zst
-compress-level=3
-archive-async=y
-spool-path=$root/pgbr-spool
-log-level-console=warn
-log-path=$root
-lock-path=$root
-[bench]
-pg1-path=$data
-pg1-port=$port
-pg1-socket-path=$root
-CONF
-[ "$(id -u)" = 0 ] && chown postgres "$root/pgbackrest.conf"
+pgbackrest_conf "$root" "$data" "$port" "archive-async=y" "spool-path=$root/pgbr-spool"
 cat >> "$data/postgresql.conf" <<CONF
 port = $port
 listen_addresses = '127.0.0.1'
@@ -75,13 +56,8 @@ pgbr=$(python3 -c "print(f'{$bytes/1048576/($t1-$t0):.0f}')")
 echo "pgBackRest drained the backlog in $(python3 -c "print(f'{$t1-$t0:.1f}')") s: $pgbr MiB/s"
 
 echo "== Tidemark WAL stream (zstd-3 + AES-256-GCM) from the slot"
-java_home=$(. "$here/.mvn/jdk.sh"; echo "$JAVA_HOME")
-"$java_home/bin/java" --enable-native-access=ALL-UNNAMED -Daxoniq.update-checker.disabled=true -Ddisable-axoniq-console-message=true \
-  -Dtidemark.data-directory="$root/tm" -Dtidemark.scheduler.enabled=false -Dserver.port="$api_port" \
-  -jar "$here/api/target/tidemark.jar" serve > "$root/tidemark.log" 2>&1 &
-server_pid=$!
 cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
-until curl -fs "http://127.0.0.1:$api_port/actuator/health" >/dev/null 2>&1; do sleep 0.5; done
+start_tidemark "$here" "$root" "$api_port"
 token=$(cat "$root/tm/admin.token")
 durable() { curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$api_port/v1/databases/bench" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin).get("streaming",{}).get("durableLsn") or "0/0")'; }

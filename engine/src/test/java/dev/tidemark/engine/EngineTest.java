@@ -16,6 +16,7 @@ import dev.tidemark.engine.operations.WindowView;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.testing.PostgresCluster;
+import static dev.tidemark.engine.testing.Eventually.await;
 import dev.tidemark.engine.testing.TableChecksums;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -39,7 +40,6 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -280,18 +280,5 @@ class EngineTest {
             r.next();
             return r.getTimestamp(1).toInstant();
         }
-    }
-
-    private static <T> T await(Supplier<T> probe, java.util.function.Predicate<T> done, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        T value = probe.get();
-        while (!done.test(value)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not done within " + timeout + ": " + value);
-            }
-            Thread.sleep(200);
-            value = probe.get();
-        }
-        return value;
     }
 }

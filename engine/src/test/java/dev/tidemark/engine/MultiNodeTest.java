@@ -5,6 +5,7 @@ import dev.tidemark.engine.operations.EventPage;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.testing.PostgresCluster;
+import static dev.tidemark.engine.testing.Eventually.await;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -12,8 +13,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Predicate;
-import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -30,11 +29,12 @@ class MultiNodeTest {
             try (Engine a = Engine.start(config(tmp, "node-a", catalogUrl)); Engine b = Engine.start(config(tmp, "node-b", catalogUrl))) {
                 a.register(new RegisterDatabase("shop", protectedServer.url(), protectedServer.dataDirectory().toString(), null, null),
                         "alice");
-                await(() -> b.databases(), dbs -> dbs.size() == 1);
+                await(() -> b.databases(), dbs -> dbs.size() == 1, Duration.ofMinutes(1));
                 assertThat(b.database("shop").streaming().state()).isEqualTo("streamed by node-a");
 
                 BackupView asked = b.requestBaseBackup("shop", "bob");
-                BackupView done = await(() -> b.baseBackup("shop", asked.id()), v -> !v.status().matches("requested|running"));
+                BackupView done = await(() -> b.baseBackup("shop", asked.id()), v -> !v.status().matches("requested|running"),
+                        Duration.ofMinutes(2));
                 assertThat(done.status()).as(done.failure()).isEqualTo("completed");
                 List<EventPage.Event> events = a.events("shop", 0, 100).events();
                 assertThat(events).filteredOn(e -> e.type().equals("BaseBackupStarted"))
@@ -57,18 +57,5 @@ class MultiNodeTest {
         EngineConfig base = EngineConfig.singleHost(tmp.resolve(node), tmp.resolve("repo"), tmp.resolve("master.key"));
         return new EngineConfig(base.dataDirectory(), catalogUrl, "postgres", null, base.repository(), tmp.resolve("master.key"), false,
                 "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, node);
-    }
-
-    private static <T> T await(Supplier<T> probe, Predicate<T> done) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-        T value = probe.get();
-        while (!done.test(value)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not done within 2 minutes: " + value);
-            }
-            Thread.sleep(200);
-            value = probe.get();
-        }
-        return value;
     }
 }

@@ -9,6 +9,7 @@ import dev.tidemark.engine.operations.RestoreView;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.testing.PostgresCluster;
+import static dev.tidemark.engine.testing.Eventually.await;
 import dev.tidemark.engine.testing.TableChecksums;
 import org.junit.jupiter.api.Test;
 
@@ -22,8 +23,6 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Predicate;
-import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -53,10 +52,12 @@ class StandbyTest {
                 engine.register(new RegisterDatabase("shop", primary.url(), standbyDir.toString(),
                         "postgresql://postgres@127.0.0.1:" + standbyPort + "/postgres", null), "alice");
                 BackupView backup = engine.requestBaseBackup("shop", "alice");
-                BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"));
+                BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"),
+                        Duration.ofMinutes(2));
                 assertThat(done.status()).as(done.failure()).isEqualTo("completed");
                 DumpView dump = engine.requestDump("shop", List.of("postgres"), "alice");
-                DumpView dumped = await(() -> engine.dump("shop", dump.id()), d -> !d.status().matches("requested|running"));
+                DumpView dumped = await(() -> engine.dump("shop", dump.id()), d -> !d.status().matches("requested|running"),
+                        Duration.ofMinutes(2));
                 assertThat(dumped.status()).as(dumped.failure()).isEqualTo("completed");
                 List<EventPage.Event> events = engine.events("shop", 0, 100).events();
                 assertThat(events).filteredOn(e -> e.type().equals("BaseBackupStarted") || e.type().equals("DumpStarted"))
@@ -70,12 +71,14 @@ class StandbyTest {
                 }
                 Thread.sleep(1100);
                 primary.execute("delete from stock");
-                await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(moment.plusSeconds(1)));
+                await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(moment.plusSeconds(1)),
+                        Duration.ofMinutes(2));
                 Path target = tmp.resolve("restored");
                 int port = PostgresCluster.freePort();
                 RestoreView r = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, target.toString(),
                         port, false), "bob");
-                RestoreView restored = await(() -> engine.restore("shop", r.id()), v -> !v.status().matches("requested|running"));
+                RestoreView restored = await(() -> engine.restore("shop", r.id()), v -> !v.status().matches("requested|running"),
+                        Duration.ofMinutes(2));
                 assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
                 PostgresCluster copy = PostgresCluster.attach(PgServer.factory(primary.server().binaries(), user).at(target), port);
                 try (Connection c = copy.connect()) {
@@ -96,18 +99,5 @@ class StandbyTest {
             r.next();
             return r.getTimestamp(1).toInstant();
         }
-    }
-
-    private static <T> T await(Supplier<T> probe, Predicate<T> done) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-        T value = probe.get();
-        while (!done.test(value)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not done within 2 minutes: " + value);
-            }
-            Thread.sleep(200);
-            value = probe.get();
-        }
-        return value;
     }
 }
