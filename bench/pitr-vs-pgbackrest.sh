@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Point-in-time restore with about 1 GiB of WAL to replay, Tidemark beside pgBackRest (archive-get async), one run.
+#   bench/pitr-vs-pgbackrest.sh [WAL_SCALE]     (pgbench scale written after the backups, default 70: about 1 GiB of WAL)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+wal_scale="${1:-70}"
+. "$here/bench/common.sh"
+root=$(mktemp -d /tmp/tidemark-pitr-XXXX)
+chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
+data="$root/data"; port=$(free_port); api_port=$(free_port)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  for d in "$data" "$root/pgbr-restored" "$root/tm-restored"; do
+    [ -f "$d/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
+  done
+  rm -rf "$root"
+}
+trap cleanup EXIT
+psql_() { as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "$1" "${2:-postgres}"; }
+
+as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
+pgbackrest_conf "$root" "$data" "$port" "archive-async=y" "spool-path=$root/pgbr-spool" "start-fast=y"
+cat >> "$data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$root'
+wal_level = replica
+max_wal_senders = 10
+archive_mode = on
+archive_command = 'pgbackrest --config=$root/pgbackrest.conf --stanza=bench archive-push %p'
+max_wal_size = 4GB
+CONF
+as_pg "$bin/pg_ctl" -D "$data" -l "$root/pg.log" -w start >/dev/null
+as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
+as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
+
+cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
+start_tidemark "$here" "$root" "$api_port"
+cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
+sleep 2
+as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --type=full backup
+cli backup base bench --wait --json > /dev/null 2>&1
+
+start_lsn=$(psql_ "select pg_current_wal_lsn()")
+psql_ "create database more" >/dev/null
+as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s "$wal_scale" -q more >/dev/null 2>&1
+psql_ "create table marker(at timestamptz default clock_timestamp())" >/dev/null
+psql_ "insert into marker default values" >/dev/null
+target=$(psql_ "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
+target_iso="${target/ /T}Z"
+sleep 1
+psql_ "insert into marker default values" >/dev/null
+wal=$(psql_ "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn')::bigint")
+last_wal=$(psql_ "select pg_walfile_name(pg_switch_wal())")
+until [ "$(psql_ "select coalesce(last_archived_wal, '') >= '$last_wal' from pg_stat_archiver")" = "t" ]; do sleep 0.5; done
+until cli window bench | grep -q "$(date -u +%Y-%m-%d)"; do sleep 0.5; done
+sleep 3
+echo "WAL to replay after the backups: $((wal / 1048576)) MiB; target $target"
+
+t0=$(now)
+as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --pg1-path="$root/pgbr-restored" --type=time "--target=$target+00" \
+  --target-action=promote restore
+p1=$(free_port)
+printf "port = %s\narchive_mode = off\n" "$p1" >> "$root/pgbr-restored/postgresql.auto.conf"
+as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -l "$root/pgbr-restored.log" -w -t 600 start >/dev/null
+until [ "$(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null)" = "f" ]; do sleep 0.1; done
+t1=$(now)
+echo "pgBackRest PITR (restore, archive-get async, replay, promoted): $(seconds "$t0" "$t1") s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select count(*) from marker')"
+as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
+
+t0=$(now)
+cli restore bench --time "$target_iso" --target-dir "$root/tm-restored" --port "$(free_port)" --wait --json > "$root/tm-restore.json" 2>/dev/null
+t1=$(now)
+python3 - "$root/tm-restore.json" <<'PY'
+import json, sys, datetime
+d = json.load(open(sys.argv[1]))
+f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+print(f"Tidemark PITR, as the engine timed it (download, WAL prefetch, replay, promoted): {(f(d['completedAt']) - f(d['startedAt'])).total_seconds():.1f} s; {d['status']}")
+PY
+echo "Tidemark PITR through the CLI: $(seconds "$t0" "$t1") s"
