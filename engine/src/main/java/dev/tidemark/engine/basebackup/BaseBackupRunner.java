@@ -3,6 +3,7 @@ package dev.tidemark.engine.basebackup;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.codec.Codec;
 import dev.tidemark.storage.StoredObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,7 +17,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -272,7 +272,7 @@ public final class BaseBackupRunner {
             throws IOException {
         String key = repository.layout().baseBackupBundle(databaseId, backupId, number);
         ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
-        MessageDigest digest = sha256();
+        MessageDigest digest = Codec.sha256();
         try (Repository.EncodingWriter out = repository.openEncoded(key)) {
             long offset = 0;
             for (DataDirectoryScan.Item item : unit) {
@@ -368,11 +368,4 @@ public final class BaseBackupRunner {
         }
     }
 
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

@@ -8,6 +8,7 @@ import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.codec.Codec;
 import dev.tidemark.storage.layout.RepositoryLayout;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +28,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -309,7 +309,7 @@ public final class RestoreRunner {
     private void unpack(Request request, BackupManifest manifest, Path target, BackupManifest.BundleObject object,
                         List<BackupManifest.FileEntry> entries, Copied copied, AtomicLong files) throws IOException {
         byte[] buffer = new byte[256 * 1024];
-        MessageDigest digest = sha256();
+        MessageDigest digest = Codec.sha256();
         // every file is checked against its own SHA-256 and every chunk against its GCM tag (or CRC): hashing the
         // whole bundle again would add a pass over every byte and check nothing more
         try (InputStream in = repository.openDecoded(object.key())) {
@@ -628,11 +628,4 @@ public final class RestoreRunner {
         }
     }
 
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

@@ -4,6 +4,7 @@ import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.codec.Codec;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
@@ -443,26 +444,20 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     }
 
     static String sha256(byte[] data, int length) {
-        try {
-            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-            md.update(data, 0, length);
-            return HexFormat.of().formatHex(md.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        java.security.MessageDigest md = Codec.sha256();
+        md.update(data, 0, length);
+        return HexFormat.of().formatHex(md.digest());
     }
 
     private static String sha256Of(InputStream in) throws IOException {
         try (in) {
-            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            java.security.MessageDigest md = Codec.sha256();
             byte[] buf = new byte[1 << 16];
             int n;
             while ((n = in.read(buf)) > 0) {
                 md.update(buf, 0, n);
             }
             return HexFormat.of().formatHex(md.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

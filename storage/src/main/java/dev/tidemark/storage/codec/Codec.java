@@ -164,7 +164,8 @@ public final class Codec {
         return new VerifyingInputStream(decode(source, name), name, expectedSha256Hex);
     }
 
-    static MessageDigest sha256() {
+    /** A SHA-256 digest: the checksum of every object's plaintext and of every file in a manifest. */
+    public static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
