@@ -8,35 +8,11 @@ scale="${1:-100}"
 workers=2
 . "$here/bench/common.sh"
 
-root=$(mktemp -d /tmp/tidemark-bench-XXXX)
-chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
-data="$root/data"; port=$(free_port)
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  for d in "$data" "$root/pgbr-restored" "$root/tm-restored"; do
-    [ -f "$d/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-  done
-  cp "$root/tidemark.log" /tmp/tidemark-bench-last.log 2>/dev/null || true
-  rm -rf "$root"
-}
-trap cleanup EXIT
+bench_setup tidemark-bench
 
 echo "== cluster: pgbench scale $scale, data checksums, port $port"
-as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
 pgbackrest_conf "$root" "$data" "$port" "start-fast=y"
-cat >> "$data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$root'
-wal_level = replica
-max_wal_senders = 10
-archive_mode = on
-archive_command = 'pgbackrest --config=$root/pgbackrest.conf --stanza=bench archive-push %p'
-shared_buffers = 256MB
-max_wal_size = 4GB
-CONF
-as_pg "$bin/pg_ctl" -D "$data" -l "$root/pg.log" -w start >/dev/null
+init_cluster "shared_buffers = 256MB" "max_wal_size = 4GB"
 as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s "$scale" -q postgres 2>&1 | tail -n1
 as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "checkpoint" >/dev/null
 size=$(du -sb --exclude=pg_wal "$data" | cut -f1)
@@ -60,8 +36,6 @@ echo "pgBackRest restore (files, start, recovery to consistency, promoted): $(py
 as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
 
 echo "== Tidemark: base backup, zstd-3 + AES-256-GCM, $workers workers"
-api_port=$(free_port)
-cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
 start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2

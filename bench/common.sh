@@ -40,3 +40,45 @@ start_tidemark() {
   server_pid=$!
   until curl -fs "http://127.0.0.1:$api_port/actuator/health" >/dev/null 2>&1; do sleep 0.5; done
 }
+
+# bench_setup NAME: a working directory ROOT (reachable by the postgres user) with DATA, PORT and API_PORT chosen,
+# removed on exit with every cluster started under it and the Tidemark server (its log kept as /tmp/NAME-last.log).
+bench_setup() {
+  root=$(mktemp -d "/tmp/$1-XXXX")
+  chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
+  data="$root/data"; port=$(free_port); api_port=$(free_port)
+  bench_name="$1"
+  server_pid=""
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true   # it still writes its data directory while it shuts down
+  fi
+  for pid_file in "$root"/*/postmaster.pid; do
+    [ -f "$pid_file" ] && as_pg "$bin/pg_ctl" -D "$(dirname "$pid_file")" -m immediate stop >/dev/null 2>&1 || true
+  done
+  cp "$root/tidemark.log" "/tmp/$bench_name-last.log" 2>/dev/null || true
+  rm -rf "$root"
+}
+
+# init_cluster [EXTRA postgresql.conf LINES...]: initdb DATA (data checksums), archiving to pgBackRest, start it on PORT.
+init_cluster() {
+  as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
+  {
+    echo "port = $port"
+    echo "listen_addresses = '127.0.0.1'"
+    echo "unix_socket_directories = '$root'"
+    echo "wal_level = replica"
+    echo "max_wal_senders = 10"
+    echo "archive_mode = on"
+    echo "archive_command = 'pgbackrest --config=$root/pgbackrest.conf --stanza=bench archive-push %p'"
+    for line in "$@"; do echo "$line"; done
+  } >> "$data/postgresql.conf"
+  as_pg "$bin/pg_ctl" -D "$data" -l "$root/pg.log" -w start >/dev/null
+}
+
+psql_() { as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "$1" "${2:-postgres}"; }
+cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }

@@ -5,37 +5,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 wal_scale="${1:-70}"
 . "$here/bench/common.sh"
-root=$(mktemp -d /tmp/tidemark-pitr-XXXX)
-chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
-data="$root/data"; port=$(free_port); api_port=$(free_port)
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  for d in "$data" "$root/pgbr-restored" "$root/tm-restored"; do
-    [ -f "$d/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1 || true
-  done
-  rm -rf "$root"
-}
-trap cleanup EXIT
-psql_() { as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "$1" "${2:-postgres}"; }
+bench_setup tidemark-pitr
 
-as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
 pgbackrest_conf "$root" "$data" "$port" "archive-async=y" "spool-path=$root/pgbr-spool" "start-fast=y"
-cat >> "$data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$root'
-wal_level = replica
-max_wal_senders = 10
-archive_mode = on
-archive_command = 'pgbackrest --config=$root/pgbackrest.conf --stanza=bench archive-push %p'
-max_wal_size = 4GB
-CONF
-as_pg "$bin/pg_ctl" -D "$data" -l "$root/pg.log" -w start >/dev/null
+init_cluster "max_wal_size = 4GB"
 as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
 as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
 
-cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
 start_tidemark "$here" "$root" "$api_port"
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2

@@ -8,32 +8,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 backlog_mib="${1:-2048}"
 load_seconds="${2:-60}"
 . "$here/bench/common.sh"
-root=$(mktemp -d /tmp/tidemark-walbench-XXXX)
-chmod 755 "$root"; [ "$(id -u)" = 0 ] && chown postgres "$root"
-data="$root/data"; port=$(free_port); api_port=$(free_port)
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  [ -f "$data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$root"
-}
-trap cleanup EXIT
-psql_() { as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "$1"; }
+bench_setup tidemark-walbench
 
-as_pg "$bin/initdb" -D "$data" -A trust --data-checksums -U postgres >/dev/null
 pgbackrest_conf "$root" "$data" "$port" "archive-async=y" "spool-path=$root/pgbr-spool"
-cat >> "$data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$root'
-wal_level = replica
-max_wal_senders = 10
-archive_mode = on
-archive_command = '/bin/false'
-max_wal_size = 8GB
-shared_buffers = 256MB
-CONF
-as_pg "$bin/pg_ctl" -D "$data" -l "$root/pg.log" -w start >/dev/null
+# archiving held back at first: the last archive_command line wins
+init_cluster "archive_command = '/bin/false'" "max_wal_size = 8GB" "shared_buffers = 256MB"
 as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null 2>&1 || true
 psql_ "select pg_create_physical_replication_slot('tidemark_bench', true)" >/dev/null
 start_lsn=$(psql_ "select pg_current_wal_lsn()")
@@ -56,7 +35,6 @@ pgbr=$(python3 -c "print(f'{$bytes/1048576/($t1-$t0):.0f}')")
 echo "pgBackRest drained the backlog in $(python3 -c "print(f'{$t1-$t0:.1f}')") s: $pgbr MiB/s"
 
 echo "== Tidemark WAL stream (zstd-3 + AES-256-GCM) from the slot"
-cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
 start_tidemark "$here" "$root" "$api_port"
 token=$(cat "$root/tm/admin.token")
 durable() { curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$api_port/v1/databases/bench" \
