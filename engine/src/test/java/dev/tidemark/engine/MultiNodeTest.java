@@ -29,7 +29,9 @@ class MultiNodeTest {
             try (Engine a = Engine.start(config(tmp, "node-a", catalogUrl)); Engine b = Engine.start(config(tmp, "node-b", catalogUrl))) {
                 a.register(new RegisterDatabase("shop", protectedServer.url(), protectedServer.dataDirectory().toString(), null, null),
                         "alice");
-                await(() -> b.databases(), dbs -> dbs.size() == 1, Duration.ofMinutes(1));
+                // node-b learns of the database and then of its owner, in two events
+                await(() -> b.databases(), dbs -> dbs.size() == 1 && !dbs.get(0).streaming().state().equals("stopped"),
+                        Duration.ofMinutes(1));
                 assertThat(b.database("shop").streaming().state()).isEqualTo("streamed by node-a");
 
                 BackupView asked = b.requestBaseBackup("shop", "bob");

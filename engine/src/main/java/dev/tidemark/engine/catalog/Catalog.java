@@ -163,6 +163,7 @@ public final class Catalog implements AutoCloseable {
         Configuration axon = configurer.buildConfiguration();
         axon.start();
         Catalog catalog = new Catalog(axon, view, dataSource, json, settings.clock(), publisher, pool);
+        view.readFrom(catalog::stored);
         catalog.replayAll();
         view.markAllTold();
         LOG.info("catalog open: {} ({} databases){}", embedded ? "embedded at " + settings.embeddedDirectory() : settings.jdbcUrl(),
@@ -201,16 +202,18 @@ public final class Catalog implements AutoCloseable {
         }
     }
 
-    private void reload(String databaseId) {
-        view.forget(databaseId);
+    private List<CatalogEvent> stored(String databaseId) {
+        List<CatalogEvent> events = new ArrayList<>();
         DomainEventStream stream = axon.eventStore().readEvents(databaseId, 0); // every event, not the snapshot
         while (stream.hasNext()) {
             DomainEventMessage<?> message = stream.next();
             if (message.getPayload() instanceof DatabaseEvent event) {
                 Object actor = message.getMetaData().get("actor");
-                view.reloaded(event, message.getSequenceNumber(), message.getTimestamp(), actor == null ? null : actor.toString());
+                events.add(new CatalogEvent(event, message.getSequenceNumber(), message.getTimestamp(),
+                        actor == null ? null : actor.toString()));
             }
         }
+        return events;
     }
 
     /**
@@ -227,9 +230,6 @@ public final class Catalog implements AutoCloseable {
                         .andMetaData(Map.of("actor", actor == null ? "system" : actor)));
             } catch (RuntimeException e) {
                 RuntimeException mapped = map(e, command, databaseId);
-                if (databaseId != null && !(mapped instanceof CatalogRejection r && r.kind() == CatalogRejection.Kind.NOT_FOUND)) {
-                    reload(databaseId);
-                }
                 // another node appended to the same database at the same moment: decide again on the newer state
                 boolean raced = rootCause(e) instanceof ConcurrencyException && !(command instanceof Commands.RegisterDatabase);
                 if (!raced || attempt == 3) {

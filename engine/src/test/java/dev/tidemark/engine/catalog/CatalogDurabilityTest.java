@@ -1,5 +1,8 @@
 package dev.tidemark.engine.catalog;
 
+import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.catalog.api.Policy;
+import dev.tidemark.engine.testing.Eventually;
 import dev.tidemark.engine.testing.PostgresCluster;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -9,6 +12,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -76,6 +80,60 @@ class CatalogDurabilityTest {
                 reopened.send(new dev.tidemark.engine.catalog.api.Commands.RequestDump("pg", "after-snapshot", List.of(), "manual",
                         java.time.Instant.now()), "alice");
                 assertThat(reopened.view().database("pg").orElseThrow().dump("after-snapshot")).isPresent();
+            }
+        }
+    }
+
+    /**
+     * Two nodes send commands to one database at once, some of them refused: each node's view ends equal to the
+     * history read fresh from the store (no refused or raced command shows, no other node's event is missed).
+     */
+    @Test
+    void twoNodesUnderConcurrentCommandsSeeTheStoredHistory() throws Exception {
+        try (PostgresCluster cluster = PostgresCluster.start()) {
+            cluster.execute("create database catalog");
+            CatalogSettings settings = new CatalogSettings(null, "jdbc:postgresql://127.0.0.1:" + cluster.port() + "/catalog", "postgres",
+                    null, null, null, Clock.systemUTC());
+            try (Catalog a = Catalog.open(settings); Catalog b = Catalog.open(settings)) {
+                a.send(new Commands.RegisterDatabase("pg", "postgresql://postgres@127.0.0.1:5432/postgres", "/pg", null,
+                        Policy.defaults(), Instant.now()), "alice");
+                java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+                java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+                List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    Catalog node = t % 2 == 0 ? a : b;
+                    String prefix = "t" + t + "-";
+                    done.add(pool.submit(() -> {
+                        for (int i = 0; i < 40; i++) {
+                            try {
+                                node.send(new Commands.RequestDump("pg", prefix + i, List.of(), "manual", Instant.now()), "alice");
+                                node.send(new Commands.FailDump("pg", prefix + i, "test", Instant.now()), "worker");
+                            } catch (CatalogRejection e) {
+                                refused.incrementAndGet(); // a dump already running, or a race lost three times
+                            }
+                            try {
+                                node.send(new Commands.FailDump("pg", "never-asked", "test", Instant.now()), "worker");
+                            } catch (CatalogRejection e) {
+                                refused.incrementAndGet();
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (var f : done) {
+                    f.get(3, TimeUnit.MINUTES);
+                }
+                pool.shutdown();
+                assertThat(refused.get()).as("the unknown dump is refused every time").isGreaterThanOrEqualTo(160);
+                try (Catalog fresh = Catalog.open(settings)) {
+                    DatabaseHistory stored = fresh.view().database("pg").orElseThrow();
+                    for (Catalog node : List.of(a, b)) {
+                        DatabaseHistory seen = Eventually.await(() -> node.view().database("pg").orElseThrow(),
+                                h -> h.version() == stored.version(), java.time.Duration.ofSeconds(30));
+                        assertThat(seen.dumps()).isEqualTo(stored.dumps());
+                    }
+                    assertThat(stored.dumps()).isNotEmpty().allMatch(d -> "failed".equals(d.status()));
+                }
             }
         }
     }
