@@ -2,6 +2,7 @@ package dev.tidemark.engine;
 
 import dev.tidemark.engine.basebackup.BackupProgress;
 import dev.tidemark.engine.catalog.Catalog;
+import dev.tidemark.engine.catalog.CatalogRows;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.RecoveryWindow;
 import dev.tidemark.engine.catalog.api.Policy;
@@ -18,12 +19,20 @@ import dev.tidemark.engine.operations.WindowView;
 import dev.tidemark.engine.postgres.ServerProbe;
 import dev.tidemark.engine.wal.WalStreamStatus;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 
 /** Answers questions from the catalog's read model and the live state of streams and jobs. */
 final class Views {
+    private static final Logger LOG = LoggerFactory.getLogger(Views.class);
+    private static final Duration ROWS_WAIT = Duration.ofSeconds(3);
+    private volatile boolean lagging;
     private final Catalog catalog;
     private final Streams streams;
     private final Work work;
@@ -89,15 +98,32 @@ final class Views {
                 s.retainedBytes(), s.segmentsArchived(), s.lastError());
     }
 
+    /**
+     * The read-model rows of a database once they hold everything this node knows of it (its processor runs a few
+     * milliseconds behind the commands); empty when they lag longer, and the in-memory history answers then.
+     */
+    private Optional<CatalogRows> rows(DatabaseHistory h) {
+        CatalogRows rows = catalog.rows();
+        if (rows.awaitVersion(h.id(), h.version(), ROWS_WAIT)) {
+            return Optional.of(rows);
+        }
+        if (!lagging) {
+            lagging = true;
+            LOG.warn("the read model of {} lags behind the catalog (its processor may be claimed by a node that stopped); "
+                    + "answering from this node's view meanwhile", h.id());
+        }
+        return Optional.empty();
+    }
+
     List<BackupView> baseBackups(String databaseId) {
         DatabaseHistory h = history(databaseId);
-        return h.baseBackups().stream().sorted(Comparator.comparing(DatabaseHistory.BaseBackup::requestedAt).reversed())
-                .map(b -> backup(h, b)).toList();
+        List<DatabaseHistory.BaseBackup> listed = rows(h).map(r -> r.baseBackups(databaseId)).orElseGet(() -> h.baseBackups().stream()
+                .sorted(Comparator.comparing(DatabaseHistory.BaseBackup::requestedAt).reversed()).toList());
+        return listed.stream().map(b -> backup(h, b)).toList();
     }
 
     BackupView baseBackup(String databaseId, String backupId) {
-        DatabaseHistory h = history(databaseId);
-        return h.baseBackup(backupId).map(b -> backup(h, b))
+        return baseBackups(databaseId).stream().filter(b -> b.id().equals(backupId)).findFirst()
                 .orElseThrow(() -> new NotFoundException("database " + databaseId + " has no base backup '" + backupId + "'"));
     }
 
@@ -110,12 +136,13 @@ final class Views {
 
     List<DumpView> dumps(String databaseId) {
         DatabaseHistory h = history(databaseId);
-        return h.dumps().stream().sorted(Comparator.comparing(DatabaseHistory.Dump::requestedAt).reversed()).map(d -> dump(h, d)).toList();
+        List<DatabaseHistory.Dump> listed = rows(h).map(r -> r.dumps(databaseId)).orElseGet(() -> h.dumps().stream()
+                .sorted(Comparator.comparing(DatabaseHistory.Dump::requestedAt).reversed()).toList());
+        return listed.stream().map(d -> dump(h, d)).toList();
     }
 
     DumpView dump(String databaseId, String dumpId) {
-        DatabaseHistory h = history(databaseId);
-        return h.dump(dumpId).map(d -> dump(h, d))
+        return dumps(databaseId).stream().filter(d -> d.id().equals(dumpId)).findFirst()
                 .orElseThrow(() -> new NotFoundException("database " + databaseId + " has no dump '" + dumpId + "'"));
     }
 
@@ -131,13 +158,13 @@ final class Views {
 
     List<RestoreView> restores(String databaseId) {
         DatabaseHistory h = history(databaseId);
-        return h.restores().stream().sorted(Comparator.comparing(DatabaseHistory.Restore::requestedAt).reversed())
-                .map(r -> restore(h, r)).toList();
+        List<DatabaseHistory.Restore> listed = rows(h).map(r -> r.restores(databaseId)).orElseGet(() -> h.restores().stream()
+                .sorted(Comparator.comparing(DatabaseHistory.Restore::requestedAt).reversed()).toList());
+        return listed.stream().map(r -> restore(h, r)).toList();
     }
 
     RestoreView restore(String databaseId, String restoreId) {
-        DatabaseHistory h = history(databaseId);
-        return h.restore(restoreId).map(r -> restore(h, r))
+        return restores(databaseId).stream().filter(r -> r.id().equals(restoreId)).findFirst()
                 .orElseThrow(() -> new NotFoundException("database " + databaseId + " has no restore '" + restoreId + "'"));
     }
 

@@ -19,6 +19,7 @@ import org.axonframework.config.DefaultConfigurer;
 import org.axonframework.eventhandling.DomainEventMessage;
 import org.axonframework.eventhandling.PropagatingErrorHandler;
 import org.axonframework.eventhandling.TrackedEventMessage;
+import org.axonframework.eventhandling.TrackingEventProcessor;
 import org.axonframework.eventhandling.TrackingEventProcessorConfiguration;
 import org.axonframework.eventhandling.TrackingToken;
 import org.axonframework.eventhandling.tokenstore.inmemory.InMemoryTokenStore;
@@ -48,6 +49,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -60,19 +62,23 @@ import java.util.function.Consumer;
 public final class Catalog implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Catalog.class);
     private static final int SNAPSHOT_EVERY = 200;
+    /** Events the read-model processor handles per transaction (a replay of 100,000 events takes seconds, not minutes). */
+    private static final int ROWS_BATCH = 100;
 
     private final Configuration axon;
     private final CatalogView view;
+    private final CatalogRows rows;
     private final DataSource dataSource;
     private final ObjectMapper json;
     private final Clock clock;
     private final KafkaPublisher publisher;
     private final JdbcConnectionPool embeddedPool;
 
-    private Catalog(Configuration axon, CatalogView view, DataSource dataSource, ObjectMapper json, Clock clock, KafkaPublisher publisher,
+    private Catalog(Configuration axon, CatalogView view, CatalogRows rows, DataSource dataSource, ObjectMapper json, Clock clock, KafkaPublisher publisher,
                     JdbcConnectionPool embeddedPool) {
         this.axon = axon;
         this.view = view;
+        this.rows = rows;
         this.dataSource = dataSource;
         this.json = json;
         this.clock = clock;
@@ -131,7 +137,17 @@ public final class Catalog implements AutoCloseable {
                 .dataType(byte[].class)
                 .build();
         createSchema(dataSource, embedded, storage, transactions);
-        JdbcTokenStore tokens = JdbcTokenStore.builder().connectionProvider(transactions).serializer(serializer).build();
+        try (Connection c = dataSource.getConnection()) {
+            CatalogRows.createTables(c);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create the read-model tables: " + e.getMessage(), e);
+        }
+        // the embedded catalog has one node: a claim left by a killed process is its own and taken back at once;
+        // nodes sharing a PostgreSQL catalog each claim under their own name (a dead node's claim times out)
+        String owner = embedded ? "embedded-catalog"
+                : java.lang.management.ManagementFactory.getRuntimeMXBean().getName() + "/" + java.util.UUID.randomUUID();
+        JdbcTokenStore tokens = JdbcTokenStore.builder().connectionProvider(transactions).serializer(serializer).nodeId(owner).build();
+        CatalogRows rows = new CatalogRows(transactions, json, id -> stored(storage, id));
 
         CatalogView view = new CatalogView();
         TrackingToken head = storage.createHeadToken(); // before the replay at start: what follows it is read by the sync processor
@@ -154,6 +170,9 @@ public final class Catalog implements AutoCloseable {
                     .forSingleThreadedProcessing().andInitialTrackingToken(source -> head));
             ep.registerTokenStore(CatalogSync.GROUP, c -> new InMemoryTokenStore());
             ep.registerEventHandler(c -> new CatalogSync(view));
+            ep.registerTrackingEventProcessor(CatalogRows.GROUP, Configuration::eventStore, c -> TrackingEventProcessorConfiguration
+                    .forSingleThreadedProcessing().andBatchSize(ROWS_BATCH));
+            ep.registerEventHandler(c -> rows);
             if (publisher != null) {
                 ep.registerTrackingEventProcessor(KafkaPublisher.GROUP);
                 ep.registerEventHandler(c -> publisher);
@@ -162,8 +181,8 @@ public final class Catalog implements AutoCloseable {
         });
         Configuration axon = configurer.buildConfiguration();
         axon.start();
-        Catalog catalog = new Catalog(axon, view, dataSource, json, settings.clock(), publisher, pool);
-        view.readFrom(catalog::stored);
+        Catalog catalog = new Catalog(axon, view, rows, dataSource, json, settings.clock(), publisher, pool);
+        view.readFrom(id -> stored(storage, id));
         catalog.replayAll();
         view.markAllTold();
         LOG.info("catalog open: {} ({} databases){}", embedded ? "embedded at " + settings.embeddedDirectory() : settings.jdbcUrl(),
@@ -202,9 +221,9 @@ public final class Catalog implements AutoCloseable {
         }
     }
 
-    private List<CatalogEvent> stored(String databaseId) {
+    private static List<CatalogEvent> stored(JdbcEventStorageEngine storage, String databaseId) {
         List<CatalogEvent> events = new ArrayList<>();
-        DomainEventStream stream = axon.eventStore().readEvents(databaseId, 0); // every event, not the snapshot
+        DomainEventStream stream = storage.readEvents(databaseId, 0); // every event, not the snapshot
         while (stream.hasNext()) {
             DomainEventMessage<?> message = stream.next();
             if (message.getPayload() instanceof DatabaseEvent event) {
@@ -312,6 +331,33 @@ public final class Catalog implements AutoCloseable {
 
     public Clock clock() {
         return clock;
+    }
+
+    /** The persistent read model (rows kept by a tracking processor). */
+    public CatalogRows rows() {
+        return rows;
+    }
+
+    /**
+     * Rebuilds the read model from the events: stops its processor, resets its token (which deletes the rows), and
+     * replays every event. Returns when the rows are current again, or after the timeout (false).
+     */
+    public boolean rebuildRows(Duration timeout) {
+        TrackingEventProcessor processor = axon.eventProcessingConfiguration()
+                .eventProcessor(CatalogRows.GROUP, TrackingEventProcessor.class).orElseThrow();
+        LOG.info("read model: rebuilding from the events");
+        processor.shutDown();
+        processor.resetTokens();
+        processor.start();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (DatabaseHistory h : view.databases()) {
+            Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+            if (!rows.awaitVersion(h.id(), h.version(), left)) {
+                return false;
+            }
+        }
+        LOG.info("read model: rebuilt ({} databases)", view.databases().size());
+        return true;
     }
 
     EventStore eventStore() {
