@@ -22,7 +22,7 @@ import java.util.concurrent.Callable;
 @Command(name = "tidemark", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tidemark 0.1.0",
         description = "Backup and point-in-time recovery for PostgreSQL: WAL streaming, base backups, dumps, restores.",
         subcommands = {Tidemark.Serve.class, Quickstart.class, Commands.Db.class, Commands.Backup.class,
-                Commands.RestoreCmd.class, Commands.Window.class, Commands.Events.class, Commands.Key.class, Commands.Token.class})
+                Commands.RestoreCmd.class, Commands.Window.class, Commands.Events.class, Commands.ReadModel.class, Commands.Key.class, Commands.Token.class})
 public final class Tidemark implements Runnable {
     private static volatile boolean serving;
 

@@ -205,6 +205,9 @@ class ApiTest {
         assertThat(new String(Files.readAllBytes(file), 0, 5, StandardCharsets.US_ASCII)).isEqualTo("PGDMP");
         JsonNode events = parse(cli(0, with(read, "events", "shop", "--json", "--limit", "3")));
         assertThat(events.path("events")).hasSize(3);
+        assertThat(cli(0, with(admin, "read-model", "rebuild"))).contains("read model rebuilt: 1 databases");
+        assertThat(cli(2, with(read, "read-model", "rebuild"))).contains("error: Forbidden");
+        assertThat(parse(cli(0, with(read, "backup", "list", "shop", "--json")))).as("the lists after a rebuild").isEqualTo(all);
         assertThat(cli(0, with(admin, "db", "policy", "shop", "--window", "14d"))).contains("PT336H");
         assertThat(cli(2, with(read, "backup", "base", "shop"))).contains("error: Forbidden");
         assertThat(cli(2, with(admin, "restore", "shop", "--time", "yesterday", "--target-dir", "/tmp/x", "--port", "5999")))

@@ -18,6 +18,7 @@ import dev.tidemark.engine.operations.Operations;
 import dev.tidemark.engine.operations.PolicyChange;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.operations.RestoreRequest;
+import dev.tidemark.engine.operations.ReadModelView;
 import dev.tidemark.engine.operations.RestoreView;
 import dev.tidemark.engine.operations.WindowView;
 import dev.tidemark.engine.postgres.PgBinaries;
@@ -151,6 +152,16 @@ public final class Engine implements Operations, AutoCloseable {
         guard(() -> {
             requests.deregister(databaseId, purge, actor);
             return null;
+        });
+    }
+
+    @Override
+    public ReadModelView rebuildReadModel(String actor) {
+        return guard(() -> {
+            LOG.info("read model rebuild asked by {}", actor);
+            long start = System.nanoTime();
+            boolean current = catalog.rebuildRows(Duration.ofMinutes(1));
+            return new ReadModelView(current, catalog.view().databases().size(), (System.nanoTime() - start) / 1_000_000);
         });
     }
 

@@ -535,6 +535,21 @@ public final class Commands {
         }
     }
 
+    @Command(name = "read-model", description = "The read model (the rows the API lists).", subcommands = ReadModel.Rebuild.class)
+    public static final class ReadModel {
+        @Command(name = "rebuild", description = "Rebuild the read model from the events (admin token); safe at any time.")
+        static final class Rebuild extends Client {
+            @Override
+            public Integer call() {
+                JsonNode r = api().post("/v1/read-model/rebuild", null);
+                options().print(out(), r, () -> out().println(r.path("current").asBoolean()
+                        ? "read model rebuilt: " + r.path("databases").asInt() + " databases in " + r.path("millis").asLong() + " ms"
+                        : "read model still catching up after " + r.path("millis").asLong() + " ms; lists answer from memory meanwhile"));
+                return 0;
+            }
+        }
+    }
+
     @Command(name = "key", description = "Master encryption keys.", subcommands = Key.Generate.class)
     public static final class Key {
         @Command(name = "generate", description = "Write a new AES-256 master key to FILE (mode 0600); refuses to overwrite.")

@@ -54,4 +54,10 @@ public interface Operations {
 
     /** The audit log: the database's events in order, from a sequence number on. */
     EventPage events(String databaseId, long fromSequence, int limit);
+
+    /**
+     * Rebuilds the read model (the rows the API lists) from the events: resets its processor's token and replays
+     * everything. Returns once the rows are current, or after a minute with current=false (they keep catching up).
+     */
+    ReadModelView rebuildReadModel(String actor);
 }

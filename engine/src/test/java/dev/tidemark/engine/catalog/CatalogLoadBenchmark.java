@@ -13,7 +13,7 @@ import java.time.Instant;
 
 /**
  * How long an aggregate with many WAL events takes to load (snapshots every 200 events keep it flat), and how long
- * the catalog takes to open (the read model replays every event). Not part of the suite:
+ * the catalog takes to open (the in-memory view replays every event), and how long a rebuild of the read-model rows takes. Not part of the suite:
  * {@code ./mvnw -pl engine test -Dtest=CatalogLoadBenchmark -Dgroups=benchmark -Dtidemark.excluded.groups=none
  * -Dsurefire.failIfNoSpecifiedTests=false [-Dbench.events=100000]}. Results: docs/benchmarks.md.
  */
@@ -48,6 +48,10 @@ class CatalogLoadBenchmark {
                 System.out.printf("command on the aggregate (load from the snapshot + at most 200 events, decide): %.1f ms%n",
                         (System.nanoTime() - c0) / 1e6);
             }
+            long r0 = System.nanoTime();
+            boolean current = catalog.rebuildRows(java.time.Duration.ofMinutes(30));
+            System.out.printf("rebuilt the read-model rows from %,d events in %.1f s (current: %s)%n", EVENTS + 6,
+                    (System.nanoTime() - r0) / 1e9, current);
         }
     }
 }
