@@ -37,16 +37,21 @@ public record BackupManifest(
         List<BadPage> badPages,
         long totalBytes) {
 
-    public static final int FORMAT_VERSION = 1;
+    /** 2: large files in pieces (FileEntry.fileOffset). A restore reads formats 1 and 2. */
+    public static final int FORMAT_VERSION = 2;
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-    /** A directory, symbolic link or regular file of the data directory, with where its bytes are kept. */
+    /**
+     * A directory, symbolic link or regular file of the data directory, with where its bytes are kept. A large file
+     * is kept in pieces, each its own object: one entry per piece, with the same path, the piece's place in the file
+     * (fileOffset), its size and checksum; a restore writes the pieces in parallel. (Format 1 has no pieces.)
+     */
     public record FileEntry(String path, char type, long size, int mode, Instant mtime, String sha256, int object,
-                            long offset, String linkTarget) {
+                            long offset, String linkTarget, long fileOffset) {
         public static final char FILE = 'f';
         public static final char DIRECTORY = 'd';
     }

@@ -45,14 +45,26 @@ public final class BaseBackupRunner {
     private static final Logger log = LoggerFactory.getLogger(BaseBackupRunner.class);
 
     /** Settings of one run: parallel workers, fast checkpoint, bundle sizing and how long to wait for WAL. */
-    public record Settings(int workers, boolean fastCheckpoint, long bundleBytes, long ownObjectBytes, Duration walWait) {
+    /**
+     * bundleBytes: small files are packed into objects of about this size; ownObjectBytes: a file this large gets an
+     * object of its own; pieceBytes: a file larger than this is kept in pieces of this size (a multiple of 8 KiB),
+     * so that one large relation segment is copied and restored by every worker, not one.
+     */
+    public record Settings(int workers, boolean fastCheckpoint, long bundleBytes, long ownObjectBytes, long pieceBytes, Duration walWait) {
         public static Settings defaults() {
-            return new Settings(Math.max(1, Runtime.getRuntime().availableProcessors()), true, 16L << 20, 4L << 20,
+            return new Settings(Math.max(1, Runtime.getRuntime().availableProcessors()), true, 16L << 20, 4L << 20, 64L << 20,
                     Duration.ofMinutes(5));
         }
 
         public Settings withWorkers(int n) {
-            return new Settings(Math.max(1, n), fastCheckpoint, bundleBytes, ownObjectBytes, walWait);
+            return new Settings(Math.max(1, n), fastCheckpoint, bundleBytes, ownObjectBytes, pieceBytes, walWait);
+        }
+
+        public Settings withPieceBytes(long bytes) {
+            if (bytes <= 0 || bytes % PageChecksum.PAGE_SIZE != 0) {
+                throw new IllegalArgumentException("piece size " + bytes + " is not a positive multiple of 8 KiB");
+            }
+            return new Settings(workers, fastCheckpoint, bundleBytes, ownObjectBytes, bytes, walWait);
         }
     }
 
@@ -187,10 +199,11 @@ public final class BaseBackupRunner {
             if (item.type() == 'f') {
                 regular.add(item);
             } else {
-                entries.add(new BackupManifest.FileEntry(item.path(), item.type(), 0, item.mode(), item.mtime(), null, -1, 0, item.linkTarget()));
+                entries.add(new BackupManifest.FileEntry(item.path(), item.type(), 0, item.mode(), item.mtime(), null, -1, 0,
+                        item.linkTarget(), 0));
             }
         }
-        List<List<DataDirectoryScan.Item>> units = plan(regular);
+        List<List<Part>> units = plan(regular);
         AtomicLong bytesDone = new AtomicLong();
         AtomicLong filesDone = new AtomicLong();
         long started = System.nanoTime();
@@ -204,7 +217,7 @@ public final class BaseBackupRunner {
             List<Future<?>> futures = new ArrayList<>();
             for (int i = 0; i < units.size(); i++) {
                 int number = i;
-                List<DataDirectoryScan.Item> unit = units.get(i);
+                List<Part> unit = units.get(i);
                 futures.add(pool.submit(() -> {
                     objects.add(copyUnit(databaseId, backupId, number, unit, checksums, startLsn, entries, badPages, bytes -> {
                         long done = bytesDone.addAndGet(bytes);
@@ -230,22 +243,38 @@ public final class BaseBackupRunner {
             Workers.stopAndWait(pool);
         }
         List<BackupManifest.FileEntry> sorted = new ArrayList<>(entries);
-        sorted.sort(Comparator.comparing(BackupManifest.FileEntry::path));
+        sorted.sort(Comparator.comparing(BackupManifest.FileEntry::path).thenComparingLong(BackupManifest.FileEntry::fileOffset));
         List<BackupManifest.BundleObject> sortedObjects = new ArrayList<>(objects);
         sortedObjects.sort(Comparator.comparingInt(BackupManifest.BundleObject::number));
         return new Copy(sorted, sortedObjects, new ArrayList<>(badPages), bytesDone.get());
     }
 
-    /** Large files get an object each; small ones are packed into bundles, so 100,000 small files are not 100,000 requests. */
-    private List<List<DataDirectoryScan.Item>> plan(List<DataDirectoryScan.Item> files) {
+    /** Bytes of one file: from a position, a length of them or (length -1) up to its end. */
+    private record Part(DataDirectoryScan.Item item, long from, long length) {
+        boolean last() {
+            return length < 0;
+        }
+    }
+
+    /**
+     * Large files get an object each, and the largest are cut into pieces; small ones are packed into bundles, so
+     * 100,000 small files are not 100,000 requests.
+     */
+    private List<List<Part>> plan(List<DataDirectoryScan.Item> files) {
         List<DataDirectoryScan.Item> bySize = new ArrayList<>(files);
         bySize.sort(Comparator.comparingLong(DataDirectoryScan.Item::size).reversed().thenComparing(DataDirectoryScan.Item::path));
-        List<List<DataDirectoryScan.Item>> units = new ArrayList<>();
-        List<DataDirectoryScan.Item> bundle = new ArrayList<>();
+        List<List<Part>> units = new ArrayList<>();
+        List<Part> bundle = new ArrayList<>();
         long bundleBytes = 0;
         for (DataDirectoryScan.Item f : bySize) {
             if (f.size() >= settings.ownObjectBytes()) {
-                units.add(List.of(f));
+                long from = 0;
+                // the last piece reads to the end, whatever the file grew to since the scan
+                while (f.size() - from > settings.pieceBytes()) {
+                    units.add(List.of(new Part(f, from, settings.pieceBytes())));
+                    from += settings.pieceBytes();
+                }
+                units.add(List.of(new Part(f, from, -1)));
                 continue;
             }
             if (!bundle.isEmpty() && bundleBytes + f.size() > settings.bundleBytes()) {
@@ -253,7 +282,7 @@ public final class BaseBackupRunner {
                 bundle = new ArrayList<>();
                 bundleBytes = 0;
             }
-            bundle.add(f);
+            bundle.add(new Part(f, 0, -1));
             bundleBytes += f.size();
         }
         if (!bundle.isEmpty()) {
@@ -266,7 +295,7 @@ public final class BaseBackupRunner {
         void copied(long bytes);
     }
 
-    private BackupManifest.BundleObject copyUnit(String databaseId, String backupId, int number, List<DataDirectoryScan.Item> unit,
+    private BackupManifest.BundleObject copyUnit(String databaseId, String backupId, int number, List<Part> unit,
                                                  boolean checksums, Lsn startLsn, List<BackupManifest.FileEntry> entries,
                                                  List<BackupManifest.BadPage> badPages, BytesListener listener, AtomicLong filesDone)
             throws IOException {
@@ -275,39 +304,52 @@ public final class BaseBackupRunner {
         MessageDigest digest = Codec.sha256();
         try (Repository.EncodingWriter out = repository.openEncoded(key)) {
             long offset = 0;
-            for (DataDirectoryScan.Item item : unit) {
+            for (Part part : unit) {
+                DataDirectoryScan.Item item = part.item();
                 long size;
                 try {
-                    size = copyFile(item, out, buffer, digest, checksums, startLsn, badPages, listener);
+                    size = copyFile(part, out, buffer, digest, checksums, startLsn, badPages, listener);
                 } catch (NoSuchFileException e) {
-                    filesDone.incrementAndGet();
+                    if (part.last()) {
+                        filesDone.incrementAndGet();
+                    }
                     continue; // removed by PostgreSQL during the copy: WAL replay recreates what is needed
                 }
+                if (size == 0 && part.from() > 0) {
+                    continue; // the file shrank below this piece since the scan: nothing to keep
+                }
                 entries.add(new BackupManifest.FileEntry(item.path(), 'f', size, item.mode(), item.mtime(),
-                        HexFormat.of().formatHex(digest.digest()), number, offset, null));
+                        HexFormat.of().formatHex(digest.digest()), number, offset, null, part.from()));
                 offset += size;
-                filesDone.incrementAndGet();
+                if (part.last()) {
+                    filesDone.incrementAndGet();
+                }
             }
             StoredObject stored = out.commit();
             return new BackupManifest.BundleObject(number, key, stored.sha256Hex(), stored.plainBytes(), stored.storedBytes());
         }
     }
 
-    private long copyFile(DataDirectoryScan.Item item, OutputStream out, ByteBuffer buffer, MessageDigest digest, boolean checksums,
+    private long copyFile(Part part, OutputStream out, ByteBuffer buffer, MessageDigest digest, boolean checksums,
                           Lsn startLsn, List<BackupManifest.BadPage> badPages, BytesListener listener) throws IOException {
+        DataDirectoryScan.Item item = part.item();
         long firstBlock = checksums ? PageChecksum.firstBlock(item.path()) : -1;
         long total = 0;
         digest.reset();
         try (FileChannel ch = FileChannel.open(item.source(), StandardOpenOption.READ)) {
-            while (true) {
+            ch.position(part.from());
+            while (part.last() || total < part.length()) {
                 buffer.clear();
+                if (!part.last()) {
+                    buffer.limit((int) Math.min(buffer.capacity(), part.length() - total));
+                }
                 int n = readFully(ch, buffer);
                 if (n <= 0) {
                     break;
                 }
                 buffer.flip();
                 if (firstBlock >= 0) {
-                    checkPages(item.path(), buffer, firstBlock + total / PageChecksum.PAGE_SIZE, startLsn, badPages);
+                    checkPages(item.path(), buffer, firstBlock + (part.from() + total) / PageChecksum.PAGE_SIZE, startLsn, badPages);
                 }
                 digest.update(buffer.array(), 0, n);
                 out.write(buffer.array(), 0, n);

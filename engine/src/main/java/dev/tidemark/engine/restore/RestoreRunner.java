@@ -19,6 +19,8 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
@@ -250,7 +252,12 @@ public final class RestoreRunner {
                 .filter(e -> e.type() == BackupManifest.FileEntry.FILE)
                 .collect(Collectors.groupingBy(BackupManifest.FileEntry::object, TreeMap::new, Collectors.toList()));
         long total = manifest.totalBytes();
-        long fileCount = byObject.values().stream().mapToLong(List::size).sum();
+        // a large file comes in pieces (one entry and one object each), written in parallel at their places
+        Map<String, Long> entriesPerPath = manifest.files().stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE)
+                .collect(Collectors.groupingBy(BackupManifest.FileEntry::path, Collectors.counting()));
+        Set<String> pieced = entriesPerPath.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey)
+                .collect(Collectors.toSet());
+        long fileCount = entriesPerPath.size();
         AtomicLong bytes = new AtomicLong();
         AtomicLong files = new AtomicLong();
         long started = System.nanoTime();
@@ -266,7 +273,7 @@ public final class RestoreRunner {
                 List<BackupManifest.FileEntry> entries = new ArrayList<>(byObject.getOrDefault(object.number(), List.of()));
                 entries.sort(Comparator.comparingLong(BackupManifest.FileEntry::offset));
                 futures.add(pool.submit(() -> {
-                    unpack(request, manifest, target, object, entries, n -> {
+                    unpack(request, manifest, target, object, entries, pieced, n -> {
                         long done = bytes.addAndGet(n);
                         double secs = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
                         progress.set(new BackupProgress("downloading", done, total, files.get(), fileCount, done / secs));
@@ -285,6 +292,13 @@ public final class RestoreRunner {
             }
         } finally {
             Workers.stopAndWait(pool);
+        }
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && pieced.contains(e.path())) {
+                Path file = resolve(request, manifest, target, e.path());
+                Files.setPosixFilePermissions(file, permissions(e.mode()));
+                Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
+            }
         }
         for (BackupManifest.FileEntry e : manifest.files()) {
             if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
@@ -307,11 +321,11 @@ public final class RestoreRunner {
     }
 
     private void unpack(Request request, BackupManifest manifest, Path target, BackupManifest.BundleObject object,
-                        List<BackupManifest.FileEntry> entries, Copied copied, AtomicLong files) throws IOException {
+                        List<BackupManifest.FileEntry> entries, Set<String> pieced, Copied copied, AtomicLong files) throws IOException {
         byte[] buffer = new byte[256 * 1024];
         MessageDigest digest = Codec.sha256();
-        // every file is checked against its own SHA-256 and every chunk against its GCM tag (or CRC): hashing the
-        // whole bundle again would add a pass over every byte and check nothing more
+        // every file (or piece) is checked against its own SHA-256 and every chunk against its GCM tag (or CRC):
+        // hashing the whole bundle again would add a pass over every byte and check nothing more
         try (InputStream in = repository.openDecoded(object.key())) {
             long position = 0;
             for (BackupManifest.FileEntry e : entries) {
@@ -320,15 +334,22 @@ public final class RestoreRunner {
                     position = e.offset();
                 }
                 Path file = resolve(request, manifest, target, e.path());
+                boolean piece = pieced.contains(e.path());
                 digest.reset();
-                try (OutputStream out = Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                // a whole file is new (the target was checked empty); the pieces of one file share it
+                try (FileChannel out = piece ? FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)
+                        : FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                     long left = e.size();
+                    long at = e.fileOffset();
                     while (left > 0) {
                         int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
                         if (n < 0) {
                             throw new IOException("object " + object.key() + " ended inside " + e.path() + ": the backup is damaged");
                         }
-                        out.write(buffer, 0, n);
+                        ByteBuffer chunk = ByteBuffer.wrap(buffer, 0, n);
+                        while (chunk.hasRemaining()) {
+                            at += out.write(chunk, at);
+                        }
                         digest.update(buffer, 0, n);
                         left -= n;
                         copied.bytes(n);
@@ -337,12 +358,17 @@ public final class RestoreRunner {
                 position += e.size();
                 String actual = HexFormat.of().formatHex(digest.digest());
                 if (!actual.equals(e.sha256())) {
-                    throw new IOException("checksum mismatch for " + e.path() + " from object " + object.key() + ": manifest says "
-                            + e.sha256() + ", restored bytes have " + actual + "; the backup is damaged");
+                    throw new IOException("checksum mismatch for " + e.path() + (piece ? " (piece at byte " + e.fileOffset() + ")" : "")
+                            + " from object " + object.key() + ": manifest says " + e.sha256() + ", restored bytes have " + actual
+                            + "; the backup is damaged");
                 }
-                Files.setPosixFilePermissions(file, permissions(e.mode()));
-                Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
-                files.incrementAndGet();
+                if (!piece) {
+                    Files.setPosixFilePermissions(file, permissions(e.mode()));
+                    Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
+                    files.incrementAndGet();
+                } else if (e.fileOffset() == 0) {
+                    files.incrementAndGet();
+                }
             }
             in.transferTo(OutputStream.nullOutputStream()); // reach the end, so the codec sees the final chunk (truncation)
         }

@@ -23,7 +23,7 @@ import java.util.TreeMap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** A base backup of a cluster with a tablespace, many small files and a damaged page; restored beside it. */
+/** A base backup of a cluster with a tablespace, many small files, a file in pieces and a damaged page; restored beside it. */
 class BaseBackupTest {
 
     @Test
@@ -38,6 +38,8 @@ class BaseBackupTest {
             db.cluster.execute("create tablespace fast location '" + space + "'",
                     "create table far(id int primary key, v text) tablespace fast",
                     "insert into far select g, md5(g::text) from generate_series(1, 5000) g",
+                    "create table big(id int primary key, v text)",
+                    "insert into big select g, md5(g::text) || md5((g * 7)::text) from generate_series(1, 120000) g",
                     "do $$ begin for i in 1..600 loop execute format('create table small_%s(x int)', i); end loop; end $$",
                     "create table victim(id int, v text)",
                     "insert into victim select g, repeat('x', 200) from generate_series(1, 100) g",
@@ -58,11 +60,23 @@ class BaseBackupTest {
             db.cluster.startServer();
             db.startStreaming(WalListener.NONE);
 
-            BaseBackupRunner runner = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2));
+            BaseBackupRunner runner = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2)
+                    .withPieceBytes(1 << 20));
             BaseBackupRunner.Result result = runner.run("bb", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
             BackupManifest m = result.manifest();
 
-            assertThat(m.badPages()).as("the damaged page is reported").anySatisfy(p -> assertThat(p.toString()).contains(victimPath));
+            assertThat(m.badPages()).as("the damaged page is reported, and only it (pieces count their blocks from their place)")
+                    .singleElement().satisfies(p -> assertThat(p.path()).isEqualTo(victimPath));
+            String bigPath;
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select pg_relation_filepath('big')")) {
+                r.next();
+                bigPath = r.getString(1);
+            }
+            assertThat(m.files()).as("a file over the piece size is kept in 1 MiB pieces, each its own object")
+                    .filteredOn(e -> e.path().equals(bigPath)).hasSizeGreaterThan(4)
+                    .allSatisfy(e -> assertThat(e.fileOffset() % (1 << 20)).isZero())
+                    .extracting(BackupManifest.FileEntry::object).doesNotHaveDuplicates();
             assertThat(m.tablespaces()).hasSize(1);
             long files = m.files().stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE).count();
             assertThat(files).isGreaterThan(1500);
@@ -71,9 +85,10 @@ class BaseBackupTest {
 
             Map<String, String> before;
             try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
-                 ResultSet r = s.executeQuery("select count(*), md5(string_agg(v, ',' order by id)) from far")) {
+                 ResultSet r = s.executeQuery("select (select count(*) || ':' || md5(string_agg(v, ',' order by id)) from far), "
+                         + "(select count(*) || ':' || md5(string_agg(v, ',' order by id)) from big)")) {
                 r.next();
-                before = new TreeMap<>(Map.of("far", r.getLong(1) + ":" + r.getString(2)));
+                before = new TreeMap<>(Map.of("far", r.getString(1), "big", r.getString(2)));
             }
             Path target = tmp.resolve("restored");
             int port = PostgresCluster.freePort();
@@ -81,9 +96,10 @@ class BaseBackupTest {
                     result.manifestSha256(), Optional.empty(), target, port, false, "postgres", 2, Duration.ofMinutes(3)));
             PostgresCluster restored = PostgresCluster.attach(PgServer.factory(db.cluster.server().binaries(), user).at(target), port);
             try (Connection c = restored.connect(); Statement s = c.createStatement();
-                 ResultSet r = s.executeQuery("select count(*), md5(string_agg(v, ',' order by id)) from far")) {
+                 ResultSet r = s.executeQuery("select (select count(*) || ':' || md5(string_agg(v, ',' order by id)) from far), "
+                         + "(select count(*) || ':' || md5(string_agg(v, ',' order by id)) from big)")) {
                 r.next();
-                assertThat(Map.of("far", r.getLong(1) + ":" + r.getString(2))).isEqualTo(before);
+                assertThat(Map.of("far", r.getString(1), "big", r.getString(2))).isEqualTo(before);
                 assertThat(Files.isSymbolicLink(target.resolve("pg_tblspc").resolve(m.tablespaces().get(0).oid()))).isTrue();
                 assertThat(Files.readSymbolicLink(target.resolve("pg_tblspc").resolve(m.tablespaces().get(0).oid())).toString())
                         .as("the restored tablespace is not the source's").doesNotStartWith(space.toString());
