@@ -36,7 +36,7 @@ echo "pgBackRest restore (files, start, recovery to consistency, promoted): $(py
 as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
 
 echo "== Tidemark: base backup, zstd-3 + AES-256-GCM, $workers workers"
-start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers
+start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers ${TIDEMARK_BENCH_JAVA_OPTS:-}
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2
 t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now)

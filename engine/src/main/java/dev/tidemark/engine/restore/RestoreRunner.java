@@ -65,6 +65,12 @@ import java.util.stream.Stream;
  */
 public final class RestoreRunner {
     private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
+    /** Files from this size on, in whole blocks, are written with O_DIRECT. */
+    private static final long DIRECT_MIN_BYTES = 1 << 20;
+    private static final int DIRECT_ALIGN = 4096;
+    private static final ThreadLocal<ByteBuffer> DIRECT_BUFFER = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect((1 << 20) + DIRECT_ALIGN).alignedSlice(DIRECT_ALIGN));
+    private volatile boolean direct = true;
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
 
     /**
@@ -255,8 +261,10 @@ public final class RestoreRunner {
         // a large file comes in pieces (one entry and one object each), written in parallel at their places
         Map<String, Long> entriesPerPath = manifest.files().stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE)
                 .collect(Collectors.groupingBy(BackupManifest.FileEntry::path, Collectors.counting()));
-        Set<String> pieced = entriesPerPath.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey)
-                .collect(Collectors.toSet());
+        // the kernel writes one file at a time (ext4 holds the inode's lock for each buffered write, and a second
+        // writer spins on it): one piece of a file at a time, while the other workers restore other files
+        Map<String, Object> pieced = entriesPerPath.entrySet().stream().filter(e -> e.getValue() > 1)
+                .collect(Collectors.toMap(Map.Entry::getKey, e -> new Object()));
         long fileCount = entriesPerPath.size();
         AtomicLong bytes = new AtomicLong();
         AtomicLong files = new AtomicLong();
@@ -294,7 +302,7 @@ public final class RestoreRunner {
             Workers.stopAndWait(pool);
         }
         for (BackupManifest.FileEntry e : manifest.files()) {
-            if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && pieced.contains(e.path())) {
+            if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && pieced.containsKey(e.path())) {
                 Path file = resolve(request, manifest, target, e.path());
                 Files.setPosixFilePermissions(file, permissions(e.mode()));
                 Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
@@ -321,7 +329,8 @@ public final class RestoreRunner {
     }
 
     private void unpack(Request request, BackupManifest manifest, Path target, BackupManifest.BundleObject object,
-                        List<BackupManifest.FileEntry> entries, Set<String> pieced, Copied copied, AtomicLong files) throws IOException {
+                        List<BackupManifest.FileEntry> entries, Map<String, Object> pieced, Copied copied, AtomicLong files)
+            throws IOException {
         byte[] buffer = new byte[256 * 1024];
         MessageDigest digest = Codec.sha256();
         // every file (or piece) is checked against its own SHA-256 and every chunk against its GCM tag (or CRC):
@@ -334,25 +343,20 @@ public final class RestoreRunner {
                     position = e.offset();
                 }
                 Path file = resolve(request, manifest, target, e.path());
-                boolean piece = pieced.contains(e.path());
+                Object fileLock = pieced.get(e.path());
+                boolean piece = fileLock != null;
                 digest.reset();
                 // a whole file is new (the target was checked empty); the pieces of one file share it
-                try (FileChannel out = piece ? FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)
-                        : FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                    long left = e.size();
-                    long at = e.fileOffset();
-                    while (left > 0) {
-                        int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
-                        if (n < 0) {
-                            throw new IOException("object " + object.key() + " ended inside " + e.path() + ": the backup is damaged");
+                StandardOpenOption create = piece ? StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW;
+                if (!writeDirect(in, file, e, object, buffer, digest, copied, create)) {
+                    if (piece) {
+                        // buffered, the kernel writes one file at a time (ext4 holds the inode's lock for each write and
+                        // a second writer spins on it): one piece of a file at a time, other workers on other files
+                        synchronized (fileLock) {
+                            writeBuffered(in, file, e, object, buffer, digest, copied, create);
                         }
-                        ByteBuffer chunk = ByteBuffer.wrap(buffer, 0, n);
-                        while (chunk.hasRemaining()) {
-                            at += out.write(chunk, at);
-                        }
-                        digest.update(buffer, 0, n);
-                        left -= n;
-                        copied.bytes(n);
+                    } else {
+                        writeBuffered(in, file, e, object, buffer, digest, copied, create);
                     }
                 }
                 position += e.size();
@@ -372,6 +376,77 @@ public final class RestoreRunner {
             }
             in.transferTo(OutputStream.nullOutputStream()); // reach the end, so the codec sees the final chunk (truncation)
         }
+    }
+
+    /** Writes the entry's bytes from the object's stream at their place in the file, through the page cache. */
+    private static void writeBuffered(InputStream in, Path file, BackupManifest.FileEntry e, BackupManifest.BundleObject object,
+                                      byte[] buffer, MessageDigest digest, Copied copied, StandardOpenOption create) throws IOException {
+        try (FileChannel out = FileChannel.open(file, create, StandardOpenOption.WRITE)) {
+            long left = e.size();
+            long at = e.fileOffset();
+            while (left > 0) {
+                int n = read(in, buffer, (int) Math.min(buffer.length, left), object, e);
+                ByteBuffer chunk = ByteBuffer.wrap(buffer, 0, n);
+                while (chunk.hasRemaining()) {
+                    at += out.write(chunk, at);
+                }
+                digest.update(buffer, 0, n);
+                left -= n;
+                copied.bytes(n);
+            }
+        }
+    }
+
+    /**
+     * Writes a large, block-aligned file (or piece) with O_DIRECT, past the page cache: copying into freshly allocated
+     * cache pages costs more CPU than decoding and hashing together, and ext4 lets one buffered writer of a file in at
+     * a time. False, with nothing read, when the entry does not qualify or the file system refuses O_DIRECT (then the
+     * restore stops trying).
+     */
+    private boolean writeDirect(InputStream in, Path file, BackupManifest.FileEntry e, BackupManifest.BundleObject object,
+                                byte[] buffer, MessageDigest digest, Copied copied, StandardOpenOption create) throws IOException {
+        if (!direct || e.size() < DIRECT_MIN_BYTES || e.size() % DIRECT_ALIGN != 0 || e.fileOffset() % DIRECT_ALIGN != 0) {
+            return false;
+        }
+        FileChannel out;
+        try {
+            out = FileChannel.open(file, create, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException x) {
+            if (direct) {
+                direct = false;
+                log.info("restore: the target file system refuses O_DIRECT ({}); writing through the page cache", x.getMessage());
+            }
+            return false;
+        }
+        ByteBuffer aligned = DIRECT_BUFFER.get();
+        try (out) {
+            long left = e.size();
+            long at = e.fileOffset();
+            while (left > 0) {
+                aligned.clear();
+                while (aligned.hasRemaining() && left > 0) {
+                    int n = read(in, buffer, (int) Math.min(Math.min(buffer.length, left), aligned.remaining()), object, e);
+                    digest.update(buffer, 0, n);
+                    aligned.put(buffer, 0, n);
+                    left -= n;
+                    copied.bytes(n);
+                }
+                aligned.flip(); // a multiple of the alignment: full buffers, and a file size that is one
+                while (aligned.hasRemaining()) {
+                    at += out.write(aligned, at);
+                }
+            }
+        }
+        return true;
+    }
+
+    private static int read(InputStream in, byte[] buffer, int max, BackupManifest.BundleObject object, BackupManifest.FileEntry e)
+            throws IOException {
+        int n = in.read(buffer, 0, max);
+        if (n < 0) {
+            throw new IOException("object " + object.key() + " ended inside " + e.path() + ": the backup is damaged");
+        }
+        return n;
     }
 
     /** Downloads the WAL the recovery may ask for into the spool; a partial segment is padded to a full one. */
