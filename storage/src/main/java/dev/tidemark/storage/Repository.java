@@ -43,9 +43,14 @@ public final class Repository implements AutoCloseable {
 
     /** Opens a streaming encoded write; nothing is visible until commit, and close without commit leaves no trace. */
     public EncodingWriter openEncoded(String key) throws IOException {
+        return openEncoded(key, true);
+    }
+
+    /** As {@link #openEncoded(String)}; without hashPlaintext the committed object's sha256Hex is null (see Codec#encode). */
+    public EncodingWriter openEncoded(String key, boolean hashPlaintext) throws IOException {
         ObjectWriter target = store.create(key);
         try {
-            return new EncodingWriter(key, target, codec.encode(target, key));
+            return new EncodingWriter(key, target, codec.encode(target, key, hashPlaintext));
         } catch (IOException | RuntimeException e) {
             target.abort();
             throw e;

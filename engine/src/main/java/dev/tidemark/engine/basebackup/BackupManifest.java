@@ -56,7 +56,10 @@ public record BackupManifest(
         public static final char DIRECTORY = 'd';
     }
 
-    /** One repository object holding the bytes of one or more files back to back. */
+    /**
+     * One repository object holding the bytes of one or more files back to back. sha256: of its plaintext in format
+     * 1; null from format 2 on, where the files' own checksums cover every byte of it.
+     */
     public record BundleObject(int number, String key, String sha256, long plainBytes, long storedBytes) {
     }
 

@@ -164,6 +164,13 @@ public final class BaseBackupRunner {
             rs.next();
             consistency = rs.getTimestamp(1).toInstant();
         }
+        if (!standby) {
+            // a commit dated after the consistency time reaches the WAL stream at once, so the stream's durable time
+            // passes it without waiting for the server's next keepalive (an idle server may send none for seconds)
+            try (Statement st = session.createStatement()) {
+                st.execute("select txid_current()");
+            }
+        }
         int timeline = timelineOf(label);
 
         progress.set(new BackupProgress("waiting for WAL", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
@@ -302,7 +309,8 @@ public final class BaseBackupRunner {
         String key = repository.layout().baseBackupBundle(databaseId, backupId, number);
         ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
         MessageDigest digest = Codec.sha256();
-        try (Repository.EncodingWriter out = repository.openEncoded(key)) {
+        // every file (and piece) gets its own SHA-256 here: the bundle as a whole is not hashed again
+        try (Repository.EncodingWriter out = repository.openEncoded(key, false)) {
             long offset = 0;
             for (Part part : unit) {
                 DataDirectoryScan.Item item = part.item();

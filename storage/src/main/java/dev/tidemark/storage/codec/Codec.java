@@ -54,6 +54,15 @@ public final class Codec {
 
     /** Encodes everything written to the returned stream into sink; {@link EncodingStream#close()} finishes without closing sink. */
     public EncodingStream encode(OutputStream sink, String name) throws IOException {
+        return encode(sink, name, true);
+    }
+
+    /**
+     * As {@link #encode(OutputStream, String)}; without hashPlaintext the stream keeps no SHA-256 of the plaintext
+     * (for objects whose every byte the caller checksums already, like bundles of files: one pass less over the data).
+     * Integrity does not depend on it: every chunk carries its GCM tag (or CRC) and the last one says it is last.
+     */
+    public EncodingStream encode(OutputStream sink, String name, boolean hashPlaintext) throws IOException {
         ByteArrayOutputStream header = new ByteArrayOutputStream();
         header.write(MAGIC);
         header.write(VERSION);
@@ -86,7 +95,7 @@ public final class Codec {
         CountingOutputStream counted = new CountingOutputStream(sink);
         counted.write(headerBytes);
         FrameOutputStream frames = new FrameOutputStream(counted, headerBytes, dataKey);
-        return new EncodingStream(settings.compression().compress(frames, settings.level()), counted);
+        return new EncodingStream(settings.compression().compress(frames, settings.level()), counted, hashPlaintext);
     }
 
     /** Decodes an object read from source; name is used in error messages only. Closing it closes source. */
@@ -177,13 +186,15 @@ public final class Codec {
     public static final class EncodingStream extends OutputStream {
         private final OutputStream compressor;
         private final CountingOutputStream encoded;
-        private final MessageDigest digest = sha256();
+        private final MessageDigest digest;
         private long plainBytes;
+        private boolean finished;
         private String sha256Hex;
 
-        EncodingStream(OutputStream compressor, CountingOutputStream encoded) {
+        EncodingStream(OutputStream compressor, CountingOutputStream encoded, boolean hashPlaintext) {
             this.compressor = compressor;
             this.encoded = encoded;
+            this.digest = hashPlaintext ? sha256() : null;
         }
 
         @Override
@@ -193,10 +204,12 @@ public final class Codec {
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-            if (sha256Hex != null) {
+            if (finished) {
                 throw new IOException("write after the encoding was finished");
             }
-            digest.update(b, off, len);
+            if (digest != null) {
+                digest.update(b, off, len);
+            }
             plainBytes += len;
             compressor.write(b, off, len);
         }
@@ -204,15 +217,16 @@ public final class Codec {
         /** Writes the final frame; the sink stays open. */
         @Override
         public void close() throws IOException {
-            if (sha256Hex == null) {
+            if (!finished) {
                 compressor.close();
-                sha256Hex = HexFormat.of().formatHex(digest.digest());
+                finished = true;
+                sha256Hex = digest == null ? null : HexFormat.of().formatHex(digest.digest());
             }
         }
 
-        /** SHA-256 of the plaintext, hex; available after close. */
+        /** SHA-256 of the plaintext, hex, available after close; null when the stream was opened without it. */
         public String sha256Hex() {
-            if (sha256Hex == null) {
+            if (!finished) {
                 throw new IllegalStateException("the encoding is not finished");
             }
             return sha256Hex;

@@ -70,6 +70,14 @@ class CodecTest {
             try (InputStream in = codec.decode(new ByteArrayInputStream(out.toByteArray()), "x", encoding.sha256Hex())) {
                 assertThat(in.readAllBytes()).as("size %d", size).isEqualTo(plain);
             }
+            ByteArrayOutputStream unhashed = new ByteArrayOutputStream();
+            Codec.EncodingStream withoutHash = codec.encode(unhashed, "y", false);
+            withoutHash.write(plain);
+            withoutHash.close();
+            assertThat(withoutHash.sha256Hex()).as("no plaintext hash asked for").isNull();
+            try (InputStream in = codec.decode(new ByteArrayInputStream(unhashed.toByteArray()), "y")) {
+                assertThat(in.readAllBytes()).as("size %d without the plaintext hash", size).isEqualTo(plain);
+            }
         }
     }
 
