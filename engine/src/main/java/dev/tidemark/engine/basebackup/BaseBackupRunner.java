@@ -164,13 +164,6 @@ public final class BaseBackupRunner {
             rs.next();
             consistency = rs.getTimestamp(1).toInstant();
         }
-        if (!standby) {
-            // a commit dated after the consistency time reaches the WAL stream at once, so the stream's durable time
-            // passes it without waiting for the server's next keepalive (an idle server may send none for seconds)
-            try (Statement st = session.createStatement()) {
-                st.execute("select txid_current()");
-            }
-        }
         int timeline = timelineOf(label);
 
         progress.set(new BackupProgress("waiting for WAL", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
