@@ -83,7 +83,7 @@ class EngineTest {
         engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
         assertThat(engine.database("shop").stats().serverVersion()).isNotBlank();
         BackupView backup = engine.requestBaseBackup("shop", "alice");
-        assertThat(backup.status()).isEqualTo("requested");
+        assertThat(backup.status()).as("the dispatcher may have started it already").isIn("requested", "running");
         assertThatThrownBy(() -> engine.requestBaseBackup("shop", "alice")).isInstanceOf(ConflictException.class)
                 .hasMessageContaining(backup.id());
         BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"),

@@ -175,6 +175,7 @@ public final class RestoreRunner {
         Path logFile = target.resolveSibling(target.getFileName() + ".tidemark-restore.log");
         PgServer server = servers.at(target);
         boolean success = false;
+        WalSpool wal = null;
         try {
             Files.createDirectories(target);
             Files.setPosixFilePermissions(target, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
@@ -182,13 +183,16 @@ public final class RestoreRunner {
             long t0 = System.nanoTime();
             writeDataDirectory(request, manifest, target);
             long t1 = System.nanoTime();
-            int walFiles = prefetchWal(request, manifest, spool);
+            wal = new WalSpool(repository, spool, walObjects(request, manifest), manifest.walSegmentSize(), request.workers(),
+                    request.restoreId());
+            wal.start(); // timeline histories now; the segments while PostgreSQL starts and replays
+            int walFiles = wal.files();
             long t2 = System.nanoTime();
-            writeRecoverySettings(request, manifest, target, spool);
+            writeRecoverySettings(request, manifest, target, wal.restoreCommand());
             server.user().own(target);
             server.user().own(spool);
-            log.info("restore {}: {} MiB of files written and checked in {} ms, {} WAL files fetched in {} ms, ownership set in {} ms",
-                    request.restoreId(), manifest.totalBytes() >> 20, (t1 - t0) / 1_000_000, walFiles, (t2 - t1) / 1_000_000,
+            log.info("restore {}: {} MiB of files written and checked in {} ms; {} WAL files to fetch beside the recovery; "
+                            + "ownership set in {} ms", request.restoreId(), manifest.totalBytes() >> 20, (t1 - t0) / 1_000_000, walFiles,
                     (System.nanoTime() - t2) / 1_000_000);
             for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
                 server.user().own(tablespaceLocation(request, target, ts));
@@ -198,13 +202,30 @@ public final class RestoreRunner {
             progress.set(new BackupProgress("recovering", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: starting PostgreSQL on port {} to replay WAL {}", request.restoreId(), request.port(),
                     request.targetTime().map(t -> "up to " + t).orElse("to the end of the archive"));
-            Result result = recover(request, server, target, logFile, movedAside);
+            Result result;
+            try {
+                result = recover(request, server, target, logFile, movedAside);
+            } catch (IOException e) {
+                if (wal.failure().isPresent()) {
+                    throw new IOException("fetching WAL for the recovery failed, so the recovery was aborted: " + wal.failure().get(), e);
+                }
+                throw e;
+            }
+            wal.close();
+            if (wal.failure().isPresent()) {
+                throw new IOException("fetching WAL for the recovery failed: " + wal.failure().get());
+            }
+            log.info("restore {}: {} of {} WAL files fetched ({} MiB stored) by the time recovery ended",
+                    request.restoreId(), wal.fetched(), walFiles, wal.fetchedBytes() >> 20);
             success = true;
             deleteTree(spool);
             progress.set(new BackupProgress("done", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: {}", request.restoreId(), result.summary());
             return result;
         } finally {
+            if (wal != null) {
+                wal.close();
+            }
             if (!success) {
                 progress.set(BackupProgress.starting("failed"));
                 try {
@@ -449,47 +470,6 @@ public final class RestoreRunner {
         return n;
     }
 
-    /** Downloads the WAL the recovery may ask for into the spool; a partial segment is padded to a full one. */
-    private int prefetchWal(Request request, BackupManifest manifest, Path spool) throws IOException, InterruptedException {
-        Files.createDirectories(spool);
-        List<ObjectInfo> objects = walObjects(request, manifest);
-        long total = objects.stream().mapToLong(ObjectInfo::size).sum();
-        AtomicLong done = new AtomicLong();
-        progress.set(new BackupProgress("fetching WAL", 0, total, 0, objects.size(), 0));
-        Set<String> complete = objects.stream().map(o -> name(o.key())).filter(n -> n.length() == 24).collect(Collectors.toSet());
-        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, request.workers()));
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (ObjectInfo o : objects) {
-                String name = name(o.key());
-                futures.add(pool.submit(() -> {
-                    if (name.endsWith(".partial")) {
-                        String full = name.substring(0, 24);
-                        if (!complete.contains(full)) {
-                            fetch(o.key(), spool.resolve(full), manifest.walSegmentSize());
-                        }
-                    } else if (!name.contains(".conflict-")) {
-                        fetch(o.key(), spool.resolve(name), 0);
-                    }
-                    done.addAndGet(o.size());
-                    return null;
-                }));
-            }
-            for (Future<?> f : futures) {
-                try {
-                    f.get();
-                } catch (ExecutionException e) {
-                    futures.forEach(other -> other.cancel(true));
-                    Throwable cause = e.getCause();
-                    throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
-                }
-            }
-        } finally {
-            Workers.stopAndWait(pool);
-        }
-        return objects.size();
-    }
-
     /** WAL objects of the backup's chain from the segment holding its start onwards, and every timeline history. */
     private List<ObjectInfo> walObjects(Request request, BackupManifest manifest) throws IOException {
         String prefix = repository.layout().walPrefix(request.databaseId(), manifest.chain());
@@ -508,30 +488,12 @@ public final class RestoreRunner {
         }
     }
 
-    private void fetch(String key, Path destination, long padTo) throws IOException {
-        Path tmp = destination.resolveSibling(destination.getFileName() + ".tmp");
-        long written;
-        try (InputStream in = repository.openDecoded(key); OutputStream out = Files.newOutputStream(tmp)) {
-            written = in.transferTo(out);
-            if (padTo > written) {
-                byte[] zeros = new byte[64 * 1024];
-                long left = padTo - written;
-                while (left > 0) {
-                    int n = (int) Math.min(zeros.length, left);
-                    out.write(zeros, 0, n);
-                    left -= n;
-                }
-            }
-        }
-        Files.move(tmp, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    }
-
-    private void writeRecoverySettings(Request request, BackupManifest manifest, Path target, Path spool) throws IOException {
+    private void writeRecoverySettings(Request request, BackupManifest manifest, Path target, String restoreCommand) throws IOException {
         List<String> lines = new ArrayList<>();
         lines.add("");
         lines.add("# Written by Tidemark restore " + request.restoreId() + " of backup " + manifest.backupId() + " at " + Instant.now());
         lines.add("port = " + request.port());
-        lines.add("restore_command = 'cp \"" + spool.toString().replace("'", "''") + "/%f\" \"%p\"'");
+        lines.add("restore_command = '" + restoreCommand.replace("'", "''") + "'");
         // PostgreSQL keeps microseconds and does not parse an ISO instant with nanoseconds
         request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + java.time.format.DateTimeFormatter
                 .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(java.time.ZoneOffset.UTC).format(t) + "+00'"));

@@ -166,6 +166,29 @@ class PointInTimeRestoreTest {
         assertThat(target).doesNotExist();
     }
 
+    @Test
+    void aCorruptedWalSegmentAbortsTheRecoveryInsteadOfEndingItEarly() throws Exception {
+        Path copyRoot = tmp.resolve("repo-copy-wal");
+        Repository damaged = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
+        BackupManifest m = backup.manifest();
+        long start = dev.tidemark.engine.postgres.WalSegment.containing(1, dev.tidemark.engine.postgres.Lsn.parse(m.startLsn()),
+                m.walSegmentSize()).number();
+        String victim;
+        try (var all = repo.store().list(repo.layout().walPrefix("pitr", m.chain()))) {
+            // the newest complete segment: a restore to the latest moment needs it, and WAL follows it
+            victim = all.map(o -> o.key()).filter(k -> k.substring(k.lastIndexOf('/') + 1).length() == 24)
+                    .filter(k -> dev.tidemark.engine.postgres.WalSegment.parse(k.substring(k.lastIndexOf('/') + 1), m.walSegmentSize())
+                            .number() > start)
+                    .max(String::compareTo).orElseThrow();
+        }
+        TestRepositories.flipByte(copyRoot, victim, 200);
+        Path target = tmp.resolve("damaged-wal");
+        RestoreRunner runner = new RestoreRunner(damaged, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()));
+        assertThatThrownBy(() -> runner.run(request(target, PostgresCluster.freePort(), Optional.empty(), "damaged-wal")))
+                .hasMessageContaining("fetching WAL for the recovery failed").hasMessageContaining(victim);
+        assertThat(target).as("no startable cluster is left behind").doesNotExist();
+    }
+
     private Map<String, String> restore(Optional<Instant> time, String name) throws Exception {
         Path target = tmp.resolve("restore-" + name);
         int port = PostgresCluster.freePort();

@@ -1,0 +1,238 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.basebackup.Workers;
+import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.layout.RepositoryLayout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The local WAL spool of a restore. Timeline histories are fetched before PostgreSQL starts; the segments are fetched
+ * in the background, oldest first, by the restore's workers, while PostgreSQL already replays: its restore_command
+ * (a small script in the spool) waits for the segment it asks for. A name the archive does not hold is answered at
+ * once (the end of the WAL); when every segment is in, the spool says so; when a fetch fails, the script exits in a
+ * way PostgreSQL treats as fatal, so the recovery aborts rather than ending early at a wrong point. Closing it stops
+ * the fetching (recovery reached its target; what lies beyond is not needed).
+ */
+final class WalSpool implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(WalSpool.class);
+    static final String PLAN = ".plan";
+    static final String DONE = ".done";
+    static final String FAILED = ".failed";
+    static final String SCRIPT = "restore-command.sh";
+
+    private final Repository repository;
+    private final Path spool;
+    private final long segmentSize;
+    private final int workers;
+    private final String restoreId;
+    /** Spool name -> the object it comes from (a partial segment is kept under its full name, padded). */
+    private final Map<String, ObjectInfo> segments = new LinkedHashMap<>();
+    private final Map<String, ObjectInfo> histories = new LinkedHashMap<>();
+    private final AtomicInteger fetched = new AtomicInteger();
+    private final AtomicLong fetchedBytes = new AtomicLong();
+    private volatile String failure;
+    private volatile boolean closed;
+    private ExecutorService pool;
+    private Thread coordinator;
+    private long started;
+
+    WalSpool(Repository repository, Path spool, List<ObjectInfo> objects, long segmentSize, int workers, String restoreId) {
+        this.repository = repository;
+        this.spool = spool;
+        this.segmentSize = segmentSize;
+        this.workers = Math.max(1, workers);
+        this.restoreId = restoreId;
+        List<String> complete = new ArrayList<>();
+        for (ObjectInfo o : objects) {
+            String name = name(o.key());
+            if (RepositoryLayout.TIMELINE_HISTORY.matcher(name).matches()) {
+                histories.put(name, o);
+            } else if (name.length() == 24 && !name.contains(".")) {
+                complete.add(name);
+            }
+        }
+        List<ObjectInfo> ordered = new ArrayList<>(objects);
+        ordered.sort(Comparator.comparing(o -> name(o.key())));
+        for (ObjectInfo o : ordered) {
+            String name = name(o.key());
+            if (name.contains(".conflict-") || histories.containsKey(name)) {
+                continue;
+            }
+            if (name.endsWith(".partial")) {
+                String full = name.substring(0, 24);
+                if (!complete.contains(full)) {
+                    segments.put(full, o); // the stream's last, unfinished segment: padded to a full one
+                }
+            } else if (name.length() == 24) {
+                segments.put(name, o);
+            }
+        }
+        List<Map.Entry<String, ObjectInfo>> sorted = new ArrayList<>(segments.entrySet());
+        // replay order: by segment number, then timeline (a switch segment exists on both)
+        sorted.sort(Comparator.comparingLong((Map.Entry<String, ObjectInfo> e) -> WalSegment.parse(e.getKey(), segmentSize).number())
+                .thenComparing(Map.Entry::getKey));
+        segments.clear();
+        sorted.forEach(e -> segments.put(e.getKey(), e.getValue()));
+    }
+
+    /** Files the recovery may ask for. */
+    int files() {
+        return segments.size() + histories.size();
+    }
+
+    int fetched() {
+        return fetched.get();
+    }
+
+    long fetchedBytes() {
+        return fetchedBytes.get();
+    }
+
+    Optional<String> failure() {
+        return Optional.ofNullable(failure);
+    }
+
+    /** Writes the plan and the script, fetches the timeline histories, and starts fetching the segments. */
+    void start() throws IOException {
+        Files.createDirectories(spool);
+        List<String> plan = new ArrayList<>(histories.keySet());
+        plan.addAll(segments.keySet());
+        Files.write(spool.resolve(PLAN), plan, StandardCharsets.US_ASCII);
+        Path script = spool.resolve(SCRIPT);
+        Files.writeString(script, script(), StandardCharsets.US_ASCII);
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
+        started = System.nanoTime();
+        for (Map.Entry<String, ObjectInfo> h : histories.entrySet()) {
+            fetch(h.getValue(), spool.resolve(h.getKey()), 0);
+        }
+        pool = Executors.newFixedThreadPool(workers, r -> {
+            Thread t = new Thread(r, "wal-prefetch-" + restoreId);
+            t.setDaemon(true);
+            return t;
+        });
+        List<Future<?>> futures = new ArrayList<>();
+        for (Map.Entry<String, ObjectInfo> s : segments.entrySet()) {
+            ObjectInfo o = s.getValue();
+            boolean partial = name(o.key()).endsWith(".partial");
+            futures.add(pool.submit(() -> {
+                fetch(o, spool.resolve(s.getKey()), partial ? segmentSize : 0);
+                return null;
+            }));
+        }
+        coordinator = new Thread(() -> finish(futures), "wal-prefetch-" + restoreId + "-watch");
+        coordinator.setDaemon(true);
+        coordinator.start();
+    }
+
+    private void finish(List<Future<?>> futures) {
+        try {
+            for (Future<?> f : futures) {
+                f.get();
+            }
+            Files.writeString(spool.resolve(DONE), "");
+            log.info("restore {}: all {} WAL files in the spool after {} ms", restoreId, files(), (System.nanoTime() - started) / 1_000_000);
+        } catch (ExecutionException e) {
+            if (!closed) {
+                fail(e.getCause() == null ? e.getMessage() : e.getCause().getMessage());
+                futures.forEach(other -> other.cancel(true));
+            }
+        } catch (InterruptedException | java.util.concurrent.CancellationException e) {
+            // closed: the recovery needs no more
+        } catch (IOException e) {
+            fail(e.getMessage());
+        }
+    }
+
+    private void fail(String reason) {
+        failure = reason;
+        try {
+            Files.writeString(spool.resolve(FAILED), "tidemark: fetching WAL for the recovery failed: " + reason + "\n");
+        } catch (IOException e) {
+            log.warn("restore {}: cannot mark the WAL spool failed: {}", restoreId, e.getMessage());
+        }
+        log.warn("restore {}: fetching WAL failed: {}", restoreId, reason);
+    }
+
+    /** The restore_command for postgresql.auto.conf. */
+    String restoreCommand() {
+        return "'" + spool.resolve(SCRIPT).toString().replace("'", "''") + "' %f %p";
+    }
+
+    private String script() {
+        String dir = spool.toString().replace("'", "'\\''");
+        return """
+                #!/bin/sh
+                # restore_command of Tidemark restore %s: waits until the prefetch has brought the file into the spool.
+                # exit 1: the archive holds no such file (the end of the WAL); exit 126: fetching failed, PostgreSQL aborts.
+                d='%s'
+                grep -qx -- "$1" "$d/%s" || exit 1
+                while [ ! -f "$d/$1" ]; do
+                  if [ -f "$d/%s" ]; then cat "$d/%s" >&2; exit 126; fi
+                  if [ -f "$d/%s" ] && [ ! -f "$d/$1" ]; then exit 1; fi
+                  sleep 0.02
+                done
+                exec cp "$d/$1" "$2"
+                """.formatted(restoreId, dir, PLAN, FAILED, FAILED, DONE);
+    }
+
+    private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {
+        Path tmp = destination.resolveSibling(destination.getFileName() + ".tmp");
+        long written;
+        try (InputStream in = repository.openDecoded(o.key()); OutputStream out = Files.newOutputStream(tmp)) {
+            written = in.transferTo(out);
+            if (padTo > written) {
+                byte[] zeros = new byte[64 * 1024];
+                long left = padTo - written;
+                while (left > 0) {
+                    int n = (int) Math.min(zeros.length, left);
+                    out.write(zeros, 0, n);
+                    left -= n;
+                }
+            }
+        }
+        // the script sees a file only once it is whole
+        Files.move(tmp, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        fetched.incrementAndGet();
+        fetchedBytes.addAndGet(o.size());
+    }
+
+    /** Stops fetching (what is not fetched yet is not needed any more) and waits for the workers. */
+    @Override
+    public void close() {
+        closed = true;
+        if (pool != null) {
+            Workers.stopAndWait(pool);
+        }
+        if (coordinator != null) {
+            coordinator.interrupt();
+        }
+    }
+
+    private static String name(String key) {
+        return key.substring(key.lastIndexOf('/') + 1);
+    }
+}
