@@ -62,6 +62,9 @@ bench_cleanup() {
     [ -f "$pid_file" ] && as_pg "$bin/pg_ctl" -D "$(dirname "$pid_file")" -m immediate stop >/dev/null 2>&1 || true
   done
   cp "$root/tidemark.log" "/tmp/$bench_name-last.log" 2>/dev/null || true
+  for log in "$root"/*.log "$root"/*/log/*.log; do   # the servers' logs, for a look at where the time went
+    [ -f "$log" ] && cp "$log" "/tmp/$bench_name-$(basename "$(dirname "$log")")-$(basename "$log")" 2>/dev/null || true
+  done
   rm -rf "$root"
 }
 

@@ -184,7 +184,7 @@ public final class RestoreRunner {
             writeDataDirectory(request, manifest, target);
             long t1 = System.nanoTime();
             wal = new WalSpool(repository, spool, walObjects(request, manifest), manifest.walSegmentSize(), request.workers(),
-                    request.restoreId());
+                    request.restoreId(), server.user());
             wal.start(); // timeline histories now; the segments while PostgreSQL starts and replays
             int walFiles = wal.files();
             long t2 = System.nanoTime();
@@ -505,6 +505,10 @@ public final class RestoreRunner {
         lines.add("primary_conninfo = ''");
         lines.add("primary_slot_name = ''");
         lines.add("hot_standby = on");
+        if (manifest.serverVersionNum() >= 140000) {
+            // the restored files are not yet durable: one syncfs of the file system instead of an fsync per file
+            lines.add("recovery_init_sync_method = syncfs");
+        }
         Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         Files.deleteIfExists(target.resolve("standby.signal"));
@@ -556,42 +560,65 @@ public final class RestoreRunner {
         Properties props = new Properties();
         props.setProperty("user", request.superuser());
         String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
-        while (true) {
-            if (!server.isRunning()) {
-                throw new IOException("recovery failed: " + failureFromLog(logFile) + " (server log: " + logFile + ")");
-            }
-            try (Connection c = DriverManager.getConnection(url, props); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
-                         + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint())")) {
-                rs.next();
-                if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
-                    long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(rs.getString(3)).value() - walStart));
-                    progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
+        Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
+        try {
+            while (true) {
+                if (!server.isRunning()) {
+                    throw new IOException("recovery failed: " + failureFromLog(logFile) + " (server log: " + logFile + ")");
                 }
-                if (!rs.getBoolean(1)) {
-                    Instant reached = rs.getTimestamp(2) == null ? null : rs.getTimestamp(2).toInstant();
-                    String lsn = rs.getString(3);
-                    String serverLog = Files.readString(logFile);
-                    boolean stopped = targetIsEnd || serverLog.contains("recovery stopping before")
-                            || serverLog.contains("recovery stopping after");
-                    int timeline = timelineOf(c);
-                    String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
-                            + (reached == null ? "no transaction replayed after the backup" : "last transaction replayed from " + reached)
-                            + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
-                            : targetIsEnd ? ", no commit between it and target " + request.targetTime().get()
-                            + " in the archive: the state at the target"
-                            : stopped ? ", target " + request.targetTime().get() + " reached"
-                            : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
-                            + ", now on timeline " + timeline;
-                    return new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary);
+                try {
+                    if (c == null || c.isClosed()) {
+                        c = DriverManager.getConnection(url, props);
+                    }
+                    try (Statement st = c.createStatement();
+                         ResultSet rs = st.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
+                                 + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint())")) {
+                        rs.next();
+                        if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
+                            long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(rs.getString(3)).value() - walStart));
+                            progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
+                        }
+                        if (!rs.getBoolean(1)) {
+                            Instant reached = rs.getTimestamp(2) == null ? null : rs.getTimestamp(2).toInstant();
+                            String lsn = rs.getString(3);
+                            String serverLog = Files.readString(logFile);
+                            boolean stopped = targetIsEnd || serverLog.contains("recovery stopping before")
+                                    || serverLog.contains("recovery stopping after");
+                            int timeline = timelineOf(c);
+                            String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
+                                    + (reached == null ? "no transaction replayed after the backup" : "last transaction replayed from " + reached)
+                                    + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
+                                    : targetIsEnd ? ", no commit between it and target " + request.targetTime().get()
+                                    + " in the archive: the state at the target"
+                                    : stopped ? ", target " + request.targetTime().get() + " reached"
+                                    : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
+                                    + ", now on timeline " + timeline;
+                            return new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary);
+                        }
+                    }
+                } catch (SQLException e) {
+                    // not accepting connections yet, or in a restart: connect again and keep polling until the deadline
+                    closeQuietly(c);
+                    c = null;
                 }
-            } catch (SQLException e) {
-                // Not accepting connections yet, or in a restart: keep polling until the deadline.
+                if (System.nanoTime() > deadline) {
+                    throw new IOException("recovery did not finish within " + request.startTimeout().toSeconds() + " s (server log: "
+                            + logFile + ")");
+                }
+                Thread.sleep(50);
             }
-            if (System.nanoTime() > deadline) {
-                throw new IOException("recovery did not finish within " + request.startTimeout().toSeconds() + " s (server log: " + logFile + ")");
+        } finally {
+            closeQuietly(c);
+        }
+    }
+
+    private static void closeQuietly(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // the server went away
             }
-            Thread.sleep(50);
         }
     }
 

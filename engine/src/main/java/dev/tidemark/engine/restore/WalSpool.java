@@ -1,6 +1,7 @@
 package dev.tidemark.engine.restore;
 
 import dev.tidemark.engine.basebackup.Workers;
+import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.Repository;
@@ -49,6 +50,7 @@ final class WalSpool implements AutoCloseable {
     private final long segmentSize;
     private final int workers;
     private final String restoreId;
+    private final ServerUser owner;
     /** Spool name -> the object it comes from (a partial segment is kept under its full name, padded). */
     private final Map<String, ObjectInfo> segments = new LinkedHashMap<>();
     private final Map<String, ObjectInfo> histories = new LinkedHashMap<>();
@@ -60,7 +62,10 @@ final class WalSpool implements AutoCloseable {
     private Thread coordinator;
     private long started;
 
-    WalSpool(Repository repository, Path spool, List<ObjectInfo> objects, long segmentSize, int workers, String restoreId) {
+    /** owner: the server's user, who gets each file (PostgreSQL may then hard-link it instead of copying it). */
+    WalSpool(Repository repository, Path spool, List<ObjectInfo> objects, long segmentSize, int workers, String restoreId,
+             ServerUser owner) {
+        this.owner = owner;
         this.repository = repository;
         this.spool = spool;
         this.segmentSize = segmentSize;
@@ -195,7 +200,9 @@ final class WalSpool implements AutoCloseable {
                   if [ -f "$d/%s" ] && [ ! -f "$d/$1" ]; then exit 1; fi
                   sleep 0.02
                 done
-                exec cp "$d/$1" "$2"
+                # a hard link costs nothing (PostgreSQL renames or recycles it, never rewrites what it replays); a copy
+                # when the spool is on another file system
+                ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
                 """.formatted(restoreId, dir, PLAN, FAILED, FAILED, DONE);
     }
 
@@ -214,6 +221,7 @@ final class WalSpool implements AutoCloseable {
                 }
             }
         }
+        owner.ownOne(tmp);
         // the script sees a file only once it is whole
         Files.move(tmp, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         fetched.incrementAndGet();
