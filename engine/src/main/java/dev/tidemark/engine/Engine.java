@@ -83,6 +83,7 @@ public final class Engine implements Operations, AutoCloseable {
             Work work = new Work(config, repository, catalog, streams, binaries, PgServer.factory(binaries, user), clock);
             Engine engine = new Engine(config, clock, repository, catalog, streams, work);
             engine.resume();
+            Warmup.startInBackground();
             LOG.info("engine started: {} databases, repository {}, catalog {}", engine.catalog.view().databases().size(),
                     repository.store().describe(), config.catalogJdbcUrl() == null ? "embedded" : "PostgreSQL");
             return engine;
