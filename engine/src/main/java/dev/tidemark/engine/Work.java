@@ -174,9 +174,11 @@ final class Work implements AutoCloseable {
             }
             for (DatabaseHistory.Restore r : db.restores()) {
                 if ("running".equals(r.status())) {
-                    sendQuietly(new Commands.FailRestore(db.id(), r.id(), INTERRUPTED
-                            + (r.targetDir() != null ? " (the target directory " + r.targetDir() + " may hold a partial copy: delete it)" : ""),
-                            clock.instant()));
+                    String advice = r.inPlace()
+                            ? " (" + db.pgdata() + " may hold a partial copy: the previous data directory is beside it as "
+                            + Path.of(db.pgdata()).getFileName() + ".tidemark-moved-<time>; delete the partial copy and move it back)"
+                            : r.targetDir() != null ? " (the target directory " + r.targetDir() + " may hold a partial copy: delete it)" : "";
+                    sendQuietly(new Commands.FailRestore(db.id(), r.id(), INTERRUPTED + advice, clock.instant()));
                     LOG.warn("restore {} of {} was interrupted by an engine stop: marked failed", r.id(), db.id());
                 }
             }

@@ -182,6 +182,9 @@ class EngineTest {
                 Clock.systemUTC()))) {
             catalog.send(new Commands.RequestBaseBackup("shop", "base-killed", "manual", Instant.now()), "alice");
             catalog.send(new Commands.StartBaseBackup("shop", "base-killed", "node-1", false, Instant.now()), "worker");
+            catalog.send(new Commands.RequestRestore("shop", "restore-killed", "pitr", null, true, tmp.resolve("killed").toString(),
+                    5999, false, null, null, null, null, Instant.now()), "alice");
+            catalog.send(new Commands.StartRestore("shop", "restore-killed", Instant.now()), "worker");
         }
         var repository = RepositoryFactory.open(config());
         key = repository.layout().baseBackupBundle("shop", "base-killed", 0);
@@ -193,6 +196,10 @@ class EngineTest {
         assertThat(killed.status()).isEqualTo("failed");
         assertThat(killed.failure()).startsWith("interrupted");
         assertThat(Files.exists(tmp.resolve("repo").resolve(key))).isFalse();
+        RestoreView killedRestore = engine.restore("shop", "restore-killed");
+        assertThat(killedRestore.status()).isEqualTo("failed");
+        assertThat(killedRestore.failure()).startsWith("interrupted").contains(tmp.resolve("killed").toString());
+        assertThat(cluster.server().isRunning()).as("the source database was not touched").isTrue();
         WindowView window = engine.recoveryWindow("shop");
         assertThat(window.start()).as("the completed backup still serves the window: %s; events %s", window,
                 engine.events("shop", 0, 1000).events().stream().filter(e -> e.type().startsWith("Wal") || e.type().startsWith("BaseBackupC"))

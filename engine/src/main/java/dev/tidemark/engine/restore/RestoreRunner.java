@@ -190,7 +190,6 @@ public final class RestoreRunner {
             long t2 = System.nanoTime();
             writeRecoverySettings(request, manifest, target, wal.restoreCommand());
             server.user().own(target);
-            server.user().own(spool);
             log.info("restore {}: {} MiB of files written and checked in {} ms; {} WAL files to fetch beside the recovery; "
                             + "ownership set in {} ms", request.restoreId(), manifest.totalBytes() >> 20, (t1 - t0) / 1_000_000, walFiles,
                     (System.nanoTime() - t2) / 1_000_000);

@@ -123,13 +123,17 @@ final class WalSpool implements AutoCloseable {
 
     /** Writes the plan and the script, fetches the timeline histories, and starts fetching the segments. */
     void start() throws IOException {
+        // every file is the server's as it is made: nothing walks the spool while the workers fill it
         Files.createDirectories(spool);
+        owner.ownOne(spool);
         List<String> plan = new ArrayList<>(histories.keySet());
         plan.addAll(segments.keySet());
         Files.write(spool.resolve(PLAN), plan, StandardCharsets.US_ASCII);
+        owner.ownOne(spool.resolve(PLAN));
         Path script = spool.resolve(SCRIPT);
         Files.writeString(script, script(), StandardCharsets.US_ASCII);
         Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
+        owner.ownOne(script);
         started = System.nanoTime();
         for (Map.Entry<String, ObjectInfo> h : histories.entrySet()) {
             fetch(h.getValue(), spool.resolve(h.getKey()), 0);
