@@ -15,6 +15,7 @@ final class Progress {
         boolean terminal = System.console() != null;
         String lastLine = "";
         JsonNode view = poll.get();
+        long started = System.nanoTime();
         while (view.path("status").asText().matches("requested|running")) {
             JsonNode p = view.path("progress");
             String phase = p.path("phase").asText(view.path("status").asText());
@@ -33,7 +34,8 @@ final class Progress {
                 out.println(line);
             }
             lastLine = line;
-            Thread.sleep(1000);
+            // a short job is seen to end at once; a long one is not polled more than once a second
+            Thread.sleep(System.nanoTime() - started < 10_000_000_000L ? 200 : 1000);
             view = poll.get();
         }
         if (terminal && !lastLine.isEmpty()) {

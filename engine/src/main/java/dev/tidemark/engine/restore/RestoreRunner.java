@@ -183,8 +183,10 @@ public final class RestoreRunner {
             long t0 = System.nanoTime();
             writeDataDirectory(request, manifest, target);
             long t1 = System.nanoTime();
-            wal = new WalSpool(repository, spool, walObjects(request, manifest), manifest.walSegmentSize(), request.workers(),
-                    request.restoreId(), server.user());
+            // one worker fewer than the files had: PostgreSQL's replay is one process and needs a core of its own, and
+            // one worker still decodes WAL faster than it is replayed
+            wal = new WalSpool(repository, spool, walObjects(request, manifest), manifest.walSegmentSize(),
+                    Math.max(1, request.workers() - 1), request.restoreId(), server.user());
             wal.start(); // timeline histories now; the segments while PostgreSQL starts and replays
             int walFiles = wal.files();
             long t2 = System.nanoTime();

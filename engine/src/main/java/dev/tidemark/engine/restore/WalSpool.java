@@ -12,10 +12,13 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -213,7 +216,9 @@ final class WalSpool implements AutoCloseable {
     private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {
         Path tmp = destination.resolveSibling(destination.getFileName() + ".tmp");
         long written;
-        try (InputStream in = repository.openDecoded(o.key()); OutputStream out = Files.newOutputStream(tmp)) {
+        try (InputStream in = repository.openDecoded(o.key()); FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            OutputStream out = Channels.newOutputStream(channel);
             written = in.transferTo(out);
             if (padTo > written) {
                 byte[] zeros = new byte[64 * 1024];
@@ -224,6 +229,9 @@ final class WalSpool implements AutoCloseable {
                     left -= n;
                 }
             }
+            // PostgreSQL fsyncs each segment it restores (durable_rename) in its one replay process: written out here,
+            // by the workers beside the replay, that fsync finds nothing left to write
+            channel.force(true);
         }
         owner.ownOne(tmp);
         // the script sees a file only once it is whole
