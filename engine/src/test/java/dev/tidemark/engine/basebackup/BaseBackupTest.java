@@ -110,4 +110,41 @@ class BaseBackupTest {
             PostgresCluster.deleteTree(tmp);
         }
     }
+
+    /**
+     * 100,000 small files (written into a directory of the data directory that PostgreSQL does not use, which is
+     * copied like any other) become a handful of bundles, not 100,000 objects, and every one is in the manifest.
+     */
+    @Test
+    void aHundredThousandSmallFilesMakeAHandfulOfObjects() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-bb-many-");
+        ServerUser user = ServerUser.detect();
+        user.ownOne(tmp);
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "many")) {
+            Path many = Files.createDirectories(db.cluster.dataDirectory().resolve("tidemark_many_files"));
+            byte[] content = new byte[120];
+            for (int i = 0; i < 100_000; i++) {
+                Path dir = many.resolve(Integer.toString(i / 1000));
+                if (i % 1000 == 0) {
+                    Files.createDirectories(dir);
+                }
+                content[0] = (byte) i;
+                content[1] = (byte) (i >> 8);
+                Files.write(dir.resolve("f" + i), content);
+            }
+            db.startStreaming(WalListener.NONE);
+            BaseBackupRunner runner = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2));
+            BackupManifest m = runner.run("many", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal()).manifest();
+            long small = m.files().stream().filter(e -> e.path().startsWith("tidemark_many_files/")
+                    && e.type() == BackupManifest.FileEntry.FILE).count();
+            assertThat(small).isEqualTo(100_000);
+            assertThat(m.objects().size()).as("objects for %d files", m.files().size()).isLessThan(40);
+            try (var objects = repo.store().list(repo.layout().baseBackupPrefix("many", "b1"))) {
+                assertThat(objects.count()).as("objects in the repository, the manifest included").isEqualTo(m.objects().size() + 1);
+            }
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
 }
