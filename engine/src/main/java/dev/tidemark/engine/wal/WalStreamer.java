@@ -1,5 +1,6 @@
 package dev.tidemark.engine.wal;
 
+import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.WalSegment;
@@ -27,6 +28,10 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HexFormat;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -38,6 +43,8 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class WalStreamer implements Runnable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class);
+    /** Segments encoded and uploaded at once, beside the stream (each holds a 16 MiB buffer while it is). */
+    private static final int UPLOADERS = 2;
 
     private final String databaseId;
     private final PgConnections source;
@@ -172,12 +179,23 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 .withStartPosition(LogSequenceNumber.valueOf(start.value()))
                 .withStatusInterval(10, TimeUnit.SECONDS)
                 .start();
+        // completed segments are encoded and uploaded by a few uploaders while the stream reads on; they are
+        // acknowledged to the server strictly in order, each only once it and every segment before it is durable
+        ExecutorService uploaders = Executors.newFixedThreadPool(UPLOADERS, r -> {
+            Thread t = new Thread(r, "wal-upload-" + databaseId);
+            t.setDaemon(true);
+            return t;
+        });
+        Deque<Pending> pending = new ArrayDeque<>();
+        Deque<byte[]> spare = new ArrayDeque<>();
+        boolean drained = false;
         try {
             state = "streaming";
             lastError = null;
             log.info("WAL streaming of {} started at {} on timeline {} (chain {})", databaseId, start, timeline, chain);
             publishStatus();
             while (!stopped) {
+                completeReady(stream, pending, spare);
                 ByteBuffer data = stream.readPending();
                 long now = System.nanoTime();
                 if (now >= nextSample) {
@@ -190,7 +208,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     reportDurable(); // a new sample may date what is durable already; the lag is measured against now
                 }
                 if (now >= nextPartial) {
-                    if (filled > uploadedPartial) {
+                    // only behind a contiguous durable prefix: while earlier segments are still uploading, the
+                    // partial one could not move the durable position anyway
+                    if (filled > uploadedPartial && pending.isEmpty()) {
                         uploadPartial(segment, buffer, filled);
                         uploadedPartial = filled;
                     }
@@ -219,19 +239,31 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     data.get(buffer, filled, n);
                     filled += n;
                     if (filled == buffer.length) {
-                        archiveSegment(segment, buffer);
-                        durable = segment.end();
-                        stream.setFlushedLSN(LogSequenceNumber.valueOf(durable.value()));
-                        stream.setAppliedLSN(LogSequenceNumber.valueOf(durable.value()));
-                        stream.forceUpdateStatus();
-                        reportDurable();
+                        WalSegment complete = segment;
+                        byte[] bytes = buffer;
+                        pending.add(new Pending(complete, bytes, uploaders.submit(() -> archiveSegment(complete, bytes))));
+                        buffer = spare.isEmpty() ? new byte[(int) segmentSize] : spare.poll();
                         segment = segment.next();
                         filled = 0;
                         uploadedPartial = 0;
+                        while (pending.size() > UPLOADERS) {
+                            completeHead(stream, pending, spare); // bounded memory: wait for the oldest upload
+                        }
                     }
                 }
             }
+            while (!pending.isEmpty()) {
+                completeHead(stream, pending, spare); // stopping: acknowledge what is on its way
+            }
+            drained = true;
         } finally {
+            if (drained) {
+                uploaders.shutdown();
+            } else {
+                // failed or interrupted: nothing more is acknowledged; wait for the uploads under way, so that none
+                // overlaps with the next attempt (which sends the same segments again: a no-op for those stored)
+                Workers.stopAndWait(uploaders);
+            }
             try {
                 stream.close();
             } catch (SQLException e) {
@@ -240,27 +272,75 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
-    private void archiveSegment(WalSegment segment, byte[] buffer) throws IOException {
+    /** Acknowledges every finished upload at the head of the queue. */
+    private void completeReady(PGReplicationStream stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+        while (!pending.isEmpty() && pending.peek().result().isDone()) {
+            completeHead(stream, pending, spare);
+        }
+    }
+
+    /** Waits for the oldest upload; once durable, its segment is recorded and the server may release it. */
+    private void completeHead(PGReplicationStream stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+        Pending head = pending.peek();
+        Archived archived;
+        try {
+            archived = head.result().get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof Exception ex) {
+                throw ex;
+            }
+            throw new IOException("uploading " + head.segment() + " failed: " + cause, cause);
+        }
+        pending.poll();
+        if (archived.keptAs() != null) {
+            listener.conflict(chain, head.segment(), archived.existingSha256(), archived.sha256(), archived.keptAs());
+        } else {
+            if (archived.stored()) {
+                segmentsArchived++;
+                bytesArchived += head.buffer().length;
+            }
+            listener.segmentArchived(chain, head.segment(), archived.sha256(), head.buffer().length);
+        }
+        durable = head.segment().end();
+        stream.setFlushedLSN(LogSequenceNumber.valueOf(durable.value()));
+        stream.setAppliedLSN(LogSequenceNumber.valueOf(durable.value()));
+        stream.forceUpdateStatus();
+        reportDurable();
+        if (spare.size() < UPLOADERS) {
+            spare.add(head.buffer());
+        }
+    }
+
+    /** A completed segment being uploaded. */
+    private record Pending(WalSegment segment, byte[] buffer, Future<Archived> result) {
+    }
+
+    /** What an upload found: stored now, or there already with the same content, or with another (kept aside). */
+    private record Archived(String sha256, boolean stored, String existingSha256, String keptAs) {
+    }
+
+    /** Runs on an uploader: stores the segment unless the repository has it; a different content is set aside. */
+    private Archived archiveSegment(WalSegment segment, byte[] buffer) throws IOException {
         String key = repository.layout().walSegment(databaseId, chain, segment.name());
-        String sha;
+        Archived archived;
         if (repository.store().stat(key).isPresent()) {
-            sha = sha256(buffer, buffer.length);
+            String sha = sha256(buffer, buffer.length);
             String existing = sha256Of(repository.openDecoded(key));
             if (!existing.equals(sha)) {
                 String keptAs = repository.layout().walConflict(databaseId, chain, segment.name(), sha.substring(0, 16));
                 repository.putEncoded(keptAs, new ByteArrayInputStream(buffer));
                 log.error("WAL segment {} of {} arrived with content {} but the repository holds {}: kept the first, set the new one aside as {}",
                         segment, databaseId, sha.substring(0, 12), existing.substring(0, 12), keptAs);
-                listener.conflict(chain, segment, existing, sha, keptAs);
-                return;
+                return new Archived(sha, false, existing, keptAs);
             }
+            archived = new Archived(sha, false, null, null);
         } else {
-            sha = repository.putEncoded(key, new ByteArrayInputStream(buffer)).sha256Hex(); // the codec hashes as it stores
-            segmentsArchived++;
-            bytesArchived += buffer.length;
+            String sha = repository.putEncoded(key, new ByteArrayInputStream(buffer)).sha256Hex(); // the codec hashes as it stores
+            archived = new Archived(sha, true, null, null);
         }
         repository.store().delete(repository.layout().walPartial(databaseId, chain, segment.name()));
-        listener.segmentArchived(chain, segment, sha, buffer.length);
+        return archived;
     }
 
     private void uploadPartial(WalSegment segment, byte[] buffer, int filled) throws IOException {
