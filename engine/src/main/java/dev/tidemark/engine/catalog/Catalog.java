@@ -1,5 +1,7 @@
 package dev.tidemark.engine.catalog;
 
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -37,7 +39,6 @@ import org.axonframework.modelling.command.AggregateNotFoundException;
 import org.axonframework.modelling.command.ConcurrencyException;
 import org.axonframework.serialization.json.JacksonSerializer;
 import org.h2.jdbcx.JdbcConnectionPool;
-import org.postgresql.ds.PGSimpleDataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,10 +73,10 @@ public final class Catalog implements AutoCloseable {
     private final ObjectMapper json;
     private final Clock clock;
     private final KafkaPublisher publisher;
-    private final JdbcConnectionPool embeddedPool;
+    private final AutoCloseable connections;
 
     private Catalog(Configuration axon, CatalogView view, CatalogRows rows, DataSource dataSource, ObjectMapper json, Clock clock, KafkaPublisher publisher,
-                    JdbcConnectionPool embeddedPool) {
+                    AutoCloseable connections) {
         this.axon = axon;
         this.view = view;
         this.rows = rows;
@@ -83,7 +84,7 @@ public final class Catalog implements AutoCloseable {
         this.json = json;
         this.clock = clock;
         this.publisher = publisher;
-        this.embeddedPool = embeddedPool;
+        this.connections = connections;
     }
 
     /** The JSON mapper of events, snapshots and Kafka messages. */
@@ -97,6 +98,7 @@ public final class Catalog implements AutoCloseable {
     public static Catalog open(CatalogSettings settings) {
         boolean embedded = settings.jdbcUrl() == null || settings.jdbcUrl().isBlank();
         JdbcConnectionPool pool = null;
+        AutoCloseable closeable = null;
         DataSource dataSource;
         if (embedded) {
             try {
@@ -112,19 +114,29 @@ public final class Catalog implements AutoCloseable {
                     + ";DB_CLOSE_ON_EXIT=FALSE", "tidemark", "");
             pool.setMaxConnections(16);
             dataSource = pool;
+            closeable = pool::dispose;
         } else {
             if (!settings.jdbcUrl().startsWith("jdbc:postgresql:")) {
                 throw new IllegalArgumentException("catalog JDBC URL '" + settings.jdbcUrl() + "' is not a jdbc:postgresql:// URL;"
                         + " leave it empty for the embedded catalog");
             }
-            PGSimpleDataSource pg = new PGSimpleDataSource();
-            pg.setURL(settings.jdbcUrl());
+            // a pool: every command, processor batch and token claim is a transaction, and a fresh PostgreSQL session
+            // for each (a backend forked, authenticated) made a command cost tens of milliseconds
+            HikariConfig hikari = new HikariConfig();
+            hikari.setJdbcUrl(settings.jdbcUrl());
             if (settings.user() != null) {
-                pg.setUser(settings.user());
+                hikari.setUsername(settings.user());
             }
             if (settings.password() != null) {
-                pg.setPassword(settings.password());
+                hikari.setPassword(settings.password());
             }
+            hikari.setPoolName("tidemark-catalog");
+            hikari.setMaximumPoolSize(16);
+            hikari.setMinimumIdle(2);
+            hikari.setInitializationFailTimeout(-1); // unreachable at start: the schema check below says so clearly
+            hikari.setConnectionTimeout(10_000);
+            HikariDataSource pg = new HikariDataSource(hikari);
+            closeable = pg;
             dataSource = pg;
         }
         ObjectMapper json = json();
@@ -183,7 +195,7 @@ public final class Catalog implements AutoCloseable {
         });
         Configuration axon = configurer.buildConfiguration();
         axon.start();
-        Catalog catalog = new Catalog(axon, view, rows, dataSource, json, settings.clock(), publisher, pool);
+        Catalog catalog = new Catalog(axon, view, rows, dataSource, json, settings.clock(), publisher, closeable);
         view.readFrom(id -> stored(storage, id));
         catalog.replayAll();
         view.markAllTold();
@@ -202,7 +214,11 @@ public final class Catalog implements AutoCloseable {
                 return;
             }
         } catch (SQLException e) {
-            throw new IllegalStateException("the catalog database cannot be reached: " + e.getMessage(), e);
+            Throwable cause = e;
+            while (cause.getCause() != null) {
+                cause = cause.getCause(); // the pool's timeout wraps what the driver said
+            }
+            throw new IllegalStateException("the catalog database cannot be reached: " + cause.getMessage(), e);
         }
         storage.createSchema(PostgresEventTableFactory.INSTANCE);
         JdbcTokenStore.builder().connectionProvider(tx).serializer(JacksonSerializer.defaultSerializer()).build()
@@ -372,8 +388,12 @@ public final class Catalog implements AutoCloseable {
         if (publisher != null) {
             publisher.close();
         }
-        if (embeddedPool != null) {
-            embeddedPool.dispose();
+        if (connections != null) {
+            try {
+                connections.close();
+            } catch (Exception e) {
+                LOG.warn("closing the catalog's connections: {}", e.getMessage());
+            }
         }
     }
 }
