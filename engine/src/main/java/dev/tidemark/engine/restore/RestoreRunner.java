@@ -95,6 +95,8 @@ public final class RestoreRunner {
     private final AtomicReference<BackupProgress> progress = new AtomicReference<>(BackupProgress.starting("queued"));
     private volatile long walStart;
     private volatile long walTotal;
+    /** Recovery pauses at the target and the runner promotes it (fast promotion, no end-of-recovery checkpoint). */
+    private volatile boolean promoteAtTarget;
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
         this.repository = repository;
@@ -498,7 +500,12 @@ public final class RestoreRunner {
         // PostgreSQL keeps microseconds and does not parse an ISO instant with nanoseconds
         request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + java.time.format.DateTimeFormatter
                 .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(java.time.ZoneOffset.UTC).format(t) + "+00'"));
-        lines.add("recovery_target_action = 'promote'");
+        // PostgreSQL ends a recovery that promotes by itself at its target with a checkpoint it waits for (every
+        // page the replay dirtied written and synced before the first connection); paused at the target and then
+        // promoted with pg_promote() it writes an end-of-recovery record instead and checkpoints in the background,
+        // as a promoted standby does. pg_promote() exists from PostgreSQL 12 on; older servers promote themselves.
+        promoteAtTarget = request.targetTime().isPresent() && manifest.serverVersionNum() >= 120000;
+        lines.add("recovery_target_action = '" + (promoteAtTarget ? "pause" : "promote") + "'");
         lines.add("recovery_target_timeline = 'latest'");
         lines.add("recovery_target_inclusive = on");
         lines.add("archive_mode = off");
@@ -573,8 +580,20 @@ public final class RestoreRunner {
                     }
                     try (Statement st = c.createStatement();
                          ResultSet rs = st.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
-                                 + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint())")) {
+                                 + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint()), "
+                                 + (promoteAtTarget && !targetIsEnd
+                                 ? "case when pg_is_in_recovery() then pg_is_wal_replay_paused() else false end" : "false"))) {
                         rs.next();
+                        if (rs.getBoolean(5)) {
+                            // paused at the target (the only pause there is): promote now
+                            log.info("restore {}: target reached, promoting", request.restoreId());
+                            try (Statement promote = c.createStatement();
+                                 ResultSet done = promote.executeQuery("select pg_promote(true, "
+                                         + Math.max(60, request.startTimeout().toSeconds()) + ")")) {
+                                done.next();
+                            }
+                            continue;
+                        }
                         if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
                             long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(rs.getString(3)).value() - walStart));
                             progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
