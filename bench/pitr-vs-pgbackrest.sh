@@ -34,24 +34,38 @@ until cli window bench | grep -q "$(date -u +%Y-%m-%d)"; do sleep 0.5; done
 sleep 3
 echo "WAL to replay after the backups: $((wal / 1048576)) MiB; target $target"
 
-t0=$(now)
-as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --pg1-path="$root/pgbr-restored" --type=time "--target=$target+00" \
-  --target-action=promote restore
-p1=$(free_port)
-printf "port = %s\narchive_mode = off\n" "$p1" >> "$root/pgbr-restored/postgresql.auto.conf"
-as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -l "$root/pgbr-restored.log" -w -t 600 start >/dev/null
-until [ "$(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null)" = "f" ]; do sleep 0.1; done
-t1=$(now)
-echo "pgBackRest PITR (restore, archive-get async, replay, promoted): $(seconds "$t0" "$t1") s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select count(*) from marker')"
-as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
+run_pgbackrest() {
+  t0=$(now)
+  as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --pg1-path="$root/pgbr-restored" --type=time "--target=$target+00" \
+    --target-action=promote restore
+  p1=$(free_port)
+  printf "port = %s\narchive_mode = off\n" "$p1" >> "$root/pgbr-restored/postgresql.auto.conf"
+  as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -l "$root/pgbr-restored.log" -w -t 600 start >/dev/null
+  until [ "$(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null)" = "f" ]; do sleep 0.1; done
+  t1=$(now)
+  echo "pgBackRest PITR (restore, archive-get async, replay, promoted): $(seconds "$t0" "$t1") s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select count(*) from marker')"
+  as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
+}
 
-t0=$(now)
-cli restore bench --time "$target_iso" --target-dir "$root/tm-restored" --port "$(free_port)" --wait --json > "$root/tm-restore.json" 2>/dev/null
-t1=$(now)
-python3 - "$root/tm-restore.json" <<'PY'
+run_tidemark() {
+  p2=$(free_port)
+  t0=$(now)
+  cli restore bench --time "$target_iso" --target-dir "$root/tm-restored" --port "$p2" --wait --json > "$root/tm-restore.json" 2>/dev/null
+  t1=$(now)
+  python3 - "$root/tm-restore.json" <<'PY'
 import json, sys, datetime
 d = json.load(open(sys.argv[1]))
 f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 print(f"Tidemark PITR, as the engine timed it (download, WAL prefetch, replay, promoted): {(f(d['completedAt']) - f(d['startedAt'])).total_seconds():.1f} s; {d['status']}")
 PY
-echo "Tidemark PITR through the CLI: $(seconds "$t0" "$t1") s"
+  echo "Tidemark PITR through the CLI: $(seconds "$t0" "$t1") s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p2" -U postgres -Atc 'select count(*) from marker')"
+  as_pg "$bin/pg_ctl" -D "$root/tm-restored" -m fast stop >/dev/null || true
+}
+
+# each run starts with the page cache written back (the load above, the other run's shutdown checkpoint);
+# ORDER=tidemark-first runs Tidemark first, to see that the order does not decide the result
+if [ "${ORDER:-pgbackrest-first}" = "tidemark-first" ]; then
+  sync; run_tidemark; sync; run_pgbackrest
+else
+  sync; run_pgbackrest; sync; run_tidemark
+fi
