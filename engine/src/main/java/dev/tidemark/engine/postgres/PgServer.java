@@ -74,6 +74,12 @@ public final class PgServer {
                 Duration.ofSeconds(70), "pg_ctl stop");
     }
 
+    /** Asks a server in recovery to promote (pg_ctl promote, without waiting: the caller watches it end recovery). */
+    public void promote() throws IOException {
+        run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-W", "promote"), Duration.ofSeconds(30),
+                "pg_ctl promote");
+    }
+
     /** Kills the postmaster with SIGKILL (for crash tests); the server recovers from WAL on its next start. */
     public void kill() throws IOException {
         Optional<Long> pid = postmasterPid();

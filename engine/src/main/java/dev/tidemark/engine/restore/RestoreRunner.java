@@ -55,6 +55,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -97,6 +99,7 @@ public final class RestoreRunner {
     private volatile long walTotal;
     /** Recovery pauses at the target and the runner promotes it (fast promotion, no end-of-recovery checkpoint). */
     private volatile boolean promoteAtTarget;
+    private volatile int serverVersionNum;
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
         this.repository = repository;
@@ -502,9 +505,10 @@ public final class RestoreRunner {
                 .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(java.time.ZoneOffset.UTC).format(t) + "+00'"));
         // PostgreSQL ends a recovery that promotes by itself at its target with a checkpoint it waits for (every
         // page the replay dirtied written and synced before the first connection); paused at the target and then
-        // promoted with pg_promote() it writes an end-of-recovery record instead and checkpoints in the background,
-        // as a promoted standby does. pg_promote() exists from PostgreSQL 12 on; older servers promote themselves.
-        promoteAtTarget = request.targetTime().isPresent() && manifest.serverVersionNum() >= 120000;
+        // promoted (pg_ctl promote) it writes an end-of-recovery record instead and checkpoints in the background,
+        // as a promoted standby does. A paused recovery takes a promotion from PostgreSQL 13 on; older servers promote themselves.
+        serverVersionNum = manifest.serverVersionNum();
+        promoteAtTarget = request.targetTime().isPresent() && manifest.serverVersionNum() >= 130000;
         lines.add("recovery_target_action = '" + (promoteAtTarget ? "pause" : "promote") + "'");
         lines.add("recovery_target_timeline = 'latest'");
         lines.add("recovery_target_inclusive = on");
@@ -527,24 +531,54 @@ public final class RestoreRunner {
      * Starts PostgreSQL on the restored directory and waits until recovery has ended. PostgreSQL stops at a target time
      * only when it meets a commit after it; when the archived WAL covers the target but has no commit after it (a quiet
      * moment near the end of the window), the state at the target is the end of the archive: recovery is resumed without
-     * the target and says so.
+     * the target and says so. When the WAL was written under a higher setting than the backup's configuration carries
+     * (max_connections raised on the source after the backup, for one), PostgreSQL refuses to go on; the restored
+     * configuration takes the source's value and recovery resumes.
      */
     private Result recover(Request request, PgServer server, Path target, Path logFile, Path movedAside)
             throws IOException, InterruptedException {
-        try {
-            return recoverOnce(request, server, target, logFile, movedAside, false);
-        } catch (IOException e) {
-            if (request.targetTime().isEmpty() || !logMentions(logFile, "recovery ended before configured recovery target was reached")) {
-                throw e;
+        boolean targetIsEnd = false;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return recoverOnce(request, server, target, logFile, movedAside, targetIsEnd);
+            } catch (IOException e) {
+                Map<String, String> raise = settingsBelowSource(logFile);
+                List<String> lines = new ArrayList<>();
+                if (!raise.isEmpty() && attempt <= 4) {
+                    log.info("restore {}: the WAL was written with {} higher than the backup's configuration has; raising {} and "
+                            + "resuming recovery", request.restoreId(), raise, raise.size() == 1 ? "it" : "them");
+                    raise.forEach((name, value) -> lines.add(name + " = " + value));
+                } else if (!targetIsEnd && request.targetTime().isPresent()
+                        && logMentions(logFile, "recovery ended before configured recovery target was reached")) {
+                    log.info("restore {}: no commit after {} in the archived WAL: the state at the target is the end of the archive; "
+                            + "resuming recovery to it", request.restoreId(), request.targetTime().get());
+                    lines.add("recovery_target_time = ''");
+                    targetIsEnd = true;
+                } else {
+                    throw e;
+                }
+                server.kill();
+                Files.move(logFile, logFile.resolveSibling(logFile.getFileName() + "." + attempt), StandardCopyOption.REPLACE_EXISTING);
+                Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
             }
-            log.info("restore {}: no commit after {} in the archived WAL: the state at the target is the end of the archive; "
-                    + "resuming recovery to it", request.restoreId(), request.targetTime().get());
-            server.kill();
-            Files.move(logFile, logFile.resolveSibling(logFile.getFileName() + ".first"), StandardCopyOption.REPLACE_EXISTING);
-            Files.write(target.resolve("postgresql.auto.conf"), List.of("recovery_target_time = ''"), StandardCharsets.UTF_8,
-                    StandardOpenOption.APPEND);
-            return recoverOnce(request, server, target, logFile, movedAside, true);
         }
+    }
+
+    /** PostgreSQL's own words, in 12-17, for a setting lower than the one the WAL was written under. */
+    private static final Pattern SETTING_BELOW_SOURCE = Pattern.compile(
+            "(\\w+) = (\\d+) is a lower setting than on the (?:primary|master) server(?:, where its value was| \\(its value was) (\\d+)");
+
+    private static Map<String, String> settingsBelowSource(Path logFile) {
+        Map<String, String> raise = new TreeMap<>();
+        try {
+            Matcher m = SETTING_BELOW_SOURCE.matcher(Files.readString(logFile, StandardCharsets.UTF_8));
+            while (m.find()) {
+                raise.put(m.group(1), m.group(3));
+            }
+        } catch (IOException e) {
+            // no log: nothing to learn from it
+        }
+        return raise;
     }
 
     private static boolean logMentions(Path logFile, String text) {
@@ -569,6 +603,7 @@ public final class RestoreRunner {
         props.setProperty("user", request.superuser());
         String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
         Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
+        boolean promoteSent = false;
         try {
             while (true) {
                 if (!server.isRunning()) {
@@ -581,20 +616,20 @@ public final class RestoreRunner {
                     try (Statement st = c.createStatement();
                          ResultSet rs = st.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
                                  + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint()), "
-                                 + (promoteAtTarget && !targetIsEnd
+                                 + (serverVersionNum >= 100000
                                  ? "case when pg_is_in_recovery() then pg_is_wal_replay_paused() else false end" : "false"))) {
                         rs.next();
-                        if (rs.getBoolean(5)) {
-                            // paused at the target (the only pause there is): promote now
-                            log.info("restore {}: target reached, promoting", request.restoreId());
-                            try (Statement promote = c.createStatement();
-                                 ResultSet done = promote.executeQuery("select pg_promote(true, "
-                                         + Math.max(60, request.startTimeout().toSeconds()) + ")")) {
-                                done.next();
+                        if (rs.getBoolean(5) && !promoteSent) {
+                            // paused: at the target when the server said it stopped there; any other pause (a setting
+                            // lower than on the source server, for one) is not a state to hand over
+                            if (!promoteAtTarget || targetIsEnd || !logMentions(logFile, "recovery stopping ")) {
+                                throw new IOException("recovery paused before reaching the target: " + failureFromLog(logFile)
+                                        + " (server log: " + logFile + ")");
                             }
-                            continue;
-                        }
-                        if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
+                            log.info("restore {}: target reached, promoting", request.restoreId());
+                            server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
+                            promoteSent = true;
+                        }                        if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
                             long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(rs.getString(3)).value() - walStart));
                             progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
                         }
@@ -620,6 +655,10 @@ public final class RestoreRunner {
                     // not accepting connections yet, or in a restart: connect again and keep polling until the deadline
                     closeQuietly(c);
                     c = null;
+                    if (!settingsBelowSource(logFile).isEmpty()) {
+                        // paused before it was consistent (so not accepting connections): the caller raises the setting
+                        throw new IOException("recovery paused: " + failureFromLog(logFile));
+                    }
                 }
                 if (System.nanoTime() > deadline) {
                     throw new IOException("recovery did not finish within " + request.startTimeout().toSeconds() + " s (server log: "

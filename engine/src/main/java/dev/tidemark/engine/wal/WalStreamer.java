@@ -202,6 +202,12 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     int serverTimeline = sample(sql, id);
                     if (serverTimeline != timeline) {
                         log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
+                        // the completed segments on their way keep this timeline's names: acknowledge them first (the
+                        // next connection streams from the durable position under the new timeline's names)
+                        while (!pending.isEmpty()) {
+                            completeHead(stream, pending, spare);
+                        }
+                        drained = true;
                         return;
                     }
                     nextSample = now + settings.sampleInterval().toNanos();
@@ -241,19 +247,22 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     if (filled == buffer.length) {
                         WalSegment complete = segment;
                         byte[] bytes = buffer;
-                        pending.add(new Pending(complete, bytes, uploaders.submit(() -> archiveSegment(complete, bytes))));
+                        String segmentChain = chain; // the uploader never reads a field a later attempt may change
+                        pending.add(new Pending(complete, bytes, uploaders.submit(() -> archiveSegment(segmentChain, complete, bytes))));
+                        while (pending.size() > UPLOADERS) {
+                            completeHead(stream, pending, spare); // bounded memory: wait for the oldest upload first
+                        }
                         buffer = spare.isEmpty() ? new byte[(int) segmentSize] : spare.poll();
                         segment = segment.next();
                         filled = 0;
                         uploadedPartial = 0;
-                        while (pending.size() > UPLOADERS) {
-                            completeHead(stream, pending, spare); // bounded memory: wait for the oldest upload
-                        }
                     }
                 }
             }
+            // stopped: acknowledge what is on its way (when close() interrupted us, the wait below throws instead
+            // and the uploads are cancelled unacknowledged; the slot keeps their WAL for the next start)
             while (!pending.isEmpty()) {
-                completeHead(stream, pending, spare); // stopping: acknowledge what is on its way
+                completeHead(stream, pending, spare);
             }
             drained = true;
         } finally {
@@ -321,7 +330,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     }
 
     /** Runs on an uploader: stores the segment unless the repository has it; a different content is set aside. */
-    private Archived archiveSegment(WalSegment segment, byte[] buffer) throws IOException {
+    private Archived archiveSegment(String chain, WalSegment segment, byte[] buffer) throws IOException {
         String key = repository.layout().walSegment(databaseId, chain, segment.name());
         Archived archived;
         if (repository.store().stat(key).isPresent()) {
