@@ -2,6 +2,7 @@
 # Base backup and restore, Tidemark beside pgBackRest, on one pgbench cluster in one run (docs/benchmarks.md).
 # Needs: the PostgreSQL server packages, pgbackrest (apt-get install pgbackrest), run as root or as the postgres user.
 #   bench/backup-vs-pgbackrest.sh [SCALE]      (default 100, about 1.5 GiB)
+#   COMPRESS=lz4 bench/backup-vs-pgbackrest.sh  (both with lz4 instead of zstd level 3)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 scale="${1:-100}"
@@ -21,7 +22,8 @@ echo "data directory without pg_wal: $((size / 1048576)) MiB"
 t0=$(now); tar -cf - -C "$data" . | cat > /dev/null; t1=$(now)
 echo "raw read (tar | cat): $(rate "$size" "$t0" "$t1") MiB/s"
 
-echo "== pgBackRest $(pgbackrest version | cut -d' ' -f2): full backup, zst-3, process-max $workers"
+codec=$([ "${COMPRESS:-zstd}" = lz4 ] && echo lz4 || echo zstd-3)
+echo "== pgBackRest $(pgbackrest version | cut -d' ' -f2): full backup, $codec, process-max $workers"
 as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
 t0=$(now); as_pg /usr/bin/time -f "%M" -o "$root/pgbr.rss" pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --type=full backup; t1=$(now)
 echo "pgBackRest backup: $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s, peak RSS $(( $(cat "$root/pgbr.rss") / 1024 )) MiB (main process)"
@@ -35,8 +37,9 @@ t1=$(now)
 echo "pgBackRest restore (files, start, recovery to consistency, promoted): $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s"
 as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
 
-echo "== Tidemark: base backup, zstd-3 + AES-256-GCM, $workers workers"
-start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers ${TIDEMARK_BENCH_JAVA_OPTS:-}
+echo "== Tidemark: base backup, $codec + AES-256-GCM, $workers workers"
+start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers -Dtidemark.compression="${COMPRESS:-zstd}" \
+  ${TIDEMARK_BENCH_JAVA_OPTS:-}
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2
 t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now)

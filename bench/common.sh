@@ -14,8 +14,13 @@ pgbackrest_conf() {
     echo "[global]"
     echo "repo1-path=$root/pgbr-repo"
     echo "process-max=2"
-    echo "compress-type=zst"
-    echo "compress-level=3"
+    if [ "${COMPRESS:-zstd}" = lz4 ]; then
+      echo "compress-type=lz4"
+      echo "compress-level=1"
+    else
+      echo "compress-type=zst"
+      echo "compress-level=3"
+    fi
     echo "log-level-console=warn"
     echo "log-path=$root"
     echo "lock-path=$root"
