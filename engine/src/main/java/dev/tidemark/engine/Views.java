@@ -85,7 +85,7 @@ final class Views {
 
     private WindowView window(DatabaseHistory h) {
         RecoveryWindow w = recoveryWindow(h);
-        return new WindowView(w.start(), w.end(), w.isEmpty() ? w.note() : null);
+        return new WindowView(w.start(), w.end(), w.isEmpty() ? w.note() : null, w.gaps());
     }
 
     private StreamingView streaming(DatabaseHistory h) {

@@ -489,8 +489,14 @@ public final class Commands {
         @Override
         public Integer call() {
             JsonNode w = api().get("/v1/databases/" + enc(db) + "/window");
-            options().print(out(), w, () -> out().println(w.path("start").isMissingNode() || w.path("start").isNull()
-                    ? "empty: " + w.path("note").asText() : "[" + w.path("start").asText() + ", " + w.path("end").asText() + "]"));
+            options().print(out(), w, () -> {
+                out().println(w.path("start").isMissingNode() || w.path("start").isNull()
+                        ? "empty: " + w.path("note").asText() : "[" + w.path("start").asText() + ", " + w.path("end").asText() + "]");
+                for (JsonNode g : w.path("excluded")) {
+                    out().println("  except (" + g.path("after").asText() + ", " + g.path("before").asText()
+                            + "): rolled back by in-place restore " + g.path("restoreId").asText());
+                }
+            });
             return 0;
         }
     }

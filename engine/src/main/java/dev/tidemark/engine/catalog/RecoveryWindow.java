@@ -22,7 +22,21 @@ import java.util.Optional;
  *
  * @param usable the backups of the final stretch, oldest first, each with the end its WAL reaches
  */
-public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, String note) {
+public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, String note, List<Gap> gaps) {
+
+    public RecoveryWindow(Instant start, Instant end, List<Usable> usable, String note) {
+        this(start, end, usable, note, List.of());
+    }
+
+    /**
+     * Moments inside [start, end] that cannot be restored: the history an in-place restore rolled back, strictly after
+     * its target and before it completed. Recovery follows the newest timeline, which has nothing of that history.
+     */
+    public record Gap(Instant after, Instant before, String restoreId) {
+        boolean holds(Instant time) {
+            return time.isAfter(after) && time.isBefore(before);
+        }
+    }
 
     /** A completed base backup and the newest server time its contiguous WAL reaches. */
     public record Usable(BaseBackup backup, Instant walEnd) {
@@ -33,7 +47,7 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
     }
 
     public boolean contains(Instant time) {
-        return !isEmpty() && !time.isBefore(start) && !time.isAfter(end);
+        return !isEmpty() && !time.isBefore(start) && !time.isAfter(end) && gaps.stream().noneMatch(g -> g.holds(time));
     }
 
     /** "[2026-11-17T03:12:00Z, 2026-11-24T10:41:07Z]" or a sentence when empty. */
@@ -41,18 +55,34 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
         if (isEmpty()) {
             return "empty (" + note + ")";
         }
-        return "[" + format(start) + ", " + format(end) + "]";
+        StringBuilder text = new StringBuilder("[" + format(start) + ", " + format(end) + "]");
+        for (Gap g : gaps) {
+            text.append(" except (").append(format(g.after())).append(", ").append(format(g.before()))
+                    .append("), rolled back by in-place restore ").append(g.restoreId());
+        }
+        return text.toString();
     }
 
+    /** An instant as ISO-8601, with its fraction of a second when it has one (a bound is exact, not rounded). */
     static String format(Instant t) {
-        return DateTimeFormatter.ISO_INSTANT.format(t.truncatedTo(ChronoUnit.SECONDS));
+        return DateTimeFormatter.ISO_INSTANT.format(t.truncatedTo(ChronoUnit.MICROS));
     }
 
     public static RecoveryWindow of(DatabaseHistory history, Instant now, LiveWal live) {
+        List<Gap> rolledBack = new ArrayList<>();
+        for (DatabaseHistory.Restore r : history.restores()) {
+            if (r.inPlace() && "completed".equals(r.status()) && r.targetTime() != null && !r.latest() && r.completedAt() != null
+                    && r.targetTime().isBefore(r.completedAt())) {
+                rolledBack.add(new Gap(r.targetTime(), r.completedAt(), r.id()));
+            }
+        }
         List<Usable> usable = new ArrayList<>();
         for (BaseBackup b : history.baseBackups()) {
             if (!"completed".equals(b.status()) || b.startSegment() == null) {
                 continue;
+            }
+            if (rolledBack.stream().anyMatch(g -> g.holds(b.consistencyTime()))) {
+                continue; // taken of the history an in-place restore rolled back: the newest timeline does not continue it
             }
             walEnd(history.wal(), b, live).filter(end -> !end.isBefore(b.consistencyTime())).ifPresent(end -> usable.add(new Usable(b, end)));
         }
@@ -71,7 +101,9 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
         if (start.isAfter(end)) {
             start = end;
         }
-        return new RecoveryWindow(start, end, stretch, null);
+        Instant from = start;
+        List<Gap> gaps = rolledBack.stream().filter(g -> g.before().isAfter(from) && g.after().isBefore(end)).toList();
+        return new RecoveryWindow(start, end, stretch, null, gaps);
     }
 
     /** The newest server time the WAL from the backup's start segment reaches without a gap. */

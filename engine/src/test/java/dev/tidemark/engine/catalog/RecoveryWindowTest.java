@@ -82,4 +82,30 @@ class RecoveryWindowTest {
         assertThatThrownBy(() -> RestorePlan.plan(h, NOW.plusSeconds(60), NOW, null)).hasMessageContaining("in the future");
         assertThatThrownBy(() -> RestorePlan.plan(Histories.registered(T0).get(), null, NOW, null)).hasMessageContaining("nothing to restore");
     }
+
+    @Test
+    void historyRolledBackInPlaceIsNotInTheWindowNorAreBackupsOfIt() {
+        // b1, WAL to +400 s; restored in place at +500 s to +200 s (b2 was taken at +300 s, of the history rolled back);
+        // then the new timeline's WAL, as the stream records it, to +900 s
+        Histories h = Histories.registered(T0).wal(1, 5, T0, T0.plusSeconds(400)).backup("b1", 2, T0.plusSeconds(10))
+                .backup("b2", 4, T0.plusSeconds(300))
+                .apply(new dev.tidemark.engine.catalog.api.DatabaseEvent.RestoreRequested("db", "r1", "pitr", T0.plusSeconds(200), false,
+                        "/pg", 5432, true, "b1", "k", "ab".repeat(32), Histories.CHAIN, 1, null, null, null, T0.plusSeconds(450)))
+                .apply(new dev.tidemark.engine.catalog.api.DatabaseEvent.RestoreStarted("db", "r1", T0.plusSeconds(451)))
+                .apply(new dev.tidemark.engine.catalog.api.DatabaseEvent.RestoreCompleted("db", "r1", T0.plusSeconds(199), "0/3000100",
+                        2, "/pg", 5432, "restored", T0.plusSeconds(500)))
+                .wal(6, 9, T0.plusSeconds(500), T0.plusSeconds(900));
+        RecoveryWindow w = RecoveryWindow.of(h.get(), NOW, null);
+        assertThat(w.start()).isEqualTo(T0.plusSeconds(10));
+        assertThat(w.end()).isEqualTo(T0.plusSeconds(900));
+        assertThat(w.gaps()).extracting(RecoveryWindow.Gap::restoreId).containsExactly("r1");
+        assertThat(w.contains(T0.plusSeconds(150))).isTrue();
+        assertThat(w.contains(T0.plusSeconds(200))).as("the restore's own target").isTrue();
+        assertThat(w.contains(T0.plusSeconds(350))).as("rolled back").isFalse();
+        assertThat(w.contains(T0.plusSeconds(600))).isTrue();
+        assertThat(w.usable()).extracting(u -> u.backup().id()).as("b2 belongs to the rolled-back history").containsExactly("b1");
+        assertThatThrownBy(() -> RestorePlan.plan(h.get(), T0.plusSeconds(350), NOW, null))
+                .hasMessageContaining("rolled back by in-place restore r1");
+        assertThat(RestorePlan.plan(h.get(), T0.plusSeconds(600), NOW, null).backup().id()).isEqualTo("b1");
+    }
 }
