@@ -203,6 +203,17 @@ class ApiTest {
         Path file = tmp.resolve("cli.dump");
         assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("wrote");
         assertThat(new String(Files.readAllBytes(file), 0, 5, StandardCharsets.US_ASCII)).isEqualTo("PGDMP");
+        byte[] whole = Files.readAllBytes(file);
+        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("holds the whole dump already");
+        Files.write(file, java.util.Arrays.copyOf(whole, whole.length / 2));
+        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("resumed at byte");
+        assertThat(Files.readAllBytes(file)).as("a resumed download").isEqualTo(whole);
+        Path other = tmp.resolve("other.dump");
+        Files.write(other, new byte[100]);
+        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "-o", other.toString()))).contains("not a partial copy");
+        assertThat(Files.size(other)).as("nothing written").isEqualTo(100);
+        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "-o", tmp.resolve("no/such/dir/x.dump").toString())))
+                .contains("does not exist");
         JsonNode events = parse(cli(0, with(read, "events", "shop", "--json", "--limit", "3")));
         assertThat(events.path("events")).hasSize(3);
         assertThat(cli(0, with(admin, "read-model", "rebuild"))).contains("read model rebuilt: 1 databases");
@@ -218,8 +229,11 @@ class ApiTest {
         JsonNode restore = parse(cli(0, with(admin, "restore", "shop", "--latest", "--target-dir", tmp.resolve("cli-latest").toString(), "--port", Integer.toString(PostgresCluster.freePort()), "--wait", "--json")));
         assertThat(restore.path("status").asText()).as(restore.toString()).isEqualTo("completed");
         assertThat(cli(0, with(read, "restore", "list", "shop"))).contains(restore.path("id").asText());
-        assertThat(cli(0, with(admin, "db", "add", "shop2", "--pg-url", cluster.url(), "--pgdata", cluster.dataDirectory().toString(),
-                "--window", "3d"))).contains("registered shop2");
+        assertThat(cli(2, with(admin, "db", "add", "shop2", "--pg-url", cluster.url(), "--pgdata", cluster.dataDirectory().toString())))
+                .contains("protected already as database shop");
+        // the restored copy is a cluster of its own: it can be protected
+        assertThat(cli(0, with(admin, "db", "add", "shop2", "--pg-url", "postgresql://postgres@127.0.0.1:" + restore.path("port").asInt()
+                + "/postgres", "--pgdata", tmp.resolve("cli-latest").toString(), "--window", "3d"))).contains("registered shop2");
         JsonNode dump = parse(cli(0, with(admin, "backup", "dump", "shop2", "--database", "postgres", "--wait", "--json")));
         assertThat(dump.path("status").asText()).as(dump.toString()).isEqualTo("completed");
         assertThat(cli(0, with(admin, "db", "remove", "shop2", "--purge"))).contains("deregistered shop2");

@@ -83,6 +83,13 @@ final class Requests {
             checkServer(PgConnections.parse(request.standbyUrl(), config.pgPasswords().get(request.id())), "standby");
         }
         Path pgdata = Path.of(request.pgdata());
+        Path same = realPath(pgdata);
+        for (DatabaseHistory other : catalog.view().databases()) {
+            if (!"deregistered".equals(other.status()) && other.pgdata() != null && realPath(Path.of(other.pgdata())).equals(same)) {
+                throw CatalogRejection.conflict("data directory " + pgdata + " is protected already as database " + other.id()
+                        + ": a cluster is protected once (its WAL stream, slot and backups belong to " + other.id() + ")");
+            }
+        }
         if (!Files.isReadable(pgdata.resolve("PG_VERSION"))) {
             throw new InvalidRequestException("pgdata " + pgdata + " is not a PostgreSQL data directory this engine can read "
                     + "(no readable PG_VERSION): give the data directory of the server base backups are taken from, and run the "
@@ -92,8 +99,17 @@ final class Requests {
         catalog.send(new Commands.RegisterDatabase(request.id(), primary.url(), pgdata.toString(), blankToNull(request.standbyUrl()), policy,
                 clock.instant()), actor);
         catalog.send(new Commands.AssignOwner(request.id(), config.nodeId(), clock.instant()), actor);
-        LOG.info("database {} registered by {}: streaming starts; the first base backup is taken within a minute", request.id(), actor);
+        LOG.info("database {} registered by {}: streaming starts; {}", request.id(), actor, config.schedulerEnabled()
+                ? "the first base backup is taken within a minute" : "the scheduler is off on this node: take a first base backup");
         return views.database(request.id());
+    }
+
+    private static Path realPath(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (java.io.IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
     }
 
     private static String blankToNull(String s) {

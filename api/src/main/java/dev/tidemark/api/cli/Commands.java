@@ -3,6 +3,7 @@ package dev.tidemark.api.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tidemark.api.server.Tokens;
 import dev.tidemark.storage.codec.MasterKey;
+import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -113,7 +114,8 @@ public final class Commands {
                 body.put("window", duration(spec, window));
                 JsonNode view = api().post("/v1/databases", body);
                 options().print(out(), view, () -> out().println("registered " + view.path("id").asText()
-                        + ": WAL streaming started; the first base backup is taken within a minute"));
+                        + ": WAL streaming started; the window opens with its first base backup (taken within a minute where the"
+                        + " scheduler runs, or now: tidemark backup base " + view.path("id").asText() + " --wait)"));
                 return 0;
             }
         }
@@ -344,13 +346,41 @@ public final class Commands {
             public Integer call() throws IOException {
                 String path = "/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/download" + (database == null ? "" : "?database=" + enc(database));
                 Path file = output;
-                long have = file != null && Files.exists(file) ? Files.size(file) : 0;
-                HttpResponse<InputStream> response = api().stream(path, have > 0 ? "bytes=" + have + "-" : null);
+                HttpResponse<InputStream> response = null;
                 if (file == null) {
+                    response = api().stream(path, null); // the server names the file
                     String disposition = response.headers().firstValue("Content-Disposition").orElse("filename=\"" + id + ".dump\"");
                     file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1"));
                 }
-                boolean resume = response.statusCode() == 206;
+                Path parent = file.toAbsolutePath().getParent();
+                if (parent != null && !Files.isDirectory(parent)) {
+                    close(response);
+                    throw new CommandLine.ParameterException(spec.commandLine(), "directory " + parent + " does not exist: create it or "
+                            + "choose another --output");
+                }
+                long have = Files.isRegularFile(file) ? Files.size(file) : 0;
+                if (Files.exists(file) && !Files.isRegularFile(file)) {
+                    close(response);
+                    throw new CommandLine.ParameterException(spec.commandLine(), file + " is not a regular file: choose another --output");
+                }
+                if (have > 0) {
+                    close(response);
+                    response = null;
+                    long size = remoteSize(path);
+                    if (have > size || !samePrefix(path, file, have)) {
+                        throw new CommandLine.ParameterException(spec.commandLine(), file + " exists and is not a partial copy of dump " + id
+                                + " (" + (have > size ? "it is larger" : "its bytes differ") + "): nothing was written; remove it or "
+                                + "choose another --output");
+                    }
+                    if (have == size) {
+                        out().println(file + " holds the whole dump already (" + Progress.size(size) + "); nothing to download");
+                        return 0;
+                    }
+                    response = api().stream(path, "bytes=" + have + "-");
+                } else if (response == null) {
+                    response = api().stream(path, null);
+                }
+                boolean resume = have > 0 && response.statusCode() == 206;
                 long total;
                 try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(file, StandardOpenOption.CREATE,
                         resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
@@ -359,6 +389,49 @@ public final class Commands {
                 out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Progress.size(total) + " to " + file
                         + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file);
                 return 0;
+            }
+
+            /** The dump's size, from the total of a one-byte range. */
+            private long remoteSize(String path) throws IOException {
+                HttpResponse<InputStream> r = api().stream(path, "bytes=0-0");
+                close(r);
+                String range = r.headers().firstValue("Content-Range").orElse("");
+                if (!range.matches("bytes \\d+-\\d+/\\d+")) {
+                    throw new IOException("the server did not give the dump's size (Content-Range '" + range + "'); cannot resume safely");
+                }
+                return Long.parseLong(range.substring(range.indexOf('/') + 1));
+            }
+
+            /** Whether the file's first and last (up to) 64 KiB equal the dump's bytes at the same places. */
+            private boolean samePrefix(String path, Path file, long have) throws IOException {
+                int n = (int) Math.min(have, 65536);
+                for (long from : new long[]{0, have - n}) {
+                    byte[] remote;
+                    try (InputStream in = api().stream(path, "bytes=" + from + "-" + (from + n - 1)).body()) {
+                        remote = in.readNBytes(n);
+                    }
+                    byte[] local = new byte[n];
+                    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+                        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(local);
+                        while (buffer.hasRemaining() && ch.read(buffer, from + buffer.position()) >= 0) {
+                            // read on until the slice is full
+                        }
+                    }
+                    if (!java.util.Arrays.equals(remote, local)) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+
+            private static void close(HttpResponse<InputStream> response) {
+                if (response != null) {
+                    try {
+                        response.body().close();
+                    } catch (IOException ignored) {
+                        // an abandoned body
+                    }
+                }
             }
         }
 

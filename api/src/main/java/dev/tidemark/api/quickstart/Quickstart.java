@@ -60,6 +60,12 @@ public final class Quickstart implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         began = Instant.now();
+        if (apiPort != null && (apiPort < 1 || apiPort > 65535 || !portFree(apiPort))) {
+            // checked before anything starts
+            System.err.println("error: --port " + apiPort + (apiPort < 1 || apiPort > 65535 ? " is not a port (1-65535)"
+                    : " is in use on 127.0.0.1") + ": choose another, or leave --port out to take a free one");
+            return 2;
+        }
         Path root = reachable(dir.toAbsolutePath().normalize());
         try {
             prepare(root);

@@ -278,8 +278,10 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(DeregisterDatabase c) {
         requireRegistered();
-        if ("deregistered".equals(history.status())) {
-            throw CatalogRejection.conflict("database " + id + " is deregistered already");
+        if ("deregistered".equals(history.status()) && !c.purge()) {
+            // a deregistered database's backups can still be purged; deregistering again changes nothing
+            throw CatalogRejection.conflict("database " + id + " is deregistered already (its backups are kept until retention "
+                    + "removes them; purge=true deletes them now)");
         }
         apply(new DatabaseDeregistered(id, c.purge(), c.at()));
     }

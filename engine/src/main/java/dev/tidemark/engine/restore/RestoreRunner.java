@@ -146,6 +146,11 @@ public final class RestoreRunner {
         while (existingAncestor != null && !Files.exists(existingAncestor)) {
             existingAncestor = existingAncestor.getParent();
         }
+        if (existingAncestor != null && !serverUserCanEnter(existing, existingAncestor)) {
+            throw new RestoreRejectedException("the PostgreSQL server's user (" + existing.user().name() + ") cannot enter "
+                    + existingAncestor + ", so it could not start a server under " + target + ": choose a directory it can reach "
+                    + "(nothing was written)");
+        }
         if (existingAncestor != null) {
             FileStore store = Files.getFileStore(existingAncestor);
             if (store.getUsableSpace() < needed) {
@@ -154,6 +159,21 @@ public final class RestoreRunner {
             }
         }
         return manifest;
+    }
+
+    /** Whether the server's user can search the directory (and so every directory the engine creates under it). */
+    private static boolean serverUserCanEnter(PgServer server, Path directory) {
+        try {
+            Process p = new ProcessBuilder(server.user().command(List.of("test", "-x", directory.toString()))).redirectErrorStream(true)
+                    .start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor() == 0;
+        } catch (IOException e) {
+            return true; // cannot tell: PostgreSQL's own start says it later
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return true;
+        }
     }
 
     public Result run(Request request) throws IOException, InterruptedException {

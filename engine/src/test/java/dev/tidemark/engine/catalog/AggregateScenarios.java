@@ -93,6 +93,11 @@ final class AggregateScenarios {
                         new RequestDump("db", "d2", List.of(), "manual", T), CatalogRejection.class, "d1"),
                 refuses("a deregistered database takes no new work", List.of(registered(), new DatabaseDeregistered("db", false, T)),
                         new RequestBaseBackup("db", "b1", "manual", T), CatalogRejection.class, "deregistered"),
+                refuses("deregistering twice changes nothing", List.of(registered(), new DatabaseDeregistered("db", false, T)),
+                        new DeregisterDatabase("db", false, T), CatalogRejection.class, "purge=true"),
+                appends("a deregistered database's backups can still be purged", List.of(registered(),
+                        new DatabaseDeregistered("db", false, T)), new DeregisterDatabase("db", true, T.plusSeconds(5)),
+                        new DatabaseDeregistered("db", true, T.plusSeconds(5))),
                 refuses("a command for an unknown database", List.of(),
                         new RequestBaseBackup("db", "b1", "manual", T), org.axonframework.modelling.command.AggregateNotFoundException.class,
                         null));
