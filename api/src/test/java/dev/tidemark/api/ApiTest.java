@@ -214,6 +214,12 @@ class ApiTest {
         assertThat(Files.size(other)).as("nothing written").isEqualTo(100);
         assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "-o", tmp.resolve("no/such/dir/x.dump").toString())))
                 .contains("does not exist");
+        int failuresBefore = parse(cli(0, with(read, "backup", "list", "shop", "--json"))).path("dumps").size();
+        assertThat(cli(2, with(admin, "backup", "dump", "shop", "--database", "nope"))).contains("no database nope");
+        assertThat(cli(2, with(admin, "backup", "restore-dump", "shop", dumpId, "--database", "postgres", "--into", "nosuchdb")))
+                .contains("target database nosuchdb does not exist");
+        assertThat(parse(cli(0, with(read, "backup", "list", "shop", "--json"))).path("dumps").size()).as("nothing recorded")
+                .isEqualTo(failuresBefore);
         JsonNode events = parse(cli(0, with(read, "events", "shop", "--json", "--limit", "3")));
         assertThat(events.path("events")).hasSize(3);
         assertThat(cli(0, with(admin, "read-model", "rebuild"))).contains("read model rebuilt: 1 databases");

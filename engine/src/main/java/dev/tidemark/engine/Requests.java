@@ -104,6 +104,24 @@ final class Requests {
         return views.database(request.id());
     }
 
+    /** The names the database's server does not have; none when it cannot be asked now (the work says why later). */
+    private List<String> missingDatabases(DatabaseHistory h, List<String> names) {
+        if (names.isEmpty() || h.pgUrl() == null) {
+            return List.of();
+        }
+        try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
+             Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select datname from pg_database")) {
+            java.util.Set<String> have = new java.util.HashSet<>();
+            while (rs.next()) {
+                have.add(rs.getString(1));
+            }
+            return names.stream().filter(n -> !have.contains(n)).toList();
+        } catch (SQLException | IllegalArgumentException e) {
+            return List.of();
+        }
+    }
+
     private static Path realPath(Path p) {
         try {
             return p.toRealPath();
@@ -165,10 +183,15 @@ final class Requests {
     }
 
     DumpView dump(String databaseId, List<String> databases, String trigger, String actor) {
-        views.history(databaseId);
+        DatabaseHistory h = views.history(databaseId);
+        List<String> names = databases == null ? List.of() : List.copyOf(new java.util.LinkedHashSet<>(databases)); // each once
+        List<String> missing = missingDatabases(h, names);
+        if (!missing.isEmpty()) {
+            throw new InvalidRequestException("no database " + String.join(", ", missing) + " on the server of " + databaseId
+                    + ": name databases it has, or none to dump them all (nothing was recorded)");
+        }
         String dumpId = Work.newId("dump", clock.instant());
-        catalog.send(new Commands.RequestDump(databaseId, dumpId, databases == null ? List.of() : List.copyOf(databases), trigger,
-                clock.instant()), actor);
+        catalog.send(new Commands.RequestDump(databaseId, dumpId, names, trigger, clock.instant()), actor);
         return views.dump(databaseId, dumpId);
     }
 
@@ -233,6 +256,11 @@ final class Requests {
         if (database == null || targetDatabase == null || !targetDatabase.matches("[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}")) {
             throw new InvalidRequestException("a dump restore needs the dumped database and a target database name "
                     + "(letters, digits, _ $ -); the target database must exist");
+        }
+        if (!missingDatabases(views.history(databaseId), List.of(targetDatabase)).isEmpty()) {
+            throw new InvalidRequestException("target database " + targetDatabase + " does not exist on the server of " + databaseId
+                    + ": create it first (createdb " + targetDatabase + "); a dump is restored into an existing database "
+                    + "(nothing was recorded)");
         }
         String restoreId = Work.newId("restore", clock.instant());
         catalog.send(new Commands.RequestRestore(databaseId, restoreId, "dump", null, false, null, null, false, dumpId, database,

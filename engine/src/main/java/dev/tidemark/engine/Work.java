@@ -305,7 +305,19 @@ final class Work implements AutoCloseable {
                     r.targetDir(), r.port(), r.inPlace());
             LOG.info("restore {} of {} started: {} into {} (port {})", restoreId, databaseId,
                     r.latest() ? "latest" : r.targetTime(), request.targetDirectory(), request.port());
-            RestoreRunner.Result result = runner.run(request);
+            RestoreRunner.Result result;
+            if (r.inPlace()) {
+                // no stream to the server while it is restored: one connected during its recovery would follow the old
+                // timeline until its next sample; started again below, it meets the promoted server
+                streams.stop(databaseId);
+            }
+            try {
+                result = runner.run(request);
+            } finally {
+                if (r.inPlace()) {
+                    history(databaseId).filter(DatabaseHistory::active).ifPresent(streams::start);
+                }
+            }
             catalog.send(new Commands.CompleteRestore(databaseId, restoreId, result.reachedTime(), result.reachedLsn(), result.timeline(),
                     result.dataDirectory().toString(), result.port(), result.summary(), clock.instant()), "worker:" + config.nodeId());
             if (r.inPlace()) {
