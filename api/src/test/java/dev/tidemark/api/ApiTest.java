@@ -115,6 +115,9 @@ class ApiTest {
         assertProblem(call("POST", "/v1/databases", ADMIN, register), 409, "registered already");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"Bad Id\",\"pgUrl\":\"x\",\"pgdata\":\"/x\"}"), 400, "database id");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{not json"), 400, "JSON");
+        assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"latest\":true,\"targetDir\":\"/tmp/x\",\"port\":\"abc\"}"),
+                400, "field 'port' must be a number");
+        assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, null), 400, "has no body");
         assertProblem(call("GET", "/v1/databases/nope", ADMIN, null), 404, "not registered");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"x\",\"pgUrl\":\"" + cluster.url() + "\",\"pgdata\":\"/x\",\"extra\":1}"),
                 400, "extra");

@@ -46,12 +46,50 @@ public class Problems extends ResponseEntityExceptionHandler {
     @Override
     protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException e, HttpHeaders headers,
                                                                   HttpStatusCode status, WebRequest request) {
-        String detail = e.getMostSpecificCause().getMessage();
-        if (detail != null && detail.contains("\n")) {
-            detail = detail.substring(0, detail.indexOf('\n'));
+        Throwable cause = e.getMostSpecificCause();
+        String detail;
+        if (cause instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u) {
+            detail = "unknown field '" + u.getPropertyName() + "'" + (u.getKnownPropertyIds() == null ? ""
+                    : " (the fields are " + u.getKnownPropertyIds().stream().map(Object::toString).sorted()
+                    .collect(java.util.stream.Collectors.joining(", ")) + ")");
+        } else if (cause instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m && !m.getPath().isEmpty()) {
+            String field = m.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                    .collect(java.util.stream.Collectors.joining("."));
+            detail = "field '" + field + "' must be " + expected(m.getTargetType());
+        } else if (e.getMessage() != null && e.getMessage().startsWith("Required request body is missing")) {
+            detail = "the request has no body";
+        } else {
+            detail = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+            if (detail.contains("\n")) {
+                detail = detail.substring(0, detail.indexOf('\n'));
+            }
+            detail = detail.replaceAll(" ?\\(?(class|for type) `?[a-z][\\w.$]*`?\\)?", ""); // no Java type names for an operator
         }
         return ResponseEntity.badRequest().body(problem(HttpStatus.BAD_REQUEST, "Malformed request body",
                 "the request body is not the JSON this endpoint takes: " + detail + " (see /v1/openapi)"));
+    }
+
+    /** What a JSON field of this Java type takes, in an operator's words. */
+    private static String expected(Class<?> type) {
+        if (type == null) {
+            return "of another type";
+        }
+        if (Number.class.isAssignableFrom(type) || (type.isPrimitive() && type != boolean.class)) {
+            return "a number";
+        }
+        if (type == Boolean.class || type == boolean.class) {
+            return "true or false";
+        }
+        if (type == String.class) {
+            return "a string";
+        }
+        if (java.time.temporal.Temporal.class.isAssignableFrom(type)) {
+            return "an ISO-8601 time with an offset, such as 2026-11-24T10:41:07+01:00";
+        }
+        if (java.util.Collection.class.isAssignableFrom(type) || type.isArray()) {
+            return "a list";
+        }
+        return "an object";
     }
 
     private static ProblemDetail problem(HttpStatus status, String title, String detail) {
