@@ -366,14 +366,14 @@ public final class Commands {
                 if (have > 0) {
                     close(response);
                     response = null;
-                    long size = remoteSize(path);
-                    if (have > size || !samePrefix(path, file, have)) {
+                    long[] size = new long[1];
+                    if (!samePrefix(path, file, have, size) || have > size[0]) {
                         throw new CommandLine.ParameterException(spec.commandLine(), file + " exists and is not a partial copy of dump " + id
-                                + " (" + (have > size ? "it is larger" : "its bytes differ") + "): nothing was written; remove it or "
+                                + " (" + (have > size[0] ? "it is larger" : "its bytes differ") + "): nothing was written; remove it or "
                                 + "choose another --output");
                     }
-                    if (have == size) {
-                        out().println(file + " holds the whole dump already (" + Progress.size(size) + "); nothing to download");
+                    if (have == size[0]) {
+                        out().println(file + " holds the whole dump already (" + Progress.size(size[0]) + "); nothing to download");
                         return 0;
                     }
                     response = api().stream(path, "bytes=" + have + "-");
@@ -391,23 +391,28 @@ public final class Commands {
                 return 0;
             }
 
-            /** The dump's size, from the total of a one-byte range. */
-            private long remoteSize(String path) throws IOException {
-                HttpResponse<InputStream> r = api().stream(path, "bytes=0-0");
-                close(r);
-                String range = r.headers().firstValue("Content-Range").orElse("");
-                if (!range.matches("bytes \\d+-\\d+/\\d+")) {
-                    throw new IOException("the server did not give the dump's size (Content-Range '" + range + "'); cannot resume safely");
-                }
-                return Long.parseLong(range.substring(range.indexOf('/') + 1));
-            }
-
-            /** Whether the file's first and last (up to) 64 KiB equal the dump's bytes at the same places. */
-            private boolean samePrefix(String path, Path file, long have) throws IOException {
+            /**
+             * Whether the file's first and last (up to) 64 KiB equal the dump's bytes at the same places; the dump's size,
+             * from the first answer's Content-Range, goes into size[0] (a file larger than the dump differs at its end).
+             */
+            private boolean samePrefix(String path, Path file, long have, long[] size) throws IOException {
                 int n = (int) Math.min(have, 65536);
                 for (long from : new long[]{0, have - n}) {
                     byte[] remote;
-                    try (InputStream in = api().stream(path, "bytes=" + from + "-" + (from + n - 1)).body()) {
+                    HttpResponse<InputStream> r = api().stream(path, "bytes=" + from + "-" + (from + n - 1));
+                    if (from == 0) {
+                        String range = r.headers().firstValue("Content-Range").orElse("");
+                        if (!range.matches("bytes \\d+-\\d+/\\d+")) {
+                            close(r);
+                            throw new IOException("the server did not give the dump's size (Content-Range '" + range + "'); cannot resume safely");
+                        }
+                        size[0] = Long.parseLong(range.substring(range.indexOf('/') + 1));
+                        if (have > size[0]) {
+                            close(r);
+                            return false;
+                        }
+                    }
+                    try (InputStream in = r.body()) {
                         remote = in.readNBytes(n);
                     }
                     byte[] local = new byte[n];

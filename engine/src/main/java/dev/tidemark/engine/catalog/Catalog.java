@@ -1,11 +1,11 @@
 package dev.tidemark.engine.catalog;
 
-import com.zaxxer.hikari.HikariConfig;
-import com.zaxxer.hikari.HikariDataSource;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.operations.EventPage;
@@ -97,8 +97,7 @@ public final class Catalog implements AutoCloseable {
 
     public static Catalog open(CatalogSettings settings) {
         boolean embedded = settings.jdbcUrl() == null || settings.jdbcUrl().isBlank();
-        JdbcConnectionPool pool = null;
-        AutoCloseable closeable = null;
+        AutoCloseable closeable;
         DataSource dataSource;
         if (embedded) {
             try {
@@ -108,7 +107,7 @@ public final class Catalog implements AutoCloseable {
             }
             // WRITE_DELAY=0: each commit is written before the command returns (H2's default delays it by 500 ms);
             // PostgreSQL mode: one dialect (tables, types) for the embedded and the shared catalog
-            pool = JdbcConnectionPool.create("jdbc:h2:file:" + settings.embeddedDirectory().resolve("catalog").toAbsolutePath()
+            JdbcConnectionPool pool = JdbcConnectionPool.create("jdbc:h2:file:" + settings.embeddedDirectory().resolve("catalog").toAbsolutePath()
                     + ";WRITE_DELAY=0;LOCK_TIMEOUT=10000;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH"
                     // closed by close(), after the event processors stopped, not by H2's own hook at JVM exit under them
                     + ";DB_CLOSE_ON_EXIT=FALSE", "tidemark", "");

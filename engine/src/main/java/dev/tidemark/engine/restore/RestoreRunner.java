@@ -649,7 +649,8 @@ public final class RestoreRunner {
                             log.info("restore {}: target reached, promoting", request.restoreId());
                             server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
                             promoteSent = true;
-                        }                        if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
+                        }
+                        if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
                             long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(rs.getString(3)).value() - walStart));
                             progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
                         }

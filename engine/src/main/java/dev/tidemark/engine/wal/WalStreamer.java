@@ -204,9 +204,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
                         // the completed segments on their way keep this timeline's names: acknowledge them first (the
                         // next connection streams from the durable position under the new timeline's names)
-                        while (!pending.isEmpty()) {
-                            completeHead(stream, pending, spare);
-                        }
+                        completeAll(stream, pending, spare);
                         drained = true;
                         return;
                     }
@@ -261,9 +259,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             }
             // stopped: acknowledge what is on its way (when close() interrupted us, the wait below throws instead
             // and the uploads are cancelled unacknowledged; the slot keeps their WAL for the next start)
-            while (!pending.isEmpty()) {
-                completeHead(stream, pending, spare);
-            }
+            completeAll(stream, pending, spare);
             drained = true;
         } finally {
             if (drained) {
@@ -284,6 +280,13 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     /** Acknowledges every finished upload at the head of the queue. */
     private void completeReady(PGReplicationStream stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
         while (!pending.isEmpty() && pending.peek().result().isDone()) {
+            completeHead(stream, pending, spare);
+        }
+    }
+
+    /** Waits for every upload under way and acknowledges each, in order. */
+    private void completeAll(PGReplicationStream stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+        while (!pending.isEmpty()) {
             completeHead(stream, pending, spare);
         }
     }
