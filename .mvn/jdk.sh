@@ -1,7 +1,12 @@
 # Picks a JDK >= 21 for the build and for the tidemark launcher; sourced by ./mvnw, ./tidemark and .ci/run.
 # JAVA_HOME wins when it qualifies; otherwise the newest JDK under the usual system directories.
 tidemark_jdk_major() {
-  "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p' | head -n1
+  # the JDK's release file says it without starting a JVM (each start costs a few hundred milliseconds)
+  if [ -f "$1/release" ]; then
+    sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" | head -n1
+  else
+    "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p' | head -n1
+  fi
 }
 tidemark_pick_jdk() {
   if [ -n "${JAVA_HOME-}" ] && [ -x "$JAVA_HOME/bin/javac" ]; then

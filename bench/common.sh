@@ -37,12 +37,10 @@ pgbackrest_conf() {
 # start_tidemark HERE ROOT API_PORT [JAVA -D OPTIONS...]: a Tidemark server with its data under ROOT/tm; sets server_pid.
 start_tidemark() {
   local here="$1" root="$2" api_port="$3"; shift 3
-  local java_home
   "$here/tidemark" --help >/dev/null   # builds the jar first when the sources changed, never under the running server
-  java_home=$(. "$here/.mvn/jdk.sh"; echo "$JAVA_HOME")
-  "$java_home/bin/java" --enable-native-access=ALL-UNNAMED -Daxoniq.update-checker.disabled=true -Ddisable-axoniq-console-message=true \
-    -Dtidemark.data-directory="$root/tm" -Dtidemark.scheduler.enabled=false -Dserver.port="$api_port" "$@" \
-    -jar "$here/api/target/tidemark-run.jar" serve > "$root/tidemark.log" 2>&1 &
+  # through the launcher, as an operator starts it (its start-up cache included); the launcher execs java
+  TIDEMARK_JAVA_OPTS="-Dtidemark.data-directory=$root/tm -Dtidemark.scheduler.enabled=false -Dserver.port=$api_port $*" \
+    "$here/tidemark" serve > "$root/tidemark.log" 2>&1 &
   server_pid=$!
   until curl -fs "http://127.0.0.1:$api_port/actuator/health" >/dev/null 2>&1; do sleep 0.5; done
 }

@@ -162,7 +162,7 @@ final class Streams implements AutoCloseable {
 
     /**
      * Waits (up to timeout) until the stream's durable server time reaches time, so that a backup reported complete is
-     * inside the recovery window at once; the stream samples the server clock every second.
+     * inside the recovery window at once; the stream is asked to sample the server clock now.
      */
     void awaitDurableTime(String databaseId, Instant time, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -171,7 +171,11 @@ final class Streams implements AutoCloseable {
             if (live != null && !live.time().isBefore(time)) {
                 return;
             }
-            Thread.sleep(100);
+            Stream s = streams.get(databaseId);
+            if (s != null) {
+                s.streamer.sampleSoon(); // rather than waiting up to a sample interval for the next one
+            }
+            Thread.sleep(50);
         }
     }
 

@@ -54,6 +54,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private final Deque<ClockSample> samples = new ArrayDeque<>();
     private final AtomicReference<WalStreamStatus> status = new AtomicReference<>();
     private volatile boolean stopped;
+    /** Set by {@link #sampleSoon()}: the next turn of the stream loop samples the server clock. */
+    private volatile boolean sampleRequested;
     private volatile Thread thread;
     private volatile String expectedChain;
 
@@ -198,7 +200,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 completeReady(stream, pending, spare);
                 ByteBuffer data = stream.readPending();
                 long now = System.nanoTime();
-                if (now >= nextSample) {
+                if (now >= nextSample || sampleRequested) {
+                    sampleRequested = false;
                     int serverTimeline = sample(sql, id);
                     if (serverTimeline != timeline) {
                         log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
@@ -373,6 +376,14 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         if (durableTime != null) {
             listener.durable(chain, timeline, durable, durableTime);
         }
+    }
+
+    /**
+     * Asks for a clock sample at the stream's next turn instead of at the next interval: whoever waits for the
+     * durable server time to pass a moment (a completing backup) needs a sample taken after that moment.
+     */
+    public void sampleSoon() {
+        sampleRequested = true;
     }
 
     /**
