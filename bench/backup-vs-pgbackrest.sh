@@ -19,8 +19,12 @@ as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "checkpoint" >/dev/nu
 size=$(du -sb --exclude=pg_wal "$data" | cut -f1)
 echo "data directory without pg_wal: $((size / 1048576)) MiB"
 
+walsize=$(du -sb "$data/pg_wal" | cut -f1)
+# the raw read speed, on the files a backup reads and on the whole directory (pg_wal too), each over the bytes read
+t0=$(now); tar -cf - -C "$data" --exclude=./pg_wal . | cat > /dev/null; t1=$(now)
+echo "raw read of the files a backup reads (tar --exclude=./pg_wal | cat): $(rate "$size" "$t0" "$t1") MiB/s"
 t0=$(now); tar -cf - -C "$data" . | cat > /dev/null; t1=$(now)
-echo "raw read (tar | cat): $(rate "$size" "$t0" "$t1") MiB/s"
+echo "raw read of the whole directory, with pg_wal's $((walsize / 1048576)) MiB (tar | cat): $(rate "$((size + walsize))" "$t0" "$t1") MiB/s"
 
 codec=$([ "${COMPRESS:-zstd}" = lz4 ] && echo lz4 || echo zstd-3)
 echo "== pgBackRest $(pgbackrest version | cut -d' ' -f2): full backup, $codec, process-max $workers"
@@ -42,9 +46,10 @@ start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers -Dtidemar
   ${TIDEMARK_BENCH_JAVA_OPTS:-}
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2
-t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now)
+cpu() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }   # the engine's user + system CPU, in clock ticks
+c0=$(cpu); t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now); c1=$(cpu)
 rss=$(grep VmHWM "/proc/$server_pid/status" | awk '{print $2}')
-echo "Tidemark backup: $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s, engine peak RSS $((rss / 1024)) MiB (whole JVM)"
+echo "Tidemark backup: $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s, engine peak RSS $((rss / 1024)) MiB (whole JVM), engine CPU $(python3 -c "print(f'{($c1-$c0)/$(getconf CLK_TCK):.1f}')") s"
 t0=$(now); cli restore bench --latest --target-dir "$root/tm-restored" --port "$(free_port)" --wait --json > "$root/tm-restore.json" 2>/dev/null; t1=$(now)
 echo "Tidemark restore (files, WAL, start, recovery, promoted): $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s"
 grep -o '"status" : "[a-z]*"' "$root/tm-backup.json" "$root/tm-restore.json"

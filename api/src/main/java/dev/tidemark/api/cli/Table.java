@@ -17,7 +17,7 @@ final class Table {
         for (JsonNode row : rows) {
             String[] cells = new String[fields.length];
             for (int i = 0; i < fields.length; i++) {
-                cells[i] = text(row.at(fields[i]));
+                cells[i] = text(fields[i], row.at(fields[i]));
             }
             lines.add(cells);
         }
@@ -43,20 +43,68 @@ final class Table {
             width = Math.max(width, l.length());
         }
         for (int i = 0; i < labels.length; i++) {
-            String v = text(node.at(fields[i]));
+            String v = text(fields[i], node.at(fields[i]));
             if (!v.isEmpty()) {
                 out.printf("%-" + (width + 2) + "s%s%n", labels[i] + ":", v);
             }
         }
     }
 
-    static String text(JsonNode n) {
+    /**
+     * A cell for people: byte counts as KiB/MiB/GiB (a field named bytes or ...Bytes), ISO-8601 durations as 7d or
+     * 36h; everything else as the API gives it. --json prints the API's values untouched.
+     */
+    static String text(String field, JsonNode n) {
         if (n == null || n.isMissingNode() || n.isNull()) {
             return "";
         }
-        if (n.isNumber() && n.asText().length() > 6 && n.canConvertToLong()) {
-            return n.asText();
+        String name = field.substring(field.lastIndexOf('/') + 1);
+        if (n.canConvertToLong() && (name.equals("bytes") || name.endsWith("Bytes"))) {
+            return bytes(n.asLong());
+        }
+        if (n.isTextual() && n.asText().startsWith("P")) {
+            String d = duration(n.asText());
+            if (d != null) {
+                return d;
+            }
         }
         return n.isValueNode() ? n.asText() : n.toString();
+    }
+
+    static String bytes(long b) {
+        if (Math.abs(b) < 1024) {
+            return b + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+        double v = b;
+        int u = -1;
+        while (Math.abs(v) >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format(java.util.Locale.ROOT, v >= 100 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    }
+
+    /** "P7D" as 7d, "PT36H" as 36h (1d 12h reads worse in a policy), "PT90M" as 90m; null when it is not a duration. */
+    static String duration(String iso) {
+        java.time.Duration d;
+        try {
+            d = java.time.Duration.parse(iso);
+        } catch (java.time.format.DateTimeParseException e) {
+            return null;
+        }
+        long s = d.getSeconds();
+        if (s > 0 && d.getNano() == 0) {
+            if (s % 86400 == 0) {
+                return s / 86400 + "d";
+            }
+            if (s % 3600 == 0) {
+                return s / 3600 + "h";
+            }
+            if (s % 60 == 0) {
+                return s / 60 + "m";
+            }
+        }
+        return d.toString();
     }
 }

@@ -5,6 +5,8 @@ import dev.tidemark.engine.Engine;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.web.embedded.tomcat.TomcatServletWebServerFactory;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
@@ -31,6 +33,23 @@ public class ServerApplication {
     @Bean
     Tokens tokens(TidemarkProperties properties) {
         return Tokens.from(properties);
+    }
+
+    /**
+     * An encoded slash in a path ({@code /v1/databases/a%2Fb}) reaches the API, which answers that 'a/b' is not an
+     * id; what Tomcat still refuses itself (an encoded NUL, a path escaping the root) is answered as a problem too,
+     * not as Tomcat's HTML page.
+     */
+    @Bean
+    WebServerFactoryCustomizer<TomcatServletWebServerFactory> encodedSlashes() {
+        return factory -> {
+            factory.addConnectorCustomizers(connector -> connector.setEncodedSolidusHandling("passthrough"));
+            factory.addContextCustomizers(context -> {
+                if (context.getParent() instanceof org.apache.catalina.core.StandardHost host) {
+                    host.setErrorReportValveClass(ProblemErrorValve.class.getName());
+                }
+            });
+        };
     }
 
     @Bean

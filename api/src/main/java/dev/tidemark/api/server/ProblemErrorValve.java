@@ -1,0 +1,41 @@
+package dev.tidemark.api.server;
+
+import org.apache.catalina.connector.Request;
+import org.apache.catalina.connector.Response;
+import org.apache.catalina.valves.ErrorReportValve;
+
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Errors Tomcat answers itself, before a request reaches the API (a URL with an encoded NUL or a path escaping the
+ * root, a malformed request line), as application/problem+json like every other error of the API, instead of
+ * Tomcat's HTML page.
+ */
+public class ProblemErrorValve extends ErrorReportValve {
+    @Override
+    protected void report(Request request, Response response, Throwable throwable) {
+        int status = response.getStatus();
+        if (status < 400 || response.getContentWritten() > 0 || !response.setErrorReported()) {
+            return;
+        }
+        String detail = status == 400
+                ? "the request was refused before it reached the API: its URL or headers are malformed (an encoded"
+                + " control character or '..' in the path?); ids are lower-case letters, digits and '-'"
+                : "the request was refused before it reached the API (HTTP " + status + ")";
+        String body = "{\"type\":\"about:blank\",\"title\":\"" + (status == 400 ? "Bad request" : "Error")
+                + "\",\"status\":" + status + ",\"detail\":\"" + detail.replace("\"", "'") + "\"}";
+        try {
+            response.setContentType("application/problem+json");
+            response.setCharacterEncoding(StandardCharsets.UTF_8.name());
+            Writer writer = response.getReporter();
+            if (writer != null) {
+                writer.write(body);
+                response.finishResponse();
+            }
+        } catch (IOException | IllegalStateException e) {
+            // the client is gone or the response was committed meanwhile: nothing more to say
+        }
+    }
+}
