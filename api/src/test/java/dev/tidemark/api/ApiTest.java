@@ -285,6 +285,13 @@ class ApiTest {
         }
         try (var files = Files.walk(root)) {
             return files.filter(Files::isRegularFile).count();
+        } catch (java.nio.file.NoSuchFileException e) {
+            return 0; // the whole directory went meanwhile
+        } catch (java.io.UncheckedIOException e) {
+            if (e.getCause() instanceof java.nio.file.NoSuchFileException) {
+                return 1; // a file went while it was listed: the purge is still under way
+            }
+            throw e;
         }
     }
 
