@@ -42,14 +42,12 @@ echo "pgBackRest restore (files, start, recovery to consistency, promoted): $(py
 as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
 
 echo "== Tidemark: base backup, $codec + AES-256-GCM, $workers workers"
-start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers -Dtidemark.compression="${COMPRESS:-zstd}" \
-  ${TIDEMARK_BENCH_JAVA_OPTS:-}
+start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers -Dtidemark.compression="${COMPRESS:-zstd}"
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2
-cpu() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }   # the engine's user + system CPU, in clock ticks
-c0=$(cpu); t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now); c1=$(cpu)
+c0=$(cpu_seconds); t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now); c1=$(cpu_seconds)
 rss=$(grep VmHWM "/proc/$server_pid/status" | awk '{print $2}')
-echo "Tidemark backup: $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s, engine peak RSS $((rss / 1024)) MiB (whole JVM), engine CPU $(python3 -c "print(f'{($c1-$c0)/$(getconf CLK_TCK):.1f}')") s"
+echo "Tidemark backup: $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s, engine peak RSS $((rss / 1024)) MiB (whole JVM), engine CPU $(python3 -c "print(f'{$c1-$c0:.1f}')") s"
 t0=$(now); cli restore bench --latest --target-dir "$root/tm-restored" --port "$(free_port)" --wait --json > "$root/tm-restore.json" 2>/dev/null; t1=$(now)
 echo "Tidemark restore (files, WAL, start, recovery, promoted): $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s"
 grep -o '"status" : "[a-z]*"' "$root/tm-backup.json" "$root/tm-restore.json"

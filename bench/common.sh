@@ -35,11 +35,12 @@ pgbackrest_conf() {
 }
 
 # start_tidemark HERE ROOT API_PORT [JAVA -D OPTIONS...]: a Tidemark server with its data under ROOT/tm; sets server_pid.
+# TIDEMARK_BENCH_JAVA_OPTS adds JVM options (a profiler, say) to every benchmark's server.
 start_tidemark() {
   local here="$1" root="$2" api_port="$3"; shift 3
   "$here/tidemark" --help >/dev/null   # builds the jar first when the sources changed, never under the running server
   # through the launcher, as an operator starts it (its start-up cache included); the launcher execs java
-  TIDEMARK_JAVA_OPTS="-Dtidemark.data-directory=$root/tm -Dtidemark.scheduler.enabled=false -Dserver.port=$api_port $*" \
+  TIDEMARK_JAVA_OPTS="-Dtidemark.data-directory=$root/tm -Dtidemark.scheduler.enabled=false -Dserver.port=$api_port $* ${TIDEMARK_BENCH_JAVA_OPTS:-}" \
     "$here/tidemark" serve > "$root/tidemark.log" 2>&1 &
   server_pid=$!
   until curl -fs "http://127.0.0.1:$api_port/actuator/health" >/dev/null 2>&1; do sleep 0.5; done
@@ -89,3 +90,6 @@ init_cluster() {
 
 psql_() { as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "$1" "${2:-postgres}"; }
 cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root/tm" "$@"; }
+
+# cpu_seconds: the Tidemark server's user + system CPU time so far, in seconds
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$server_pid/stat"; }

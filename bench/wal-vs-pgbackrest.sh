@@ -39,13 +39,18 @@ start_tidemark "$here" "$root" "$api_port"
 token=$(cat "$root/tm/admin.token")
 durable() { curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$api_port/v1/databases/bench" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin).get("streaming",{}).get("durableLsn") or "0/0")'; }
-t0=$(now)
+c0=$(cpu_seconds); t0=$(now)
 # registered through the API: a CLI call would add its own JVM start (about a second) to the drain time
 curl -fs -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" -X POST \
   -d "{\"id\":\"bench\",\"pgUrl\":\"postgresql://postgres@127.0.0.1:$port/postgres\",\"pgdata\":\"$data\"}" \
   "http://127.0.0.1:$api_port/v1/databases"
 until [ "$(psql_ "select '$(durable)'::pg_lsn >= '$end_lsn'::pg_lsn")" = "t" ]; do sleep 0.2; done
 t1=$(now)
+echo "Tidemark's JVM used $(python3 -c "print(f'{$(cpu_seconds)-$c0:.1f}')") s of CPU while draining; by thread (s):" \
+  "$(for t in /proc/"$server_pid"/task/*; do echo "$(tr ' ' _ < "$t/comm") $(awk '{print $14, $15}' "$t/stat")"; done \
+     | awk -v hz="$(getconf CLK_TCK)" '$1 ~ /^wal/ {u[$1] += $2; k[$1] += $3} END {for (n in u) printf "%s %.1f user + %.1f system; ", n, u[n] / hz, k[n] / hz}')"
+sender=$(psql_ "select pid from pg_stat_replication where application_name <> 'walreceiver' limit 1")
+[ -n "$sender" ] && echo "PostgreSQL's walsender used $(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$sender/stat") s of CPU"
 tm=$(python3 -c "print(f'{$bytes/1048576/($t1-$t0):.0f}')")
 echo "Tidemark drained the backlog in $(python3 -c "print(f'{$t1-$t0:.1f}')") s: $tm MiB/s ($(python3 -c "print(f'{$tm/$pgbr:.2f}')")x pgBackRest)"
 
