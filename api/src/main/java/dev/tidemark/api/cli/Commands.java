@@ -373,7 +373,7 @@ public final class Commands {
                                 + "choose another --output");
                     }
                     if (have == size[0]) {
-                        out().println(file + " holds the whole dump already (" + Progress.size(size[0]) + "); nothing to download");
+                        out().println(file + " holds the whole dump already (" + Table.bytes(size[0]) + "); nothing to download");
                         return 0;
                     }
                     response = api().stream(path, "bytes=" + have + "-");
@@ -386,7 +386,7 @@ public final class Commands {
                         resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
                     total = in.transferTo(fileOut);
                 }
-                out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Progress.size(total) + " to " + file
+                out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Table.bytes(total) + " to " + file
                         + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file);
                 return 0;
             }

@@ -25,7 +25,7 @@ final class Progress {
             double rate = p.path("bytesPerSecond").asDouble();
             String line = total > 0
                     ? String.format("%s %-10s [%-30s] %3d%% %s / %s %s/s", what, phase, "#".repeat(Math.min(30, percent * 30 / 100)),
-                    percent, size(done), size(total), size((long) rate))
+                    percent, Table.bytes(done), Table.bytes(total), Table.bytes((long) rate))
                     : String.format("%s %-10s ...", what, phase);
             if (terminal) {
                 out.print("\r" + line + " ".repeat(Math.max(0, lastLine.length() - line.length())));
@@ -47,19 +47,5 @@ final class Progress {
     private static String lastPhase(String line) {
         String[] parts = line.trim().split("\\s+");
         return parts.length > 1 ? parts[1] : "";
-    }
-
-    static String size(long bytes) {
-        if (bytes < 1024) {
-            return bytes + " B";
-        }
-        String[] units = {"KiB", "MiB", "GiB", "TiB"};
-        double v = bytes;
-        int i = -1;
-        while (v >= 1024 && i < units.length - 1) {
-            v /= 1024;
-            i++;
-        }
-        return String.format("%.1f %s", v, units[i]);
     }
 }

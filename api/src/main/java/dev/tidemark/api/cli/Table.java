@@ -71,6 +71,7 @@ final class Table {
         return n.isValueNode() ? n.asText() : n.toString();
     }
 
+    /** A byte count for people (1023 B, 1.5 GiB, 150 GiB): tables, progress bars and download messages. */
     static String bytes(long b) {
         if (Math.abs(b) < 1024) {
             return b + " B";
