@@ -35,12 +35,13 @@ pgbackrest_conf() {
 }
 
 # start_tidemark HERE ROOT API_PORT [JAVA -D OPTIONS...]: a Tidemark server with its data under ROOT/tm; sets server_pid.
-# TIDEMARK_BENCH_JAVA_OPTS adds JVM options (a profiler, say) to every benchmark's server.
+# TIDEMARK_BENCH_JAVA_OPTS adds JVM options (a profiler, say) to every benchmark's server; tm_dir, when set, is its
+# data directory instead of ROOT/tm.
 start_tidemark() {
   local here="$1" root="$2" api_port="$3"; shift 3
   "$here/tidemark" --help >/dev/null   # builds the jar first when the sources changed, never under the running server
   # through the launcher, as an operator starts it (its start-up cache included); the launcher execs java
-  TIDEMARK_JAVA_OPTS="-Dtidemark.data-directory=$root/tm -Dtidemark.scheduler.enabled=false -Dserver.port=$api_port $* ${TIDEMARK_BENCH_JAVA_OPTS:-}" \
+  TIDEMARK_JAVA_OPTS="-Dtidemark.data-directory=${tm_dir:-$root/tm} -Dtidemark.scheduler.enabled=false -Dserver.port=$api_port $* ${TIDEMARK_BENCH_JAVA_OPTS:-}" \
     "$here/tidemark" serve > "$root/tidemark.log" 2>&1 &
   server_pid=$!
   until curl -fs "http://127.0.0.1:$api_port/actuator/health" >/dev/null 2>&1; do sleep 0.5; done
@@ -93,3 +94,18 @@ cli() { "$here/tidemark" --server "http://127.0.0.1:$api_port" --data-dir "$root
 
 # cpu_seconds: the Tidemark server's user + system CPU time so far, in seconds
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$server_pid/stat"; }
+# machine_cpu_seconds: CPU time used by everything on this machine so far (user, nice, system, irq, softirq), in seconds
+machine_cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
+# thread_cpu: the server's threads, one "name user-ticks system-ticks" line each (pools summed under one name)
+thread_cpu() {
+  for t in /proc/"$server_pid"/task/*; do echo "$(tr ' ' _ < "$t/comm") $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12, $13}')"; done \
+    | sed -E 's/^(C[12]_Compiler|GC_Thread|G1_|wal-upload|http-nio|ForkJoinPool)[^ ]*/\1/'
+}
+# proc_cpu: every process, one "pid:name ticks" line each (user + system)
+proc_cpu() { cat /proc/[0-9]*/stat 2>/dev/null | sed -E 's/ \((.*)\) /:\1 /; s/^([^ ]*) /\1\t/' | tr ' ' _ | tr '\t' ' ' \
+  | awk '{split($2, f, "_"); print $1, f[12] + f[13]}'; }
+# top_cpu BEFORE AFTER: the processes that used the most CPU between two proc_cpu snapshots
+top_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" 'NR == FNR {b[$1] = $2; next} {d = $2 - b[$1]; if (d >= 0.1 * hz) printf "%.1f %s\n", d / hz, $1}' "$1" "$2" \
+    | sort -rn | head -n 6 | awk '{printf "%s %s s; ", $2, $1}'
+}
