@@ -3,8 +3,9 @@
 # Tidemark's lag under a pgbench TPC-B load (docs/benchmarks.md).
 # Needs: the PostgreSQL server packages and pgbackrest; run as root or as the postgres user.
 #   bench/wal-vs-pgbackrest.sh [BACKLOG_MIB] [LOAD_SECONDS]      (defaults 2048 and 60)
-# WAL_VARIANTS="OPTS;OPTS..." drains the same backlog once per variant, each a server started with those JVM
-# options (e.g. "-Dtidemark.wal.uploaders=2;-Dtidemark.wal.uploaders=4"), to compare them within one run.
+# Tidemark drains the backlog twice: on a freshly started server, then again (from a second slot) on the now
+# warm server, as a long-running one is. WAL_VARIANTS="OPTS;OPTS..." repeats that once per variant, each on a
+# server started with those JVM options, to compare settings within one run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 backlog_mib="${1:-2048}"
@@ -18,8 +19,8 @@ init_cluster "archive_command = '/bin/false'" "max_wal_size = 8GB" "shared_buffe
 as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null 2>&1 || true
 IFS=';' read -r -a variants <<< "${WAL_VARIANTS:-}"
 [ "${#variants[@]}" -gt 0 ] || variants=("")
-for i in "${!variants[@]}"; do
-  psql_ "select pg_create_physical_replication_slot('tidemark_bench$i', true)" >/dev/null
+for i in "${!variants[@]}"; do   # two slots per variant: a drain on a fresh server, then one on the warm server
+  psql_ "select pg_create_physical_replication_slot('tidemark_cold$i', true), pg_create_physical_replication_slot('tidemark_bench$i', true)" >/dev/null
 done
 start_lsn=$(psql_ "select pg_current_wal_lsn()")
 echo "== backlog: about $backlog_mib MiB of WAL (archiving held back, a slot keeping it for Tidemark)"
@@ -44,21 +45,17 @@ pgbr=$(python3 -c "print(f'{$bytes/1048576/($t1-$t0):.0f}')")
 echo "pgBackRest drained the backlog in $(python3 -c "print(f'{$t1-$t0:.1f}')") s: $pgbr MiB/s;" \
   "the machine used $(python3 -c "print(f'{$m1-$m0:.1f} s of CPU, {($m1-$m0)/$bytes*1073741824:.1f} s per GiB')")"
 
-for i in "${!variants[@]}"; do
-db="bench$i"; tm_dir="$root/tm$i"   # a server of its own per variant: the earlier ones' databases stay unstreamed
-echo "== Tidemark WAL stream (zstd-3 + AES-256-GCM) from the slot${variants[$i]:+, JVM options: ${variants[$i]}}"
-if [ -n "$server_pid" ]; then kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; fi
-start_tidemark "$here" "$root" "$api_port" ${variants[$i]}
-token=$(cat "$tm_dir/admin.token")
-# a running server has compiled its codecs long before: the drain starts once the start-up warm-up is done
-until grep -q "compiled in" "$root/tidemark.log"; do sleep 0.2; done
-proc_cpu > "$root/procs0"; thread_cpu > "$root/threads0"; c0=$(cpu_seconds); m0=$(machine_cpu_seconds); t0=$(now)
-# registered through the API: a CLI call would add its own JVM start (about a second) to the drain time
-curl -fs -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" -X POST \
-  -d "{\"id\":\"$db\",\"pgUrl\":\"postgresql://postgres@127.0.0.1:$port/postgres\",\"pgdata\":\"$data\"}" \
-  "http://127.0.0.1:$api_port/v1/databases"
-# one poller on one connection, every 100 ms, until the durable position reaches the backlog's end
-python3 - "$api_port" "$token" "$db" "$end_lsn" <<'PY'
+# drain DB LABEL: registers DB (its slot holds the whole backlog), waits until its durable position reaches the
+# backlog's end, prints time, rate and where the CPU went
+drain() {
+  local db="$1" label="$2"
+  proc_cpu > "$root/procs0"; thread_cpu > "$root/threads0"; c0=$(cpu_seconds); m0=$(machine_cpu_seconds); t0=$(now)
+  # registered through the API: a CLI call would add its own JVM start (about a second) to the drain time
+  curl -fs -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" -X POST \
+    -d "{\"id\":\"$db\",\"pgUrl\":\"postgresql://postgres@127.0.0.1:$port/postgres\",\"pgdata\":\"$data\"}" \
+    "http://127.0.0.1:$api_port/v1/databases"
+  # one poller on one connection, every 100 ms, until the durable position reaches the backlog's end
+  python3 - "$api_port" "$token" "$db" "$end_lsn" <<'PY'
 import http.client, json, sys, time
 port, token, db, end = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 value = lambda lsn: (int(lsn.split("/")[0], 16) << 32) + int(lsn.split("/")[1], 16)
@@ -70,19 +67,32 @@ while True:
         break
     time.sleep(0.1)
 PY
-t1=$(now); m1=$(machine_cpu_seconds)
-thread_cpu > "$root/threads1"; proc_cpu > "$root/procs1"
-echo "the processes that used the most CPU: $(top_cpu "$root/procs0" "$root/procs1")"
-echo "Tidemark's JVM used $(python3 -c "print(f'{$(cpu_seconds)-$c0:.1f}')") s of CPU while draining; by thread (s):" \
-  "$(awk -v hz="$(getconf CLK_TCK)" 'NR == FNR {u0[$1] += $2; k0[$1] += $3; next} {u[$1] += $2; k[$1] += $3}
-     END {for (n in u) if (u[n] - u0[n] + k[n] - k0[n] >= 0.1 * hz)
-       printf "%s %.1f user + %.1f system; ", n, (u[n] - u0[n]) / hz, (k[n] - k0[n]) / hz}' "$root/threads0" "$root/threads1")"
-sender=$(psql_ "select pid from pg_stat_replication where application_name <> 'walreceiver' limit 1")
-[ -n "$sender" ] && echo "PostgreSQL's walsender used $(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$sender/stat") s of CPU"
-tm=$(python3 -c "print(f'{$bytes/1048576/($t1-$t0):.0f}')")
-echo "Tidemark drained the backlog in $(python3 -c "print(f'{$t1-$t0:.1f}')") s: $tm MiB/s ($(python3 -c "print(f'{$tm/$pgbr:.2f}')")x pgBackRest);" \
-  "the machine used $(python3 -c "print(f'{$m1-$m0:.1f} s of CPU, {($m1-$m0)/$bytes*1073741824:.1f} s per GiB')")"
+  t1=$(now); m1=$(machine_cpu_seconds)
+  thread_cpu > "$root/threads1"; proc_cpu > "$root/procs1"
+  local tm
+  echo "$label: the processes that used the most CPU: $(top_cpu "$root/procs0" "$root/procs1")"
+  echo "$label: Tidemark's JVM used $(python3 -c "print(f'{$(cpu_seconds)-$c0:.1f}')") s of CPU, by thread (s):" \
+    "$(awk -v hz="$(getconf CLK_TCK)" 'NR == FNR {u0[$1] += $2; k0[$1] += $3; next} {u[$1] += $2; k[$1] += $3}
+       END {for (n in u) if (u[n] - u0[n] + k[n] - k0[n] >= 0.1 * hz)
+         printf "%s %.1f user + %.1f system; ", n, (u[n] - u0[n]) / hz, (k[n] - k0[n]) / hz}' "$root/threads0" "$root/threads1")"
+  tm=$(python3 -c "print(f'{$bytes/1048576/($t1-$t0):.0f}')")
+  echo "$label: Tidemark drained the backlog in $(python3 -c "print(f'{$t1-$t0:.1f}')") s: $tm MiB/s ($(python3 -c "print(f'{$tm/$pgbr:.2f}')")x pgBackRest);" \
+    "the machine used $(python3 -c "print(f'{$m1-$m0:.1f} s of CPU, {($m1-$m0)/$bytes*1073741824:.1f} s per GiB')")"
+}
 
+for i in "${!variants[@]}"; do
+  tm_dir="$root/tm$i"   # a server of its own per variant
+  echo "== Tidemark WAL stream (zstd-3 + AES-256-GCM) from the slot${variants[$i]:+, JVM options: ${variants[$i]}}"
+  if [ -n "$server_pid" ]; then kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; fi
+  start_tidemark "$here" "$root" "$api_port" ${variants[$i]}
+  token=$(cat "$tm_dir/admin.token")
+  # the server's start-up warm-up (codec compilation) is over before the first drain starts
+  until grep -q "compiled in" "$root/tidemark.log"; do sleep 0.2; done
+  drain "cold$i" "fresh server"
+  # a server that has run for a while has compiled the whole path: the same backlog again, on a second slot
+  curl -fs -o /dev/null -H "Authorization: Bearer $token" -X DELETE "http://127.0.0.1:$api_port/v1/databases/cold$i"
+  db="bench$i"
+  drain "$db" "warm server"
 done
 
 echo "== Tidemark lag under pgbench -c 8 TPC-B for $load_seconds s (sampled every second)"

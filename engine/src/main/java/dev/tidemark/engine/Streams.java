@@ -70,7 +70,7 @@ final class Streams implements AutoCloseable {
         private WalListener listener() {
             return new WalListener() {
                 @Override
-                public void segmentArchived(String chain, WalSegment segment, String sha256, long bytes) {
+                public void segmentArchived(String chain, WalSegment segment, long bytes) {
                     recorder.segmentArchived(chain, segment, bytes);
                 }
 

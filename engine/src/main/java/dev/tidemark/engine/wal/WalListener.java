@@ -9,7 +9,7 @@ import java.time.Instant;
 public interface WalListener {
 
     /** A complete segment is durable in the repository (newly stored, or found there already with equal content). */
-    void segmentArchived(String chain, WalSegment segment, String sha256, long bytes);
+    void segmentArchived(String chain, WalSegment segment, long bytes);
 
     /** Every WAL byte below lsn is durable; serverTime is the newest server time whose WAL lies below lsn. */
     void durable(String chain, int timeline, Lsn lsn, Instant serverTime);
@@ -28,7 +28,7 @@ public interface WalListener {
 
     /** A listener that ignores everything, for tests and tools. */
     WalListener NONE = new WalListener() {
-        @Override public void segmentArchived(String chain, WalSegment segment, String sha256, long bytes) { }
+        @Override public void segmentArchived(String chain, WalSegment segment, long bytes) { }
         @Override public void durable(String chain, int timeline, Lsn lsn, Instant serverTime) { }
         @Override public void timelineSwitched(String chain, int from, int to, Lsn switchPoint, String historyKey) { }
         @Override public void conflict(String chain, WalSegment segment, String existing, String fresh, String keptAs) { }

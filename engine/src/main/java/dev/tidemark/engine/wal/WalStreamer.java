@@ -315,7 +315,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 segmentsArchived++;
                 bytesArchived += head.buffer().length;
             }
-            listener.segmentArchived(chain, head.segment(), archived.sha256(), head.buffer().length);
+            listener.segmentArchived(chain, head.segment(), head.buffer().length);
         }
         durable = head.segment().end();
         stream.setFlushedLSN(LogSequenceNumber.valueOf(durable.value()));
@@ -331,7 +331,12 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private record Pending(WalSegment segment, byte[] buffer, Future<Archived> result) {
     }
 
-    /** What an upload found: stored now, or there already with the same content, or with another (kept aside). */
+    /**
+     * What an upload found: stored now, or there already with the same content, or with another (kept aside). The
+     * SHA-256 values are known only when the repository already had the segment: a new segment is not hashed, as
+     * nothing would keep the hash (each frame of the object is authenticated by the codec, and every WAL record by
+     * its CRC), and hashing 16 MiB costs about a third of an upload's CPU.
+     */
     private record Archived(String sha256, boolean stored, String existingSha256, String keptAs) {
     }
 
@@ -351,8 +356,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             }
             archived = new Archived(sha, false, null, null);
         } else {
-            String sha = repository.putEncoded(key, new ByteArrayInputStream(buffer)).sha256Hex(); // the codec hashes as it stores
-            archived = new Archived(sha, true, null, null);
+            store(key, buffer, buffer.length);
+            archived = new Archived(null, true, null, null);
         }
         repository.store().delete(repository.layout().walPartial(databaseId, chain, segment.name()));
         return archived;
@@ -360,10 +365,18 @@ public final class WalStreamer implements Runnable, AutoCloseable {
 
     private void uploadPartial(WalSegment segment, byte[] buffer, int filled) throws IOException {
         String key = repository.layout().walPartial(databaseId, chain, segment.name());
-        repository.putEncoded(key, new ByteArrayInputStream(buffer, 0, filled));
+        store(key, buffer, filled);
         Lsn end = segment.start().plus(filled);
         if (end.compareTo(durable) > 0) {
             durable = end;
+        }
+    }
+
+    /** Stores WAL through the codec without hashing it (see {@link Archived}). */
+    private void store(String key, byte[] buffer, int length) throws IOException {
+        try (Repository.EncodingWriter writer = repository.openEncoded(key, false)) {
+            writer.write(buffer, 0, length);
+            writer.commit();
         }
     }
 

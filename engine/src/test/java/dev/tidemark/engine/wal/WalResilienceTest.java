@@ -65,7 +65,7 @@ class WalResilienceTest {
         Repository repo = dev.tidemark.engine.testing.TestRepositories.file(tmp.resolve("repo"));
         AtomicReference<String> changedTo = new AtomicReference<>();
         WalListener listener = new WalListener() {
-            @Override public void segmentArchived(String chain, WalSegment segment, String sha256, long bytes) { }
+            @Override public void segmentArchived(String chain, WalSegment segment, long bytes) { }
             @Override public void durable(String chain, int timeline, Lsn lsn, Instant serverTime) { }
             @Override public void timelineSwitched(String chain, int from, int to, Lsn switchPoint, String historyKey) { }
             @Override public void conflict(String chain, WalSegment segment, String existing, String fresh, String keptAs) { }

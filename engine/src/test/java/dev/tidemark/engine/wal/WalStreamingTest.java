@@ -84,7 +84,7 @@ class WalStreamingTest {
 
     private static WalListener recording(List<String> archived) {
         return new WalListener() {
-            @Override public void segmentArchived(String chain, WalSegment segment, String sha256, long bytes) {
+            @Override public void segmentArchived(String chain, WalSegment segment, long bytes) {
                 archived.add(segment.name());
             }
             @Override public void durable(String chain, int timeline, Lsn lsn, Instant serverTime) { }
