@@ -24,7 +24,7 @@ for i in "${!variants[@]}"; do   # two slots per variant: a drain on a fresh ser
 done
 start_lsn=$(psql_ "select pg_current_wal_lsn()")
 echo "== backlog: about $backlog_mib MiB of WAL (archiving held back, a slot keeping it for Tidemark)"
-scale=$(( backlog_mib / 16 + 1 ))
+scale=$(( backlog_mib * 10 / 123 + 1 ))   # pgbench -i writes about 12.3 MiB of WAL per scale unit
 as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s "$scale" -q postgres >/dev/null 2>&1
 psql_ "select pg_switch_wal()" >/dev/null
 end_lsn=$(psql_ "select pg_current_wal_lsn()")
