@@ -181,11 +181,13 @@ final class Streams implements AutoCloseable {
 
     /** Waits until the database's stream has made durable every byte of chain below lsn. */
     DurableWal durableWal(String databaseId) {
-        return (chain, lsn, timeout) -> {
+        return (chain, timeline, lsn, timeout) -> {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (System.nanoTime() < deadline) {
                 Optional<WalStreamStatus> s = status(databaseId);
-                if (s.isPresent() && chain.equals(s.get().chain()) && s.get().durableLsn() != null
+                // the timeline too: a stream that has not yet followed a promotion reports a position of the old
+                // history, which may lie past the backup's stop position without holding its WAL
+                if (s.isPresent() && chain.equals(s.get().chain()) && s.get().timeline() >= timeline && s.get().durableLsn() != null
                         && Lsn.parse(s.get().durableLsn()).compareTo(lsn) >= 0) {
                     return true;
                 }

@@ -167,7 +167,7 @@ public final class BaseBackupRunner {
         int timeline = timelineOf(label);
 
         progress.set(new BackupProgress("waiting for WAL", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
-        if (!wal.awaitDurable(chain, stopLsn, settings.walWait())) {
+        if (!wal.awaitDurable(chain, timeline, stopLsn, settings.walWait())) {
             throw new IOException("WAL up to the backup's stop position " + stopLsn + " did not become durable in the repository within "
                     + settings.walWait().toSeconds() + " s: check that WAL streaming of " + databaseId + " is running");
         }

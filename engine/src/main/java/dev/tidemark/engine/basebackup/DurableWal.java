@@ -8,6 +8,9 @@ import java.time.Duration;
 @FunctionalInterface
 public interface DurableWal {
 
-    /** Waits until every WAL byte of chain below lsn is durable; false when timeout passes first. */
-    boolean awaitDurable(String chain, Lsn lsn, Duration timeout) throws InterruptedException;
+    /**
+     * Waits until every WAL byte of chain below lsn is durable, streamed on timeline (or a later one); false when
+     * timeout passes first.
+     */
+    boolean awaitDurable(String chain, int timeline, Lsn lsn, Duration timeout) throws InterruptedException;
 }

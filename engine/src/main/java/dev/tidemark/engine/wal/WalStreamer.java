@@ -158,12 +158,50 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             if (timeline > 1) {
                 archiveHistory(replication, previousTimeline);
             }
+            forgetDiverged(replication, id, previousTimeline);
             Lsn restart = ensureSlot(sql, replication);
             Lsn start = restart.segmentStart(id.segmentSize);
             if (durable.compareTo(start) > 0 && durable.compareTo(id.position) <= 0) {
                 start = durable.segmentStart(id.segmentSize);
             }
             stream(replication.unwrap(PGConnection.class), sql, id, start);
+        }
+    }
+
+    /**
+     * What was made durable before counts for this server only as far as its history shares it: after a failover
+     * to a standby that had not received everything (a new timeline forking below the durable position), or behind
+     * a server that is not as far as the durable position (restored, rewound), the durable position falls back to
+     * the fork. Otherwise the stream would resume past WAL this server wrote differently, acknowledge it unseen, and
+     * date the window and the next backup's WAL by WAL the repository does not hold.
+     */
+    private void forgetDiverged(Connection replication, Identity id, int previousTimeline) throws SQLException {
+        if (durable.equals(Lsn.ZERO)) {
+            return;
+        }
+        Lsn keep = durable;
+        if (previousTimeline != 0 && previousTimeline != id.timeline) {
+            Lsn fork = Lsn.ZERO; // a lower timeline, or one whose history does not pass through ours: nothing shared
+            if (previousTimeline < id.timeline) {
+                try (Statement st = replication.createStatement(); ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + id.timeline)) {
+                    rs.next();
+                    fork = switchPointOf(new String(rs.getBytes(2), StandardCharsets.UTF_8), previousTimeline);
+                }
+            }
+            keep = keep.compareTo(fork) <= 0 ? keep : fork;
+        }
+        if (keep.compareTo(id.position) > 0) {
+            keep = Lsn.ZERO;
+        }
+        if (keep.compareTo(durable) < 0) {
+            log.warn("WAL of {}: the server (timeline {}, at {}) does not share what was streamed up to {} on timeline {}:"
+                    + " streaming resumes from {}", databaseId, id.timeline, id.position, durable, previousTimeline,
+                    keep.equals(Lsn.ZERO) ? "the replication slot's position" : keep);
+            durable = keep;
+            long kept = keep.value();
+            samples.removeIf(sample -> Long.compareUnsigned(sample.lsn, kept) > 0);
+            durableTime = timeOf(durable);
+            publishStatus();
         }
     }
 

@@ -53,7 +53,8 @@ public final class StreamedCluster implements AutoCloseable {
 
     /** Waits until the stream has made durable every byte below lsn. */
     public DurableWal durableWal() {
-        return (chain, lsn, timeout) -> awaitStatus(s -> chain.equals(s.chain()) && Lsn.parse(s.durableLsn()).compareTo(lsn) >= 0, timeout);
+        return (chain, timeline, lsn, timeout) -> awaitStatus(s -> chain.equals(s.chain()) && s.timeline() >= timeline
+                && Lsn.parse(s.durableLsn()).compareTo(lsn) >= 0, timeout);
     }
 
     /** Waits until the stream's durable server time reaches time. */

@@ -44,7 +44,7 @@ class WalResilienceTest {
                         .as("the outage is reported and the slot keeps the WAL: %s", db.status()).isTrue();
                 s3.outage(false);
                 Lsn end = switchWal(db.cluster);
-                assertThat(db.durableWal().awaitDurable(db.status().chain(), end, Duration.ofSeconds(120)))
+                assertThat(db.durableWal().awaitDurable(db.status().chain(), db.status().timeline(), end, Duration.ofSeconds(120)))
                         .as("everything uploaded once storage is back: %s", db.status()).isTrue();
                 List<Long> numbers;
                 try (Stream<ObjectInfo> objects = store.list(repo.layout().walPrefix("outage", db.status().chain()))) {
@@ -84,6 +84,58 @@ class WalResilienceTest {
             assertThat(changedTo.get()).isNotNull().isNotEqualTo(before);
             assertThat(db.status().lastError()).contains("new base backup");
         }
+    }
+
+    @Test
+    void aServerPutBackAtAnEarlierPositionDoesNotInheritTheDurablePosition(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        Repository repo = dev.tidemark.engine.testing.TestRepositories.file(tmp.resolve("repo"));
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "putback")) {
+            db.startStreaming(WalListener.NONE);
+            assertThat(db.awaitStatus(s -> s.chain() != null, Duration.ofSeconds(30))).isTrue();
+            db.cluster.execute("create table t(x int)", "insert into t values (1)");
+            Lsn early = switchWal(db.cluster);
+            assertThat(db.durableWal().awaitDurable(db.status().chain(), 1, early, Duration.ofSeconds(60))).isTrue();
+            // a copy of the server as it is now: same system, same timeline, put back later behind the same address
+            java.nio.file.Path data = db.cluster.dataDirectory();
+            java.nio.file.Path copy = db.cluster.root().resolve("copy");
+            db.cluster.stopServer();
+            run("cp", "-a", data.toString(), copy.toString());
+            db.cluster.startServer();
+            Lsn later = early;
+            for (int i = 0; i < 3; i++) {
+                db.cluster.execute("insert into t select generate_series(1, 1000)");
+                later = switchWal(db.cluster);
+            }
+            Lsn durableLater = later;
+            assertThat(db.durableWal().awaitDurable(db.status().chain(), 1, durableLater, Duration.ofSeconds(60))).isTrue();
+            db.cluster.stopServer();
+            run("mv", data.toString(), db.cluster.root().resolve("later").toString());
+            run("mv", copy.toString(), data.toString());
+            db.cluster.startServer();
+            Lsn serverAt;
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select pg_current_wal_lsn()")) {
+                r.next();
+                serverAt = Lsn.parse(r.getString(1));
+            }
+            assertThat(serverAt).isLessThan(durableLater);
+            // the stream reconnects to a server that never wrote the WAL between its position and the old durable
+            // position: that position must not be claimed for it (nor resumed from, which would skip its new WAL)
+            assertThat(db.awaitStatus(s -> "streaming".equals(s.state()) && s.durableLsn() != null
+                            && Lsn.parse(s.durableLsn()).compareTo(serverAt) <= 0, Duration.ofSeconds(60)))
+                    .as("the durable position falls back to what this server shares: %s (server at %s)", db.status(), serverAt).isTrue();
+            db.cluster.execute("insert into t select generate_series(1, 1000)");
+            Lsn after = switchWal(db.cluster);
+            assertThat(db.durableWal().awaitDurable(db.status().chain(), 1, after, Duration.ofSeconds(60)))
+                    .as("the new WAL is streamed: %s", db.status()).isTrue();
+        }
+    }
+
+    private static void run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as("%s: %s", String.join(" ", command), out).isZero();
     }
 
     private static Lsn switchWal(PostgresCluster cluster) throws Exception {

@@ -42,7 +42,7 @@ class WalStreamingTest {
             db.startStreaming(recording(archived));
             db.cluster.pgbench("postgres", "-c", "2", "-T", "2", "-n");
             Lsn end = switchWal(db.cluster);
-            assertThat(db.durableWal().awaitDurable(db.status().chain(), end, Duration.ofSeconds(60))).isTrue();
+            assertThat(db.durableWal().awaitDurable(db.status().chain(), db.status().timeline(), end, Duration.ofSeconds(60))).isTrue();
 
             String chain = db.status().chain();
             long segSize = 16L << 20;
