@@ -24,6 +24,11 @@ public final class DataDirectoryScan {
     /** Directories kept empty in the copy. */
     static final Set<String> EMPTIED = Set.of("pg_wal", "pg_dynshmem", "pg_notify", "pg_replslot", "pg_serial",
             "pg_snapshots", "pg_stat_tmp", "pg_subtrans");
+    /** True for a top-level directory whose content is never copied (pg_wal and the like). */
+    public static boolean isEmptiedDirectory(String relativePath) {
+        return EMPTIED.contains(relativePath);
+    }
+
     /** Files of the top directory that are never copied. */
     static final Set<String> SKIPPED_TOP = Set.of("postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map",
             "backup_label.old", "tablespace_map.old", "recovery.signal", "standby.signal", "current_logfiles");
@@ -87,7 +92,15 @@ public final class DataDirectoryScan {
                 String rel = relative(root, file, prefix);
                 String name = file.getFileName().toString();
                 if (attrs.isSymbolicLink()) {
-                    if (!rel.startsWith("pg_tblspc/")) {
+                    if (isDataDirectory && file.getParent().equals(root) && EMPTIED.contains(name)) {
+                        // pg_wal on a volume of its own (initdb --waldir): restored as an empty directory, as
+                        // pg_basebackup does; a link would point the restored server at the source's live WAL
+                        items.add(new Item(rel, file, 'd', 0, 0700, attrs.lastModifiedTime().toInstant(), null));
+                        if (name.equals("pg_wal")) {
+                            items.add(new Item("pg_wal/archive_status", file.resolve("archive_status"), 'd', 0, 0700,
+                                    attrs.lastModifiedTime().toInstant(), null));
+                        }
+                    } else if (!rel.startsWith("pg_tblspc/")) {
                         add(file, rel, 'l', 0);
                     }
                     return FileVisitResult.CONTINUE;

@@ -1,6 +1,7 @@
 package dev.tidemark.engine.restore;
 
 import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.basebackup.DataDirectoryScan;
 import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.engine.basebackup.BackupProgress;
 import dev.tidemark.engine.postgres.Lsn;
@@ -297,7 +298,16 @@ public final class RestoreRunner {
             Files.createSymbolicLink(link, location);
         }
         for (BackupManifest.FileEntry e : manifest.files()) {
-            if (e.type() == 'l') {
+            if (e.type() == 'l' && DataDirectoryScan.isEmptiedDirectory(e.path())) {
+                // a backup taken before such links were recorded as directories: pg_wal (or another emptied
+                // directory) linked elsewhere becomes a directory of its own, never a link into the source's
+                Path dir = resolve(request, manifest, target, e.path());
+                Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+                if (e.path().equals("pg_wal")) {
+                    Files.createDirectories(dir.resolve("archive_status"));
+                }
+            } else if (e.type() == 'l') {
                 Files.createSymbolicLink(resolve(request, manifest, target, e.path()), Path.of(e.linkTarget()));
             }
         }

@@ -32,7 +32,9 @@ class BaseBackupTest {
         ServerUser user = ServerUser.detect();
         user.ownOne(tmp);
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
-        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "bb")) {
+        // pg_wal on a directory of its own (initdb --waldir), as on many production servers
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(true, false), repo, "bb")) {
+            assertThat(Files.isSymbolicLink(db.cluster.dataDirectory().resolve("pg_wal"))).isTrue();
             Path space = Files.createDirectories(db.cluster.root().resolve("space"));
             user.own(space);
             db.cluster.execute("create tablespace fast location '" + space + "'",
@@ -103,6 +105,9 @@ class BaseBackupTest {
                 assertThat(Files.isSymbolicLink(target.resolve("pg_tblspc").resolve(m.tablespaces().get(0).oid()))).isTrue();
                 assertThat(Files.readSymbolicLink(target.resolve("pg_tblspc").resolve(m.tablespaces().get(0).oid())).toString())
                         .as("the restored tablespace is not the source's").doesNotStartWith(space.toString());
+                assertThat(target.resolve("pg_wal")).as("the restored pg_wal is its own, not a link to the source's")
+                        .isDirectory().matches(p -> !Files.isSymbolicLink(p));
+                assertThat(target.resolve("pg_wal/archive_status")).isDirectory();
             } finally {
                 restored.stopServer();
             }

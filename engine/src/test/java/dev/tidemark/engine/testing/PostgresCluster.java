@@ -41,12 +41,17 @@ public final class PostgresCluster implements AutoCloseable {
 
     /** A new, started cluster; with archive, {@link #archiveDirectory()} receives a plain copy of every WAL segment (archive_command). */
     public static PostgresCluster start(boolean archive, String... extraSettings) {
+        return start(false, archive, extraSettings);
+    }
+
+    /** As {@link #start(boolean, String...)}; with separateWal, pg_wal is a link to a directory beside the data directory (initdb --waldir). */
+    public static PostgresCluster start(boolean separateWal, boolean archive, String... extraSettings) {
         try {
             Path root = Files.createTempDirectory("tidemark-pg-");
             ServerUser user = ServerUser.detect();
             user.ownOne(root);
             PgServer server = new PgServer(PgBinaries.locate(Optional.empty()), user, root.resolve("data"));
-            server.initdb("postgres", List.of());
+            server.initdb("postgres", separateWal ? List.of("--waldir=" + root.resolve("wal")) : List.of());
             int port = freePort();
             List<String> settings = new ArrayList<>(List.of(
                     "listen_addresses = '127.0.0.1'",
