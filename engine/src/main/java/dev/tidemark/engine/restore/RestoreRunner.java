@@ -230,8 +230,10 @@ public final class RestoreRunner {
             log.info("restore {}: starting PostgreSQL on port {} to replay WAL {}", request.restoreId(), request.port(),
                     request.targetTime().map(t -> "up to " + t).orElse("to the end of the archive"));
             Result result;
+            spoolInUse = wal;
             try {
                 result = recover(request, server, target, logFile, movedAside);
+                requireNoHole(wal, request);
             } catch (IOException e) {
                 if (wal.failure().isPresent()) {
                     throw new IOException("fetching WAL for the recovery failed, so the recovery was aborted: " + wal.failure().get(), e);
@@ -580,6 +582,7 @@ public final class RestoreRunner {
                     raise.forEach((name, value) -> lines.add(name + " = " + value));
                 } else if (!targetIsEnd && request.targetTime().isPresent()
                         && logMentions(logFile, "recovery ended before configured recovery target was reached")) {
+                    requireNoHole(spoolInUse, request);
                     log.info("restore {}: no commit after {} in the archived WAL: the state at the target is the end of the archive; "
                             + "resuming recovery to it", request.restoreId(), request.targetTime().get());
                     lines.add("recovery_target_time = ''");
@@ -591,6 +594,20 @@ public final class RestoreRunner {
                 Files.move(logFile, logFile.resolveSibling(logFile.getFileName() + "." + attempt), StandardCopyOption.REPLACE_EXISTING);
                 Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
             }
+        }
+    }
+
+    /**
+     * PostgreSQL reports the end of the archive the same way whether it is the end or a hole in it: the recovery
+     * stopped short when it asked for a segment the archive lacks while holding later ones.
+     */
+    private static void requireNoHole(WalSpool wal, Request request) throws IOException {
+        Optional<String> missing = wal == null ? Optional.empty() : wal.missingSegment();
+        if (missing.isPresent()) {
+            throw new IOException("WAL segment " + missing.get() + " is missing from the repository although later WAL is there:"
+                    + " the recovery stopped at it, short of " + request.targetTime().map(Instant::toString).orElse("the end of the archive")
+                    + "; restore to a time before it (see 'tidemark window " + request.databaseId() + "') and find out what removed"
+                    + " it from the repository");
         }
     }
 
@@ -752,6 +769,9 @@ public final class RestoreRunner {
     }
 
     /** In place: the tablespace's own location. Beside: a directory next to the new data directory. */
+    /** The WAL spool of the restore under way (one restore per runner at a time). */
+    private WalSpool spoolInUse;
+
     private static Path tablespaceLocation(Request request, Path target, BackupManifest.Tablespace ts) {
         if (request.inPlace()) {
             return Path.of(ts.location());

@@ -45,6 +45,8 @@ final class WalSpool implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalSpool.class);
     static final String PLAN = ".plan";
     static final String DONE = ".done";
+    /** Written by the restore_command: segments the recovery asked for that the archive lacks although it holds later ones. */
+    static final String MISSING = ".missing";
     static final String FAILED = ".failed";
     static final String SCRIPT = "restore-command.sh";
 
@@ -124,6 +126,15 @@ final class WalSpool implements AutoCloseable {
         return Optional.ofNullable(failure);
     }
 
+    /** The first segment the recovery asked for that is missing from the middle of the archived WAL, if any. */
+    Optional<String> missingSegment() {
+        try {
+            return Files.readAllLines(spool.resolve(MISSING), StandardCharsets.US_ASCII).stream().filter(l -> !l.isBlank()).findFirst();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
     /** Writes the plan and the script, fetches the timeline histories, and starts fetching the segments. */
     void start() throws IOException {
         // every file is the server's as it is made: nothing walks the spool while the workers fill it
@@ -201,7 +212,16 @@ final class WalSpool implements AutoCloseable {
                 # restore_command of Tidemark restore %s: waits until the prefetch has brought the file into the spool.
                 # exit 1: the archive holds no such file (the end of the WAL); exit 126: fetching failed, PostgreSQL aborts.
                 d='%s'
-                grep -qx -- "$1" "$d/%s" || exit 1
+                if ! grep -qx -- "$1" "$d/%s"; then
+                  # not in the archive: the end of the WAL, unless the archive holds later segments of this timeline
+                  # (a hole): then say which, for Tidemark to fail the restore instead of handing over a short one
+                  case "$1" in
+                    *.*) ;;
+                    *) last=$(grep -x -- "$(printf %%.8s "$1")[0-9A-F]*" "$d/%s" | sort | tail -n 1)
+                       if [ -n "$last" ] && [ "$(expr "x$1" \\< "x$last")" = 1 ]; then echo "$1" >> "$d/%s"; fi ;;
+                  esac
+                  exit 1
+                fi
                 while [ ! -f "$d/$1" ]; do
                   if [ -f "$d/%s" ]; then cat "$d/%s" >&2; exit 126; fi
                   if [ -f "$d/%s" ] && [ ! -f "$d/$1" ]; then exit 1; fi
@@ -210,7 +230,7 @@ final class WalSpool implements AutoCloseable {
                 # a hard link costs nothing (PostgreSQL renames or recycles it, never rewrites what it replays); a copy
                 # when the spool is on another file system
                 ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                """.formatted(restoreId, dir, PLAN, FAILED, FAILED, DONE);
+                """.formatted(restoreId, dir, PLAN, PLAN, MISSING, FAILED, FAILED, DONE);
     }
 
     private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {

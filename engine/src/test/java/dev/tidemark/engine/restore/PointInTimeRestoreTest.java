@@ -189,6 +189,33 @@ class PointInTimeRestoreTest {
         assertThat(target).as("no startable cluster is left behind").doesNotExist();
     }
 
+    @Test
+    void aSegmentMissingFromTheMiddleFailsTheRestoreInsteadOfEndingItShort() throws Exception {
+        Path copyRoot = tmp.resolve("repo-copy-hole");
+        Repository holed = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
+        BackupManifest m = backup.manifest();
+        long start = dev.tidemark.engine.postgres.WalSegment.containing(1, dev.tidemark.engine.postgres.Lsn.parse(m.startLsn()),
+                m.walSegmentSize()).number();
+        String victim;
+        try (var all = repo.store().list(repo.layout().walPrefix("pitr", m.chain()))) {
+            // the newest complete segment: later WAL (the partial segment) follows it
+            victim = all.map(o -> o.key()).filter(k -> k.substring(k.lastIndexOf('/') + 1).length() == 24)
+                    .filter(k -> dev.tidemark.engine.postgres.WalSegment.parse(k.substring(k.lastIndexOf('/') + 1), m.walSegmentSize())
+                            .number() > start)
+                    .max(String::compareTo).orElseThrow();
+        }
+        holed.store().delete(victim);
+        String name = victim.substring(victim.lastIndexOf('/') + 1);
+        RestoreRunner runner = new RestoreRunner(holed, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()));
+        for (Optional<Instant> time : List.of(Optional.of(quietEnd), Optional.<Instant>empty())) {
+            Path target = tmp.resolve("holed-" + time.isPresent());
+            assertThatThrownBy(() -> runner.run(request(target, PostgresCluster.freePort(), time, "holed-" + time.isPresent())))
+                    .as("restore to %s", time.map(Instant::toString).orElse("the latest moment"))
+                    .hasMessageContaining("WAL segment " + name + " is missing from the repository");
+            assertThat(target).as("no startable cluster is left behind").doesNotExist();
+        }
+    }
+
     private Map<String, String> restore(Optional<Instant> time, String name) throws Exception {
         Path target = tmp.resolve("restore-" + name);
         int port = PostgresCluster.freePort();
