@@ -62,7 +62,7 @@ public record EngineConfig(
 
     @Override
     public String toString() {
-        return "EngineConfig[dataDirectory=" + dataDirectory + ", catalog=" + (catalogJdbcUrl == null ? "embedded" : catalogJdbcUrl)
+        return "EngineConfig[dataDirectory=" + dataDirectory + ", catalog=" + (catalogJdbcUrl == null ? "embedded" : dev.tidemark.engine.postgres.PgConnections.redact(catalogJdbcUrl))
                 + ", repository=" + repository + ", encryption=" + (encryptionNone ? "none" : "aes-256-gcm")
                 + ", compression=" + compression + ", kafka=" + kafkaBootstrap + ", workers=" + workers + ", node=" + nodeId + "]";
     }

@@ -79,8 +79,11 @@ final class Requests {
         }
         PgConnections primary = PgConnections.parse(request.pgUrl(), config.pgPasswords().get(request.id()));
         checkServer(primary, "primary");
+        String standbyUrl = null;
         if (request.standbyUrl() != null && !request.standbyUrl().isBlank()) {
-            checkServer(PgConnections.parse(request.standbyUrl(), config.pgPasswords().get(request.id())), "standby");
+            PgConnections standby = PgConnections.parse(request.standbyUrl(), config.pgPasswords().get(request.id()));
+            checkServer(standby, "standby");
+            standbyUrl = standby.url(); // normalised, as the primary's: only what parse accepted reaches the catalog
         }
         Path pgdata = Path.of(request.pgdata());
         Path same = realPath(pgdata);
@@ -96,7 +99,7 @@ final class Requests {
                     + "engine as its owner");
         }
         Policy policy = Policy.defaults().with(request.window(), null, null, null, null, null, null);
-        catalog.send(new Commands.RegisterDatabase(request.id(), primary.url(), pgdata.toString(), blankToNull(request.standbyUrl()), policy,
+        catalog.send(new Commands.RegisterDatabase(request.id(), primary.url(), pgdata.toString(), standbyUrl, policy,
                 clock.instant()), actor);
         catalog.send(new Commands.AssignOwner(request.id(), config.nodeId(), clock.instant()), actor);
         LOG.info("database {} registered by {}: streaming starts; {}", request.id(), actor, config.schedulerEnabled()

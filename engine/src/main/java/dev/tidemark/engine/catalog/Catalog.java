@@ -116,7 +116,7 @@ public final class Catalog implements AutoCloseable {
             closeable = pool::dispose;
         } else {
             if (!settings.jdbcUrl().startsWith("jdbc:postgresql:")) {
-                throw new IllegalArgumentException("catalog JDBC URL '" + settings.jdbcUrl() + "' is not a jdbc:postgresql:// URL;"
+                throw new IllegalArgumentException("catalog JDBC URL '" + dev.tidemark.engine.postgres.PgConnections.redact(settings.jdbcUrl()) + "' is not a jdbc:postgresql:// URL;"
                         + " leave it empty for the embedded catalog");
             }
             // a pool: every command, processor batch and token claim is a transaction, and a fresh PostgreSQL session
@@ -198,7 +198,8 @@ public final class Catalog implements AutoCloseable {
         view.readFrom(id -> stored(storage, id));
         catalog.replayAll();
         view.markAllTold();
-        LOG.info("catalog open: {} ({} databases){}", embedded ? "embedded at " + settings.embeddedDirectory() : settings.jdbcUrl(),
+        LOG.info("catalog open: {} ({} databases){}", embedded ? "embedded at " + settings.embeddedDirectory()
+                        : dev.tidemark.engine.postgres.PgConnections.redact(settings.jdbcUrl()),
                 view.databases().size(), publisher == null ? "" : ", publishing to Kafka " + settings.kafkaBootstrap());
         return catalog;
     }

@@ -32,18 +32,22 @@ public final class PgConnections {
         try {
             uri = new URI(url);
         } catch (URISyntaxException | NullPointerException e) {
-            throw new IllegalArgumentException("invalid PostgreSQL URL '" + url + "': expected postgresql://USER@HOST:PORT/DB");
+            throw new IllegalArgumentException("invalid PostgreSQL URL '" + redact(url) + "': expected postgresql://USER@HOST:PORT/DB");
         }
         if (!"postgresql".equals(uri.getScheme()) && !"postgres".equals(uri.getScheme())) {
-            throw new IllegalArgumentException("invalid PostgreSQL URL '" + url + "': it must start with postgresql://");
+            throw new IllegalArgumentException("invalid PostgreSQL URL '" + redact(url) + "': it must start with postgresql://");
         }
         if (uri.getHost() == null) {
-            throw new IllegalArgumentException("invalid PostgreSQL URL '" + url + "': no host; expected postgresql://USER@HOST:PORT/DB");
+            throw new IllegalArgumentException("invalid PostgreSQL URL '" + redact(url) + "': no host; expected postgresql://USER@HOST:PORT/DB");
         }
         String userInfo = uri.getUserInfo();
         if (userInfo != null && userInfo.contains(":")) {
             throw new IllegalArgumentException("the PostgreSQL URL must not contain a password: give it through the password file or"
                     + " environment (see docs/configuration.md), so it never reaches the catalog");
+        }
+        if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+            throw new IllegalArgumentException("the PostgreSQL URL must not carry parameters ('?...'): give it as postgresql://USER@HOST:PORT/DB"
+                    + " (a password goes in the password file or environment, see docs/configuration.md, so it never reaches the catalog)");
         }
         String db = uri.getPath() == null || uri.getPath().length() <= 1 ? "postgres" : uri.getPath().substring(1);
         if (!db.matches("[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}")) {
@@ -51,6 +55,14 @@ public final class PgConnections {
         }
         return new PgConnections(uri.getHost(), uri.getPort() < 0 ? 5432 : uri.getPort(), db,
                 userInfo == null ? "postgres" : userInfo, password);
+    }
+
+    /** The URL with anything that may be a password (user info after a colon, parameters) replaced by "***". */
+    public static String redact(String url) {
+        if (url == null) {
+            return null;
+        }
+        return url.replaceAll("(?<=://)[^@/]*:[^@/]*@", "***@").replaceAll("[?#].*$", "?***");
     }
 
     public String host() {
