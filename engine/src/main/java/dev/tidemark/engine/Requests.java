@@ -138,10 +138,18 @@ final class Requests {
     }
 
     /** Refuses a server that cannot be protected, saying what to change. */
+    /** The WAL segment size the catalog and the recovery window are computed with. */
+    private static final long WAL_SEGMENT_SIZE = 16L << 20;
+
     private static void checkServer(PgConnections server, String role) {
         try (Connection c = server.open(); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("select current_setting('wal_level'), current_setting('max_wal_senders')::int")) {
+             ResultSet r = s.executeQuery("select current_setting('wal_level'), current_setting('max_wal_senders')::int,"
+                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size')")) {
             r.next();
+            if (r.getLong(3) != WAL_SEGMENT_SIZE) {
+                throw new InvalidRequestException("the " + role + " at " + server + " writes WAL segments of " + (r.getLong(3) >> 20)
+                        + " MiB (initdb --wal-segsize): Tidemark handles the default 16 MiB segments only");
+            }
             if ("minimal".equals(r.getString(1))) {
                 throw new InvalidRequestException("the " + role + " at " + server + " runs with wal_level = minimal: set wal_level = replica "
                         + "and restart it");

@@ -148,6 +148,10 @@ class EngineTest {
                 "/tmp", null, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("cannot connect");
         assertThatThrownBy(() -> engine.register(new RegisterDatabase("pw", "postgresql://postgres:secret@127.0.0.1:1/postgres",
                 "/tmp", null, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageNotContaining("secret");
+        try (PostgresCluster small = PostgresCluster.start(List.of("--wal-segsize=1"), false)) {
+            assertThatThrownBy(() -> engine.register(new RegisterDatabase("small", small.url(), small.dataDirectory().toString(),
+                    null, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("16 MiB segments only");
+        }
         assertThatThrownBy(() -> engine.database("missing")).isInstanceOf(NotFoundException.class);
         assertThatThrownBy(() -> engine.requestBaseBackup("missing", "alice")).isInstanceOf(NotFoundException.class);
         assertThat(requestEvents()).as("events other than the stream's own").isEqualTo(before);

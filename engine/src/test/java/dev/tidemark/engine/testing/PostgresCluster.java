@@ -46,12 +46,19 @@ public final class PostgresCluster implements AutoCloseable {
 
     /** As {@link #start(boolean, String...)}; with separateWal, pg_wal is a link to a directory beside the data directory (initdb --waldir). */
     public static PostgresCluster start(boolean separateWal, boolean archive, String... extraSettings) {
+        return start(separateWal ? List.of("--waldir=" + WAL_DIR_MARK) : List.of(), archive, extraSettings);
+    }
+
+    private static final String WAL_DIR_MARK = "@ROOT@/wal";
+
+    /** A new, started cluster initialised with extra initdb arguments ("@ROOT@" stands for the cluster's root). */
+    public static PostgresCluster start(List<String> initdbArgs, boolean archive, String... extraSettings) {
         try {
             Path root = Files.createTempDirectory("tidemark-pg-");
             ServerUser user = ServerUser.detect();
             user.ownOne(root);
             PgServer server = new PgServer(PgBinaries.locate(Optional.empty()), user, root.resolve("data"));
-            server.initdb("postgres", separateWal ? List.of("--waldir=" + root.resolve("wal")) : List.of());
+            server.initdb("postgres", initdbArgs.stream().map(arg -> arg.replace("@ROOT@", root.toString())).toList());
             int port = freePort();
             List<String> settings = new ArrayList<>(List.of(
                     "listen_addresses = '127.0.0.1'",
