@@ -150,10 +150,14 @@ public final class DumpRunner {
         return repository.openDecoded(archive.key(), archive.sha256());
     }
 
-    /** Restores one archive into database of target with pg_restore --clean --if-exists --no-owner --no-privileges. */
+    /**
+     * Restores one archive into database of target with pg_restore --clean --if-exists --no-owner --no-privileges, in
+     * one transaction: a restore that fails halfway (an object of the target in the way, a broken read) leaves the
+     * target as it was instead of with some objects dropped and others not restored.
+     */
     public void restore(DumpManifest.Archive archive, PgConnections target, String database) throws IOException {
         List<String> cmd = List.of(binaries.tool("pg_restore").toString(), "--clean", "--if-exists", "--no-owner", "--no-privileges",
-                "--exit-on-error", "-h", target.host(), "-p", Integer.toString(target.port()), "-U", target.user(), "-d", database);
+                "--single-transaction", "--exit-on-error", "-h", target.host(), "-p", Integer.toString(target.port()), "-U", target.user(), "-d", database);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         environment(pb.environment(), target);
         Process process = pb.start();

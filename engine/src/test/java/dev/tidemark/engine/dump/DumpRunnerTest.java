@@ -81,6 +81,23 @@ class DumpRunnerTest {
     }
 
     @Test
+    void aRestoreThatFailsHalfwayChangesNothingInTheTarget() throws Exception {
+        cluster.execute("create database tiny", "create database tiny_target");
+        cluster.executeIn("tiny", "create table a(id int)", "create table b(id int)", "insert into a values (1)", "insert into b values (1)");
+        // the target has both tables, and a view of its own on a: dropping a fails, after b has been dropped
+        cluster.executeIn("tiny_target", "create table a(id int)", "create table b(id int)", "insert into b values (42)",
+                "create view keeps_a as select * from a");
+        DumpManifest manifest = runner.dump("shop", "d-tiny", PgConnections.parse(cluster.url(), null), List.of("tiny"));
+        assertThatThrownBy(() -> runner.restore(manifest.archives().get(0), PgConnections.parse(cluster.url(), null), "tiny_target"))
+                .hasMessageContaining("pg_restore into tiny_target failed").hasMessageContaining("keeps_a");
+        try (Connection c = cluster.connect("tiny_target"); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select id from b")) {
+            assertThat(rs.next()).isTrue();
+            assertThat(rs.getInt(1)).as("the target's own b, untouched: the restore runs in one transaction").isEqualTo(42);
+        }
+    }
+
+    @Test
     void aFailingPgDumpFailsWithItsOwnMessageAndLeavesNoObject() throws Exception {
         cluster.execute("create role nobody login");
         cluster.executeIn("shop", "revoke all on schema sales from public", "revoke all on all tables in schema sales from public");
