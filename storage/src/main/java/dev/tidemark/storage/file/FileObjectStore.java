@@ -62,7 +62,7 @@ public final class FileObjectStore implements ObjectStore {
         Path target = resolve(key);
         Path temp = target.resolveSibling(TEMP_MARK + target.getFileName() + "-" + UUID.randomUUID());
         for (int attempt = 1; ; attempt++) {
-            Files.createDirectories(target.getParent());
+            createDirectoriesDurably(target.getParent());
             try {
                 FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                 return new FileWriter(key, target, temp, channel);
@@ -214,13 +214,35 @@ public final class FileObjectStore implements ObjectStore {
     }
 
     private static void force(Path path, boolean directory) throws IOException {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            channel.force(true);
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(path, StandardOpenOption.READ);
         } catch (IOException e) {
             if (!directory) {
                 throw e;
             }
-            // some file systems cannot open a directory for fsync; the rename itself is still atomic
+            return; // some file systems cannot open a directory for fsync; the rename itself is still atomic
+        }
+        try (channel) {
+            channel.force(true); // a failing fsync is an I/O error: the object is not durable, whatever it is
+        }
+    }
+
+    /**
+     * Creates the missing directories of path and syncs the parent of each new one: a new directory's entry is
+     * durable only once its parent is, and the objects committed into it (acknowledged WAL among them) with it.
+     */
+    private void createDirectoriesDurably(Path directory) throws IOException {
+        Path firstMissing = null;
+        for (Path p = directory; p != null && p.startsWith(root) && !Files.isDirectory(p); p = p.getParent()) {
+            firstMissing = p;
+        }
+        if (firstMissing == null) {
+            return;
+        }
+        Files.createDirectories(directory);
+        for (Path p = directory; p != null && !p.equals(firstMissing.getParent()); p = p.getParent()) {
+            force(p.getParent(), true);
         }
     }
 
