@@ -154,6 +154,12 @@ public final class Codec {
             header.write(wrapped);
         } else if (fixed[6] != ENC_NONE) {
             throw new CodecException(name + " uses unknown encryption id " + fixed[6]);
+        } else if (settings.key() != null) {
+            // an unencrypted object in an encrypted repository carries only CRCs, which anyone can compute: taking it
+            // would let whoever can write to the bucket replace WAL or backups unnoticed
+            throw new ObjectTamperedException(name + " is not encrypted, but this repository is (master key "
+                    + settings.key().fingerprint() + "): it was not written by this repository's engine. If the repository was"
+                    + " written without encryption before a key was configured, read it with 'encryption: none'");
         }
         FrameInputStream frames = new FrameInputStream(in, header.toByteArray(), dataKey, name);
         InputStream plain;

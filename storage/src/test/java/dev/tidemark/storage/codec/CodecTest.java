@@ -146,6 +146,15 @@ class CodecTest {
     }
 
     @Test
+    void anUnencryptedObjectIsRefusedWhereObjectsAreEncrypted() throws IOException {
+        // whoever can write to the bucket could otherwise substitute content protected by a CRC only
+        byte[] forged = encode(new Codec(new CodecSettings(Compression.ZSTD, 3, null)), content(1000));
+        assertThatThrownBy(() -> decode(new Codec(CodecSettings.defaults(KEY)), forged)).isInstanceOf(ObjectTamperedException.class)
+                .hasMessageContaining("is not encrypted, but this repository is");
+        assertThat(decode(new Codec(new CodecSettings(Compression.ZSTD, 3, null)), forged)).isEqualTo(content(1000));
+    }
+
+    @Test
     void aDifferentChecksumFailsAtTheEnd() throws IOException {
         Codec codec = new Codec(CodecSettings.defaults(KEY));
         byte[] stored = encode(codec, content(1000));
