@@ -116,7 +116,10 @@ class ApiTest {
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"Bad Id\",\"pgUrl\":\"x\",\"pgdata\":\"/x\"}"), 400, "database id");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{not json"), 400, "JSON");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"latest\":true,\"targetDir\":\"/tmp/x\",\"port\":\"abc\"}"),
-                400, "field 'port' must be a number");
+                400, "field 'port' must be a whole number");
+        assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"latest\":true,\"targetDir\":\"/tmp/x\",\"port\":5999.9}"),
+                400, "field 'port' must be a whole number");
+        assertProblem(call("POST", "/v1/databases", ADMIN, "[]"), 400, "the body must be a JSON object");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, null), 400, "has no body");
         assertProblem(call("GET", "/v1/databases/nope", ADMIN, null), 404, "not registered");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"x\",\"pgUrl\":\"" + cluster.url() + "\",\"pgdata\":\"/x\",\"extra\":1}"),

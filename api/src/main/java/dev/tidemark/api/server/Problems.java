@@ -56,6 +56,8 @@ public class Problems extends ResponseEntityExceptionHandler {
             String field = m.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
                     .collect(java.util.stream.Collectors.joining("."));
             detail = "field '" + field + "' must be " + expected(m.getTargetType());
+        } else if (cause instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException) {
+            detail = "the body must be a JSON object";
         } else if (e.getMessage() != null && e.getMessage().startsWith("Required request body is missing")) {
             detail = "the request has no body";
         } else {
@@ -73,6 +75,10 @@ public class Problems extends ResponseEntityExceptionHandler {
     private static String expected(Class<?> type) {
         if (type == null) {
             return "of another type";
+        }
+        if (type == Integer.class || type == Long.class || type == Short.class || type == int.class || type == long.class
+                || type == short.class) {
+            return "a whole number";
         }
         if (Number.class.isAssignableFrom(type) || (type.isPrimitive() && type != boolean.class)) {
             return "a number";
