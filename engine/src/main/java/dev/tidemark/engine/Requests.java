@@ -17,6 +17,7 @@ import dev.tidemark.engine.operations.PolicyChange;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.operations.RestoreRequest;
 import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.postgres.DataDirectoryIdentity;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
@@ -78,14 +79,31 @@ final class Requests {
                     + request.pgdata() + "'");
         }
         PgConnections primary = PgConnections.parse(request.pgUrl(), config.pgPasswords().get(request.id()));
-        checkServer(primary, "primary");
+        ServerFacts primaryFacts = checkServer(primary, "primary");
+        ServerFacts backupSource = primaryFacts;
         String standbyUrl = null;
         if (request.standbyUrl() != null && !request.standbyUrl().isBlank()) {
             PgConnections standby = PgConnections.parse(request.standbyUrl(), config.pgPasswords().get(request.id()));
-            checkServer(standby, "standby");
+            ServerFacts standbyFacts = checkServer(standby, "standby");
+            if (!standbyFacts.standby()) {
+                throw new InvalidRequestException("the standby at " + standby + " is not in recovery: it is a primary; give the URL of a"
+                        + " standby of " + primary + ", or leave the standby out");
+            }
+            if (!standbyFacts.systemId().equals(primaryFacts.systemId())) {
+                throw new InvalidRequestException("the standby at " + standby + " is database system " + standbyFacts.systemId()
+                        + ", the primary " + primaryFacts.systemId() + ": it is not a standby of this primary");
+            }
             standbyUrl = standby.url(); // normalised, as the primary's: only what parse accepted reaches the catalog
+            backupSource = standbyFacts;
         }
         Path pgdata = Path.of(request.pgdata());
+        if (Files.isReadable(pgdata.resolve("PG_VERSION"))) {
+            String mismatch = DataDirectoryIdentity.mismatch(pgdata, backupSource.systemId(), backupSource.port());
+            if (mismatch != null) {
+                throw new InvalidRequestException("pgdata does not belong to the " + (standbyUrl == null ? "primary" : "standby")
+                        + " base backups are taken from: " + mismatch);
+            }
+        }
         Path same = realPath(pgdata);
         for (DatabaseHistory other : catalog.view().databases()) {
             if (!"deregistered".equals(other.status()) && other.pgdata() != null && realPath(Path.of(other.pgdata())).equals(same)) {
@@ -141,11 +159,18 @@ final class Requests {
     /** The WAL segment size the catalog and the recovery window are computed with. */
     private static final long WAL_SEGMENT_SIZE = 16L << 20;
 
-    private static void checkServer(PgConnections server, String role) {
+    /** What registration learns of a server: its system identifier, its own port and whether it is a standby. */
+    private record ServerFacts(String systemId, int port, boolean standby) {
+    }
+
+    private static ServerFacts checkServer(PgConnections server, String role) {
+        ServerFacts facts;
         try (Connection c = server.open(); Statement s = c.createStatement();
              ResultSet r = s.executeQuery("select current_setting('wal_level'), current_setting('max_wal_senders')::int,"
-                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size')")) {
+                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size'),"
+                     + " (select system_identifier::text from pg_control_system()), current_setting('port')::int, pg_is_in_recovery()")) {
             r.next();
+            facts = new ServerFacts(r.getString(4), r.getInt(5), r.getBoolean(6));
             if (r.getLong(3) != WAL_SEGMENT_SIZE) {
                 throw new InvalidRequestException("the " + role + " at " + server + " writes WAL segments of " + (r.getLong(3) >> 20)
                         + " MiB (initdb --wal-segsize): Tidemark handles the default 16 MiB segments only");
@@ -168,6 +193,7 @@ final class Requests {
             throw new InvalidRequestException("the " + role + " at " + server + " refuses a replication connection: " + e.getMessage()
                     + " (the role needs REPLICATION, and pg_hba.conf a 'replication' line for it)");
         }
+        return facts;
     }
 
     DatabaseView changePolicy(String databaseId, PolicyChange change, String actor) {

@@ -126,7 +126,7 @@ class EngineTest {
 
     @Test
     @Order(2)
-    void badRequestsAreRefusedWithAReasonAndChangeNothing() {
+    void badRequestsAreRefusedWithAReasonAndChangeNothing() throws Exception {
         long before = requestEvents();
         assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(Instant.parse("2020-01-01T00:00:00Z")
                 .atOffset(ZoneOffset.UTC), false, tmp.resolve("never").toString(), PostgresCluster.freePort(), false), "bob"))
@@ -151,6 +151,21 @@ class EngineTest {
         try (PostgresCluster small = PostgresCluster.start(List.of("--wal-segsize=1"), false)) {
             assertThatThrownBy(() -> engine.register(new RegisterDatabase("small", small.url(), small.dataDirectory().toString(),
                     null, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("16 MiB segments only");
+            // the data directory of another cluster on the host: backups of it would complete and never restore
+            assertThatThrownBy(() -> engine.register(new RegisterDatabase("mixed", cluster.url(), small.dataDirectory().toString(),
+                    null, null), "alice")).isInstanceOf(InvalidRequestException.class)
+                    .hasMessageContaining("pgdata does not belong to the primary").hasMessageContaining("database system");
+            // a "standby" that is the primary itself
+            assertThatThrownBy(() -> engine.register(new RegisterDatabase("twice", cluster.url(), cluster.dataDirectory().toString(),
+                    cluster.url(), null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("is not in recovery");
+            // a stopped copy of the cluster (same system): not the live directory
+            small.stopServer();
+            java.nio.file.Path copy = small.root().resolve("copy");
+            Process cp = new ProcessBuilder("cp", "-a", cluster.dataDirectory().toString(), copy.toString()).start();
+            assertThat(cp.waitFor()).isZero();
+            Files.deleteIfExists(copy.resolve("postmaster.pid"));
+            assertThatThrownBy(() -> engine.register(new RegisterDatabase("copy", cluster.url(), copy.toString(), null, null), "alice"))
+                    .isInstanceOf(InvalidRequestException.class).hasMessageContaining("no running server");
         }
         assertThatThrownBy(() -> engine.database("missing")).isInstanceOf(NotFoundException.class);
         assertThatThrownBy(() -> engine.requestBaseBackup("missing", "alice")).isInstanceOf(NotFoundException.class);

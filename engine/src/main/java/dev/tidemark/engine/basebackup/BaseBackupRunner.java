@@ -1,5 +1,6 @@
 package dev.tidemark.engine.basebackup;
 
+import dev.tidemark.engine.postgres.DataDirectoryIdentity;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.storage.Repository;
@@ -114,17 +115,19 @@ public final class BaseBackupRunner {
         try (Statement st = session.createStatement();
              ResultSet rs = st.executeQuery("select current_setting('server_version_num')::int, pg_is_in_recovery(),"
                      + " current_setting('data_checksums') = 'on', (select system_identifier::text from pg_control_system()),"
-                     + " current_setting('data_directory'),"
+                     + " current_setting('port')::int,"
                      + " (select setting::bigint from pg_settings where name = 'wal_segment_size')")) {
             rs.next();
             versionNum = rs.getInt(1);
             standby = rs.getBoolean(2);
             checksums = rs.getBoolean(3);
             systemId = rs.getString(4);
-            String serverDir = rs.getString(5);
+            int serverPort = rs.getInt(5);
             segmentSize = rs.getLong(6);
-            if (!Path.of(serverDir).toAbsolutePath().normalize().equals(pgdata.toAbsolutePath().normalize())) {
-                log.warn("server reports data directory {} but {} will be copied; they must be the same directory", serverDir, pgdata);
+            // the files copied must be the server's own: a backup of another directory would complete and never restore
+            String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, serverPort);
+            if (mismatch != null) {
+                throw new IOException("the data directory to copy is not the server's: " + mismatch);
             }
         }
         String chain = systemId + "-" + (versionNum / 10000);
