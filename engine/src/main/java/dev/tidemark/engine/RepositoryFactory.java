@@ -62,7 +62,43 @@ public final class RepositoryFactory {
         }
         LOG.info("repository {} ({}, {})", store.describe() + (prefix.isEmpty() ? "" : "/" + prefix),
                 key == null ? "not encrypted" : "AES-256-GCM, master key " + key.fingerprint(), compression.name().toLowerCase());
-        return new Repository(store, new RepositoryLayout(prefix), codec);
+        Repository repository = new Repository(store, new RepositoryLayout(prefix), codec);
+        checkKey(repository, key);
+        return repository;
+    }
+
+    /**
+     * Refuses to start with a key (or without one) other than the repository's: everything archived under another key
+     * would be unreadable with the repository's own, and the partial WAL segment being written when the key changed
+     * would be replaced by a copy under the wrong key. The repository holds a small object encoded with its key; a
+     * repository written before that object existed is checked against one of its objects.
+     */
+    static void checkKey(Repository repository, MasterKey key) {
+        String check = repository.layout().keyCheck();
+        try {
+            String probe = check;
+            if (repository.store().stat(check).isEmpty()) {
+                try (var objects = repository.store().list(repository.layout().databasesPrefix())) {
+                    probe = objects.map(o -> o.key()).filter(k -> !k.contains(".tidemark-tmp-")).findFirst().orElse(null);
+                }
+            }
+            if (probe != null) {
+                try (var in = repository.openDecoded(probe)) {
+                    in.readNBytes(1);
+                }
+            }
+            if (probe == null || !probe.equals(check)) {
+                repository.putEncoded(check, new java.io.ByteArrayInputStream(
+                        "Tidemark repository: this object is encoded with the repository's master key\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            }
+        } catch (dev.tidemark.storage.codec.CodecException e) {
+            throw new IllegalStateException("the configured master key " + (key == null ? "(none: encryption off)" : key.fingerprint())
+                    + " is not the key of repository " + repository.store().describe() + ": " + e.getMessage()
+                    + ". Nothing was written; start with the repository's key (tidemark.master-key-file)", e);
+        } catch (IOException e) {
+            // storage unreachable now: the engine starts anyway (WAL waits in the slots); the check runs at the next start
+            LOG.warn("could not check the master key against repository {} now: {}", repository.store().describe(), e.getMessage());
+        }
     }
 
     private static boolean hasEntries(Path directory) throws IOException {

@@ -205,6 +205,17 @@ class EngineTest {
                     5999, false, null, null, null, null, Instant.now()), "alice");
             catalog.send(new Commands.StartRestore("shop", "restore-killed", Instant.now()), "worker");
         }
+        // another master key (or none) than the repository's: refused before anything is written under it
+        java.nio.file.Path otherKey = tmp.resolve("other.key");
+        dev.tidemark.storage.codec.MasterKey.generate().writeTo(otherKey);
+        EngineConfig c = config();
+        EngineConfig wrongKey = new EngineConfig(c.dataDirectory(), null, null, null, c.repository(), otherKey, false, "zstd", 3, null,
+                null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        assertThatThrownBy(() -> RepositoryFactory.open(wrongKey)).hasMessageContaining("is not the key of repository")
+                .hasMessageContaining("was encrypted with master key");
+        EngineConfig noKey = new EngineConfig(c.dataDirectory(), null, null, null, c.repository(), null, true, "zstd", 3, null,
+                null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        assertThatThrownBy(() -> RepositoryFactory.open(noKey)).hasMessageContaining("is not the key of repository");
         var repository = RepositoryFactory.open(config());
         key = repository.layout().baseBackupBundle("shop", "base-killed", 0);
         repository.putEncoded(key, new ByteArrayInputStream(new byte[1000]));

@@ -43,6 +43,16 @@ public final class RepositoryLayout {
         }
     }
 
+    /** Where every database's objects live (the whole repository but the key check). */
+    public String databasesPrefix() {
+        return prefix + "db/";
+    }
+
+    /** A small object encoded with the master key of the repository: proves at start-up that the configured key is that key. */
+    public String keyCheck() {
+        return prefix + "repository-key-check";
+    }
+
     public String databasePrefix(String database) {
         return prefix + "db/" + check("database id", database, DATABASE_ID) + "/";
     }
