@@ -151,8 +151,21 @@ final class Requests {
         }
     }
 
-    private static String blankToNull(String s) {
-        return s == null || s.isBlank() ? null : s;
+    /** The path with the links of its existing part resolved (the rest, not yet created, appended as written). */
+    private static Path resolvedPath(Path p) {
+        Path absolute = p.toAbsolutePath().normalize();
+        Path existing = absolute;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return absolute;
+        }
+        try {
+            return existing.toRealPath().resolve(existing.relativize(absolute)).normalize();
+        } catch (java.io.IOException e) {
+            return absolute;
+        }
     }
 
     /** Refuses a server that cannot be protected, saying what to change. */
@@ -270,18 +283,25 @@ final class Requests {
 
     /** A restore beside must not land inside (or around) a live data directory, the engine's own data or the repository. */
     private void refuseOverlap(Path target, DatabaseHistory h) {
-        Path t = target.toAbsolutePath().normalize();
+        // compared as written and with every link resolved: a link on the way must not lead into a guarded directory
+        List<Path> targets = List.of(target.toAbsolutePath().normalize(), resolvedPath(target));
         List<Path> guarded = new ArrayList<>();
-        guarded.add(config.dataDirectory().toAbsolutePath().normalize());
+        guarded.add(config.dataDirectory());
         for (DatabaseHistory db : catalog.view().databases()) {
-            guarded.add(Path.of(db.pgdata()).toAbsolutePath().normalize());
+            guarded.add(Path.of(db.pgdata()));
         }
         String uri = config.repository().uri();
         if (uri != null && uri.startsWith("file:")) {
-            guarded.add(Path.of(java.net.URI.create(uri)).toAbsolutePath().normalize());
+            guarded.add(Path.of(java.net.URI.create(uri)));
         }
+        List<Path> guards = new ArrayList<>();
         for (Path g : guarded) {
-            if (t.startsWith(g) || g.startsWith(t)) {
+            guards.add(g.toAbsolutePath().normalize());
+            guards.add(resolvedPath(g));
+        }
+        Path t = targets.get(0);
+        for (Path g : guards) {
+            if (targets.stream().anyMatch(x -> x.startsWith(g) || g.startsWith(x))) {
                 throw new InvalidRequestException("targetDir " + t + " overlaps " + g + " (a database's data directory, the engine's data "
                         + "or the repository): choose a directory outside them");
             }

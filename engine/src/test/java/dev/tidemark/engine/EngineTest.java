@@ -140,6 +140,13 @@ class EngineTest {
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("overlaps");
         assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(null, true, "/", PostgresCluster.freePort(), false), "bob"))
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("overlaps");
+        // through a link: the same directories, reached by another name
+        java.nio.file.Path sneaky = Files.createSymbolicLink(tmp.resolve("sneaky"), cluster.dataDirectory());
+        assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(null, true, sneaky.resolve("inside").toString(),
+                PostgresCluster.freePort(), false), "bob")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("overlaps");
+        java.nio.file.Path engineData = Files.createSymbolicLink(tmp.resolve("sneaky-engine"), tmp.resolve("data"));
+        assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(null, true, engineData.resolve("r").toString(),
+                PostgresCluster.freePort(), false), "bob")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("overlaps");
         assertThatThrownBy(() -> engine.register(new RegisterDatabase("Bad Id", cluster.url(), "/x", null, null), "alice"))
                 .isInstanceOf(InvalidRequestException.class);
         assertThatThrownBy(() -> engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(),
