@@ -190,6 +190,30 @@ class PointInTimeRestoreTest {
     }
 
     @Test
+    void aDamagedSegmentBeyondTheTargetDoesNotFailARestoreThatStoppedBeforeIt() throws Exception {
+        Path copyRoot = tmp.resolve("repo-copy-beyond");
+        Repository damaged = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
+        String victim;
+        try (var all = repo.store().list(repo.layout().walPrefix("pitr", backup.manifest().chain()))) {
+            // the newest WAL object (the partial segment): well after the first moment, which the restore stops at
+            victim = all.map(o -> o.key()).filter(k -> k.substring(k.lastIndexOf('/') + 1).matches("[0-9A-F]{24}.*"))
+                    .max(String::compareTo).orElseThrow();
+        }
+        TestRepositories.flipByte(copyRoot, victim, 200);
+        Path target = tmp.resolve("beyond");
+        int port = PostgresCluster.freePort();
+        RestoreRunner runner = new RestoreRunner(damaged, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()));
+        runner.run(request(target, port, Optional.of(times.get(0)), "beyond"));
+        PostgresCluster restored = PostgresCluster.attach(PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()).at(target), port);
+        try (Connection c = restored.connect()) {
+            assertThat(TableChecksums.of(c)).isEqualTo(contents.get(0));
+        } finally {
+            restored.stopServer();
+            PostgresCluster.deleteTree(target);
+        }
+    }
+
+    @Test
     void aSegmentMissingFromTheMiddleFailsTheRestoreInsteadOfEndingItShort() throws Exception {
         Path copyRoot = tmp.resolve("repo-copy-hole");
         Repository holed = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
