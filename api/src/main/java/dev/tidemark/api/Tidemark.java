@@ -82,6 +82,13 @@ public final class Tidemark implements Runnable {
                     System.err.println("error: configuration file " + config + " cannot be read");
                     return 2;
                 }
+                try (var in = Files.newBufferedReader(config)) {
+                    // read once here: a YAML error found by Spring would come with its stack trace, before logging is set up
+                    new org.yaml.snakeyaml.Yaml().loadAll(in).forEach(document -> { });
+                } catch (java.io.IOException | RuntimeException e) {
+                    System.err.println("error: configuration file " + config + " is not valid YAML: " + e.getMessage());
+                    return 2;
+                }
                 args.add("--spring.config.additional-location=file:" + config.toAbsolutePath());
             }
             try {
@@ -93,7 +100,16 @@ public final class Tidemark implements Runnable {
                 while (root.getCause() != null && root.getCause() != root) {
                     root = root.getCause();
                 }
-                System.err.println("error: the server did not start: " + root.getMessage());
+                String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+                if (message.contains("The file is locked") || message.contains("Database may be already in use")) {
+                    message = "another tidemark server is using the same data directory (its catalog is locked): stop it, or give"
+                            + " this one a data directory of its own (tidemark.data-directory)";
+                } else if (!(root instanceof IllegalArgumentException || root instanceof IllegalStateException
+                        || root instanceof java.io.IOException || root.getClass().getName().startsWith("org.springframework.boot.context.properties")
+                        || root.getClass().getName().startsWith("org.yaml"))) {
+                    e.printStackTrace(); // not a configuration problem: the trace is for whoever reports it
+                }
+                System.err.println("error: the server did not start: " + message);
                 return 1;
             }
         }
