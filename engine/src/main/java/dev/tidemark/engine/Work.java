@@ -26,6 +26,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -174,15 +175,57 @@ final class Work implements AutoCloseable {
             }
             for (DatabaseHistory.Restore r : db.restores()) {
                 if ("running".equals(r.status())) {
+                    Path dir = r.inPlace() ? Path.of(db.pgdata()) : r.targetDir() == null ? null : Path.of(r.targetDir());
+                    String stopped = dir == null ? "" : stopRestoredServer(dir, r.id());
                     String advice = r.inPlace()
-                            ? " (" + db.pgdata() + " may hold a partial copy: the previous data directory is beside it as "
-                            + Path.of(db.pgdata()).getFileName() + ".tidemark-moved-<time>; delete the partial copy and move it back)"
-                            : r.targetDir() != null ? " (the target directory " + r.targetDir() + " may hold a partial copy: delete it)" : "";
+                            ? " (" + db.pgdata() + " may hold a partial copy" + stopped + ": the previous data directory is beside it as "
+                            + movedAside(Path.of(db.pgdata())) + "; delete the partial copy and move it back)"
+                            : r.targetDir() != null ? " (the target directory " + r.targetDir() + " may hold a partial copy" + stopped
+                            + ": delete it)" : "";
                     sendQuietly(new Commands.FailRestore(db.id(), r.id(), INTERRUPTED + advice, clock.instant()));
                     LOG.warn("restore {} of {} was interrupted by an engine stop: marked failed", r.id(), db.id());
                 }
             }
         }
+    }
+
+    /**
+     * Stops the PostgreSQL an interrupted restore started on dir (recognised by the restore's own lines in its
+     * postgresql.auto.conf): left alone it would serve a partial state, on the production port after an in-place
+     * restore. Returns a note for the failure message.
+     */
+    private String stopRestoredServer(Path dir, String restoreId) {
+        try {
+            Path auto = dir.resolve("postgresql.auto.conf");
+            if (!Files.isReadable(auto) || !Files.readString(auto).contains("Tidemark restore " + restoreId + " ")) {
+                return "";
+            }
+            PgServer server = servers.at(dir);
+            if (!server.isRunning()) {
+                return "";
+            }
+            server.kill();
+            LOG.warn("restore {}: stopped the PostgreSQL it had started on {} (partial state)", restoreId, dir);
+            return "; the PostgreSQL the restore had started on it was stopped";
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("restore {}: could not check or stop a PostgreSQL left running on {}: {}", restoreId, dir, e.getMessage());
+            return "; a PostgreSQL the restore started may still run on it: stop it first";
+        }
+    }
+
+    /** The directories an in-place restore moved the data directory to, newest first, or the pattern when none is found. */
+    private static String movedAside(Path pgdata) {
+        String prefix = pgdata.getFileName() + ".tidemark-moved-";
+        try (var siblings = Files.list(pgdata.toAbsolutePath().getParent())) {
+            List<String> found = siblings.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(prefix))
+                    .sorted(java.util.Comparator.reverseOrder()).toList();
+            if (!found.isEmpty()) {
+                return pgdata.resolveSibling(found.get(0)) + (found.size() > 1 ? " (the newest of " + found.size() + " such directories)" : "");
+            }
+        } catch (IOException | RuntimeException e) {
+            // fall through to the pattern
+        }
+        return prefix + "<time>";
     }
 
     /** At start: work asked for while the engine was down (or before it stopped) is started. */

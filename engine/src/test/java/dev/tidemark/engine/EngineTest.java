@@ -204,11 +204,15 @@ class EngineTest {
         engine.close();
         engine = null;
         String key;
+        // the PostgreSQL an interrupted restore had started on its target, still running: stopped at the restart
+        PostgresCluster orphan = PostgresCluster.start();
+        Files.writeString(orphan.dataDirectory().resolve("postgresql.auto.conf"),
+                "\n# Written by Tidemark restore restore-killed of backup b at 2026-12-01T00:00:00Z\n", java.nio.file.StandardOpenOption.APPEND);
         try (Catalog catalog = Catalog.open(new CatalogSettings(tmp.resolve("data/catalog"), null, null, null, null, null,
                 Clock.systemUTC()))) {
             catalog.send(new Commands.RequestBaseBackup("shop", "base-killed", "manual", Instant.now()), "alice");
             catalog.send(new Commands.StartBaseBackup("shop", "base-killed", "node-1", false, Instant.now()), "worker");
-            catalog.send(new Commands.RequestRestore("shop", "restore-killed", "pitr", null, true, tmp.resolve("killed").toString(),
+            catalog.send(new Commands.RequestRestore("shop", "restore-killed", "pitr", null, true, orphan.dataDirectory().toString(),
                     5999, false, null, null, null, null, Instant.now()), "alice");
             catalog.send(new Commands.StartRestore("shop", "restore-killed", Instant.now()), "worker");
         }
@@ -235,7 +239,10 @@ class EngineTest {
         assertThat(Files.exists(tmp.resolve("repo").resolve(key))).isFalse();
         RestoreView killedRestore = engine.restore("shop", "restore-killed");
         assertThat(killedRestore.status()).isEqualTo("failed");
-        assertThat(killedRestore.failure()).startsWith("interrupted").contains(tmp.resolve("killed").toString());
+        assertThat(killedRestore.failure()).startsWith("interrupted").contains(orphan.dataDirectory().toString())
+                .contains("the PostgreSQL the restore had started on it was stopped");
+        assertThat(orphan.server().isRunning()).as("the restore's PostgreSQL is stopped").isFalse();
+        orphan.close();
         assertThat(cluster.server().isRunning()).as("the source database was not touched").isTrue();
         WindowView window = engine.recoveryWindow("shop");
         assertThat(window.start()).as("the completed backup still serves the window: %s; events %s", window,
