@@ -266,6 +266,12 @@ class ApiTest {
     @Order(5)
     void deregisterKeepsOrPurgesTheBackups() throws Exception {
         assertProblem(call("DELETE", "/v1/databases/shop", READER, null), 403, "dashboard");
+        // not while work runs: its result could be neither recorded nor purged
+        HttpResponse<String> running = call("POST", "/v1/databases/shop/base-backups", ADMIN, null);
+        assertThat(running.statusCode()).as(running.body()).isEqualTo(202);
+        String runningId = json(running).path("id").asText();
+        assertProblem(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null), 409, "has work under way (base backup " + runningId);
+        assertThat(awaitDone("/v1/databases/shop/base-backups/" + runningId).path("status").asText()).isEqualTo("completed");
         assertThat(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null).statusCode()).isEqualTo(204);
         assertThat(json(call("GET", "/v1/databases/shop", READER, null)).path("status").asText()).isEqualTo("deregistered");
         assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, null), 409, "deregistered");

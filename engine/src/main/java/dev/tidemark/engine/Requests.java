@@ -221,7 +221,19 @@ final class Requests {
     }
 
     void deregister(String databaseId, boolean purge, String actor) {
-        views.history(databaseId);
+        DatabaseHistory h = views.history(databaseId);
+        // work under way would outlive the registration: its result could not be recorded, nor its objects purged
+        List<String> busy = new ArrayList<>();
+        h.baseBackups().stream().filter(b -> "requested".equals(b.status()) || "running".equals(b.status()))
+                .forEach(b -> busy.add("base backup " + b.id()));
+        h.dumps().stream().filter(d -> "requested".equals(d.status()) || "running".equals(d.status()))
+                .forEach(d -> busy.add("dump " + d.id()));
+        h.restores().stream().filter(r -> "requested".equals(r.status()) || "running".equals(r.status()))
+                .forEach(r -> busy.add("restore " + r.id()));
+        if (!busy.isEmpty()) {
+            throw CatalogRejection.conflict("database " + databaseId + " has work under way (" + String.join(", ", busy)
+                    + "): wait until it has finished, then deregister (nothing was changed)");
+        }
         catalog.send(new Commands.DeregisterDatabase(databaseId, purge, clock.instant()), actor);
     }
 
