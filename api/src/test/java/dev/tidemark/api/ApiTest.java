@@ -275,6 +275,11 @@ class ApiTest {
         assertThat(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null).statusCode()).isEqualTo(204);
         assertThat(json(call("GET", "/v1/databases/shop", READER, null)).path("status").asText()).isEqualTo("deregistered");
         assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, null), 409, "deregistered");
+        JsonNode window = json(call("GET", "/v1/databases/shop/window", READER, null));
+        assertThat(window.path("start").isMissingNode() || window.path("start").isNull()).as(window.toString()).isTrue();
+        assertThat(window.path("note").asText()).contains("purged");
+        assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"latest\":true,\"targetDir\":\"/tmp/never\",\"port\":5999}"),
+                400, "nothing of it can be restored");
         Path objects = tmp.resolve("data/repository/db/shop");
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (System.nanoTime() < deadline && countFiles(objects) > 0) {

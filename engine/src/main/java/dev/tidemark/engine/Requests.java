@@ -258,7 +258,10 @@ final class Requests {
     }
 
     RestoreView restore(String databaseId, RestoreRequest request, String actor) {
-        views.history(databaseId);
+        if (views.history(databaseId).purged()) {
+            throw new InvalidRequestException("database " + databaseId + " was deregistered with its backups and WAL purged:"
+                    + " nothing of it can be restored");
+        }
         if (request == null || (request.time() == null) == !request.latest()) {
             throw new InvalidRequestException("give exactly one restore target: time (ISO-8601 with an offset, e.g. "
                     + "2026-11-24T10:41:07+01:00) or latest = true");

@@ -84,6 +84,9 @@ final class Views {
     }
 
     private WindowView window(DatabaseHistory h) {
+        if (h.purged()) {
+            return new WindowView(null, null, "deregistered with its backups and WAL purged: nothing can be restored", List.of());
+        }
         RecoveryWindow w = recoveryWindow(h);
         return new WindowView(w.start(), w.end(), w.isEmpty() ? w.note() : null, w.gaps());
     }

@@ -107,7 +107,10 @@ public final class Catalog implements AutoCloseable {
             }
             // WRITE_DELAY=0: each commit is written before the command returns (H2's default delays it by 500 ms);
             // PostgreSQL mode: one dialect (tables, types) for the embedded and the shared catalog
-            JdbcConnectionPool pool = JdbcConnectionPool.create("jdbc:h2:file:" + settings.embeddedDirectory().resolve("catalog").toAbsolutePath()
+            // retry: a thread interrupted during a write (a WAL stream being stopped while it records) closes an NIO file
+            // for every thread, which kills the whole database ("The database has been closed"); H2's retry file
+            // system reopens it instead
+            JdbcConnectionPool pool = JdbcConnectionPool.create("jdbc:h2:retry:" + settings.embeddedDirectory().resolve("catalog").toAbsolutePath()
                     + ";WRITE_DELAY=0;LOCK_TIMEOUT=10000;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH"
                     // closed by close(), after the event processors stopped, not by H2's own hook at JVM exit under them
                     + ";DB_CLOSE_ON_EXIT=FALSE", "tidemark", "");

@@ -102,6 +102,7 @@ public final class DatabaseHistory {
     private LinkedHashMap<String, Restore> restores = new LinkedHashMap<>();
     private ArrayList<WalRange> wal = new ArrayList<>();
     private ArrayList<Conflict> conflicts = new ArrayList<>();
+    private boolean purged;
 
     public DatabaseHistory() {
     }
@@ -172,7 +173,10 @@ public final class DatabaseHistory {
             case RestoreFailed e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "failed", r.startedAt(), e.at(),
                     null, null, null, null, e.reason()));
             case BackupsExpired e -> expire(e);
-            case DatabaseDeregistered e -> status = "deregistered";
+            case DatabaseDeregistered e -> {
+                status = "deregistered";
+                purged = e.purge();
+            }
         }
     }
 
@@ -286,6 +290,7 @@ public final class DatabaseHistory {
         c.restores = new LinkedHashMap<>(restores);
         c.wal = new ArrayList<>(wal);
         c.conflicts = new ArrayList<>(conflicts);
+        c.purged = purged;
         return c;
     }
 
@@ -307,6 +312,11 @@ public final class DatabaseHistory {
 
     public Policy policy() {
         return policy;
+    }
+
+    /** True once the database was deregistered with its objects purged: nothing of it can be restored any more. */
+    public boolean purged() {
+        return purged;
     }
 
     /** active, deregistered or chain-changed. */

@@ -52,6 +52,33 @@ class CatalogDurabilityTest {
     }
 
     @Test
+    void aThreadInterruptedWhileItWritesDoesNotCloseTheEmbeddedCatalog(@TempDir Path dir) throws Exception {
+        // a WAL stream stopped (interrupted) while it records its progress: the catalog must live on for everyone else
+        try (Catalog catalog = Catalog.open(new CatalogSettings(dir, null, null, null, null, null, Clock.systemUTC()))) {
+            for (int round = 0; round < 20; round++) {
+                int r = round;
+                Thread writer = new Thread(() -> {
+                    for (int i = 0; i < 30; i++) { // on after the interrupt, as a stopping stream records what it finished
+                        try {
+                            catalog.send(new Commands.RegisterDatabase("irq-" + r + "-" + i, "postgresql://postgres@127.0.0.1:5432/postgres",
+                                    "/irq/" + r + "/" + i, null, Policy.defaults(), Instant.now()), "alice");
+                        } catch (RuntimeException e) {
+                            // the interrupted command may fail; the catalog must not
+                        }
+                    }
+                });
+                writer.start();
+                Thread.sleep(2 + round % 7);
+                writer.interrupt();
+                writer.join();
+            }
+            catalog.send(new Commands.RegisterDatabase("irq-after", "postgresql://postgres@127.0.0.1:5432/postgres", "/irq/after", null,
+                    Policy.defaults(), Instant.now()), "alice");
+            assertThat(catalog.view().database("irq-after")).isPresent();
+        }
+    }
+
+    @Test
     void postgresqlServesAsTheSharedCatalog() throws Exception {
         try (PostgresCluster cluster = PostgresCluster.start()) {
             cluster.execute("create database catalog");
