@@ -98,11 +98,11 @@ cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / 
 machine_cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
 # thread_cpu: the server's threads, one "name user-ticks system-ticks" line each (pools summed under one name)
 thread_cpu() {
-  for t in /proc/"$server_pid"/task/*; do echo "$(tr ' ' _ < "$t/comm") $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12, $13}')"; done \
+  for t in /proc/"$server_pid"/task/*; do echo "$(tr ' ' _ < "$t/comm" 2>/dev/null) $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12, $13}')" || true; done \
     | sed -E 's/^(C[12]_Compiler|GC_Thread|G1_|wal-upload|http-nio|ForkJoinPool)[^ ]*/\1/'
 }
-# proc_cpu: every process, one "pid:name ticks" line each (user + system)
-proc_cpu() { cat /proc/[0-9]*/stat 2>/dev/null | sed -E 's/ \((.*)\) /:\1 /; s/^([^ ]*) /\1\t/' | tr ' ' _ | tr '\t' ' ' \
+# proc_cpu: every process, one "pid:name ticks" line each (user + system; processes that end while it reads are skipped)
+proc_cpu() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed -E 's/ \((.*)\) /:\1 /; s/^([^ ]*) /\1\t/' | tr ' ' _ | tr '\t' ' ' \
   | awk '{split($2, f, "_"); print $1, f[12] + f[13]}'; }
 # top_cpu BEFORE AFTER: the processes that used the most CPU between two proc_cpu snapshots
 top_cpu() {

@@ -51,9 +51,11 @@ drain() {
   local db="$1" label="$2"
   proc_cpu > "$root/procs0"; thread_cpu > "$root/threads0"; c0=$(cpu_seconds); m0=$(machine_cpu_seconds); t0=$(now)
   # registered through the API: a CLI call would add its own JVM start (about a second) to the drain time
-  curl -fs -o /dev/null -H "Authorization: Bearer $token" -H "Content-Type: application/json" -X POST \
-    -d "{\"id\":\"$db\",\"pgUrl\":\"postgresql://postgres@127.0.0.1:$port/postgres\",\"pgdata\":\"$data\"}" \
-    "http://127.0.0.1:$api_port/v1/databases"
+  local code
+  code=$(curl -sS -o "$root/register.out" -w '%{http_code}' -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
+    -X POST -d "{\"id\":\"$db\",\"pgUrl\":\"postgresql://postgres@127.0.0.1:$port/postgres\",\"pgdata\":\"$data\"}" \
+    "http://127.0.0.1:$api_port/v1/databases")
+  [ "$code" = 201 ] || { echo "registering $db failed ($code): $(cat "$root/register.out")" >&2; exit 1; }
   # one poller on one connection, every 100 ms, until the durable position reaches the backlog's end
   python3 - "$api_port" "$token" "$db" "$end_lsn" <<'PY'
 import http.client, json, sys, time
@@ -90,7 +92,8 @@ for i in "${!variants[@]}"; do
   until grep -q "compiled in" "$root/tidemark.log"; do sleep 0.2; done
   drain "cold$i" "fresh server"
   # a server that has run for a while has compiled the whole path: the same backlog again, on a second slot
-  curl -fs -o /dev/null -H "Authorization: Bearer $token" -X DELETE "http://127.0.0.1:$api_port/v1/databases/cold$i"
+  code=$(curl -sS -o "$root/delete.out" -w '%{http_code}' -H "Authorization: Bearer $token" -X DELETE "http://127.0.0.1:$api_port/v1/databases/cold$i")
+  [ "$code" = 204 ] || { echo "deregistering cold$i failed ($code): $(cat "$root/delete.out")" >&2; exit 1; }
   db="bench$i"
   drain "$db" "warm server"
 done
