@@ -51,17 +51,36 @@ public final class Tidemark implements Runnable {
             return 2;
         });
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            int code;
             if (e instanceof ApiClient.ApiException api) {
-                commandLine.getErr().println("error: " + api.getMessage());
-                return api.status() >= 400 && api.status() < 500 ? 2 : 1;
+                code = api.status() >= 400 && api.status() < 500 ? 2 : 1;
+            } else if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof IllegalStateException) {
+                code = 1;
+            } else {
+                throw e;
             }
-            if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof IllegalStateException) {
-                commandLine.getErr().println("error: " + e.getMessage());
-                return 1;
+            commandLine.getErr().println("error: " + e.getMessage());
+            if (jsonAsked(parseResult)) {
+                // with --json, stdout carries one JSON document whatever happens: here the error
+                java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
+                error.put("status", e instanceof ApiClient.ApiException api && api.status() > 0 ? api.status() : null);
+                error.put("message", e.getMessage());
+                error.put("exitCode", code);
+                commandLine.getOut().println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(
+                        java.util.Map.of("error", error)));
             }
-            throw e;
+            return code;
         });
         return cl;
+    }
+
+    private static boolean jsonAsked(CommandLine.ParseResult result) {
+        for (CommandLine.ParseResult r = result; r != null; r = r.subcommand()) {
+            if (r.hasMatchedOption("--json")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

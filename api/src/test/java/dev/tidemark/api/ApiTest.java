@@ -252,6 +252,12 @@ class ApiTest {
         assertThat(dump.path("status").asText()).as(dump.toString()).isEqualTo("completed");
         assertThat(cli(0, with(admin, "db", "remove", "shop2", "--purge"))).contains("deregistered shop2");
         assertThat(parse(cli(0, with(read, "db", "status", "shop2", "--json"))).path("status").asText()).isEqualTo("deregistered");
+        // with --json an error is a JSON document on stdout too (and its line on stderr)
+        JsonNode error = parse(cli(2, with(read, "db", "status", "nope", "--json"))).path("error");
+        assertThat(error.path("status").asInt()).isEqualTo(404);
+        assertThat(error.path("message").asText()).contains("nope");
+        assertThat(error.path("exitCode").asInt()).isEqualTo(2);
+        assertThat(cli(2, new String[]{"--server", "notaurl", "db", "list"})).contains("invalid server address 'notaurl'");
         Path key = tmp.resolve("cli.key");
         assertThat(cli(0, new String[]{"key", "generate", key.toString()})).contains("wrote master key");
         assertThat(cli(1, new String[]{"key", "generate", key.toString()})).contains("refusing to overwrite");

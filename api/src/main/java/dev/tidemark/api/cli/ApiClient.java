@@ -85,9 +85,13 @@ public final class ApiClient {
 
     private URI uri(String path) {
         try {
-            return URI.create(server + path);
+            URI uri = URI.create(server + path);
+            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
+                throw new IllegalArgumentException("not an http(s) URL");
+            }
+            return uri;
         } catch (IllegalArgumentException e) {
-            throw new ApiException(0, "invalid server address '" + server + "': use e.g. http://127.0.0.1:8432");
+            throw new ApiException(400, "invalid server address '" + server + "': use e.g. http://127.0.0.1:8432"); // a usage error: exit 2
         }
     }
 
