@@ -172,6 +172,19 @@ class ApiTest {
                 .header("Authorization", "Bearer " + READER).header("Range", "bytes=100-").build(), HttpResponse.BodyHandlers.ofByteArray());
         assertThat(rest.statusCode()).isEqualTo(206);
         assertThat(rest.body()).isEqualTo(Arrays.copyOfRange(whole.body(), 100, whole.body().length));
+        // a Range not served (garbage, a suffix) is ignored: the whole archive; one past the end is a problem+json 416
+        for (String ignored : java.util.List.of("bytes=abc", "bytes=-10", "bytes=99999999999999999999999-")) {
+            HttpResponse<byte[]> all = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                    .header("Authorization", "Bearer " + READER).header("Range", ignored).build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(all.statusCode()).as(ignored).isEqualTo(200);
+            assertThat(all.body()).as(ignored).isEqualTo(whole.body());
+        }
+        HttpResponse<String> beyond = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .header("Authorization", "Bearer " + READER).header("Range", "bytes=" + whole.body().length + "-").build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(beyond.statusCode()).isEqualTo(416);
+        assertThat(beyond.headers().firstValue("Content-Type").orElse("")).startsWith("application/problem+json");
+        assertThat(beyond.body()).contains("the archive has " + whole.body().length + " bytes");
 
         HttpResponse<String> restore = call("POST", "/v1/databases/shop/dumps/" + id + "/restore", ADMIN,
                 "{\"database\":\"postgres\",\"targetDatabase\":\"copy\"}");

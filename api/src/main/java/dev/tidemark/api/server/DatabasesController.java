@@ -40,7 +40,7 @@ import java.util.regex.Pattern;
 @RestController
 @RequestMapping("/v1/databases")
 public class DatabasesController {
-    private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-(\\d*)");
+    private static final Pattern RANGE = Pattern.compile("bytes=(\\d{1,18})-(\\d{0,18})");
     private final Operations engine;
 
     public DatabasesController(Operations engine) {
@@ -129,20 +129,21 @@ public class DatabasesController {
         long size = download.size();
         long start = 0;
         long end = size - 1;
-        if (range != null) {
-            Matcher m = RANGE.matcher(range.trim());
-            if (!m.matches() || Long.parseLong(m.group(1)) >= Math.max(size, 1)) {
-                response.setStatus(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE.value());
-                response.setHeader("Content-Range", "bytes */" + size);
-                return;
-            }
+        // a Range this server does not serve (not "bytes=N-" or "bytes=N-M": suffixes, several ranges, garbage) is
+        // ignored, as RFC 9110 allows: the whole archive follows
+        Matcher m = range == null ? null : RANGE.matcher(range.trim());
+        if (m != null && m.matches()) {
             start = Long.parseLong(m.group(1));
             if (!m.group(2).isEmpty()) {
                 end = Math.min(end, Long.parseLong(m.group(2)));
             }
-            if (end < start) {
+            if (start >= Math.max(size, 1) || end < start) {
                 response.setStatus(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE.value());
                 response.setHeader("Content-Range", "bytes */" + size);
+                response.setContentType("application/problem+json");
+                response.getWriter().write("{\"type\":\"about:blank\",\"title\":\"Range Not Satisfiable\",\"status\":416,"
+                        + "\"detail\":\"the archive has " + size + " bytes: ask for a range that starts inside it (bytes=N- with N below "
+                        + size + ")\"}");
                 return;
             }
             response.setStatus(HttpStatus.PARTIAL_CONTENT.value());
