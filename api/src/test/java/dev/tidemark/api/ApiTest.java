@@ -273,7 +273,7 @@ class ApiTest {
         assertThat(cli(2, new String[]{"--server", "notaurl", "db", "list"})).contains("invalid server address 'notaurl'");
         Path key = tmp.resolve("cli.key");
         assertThat(cli(0, new String[]{"key", "generate", key.toString()})).contains("wrote master key");
-        assertThat(cli(1, new String[]{"key", "generate", key.toString()})).contains("refusing to overwrite");
+        assertThat(cli(2, new String[]{"key", "generate", key.toString()})).contains("a master key is never overwritten");
         String token = cli(0, new String[]{"token", "create", "ci-bot", "--scope", "operator", "--database", "shop"});
         assertThat(token).contains("scope: operator", "sha256: ", "databases: [shop]");
         assertThat(cli(0, with(read, "restore", "status", "shop", restore.path("id").asText()))).contains("completed");

@@ -643,6 +643,10 @@ public final class Commands {
 
             @Override
             public Integer call() throws IOException {
+                if (Files.exists(file)) { // bad input, like any other: exit 2, nothing written
+                    System.err.println("error: " + file + " exists: a master key is never overwritten; give a new file name");
+                    return 2;
+                }
                 MasterKey key = MasterKey.generate();
                 key.writeTo(file);
                 System.out.println("wrote master key " + key.fingerprint() + " to " + file
