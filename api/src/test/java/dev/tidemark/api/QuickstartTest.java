@@ -38,5 +38,11 @@ class QuickstartTest {
         assertThat(text).contains("identical: the restore brought back exactly the moment asked for", "Quickstart passed")
                 .contains("Tidemark quickstart in " + dir);
         assertThat(Files.exists(dir)).as("cleaned up").isFalse();
+
+        // a directory it did not make is bad input: exit 2, nothing in it touched
+        Path mine = Files.createDirectories(tmp.resolve("mine"));
+        Files.writeString(mine.resolve("keep.txt"), "mine");
+        assertThat(Tidemark.commandLine().execute("quickstart", "--dir", mine.toString())).isEqualTo(2);
+        assertThat(Files.readString(mine.resolve("keep.txt"))).isEqualTo("mine");
     }
 }

@@ -67,6 +67,11 @@ public final class Quickstart implements Callable<Integer> {
             return 2;
         }
         Path root = reachable(dir.toAbsolutePath().normalize());
+        if (Files.exists(root) && !Files.exists(root.resolve(MARK))) {
+            // bad input, like a busy port: exit 2, nothing touched
+            System.err.println("error: " + root + " exists and was not made by the quickstart: choose another --dir");
+            return 2;
+        }
         try {
             prepare(root);
             return run(root);
