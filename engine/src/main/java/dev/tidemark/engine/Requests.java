@@ -104,9 +104,9 @@ final class Requests {
                         + " base backups are taken from: " + mismatch);
             }
         }
-        Path same = realPath(pgdata);
+        Path same = resolvedPath(pgdata);
         for (DatabaseHistory other : catalog.view().databases()) {
-            if (!"deregistered".equals(other.status()) && other.pgdata() != null && realPath(Path.of(other.pgdata())).equals(same)) {
+            if (!"deregistered".equals(other.status()) && other.pgdata() != null && resolvedPath(Path.of(other.pgdata())).equals(same)) {
                 throw CatalogRejection.conflict("data directory " + pgdata + " is protected already as database " + other.id()
                         + ": a cluster is protected once (its WAL stream, slot and backups belong to " + other.id() + ")");
             }
@@ -143,14 +143,6 @@ final class Requests {
         }
     }
 
-    private static Path realPath(Path p) {
-        try {
-            return p.toRealPath();
-        } catch (java.io.IOException e) {
-            return p.toAbsolutePath().normalize();
-        }
-    }
-
     /** The path with the links of its existing part resolved (the rest, not yet created, appended as written). */
     private static Path resolvedPath(Path p) {
         Path absolute = p.toAbsolutePath().normalize();
@@ -168,14 +160,11 @@ final class Requests {
         }
     }
 
-    /** Refuses a server that cannot be protected, saying what to change. */
-    /** The WAL segment size the catalog and the recovery window are computed with. */
-    private static final long WAL_SEGMENT_SIZE = 16L << 20;
-
     /** What registration learns of a server: its system identifier, its own port and whether it is a standby. */
     private record ServerFacts(String systemId, int port, boolean standby) {
     }
 
+    /** Refuses a server that cannot be protected, saying what to change. */
     private static ServerFacts checkServer(PgConnections server, String role) {
         ServerFacts facts;
         try (Connection c = server.open(); Statement s = c.createStatement();
@@ -184,7 +173,7 @@ final class Requests {
                      + " (select system_identifier::text from pg_control_system()), current_setting('port')::int, pg_is_in_recovery()")) {
             r.next();
             facts = new ServerFacts(r.getString(4), r.getInt(5), r.getBoolean(6));
-            if (r.getLong(3) != WAL_SEGMENT_SIZE) {
+            if (r.getLong(3) != DatabaseHistory.SEGMENT_SIZE) { // the size the catalog and the window count in
                 throw new InvalidRequestException("the " + role + " at " + server + " writes WAL segments of " + (r.getLong(3) >> 20)
                         + " MiB (initdb --wal-segsize): Tidemark handles the default 16 MiB segments only");
             }
@@ -223,13 +212,11 @@ final class Requests {
     void deregister(String databaseId, boolean purge, String actor) {
         DatabaseHistory h = views.history(databaseId);
         // work under way would outlive the registration: its result could not be recorded, nor its objects purged
+        java.util.function.Predicate<String> underWay = status -> "requested".equals(status) || "running".equals(status);
         List<String> busy = new ArrayList<>();
-        h.baseBackups().stream().filter(b -> "requested".equals(b.status()) || "running".equals(b.status()))
-                .forEach(b -> busy.add("base backup " + b.id()));
-        h.dumps().stream().filter(d -> "requested".equals(d.status()) || "running".equals(d.status()))
-                .forEach(d -> busy.add("dump " + d.id()));
-        h.restores().stream().filter(r -> "requested".equals(r.status()) || "running".equals(r.status()))
-                .forEach(r -> busy.add("restore " + r.id()));
+        h.baseBackups().stream().filter(b -> underWay.test(b.status())).forEach(b -> busy.add("base backup " + b.id()));
+        h.dumps().stream().filter(d -> underWay.test(d.status())).forEach(d -> busy.add("dump " + d.id()));
+        h.restores().stream().filter(r -> underWay.test(r.status())).forEach(r -> busy.add("restore " + r.id()));
         if (!busy.isEmpty()) {
             throw CatalogRejection.conflict("database " + databaseId + " has work under way (" + String.join(", ", busy)
                     + "): wait until it has finished, then deregister (nothing was changed)");

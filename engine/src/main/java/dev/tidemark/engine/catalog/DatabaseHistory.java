@@ -23,7 +23,7 @@ import java.util.Optional;
 @JsonAutoDetect(fieldVisibility = JsonAutoDetect.Visibility.ANY, getterVisibility = JsonAutoDetect.Visibility.NONE,
         isGetterVisibility = JsonAutoDetect.Visibility.NONE)
 public final class DatabaseHistory {
-    static final long SEGMENT_SIZE = 16L << 20;
+    public static final long SEGMENT_SIZE = 16L << 20;
 
     public record BaseBackup(String id, String status, String trigger, Instant requestedAt, Instant startedAt, Instant completedAt,
                              String node, boolean fromStandby, String chain, Integer timeline, String startLsn, String startSegment,

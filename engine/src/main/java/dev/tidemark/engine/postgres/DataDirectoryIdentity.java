@@ -3,11 +3,9 @@ package dev.tidemark.engine.postgres;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 
 /**
@@ -21,16 +19,17 @@ public final class DataDirectoryIdentity {
 
     /** Null when pgdata is the live data directory of the server with this system identifier on this port; else why not. */
     public static String mismatch(Path pgdata, String serverSystemId, int serverPort) {
-        String systemId;
-        try (FileChannel control = FileChannel.open(pgdata.resolve("global").resolve("pg_control"), StandardOpenOption.READ)) {
-            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            while (b.hasRemaining() && control.read(b) >= 0) {
-                // pg_control opens with the system identifier, a 64-bit integer in the machine's (little-endian) order
-            }
-            systemId = Long.toUnsignedString(b.flip().getLong());
+        byte[] head;
+        try (var control = Files.newInputStream(pgdata.resolve("global").resolve("pg_control"))) {
+            head = control.readNBytes(8);
         } catch (IOException e) {
             return pgdata + " has no readable global/pg_control (" + e.getMessage() + "): it is not a data directory this engine can read";
         }
+        if (head.length < 8) {
+            return pgdata + "/global/pg_control is truncated: it is not a data directory this engine can read";
+        }
+        // pg_control opens with the system identifier, a 64-bit integer in the machine's (little-endian) order
+        String systemId = Long.toUnsignedString(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getLong());
         if (!systemId.equals(serverSystemId)) {
             return pgdata + " is the data directory of database system " + systemId + ", but the server is system " + serverSystemId
                     + ": give the data directory of that server";

@@ -230,9 +230,8 @@ public final class RestoreRunner {
             log.info("restore {}: starting PostgreSQL on port {} to replay WAL {}", request.restoreId(), request.port(),
                     request.targetTime().map(t -> "up to " + t).orElse("to the end of the archive"));
             Result result;
-            spoolInUse = wal;
             try {
-                result = recover(request, server, target, logFile, movedAside);
+                result = recover(request, server, target, logFile, movedAside, wal);
                 requireNoHole(wal, request);
             } catch (IOException e) {
                 if (wal.failure().isPresent()) {
@@ -570,7 +569,7 @@ public final class RestoreRunner {
      * (max_connections raised on the source after the backup, for one), PostgreSQL refuses to go on; the restored
      * configuration takes the source's value and recovery resumes.
      */
-    private Result recover(Request request, PgServer server, Path target, Path logFile, Path movedAside)
+    private Result recover(Request request, PgServer server, Path target, Path logFile, Path movedAside, WalSpool wal)
             throws IOException, InterruptedException {
         boolean targetIsEnd = false;
         for (int attempt = 1; ; attempt++) {
@@ -585,7 +584,7 @@ public final class RestoreRunner {
                     raise.forEach((name, value) -> lines.add(name + " = " + value));
                 } else if (!targetIsEnd && request.targetTime().isPresent()
                         && logMentions(logFile, "recovery ended before configured recovery target was reached")) {
-                    requireNoHole(spoolInUse, request);
+                    requireNoHole(wal, request);
                     log.info("restore {}: no commit after {} in the archived WAL: the state at the target is the end of the archive; "
                             + "resuming recovery to it", request.restoreId(), request.targetTime().get());
                     lines.add("recovery_target_time = ''");
@@ -605,7 +604,7 @@ public final class RestoreRunner {
      * stopped short when it asked for a segment the archive lacks while holding later ones.
      */
     private static void requireNoHole(WalSpool wal, Request request) throws IOException {
-        Optional<String> missing = wal == null ? Optional.empty() : wal.missingSegment();
+        Optional<String> missing = wal.missingSegment();
         if (missing.isPresent()) {
             throw new IOException("WAL segment " + missing.get() + " is missing from the repository although later WAL is there:"
                     + " the recovery stopped at it, short of " + request.targetTime().map(Instant::toString).orElse("the end of the archive")
@@ -772,9 +771,6 @@ public final class RestoreRunner {
     }
 
     /** In place: the tablespace's own location. Beside: a directory next to the new data directory. */
-    /** The WAL spool of the restore under way (one restore per runner at a time). */
-    private WalSpool spoolInUse;
-
     private static Path tablespaceLocation(Request request, Path target, BackupManifest.Tablespace ts) {
         if (request.inPlace()) {
             return Path.of(ts.location());

@@ -170,17 +170,7 @@ class PointInTimeRestoreTest {
     void aCorruptedWalSegmentAbortsTheRecoveryInsteadOfEndingItEarly() throws Exception {
         Path copyRoot = tmp.resolve("repo-copy-wal");
         Repository damaged = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
-        BackupManifest m = backup.manifest();
-        long start = dev.tidemark.engine.postgres.WalSegment.containing(1, dev.tidemark.engine.postgres.Lsn.parse(m.startLsn()),
-                m.walSegmentSize()).number();
-        String victim;
-        try (var all = repo.store().list(repo.layout().walPrefix("pitr", m.chain()))) {
-            // the newest complete segment: a restore to the latest moment needs it, and WAL follows it
-            victim = all.map(o -> o.key()).filter(k -> k.substring(k.lastIndexOf('/') + 1).length() == 24)
-                    .filter(k -> dev.tidemark.engine.postgres.WalSegment.parse(k.substring(k.lastIndexOf('/') + 1), m.walSegmentSize())
-                            .number() > start)
-                    .max(String::compareTo).orElseThrow();
-        }
+        String victim = newestCompleteSegmentAfterTheBackup(); // a restore to the latest moment needs it, and WAL follows it
         TestRepositories.flipByte(copyRoot, victim, 200);
         Path target = tmp.resolve("damaged-wal");
         RestoreRunner runner = new RestoreRunner(damaged, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()));
@@ -217,17 +207,7 @@ class PointInTimeRestoreTest {
     void aSegmentMissingFromTheMiddleFailsTheRestoreInsteadOfEndingItShort() throws Exception {
         Path copyRoot = tmp.resolve("repo-copy-hole");
         Repository holed = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
-        BackupManifest m = backup.manifest();
-        long start = dev.tidemark.engine.postgres.WalSegment.containing(1, dev.tidemark.engine.postgres.Lsn.parse(m.startLsn()),
-                m.walSegmentSize()).number();
-        String victim;
-        try (var all = repo.store().list(repo.layout().walPrefix("pitr", m.chain()))) {
-            // the newest complete segment: later WAL (the partial segment) follows it
-            victim = all.map(o -> o.key()).filter(k -> k.substring(k.lastIndexOf('/') + 1).length() == 24)
-                    .filter(k -> dev.tidemark.engine.postgres.WalSegment.parse(k.substring(k.lastIndexOf('/') + 1), m.walSegmentSize())
-                            .number() > start)
-                    .max(String::compareTo).orElseThrow();
-        }
+        String victim = newestCompleteSegmentAfterTheBackup(); // later WAL (the partial segment) follows it
         holed.store().delete(victim);
         String name = victim.substring(victim.lastIndexOf('/') + 1);
         RestoreRunner runner = new RestoreRunner(holed, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()));
@@ -237,6 +217,19 @@ class PointInTimeRestoreTest {
                     .as("restore to %s", time.map(Instant::toString).orElse("the latest moment"))
                     .hasMessageContaining("WAL segment " + name + " is missing from the repository");
             assertThat(target).as("no startable cluster is left behind").doesNotExist();
+        }
+    }
+
+    /** The key of the newest complete WAL segment after the backup's start segment. */
+    private String newestCompleteSegmentAfterTheBackup() throws Exception {
+        BackupManifest m = backup.manifest();
+        long start = dev.tidemark.engine.postgres.WalSegment.containing(1, dev.tidemark.engine.postgres.Lsn.parse(m.startLsn()),
+                m.walSegmentSize()).number();
+        try (var all = repo.store().list(repo.layout().walPrefix("pitr", m.chain()))) {
+            return all.map(o -> o.key()).filter(k -> k.substring(k.lastIndexOf('/') + 1).length() == 24)
+                    .filter(k -> dev.tidemark.engine.postgres.WalSegment.parse(k.substring(k.lastIndexOf('/') + 1), m.walSegmentSize())
+                            .number() > start)
+                    .max(String::compareTo).orElseThrow();
         }
     }
 
