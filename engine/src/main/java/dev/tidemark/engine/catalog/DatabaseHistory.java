@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Optional;
 
 /**
@@ -103,6 +104,8 @@ public final class DatabaseHistory {
     private ArrayList<WalRange> wal = new ArrayList<>();
     private ArrayList<Conflict> conflicts = new ArrayList<>();
     private boolean purged;
+    /** "chain/timeline" to the LSN where that timeline left its parent. */
+    private LinkedHashMap<String, String> timelineStarts = new LinkedHashMap<>();
 
     public DatabaseHistory() {
     }
@@ -147,9 +150,7 @@ public final class DatabaseHistory {
             }
             case WalConflictDetected e -> conflicts.add(new Conflict(e.chain(), e.segment(), e.existingSha256(), e.newSha256(),
                     e.keptAs(), e.at()));
-            case TimelineSwitched e -> {
-                // the ranges of the new timeline carry it; nothing else changes
-            }
+            case TimelineSwitched e -> timelineStarts.putIfAbsent(e.chain() + "/" + e.toTimeline(), e.switchLsn());
             case ChainChanged e -> {
                 changedToChain = e.actualChain();
                 status = "chain-changed";
@@ -393,6 +394,15 @@ public final class DatabaseHistory {
 
     public Optional<Restore> runningRestore() {
         return restores.values().stream().filter(Restore::inProgress).findFirst();
+    }
+
+    /**
+     * The segment where a timeline's own WAL begins (the one holding its switch point: recovery reads the new timeline's
+     * copy of it, and the parent's segments before it), when the switch was recorded.
+     */
+    public OptionalLong timelineBeginSegment(String walChain, int timeline) {
+        String lsn = timelineStarts == null ? null : timelineStarts.get(walChain + "/" + timeline);
+        return lsn == null ? OptionalLong.empty() : OptionalLong.of(Lsn.parse(lsn).value() / SEGMENT_SIZE);
     }
 
     public List<WalRange> wal() {

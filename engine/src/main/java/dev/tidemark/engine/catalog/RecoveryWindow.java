@@ -84,7 +84,7 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
             if (rolledBack.stream().anyMatch(g -> g.holds(b.consistencyTime()))) {
                 continue; // taken of the history an in-place restore rolled back: the newest timeline does not continue it
             }
-            walEnd(history.wal(), b, live).filter(end -> !end.isBefore(b.consistencyTime())).ifPresent(end -> usable.add(new Usable(b, end)));
+            walEnd(history, b, live).filter(end -> !end.isBefore(b.consistencyTime())).ifPresent(end -> usable.add(new Usable(b, end)));
         }
         if (usable.isEmpty()) {
             boolean any = history.baseBackups().stream().anyMatch(b -> "completed".equals(b.status()));
@@ -106,21 +106,47 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
         return new RecoveryWindow(start, end, stretch, null, gaps);
     }
 
-    /** The newest server time the WAL from the backup's start segment reaches without a gap. */
-    static Optional<Instant> walEnd(List<WalRange> ranges, BaseBackup b, LiveWal live) {
+    /**
+     * The newest server time the WAL from the backup's start segment reaches without a gap. Where a newer timeline
+     * follows, its parent counts only up to the segment where the newer one began: recovery follows the newest timeline,
+     * so what the parent holds beyond that (WAL the old primary wrote after the fork) neither fills a gap of the newer
+     * timeline nor dates the window.
+     */
+    static Optional<Instant> walEnd(DatabaseHistory history, BaseBackup b, LiveWal live) {
         long start = b.startSegmentNumber();
         long coveredUntil = start - 1;
         int timeline = b.timeline();
         Instant end = null;
-        for (WalRange r : ranges) {
-            if (!r.chain().equals(b.chain()) || r.timeline() < timeline || r.last() <= coveredUntil) {
+        List<WalRange> counted = new ArrayList<>();
+        for (WalRange r : history.wal()) {
+            if (!r.chain().equals(b.chain()) || r.timeline() < timeline) {
+                continue;
+            }
+            if (r.timeline() > timeline) {
+                long begin = history.timelineBeginSegment(r.chain(), r.timeline()).orElse(r.first());
+                if (begin > coveredUntil + 1 || begin < start) {
+                    break; // the parent does not reach the fork, or the backup was taken after it on the parent's branch
+                }
+                if (coveredUntil >= begin) {
+                    coveredUntil = begin - 1;
+                    end = null;
+                    for (WalRange c : counted) {
+                        Instant reached = c.last() < begin ? c.lastTime() : c.first() < begin ? c.firstTime() : null;
+                        end = reached != null && (end == null || reached.isAfter(end)) ? reached : end;
+                    }
+                }
+                if (r.first() > begin) {
+                    break; // the newer timeline's first segments are missing
+                }
+                timeline = r.timeline();
+            } else if (r.last() <= coveredUntil) {
                 continue;
             }
             if (r.first() > coveredUntil + 1) {
                 break;
             }
             coveredUntil = r.last();
-            timeline = r.timeline();
+            counted.add(r);
             end = end == null || r.lastTime().isAfter(end) ? r.lastTime() : end;
         }
         if (live != null && live.chain().equals(b.chain()) && live.timeline() >= timeline && live.time() != null) {

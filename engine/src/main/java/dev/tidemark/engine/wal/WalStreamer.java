@@ -25,8 +25,10 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -160,12 +162,78 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             }
             forgetDiverged(replication, id, previousTimeline);
             Lsn restart = ensureSlot(sql, replication);
-            Lsn start = restart.segmentStart(id.segmentSize);
+            Lsn slotStart = restart.segmentStart(id.segmentSize);
+            Lsn start = slotStart;
             if (durable.compareTo(start) > 0 && durable.compareTo(id.position) <= 0) {
                 start = durable.segmentStart(id.segmentSize);
             }
-            stream(replication.unwrap(PGConnection.class), sql, id, start);
+            boolean belowSlot = false;
+            if (!durable.equals(Lsn.ZERO) && durable.compareTo(slotStart) < 0) {
+                // a slot newer than what is durable: created on a promoted standby, or on a server restored in place, or
+                // dropped by someone. The WAL in between may still be on the server: ask for it before accepting a gap.
+                log.info("replication slot {} of {} starts at {}, after what is durable ({}): asking the server for the WAL in between",
+                        settings.slotName(), databaseId, restart, durable);
+                start = durable.segmentStart(id.segmentSize);
+                belowSlot = true;
+            }
+            List<Fork> history = history(replication, id.timeline);
+            try {
+                stream(replication, sql, id, start, history);
+            } catch (SQLException e) {
+                if (!belowSlot || e.getMessage() == null || !e.getMessage().contains("has already been removed")) {
+                    throw e;
+                }
+                log.warn("WAL of {} from {} to {} is no longer on the server ({}): the recovery window has a gap there until the"
+                        + " next base backup; streaming resumes from the replication slot's position", databaseId, durable, restart,
+                        e.getMessage().lines().findFirst().orElse(""));
+                stream(replication, sql, id, slotStart, history);
+            }
         }
+    }
+
+    /**
+     * Where a timeline began: timeline tli's WAL is used from segment begin on, its parent's before it. The segment holding
+     * the switch point exists under both names; the new timeline's copy is the one recovery reads.
+     */
+    record Fork(int tli, Lsn begin) {
+    }
+
+    /** The timelines of the server's current history that end before it, oldest first, each with where its successor began. */
+    private static List<Fork> history(Connection replication, int current) throws SQLException {
+        if (current <= 1) {
+            return List.of();
+        }
+        try (Statement st = replication.createStatement(); ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + current)) {
+            rs.next();
+            return forks(new String(rs.getBytes(2), StandardCharsets.UTF_8));
+        }
+    }
+
+    /** Parses a history file ("1\t0/3000000\treason" lines) into the ancestors' ends, oldest first. */
+    static List<Fork> forks(String history) {
+        List<Fork> forks = new ArrayList<>();
+        for (String line : history.split("\n")) {
+            String[] parts = line.trim().split("\\s+");
+            if (parts.length >= 2 && parts[0].matches("[0-9]+")) {
+                forks.add(new Fork(Integer.parseInt(parts[0]), Lsn.parse(parts[1])));
+            }
+        }
+        return forks;
+    }
+
+    /**
+     * The timeline whose copy of the segment at start recovery reads, and the segment number where that timeline's part
+     * ends (-1 for the current timeline).
+     */
+    static long[] timelineOf(List<Fork> history, int current, Lsn start, long segmentSize) {
+        long segment = start.value() / segmentSize;
+        for (Fork f : history) {
+            long end = f.begin().value() / segmentSize; // the successor's copy of the switch segment is the one to keep
+            if (segment < end) {
+                return new long[] {f.tli(), end};
+            }
+        }
+        return new long[] {current, -1};
     }
 
     /**
@@ -205,20 +273,25 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
-    private void stream(PGConnection pg, Connection sql, Identity id, Lsn start) throws Exception {
+    private void stream(Connection replication, Connection sql, Identity id, Lsn start, List<Fork> history) throws Exception {
         long segmentSize = id.segmentSize;
         this.segmentSize = segmentSize;
+        long[] plan = timelineOf(history, id.timeline, start, segmentSize);
+        timeline = (int) plan[0];
+        long endSegment = plan[1];
+        PGReplicationStream stream = endSegment < 0
+                ? replication.unwrap(PGConnection.class).getReplicationAPI().replicationStream().physical()
+                        .withSlotName(settings.slotName())
+                        .withStartPosition(LogSequenceNumber.valueOf(start.value()))
+                        .withStatusInterval(10, TimeUnit.SECONDS)
+                        .start()
+                : HistoricStream.start(replication, settings.slotName(), start, timeline);
         byte[] buffer = new byte[(int) segmentSize];
         WalSegment segment = WalSegment.containing(timeline, start, segmentSize);
         int filled = 0;
         int uploadedPartial = 0;
         long nextPartial = System.nanoTime() + settings.partialInterval().toNanos();
         long nextSample = 0;
-        PGReplicationStream stream = pg.getReplicationAPI().replicationStream().physical()
-                .withSlotName(settings.slotName())
-                .withStartPosition(LogSequenceNumber.valueOf(start.value()))
-                .withStatusInterval(10, TimeUnit.SECONDS)
-                .start();
         // completed segments are encoded and uploaded by a few uploaders while the stream reads on; they are
         // acknowledged to the server strictly in order, each only once it and every segment before it is durable
         ExecutorService uploaders = Executors.newFixedThreadPool(UPLOADERS, r -> {
@@ -232,16 +305,23 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         try {
             state = "streaming";
             lastError = null;
-            log.info("WAL streaming of {} started at {} on timeline {} (chain {})", databaseId, start, timeline, chain);
+            if (endSegment < 0) {
+                log.info("WAL streaming of {} started at {} on timeline {} (chain {})", databaseId, start, timeline, chain);
+            } else {
+                log.info("WAL streaming of {} started at {} on timeline {}, which the server left for timeline {} at {}: streaming"
+                        + " it up to there first (chain {})", databaseId, start, timeline, id.timeline,
+                        new WalSegment(timeline, endSegment, segmentSize).start(), chain);
+            }
             publishStatus();
-            while (!stopped) {
+            boolean timelineDone = false;
+            while (!stopped && !timelineDone) {
                 completeReady(stream, pending, spare);
                 ByteBuffer data = stream.readPending();
                 long now = System.nanoTime();
                 if (now >= nextSample || sampleRequested) {
                     sampleRequested = false;
                     int serverTimeline = sample(sql, id);
-                    if (serverTimeline != timeline) {
+                    if (serverTimeline != id.timeline) {
                         log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
                         // the completed segments on their way keep this timeline's names: acknowledge them first (the
                         // next connection streams from the durable position under the new timeline's names)
@@ -295,8 +375,19 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         segment = segment.next();
                         filled = 0;
                         uploadedPartial = 0;
+                        if (endSegment >= 0 && segment.number() >= endSegment) {
+                            timelineDone = true; // this timeline's part is complete; what follows is the successor's
+                            break;
+                        }
                     }
                 }
+            }
+            if (timelineDone) {
+                completeAll(stream, pending, spare);
+                drained = true;
+                log.info("WAL of {} on timeline {} is complete up to {}; continuing on the next timeline", databaseId, timeline,
+                        segment.start());
+                return;
             }
             // stopped: acknowledge what is on its way (when close() interrupted us, the wait below throws instead
             // and the uploads are cancelled unacknowledged; the slot keeps their WAL for the next start)
@@ -469,7 +560,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 rs.next();
                 Instant time = rs.getTimestamp(1).toInstant();
                 String lsnText = rs.getString(2);
-                int serverTimeline = rs.getObject(3) == null ? timeline : rs.getInt(3);
+                int serverTimeline = rs.getObject(3) == null ? id.timeline : rs.getInt(3);
                 boolean inRecovery = rs.getBoolean(4);
                 retainedBytes = rs.getLong(5);
                 if (inRecovery != id.standby) {
@@ -561,15 +652,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
-    /** Reads the switch point of parent in a history file ("1\t0/3000000\treason" lines). */
+    /** The switch point where parent ended in a history file, or zero when the history does not pass through it. */
     static Lsn switchPointOf(String history, int parent) {
-        for (String line : history.split("\n")) {
-            String[] parts = line.trim().split("\\s+");
-            if (parts.length >= 2 && parts[0].equals(Integer.toString(parent))) {
-                return Lsn.parse(parts[1]);
-            }
-        }
-        return Lsn.ZERO;
+        return forks(history).stream().filter(f -> f.tli() == parent).map(Fork::begin).findFirst().orElse(Lsn.ZERO);
     }
 
     private boolean sleepBackoff(int failures) {

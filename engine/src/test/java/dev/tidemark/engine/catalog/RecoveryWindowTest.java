@@ -1,6 +1,9 @@
 package dev.tidemark.engine.catalog;
 
 import dev.tidemark.engine.catalog.api.Commands.LiveWal;
+import dev.tidemark.engine.catalog.api.DatabaseEvent.TimelineSwitched;
+import dev.tidemark.engine.catalog.api.DatabaseEvent.WalArchived;
+import dev.tidemark.engine.postgres.WalSegment;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -107,5 +110,33 @@ class RecoveryWindowTest {
         assertThatThrownBy(() -> RestorePlan.plan(h.get(), T0.plusSeconds(350), NOW, null))
                 .hasMessageContaining("rolled back by in-place restore r1");
         assertThat(RestorePlan.plan(h.get(), T0.plusSeconds(600), NOW, null).backup().id()).isEqualTo("b1");
+    }
+
+    @Test
+    void aParentTimelineCountsOnlyUpToWhereTheNewerOneBegan() {
+        // timeline 1 is archived to segment 10 (the old primary wrote on after the failover); timeline 2 began in segment 6,
+        // and its segments 7 and 8 are missing: timeline 1's copies of them are of the abandoned history, not a cover
+        Histories h = Histories.registered(T0).wal(1, 10, T0, T0.plusSeconds(300)).backup("b1", 2, T0.plusSeconds(10))
+                .apply(new TimelineSwitched("db", Histories.CHAIN, 1, 2, "0/60000A0", T0.plusSeconds(200)))
+                .apply(walOnTwo(6, 6, T0.plusSeconds(150), T0.plusSeconds(160)))
+                .apply(walOnTwo(9, 12, T0.plusSeconds(250), T0.plusSeconds(400)));
+        RecoveryWindow w = RecoveryWindow.of(h.get(), NOW, null);
+        assertThat(w.end()).as("the window ends at timeline 2's gap").isEqualTo(T0.plusSeconds(160));
+        h.apply(walOnTwo(7, 8, T0.plusSeconds(160), T0.plusSeconds(250)));
+        assertThat(RecoveryWindow.of(h.get(), NOW, null).end()).isEqualTo(T0.plusSeconds(400));
+    }
+
+    @Test
+    void aNewerTimelineWhoseParentStopsShortOfTheForkIsNotReached() {
+        Histories h = Histories.registered(T0).wal(1, 4, T0, T0.plusSeconds(100)).backup("b1", 2, T0.plusSeconds(10))
+                .apply(new TimelineSwitched("db", Histories.CHAIN, 1, 2, "0/6000000", T0.plusSeconds(200)))
+                .apply(walOnTwo(6, 9, T0.plusSeconds(150), T0.plusSeconds(400)));
+        assertThat(RecoveryWindow.of(h.get(), NOW, null).end()).as("timeline 1's segment 5 is missing").isEqualTo(T0.plusSeconds(100));
+    }
+
+    private static WalArchived walOnTwo(long first, long last, Instant firstTime, Instant lastTime) {
+        return new WalArchived("db", Histories.CHAIN, 2, new WalSegment(2, first, 16L << 20).name(),
+                new WalSegment(2, last, 16L << 20).name(), firstTime, lastTime, (last - first + 1) << 24,
+                "0/" + Long.toHexString((last + 1) << 24));
     }
 }

@@ -14,12 +14,20 @@ import dev.tidemark.storage.s3.S3ObjectStore;
 import dev.tidemark.storage.testing.S3ProxyServer;
 import org.junit.jupiter.api.Test;
 
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.Eventually;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 
@@ -27,6 +35,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** WAL streaming through a storage outage and a re-initialised server. */
 class WalResilienceTest {
+    private static final long SEGMENT = 16L << 20;
 
     @Test
     void aStorageOutageDelaysUploadsKeepsWalOnTheServerAndLeavesNoGap() throws Exception {
@@ -129,6 +138,114 @@ class WalResilienceTest {
             Lsn after = switchWal(db.cluster);
             assertThat(db.durableWal().awaitDurable(db.status().chain(), 1, after, Duration.ofSeconds(60)))
                     .as("the new WAL is streamed: %s", db.status()).isTrue();
+        }
+    }
+
+    /**
+     * A failover while the stream is behind: the primary stops with WAL not yet in the repository (storage was out), its
+     * standby is promoted (timeline 2) and takes over its address. The stream asks the promoted server for the old
+     * timeline's WAL up to the switch under timeline 1's names, then follows timeline 2: no segment missing, every one
+     * the same as the server's own copy.
+     */
+    @Test
+    void aStreamBehindAtAPromotionCatchesUpOnTheOldTimelineThenFollowsTheNewOne() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-failover-");
+        ServerUser user = ServerUser.detect();
+        user.ownOne(tmp);
+        List<String> switches = new CopyOnWriteArrayList<>();
+        WalListener listener = new WalListener() {
+            @Override public void segmentArchived(String chain, WalSegment segment, long bytes) { }
+            @Override public void durable(String chain, int timeline, Lsn lsn, Instant serverTime) { }
+            @Override public void timelineSwitched(String chain, int from, int to, Lsn switchPoint, String historyKey) {
+                switches.add(from + "->" + to + "@" + switchPoint);
+            }
+            @Override public void conflict(String chain, WalSegment segment, String existing, String fresh, String keptAs) { }
+            @Override public void chainChanged(String expectedChain, String actualChain) { }
+            @Override public void streamFailed(String message, int consecutiveFailures) { }
+        };
+        PgServer standby = null;
+        try (S3ProxyServer s3 = S3ProxyServer.start(); PostgresCluster primary = PostgresCluster.start()) {
+            S3ObjectStore store = new S3ObjectStore(s3.settings("failover").withRetries(2, Duration.ofSeconds(1), Duration.ofMillis(20)))
+                    .verify(true);
+            Repository repo = new Repository(store, new RepositoryLayout(""), new Codec(CodecSettings.defaults(MasterKey.generate())));
+            Path standbyDir = tmp.resolve("standby");
+            standby = PgServer.factory(primary.server().binaries(), user).at(standbyDir);
+            standby.run(List.of(primary.server().binaries().tool("pg_basebackup").toString(), "-D", standbyDir.toString(), "-h",
+                    "127.0.0.1", "-p", Integer.toString(primary.port()), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
+                    Duration.ofMinutes(2), "pg_basebackup");
+            int standbyPort = PostgresCluster.freePort();
+            // the standby keeps its WAL a while, as one that is to take over should (nothing else keeps it for the stream)
+            Files.writeString(standbyDir.resolve("postgresql.auto.conf"), "port = " + standbyPort + "\nunix_socket_directories = '"
+                    + tmp + "'\nwal_keep_size = '1GB'\n", StandardOpenOption.APPEND);
+            standby.start(tmp.resolve("standby.log"), Duration.ofSeconds(60));
+
+            try (StreamedCluster db = new StreamedCluster(primary, repo, "failover")) {
+                db.startStreaming(listener);
+                db.cluster.pgbench("postgres", "-i", "-s", "1", "-q");
+                Lsn before = switchWal(primary);
+                assertThat(db.durableWal().awaitDurable(db.status().chain(), 1, before, Duration.ofSeconds(60))).isTrue();
+                String chain = db.status().chain();
+
+                s3.outage(true);
+                for (int i = 0; i < 3; i++) {
+                    primary.execute("update pgbench_accounts set abalance = abalance + 1 where aid % 3 = " + i);
+                    switchWal(primary);
+                }
+                assertThat(db.awaitStatus(s -> s.lastError() != null, Duration.ofSeconds(30))).as("%s", db.status()).isTrue();
+                Lsn behind = Lsn.parse(db.status().durableLsn());
+
+                // failover: the primary stops; its standby is promoted and takes over the primary's address
+                primary.stopServer();
+                standby.promote();
+                try (Connection c = java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + standbyPort + "/postgres",
+                        "postgres", "")) {
+                    Eventually.await(() -> {
+                        try (Statement st = c.createStatement(); ResultSet r = st.executeQuery("select pg_is_in_recovery()")) {
+                            r.next();
+                            return r.getBoolean(1);
+                        } catch (java.sql.SQLException e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }, inRecovery -> !inRecovery, Duration.ofSeconds(60));
+                }
+                standby.stop();
+                Files.writeString(standbyDir.resolve("postgresql.auto.conf"), "port = " + primary.port() + "\n",
+                        StandardOpenOption.APPEND);
+                standby.start(tmp.resolve("standby.log"), Duration.ofSeconds(60));
+                s3.outage(false);
+
+                primary.execute("create table after_failover(x int)", "insert into after_failover values (1)");
+                Lsn end = switchWal(primary);
+                assertThat(db.durableWal().awaitDurable(chain, 2, end, Duration.ofSeconds(120)))
+                        .as("the stream follows the promoted server: %s", db.status()).isTrue();
+                assertThat(switches).hasSize(1).allSatisfy(s -> assertThat(s).startsWith("1->2@"));
+                Lsn switchPoint = Lsn.parse(switches.get(0).substring(switches.get(0).indexOf('@') + 1));
+                assertThat(behind.compareTo(switchPoint)).as("the stream was behind the switch by more than a segment")
+                        .isLessThan(0);
+                assertThat(switchPoint.value() / SEGMENT - behind.value() / SEGMENT).isGreaterThanOrEqualTo(2);
+
+                List<String> names;
+                try (Stream<ObjectInfo> objects = store.list(repo.layout().walPrefix("failover", chain))) {
+                    names = objects.map(o -> o.key().substring(o.key().lastIndexOf('/') + 1)).filter(n -> n.matches("[0-9A-F]{24}"))
+                            .sorted().toList();
+                }
+                long switchSegment = switchPoint.value() / SEGMENT;
+                long last = end.value() / SEGMENT - 1;
+                List<String> expected = new java.util.ArrayList<>();
+                for (long n = WalSegment.parse(names.get(0), SEGMENT).number(); n <= last; n++) {
+                    expected.add(new WalSegment(n < switchSegment ? 1 : 2, n, SEGMENT).name());
+                }
+                assertThat(names).as("timeline 1 up to the switch, timeline 2 from it, nothing missing").containsAll(expected);
+                for (String name : expected) {
+                    assertThat(repo.openDecoded(repo.layout().walSegment("failover", chain, name)).readAllBytes())
+                            .as("segment %s is the server's own", name).isEqualTo(Files.readAllBytes(standbyDir.resolve("pg_wal").resolve(name)));
+                }
+            }
+        } finally {
+            if (standby != null) {
+                standby.stop();
+            }
+            PostgresCluster.deleteTree(tmp);
         }
     }
 
