@@ -101,11 +101,18 @@ public final class Tidemark implements Runnable {
                     System.err.println("error: configuration file " + config + " cannot be read");
                     return 2;
                 }
+                List<Object> documents = new ArrayList<>();
                 try (var in = Files.newBufferedReader(config)) {
                     // read once here: a YAML error found by Spring would come with its stack trace, before logging is set up
-                    new org.yaml.snakeyaml.Yaml().loadAll(in).forEach(document -> { });
+                    new org.yaml.snakeyaml.Yaml().loadAll(in).forEach(documents::add);
                 } catch (java.io.IOException | RuntimeException e) {
                     System.err.println("error: configuration file " + config + " is not valid YAML: " + e.getMessage());
+                    return 2;
+                }
+                List<String> unknown = dev.tidemark.api.server.ConfigKeys.unknown(documents);
+                if (!unknown.isEmpty()) {
+                    unknown.forEach(problem -> System.err.println("error: configuration file " + config + ": " + problem));
+                    System.err.println("nothing was started; see docs/configuration.md for the settings");
                     return 2;
                 }
                 args.add("--spring.config.additional-location=file:" + config.toAbsolutePath());

@@ -247,6 +247,19 @@ class ApiTest {
         assertThat(cli(2, with(read, "read-model", "rebuild"))).contains("error: Forbidden");
         assertThat(parse(cli(0, with(read, "backup", "list", "shop", "--json")))).as("the lists after a rebuild").isEqualTo(all);
         assertThat(cli(0, with(admin, "db", "policy", "shop", "--window", "14d"))).contains("window:               14d");
+        // connection changes: checked as a registration is, nothing changed on a refusal; the same servers again is no change
+        assertThat(cli(2, with(admin, "db", "connection", "shop"))).contains("nothing to change");
+        assertThat(cli(2, with(admin, "db", "connection", "shop", "--pg-url", "postgresql://postgres@127.0.0.1:1/postgres")))
+                .contains("cannot connect to the primary");
+        assertThat(cli(2, with(admin, "db", "connection", "shop", "--pgdata", tmp.toString()))).contains("no readable PG_VERSION");
+        assertThat(cli(2, with(admin, "db", "connection", "shop", "--standby-url", cluster.url()))).contains("not in recovery");
+        assertProblem(call("PATCH", "/v1/databases/shop", ADMIN, "{}"), 400, "nothing to change");
+        assertProblem(call("PATCH", "/v1/databases/nope", ADMIN, "{\"pgdata\":\"/x\"}"), 404, "not registered");
+        assertThat(cli(2, with(read, "db", "connection", "shop", "--pgdata", cluster.dataDirectory().toString()))).contains("Forbidden");
+        assertThat(cli(0, with(admin, "db", "connection", "shop", "--pg-url", cluster.url(), "--pgdata",
+                cluster.dataDirectory().toString()))).contains("primary:").contains(cluster.url());
+        assertThat(parse(cli(0, with(read, "events", "shop", "--json", "--limit", "1000"))).path("events").findValuesAsText("type"))
+                .as("the same servers again change nothing").doesNotContain("ConnectionChanged");
         assertThat(cli(2, with(read, "backup", "base", "shop"))).contains("error: Forbidden");
         assertThat(cli(2, with(admin, "restore", "shop", "--time", "yesterday", "--target-dir", "/tmp/x", "--port", "5999")))
                 .contains("not an ISO-8601 time");

@@ -1,11 +1,13 @@
 package dev.tidemark.api;
 
+import dev.tidemark.api.server.ConfigKeys;
 import dev.tidemark.api.server.TidemarkProperties;
 import dev.tidemark.engine.EngineConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -34,5 +36,39 @@ class ConfigurationTest {
         assertThat(c.repository().uri()).isEqualTo(dir.resolve("repository").toUri().toString());
         assertThat(c.masterKeyFile()).isEqualTo(dir.resolve("master.key"));
         assertThat(c.toString()).doesNotContain("secret");
+    }
+
+    @Test
+    void everyKeyOfTheDocumentedExampleIsKnownAndAMisspeltOneIsNamed() throws Exception {
+        String doc = java.nio.file.Files.readString(Path.of("..", "docs", "configuration.md"));
+        String example = doc.substring(doc.indexOf("```yaml") + 7, doc.indexOf("```", doc.indexOf("```yaml") + 7));
+        List<Object> documents = new java.util.ArrayList<>();
+        new org.yaml.snakeyaml.Yaml().loadAll(example).forEach(documents::add);
+        assertThat(ConfigKeys.unknown(documents)).as("docs/configuration.md").isEmpty();
+
+        List<Object> typo = new java.util.ArrayList<>();
+        new org.yaml.snakeyaml.Yaml().loadAll("""
+                tidemark:
+                  repositry:
+                    uri: s3://backups/prod
+                  dataDirectory: /srv/tm
+                  catalog.jdbc_url: jdbc:postgresql://x/y
+                  workers:
+                    count: 2
+                  tokens:
+                    - name: a
+                      secret: x
+                tidemark.kafka.bootstrapservers: k:9092
+                tidemark.kafka.topics: t
+                server:
+                  port: 8432
+                """).forEach(typo::add);
+        assertThat(ConfigKeys.unknown(typo)).containsExactly(
+                "unknown setting tidemark.repositry (known under tidemark: data-directory, catalog, repository, master-key-file,"
+                        + " encryption, compression, compression-level, kafka, pg-bin-directory, pg-passwords, workers,"
+                        + " wal-partial-interval, scheduler, node-id, tokens)",
+                "tidemark.workers is a single value; it has no settings under it",
+                "unknown setting tidemark.tokens[0].secret (known under tidemark.tokens[0]: name, sha256, scope, databases)",
+                "unknown setting tidemark.kafka.topics (known under tidemark.kafka: bootstrap-servers, topic)");
     }
 }

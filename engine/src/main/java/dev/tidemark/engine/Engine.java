@@ -8,6 +8,7 @@ import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.jobs.JobScheduler;
 import dev.tidemark.engine.operations.BackupView;
 import dev.tidemark.engine.operations.ConflictException;
+import dev.tidemark.engine.operations.ConnectionChange;
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.DumpDownload;
 import dev.tidemark.engine.operations.DumpView;
@@ -146,6 +147,11 @@ public final class Engine implements Operations, AutoCloseable {
     @Override
     public DatabaseView changePolicy(String databaseId, PolicyChange change, String actor) {
         return guard(() -> requests.changePolicy(databaseId, change, actor));
+    }
+
+    @Override
+    public DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor) {
+        return guard(() -> requests.changeConnection(databaseId, change, actor));
     }
 
     @Override

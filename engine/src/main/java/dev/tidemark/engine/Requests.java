@@ -14,6 +14,7 @@ import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.DumpView;
 import dev.tidemark.engine.operations.InvalidRequestException;
 import dev.tidemark.engine.operations.PolicyChange;
+import dev.tidemark.engine.operations.ConnectionChange;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.operations.RestoreRequest;
 import dev.tidemark.engine.operations.RestoreView;
@@ -39,6 +40,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.stream.Stream;
 
 /** Validates what operators and the scheduler ask for, then turns it into catalog commands. */
@@ -74,16 +76,36 @@ final class Requests {
             throw CatalogRejection.conflict("database " + request.id() + " is registered already (ids are never reused, also after "
                     + "deregistration)");
         }
-        if (request.pgdata() == null || request.pgdata().isBlank() || !Path.of(request.pgdata()).isAbsolute()) {
+        Reach reach = checkReach(request.id(), request.pgUrl(), request.pgdata(), request.standbyUrl(), null);
+        Policy policy = Policy.defaults().with(request.window(), null, null, null, null, null, null);
+        catalog.send(new Commands.RegisterDatabase(request.id(), reach.pgUrl(), reach.pgdata(), reach.standbyUrl(), policy,
+                clock.instant()), actor);
+        catalog.send(new Commands.AssignOwner(request.id(), config.nodeId(), clock.instant()), actor);
+        LOG.info("database {} registered by {}: streaming starts; {}", request.id(), actor, config.schedulerEnabled()
+                ? "the first base backup is taken within a minute" : "the scheduler is off on this node: take a first base backup");
+        return views.database(request.id());
+    }
+
+    /** Where a database is reached, checked: URLs normalised, the data directory as given. */
+    private record Reach(String pgUrl, String pgdata, String standbyUrl, String systemId) {
+    }
+
+    /**
+     * Checks the servers and the data directory a database is to be reached by (at registration, or a change of them):
+     * both servers reachable for SQL and replication and of one system, the standby in recovery, the data directory
+     * the live one of the server base backups read, and no other database's. except: the database being changed.
+     */
+    private Reach checkReach(String databaseId, String pgUrl, String pgdataText, String standbyUrlText, String except) {
+        if (pgdataText == null || pgdataText.isBlank() || !Path.of(pgdataText).isAbsolute()) {
             throw new InvalidRequestException("pgdata must be the absolute path of the data directory base backups read, not '"
-                    + request.pgdata() + "'");
+                    + pgdataText + "'");
         }
-        PgConnections primary = PgConnections.parse(request.pgUrl(), config.pgPasswords().get(request.id()));
+        PgConnections primary = PgConnections.parse(pgUrl, config.pgPasswords().get(databaseId));
         ServerFacts primaryFacts = checkServer(primary, "primary");
         ServerFacts backupSource = primaryFacts;
         String standbyUrl = null;
-        if (request.standbyUrl() != null && !request.standbyUrl().isBlank()) {
-            PgConnections standby = PgConnections.parse(request.standbyUrl(), config.pgPasswords().get(request.id()));
+        if (standbyUrlText != null && !standbyUrlText.isBlank()) {
+            PgConnections standby = PgConnections.parse(standbyUrlText, config.pgPasswords().get(databaseId));
             ServerFacts standbyFacts = checkServer(standby, "standby");
             if (!standbyFacts.standby()) {
                 throw new InvalidRequestException("the standby at " + standby + " is not in recovery: it is a primary; give the URL of a"
@@ -96,17 +118,19 @@ final class Requests {
             standbyUrl = standby.url(); // normalised, as the primary's: only what parse accepted reaches the catalog
             backupSource = standbyFacts;
         }
-        Path pgdata = Path.of(request.pgdata());
+        Path pgdata = Path.of(pgdataText);
         if (Files.isReadable(pgdata.resolve("PG_VERSION"))) {
             String mismatch = DataDirectoryIdentity.mismatch(pgdata, backupSource.systemId(), backupSource.port());
             if (mismatch != null) {
                 throw new InvalidRequestException("pgdata does not belong to the " + (standbyUrl == null ? "primary" : "standby")
-                        + " base backups are taken from: " + mismatch);
+                        + " base backups are taken from: " + mismatch + (standbyUrl == null ? ""
+                        : " (with a standby, base backups read the standby's data directory)"));
             }
         }
         Path same = resolvedPath(pgdata);
         for (DatabaseHistory other : catalog.view().databases()) {
-            if (!"deregistered".equals(other.status()) && other.pgdata() != null && resolvedPath(Path.of(other.pgdata())).equals(same)) {
+            if (!"deregistered".equals(other.status()) && !other.id().equals(except) && other.pgdata() != null
+                    && resolvedPath(Path.of(other.pgdata())).equals(same)) {
                 throw CatalogRejection.conflict("data directory " + pgdata + " is protected already as database " + other.id()
                         + ": a cluster is protected once (its WAL stream, slot and backups belong to " + other.id() + ")");
             }
@@ -116,13 +140,45 @@ final class Requests {
                     + "(no readable PG_VERSION): give the data directory of the server base backups are taken from, and run the "
                     + "engine as its owner");
         }
-        Policy policy = Policy.defaults().with(request.window(), null, null, null, null, null, null);
-        catalog.send(new Commands.RegisterDatabase(request.id(), primary.url(), pgdata.toString(), standbyUrl, policy,
-                clock.instant()), actor);
-        catalog.send(new Commands.AssignOwner(request.id(), config.nodeId(), clock.instant()), actor);
-        LOG.info("database {} registered by {}: streaming starts; {}", request.id(), actor, config.schedulerEnabled()
-                ? "the first base backup is taken within a minute" : "the scheduler is off on this node: take a first base backup");
-        return views.database(request.id());
+        return new Reach(primary.url(), pgdata.toString(), standbyUrl, primaryFacts.systemId());
+    }
+
+    /**
+     * Points a database at other servers or another data directory: after a failover (the promoted standby is the
+     * primary now), a move, or a standby added or removed. The servers must be of the same database system as the WAL
+     * archived so far; the stream restarts on the new primary from what is durable.
+     */
+    DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor) {
+        DatabaseHistory h = views.history(databaseId);
+        if (change == null || change.pgUrl() == null && change.pgdata() == null && change.standbyUrl() == null) {
+            throw new InvalidRequestException("nothing to change: give pgUrl, pgdata or standbyUrl (\"\" removes the standby)");
+        }
+        if (!h.active()) {
+            throw CatalogRejection.conflict("database " + databaseId + " is " + h.status() + ": its connection cannot change");
+        }
+        List<String> busy = h.workUnderWay();
+        if (!busy.isEmpty()) {
+            throw CatalogRejection.conflict("database " + databaseId + " has work under way (" + String.join(", ", busy)
+                    + "): wait until it has finished, then change its connection (nothing was changed)");
+        }
+        String pgUrl = change.pgUrl() != null ? change.pgUrl() : h.pgUrl();
+        String pgdata = change.pgdata() != null ? change.pgdata() : h.pgdata();
+        String standbyUrl = change.standbyUrl() != null ? change.standbyUrl() : h.standbyUrl();
+        Reach reach = checkReach(databaseId, pgUrl, pgdata, standbyUrl, databaseId);
+        String chain = h.chain();
+        if (chain != null && !chain.startsWith(reach.systemId() + "-")) {
+            throw new InvalidRequestException("the server at " + reach.pgUrl() + " is database system "
+                    + reach.systemId() + ", but the WAL of " + databaseId + " comes from system " + chain.substring(0, chain.indexOf('-'))
+                    + ": it is another cluster; register it under a new id to protect it (nothing was changed)");
+        }
+        if (reach.pgUrl().equals(h.pgUrl()) && reach.pgdata().equals(h.pgdata()) && Objects.equals(reach.standbyUrl(), h.standbyUrl())) {
+            return views.database(databaseId); // the same servers: nothing to record, nothing to restart
+        }
+        catalog.send(new Commands.ChangeConnection(databaseId, reach.pgUrl(), reach.pgdata(), reach.standbyUrl(), clock.instant()),
+                actor);
+        LOG.info("database {}: connection changed by {} (primary {}, data directory {}, {}); WAL streaming restarts", databaseId,
+                actor, reach.pgUrl(), reach.pgdata(), reach.standbyUrl() == null ? "no standby" : "standby " + reach.standbyUrl());
+        return views.database(databaseId);
     }
 
     /** The names the database's server does not have; none when it cannot be asked now (the work says why later). */
@@ -212,11 +268,7 @@ final class Requests {
     void deregister(String databaseId, boolean purge, String actor) {
         DatabaseHistory h = views.history(databaseId);
         // work under way would outlive the registration: its result could not be recorded, nor its objects purged
-        java.util.function.Predicate<String> underWay = status -> "requested".equals(status) || "running".equals(status);
-        List<String> busy = new ArrayList<>();
-        h.baseBackups().stream().filter(b -> underWay.test(b.status())).forEach(b -> busy.add("base backup " + b.id()));
-        h.dumps().stream().filter(d -> underWay.test(d.status())).forEach(d -> busy.add("dump " + d.id()));
-        h.restores().stream().filter(r -> underWay.test(r.status())).forEach(r -> busy.add("restore " + r.id()));
+        List<String> busy = h.workUnderWay();
         if (!busy.isEmpty()) {
             throw CatalogRejection.conflict("database " + databaseId + " has work under way (" + String.join(", ", busy)
                     + "): wait until it has finished, then deregister (nothing was changed)");
@@ -264,6 +316,11 @@ final class Requests {
         }
         if (!request.inPlace()) {
             refuseOverlap(Path.of(request.targetDir()), views.history(databaseId));
+        } else if (views.history(databaseId).standbyUrl() != null) {
+            throw new InvalidRequestException("an in-place restore replaces pgdata, which is the standby's data directory here (base"
+                    + " backups are read from the standby): restore beside it (targetDir and port), or first point the database at"
+                    + " the primary's data directory without the standby (tidemark db connection " + databaseId
+                    + " --pgdata PRIMARY_DATA_DIR --no-standby; stop the primary before the restore, and rebuild the standby after it)");
         }
         streams.flush(databaseId);
         DatabaseHistory h = views.history(databaseId);

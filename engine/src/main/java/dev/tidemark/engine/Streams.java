@@ -3,6 +3,7 @@ package dev.tidemark.engine;
 import dev.tidemark.engine.basebackup.DurableWal;
 import dev.tidemark.engine.catalog.Catalog;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.DatabaseHistory.WalRange;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
@@ -20,6 +21,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.Comparator;
 import java.util.Deque;
 import java.util.Map;
 import java.util.Optional;
@@ -48,6 +50,12 @@ final class Streams implements AutoCloseable {
             PgConnections source = PgConnections.parse(db.pgUrl(), config.pgPasswords().get(db.id()));
             WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(config.walPartialInterval());
             this.streamer = new WalStreamer(db.id(), source, repository, settings, listener(), db.chain());
+            if (db.chain() != null) {
+                // the newest timeline's end, as recorded: where the stream resumes if the slot is newer than it
+                db.wal().stream().filter(r -> r.chain().equals(db.chain()) && r.endLsn() != null)
+                        .max(Comparator.comparingInt(WalRange::timeline).thenComparing(r -> Lsn.parse(r.endLsn())))
+                        .ifPresent(r -> streamer.resumeFrom(Lsn.parse(r.endLsn()), r.timeline()));
+            }
         }
 
         /** Records a batch; batches the catalog could not take are kept and sent first next time, in order. */

@@ -12,6 +12,7 @@ import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.catalog.api.DumpArchive;
 import dev.tidemark.engine.dump.DumpManifest;
 import dev.tidemark.engine.dump.DumpRunner;
+import dev.tidemark.engine.operations.EventPage;
 import dev.tidemark.engine.operations.DumpDownload;
 import dev.tidemark.engine.operations.NotFoundException;
 import dev.tidemark.engine.postgres.Lsn;
@@ -129,6 +130,10 @@ final class Work implements AutoCloseable {
                         e.databaseId(), e.actualChain(), e.expectedChain());
             }
             case DatabaseEvent.DatabaseDeregistered e -> pool.submit(() -> deregistered(e.databaseId(), e.purge()));
+            case DatabaseEvent.ConnectionChanged e -> pool.submit(() -> {
+                streams.stop(e.databaseId());
+                history(e.databaseId()).filter(DatabaseHistory::active).ifPresent(streams::start);
+            });
             default -> {
             }
         }
@@ -269,7 +274,17 @@ final class Work implements AutoCloseable {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            runner.removeQuietly(repository.layout().baseBackupPrefix(databaseId, backupId));
+            Boolean recorded = recorded(databaseId, "BaseBackupCompleted", "backupId", backupId);
+            if (Boolean.TRUE.equals(recorded)) {
+                // the completion committed and its answer was lost (a shared catalog's connection dropped): the backup
+                // is listed as completed, so its objects stay
+                LOG.warn("base backup {} of {}: recording its completion reported an error, but it is recorded: kept ({})", backupId,
+                        databaseId, reason(e));
+                return;
+            }
+            if (recorded != null) {
+                runner.removeQuietly(repository.layout().baseBackupPrefix(databaseId, backupId));
+            }
             String reason = reason(e);
             LOG.warn("base backup {} of {} failed: {}", backupId, databaseId, reason);
             sendQuietly(new Commands.FailBaseBackup(databaseId, backupId, reason, clock.instant()));
@@ -299,7 +314,15 @@ final class Work implements AutoCloseable {
             LOG.info("dump {} of {} completed: {} databases, {} MiB in {} s", dumpId, databaseId, archives.size(),
                     manifest.totalBytes() >> 20, Duration.between(started, clock.instant()).toSeconds());
         } catch (Exception e) {
-            runner.removeQuietly(repository.layout().dumpPrefix(databaseId, dumpId));
+            Boolean recorded = recorded(databaseId, "DumpCompleted", "dumpId", dumpId);
+            if (Boolean.TRUE.equals(recorded)) {
+                LOG.warn("dump {} of {}: recording its completion reported an error, but it is recorded: kept ({})", dumpId, databaseId,
+                        reason(e));
+                return;
+            }
+            if (recorded != null) {
+                runner.removeQuietly(repository.layout().dumpPrefix(databaseId, dumpId));
+            }
             String reason = reason(e);
             LOG.warn("dump {} of {} failed: {}", dumpId, databaseId, reason);
             sendQuietly(new Commands.FailDump(databaseId, dumpId, reason, clock.instant()));
@@ -429,6 +452,31 @@ final class Work implements AutoCloseable {
                 LOG.warn("purging the objects of {} failed: {}; run the deregistration again or delete {} by hand", databaseId,
                         e.getMessage(), prefix);
             }
+        }
+    }
+
+    /**
+     * Whether the catalog's store holds an event of this type for this backup or dump. Asked before objects are removed
+     * after a failure: a command can commit and still report an error to its sender. Null when the store cannot be read
+     * either: then the objects are kept rather than deleted under a record that may list them.
+     */
+    private Boolean recorded(String databaseId, String type, String field, String id) {
+        try {
+            long from = 0;
+            while (from >= 0) {
+                EventPage page = catalog.events(databaseId, from, 1000);
+                for (EventPage.Event event : page.events()) {
+                    if (event.type().equals(type) && id.equals(event.payload().get(field))) {
+                        return true;
+                    }
+                }
+                from = page.next();
+            }
+            return false;
+        } catch (RuntimeException e) {
+            LOG.warn("could not read the catalog to check whether {} {} of {} was recorded ({}): its objects are kept", type, id,
+                    databaseId, e.getMessage());
+            return null;
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.tidemark.engine;
 
 import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.ConnectionChange;
+import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.DumpView;
 import dev.tidemark.engine.operations.EventPage;
 import dev.tidemark.engine.operations.RegisterDatabase;
@@ -25,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** With a standby registered, base backups and dumps are taken from it; a restore from such a backup is exact. */
 class StandbyTest {
@@ -86,6 +89,62 @@ class StandbyTest {
                 } finally {
                     copy.stopServer();
                 }
+
+                assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, null,
+                        null, true), "bob")).as("pgdata is the standby's").hasMessageContaining("standby's data directory");
+
+                // failover: the primary stops, its standby is promoted, and the database is pointed at it
+                primary.execute("insert into stock(item) values ('before the failover')");
+                primary.stopServer();
+                standby.promote();
+                PostgresCluster promoted = PostgresCluster.attach(standby, standbyPort);
+                await(() -> {
+                    try (Connection c = promoted.connect(); Statement st = c.createStatement();
+                         ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
+                        rs.next();
+                        return rs.getBoolean(1);
+                    } catch (java.sql.SQLException e) {
+                        return true;
+                    }
+                }, inRecovery -> !inRecovery, Duration.ofSeconds(60));
+                String newPrimary = "postgresql://postgres@127.0.0.1:" + standbyPort + "/postgres";
+                assertThatThrownBy(() -> engine.changeConnection("shop", new ConnectionChange(newPrimary, null, null), "alice"))
+                        .as("the standby URL names the promoted server, which is not a standby any more")
+                        .hasMessageContaining("not in recovery");
+                assertThat(engine.database("shop").pgUrl()).as("nothing changed").isEqualTo(primary.url());
+                DatabaseView moved = engine.changeConnection("shop", new ConnectionChange(newPrimary, standbyDir.toString(), ""), "alice");
+                assertThat(moved.pgUrl()).isEqualTo(newPrimary);
+                assertThat(moved.standbyUrl()).isNull();
+
+                promoted.execute("insert into stock(item) values ('after the failover')");
+                Instant later = serverNow(promoted);
+                Map<String, String> atLater;
+                try (Connection c = promoted.connect()) {
+                    atLater = TableChecksums.of(c);
+                }
+                Thread.sleep(1100);
+                promoted.execute("delete from stock");
+                await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(later.plusSeconds(1)),
+                        Duration.ofMinutes(2));
+                assertThat(engine.database("shop").streaming().timeline()).isEqualTo(2);
+                Path target2 = tmp.resolve("restored-after-failover");
+                int port2 = PostgresCluster.freePort();
+                RestoreView r2 = engine.requestRestore("shop", new RestoreRequest(later.atOffset(ZoneOffset.UTC), false,
+                        target2.toString(), port2, false), "bob");
+                RestoreView restored2 = await(() -> engine.restore("shop", r2.id()), v -> !v.status().matches("requested|running"),
+                        Duration.ofMinutes(2));
+                assertThat(restored2.status()).as(restored2.failure()).isEqualTo("completed");
+                PostgresCluster copy2 = PostgresCluster.attach(PgServer.factory(primary.server().binaries(), user).at(target2), port2);
+                try (Connection c = copy2.connect()) {
+                    assertThat(TableChecksums.of(c)).as("a moment after the failover, from the backup before it").isEqualTo(atLater);
+                } finally {
+                    copy2.stopServer();
+                }
+                BackupView afterFailover = engine.requestBaseBackup("shop", "alice");
+                BackupView taken = await(() -> engine.baseBackup("shop", afterFailover.id()), b -> !b.status().matches("requested|running"),
+                        Duration.ofMinutes(2));
+                assertThat(taken.status()).as(taken.failure()).isEqualTo("completed");
+                assertThat(taken.timeline()).isEqualTo(2);
             } finally {
                 standby.stop();
             }

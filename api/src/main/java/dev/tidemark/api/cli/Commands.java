@@ -89,7 +89,8 @@ public final class Commands {
     static final String[] RESTORE_FIELDS = {"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime", "/failure"};
 
     @Command(name = "db", description = "Protected databases: add, list, status, policy, remove.",
-            subcommands = {Db.Register.class, Db.ListDbs.class, Db.Show.class, Db.Policy.class, Db.Deregister.class})
+            subcommands = {Db.Register.class, Db.ListDbs.class, Db.Show.class, Db.Policy.class, Db.Connection.class,
+                    Db.Deregister.class})
     public static final class Db {
         @Command(name = "add", aliases = "register", description = "Protect a PostgreSQL cluster: WAL streaming starts, the first base backup follows.")
         static final class Register extends Client {
@@ -189,6 +190,39 @@ public final class Commands {
                                 "manual dumps"},
                         new String[]{"/window", "/baseBackupSchedule", "/dumpSchedule", "/dailyDumps", "/weeklyDumps", "/monthlyDumps",
                                 "/manualDumps"}));
+                return 0;
+            }
+        }
+
+        @Command(name = "connection", description = "Change where a database is reached: after a failover (the promoted standby is the"
+                + " primary now), a move, or a standby added or removed. The WAL stream restarts on the new primary.")
+        static final class Connection extends Client {
+            @Parameters(index = "0")
+            String id;
+            @Option(names = "--pg-url", description = "postgresql://USER@HOST:PORT/DB of the primary (no password)")
+            String pgUrl;
+            @Option(names = "--pgdata", description = "data directory base backups read (absolute; the standby's when there is one)")
+            String pgdata;
+            @Option(names = "--standby-url", description = "standby to take base backups and dumps from")
+            String standbyUrl;
+            @Option(names = "--no-standby", description = "take base backups and dumps from the primary from now on")
+            boolean noStandby;
+
+            @Override
+            public Integer call() {
+                if (noStandby && standbyUrl != null) {
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "give --standby-url or --no-standby, not both");
+                }
+                if (pgUrl == null && pgdata == null && standbyUrl == null && !noStandby) {
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "nothing to change: give --pg-url, --pgdata, --standby-url or --no-standby");
+                }
+                Map<String, Object> body = new LinkedHashMap<>();
+                body.put("pgUrl", pgUrl);
+                body.put("pgdata", pgdata == null ? null : Path.of(pgdata).toAbsolutePath().normalize().toString());
+                body.put("standbyUrl", noStandby ? "" : standbyUrl);
+                JsonNode d = api().patch("/v1/databases/" + enc(id), body);
+                options().print(out(), d, () -> Table.details(out(), d, new String[]{"id", "primary", "pgdata", "standby", "streaming"},
+                        new String[]{"/id", "/pgUrl", "/pgdata", "/standbyUrl", "/streaming/state"}));
                 return 0;
             }
         }

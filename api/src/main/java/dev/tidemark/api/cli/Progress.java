@@ -38,7 +38,12 @@ final class Progress {
             Thread.sleep(System.nanoTime() - started < 10_000_000_000L ? 200 : 1000);
             view = poll.get();
         }
-        if (terminal && !lastLine.isEmpty()) {
+        if (!lastLine.isEmpty() && "completed".equals(view.path("status").asText())) {
+            // the last poll may have caught the bar short of the end: a completed job is drawn at 100%
+            String line = String.format("%s %-10s [%s] 100%%", what, "done", "#".repeat(30));
+            out.print(terminal ? "\r" + line + " ".repeat(Math.max(0, lastLine.length() - line.length())) : line);
+            out.println();
+        } else if (terminal && !lastLine.isEmpty()) {
             out.println();
         }
         return view;

@@ -1,6 +1,7 @@
 package dev.tidemark.api.server;
 
 import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.ConnectionChange;
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.DumpDownload;
 import dev.tidemark.engine.operations.DumpView;
@@ -79,6 +80,12 @@ public class DatabasesController {
     @PatchMapping("/{id}/policy")
     public DatabaseView changePolicy(@PathVariable String id, @RequestBody PolicyChange body, HttpServletRequest request) {
         return engine.changePolicy(id, body, actor(request));
+    }
+
+    /** Where the database is reached: {"pgUrl"?, "pgdata"?, "standbyUrl"?} ("" removes the standby). */
+    @PatchMapping("/{id}")
+    public DatabaseView changeConnection(@PathVariable String id, @RequestBody ConnectionChange body, HttpServletRequest request) {
+        return engine.changeConnection(id, body, actor(request));
     }
 
     @DeleteMapping("/{id}")

@@ -125,6 +125,11 @@ public final class DatabaseHistory {
             }
             case OwnerAssigned e -> owner = e.node();
             case PolicyChanged e -> policy = e.policy();
+            case ConnectionChanged e -> {
+                pgUrl = e.pgUrl();
+                pgdata = e.pgdata();
+                standbyUrl = e.standbyUrl();
+            }
             case BaseBackupRequested e -> baseBackups.put(e.backupId(), new BaseBackup(e.backupId(), "requested", e.trigger(), e.at(),
                     null, null, null, false, null, null, null, null, null, null, null, null, null, null, null, null, null));
             case BaseBackupStarted e -> {
@@ -394,6 +399,15 @@ public final class DatabaseHistory {
 
     public Optional<Restore> runningRestore() {
         return restores.values().stream().filter(Restore::inProgress).findFirst();
+    }
+
+    /** The base backups, dumps and restores requested or running, by name ("base backup base-20261124-..."). */
+    public List<String> workUnderWay() {
+        List<String> busy = new ArrayList<>();
+        baseBackups.values().stream().filter(BaseBackup::inProgress).forEach(b -> busy.add("base backup " + b.id()));
+        dumps.values().stream().filter(Dump::inProgress).forEach(d -> busy.add("dump " + d.id()));
+        restores.values().stream().filter(Restore::inProgress).forEach(r -> busy.add("restore " + r.id()));
+        return busy;
     }
 
     /**

@@ -57,6 +57,22 @@ public class ProtectedDatabase {
     }
 
     @CommandHandler
+    public void handle(ChangeConnection c) {
+        requireActive();
+        if (c.pgUrl() == null || c.pgUrl().isBlank() || c.pgdata() == null || c.pgdata().isBlank()) {
+            throw CatalogRejection.invalid("pgUrl and pgdata are required");
+        }
+        if (!history.workUnderWay().isEmpty()) {
+            throw CatalogRejection.conflict("database " + id + " has work under way (" + String.join(", ", history.workUnderWay())
+                    + "): wait until it has finished, then change its connection (nothing was changed)");
+        }
+        if (!c.pgUrl().equals(history.pgUrl()) || !c.pgdata().equals(history.pgdata())
+                || !java.util.Objects.equals(c.standbyUrl(), history.standbyUrl())) {
+            apply(new ConnectionChanged(id, c.pgUrl(), c.pgdata(), c.standbyUrl(), c.at()));
+        }
+    }
+
+    @CommandHandler
     public void handle(ChangePolicy c) {
         requireActive();
         apply(new PolicyChanged(id, c.policy(), c.at()));

@@ -30,6 +30,7 @@ import java.util.Set;
  * <li>Scheduled dumps (one per UTC day, the newest of the day): kept for {@code dailyDumps} days, a Sunday's for
  * {@code weeklyDumps} weeks, the first Sunday of a month's for {@code monthlyDumps} months. Manual dumps: the newest
  * {@code manualDumps}.</li>
+ * <li>A backup or dump a restore under way reads is kept until the restore ends, with the WAL after the backup.</li>
  * </ul>
  */
 public record Retention(List<String> baseBackupIds, List<String> dumpIds, List<WalCut> walCuts) {
@@ -55,6 +56,18 @@ public record Retention(List<String> baseBackupIds, List<String> dumpIds, List<W
         if (anchor != null) {
             keep.add(anchor.id());
         }
+        // a restore under way reads its backup and the WAL after it to the end: neither goes before it is done
+        Set<String> inUse = new HashSet<>();
+        for (DatabaseHistory.Restore r : history.restores()) {
+            if (r.inProgress()) {
+                if (r.backupId() != null) {
+                    keep.add(r.backupId());
+                }
+                if (r.dumpId() != null) {
+                    inUse.add(r.dumpId());
+                }
+            }
+        }
         List<String> expiredBackups = completed.stream().map(BaseBackup::id).filter(id -> !keep.contains(id)).toList();
 
         List<WalCut> cuts = new ArrayList<>();
@@ -78,7 +91,8 @@ public record Retention(List<String> baseBackupIds, List<String> dumpIds, List<W
                 cuts.add(new WalCut(walChain, before));
             }
         }
-        return new Retention(expiredBackups, expiredDumps(history.dumps(), policy, now), cuts);
+        List<String> expiredDumps = expiredDumps(history.dumps(), policy, now).stream().filter(id -> !inUse.contains(id)).toList();
+        return new Retention(expiredBackups, expiredDumps, cuts);
     }
 
     static List<String> expiredDumps(List<Dump> dumps, Policy policy, Instant now) {

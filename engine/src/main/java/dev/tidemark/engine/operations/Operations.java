@@ -20,6 +20,9 @@ public interface Operations {
 
     DatabaseView changePolicy(String databaseId, PolicyChange change, String actor);
 
+    /** Points the database at other servers or another data directory (a failover, a move); the WAL stream restarts. */
+    DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor);
+
     /** Stops protecting the database; its backups stay until retention removes them, unless purge. */
     void deregister(String databaseId, boolean purge, String actor);
 

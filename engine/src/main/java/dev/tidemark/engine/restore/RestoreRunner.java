@@ -250,6 +250,7 @@ public final class RestoreRunner {
                     request.restoreId(), wal.fetched(), walFiles, wal.fetchedBytes() >> 20);
             success = true;
             deleteTree(spool);
+            removeRecoverySettings(request, target);
             progress.set(new BackupProgress("done", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: {}", request.restoreId(), result.summary());
             return result;
@@ -533,7 +534,8 @@ public final class RestoreRunner {
         lines.add("");
         lines.add("# Written by Tidemark restore " + request.restoreId() + " of backup " + manifest.backupId() + " at " + Instant.now());
         lines.add("port = " + request.port());
-        lines.add("restore_command = '" + restoreCommand.replace("'", "''") + "'");
+        // a quoted value of postgresql.conf takes backslash escapes and doubled quotes
+        lines.add("restore_command = '" + restoreCommand.replace("\\", "\\\\").replace("'", "''") + "'");
         // PostgreSQL keeps microseconds and does not parse an ISO instant with nanoseconds
         request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + java.time.format.DateTimeFormatter
                 .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(java.time.ZoneOffset.UTC).format(t) + "+00'"));
@@ -559,6 +561,51 @@ public final class RestoreRunner {
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         Files.deleteIfExists(target.resolve("standby.signal"));
         Files.writeString(target.resolve("recovery.signal"), "");
+    }
+
+    /** The settings the restore wrote that serve the recovery only; its port and raised settings stay. */
+    private static final Pattern RECOVERY_ONLY = Pattern.compile(
+            "\\s*(restore_command|recovery_target\\w*|archive_mode|archive_command|primary_conninfo|primary_slot_name|hot_standby"
+                    + "|recovery_init_sync_method)\\s*=.*");
+
+    /**
+     * Once recovery has ended, the recovery settings the restore added to postgresql.auto.conf go: the spool its
+     * restore_command names is gone, and an in-place restore must not leave archiving switched off on the next start.
+     * The server keeps running with what it loaded; the next start reads the configuration as it was, plus the port.
+     */
+    private void removeRecoverySettings(Request request, Path target) {
+        Path auto = target.resolve("postgresql.auto.conf");
+        try {
+            List<String> lines = Files.readAllLines(auto, StandardCharsets.UTF_8);
+            String marker = "# Written by Tidemark restore " + request.restoreId() + " ";
+            int from = -1;
+            for (int i = 0; i < lines.size(); i++) {
+                if (lines.get(i).startsWith(marker)) {
+                    from = i;
+                }
+            }
+            if (from < 0) {
+                return;
+            }
+            List<String> kept = new ArrayList<>(lines.subList(0, from));
+            kept.add(lines.get(from).replace("# Written by", "# Port (and any setting raised for the WAL) written by")
+                    + "; its recovery settings were removed when recovery ended");
+            for (String line : lines.subList(from + 1, lines.size())) {
+                if (!RECOVERY_ONLY.matcher(line).matches()) {
+                    kept.add(line);
+                }
+            }
+            Path fresh = auto.resolveSibling("postgresql.auto.conf.tidemark");
+            Files.write(fresh, kept, StandardCharsets.UTF_8);
+            servers.at(target).user().ownOne(fresh);
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(fresh, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            Files.move(fresh, auto, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException e) {
+            log.warn("restore {}: could not remove its recovery settings from {} ({}): remove the lines after \"{}\" that name"
+                    + " restore_command and recovery_target_*", request.restoreId(), auto, e.getMessage(), "Tidemark restore");
+        }
     }
 
     /**

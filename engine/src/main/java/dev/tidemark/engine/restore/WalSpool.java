@@ -145,7 +145,7 @@ final class WalSpool implements AutoCloseable {
         Files.write(spool.resolve(PLAN), plan, StandardCharsets.US_ASCII);
         owner.ownOne(spool.resolve(PLAN));
         Path script = spool.resolve(SCRIPT);
-        Files.writeString(script, script(), StandardCharsets.US_ASCII);
+        Files.writeString(script, script(), StandardCharsets.UTF_8); // the spool's path is the target's, in any script
         Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
         owner.ownOne(script);
         started = System.nanoTime();
@@ -202,7 +202,8 @@ final class WalSpool implements AutoCloseable {
 
     /** The restore_command for postgresql.auto.conf. */
     String restoreCommand() {
-        return "'" + spool.resolve(SCRIPT).toString().replace("'", "''") + "' %f %p";
+        // for the shell: single-quoted (a quote in the path closes, escapes and reopens); for PostgreSQL: % doubled
+        return ("'" + spool.resolve(SCRIPT).toString().replace("'", "'\\''") + "'").replace("%", "%%") + " %f %p";
     }
 
     private String script() {

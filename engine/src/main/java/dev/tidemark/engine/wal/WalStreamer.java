@@ -87,6 +87,22 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         publishStatus();
     }
 
+    /**
+     * Before start: what the catalog records as durable (the end of the newest timeline's WAL). The stream resumes from
+     * there rather than from the slot when the slot is newer (a failover to a server that never had it, an engine that
+     * stopped before it recorded what it had acknowledged), as far as the server still has that WAL; the usual checks
+     * against the server's history apply to it as to a position streamed in this run.
+     */
+    public WalStreamer resumeFrom(Lsn lsn, int onTimeline) {
+        if (thread != null) {
+            throw new IllegalStateException("the stream of " + databaseId + " runs already");
+        }
+        durable = lsn;
+        timeline = onTimeline;
+        publishStatus();
+        return this;
+    }
+
     /** Starts streaming on a daemon thread of its own. */
     public WalStreamer start() {
         Thread t = new Thread(this, "wal-" + databaseId);
@@ -167,6 +183,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             if (durable.compareTo(start) > 0 && durable.compareTo(id.position) <= 0) {
                 start = durable.segmentStart(id.segmentSize);
             }
+            if (!durable.equals(Lsn.ZERO) && durable.compareTo(slotStart) < 0 && previousTimeline == id.timeline) {
+                adoptArchived(slotStart, id.segmentSize);
+            }
             boolean belowSlot = false;
             if (!durable.equals(Lsn.ZERO) && durable.compareTo(slotStart) < 0) {
                 // a slot newer than what is durable: created on a promoted standby, or on a server restored in place, or
@@ -188,6 +207,29 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         e.getMessage().lines().findFirst().orElse(""));
                 stream(replication, sql, id, slotStart, history);
             }
+        }
+    }
+
+    /**
+     * The segments from the durable position up to the slot that the repository holds already: acknowledged by a run
+     * that stopped (was killed) before it recorded them. They are reported as archived instead of streamed again: the
+     * server may have recycled them since. The durable position moves to the end of the last one found.
+     */
+    private void adoptArchived(Lsn slotStart, long segmentSize) throws IOException {
+        WalSegment segment = WalSegment.containing(timeline, durable, segmentSize);
+        Lsn from = durable;
+        int adopted = 0;
+        while (segment.end().compareTo(slotStart) <= 0
+                && repository.store().stat(repository.layout().walSegment(databaseId, chain, segment.name())).isPresent()) {
+            listener.segmentArchived(chain, segment, segmentSize);
+            durable = segment.end();
+            adopted++;
+            segment = segment.next();
+        }
+        if (adopted > 0) {
+            log.info("WAL of {} from {} to {} is in the repository already ({} segments acknowledged before the stream stopped, not"
+                    + " yet recorded): recorded now", databaseId, from, durable, adopted);
+            publishStatus();
         }
     }
 

@@ -37,6 +37,35 @@ class RetentionTest {
     }
 
     @Test
+    void aBackupOrDumpARestoreIsReadingStaysUntilTheRestoreEnds() {
+        Histories h = Histories.registered(NOW.minus(Duration.ofDays(30)))
+                .wal(1, 100, NOW.minus(Duration.ofDays(30)), NOW.minusSeconds(10))
+                .backup("old", 2, NOW.minus(Duration.ofDays(20)))
+                .backup("anchor", 30, NOW.minus(Duration.ofDays(9)))
+                .dump("d1", "manual", NOW.minus(Duration.ofDays(3)));
+        for (int i = 0; i < 10; i++) {
+            h.dump("later-" + i, "manual", NOW.minus(Duration.ofDays(2)).plusSeconds(i));
+        }
+        h.apply(new DatabaseEvent.RestoreRequested("db", "r1", "pitr", NOW.minus(Duration.ofDays(19)), false, "/restored", 5999, false,
+                "old", "k", "ab".repeat(32), Histories.CHAIN, 1, null, null, null, NOW.minusSeconds(60)));
+        h.apply(new DatabaseEvent.RestoreRequested("db", "r2", "dump", null, false, null, null, false, null, null, null, null, null,
+                "d1", "postgres", "copy", NOW.minusSeconds(60)));
+        h.apply(new DatabaseEvent.RestoreStarted("db", "r1", NOW.minusSeconds(59)));
+        Retention during = Retention.expire(h.get(), NOW);
+        assertThat(during.baseBackupIds()).as("restore r1 reads it").isEmpty();
+        assertThat(during.walCuts()).as("and the WAL from its start on").containsExactly(new WalCut(Histories.CHAIN, 2L));
+        assertThat(during.dumpIds()).as("restore r2 reads d1").isEmpty();
+
+        h.apply(new DatabaseEvent.RestoreFailed("db", "r1", "stopped", NOW.minusSeconds(30)));
+        h.apply(new DatabaseEvent.RestoreStarted("db", "r2", NOW.minusSeconds(30)));
+        h.apply(new DatabaseEvent.RestoreCompleted("db", "r2", null, null, null, null, null, "restored", NOW.minusSeconds(20)));
+        Retention after = Retention.expire(h.get(), NOW);
+        assertThat(after.baseBackupIds()).containsExactly("old");
+        assertThat(after.walCuts()).containsExactly(new WalCut(Histories.CHAIN, 30L));
+        assertThat(after.dumpIds()).containsExactly("d1");
+    }
+
+    @Test
     void aSimulatedYearOfDailyDumpsKeepsExactlyWhatTheRulesSay() {
         LocalDate first = LocalDate.parse("2025-10-01");
         LocalDate last = LocalDate.parse("2026-11-24");

@@ -134,8 +134,31 @@ class PointInTimeRestoreTest {
 
     @Test
     void restoresLatestIncludingThePartialSegment() throws Exception {
-        Map<String, String> restored = restore(Optional.empty(), "latest");
+        // a target whose name the shell and PostgreSQL's restore_command would misread unless quoted
+        Map<String, String> restored = restore(Optional.empty(), "latest ü 'q' %p");
         assertThat(restored).isEqualTo(contents.get(contents.size() - 1));
+    }
+
+    @Test
+    void theRestoredClusterKeepsItsPortButNotTheRecoverySettingsAcrossARestart() throws Exception {
+        Path target = tmp.resolve("restore-restart");
+        int port = PostgresCluster.freePort();
+        runner().run(request(target, port, Optional.of(times.get(1)), "restart"));
+        PgServer server = PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()).at(target);
+        PostgresCluster restored = PostgresCluster.attach(server, port);
+        try {
+            String auto = Files.readString(target.resolve("postgresql.auto.conf"));
+            assertThat(auto).contains("port = " + port).doesNotContain("restore_command").doesNotContain("recovery_target")
+                    .doesNotContain("archive_mode");
+            server.stop();
+            server.start(tmp.resolve("restart.log"), Duration.ofSeconds(60));
+            try (Connection c = restored.connect()) {
+                assertThat(TableChecksums.of(c)).isEqualTo(contents.get(1));
+            }
+        } finally {
+            restored.stopServer();
+            PostgresCluster.deleteTree(target);
+        }
     }
 
     @Test

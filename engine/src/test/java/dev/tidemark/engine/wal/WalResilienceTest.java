@@ -249,6 +249,67 @@ class WalResilienceTest {
         }
     }
 
+    /**
+     * The engine killed after segments were acknowledged to the slot but before the catalog recorded them: the next
+     * stream resumes from the recorded end, finds those segments in the repository (the server has recycled them since)
+     * and reports them archived, so the recovery window has no hole there.
+     */
+    @Test
+    void segmentsAcknowledgedButNotRecordedAreTakenFromTheRepository(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Repository repo = dev.tidemark.engine.testing.TestRepositories.file(tmp.resolve("repo"));
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "adopt")) {
+            db.startStreaming(WalListener.NONE);
+            assertThat(db.awaitStatus(s -> s.chain() != null, Duration.ofSeconds(30))).isTrue();
+            db.cluster.execute("create table t(x int)");
+            Lsn recorded = switchWal(db.cluster); // the catalog's end, as the killed engine left it
+            Lsn later = recorded;
+            for (int i = 0; i < 4; i++) {
+                db.cluster.execute("insert into t select generate_series(1, 1000)");
+                later = switchWal(db.cluster);
+            }
+            String chain = db.status().chain();
+            assertThat(db.durableWal().awaitDurable(chain, 1, later, Duration.ofSeconds(60))).isTrue();
+            db.stopStreaming();
+            db.cluster.execute("checkpoint");
+            switchWal(db.cluster);
+            db.cluster.execute("checkpoint");
+            String first = WalSegment.containing(1, recorded, SEGMENT).name();
+            try (Connection c = db.cluster.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select count(*) from pg_ls_waldir() where name = '" + first + "'")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("the server recycled %s", first).isZero();
+            }
+
+            List<String> reported = new CopyOnWriteArrayList<>();
+            WalListener listener = new WalListener() {
+                @Override public void segmentArchived(String c, WalSegment segment, long bytes) {
+                    reported.add(segment.name());
+                }
+                @Override public void durable(String c, int timeline, Lsn lsn, Instant serverTime) { }
+                @Override public void timelineSwitched(String c, int from, int to, Lsn switchPoint, String historyKey) { }
+                @Override public void conflict(String c, WalSegment segment, String existing, String fresh, String keptAs) { }
+                @Override public void chainChanged(String expectedChain, String actualChain) { }
+                @Override public void streamFailed(String message, int consecutiveFailures) { }
+            };
+            try (WalStreamer next = new WalStreamer("adopt", db.connections(), repo,
+                    WalStreamSettings.defaults("adopt").withPartialInterval(Duration.ofMillis(500)), listener, chain)
+                    .resumeFrom(recorded, 1).start()) {
+                db.cluster.execute("insert into t select generate_series(1, 1000)");
+                Lsn end = switchWal(db.cluster);
+                assertThat(Eventually.await(next::status, s -> s.durableLsn() != null && Lsn.parse(s.durableLsn()).compareTo(end) >= 0,
+                        Duration.ofSeconds(60))).isNotNull();
+                long from = WalSegment.containing(1, recorded, SEGMENT).number();
+                long to = end.value() / SEGMENT - 1;
+                List<String> expected = new java.util.ArrayList<>();
+                for (long n = from; n <= to; n++) {
+                    expected.add(new WalSegment(1, n, SEGMENT).name());
+                }
+                assertThat(reported).as("every segment from the recorded end on, none twice").containsSubsequence(expected)
+                        .doesNotHaveDuplicates();
+            }
+        }
+    }
+
     private static void run(String... command) throws Exception {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());

@@ -107,6 +107,10 @@ public final class Commands {
                                 List<WalCut> walCuts, Instant at) {
     }
 
+    public record ChangeConnection(@TargetAggregateIdentifier String databaseId, String pgUrl, String pgdata, String standbyUrl,
+                                   Instant at) {
+    }
+
     public record DeregisterDatabase(@TargetAggregateIdentifier String databaseId, boolean purge, Instant at) {
     }
 

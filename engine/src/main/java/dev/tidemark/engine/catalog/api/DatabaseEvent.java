@@ -17,6 +17,10 @@ public sealed interface DatabaseEvent {
     record OwnerAssigned(String databaseId, String node, Instant at) implements DatabaseEvent {
     }
 
+    /** Where the database is reached now (after a failover, a move): the primary, the data directory, the standby (null: none). */
+    record ConnectionChanged(String databaseId, String pgUrl, String pgdata, String standbyUrl, Instant at) implements DatabaseEvent {
+    }
+
     record PolicyChanged(String databaseId, Policy policy, Instant at) implements DatabaseEvent {
     }
 
