@@ -159,11 +159,13 @@ class ApiTest {
     @Order(3)
     void dumpsDownloadWholeOrResumed() throws Exception {
         cluster.execute("create table fruit(name text)", "insert into fruit values ('apple'), ('pear')", "create database copy");
-        HttpResponse<String> accepted = call("POST", "/v1/databases/shop/dumps", ADMIN, "{\"databases\":[\"postgres\"]}");
+        HttpResponse<String> accepted = call("POST", "/v1/databases/shop/dumps", ADMIN, "{\"databases\":[\"postgres\",\"copy\"]}");
         assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
         String id = json(accepted).path("id").asText();
         assertThat(awaitDone("/v1/databases/shop/dumps/" + id).path("status").asText()).isEqualTo("completed");
-        String path = "/v1/databases/shop/dumps/" + id + "/download";
+        assertProblem(call("GET", "/v1/databases/shop/dumps/" + id + "/download", READER, null), 400,
+                "holds 2 databases, one archive each: [postgres, copy]");
+        String path = "/v1/databases/shop/dumps/" + id + "/download?database=postgres";
         HttpResponse<byte[]> whole = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                 .header("Authorization", "Bearer " + READER).build(), HttpResponse.BodyHandlers.ofByteArray());
         assertThat(whole.statusCode()).isEqualTo(200);
@@ -222,18 +224,20 @@ class ApiTest {
         String dumpId = all.path("dumps").get(0).path("id").asText();
         assertThat(cli(0, with(read, "backup", "show", "shop", dumpId))).contains("completed");
         Path file = tmp.resolve("cli.dump");
-        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("wrote");
+        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("say which to download");
+        assertThat(file).doesNotExist();
+        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("wrote");
         assertThat(new String(Files.readAllBytes(file), 0, 5, StandardCharsets.US_ASCII)).isEqualTo("PGDMP");
         byte[] whole = Files.readAllBytes(file);
-        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("holds the whole dump already");
+        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("holds the whole dump already");
         Files.write(file, java.util.Arrays.copyOf(whole, whole.length / 2));
-        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("resumed at byte");
+        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("resumed at byte");
         assertThat(Files.readAllBytes(file)).as("a resumed download").isEqualTo(whole);
         Path other = tmp.resolve("other.dump");
         Files.write(other, new byte[100]);
-        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "-o", other.toString()))).contains("not a partial copy");
+        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", other.toString()))).contains("not a partial copy");
         assertThat(Files.size(other)).as("nothing written").isEqualTo(100);
-        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "-o", tmp.resolve("no/such/dir/x.dump").toString())))
+        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", tmp.resolve("no/such/dir/x.dump").toString())))
                 .contains("does not exist");
         int failuresBefore = parse(cli(0, with(read, "backup", "list", "shop", "--json"))).path("dumps").size();
         assertThat(cli(2, with(admin, "backup", "dump", "shop", "--database", "nope"))).contains("no database nope");

@@ -359,6 +359,17 @@ final class Requests {
             guards.add(resolvedPath(g));
         }
         Path t = targets.get(0);
+        for (DatabaseHistory db : catalog.view().databases()) {
+            for (DatabaseHistory.Restore r : db.restores()) {
+                if (r.inProgress() && r.targetDir() != null && !r.inPlace()) {
+                    Path other = Path.of(r.targetDir()).toAbsolutePath().normalize();
+                    if (targets.stream().anyMatch(x -> x.startsWith(other) || other.startsWith(x))) {
+                        throw CatalogRejection.conflict("targetDir " + t + " overlaps " + other + ", the target of restore " + r.id()
+                                + " of " + db.id() + ", which is " + r.status() + ": choose another directory");
+                    }
+                }
+            }
+        }
         for (Path g : guards) {
             if (targets.stream().anyMatch(x -> x.startsWith(g) || g.startsWith(x))) {
                 throw new InvalidRequestException("targetDir " + t + " overlaps " + g + " (a database's data directory, the engine's data "

@@ -14,6 +14,7 @@ import dev.tidemark.engine.dump.DumpManifest;
 import dev.tidemark.engine.dump.DumpRunner;
 import dev.tidemark.engine.operations.EventPage;
 import dev.tidemark.engine.operations.DumpDownload;
+import dev.tidemark.engine.operations.InvalidRequestException;
 import dev.tidemark.engine.operations.NotFoundException;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgBinaries;
@@ -205,11 +206,14 @@ final class Work implements AutoCloseable {
             if (!Files.isReadable(auto) || !Files.readString(auto).contains("Tidemark restore " + restoreId + " ")) {
                 return "";
             }
+            // its WAL spool goes first: a recovery waiting in restore_command for a segment is told so and ends
+            Path spool = dir.resolveSibling(dir.getFileName() + ".tidemark-wal");
+            RestoreRunner.deleteTree(spool);
             PgServer server = servers.at(dir);
             if (!server.isRunning()) {
                 return "";
             }
-            server.kill();
+            server.stopImmediately();
             LOG.warn("restore {}: stopped the PostgreSQL it had started on {} (partial state)", restoreId, dir);
             return "; the PostgreSQL the restore had started on it was stopped";
         } catch (IOException | RuntimeException e) {
@@ -413,6 +417,11 @@ final class Work implements AutoCloseable {
             throw new dev.tidemark.engine.operations.ConflictException("dump " + dumpId + " is " + dump.status()
                     + "; only a completed dump can be downloaded");
         }
+        if (database.isEmpty() && dump.archives().size() > 1) {
+            throw new InvalidRequestException("dump " + dumpId + " holds " + dump.archives().size() + " databases, one archive each: "
+                    + dump.archives().stream().map(DumpArchive::database).toList() + "; say which to download (?database=NAME, or"
+                    + " --database NAME)");
+        }
         DumpArchive archive = database.isEmpty() ? dump.archives().get(0) : dump.archives().stream()
                 .filter(a -> a.database().equals(database.get())).findFirst()
                 .orElseThrow(() -> new NotFoundException("dump " + dumpId + " holds no database '" + database.get() + "'; it holds "
@@ -494,6 +503,14 @@ final class Work implements AutoCloseable {
         String message = e.getMessage();
         if (message == null || message.isBlank()) {
             message = e.getClass().getSimpleName();
+        } else if (e instanceof java.nio.file.FileAlreadyExistsException) {
+            message = "already exists: " + message; // the file system's exceptions say only the path
+        } else if (e instanceof java.nio.file.NoSuchFileException) {
+            message = "no such file or directory: " + message;
+        } else if (e instanceof java.nio.file.AccessDeniedException) {
+            message = "permission denied: " + message;
+        } else if (e instanceof java.nio.file.DirectoryNotEmptyException) {
+            message = "directory not empty: " + message;
         }
         return message.length() > 2000 ? message.substring(0, 2000) + "..." : message;
     }

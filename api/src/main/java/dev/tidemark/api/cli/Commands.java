@@ -371,7 +371,7 @@ public final class Commands {
             String db;
             @Parameters(index = "1", description = "dump id")
             String id;
-            @Option(names = "--database", description = "which database of the dump (default: the first)")
+            @Option(names = "--database", description = "which database of the dump (required when it holds several: one archive each)")
             String database;
             @Option(names = {"-o", "--output"}, description = "file to write (default: the server's file name)")
             Path output;
@@ -421,6 +421,7 @@ public final class Commands {
                     total = in.transferTo(fileOut);
                 }
                 out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Table.bytes(total) + " to " + file
+                        + (database == null ? "" : " (database " + database + ")")
                         + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file);
                 return 0;
             }

@@ -80,6 +80,22 @@ public final class PgServer {
                 "pg_ctl promote");
     }
 
+    /**
+     * Stops the server at once (pg_ctl -m immediate: the postmaster ends every process of the server, no checkpoint;
+     * the next start recovers). Killing the postmaster alone would leave its children running.
+     */
+    public void stopImmediately() throws IOException {
+        if (postmasterPid().isEmpty()) {
+            return;
+        }
+        try {
+            run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-m", "immediate", "-w", "-t", "30", "stop"),
+                    Duration.ofSeconds(40), "pg_ctl stop");
+        } catch (IOException e) {
+            kill();
+        }
+    }
+
     /** Kills the postmaster with SIGKILL (for crash tests); the server recovers from WAL on its next start. */
     public void kill() throws IOException {
         Optional<Long> pid = postmasterPid();

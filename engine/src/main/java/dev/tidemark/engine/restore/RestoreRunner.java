@@ -180,24 +180,45 @@ public final class RestoreRunner {
     public Result run(Request request) throws IOException, InterruptedException {
         BackupManifest manifest = check(request);
         Path target = request.targetDirectory().toAbsolutePath().normalize();
-        Path movedAside = null;
-        if (request.inPlace()) {
-            movedAside = target.resolveSibling(target.getFileName() + ".tidemark-moved-" + STAMP.format(Instant.now()));
-            Files.move(target, movedAside, StandardCopyOption.ATOMIC_MOVE);
-            log.info("restore {}: moved the old data directory {} aside to {}", request.restoreId(), target, movedAside);
+        Path spool = target.resolveSibling(target.getFileName() + ".tidemark-wal");
+        // the target is claimed by creating its WAL spool, atomically: a second restore into the same directory (of
+        // another database, or asked at the same moment) is refused here and touches nothing of the first
+        try {
+            Files.createDirectories(target.getParent());
+            Files.createDirectory(spool);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            throw new RestoreRejectedException("another restore is writing into " + target + " (its WAL spool " + spool + " exists):"
+                    + " choose another directory; if no restore runs, the spool is left from an interrupted one: delete it"
+                    + " (nothing was written)");
         }
+        Path movedAside = null;
         List<Path[]> movedTablespaces = new ArrayList<>();
-        if (request.inPlace()) {
-            for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
-                Path location = Path.of(ts.location());
-                if (Files.exists(location)) {
-                    Path aside = location.resolveSibling(location.getFileName() + ".tidemark-moved-" + STAMP.format(Instant.now()));
-                    Files.move(location, aside, StandardCopyOption.ATOMIC_MOVE);
-                    movedTablespaces.add(new Path[]{location, aside});
+        try {
+            if (request.inPlace()) {
+                movedAside = target.resolveSibling(target.getFileName() + ".tidemark-moved-" + STAMP.format(Instant.now()));
+                Files.move(target, movedAside, StandardCopyOption.ATOMIC_MOVE);
+                log.info("restore {}: moved the old data directory {} aside to {}", request.restoreId(), target, movedAside);
+            }
+            if (request.inPlace()) {
+                for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+                    Path location = Path.of(ts.location());
+                    if (Files.exists(location)) {
+                        Path aside = location.resolveSibling(location.getFileName() + ".tidemark-moved-" + STAMP.format(Instant.now()));
+                        Files.move(location, aside, StandardCopyOption.ATOMIC_MOVE);
+                        movedTablespaces.add(new Path[]{location, aside});
+                    }
                 }
             }
+        } catch (IOException | RuntimeException e) {
+            for (Path[] moved : movedTablespaces) {
+                Files.move(moved[1], moved[0], StandardCopyOption.ATOMIC_MOVE);
+            }
+            if (movedAside != null && !Files.exists(target)) {
+                Files.move(movedAside, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+            deleteTree(spool);
+            throw e;
         }
-        Path spool = target.resolveSibling(target.getFileName() + ".tidemark-wal");
         Path logFile = target.resolveSibling(target.getFileName() + ".tidemark-restore.log");
         PgServer server = servers.at(target);
         boolean success = false;
@@ -260,13 +281,13 @@ public final class RestoreRunner {
             }
             if (!success) {
                 progress.set(BackupProgress.starting("failed"));
+                deleteTree(spool); // first: a recovery waiting in restore_command is told there is nothing more, and stops
                 try {
-                    server.kill();
+                    server.stopImmediately();
                 } catch (IOException e) {
                     log.warn("restore {}: could not stop the server it started: {}", request.restoreId(), e.getMessage());
                 }
                 deleteTree(target);
-                deleteTree(spool);
                 for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
                     deleteTree(tablespaceLocation(request, target, ts));
                 }
@@ -639,7 +660,7 @@ public final class RestoreRunner {
                 } else {
                     throw e;
                 }
-                server.kill();
+                server.stopImmediately();
                 Files.move(logFile, logFile.resolveSibling(logFile.getFileName() + "." + attempt), StandardCopyOption.REPLACE_EXISTING);
                 Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
             }
@@ -861,7 +882,7 @@ public final class RestoreRunner {
         return p;
     }
 
-    static void deleteTree(Path root) {
+    public static void deleteTree(Path root) {
         if (root == null || !Files.exists(root)) {
             return;
         }

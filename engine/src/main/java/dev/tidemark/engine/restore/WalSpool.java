@@ -224,6 +224,8 @@ final class WalSpool implements AutoCloseable {
                   exit 1
                 fi
                 while [ ! -f "$d/$1" ]; do
+                  # the spool gone (the restore failed or was abandoned): nothing will come, PostgreSQL must not wait
+                  if [ ! -d "$d" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
                   if [ -f "$d/%s" ]; then cat "$d/%s" >&2; exit 126; fi
                   if [ -f "$d/%s" ] && [ ! -f "$d/$1" ]; then exit 1; fi
                   sleep 0.02

@@ -174,6 +174,15 @@ class PointInTimeRestoreTest {
         assertThatThrownBy(() -> runner.run(request(fresh, db.cluster.port(), Optional.empty(), "port")))
                 .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("in use");
         assertThat(fresh).doesNotExist();
+
+        // another restore is writing into the same new directory (its spool claims it): refused, nothing of it touched
+        Path claimed = tmp.resolve("claimed");
+        Path spool = Files.createDirectories(tmp.resolve("claimed.tidemark-wal"));
+        Files.writeString(spool.resolve("000000010000000000000001"), "the other restore's");
+        assertThatThrownBy(() -> runner.run(request(claimed, PostgresCluster.freePort(), Optional.empty(), "claimed")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("another restore is writing into");
+        assertThat(claimed).doesNotExist();
+        assertThat(spool.resolve("000000010000000000000001")).hasContent("the other restore's");
     }
 
     @Test
