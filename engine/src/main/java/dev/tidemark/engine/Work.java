@@ -429,7 +429,7 @@ final class Work implements AutoCloseable {
         DumpRunner runner = new DumpRunner(repository, binaries);
         DumpManifest.Archive stored = new DumpManifest.Archive(archive.database(), archive.key(), archive.sha256(), archive.bytes(),
                 archive.storedBytes());
-        return new DumpDownload(db.id() + "-" + dumpId + "-" + archive.database() + ".dump", archive.bytes(), offset -> {
+        return new DumpDownload(db.id() + "-" + dumpId + "-" + archive.database() + ".dump", archive.bytes(), archive.sha256(), offset -> {
             InputStream in = runner.open(stored);
             if (offset > 0) {
                 in.skipNBytes(offset);

@@ -1,5 +1,6 @@
 package dev.tidemark.api.cli;
 
+import dev.tidemark.api.server.DatabasesController;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tidemark.api.server.Tokens;
 import dev.tidemark.storage.codec.MasterKey;
@@ -381,6 +382,7 @@ public final class Commands {
                 String path = "/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/download" + (database == null ? "" : "?database=" + enc(database));
                 Path file = output;
                 HttpResponse<InputStream> response = null;
+                String[] expected = new String[1]; // the archive's SHA-256, as the server sends it
                 if (file == null) {
                     response = api().stream(path, null); // the server names the file
                     String disposition = response.headers().firstValue("Content-Disposition").orElse("filename=\"" + id + ".dump\"");
@@ -401,13 +403,15 @@ public final class Commands {
                     close(response);
                     response = null;
                     long[] size = new long[1];
-                    if (!samePrefix(path, file, have, size) || have > size[0]) {
+                    if (!samePrefix(path, file, have, size, expected) || have > size[0]) {
                         throw new CommandLine.ParameterException(spec.commandLine(), file + " exists and is not a partial copy of dump " + id
                                 + " (" + (have > size[0] ? "it is larger" : "its bytes differ") + "): nothing was written; remove it or "
                                 + "choose another --output");
                     }
                     if (have == size[0]) {
-                        out().println(file + " holds the whole dump already (" + Table.bytes(size[0]) + "); nothing to download");
+                        verify(file, expected[0]);
+                        out().println(file + " holds the whole dump already (" + Table.bytes(size[0]) + ", SHA-256 checked); nothing"
+                                + " to download");
                         return 0;
                     }
                     response = api().stream(path, "bytes=" + have + "-");
@@ -415,11 +419,13 @@ public final class Commands {
                     response = api().stream(path, null);
                 }
                 boolean resume = have > 0 && response.statusCode() == 206;
+                response.headers().firstValue(DatabasesController.SHA256_HEADER).ifPresent(h -> expected[0] = h);
                 long total;
                 try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(file, StandardOpenOption.CREATE,
                         resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
                     total = in.transferTo(fileOut);
                 }
+                verify(file, expected[0]);
                 out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Table.bytes(total) + " to " + file
                         + (database == null ? "" : " (database " + database + ")")
                         + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file);
@@ -430,11 +436,39 @@ public final class Commands {
              * Whether the file's first and last (up to) 64 KiB equal the dump's bytes at the same places; the dump's size,
              * from the first answer's Content-Range, goes into size[0] (a file larger than the dump differs at its end).
              */
-            private boolean samePrefix(String path, Path file, long have, long[] size) throws IOException {
+            /**
+             * Checks the whole file against the archive's SHA-256: the prefix test before a resume looks at the ends only,
+             * and bytes can be damaged anywhere. A file that differs is said so (exit 1) and left for the operator.
+             */
+            private void verify(Path file, String sha256) throws IOException {
+                if (sha256 == null) {
+                    return; // a server that does not send it
+                }
+                java.security.MessageDigest digest;
+                try {
+                    digest = java.security.MessageDigest.getInstance("SHA-256");
+                } catch (java.security.NoSuchAlgorithmException e) {
+                    throw new IllegalStateException(e);
+                }
+                try (InputStream in = Files.newInputStream(file)) {
+                    byte[] buffer = new byte[1 << 16];
+                    for (int n; (n = in.read(buffer)) > 0; ) {
+                        digest.update(buffer, 0, n);
+                    }
+                }
+                String actual = java.util.HexFormat.of().formatHex(digest.digest());
+                if (!actual.equalsIgnoreCase(sha256)) {
+                    throw new IOException(file + " differs from dump " + id + " (SHA-256 " + actual.substring(0, 16) + "..., the dump's is "
+                            + sha256.substring(0, Math.min(16, sha256.length())) + "...): the file was damaged; remove it and download again");
+                }
+            }
+
+            private boolean samePrefix(String path, Path file, long have, long[] size, String[] expected) throws IOException {
                 int n = (int) Math.min(have, 65536);
                 for (long from : new long[]{0, have - n}) {
                     byte[] remote;
                     HttpResponse<InputStream> r = api().stream(path, "bytes=" + from + "-" + (from + n - 1));
+                    r.headers().firstValue(DatabasesController.SHA256_HEADER).ifPresent(h -> expected[0] = h);
                     if (from == 0) {
                         String range = r.headers().firstValue("Content-Range").orElse("");
                         if (!range.matches("bytes \\d+-\\d+/\\d+")) {

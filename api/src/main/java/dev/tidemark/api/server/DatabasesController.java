@@ -41,6 +41,8 @@ import java.util.regex.Pattern;
 @RestController
 @RequestMapping("/v1/databases")
 public class DatabasesController {
+    /** The SHA-256 (hex) of a downloaded dump archive's whole content. */
+    public static final String SHA256_HEADER = "X-Tidemark-SHA256";
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d{1,18})-(\\d{0,18})");
     private final Operations engine;
 
@@ -159,6 +161,9 @@ public class DatabasesController {
         response.setContentType("application/octet-stream");
         response.setHeader("Accept-Ranges", "bytes");
         response.setHeader("Content-Disposition", "attachment; filename=\"" + download.fileName() + "\"");
+        if (download.sha256() != null) {
+            response.setHeader(SHA256_HEADER, download.sha256()); // of the whole archive, also on a partial answer
+        }
         response.setContentLengthLong(end - start + 1);
         try (InputStream in = download.opener().open(start); OutputStream out = response.getOutputStream()) {
             long left = end - start + 1;
