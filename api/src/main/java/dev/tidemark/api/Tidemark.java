@@ -122,17 +122,25 @@ public final class Tidemark implements Runnable {
                 serving = true;
                 return 0;
             } catch (RuntimeException e) {
-                Throwable root = e;
-                while (root.getCause() != null && root.getCause() != root) {
-                    root = root.getCause();
+                // Spring wraps the reason in its own exceptions: the first other one in the chain says it best (ours
+                // name the store, the bucket and what to check; a library's below it only its own words)
+                Throwable told = e;
+                while (told.getCause() != null && told.getCause() != told && told.getClass().getName().startsWith("org.springframework")) {
+                    told = told.getCause();
                 }
-                String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-                if (message.contains("The file is locked") || message.contains("Database may be already in use")) {
+                boolean expected = false;
+                String rootMessage = "";
+                for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+                    expected |= t instanceof IllegalArgumentException || t instanceof IllegalStateException || t instanceof java.io.IOException
+                            || t.getClass().getName().startsWith("org.springframework.boot.context.properties")
+                            || t.getClass().getName().startsWith("org.yaml");
+                    rootMessage = t.getMessage() == null ? rootMessage : t.getMessage();
+                }
+                String message = told.getMessage() == null ? told.getClass().getSimpleName() : told.getMessage();
+                if (rootMessage.contains("The file is locked") || rootMessage.contains("Database may be already in use")) {
                     message = "another tidemark server is using the same data directory (its catalog is locked): stop it, or give"
                             + " this one a data directory of its own (tidemark.data-directory)";
-                } else if (!(root instanceof IllegalArgumentException || root instanceof IllegalStateException
-                        || root instanceof java.io.IOException || root.getClass().getName().startsWith("org.springframework.boot.context.properties")
-                        || root.getClass().getName().startsWith("org.yaml"))) {
+                } else if (!expected) {
                     e.printStackTrace(); // not a configuration problem: the trace is for whoever reports it
                 }
                 System.err.println("error: the server did not start: " + message);

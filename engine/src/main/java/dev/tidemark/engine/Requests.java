@@ -21,6 +21,7 @@ import dev.tidemark.engine.operations.RestoreView;
 import dev.tidemark.engine.postgres.DataDirectoryIdentity;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.engine.restore.RestoreRunner;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.layout.RepositoryLayout;
@@ -119,6 +120,11 @@ final class Requests {
             backupSource = standbyFacts;
         }
         Path pgdata = Path.of(pgdataText);
+        try {
+            RestoreRunner.requireShellSafe("pgdata", pgdata); // an in-place restore starts PostgreSQL on it through pg_ctl
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException(e.getMessage().replace(" (nothing was written)", ""));
+        }
         if (Files.isReadable(pgdata.resolve("PG_VERSION"))) {
             String mismatch = DataDirectoryIdentity.mismatch(pgdata, backupSource.systemId(), backupSource.port());
             if (mismatch != null) {

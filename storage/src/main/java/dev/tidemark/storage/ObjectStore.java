@@ -41,6 +41,13 @@ public interface ObjectStore extends AutoCloseable {
     /** Removes every listed object (in batches where the store supports it); missing ones are not an error. */
     void deleteAll(Collection<String> keys) throws IOException;
 
+    /**
+     * Removes what unfinished writes under a prefix left behind (a process killed while it wrote); for prefixes no
+     * writer uses any more. Stores whose unfinished writes leave nothing visible do nothing.
+     */
+    default void deleteUnfinished(String prefix) throws IOException {
+    }
+
     /** A short description for logs and errors, never containing a secret (e.g. "s3://bucket/prefix"). */
     String describe();
 

@@ -86,6 +86,7 @@ public final class Repository implements AutoCloseable {
             keys = objects.map(ObjectInfo::key).toList();
         }
         store.deleteAll(keys);
+        store.deleteUnfinished(prefix); // the prefix is no writer's any more: what a killed one left goes too
         return keys.size();
     }
 

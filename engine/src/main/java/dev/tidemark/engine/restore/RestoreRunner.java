@@ -111,9 +111,28 @@ public final class RestoreRunner {
         return progress.get();
     }
 
+    /**
+     * Characters a path must not hold to be handed to pg_ctl: it starts PostgreSQL through a shell, with the data
+     * directory and the log file inside double quotes, where $, `, " and \ still act. A path holding them could run
+     * commands as the server's user.
+     */
+    private static final Pattern SHELL_ACTIVE = Pattern.compile("[\"$`\\\\\\p{Cntrl}]");
+
+    /** Refuses a directory pg_ctl could not be given safely (see {@link #SHELL_ACTIVE}). */
+    public static void requireShellSafe(String what, Path path) {
+        java.util.regex.Matcher m = SHELL_ACTIVE.matcher(path.toString());
+        if (m.find()) {
+            String c = m.group();
+            throw new RestoreRejectedException(what + " " + path + " holds " + (Character.isISOControl(c.charAt(0))
+                    ? "a control character" : "'" + c + "'") + ", which PostgreSQL's pg_ctl would hand to a shell: choose a path"
+                    + " without \" $ ` \\ or control characters (nothing was written)");
+        }
+    }
+
     /** Everything that can be checked before a byte is written; throws RestoreRejectedException. */
     public BackupManifest check(Request request) throws IOException {
         Path target = request.targetDirectory().toAbsolutePath().normalize();
+        requireShellSafe(request.inPlace() ? "the data directory" : "target directory", target);
         PgServer existing = servers.at(target);
         if (request.inPlace()) {
             if (!Files.isDirectory(target)) {
@@ -137,6 +156,10 @@ public final class RestoreRunner {
         if (request.port() < 1 || request.port() > 65535) {
             throw new RestoreRejectedException("port " + request.port() + " is not a TCP port (1-65535)");
         }
+        if (request.port() < 1024 && !request.inPlace()) {
+            throw new RestoreRejectedException("port " + request.port() + " is a privileged port, which PostgreSQL (never run as root)"
+                    + " cannot listen on: choose a port from 1024 up (nothing was written)");
+        }
         if (!portFree(request.port())) {
             throw new RestoreRejectedException("port " + request.port() + " is in use: choose a free port for the restored server");
         }
@@ -146,6 +169,10 @@ public final class RestoreRunner {
         Path existingAncestor = target;
         while (existingAncestor != null && !Files.exists(existingAncestor)) {
             existingAncestor = existingAncestor.getParent();
+        }
+        if (existingAncestor != null && !Files.isDirectory(existingAncestor)) {
+            throw new RestoreRejectedException(existingAncestor + " is a file, not a directory, so no directory can be made under it"
+                    + " for " + target + ": choose another path (nothing was written)");
         }
         if (existingAncestor != null && !serverUserCanEnter(existing, existingAncestor)) {
             throw new RestoreRejectedException("the PostgreSQL server's user (" + existing.user().name() + ") cannot enter "

@@ -175,6 +175,23 @@ class PointInTimeRestoreTest {
                 .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("in use");
         assertThat(fresh).doesNotExist();
 
+        assertThatThrownBy(() -> runner.run(request(fresh, 80, Optional.empty(), "privileged")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("privileged port");
+        Path file = Files.writeString(tmp.resolve("a-file"), "x");
+        assertThatThrownBy(() -> runner.run(request(file.resolve("sub"), PostgresCluster.freePort(), Optional.empty(), "under-a-file")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("is a file, not a directory");
+        assertThat(fresh).doesNotExist();
+
+        // a path pg_ctl's shell would act on: refused before anything runs or is written
+        Path marker = tmp.resolve("pwned");
+        for (String evil : new String[]{"q$(touch " + marker + ")x", "w`touch " + marker + "`x", "n\nl", "b\\s", "d\"q"}) {
+            Path bad = tmp.resolve(evil);
+            assertThatThrownBy(() -> runner.run(request(bad, PostgresCluster.freePort(), Optional.empty(), "evil")))
+                    .as(evil).isInstanceOf(RestoreRejectedException.class).hasMessageContaining("would hand to a shell");
+            assertThat(bad).doesNotExist();
+        }
+        assertThat(marker).doesNotExist();
+
         // another restore is writing into the same new directory (its spool claims it): refused, nothing of it touched
         Path claimed = tmp.resolve("claimed");
         Path spool = Files.createDirectories(tmp.resolve("claimed.tidemark-wal"));

@@ -173,6 +173,24 @@ public final class FileObjectStore implements ObjectStore {
         }
     }
 
+    /** The temporary files of writes that never committed, in the directories under prefix (a whole-directory prefix). */
+    @Override
+    public void deleteUnfinished(String prefix) throws IOException {
+        Path start = prefix.isEmpty() ? root : root.resolve(prefix.endsWith("/") ? prefix.substring(0, prefix.length() - 1) : prefix)
+                .normalize();
+        if (!start.startsWith(root) || !Files.isDirectory(start)) {
+            return;
+        }
+        List<Path> temps;
+        try (Stream<Path> paths = Files.walk(start)) {
+            temps = paths.filter(p -> p.getFileName().toString().startsWith(TEMP_MARK) && Files.isRegularFile(p)).toList();
+        }
+        for (Path temp : temps) {
+            Files.deleteIfExists(temp);
+            pruneEmptyParents(temp.getParent());
+        }
+    }
+
     @Override
     public String describe() {
         return root.toUri().toString();

@@ -87,7 +87,7 @@ public final class S3ObjectStore implements ObjectStore {
 
     /** Checks that the bucket exists (creating it when asked), so a wrong endpoint, bucket or key fails at start, not at the first backup. */
     public S3ObjectStore verify(boolean createBucket) throws IOException {
-        boolean exists = call("check bucket", "", () -> client.bucketExists(BucketExistsArgs.builder().bucket(settings.bucket()).build()));
+        boolean exists = call("check", "bucket " + settings.bucket(), () -> client.bucketExists(BucketExistsArgs.builder().bucket(settings.bucket()).build()));
         if (!exists) {
             if (!createBucket) {
                 throw new IOException("bucket '" + settings.bucket() + "' does not exist at " + settings.endpoint()

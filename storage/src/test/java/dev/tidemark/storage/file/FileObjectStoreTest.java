@@ -37,6 +37,21 @@ class FileObjectStoreTest extends ObjectStoreContract {
     }
 
     @Test
+    void whatAKilledWriterLeftGoesWithItsPrefix() throws IOException {
+        store.put("dump/d1/archive", new java.io.ByteArrayInputStream(new byte[10]));
+        store.put("dump/d2/archive", new java.io.ByteArrayInputStream(new byte[10]));
+        // a process killed while it wrote: its temporary file stays, invisible to list
+        Path left = root.resolve("dump/d1/sub/.tidemark-tmp-part-0001-1234");
+        Files.createDirectories(left.getParent());
+        Files.write(left, new byte[100]);
+        assertThat(new dev.tidemark.storage.Repository(store, new dev.tidemark.storage.layout.RepositoryLayout(""),
+                new dev.tidemark.storage.codec.Codec(dev.tidemark.storage.codec.CodecSettings.defaults(
+                        dev.tidemark.storage.codec.MasterKey.generate()))).deleteUnder("dump/d1/")).isEqualTo(1);
+        assertThat(root.resolve("dump/d1")).as("emptied and pruned").doesNotExist();
+        assertThat(store.stat("dump/d2/archive")).as("another prefix is untouched").isPresent();
+    }
+
+    @Test
     void keysCannotEscapeTheRoot() {
         assertThatThrownBy(() -> store.get("../etc/passwd")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> store.create("/abs")).isInstanceOf(IllegalArgumentException.class);
