@@ -307,7 +307,7 @@ final class Work implements AutoCloseable {
         DumpRunner runner = new DumpRunner(repository, binaries);
         String key = databaseId + "/" + dumpId;
         Instant started = clock.instant();
-        progress.put(key, () -> new BackupProgress("dumping", 0, 0, 0, 0, 0));
+        progress.put(key, runner::progress);
         LOG.info("dump {} of {} started ({})", dumpId, databaseId, databases.isEmpty() ? "all databases" : databases);
         try {
             DumpManifest manifest = runner.dump(databaseId, dumpId, source(db), databases);

@@ -26,6 +26,9 @@ final class Progress {
             String line = total > 0
                     ? String.format("%s %-10s [%-30s] %3d%% %s / %s %s/s", what, phase, "#".repeat(Math.min(30, percent * 30 / 100)),
                     percent, Table.bytes(done), Table.bytes(total), Table.bytes((long) rate))
+                    : done > 0 || p.path("filesTotal").asLong() > 0
+                    ? String.format("%s %-10s %s written, %d of %d done, %s/s", what, phase, Table.bytes(done), p.path("filesDone").asLong(),
+                    p.path("filesTotal").asLong(), Table.bytes((long) rate))
                     : String.format("%s %-10s ...", what, phase);
             if (terminal) {
                 out.print("\r" + line + " ".repeat(Math.max(0, lastLine.length() - line.length())));

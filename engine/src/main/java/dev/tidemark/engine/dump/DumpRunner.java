@@ -33,10 +33,26 @@ public final class DumpRunner {
 
     private final Repository repository;
     private final PgBinaries binaries;
+    /** Progress of the dump under way: archive bytes written, databases done of those selected, since when. */
+    private final java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+    private volatile int databasesDone;
+    private volatile int databasesTotal;
+    private volatile long startedNanos = System.nanoTime();
 
     public DumpRunner(Repository repository, PgBinaries binaries) {
         this.repository = repository;
         this.binaries = binaries;
+    }
+
+    /**
+     * What the dump has done so far: the bytes pg_dump has written (its archive is compressed, so there is no total
+     * to compare them with) and the databases done of those selected.
+     */
+    public dev.tidemark.engine.basebackup.BackupProgress progress() {
+        long bytes = written.get();
+        double seconds = (System.nanoTime() - startedNanos) / 1e9;
+        return new dev.tidemark.engine.basebackup.BackupProgress("dumping", bytes, 0, databasesDone, databasesTotal,
+                seconds > 0 ? bytes / seconds : 0);
     }
 
     /** Dumps the named databases (all that accept connections when empty) of the server at source. */
@@ -72,6 +88,8 @@ public final class DumpRunner {
             }
         }
         String prefix = repository.layout().dumpPrefix(databaseId, dumpId);
+        databasesTotal = selected.size();
+        startedNanos = System.nanoTime();
         boolean done = false;
         try {
             List<DumpManifest.Archive> archives = new ArrayList<>();
@@ -79,6 +97,7 @@ public final class DumpRunner {
                 String name = selected.get(i);
                 String key = prefix + String.format("%04d.dump", i);
                 archives.add(dumpOne(source, name, key));
+                databasesDone = i + 1;
                 log.info("dump {} of {}: database {} done ({} KiB)", dumpId, databaseId, name, archives.get(i).bytes() >> 10);
             }
             String globalsKey = prefix + "globals.sql";
@@ -117,7 +136,11 @@ public final class DumpRunner {
         process.getOutputStream().close();
         CompletableFuture<String> stderr = CompletableFuture.supplyAsync(() -> readAll(process.getErrorStream()));
         try (Repository.EncodingWriter out = repository.openEncoded(key); InputStream in = process.getInputStream()) {
-            in.transferTo(out);
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                out.write(buffer, 0, n);
+                written.addAndGet(n);
+            }
             int exit = process.waitFor();
             String errors = stderr.get(30, TimeUnit.SECONDS).trim();
             if (exit != 0) {

@@ -64,6 +64,10 @@ class DumpRunnerTest {
         assertThat(manifest.archives()).hasSize(1);
         DumpManifest.Archive archive = manifest.archives().get(0);
         assertThat(archive.database()).isEqualTo("shop");
+        assertThat(runner.progress()).as("progress: the archive bytes written, the databases done")
+                .satisfies(p -> assertThat(p.bytesDone()).as("the archive and the globals").isGreaterThan(archive.bytes()))
+                .satisfies(p -> assertThat(p.filesDone()).isEqualTo(1))
+                .satisfies(p -> assertThat(p.filesTotal()).isEqualTo(1));
 
         // The download is the plain pg_dump -Fc archive: pg_restore reads it directly.
         Path file = tmp.resolve("shop.dump");
