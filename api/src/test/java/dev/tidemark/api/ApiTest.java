@@ -127,7 +127,7 @@ class ApiTest {
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"pgUrl\":\"" + cluster.url() + "\"}"), 400, "id");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"big\",\"pgdata\":\"" + "x".repeat(100_000) + "\"}"), 413, "at most");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN,
-                "{\"time\":\"2026-11-24T10:00:00\",\"targetDir\":\"/tmp/r\",\"port\":5999}"), 400, "JSON");
+                "{\"time\":\"2026-11-24T10:00:00\",\"targetDir\":\"/tmp/r\",\"port\":5999}"), 400, "field 'time' must be an ISO-8601 time with an offset");
         for (String evil : new String[]{"..%2F..%2Fetc", "%2e%2e", "a%00b", "UPPER"}) {
             HttpResponse<String> r = call("GET", "/v1/databases/" + evil + "/window", ADMIN, null);
             assertThat(r.statusCode()).as("%s: %s", evil, r.body()).isBetween(400, 499);
@@ -245,6 +245,9 @@ class ApiTest {
         assertThat(cli(1, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString())))
                 .as("resumed onto a damaged partial copy").contains("differs from dump");
         Files.delete(file);
+        assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", "-")))
+                .as("'-o -' is standard output").startsWith("PGDMP");
+        assertThat(Path.of("-")).doesNotExist();
         Path other = tmp.resolve("other.dump");
         Files.write(other, new byte[100]);
         assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", other.toString()))).contains("not a partial copy");

@@ -380,6 +380,9 @@ public final class Commands {
             @Override
             public Integer call() throws IOException {
                 String path = "/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/download" + (database == null ? "" : "?database=" + enc(database));
+                if (output != null && output.toString().equals("-")) {
+                    return toStandardOutput(path);
+                }
                 Path file = output;
                 HttpResponse<InputStream> response = null;
                 String[] expected = new String[1]; // the archive's SHA-256, as the server sends it
@@ -436,6 +439,35 @@ public final class Commands {
              * Whether the file's first and last (up to) 64 KiB equal the dump's bytes at the same places; the dump's size,
              * from the first answer's Content-Range, goes into size[0] (a file larger than the dump differs at its end).
              */
+            /** "-o -": the archive on standard output (for a pipe), checked against its SHA-256 as it passes; messages on stderr. */
+            private int toStandardOutput(String path) throws IOException {
+                HttpResponse<InputStream> response = api().stream(path, null);
+                String sha256 = response.headers().firstValue(DatabasesController.SHA256_HEADER).orElse(null);
+                java.security.MessageDigest digest;
+                try {
+                    digest = java.security.MessageDigest.getInstance("SHA-256");
+                } catch (java.security.NoSuchAlgorithmException e) {
+                    throw new IllegalStateException(e);
+                }
+                long total = 0;
+                try (InputStream in = response.body()) {
+                    byte[] buffer = new byte[1 << 16];
+                    for (int n; (n = in.read(buffer)) > 0; ) {
+                        out().write(buffer, 0, n);
+                        digest.update(buffer, 0, n);
+                        total += n;
+                    }
+                }
+                out().flush();
+                String actual = java.util.HexFormat.of().formatHex(digest.digest());
+                if (sha256 != null && !actual.equalsIgnoreCase(sha256)) {
+                    throw new IOException("the archive written to standard output differs from dump " + id + " (SHA-256 "
+                            + actual.substring(0, 16) + "...): download it again");
+                }
+                System.err.println("wrote " + Table.bytes(total) + " to standard output" + (sha256 == null ? "" : " (SHA-256 checked)"));
+                return 0;
+            }
+
             /**
              * Checks the whole file against the archive's SHA-256: the prefix test before a resume looks at the ends only,
              * and bytes can be damaged anywhere. A file that differs is said so (exit 1) and left for the operator.

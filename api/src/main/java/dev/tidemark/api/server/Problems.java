@@ -47,6 +47,13 @@ public class Problems extends ResponseEntityExceptionHandler {
     protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException e, HttpHeaders headers,
                                                                   HttpStatusCode status, WebRequest request) {
         Throwable cause = e.getMostSpecificCause();
+        // Jackson's own exception names the field; the most specific cause below it (a time parser's) does not
+        for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+            if (t instanceof com.fasterxml.jackson.databind.JsonMappingException) {
+                cause = t;
+                break;
+            }
+        }
         String detail;
         if (cause instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u) {
             detail = "unknown field '" + u.getPropertyName() + "'" + (u.getKnownPropertyIds() == null ? ""
