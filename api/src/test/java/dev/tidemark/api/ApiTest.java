@@ -337,6 +337,12 @@ class ApiTest {
             Thread.sleep(200);
         }
         assertThat(countFiles(objects)).as("purged").isZero();
+        long metricsDeadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < metricsDeadline && call("GET", "/actuator/prometheus", READER, null).body().contains("database=\"shop\"")) {
+            Thread.sleep(500);
+        }
+        assertThat(call("GET", "/actuator/prometheus", READER, null).body()).as("no series of a deregistered database")
+                .doesNotContain("database=\"shop\"");
         try (var c = cluster.connect(); var s = c.createStatement();
              var r = s.executeQuery("select count(*) from pg_replication_slots where slot_name = 'tidemark_shop'")) {
             r.next();

@@ -47,7 +47,8 @@ public class Metrics {
 
     @Scheduled(fixedDelay = 5_000)
     public void refresh() {
-        List<DatabaseView> databases = engine.databases();
+        // a deregistered database is no longer protected: its series end (alerts on them would fire for nothing)
+        List<DatabaseView> databases = engine.databases().stream().filter(d -> !"deregistered".equals(d.status())).toList();
         Instant now = Instant.now();
         backupAge.register(rows(databases, d -> d.lastBaseBackup() == null || d.lastBaseBackup().completedAt() == null ? Double.NaN
                 : Duration.between(d.lastBaseBackup().completedAt(), now).toSeconds()), true);
