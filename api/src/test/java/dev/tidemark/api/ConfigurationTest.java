@@ -59,6 +59,8 @@ class ConfigurationTest {
                     - name: a
                       secret: x
                 tidemark.kafka.bootstrapservers: k:9092
+                tidemark.tokens[1].name: b
+                tidemark.tokens[1].scope: read
                 tidemark.kafka.topics: t
                 server:
                   port: 8432

@@ -162,10 +162,9 @@ final class Requests {
         if (!h.active()) {
             throw CatalogRejection.conflict("database " + databaseId + " is " + h.status() + ": its connection cannot change");
         }
-        List<String> busy = h.workUnderWay();
-        if (!busy.isEmpty()) {
-            throw CatalogRejection.conflict("database " + databaseId + " has work under way (" + String.join(", ", busy)
-                    + "): wait until it has finished, then change its connection (nothing was changed)");
+        String busy = h.workUnderWayRefusal("change its connection");
+        if (busy != null) {
+            throw CatalogRejection.conflict(busy);
         }
         String pgUrl = change.pgUrl() != null ? change.pgUrl() : h.pgUrl();
         String pgdata = change.pgdata() != null ? change.pgdata() : h.pgdata();
@@ -274,10 +273,9 @@ final class Requests {
     void deregister(String databaseId, boolean purge, String actor) {
         DatabaseHistory h = views.history(databaseId);
         // work under way would outlive the registration: its result could not be recorded, nor its objects purged
-        List<String> busy = h.workUnderWay();
-        if (!busy.isEmpty()) {
-            throw CatalogRejection.conflict("database " + databaseId + " has work under way (" + String.join(", ", busy)
-                    + "): wait until it has finished, then deregister (nothing was changed)");
+        String busy = h.workUnderWayRefusal("deregister");
+        if (busy != null) {
+            throw CatalogRejection.conflict(busy);
         }
         catalog.send(new Commands.DeregisterDatabase(databaseId, purge, clock.instant()), actor);
     }

@@ -54,7 +54,7 @@ final class Streams implements AutoCloseable {
                 // the newest timeline's end, as recorded: where the stream resumes if the slot is newer than it
                 db.wal().stream().filter(r -> r.chain().equals(db.chain()) && r.endLsn() != null)
                         .max(Comparator.comparingInt(WalRange::timeline).thenComparing(r -> Lsn.parse(r.endLsn())))
-                        .ifPresent(r -> streamer.resumeFrom(Lsn.parse(r.endLsn()), r.timeline()));
+                        .ifPresent(r -> streamer.resumeFrom(Lsn.parse(r.endLsn()), r.timeline(), r.lastTime()));
             }
         }
 

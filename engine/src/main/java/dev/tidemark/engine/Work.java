@@ -12,7 +12,6 @@ import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.catalog.api.DumpArchive;
 import dev.tidemark.engine.dump.DumpManifest;
 import dev.tidemark.engine.dump.DumpRunner;
-import dev.tidemark.engine.operations.EventPage;
 import dev.tidemark.engine.operations.DumpDownload;
 import dev.tidemark.engine.operations.InvalidRequestException;
 import dev.tidemark.engine.operations.NotFoundException;
@@ -131,7 +130,8 @@ final class Work implements AutoCloseable {
                         e.databaseId(), e.actualChain(), e.expectedChain());
             }
             case DatabaseEvent.DatabaseDeregistered e -> pool.submit(() -> deregistered(e.databaseId(), e.purge()));
-            case DatabaseEvent.ConnectionChanged e -> pool.submit(() -> {
+            // a thread of its own: the job pool may be busy with long backups and restores of other databases
+            case DatabaseEvent.ConnectionChanged e -> Thread.ofPlatform().name("restream-" + e.databaseId()).daemon().start(() -> {
                 streams.stop(e.databaseId());
                 history(e.databaseId()).filter(DatabaseHistory::active).ifPresent(streams::start);
             });
@@ -202,13 +202,12 @@ final class Work implements AutoCloseable {
      */
     private String stopRestoredServer(Path dir, String restoreId) {
         try {
+            // its WAL spool goes first (it claims the directory, and a recovery in restore_command is told to abort)
+            RestoreRunner.abandonSpool(dir);
             Path auto = dir.resolve("postgresql.auto.conf");
             if (!Files.isReadable(auto) || !Files.readString(auto).contains("Tidemark restore " + restoreId + " ")) {
                 return "";
             }
-            // its WAL spool goes first: a recovery waiting in restore_command for a segment is told so and ends
-            Path spool = dir.resolveSibling(dir.getFileName() + ".tidemark-wal");
-            RestoreRunner.deleteTree(spool);
             PgServer server = servers.at(dir);
             if (!server.isRunning()) {
                 return "";
@@ -278,20 +277,16 @@ final class Work implements AutoCloseable {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            Boolean recorded = recorded(databaseId, "BaseBackupCompleted", "backupId", backupId);
-            if (Boolean.TRUE.equals(recorded)) {
-                // the completion committed and its answer was lost (a shared catalog's connection dropped): the backup
-                // is listed as completed, so its objects stay
-                LOG.warn("base backup {} of {}: recording its completion reported an error, but it is recorded: kept ({})", backupId,
-                        databaseId, reason(e));
-                return;
-            }
-            if (recorded != null) {
-                runner.removeQuietly(repository.layout().baseBackupPrefix(databaseId, backupId));
-            }
             String reason = reason(e);
             LOG.warn("base backup {} of {} failed: {}", backupId, databaseId, reason);
-            sendQuietly(new Commands.FailBaseBackup(databaseId, backupId, reason, clock.instant()));
+            // the failure is recorded first, and only a backup the catalog now lists as failed loses its objects: a
+            // completion that committed although its sender saw an error (a shared catalog's connection dropped) makes
+            // the catalog refuse the failure, and the completed backup keeps what it lists
+            if (sendQuietly(new Commands.FailBaseBackup(databaseId, backupId, reason, clock.instant()))) {
+                runner.removeQuietly(repository.layout().baseBackupPrefix(databaseId, backupId));
+            } else {
+                LOG.warn("base backup {} of {}: the catalog did not record its failure, so its objects are kept", backupId, databaseId);
+            }
         } finally {
             progress.remove(key);
         }
@@ -318,18 +313,13 @@ final class Work implements AutoCloseable {
             LOG.info("dump {} of {} completed: {} databases, {} MiB in {} s", dumpId, databaseId, archives.size(),
                     manifest.totalBytes() >> 20, Duration.between(started, clock.instant()).toSeconds());
         } catch (Exception e) {
-            Boolean recorded = recorded(databaseId, "DumpCompleted", "dumpId", dumpId);
-            if (Boolean.TRUE.equals(recorded)) {
-                LOG.warn("dump {} of {}: recording its completion reported an error, but it is recorded: kept ({})", dumpId, databaseId,
-                        reason(e));
-                return;
-            }
-            if (recorded != null) {
-                runner.removeQuietly(repository.layout().dumpPrefix(databaseId, dumpId));
-            }
             String reason = reason(e);
             LOG.warn("dump {} of {} failed: {}", dumpId, databaseId, reason);
-            sendQuietly(new Commands.FailDump(databaseId, dumpId, reason, clock.instant()));
+            if (sendQuietly(new Commands.FailDump(databaseId, dumpId, reason, clock.instant()))) { // first: see baseBackup
+                runner.removeQuietly(repository.layout().dumpPrefix(databaseId, dumpId));
+            } else {
+                LOG.warn("dump {} of {}: the catalog did not record its failure, so its objects are kept", dumpId, databaseId);
+            }
         } finally {
             progress.remove(key);
         }
@@ -461,31 +451,6 @@ final class Work implements AutoCloseable {
                 LOG.warn("purging the objects of {} failed: {}; run the deregistration again or delete {} by hand", databaseId,
                         e.getMessage(), prefix);
             }
-        }
-    }
-
-    /**
-     * Whether the catalog's store holds an event of this type for this backup or dump. Asked before objects are removed
-     * after a failure: a command can commit and still report an error to its sender. Null when the store cannot be read
-     * either: then the objects are kept rather than deleted under a record that may list them.
-     */
-    private Boolean recorded(String databaseId, String type, String field, String id) {
-        try {
-            long from = 0;
-            while (from >= 0) {
-                EventPage page = catalog.events(databaseId, from, 1000);
-                for (EventPage.Event event : page.events()) {
-                    if (event.type().equals(type) && id.equals(event.payload().get(field))) {
-                        return true;
-                    }
-                }
-                from = page.next();
-            }
-            return false;
-        } catch (RuntimeException e) {
-            LOG.warn("could not read the catalog to check whether {} {} of {} was recorded ({}): its objects are kept", type, id,
-                    databaseId, e.getMessage());
-            return null;
         }
     }
 

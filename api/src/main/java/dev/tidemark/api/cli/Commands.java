@@ -435,20 +435,19 @@ public final class Commands {
                 return 0;
             }
 
-            /**
-             * Whether the file's first and last (up to) 64 KiB equal the dump's bytes at the same places; the dump's size,
-             * from the first answer's Content-Range, goes into size[0] (a file larger than the dump differs at its end).
-             */
+            private static java.security.MessageDigest sha256() {
+                try {
+                    return java.security.MessageDigest.getInstance("SHA-256");
+                } catch (java.security.NoSuchAlgorithmException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+
             /** "-o -": the archive on standard output (for a pipe), checked against its SHA-256 as it passes; messages on stderr. */
             private int toStandardOutput(String path) throws IOException {
                 HttpResponse<InputStream> response = api().stream(path, null);
                 String sha256 = response.headers().firstValue(DatabasesController.SHA256_HEADER).orElse(null);
-                java.security.MessageDigest digest;
-                try {
-                    digest = java.security.MessageDigest.getInstance("SHA-256");
-                } catch (java.security.NoSuchAlgorithmException e) {
-                    throw new IllegalStateException(e);
-                }
+                java.security.MessageDigest digest = sha256();
                 long total = 0;
                 try (InputStream in = response.body()) {
                     byte[] buffer = new byte[1 << 16];
@@ -476,12 +475,7 @@ public final class Commands {
                 if (sha256 == null) {
                     return; // a server that does not send it
                 }
-                java.security.MessageDigest digest;
-                try {
-                    digest = java.security.MessageDigest.getInstance("SHA-256");
-                } catch (java.security.NoSuchAlgorithmException e) {
-                    throw new IllegalStateException(e);
-                }
+                java.security.MessageDigest digest = sha256();
                 try (InputStream in = Files.newInputStream(file)) {
                     byte[] buffer = new byte[1 << 16];
                     for (int n; (n = in.read(buffer)) > 0; ) {
@@ -495,6 +489,10 @@ public final class Commands {
                 }
             }
 
+            /**
+             * Whether the file's first and last (up to) 64 KiB equal the dump's bytes at the same places; the dump's size,
+             * from the first answer's Content-Range, goes into size[0] (a file larger than the dump differs at its end).
+             */
             private boolean samePrefix(String path, Path file, long have, long[] size, String[] expected) throws IOException {
                 int n = (int) Math.min(have, 65536);
                 for (long from : new long[]{0, have - n}) {

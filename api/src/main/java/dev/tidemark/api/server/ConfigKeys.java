@@ -49,7 +49,8 @@ public final class ConfigKeys {
             return;
         }
         String name = path.get(0);
-        Field field = field(type, name);
+        boolean indexed = name.matches(".+\\[\\d+]"); // tokens[0].name, Spring's flat form of a list element
+        Field field = field(type, indexed ? name.substring(0, name.indexOf('[')) : name);
         if (field == null) {
             problems.add("unknown setting " + at + "." + name + " (known under " + at + ": " + known(type) + ")");
             return;
@@ -62,6 +63,10 @@ public final class ConfigKeys {
         }
         if (List.class.isAssignableFrom(fieldType)) {
             Class<?> element = elementType(field);
+            if (indexed && element != null && isGroup(element)) {
+                check(element, rest, value, here, problems);
+                return;
+            }
             if (element != null && isGroup(element) && rest.isEmpty() && value instanceof List<?> items) {
                 for (int i = 0; i < items.size(); i++) {
                     check(element, List.of(), items.get(i), here + "[" + i + "]", problems);

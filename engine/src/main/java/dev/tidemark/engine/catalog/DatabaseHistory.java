@@ -297,6 +297,7 @@ public final class DatabaseHistory {
         c.wal = new ArrayList<>(wal);
         c.conflicts = new ArrayList<>(conflicts);
         c.purged = purged;
+        c.timelineStarts = timelineStarts == null ? new LinkedHashMap<>() : new LinkedHashMap<>(timelineStarts);
         return c;
     }
 
@@ -401,6 +402,13 @@ public final class DatabaseHistory {
         return restores.values().stream().filter(Restore::inProgress).findFirst();
     }
 
+    /** Why an action must wait for the work under way, or null when none is. */
+    public String workUnderWayRefusal(String action) {
+        List<String> busy = workUnderWay();
+        return busy.isEmpty() ? null : "database " + id + " has work under way (" + String.join(", ", busy) + "): wait until it has"
+                + " finished, then " + action + " (nothing was changed)";
+    }
+
     /** The base backups, dumps and restores requested or running, by name ("base backup base-20261124-..."). */
     public List<String> workUnderWay() {
         List<String> busy = new ArrayList<>();
@@ -415,8 +423,13 @@ public final class DatabaseHistory {
      * copy of it, and the parent's segments before it), when the switch was recorded.
      */
     public OptionalLong timelineBeginSegment(String walChain, int timeline) {
+        return timelineStart(walChain, timeline).map(l -> OptionalLong.of(l.value() / SEGMENT_SIZE)).orElse(OptionalLong.empty());
+    }
+
+    /** Where a timeline left its parent (its switch point), when the switch was recorded. */
+    public Optional<Lsn> timelineStart(String walChain, int timeline) {
         String lsn = timelineStarts == null ? null : timelineStarts.get(walChain + "/" + timeline);
-        return lsn == null ? OptionalLong.empty() : OptionalLong.of(Lsn.parse(lsn).value() / SEGMENT_SIZE);
+        return Optional.ofNullable(lsn).map(Lsn::parse);
     }
 
     public List<WalRange> wal() {

@@ -62,9 +62,9 @@ public class ProtectedDatabase {
         if (c.pgUrl() == null || c.pgUrl().isBlank() || c.pgdata() == null || c.pgdata().isBlank()) {
             throw CatalogRejection.invalid("pgUrl and pgdata are required");
         }
-        if (!history.workUnderWay().isEmpty()) {
-            throw CatalogRejection.conflict("database " + id + " has work under way (" + String.join(", ", history.workUnderWay())
-                    + "): wait until it has finished, then change its connection (nothing was changed)");
+        String busy = history.workUnderWayRefusal("change its connection");
+        if (busy != null) {
+            throw CatalogRejection.conflict(busy);
         }
         if (!c.pgUrl().equals(history.pgUrl()) || !c.pgdata().equals(history.pgdata())
                 || !java.util.Objects.equals(c.standbyUrl(), history.standbyUrl())) {

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * The recovery window: every second in [start, end] can be restored. start is the consistency time of the oldest kept
@@ -123,17 +124,17 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
                 continue;
             }
             if (r.timeline() > timeline) {
-                long begin = history.timelineBeginSegment(r.chain(), r.timeline()).orElse(r.first());
+                Optional<Lsn> fork = history.timelineStart(r.chain(), r.timeline());
+                if (fork.isPresent() && b.startLsn() != null && Lsn.parse(b.startLsn()).compareTo(fork.get()) >= 0) {
+                    return Optional.empty(); // taken after the fork on the parent's branch: recovery follows the newer one
+                }
+                long begin = fork.map(f -> f.value() / DatabaseHistory.SEGMENT_SIZE).orElse(r.first());
                 if (begin > coveredUntil + 1 || begin < start) {
                     break; // the parent does not reach the fork, or the backup was taken after it on the parent's branch
                 }
                 if (coveredUntil >= begin) {
                     coveredUntil = begin - 1;
-                    end = null;
-                    for (WalRange c : counted) {
-                        Instant reached = c.last() < begin ? c.lastTime() : c.first() < begin ? c.firstTime() : null;
-                        end = reached != null && (end == null || reached.isAfter(end)) ? reached : end;
-                    }
+                    end = endBefore(counted, begin);
                 }
                 if (r.first() > begin) {
                     break; // the newer timeline's first segments are missing
@@ -149,6 +150,14 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
             counted.add(r);
             end = end == null || r.lastTime().isAfter(end) ? r.lastTime() : end;
         }
+        if (live != null && live.chain().equals(b.chain()) && live.timeline() > timeline && live.time() != null) {
+            // the stream is on a newer timeline than the recorded WAL reaches: the parent counts up to the fork only
+            OptionalLong begin = history.timelineBeginSegment(live.chain(), live.timeline());
+            if (begin.isPresent() && coveredUntil >= begin.getAsLong()) {
+                coveredUntil = begin.getAsLong() - 1;
+                end = endBefore(counted, begin.getAsLong());
+            }
+        }
         if (live != null && live.chain().equals(b.chain()) && live.timeline() >= timeline && live.time() != null) {
             long liveSegment = WalSegment.containing(live.timeline(), Lsn.parse(live.lsn()), DatabaseHistory.SEGMENT_SIZE).number();
             long fromSegment = live.contiguousFrom() == null ? liveSegment
@@ -159,5 +168,15 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
             }
         }
         return Optional.ofNullable(end);
+    }
+
+    /** The newest time the counted ranges are known to reach below segment begin (a range across it: its first time). */
+    private static Instant endBefore(List<WalRange> counted, long begin) {
+        Instant end = null;
+        for (WalRange c : counted) {
+            Instant reached = c.last() < begin ? c.lastTime() : c.first() < begin ? c.firstTime() : null;
+            end = reached != null && (end == null || reached.isAfter(end)) ? reached : end;
+        }
+        return end;
     }
 }

@@ -207,7 +207,7 @@ public final class RestoreRunner {
     public Result run(Request request) throws IOException, InterruptedException {
         BackupManifest manifest = check(request);
         Path target = request.targetDirectory().toAbsolutePath().normalize();
-        Path spool = target.resolveSibling(target.getFileName() + ".tidemark-wal");
+        Path spool = spoolOf(target);
         // the target is claimed by creating its WAL spool, atomically: a second restore into the same directory (of
         // another database, or asked at the same moment) is refused here and touches nothing of the first
         try {
@@ -308,7 +308,7 @@ public final class RestoreRunner {
             }
             if (!success) {
                 progress.set(BackupProgress.starting("failed"));
-                deleteTree(spool); // first: a recovery waiting in restore_command is told there is nothing more, and stops
+                WalSpool.remove(spool); // first: a recovery in restore_command is told to abort, and stops
                 try {
                     server.stopImmediately();
                 } catch (IOException e) {
@@ -612,13 +612,19 @@ public final class RestoreRunner {
     }
 
     /** The settings the restore wrote that serve the recovery only; its port and raised settings stay. */
-    private static final Pattern RECOVERY_ONLY = Pattern.compile(
-            "\\s*(restore_command|recovery_target\\w*|archive_mode|archive_command|primary_conninfo|primary_slot_name|hot_standby"
-                    + "|recovery_init_sync_method)\\s*=.*");
+    private static final Pattern RECOVERY_ONLY = Pattern.compile("\\s*(restore_command|recovery_target\\w*|recovery_init_sync_method)\\s*=.*");
+    /**
+     * What else an in-place restore wrote and takes back: the database is the production one again, with its own
+     * archiving and replication settings. A copy beside keeps them off: it must never archive into, or follow, the
+     * source's archive or primary.
+     */
+    private static final Pattern IN_PLACE_ONLY = Pattern.compile(
+            "\\s*(archive_mode|archive_command|primary_conninfo|primary_slot_name|hot_standby)\\s*=.*");
 
     /**
      * Once recovery has ended, the recovery settings the restore added to postgresql.auto.conf go: the spool its
-     * restore_command names is gone, and an in-place restore must not leave archiving switched off on the next start.
+     * restore_command names is gone. An in-place restore also takes back archiving and replication off (the production
+     * database's own settings apply again at its next start); a copy beside keeps them off.
      * The server keeps running with what it loaded; the next start reads the configuration as it was, plus the port.
      */
     private void removeRecoverySettings(Request request, Path target) {
@@ -636,15 +642,19 @@ public final class RestoreRunner {
                 return;
             }
             List<String> kept = new ArrayList<>(lines.subList(0, from));
-            kept.add(lines.get(from).replace("# Written by", "# Port (and any setting raised for the WAL) written by")
+            kept.add(lines.get(from).replace("# Written by", request.inPlace()
+                    ? "# Port (and any setting raised for the WAL) written by"
+                    : "# Port, archiving and replication off (a copy must not archive into its source's archive or follow its"
+                    + " primary; set them to turn them on), and any setting raised for the WAL, written by")
                     + "; its recovery settings were removed when recovery ended");
             for (String line : lines.subList(from + 1, lines.size())) {
-                if (!RECOVERY_ONLY.matcher(line).matches()) {
+                if (!RECOVERY_ONLY.matcher(line).matches() && !(request.inPlace() && IN_PLACE_ONLY.matcher(line).matches())) {
                     kept.add(line);
                 }
             }
             Path fresh = auto.resolveSibling("postgresql.auto.conf.tidemark");
             Files.write(fresh, kept, StandardCharsets.UTF_8);
+            Files.setPosixFilePermissions(fresh, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             servers.at(target).user().ownOne(fresh);
             try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(fresh, StandardOpenOption.WRITE)) {
                 ch.force(true);
@@ -907,6 +917,16 @@ public final class RestoreRunner {
             }
         }
         return p;
+    }
+
+    /** The WAL spool of a restore into target (beside it: it also claims the target). */
+    public static Path spoolOf(Path target) {
+        return target.resolveSibling(target.getFileName() + ".tidemark-wal");
+    }
+
+    /** Removes the spool of a restore that failed or was abandoned, so that a recovery still running aborts. */
+    public static void abandonSpool(Path target) {
+        WalSpool.remove(spoolOf(target));
     }
 
     public static void deleteTree(Path root) {

@@ -206,6 +206,20 @@ final class WalSpool implements AutoCloseable {
         return ("'" + spool.resolve(SCRIPT).toString().replace("'", "'\\''") + "'").replace("%", "%%") + " %f %p";
     }
 
+    /**
+     * Removes a spool whose restore failed or was abandoned. Its plan goes first: from then on the script answers
+     * every request as fatal (exit 126), so a recovery still running aborts instead of taking a missing file for the
+     * end of the WAL and promoting a partial state.
+     */
+    public static void remove(Path spool) {
+        try {
+            Files.deleteIfExists(spool.resolve(PLAN));
+        } catch (IOException e) {
+            // the tree goes below anyway
+        }
+        RestoreRunner.deleteTree(spool);
+    }
+
     private String script() {
         String dir = spool.toString().replace("'", "'\\''");
         return """
@@ -213,6 +227,9 @@ final class WalSpool implements AutoCloseable {
                 # restore_command of Tidemark restore %s: waits until the prefetch has brought the file into the spool.
                 # exit 1: the archive holds no such file (the end of the WAL); exit 126: fetching failed, PostgreSQL aborts.
                 d='%s'
+                # the spool gone (the restore failed or was abandoned): fatal, not "the end of the WAL", which would
+                # end the recovery early and promote a partial state
+                if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
                 if ! grep -qx -- "$1" "$d/%s"; then
                   # not in the archive: the end of the WAL, unless the archive holds later segments of this timeline
                   # (a hole): then say which, for Tidemark to fail the restore instead of handing over a short one
@@ -225,7 +242,7 @@ final class WalSpool implements AutoCloseable {
                 fi
                 while [ ! -f "$d/$1" ]; do
                   # the spool gone (the restore failed or was abandoned): nothing will come, PostgreSQL must not wait
-                  if [ ! -d "$d" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
+                  if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
                   if [ -f "$d/%s" ]; then cat "$d/%s" >&2; exit 126; fi
                   if [ -f "$d/%s" ] && [ ! -f "$d/$1" ]; then exit 1; fi
                   sleep 0.02
@@ -233,7 +250,7 @@ final class WalSpool implements AutoCloseable {
                 # a hard link costs nothing (PostgreSQL renames or recycles it, never rewrites what it replays); a copy
                 # when the spool is on another file system
                 ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                """.formatted(restoreId, dir, PLAN, PLAN, MISSING, FAILED, FAILED, DONE);
+                """.formatted(restoreId, dir, PLAN, PLAN, PLAN, MISSING, PLAN, FAILED, FAILED, DONE);
     }
 
     private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {

@@ -101,6 +101,9 @@ public final class WalRecorder {
 
     private void flushLocked() {
         Batch batch;
+        if (first != null && lastDurableTime == null) {
+            return; // no server time known yet (a stream that just started): the segments wait for one, none is dropped
+        }
         if (first != null) {
             WalSegment end = last;
             String endLsn = last.end().toString();

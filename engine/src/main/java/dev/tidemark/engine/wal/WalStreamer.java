@@ -93,12 +93,13 @@ public final class WalStreamer implements Runnable, AutoCloseable {
      * stopped before it recorded what it had acknowledged), as far as the server still has that WAL; the usual checks
      * against the server's history apply to it as to a position streamed in this run.
      */
-    public WalStreamer resumeFrom(Lsn lsn, int onTimeline) {
+    public WalStreamer resumeFrom(Lsn lsn, int onTimeline, Instant serverTime) {
         if (thread != null) {
             throw new IllegalStateException("the stream of " + databaseId + " runs already");
         }
         durable = lsn;
         timeline = onTimeline;
+        durableTime = serverTime; // what the catalog dates that position by: segments taken up after it carry it until a sample
         publishStatus();
         return this;
     }
@@ -199,7 +200,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             try {
                 stream(replication, sql, id, start, history);
             } catch (SQLException e) {
-                if (!belowSlot || e.getMessage() == null || !e.getMessage().contains("has already been removed")) {
+                // "requested WAL segment ... has already been removed": undefined_file (58P01), whatever the server's language
+                boolean removed = "58P01".equals(e.getSQLState()) || e.getMessage() != null && e.getMessage().contains("has already been removed");
+                if (!belowSlot || !removed) {
                     throw e;
                 }
                 log.warn("WAL of {} from {} to {} is no longer on the server ({}): the recovery window has a gap there until the"
@@ -227,6 +230,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             segment = segment.next();
         }
         if (adopted > 0) {
+            if (durableTime != null) {
+                listener.durable(chain, timeline, durable, durableTime); // dated by the recorded end: no later than the truth
+            }
             log.info("WAL of {} from {} to {} is in the repository already ({} segments acknowledged before the stream stopped, not"
                     + " yet recorded): recorded now", databaseId, from, durable, adopted);
             publishStatus();

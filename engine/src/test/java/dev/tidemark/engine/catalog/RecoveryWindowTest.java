@@ -127,6 +127,18 @@ class RecoveryWindowTest {
     }
 
     @Test
+    void aNewerTimelineMissingItsFirstSegmentsIsNotCoveredByItsParentsDivergedWal() {
+        // the old primary ran ahead to segment 20; the promoted standby began timeline 2 in segment 12, and timeline 2's
+        // WAL in the repository starts at 18 (12 to 17 were lost): the window ends at the fork, not at timeline 2's end
+        Histories h = Histories.registered(T0).wal(1, 20, T0, T0.plusSeconds(300)).backup("b1", 2, T0.plusSeconds(10))
+                .apply(new TimelineSwitched("db", Histories.CHAIN, 1, 2, "0/C0000A0", T0.plusSeconds(200)))
+                .apply(walOnTwo(18, 25, T0.plusSeconds(250), T0.plusSeconds(500)));
+        RecoveryWindow w = RecoveryWindow.of(h.get(), NOW, null);
+        assertThat(w.contains(T0.plusSeconds(400))).as("timeline 2 after its gap is not restorable: %s", w.describe()).isFalse();
+        assertThat(w.contains(T0.plusSeconds(280))).as("nor timeline 1's diverged history: %s", w.describe()).isFalse();
+    }
+
+    @Test
     void aNewerTimelineWhoseParentStopsShortOfTheForkIsNotReached() {
         Histories h = Histories.registered(T0).wal(1, 4, T0, T0.plusSeconds(100)).backup("b1", 2, T0.plusSeconds(10))
                 .apply(new TimelineSwitched("db", Histories.CHAIN, 1, 2, "0/6000000", T0.plusSeconds(200)))

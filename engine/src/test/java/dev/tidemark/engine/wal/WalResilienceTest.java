@@ -293,7 +293,7 @@ class WalResilienceTest {
             };
             try (WalStreamer next = new WalStreamer("adopt", db.connections(), repo,
                     WalStreamSettings.defaults("adopt").withPartialInterval(Duration.ofMillis(500)), listener, chain)
-                    .resumeFrom(recorded, 1).start()) {
+                    .resumeFrom(recorded, 1, Instant.now()).start()) {
                 db.cluster.execute("insert into t select generate_series(1, 1000)");
                 Lsn end = switchWal(db.cluster);
                 assertThat(Eventually.await(next::status, s -> s.durableLsn() != null && Lsn.parse(s.durableLsn()).compareTo(end) >= 0,
