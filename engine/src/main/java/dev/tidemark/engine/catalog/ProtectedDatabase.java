@@ -155,6 +155,9 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(RecordTimelineSwitch c) {
         requireRegistered();
+        if (history.timelineStart(c.chain(), c.toTimeline()).isPresent()) {
+            return; // told again by a stream that reconnected: recorded once
+        }
         apply(new TimelineSwitched(id, c.chain(), c.fromTimeline(), c.toTimeline(), c.switchLsn(), c.at()));
     }
 

@@ -686,6 +686,14 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         for (int tli = 2; tli <= timeline; tli++) {
             String key = repository.layout().timelineHistory(databaseId, chain, tli);
             if (repository.store().stat(key).isPresent()) {
+                // archived before: its switch is told again (the catalog takes it once), in case the first telling was
+                // lost to a crash or a catalog error between the upload and the record
+                try (InputStream in = repository.openDecoded(key)) {
+                    String history = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                    listener.timelineSwitched(chain, tli - 1, tli, switchPointOf(history, tli - 1), key);
+                } catch (IOException e) {
+                    log.warn("cannot read the archived history of timeline {} of {}: {}", tli, databaseId, e.getMessage());
+                }
                 continue;
             }
             byte[] content;
