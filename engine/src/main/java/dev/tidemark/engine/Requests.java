@@ -300,7 +300,8 @@ final class Requests {
         return views.dump(databaseId, dumpId);
     }
 
-    RestoreView restore(String databaseId, RestoreRequest request, String actor) {
+    // one request at a time: two asked at once must each see the other's target (refuseOverlap)
+    synchronized RestoreView restore(String databaseId, RestoreRequest request, String actor) {
         if (views.history(databaseId).purged()) {
             throw new InvalidRequestException("database " + databaseId + " was deregistered with its backups and WAL purged:"
                     + " nothing of it can be restored");

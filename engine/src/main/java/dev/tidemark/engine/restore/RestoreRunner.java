@@ -133,6 +133,19 @@ public final class RestoreRunner {
     public BackupManifest check(Request request) throws IOException {
         Path target = request.targetDirectory().toAbsolutePath().normalize();
         requireShellSafe(request.inPlace() ? "the data directory" : "target directory", target);
+        String name = target.getFileName() == null ? "" : target.getFileName().toString();
+        if (name.endsWith(".tidemark-wal") || name.endsWith(".tidemark-restore.log") || name.contains(".tidemark-moved-")) {
+            throw new RestoreRejectedException("target " + target + " has a name restores use for their own files beside a target"
+                    + " (.tidemark-wal, .tidemark-restore.log, .tidemark-moved-): choose another name (nothing was written)");
+        }
+        if (!request.inPlace()) {
+            for (Path up = target.getParent(); up != null; up = up.getParent()) {
+                if (Files.exists(up.resolve("PG_VERSION")) || Files.exists(up.resolve("global").resolve("pg_control"))) {
+                    throw new RestoreRejectedException("target " + target + " lies inside the PostgreSQL data directory " + up
+                            + ": choose a directory outside every data directory (nothing was written)");
+                }
+            }
+        }
         PgServer existing = servers.at(target);
         if (request.inPlace()) {
             if (!Files.isDirectory(target)) {
@@ -204,9 +217,44 @@ public final class RestoreRunner {
         }
     }
 
+    /** The directories restores of this engine are writing into now, with their spools: no two may overlap. */
+    private static final java.util.Set<Path> ACTIVE = new java.util.HashSet<>();
+
+    /** Claims target for this restore, or refuses it when another one under way writes into, above or below it. */
+    private static void claim(Path target, String restoreId) {
+        synchronized (ACTIVE) {
+            for (Path other : ACTIVE) {
+                for (Path mine : List.of(target, spoolOf(target))) {
+                    for (Path theirs : List.of(other, spoolOf(other))) {
+                        if (mine.startsWith(theirs) || theirs.startsWith(mine)) {
+                            throw new RestoreRejectedException("another restore is writing into " + other + ", which overlaps " + target
+                                    + ": choose a directory outside it (nothing was written)");
+                        }
+                    }
+                }
+            }
+            ACTIVE.add(target);
+        }
+    }
+
+    private static void release(Path target) {
+        synchronized (ACTIVE) {
+            ACTIVE.remove(target);
+        }
+    }
+
     public Result run(Request request) throws IOException, InterruptedException {
-        BackupManifest manifest = check(request);
         Path target = request.targetDirectory().toAbsolutePath().normalize();
+        claim(target, request.restoreId());
+        try {
+            return runClaimed(request, target);
+        } finally {
+            release(target);
+        }
+    }
+
+    private Result runClaimed(Request request, Path target) throws IOException, InterruptedException {
+        BackupManifest manifest = check(request);
         Path spool = spoolOf(target);
         // the target is claimed by creating its WAL spool, atomically: a second restore into the same directory (of
         // another database, or asked at the same moment) is refused here and touches nothing of the first

@@ -139,6 +139,43 @@ class PointInTimeRestoreTest {
         assertThat(restored).isEqualTo(contents.get(contents.size() - 1));
     }
 
+    /** Two restores at once into a directory and one inside it: one runs, the other is refused and touches nothing of it. */
+    @Test
+    void restoresIntoOverlappingDirectoriesAtOnceRunOneAtATime() throws Exception {
+        Path outer = tmp.resolve("nested");
+        Path inner = outer.resolve("sub");
+        int outerPort = PostgresCluster.freePort();
+        int innerPort = PostgresCluster.freePort();
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            var first = pool.submit(() -> runner().run(request(outer, outerPort, Optional.of(times.get(0)), "outer")));
+            var second = pool.submit(() -> runner().run(request(inner, innerPort, Optional.of(times.get(0)), "inner")));
+            List<Object> outcomes = new ArrayList<>();
+            for (var f : List.of(first, second)) {
+                try {
+                    outcomes.add(f.get());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    outcomes.add(e.getCause());
+                }
+            }
+            assertThat(outcomes).filteredOn(o -> o instanceof RestoreRunner.Result).as("%s", outcomes).hasSize(1);
+            assertThat(outcomes).filteredOn(o -> o instanceof RestoreRejectedException).as("%s", outcomes).hasSize(1)
+                    .allSatisfy(o -> assertThat(((Exception) o).getMessage()).containsAnyOf("overlaps", "lies inside"));
+            RestoreRunner.Result done = (RestoreRunner.Result) outcomes.stream().filter(o -> o instanceof RestoreRunner.Result)
+                    .findFirst().orElseThrow();
+            PostgresCluster restored = PostgresCluster.attach(
+                    PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()).at(done.dataDirectory()), done.port());
+            try (Connection c = restored.connect()) {
+                assertThat(TableChecksums.of(c)).as("the restore that ran is whole").isEqualTo(contents.get(0));
+            } finally {
+                restored.stopServer();
+            }
+        } finally {
+            pool.shutdownNow();
+            PostgresCluster.deleteTree(outer);
+        }
+    }
+
     @Test
     void theRestoredClusterKeepsItsPortButNotTheRecoverySettingsAcrossARestart() throws Exception {
         Path target = tmp.resolve("restore-restart");
@@ -191,6 +228,13 @@ class PointInTimeRestoreTest {
             assertThat(bad).doesNotExist();
         }
         assertThat(marker).doesNotExist();
+
+        Path inside = db.cluster.dataDirectory().resolve("restore-here");
+        assertThatThrownBy(() -> runner.run(request(inside, PostgresCluster.freePort(), Optional.empty(), "inside")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("lies inside the PostgreSQL data directory");
+        assertThat(inside).doesNotExist();
+        assertThatThrownBy(() -> runner.run(request(tmp.resolve("x.tidemark-wal"), PostgresCluster.freePort(), Optional.empty(), "spoolname")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("restores use for their own files");
 
         // another restore is writing into the same new directory (its spool claims it): refused, nothing of it touched
         Path claimed = tmp.resolve("claimed");
