@@ -120,11 +120,9 @@ final class Requests {
             backupSource = standbyFacts;
         }
         Path pgdata = Path.of(pgdataText);
-        try {
-            RestoreRunner.requireShellSafe("pgdata", pgdata); // an in-place restore starts PostgreSQL on it through pg_ctl
-        } catch (IllegalArgumentException e) {
-            throw new InvalidRequestException(e.getMessage().replace(" (nothing was written)", ""));
-        }
+        RestoreRunner.shellUnsafe("pgdata", pgdata).ifPresent(problem -> { // an in-place restore starts PostgreSQL on it via pg_ctl
+            throw new InvalidRequestException(problem);
+        });
         if (Files.isReadable(pgdata.resolve("PG_VERSION"))) {
             String mismatch = DataDirectoryIdentity.mismatch(pgdata, backupSource.systemId(), backupSource.port());
             if (mismatch != null) {

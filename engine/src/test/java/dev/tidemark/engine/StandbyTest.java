@@ -76,19 +76,7 @@ class StandbyTest {
                 primary.execute("delete from stock");
                 await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(moment.plusSeconds(1)),
                         Duration.ofMinutes(2));
-                Path target = tmp.resolve("restored");
-                int port = PostgresCluster.freePort();
-                RestoreView r = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, target.toString(),
-                        port, false), "bob");
-                RestoreView restored = await(() -> engine.restore("shop", r.id()), v -> !v.status().matches("requested|running"),
-                        Duration.ofMinutes(2));
-                assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
-                PostgresCluster copy = PostgresCluster.attach(PgServer.factory(primary.server().binaries(), user).at(target), port);
-                try (Connection c = copy.connect()) {
-                    assertThat(TableChecksums.of(c)).isEqualTo(atMoment);
-                } finally {
-                    copy.stopServer();
-                }
+                assertThat(restoredContent(engine, moment, tmp.resolve("restored"), primary)).isEqualTo(atMoment);
 
                 assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, null,
                         null, true), "bob")).as("pgdata is the standby's").hasMessageContaining("standby's data directory");
@@ -127,19 +115,8 @@ class StandbyTest {
                 await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(later.plusSeconds(1)),
                         Duration.ofMinutes(2));
                 assertThat(engine.database("shop").streaming().timeline()).isEqualTo(2);
-                Path target2 = tmp.resolve("restored-after-failover");
-                int port2 = PostgresCluster.freePort();
-                RestoreView r2 = engine.requestRestore("shop", new RestoreRequest(later.atOffset(ZoneOffset.UTC), false,
-                        target2.toString(), port2, false), "bob");
-                RestoreView restored2 = await(() -> engine.restore("shop", r2.id()), v -> !v.status().matches("requested|running"),
-                        Duration.ofMinutes(2));
-                assertThat(restored2.status()).as(restored2.failure()).isEqualTo("completed");
-                PostgresCluster copy2 = PostgresCluster.attach(PgServer.factory(primary.server().binaries(), user).at(target2), port2);
-                try (Connection c = copy2.connect()) {
-                    assertThat(TableChecksums.of(c)).as("a moment after the failover, from the backup before it").isEqualTo(atLater);
-                } finally {
-                    copy2.stopServer();
-                }
+                assertThat(restoredContent(engine, later, tmp.resolve("restored-after-failover"), primary))
+                        .as("a moment after the failover, from the backup before it").isEqualTo(atLater);
                 BackupView afterFailover = engine.requestBaseBackup("shop", "alice");
                 BackupView taken = await(() -> engine.baseBackup("shop", afterFailover.id()), b -> !b.status().matches("requested|running"),
                         Duration.ofMinutes(2));
@@ -150,6 +127,23 @@ class StandbyTest {
             }
         } finally {
             PostgresCluster.deleteTree(tmp);
+        }
+    }
+
+    /** Restores shop to moment beside, into target, checks the restore completed, and returns the restored content. */
+    private static Map<String, String> restoredContent(Engine engine, Instant moment, Path target, PostgresCluster source)
+            throws Exception {
+        int port = PostgresCluster.freePort();
+        RestoreView r = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, target.toString(),
+                port, false), "bob");
+        RestoreView restored = await(() -> engine.restore("shop", r.id()), v -> !v.status().matches("requested|running"),
+                Duration.ofMinutes(2));
+        assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
+        PostgresCluster copy = PostgresCluster.attach(PgServer.factory(source.server().binaries(), ServerUser.detect()).at(target), port);
+        try (Connection c = copy.connect()) {
+            return TableChecksums.of(c);
+        } finally {
+            copy.stopServer();
         }
     }
 

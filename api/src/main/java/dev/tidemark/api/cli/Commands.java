@@ -35,6 +35,11 @@ public final class Commands {
     }
 
     /** "7d", "36h", "90m" or an ISO-8601 duration ("P7D"), as the API takes it. */
+    /** A path as the server needs it: absolute and normalised (it does not know the CLI's working directory); null stays null. */
+    static String absolute(String path) {
+        return path == null ? null : Path.of(path).toAbsolutePath().normalize().toString();
+    }
+
     static String duration(CommandSpec spec, String text) {
         if (text == null) {
             return null;
@@ -111,7 +116,7 @@ public final class Commands {
                 Map<String, Object> body = new LinkedHashMap<>();
                 body.put("id", id);
                 body.put("pgUrl", pgUrl);
-                body.put("pgdata", pgdata == null ? null : Path.of(pgdata).toAbsolutePath().normalize().toString());
+                body.put("pgdata", absolute(pgdata));
                 body.put("standbyUrl", standbyUrl);
                 body.put("window", duration(spec, window));
                 JsonNode view = api().post("/v1/databases", body);
@@ -219,7 +224,7 @@ public final class Commands {
                 }
                 Map<String, Object> body = new LinkedHashMap<>();
                 body.put("pgUrl", pgUrl);
-                body.put("pgdata", pgdata == null ? null : Path.of(pgdata).toAbsolutePath().normalize().toString());
+                body.put("pgdata", absolute(pgdata));
                 body.put("standbyUrl", noStandby ? "" : standbyUrl);
                 JsonNode d = api().patch("/v1/databases/" + enc(id), body);
                 options().print(out(), d, () -> Table.details(out(), d, new String[]{"id", "primary", "pgdata", "standby", "streaming"},
@@ -605,7 +610,7 @@ public final class Commands {
             body.put("latest", latest);
             body.put("inPlace", inPlace);
             if (!inPlace) {
-                body.put("targetDir", Path.of(targetDir).toAbsolutePath().normalize().toString());
+                body.put("targetDir", absolute(targetDir));
                 body.put("port", port);
             }
             JsonNode r = api().post("/v1/databases/" + enc(db) + "/restores", body);

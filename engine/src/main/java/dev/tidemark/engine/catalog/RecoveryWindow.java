@@ -150,15 +150,14 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
             counted.add(r);
             end = end == null || r.lastTime().isAfter(end) ? r.lastTime() : end;
         }
-        if (live != null && live.chain().equals(b.chain()) && live.timeline() > timeline && live.time() != null) {
-            // the stream is on a newer timeline than the recorded WAL reaches: the parent counts up to the fork only
-            OptionalLong begin = history.timelineBeginSegment(live.chain(), live.timeline());
+        if (live != null && live.chain().equals(b.chain()) && live.timeline() >= timeline && live.time() != null) {
+            // the stream on a newer timeline than the recorded WAL reaches: the parent counts up to the fork only
+            OptionalLong begin = live.timeline() > timeline ? history.timelineBeginSegment(live.chain(), live.timeline())
+                    : OptionalLong.empty();
             if (begin.isPresent() && coveredUntil >= begin.getAsLong()) {
                 coveredUntil = begin.getAsLong() - 1;
                 end = endBefore(counted, begin.getAsLong());
             }
-        }
-        if (live != null && live.chain().equals(b.chain()) && live.timeline() >= timeline && live.time() != null) {
             long liveSegment = WalSegment.containing(live.timeline(), Lsn.parse(live.lsn()), DatabaseHistory.SEGMENT_SIZE).number();
             long fromSegment = live.contiguousFrom() == null ? liveSegment
                     : WalSegment.containing(live.timeline(), Lsn.parse(live.contiguousFrom()), DatabaseHistory.SEGMENT_SIZE).number();

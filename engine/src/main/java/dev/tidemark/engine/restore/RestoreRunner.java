@@ -118,21 +118,23 @@ public final class RestoreRunner {
      */
     private static final Pattern SHELL_ACTIVE = Pattern.compile("[\"$`\\\\\\p{Cntrl}]");
 
-    /** Refuses a directory pg_ctl could not be given safely (see {@link #SHELL_ACTIVE}). */
-    public static void requireShellSafe(String what, Path path) {
+    /** Why pg_ctl could not be given this directory safely (see {@link #SHELL_ACTIVE}), or empty when it can. */
+    public static Optional<String> shellUnsafe(String what, Path path) {
         java.util.regex.Matcher m = SHELL_ACTIVE.matcher(path.toString());
-        if (m.find()) {
-            String c = m.group();
-            throw new RestoreRejectedException(what + " " + path + " holds " + (Character.isISOControl(c.charAt(0))
-                    ? "a control character" : "'" + c + "'") + ", which PostgreSQL's pg_ctl would hand to a shell: choose a path"
-                    + " without \" $ ` \\ or control characters (nothing was written)");
+        if (!m.find()) {
+            return Optional.empty();
         }
+        String c = m.group();
+        return Optional.of(what + " " + path + " holds " + (Character.isISOControl(c.charAt(0)) ? "a control character" : "'" + c + "'")
+                + ", which PostgreSQL's pg_ctl would hand to a shell: choose a path without \" $ ` \\ or control characters");
     }
 
     /** Everything that can be checked before a byte is written; throws RestoreRejectedException. */
     public BackupManifest check(Request request) throws IOException {
         Path target = request.targetDirectory().toAbsolutePath().normalize();
-        requireShellSafe(request.inPlace() ? "the data directory" : "target directory", target);
+        shellUnsafe(request.inPlace() ? "the data directory" : "target directory", target).ifPresent(problem -> {
+            throw new RestoreRejectedException(problem + " (nothing was written)");
+        });
         String name = target.getFileName() == null ? "" : target.getFileName().toString();
         if (name.endsWith(".tidemark-wal") || name.endsWith(".tidemark-restore.log") || name.contains(".tidemark-moved-")) {
             throw new RestoreRejectedException("target " + target + " has a name restores use for their own files beside a target"

@@ -174,10 +174,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             }
             int previousTimeline = timeline;
             timeline = id.timeline;
+            List<Fork> history = history(replication, id.timeline); // read once: archiving, divergence and the plan use it
             if (timeline > 1) {
-                archiveHistory(replication, previousTimeline);
+                archiveHistory(replication, history);
             }
-            forgetDiverged(replication, id, previousTimeline);
+            forgetDiverged(id, previousTimeline, history);
             Lsn restart = ensureSlot(sql, replication);
             Lsn slotStart = restart.segmentStart(id.segmentSize);
             Lsn start = slotStart;
@@ -196,7 +197,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 start = durable.segmentStart(id.segmentSize);
                 belowSlot = true;
             }
-            List<Fork> history = history(replication, id.timeline);
             try {
                 stream(replication, sql, id, start, history);
             } catch (SQLException e) {
@@ -291,7 +291,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
      * the fork. Otherwise the stream would resume past WAL this server wrote differently, acknowledge it unseen, and
      * date the window and the next backup's WAL by WAL the repository does not hold.
      */
-    private void forgetDiverged(Connection replication, Identity id, int previousTimeline) throws SQLException {
+    private void forgetDiverged(Identity id, int previousTimeline, List<Fork> history) {
         if (durable.equals(Lsn.ZERO)) {
             return;
         }
@@ -299,10 +299,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         if (previousTimeline != 0 && previousTimeline != id.timeline) {
             Lsn fork = Lsn.ZERO; // a lower timeline, or one whose history does not pass through ours: nothing shared
             if (previousTimeline < id.timeline) {
-                try (Statement st = replication.createStatement(); ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + id.timeline)) {
-                    rs.next();
-                    fork = switchPointOf(new String(rs.getBytes(2), StandardCharsets.UTF_8), previousTimeline);
-                }
+                fork = history.stream().filter(f -> f.tli() == previousTimeline).map(Fork::begin).findFirst().orElse(Lsn.ZERO);
             }
             keep = keep.compareTo(fork) <= 0 ? keep : fork;
         }
@@ -682,17 +679,17 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     }
 
     /** Archives the history files of every timeline up to the current one that the repository lacks. */
-    private void archiveHistory(Connection replication, int previousTimeline) throws SQLException, IOException {
+    private void archiveHistory(Connection replication, List<Fork> history) throws SQLException, IOException {
         for (int tli = 2; tli <= timeline; tli++) {
             String key = repository.layout().timelineHistory(databaseId, chain, tli);
             if (repository.store().stat(key).isPresent()) {
-                // archived before: its switch is told again (the catalog takes it once), in case the first telling was
-                // lost to a crash or a catalog error between the upload and the record
-                try (InputStream in = repository.openDecoded(key)) {
-                    String history = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                    listener.timelineSwitched(chain, tli - 1, tli, switchPointOf(history, tli - 1), key);
-                } catch (IOException e) {
-                    log.warn("cannot read the archived history of timeline {} of {}: {}", tli, databaseId, e.getMessage());
+                // archived before: its switch (from the server's current history) is told again, in case the first
+                // telling was lost to a crash or a catalog error between the upload and the record; the catalog takes it once
+                for (int i = 0; i < history.size(); i++) {
+                    int child = i + 1 < history.size() ? history.get(i + 1).tli() : timeline;
+                    if (child == tli) {
+                        listener.timelineSwitched(chain, history.get(i).tli(), tli, history.get(i).begin(), key);
+                    }
                 }
                 continue;
             }
