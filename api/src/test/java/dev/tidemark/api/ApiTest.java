@@ -323,6 +323,36 @@ class ApiTest {
         String runningId = json(running).path("id").asText();
         assertProblem(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null), 409, "has work under way (base backup " + runningId);
         assertThat(awaitDone("/v1/databases/shop/base-backups/" + runningId).path("status").asText()).isEqualTo("completed");
+
+        // a base backup downloads as a tar archive that starts as a data directory (BaseBackupTest starts one)
+        String[] read = {"--server", "http://127.0.0.1:" + port, "--token", READER};
+        Path tar = tmp.resolve("base.tar");
+        assertThat(cli(0, with(read, "backup", "download", "shop", runningId, "-o", tar.toString()))).contains("wrote", "tar -xf", "pg_ctl -D DIR");
+        Process list = new ProcessBuilder("tar", "-tf", tar.toString()).redirectErrorStream(true).start();
+        String listing = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(list.waitFor()).as(listing).isZero();
+        assertThat(listing.lines()).contains("backup_label", "PG_VERSION", "global/pg_control", "pg_wal/archive_status/")
+                .anyMatch(l -> l.matches("pg_wal/[0-9A-F]{24}"));
+        assertThat(cli(2, with(read, "backup", "download", "shop", runningId, "-o", tar.toString()))).contains("exists", "never written over");
+        assertThat(cli(2, with(read, "backup", "download", "shop", runningId, "--database", "postgres", "-o", tmp.resolve("x.tar").toString())))
+                .contains("--database is for dumps");
+        assertProblem(call("GET", "/v1/databases/shop/base-backups/base-nope/download", READER, null), 404, "no base backup base-nope");
+        // a damaged object cuts the transfer short: an HTTP client sees an incomplete answer, the CLI keeps nothing
+        Path largest;
+        try (var files = Files.walk(tmp.resolve("data/repository/db/shop/base/" + runningId + "/data"))) {
+            largest = files.filter(Files::isRegularFile).max(java.util.Comparator.comparingLong(p -> p.toFile().length())).orElseThrow();
+        }
+        byte[] stored = Files.readAllBytes(largest);
+        stored[stored.length / 2] ^= 0x5a;
+        Files.write(largest, stored);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                        + "/v1/databases/shop/base-backups/" + runningId + "/download")).header("Authorization", "Bearer " + READER).build(),
+                HttpResponse.BodyHandlers.ofByteArray())).isInstanceOf(java.io.IOException.class);
+        Path damaged = tmp.resolve("damaged.tar");
+        assertThat(cli(1, with(read, "backup", "download", "shop", runningId, "-o", damaged.toString()))).contains("cut short", "nothing was kept");
+        assertThat(damaged).doesNotExist();
+        assertThat(tmp.resolve("damaged.tar.part")).doesNotExist();
+
         assertThat(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null).statusCode()).isEqualTo(204);
         assertThat(json(call("GET", "/v1/databases/shop", READER, null)).path("status").asText()).isEqualTo("deregistered");
         assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, null), 409, "deregistered");

@@ -7,6 +7,7 @@ import dev.tidemark.engine.catalog.CatalogSettings;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.jobs.JobScheduler;
 import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.BaseBackupDownload;
 import dev.tidemark.engine.operations.ConflictException;
 import dev.tidemark.engine.operations.ConnectionChange;
 import dev.tidemark.engine.operations.DatabaseView;
@@ -185,6 +186,11 @@ public final class Engine implements Operations, AutoCloseable {
     @Override
     public BackupView baseBackup(String databaseId, String backupId) {
         return guard(() -> views.baseBackup(databaseId, backupId));
+    }
+
+    @Override
+    public BaseBackupDownload downloadBaseBackup(String databaseId, String backupId) throws IOException {
+        return work.downloadBaseBackup(views.history(databaseId), backupId);
     }
 
     @Override

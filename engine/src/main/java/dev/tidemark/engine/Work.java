@@ -1,5 +1,6 @@
 package dev.tidemark.engine;
 
+import dev.tidemark.engine.basebackup.BackupArchive;
 import dev.tidemark.engine.basebackup.BackupManifest;
 import dev.tidemark.engine.basebackup.BackupProgress;
 import dev.tidemark.engine.basebackup.BaseBackupRunner;
@@ -12,6 +13,7 @@ import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.catalog.api.DumpArchive;
 import dev.tidemark.engine.dump.DumpManifest;
 import dev.tidemark.engine.dump.DumpRunner;
+import dev.tidemark.engine.operations.BaseBackupDownload;
 import dev.tidemark.engine.operations.DumpDownload;
 import dev.tidemark.engine.operations.InvalidRequestException;
 import dev.tidemark.engine.operations.NotFoundException;
@@ -45,6 +47,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -398,6 +401,38 @@ final class Work implements AutoCloseable {
         } finally {
             progress.remove(key);
         }
+    }
+
+    /** A completed base backup as a startable tar archive, its WAL to consistency included. */
+    BaseBackupDownload downloadBaseBackup(DatabaseHistory db, String backupId) throws IOException {
+        DatabaseHistory.BaseBackup backup = db.baseBackup(backupId)
+                .orElseThrow(() -> new NotFoundException("database " + db.id() + " has no base backup " + backupId));
+        if (!"completed".equals(backup.status())) {
+            throw new dev.tidemark.engine.operations.ConflictException("base backup " + backupId + " is " + backup.status()
+                    + "; only a completed base backup can be downloaded");
+        }
+        BackupManifest manifest;
+        try (InputStream in = repository.openDecoded(backup.manifestKey(), backup.manifestSha256())) {
+            manifest = BackupManifest.fromJson(in, backup.manifestKey());
+        }
+        BackupArchive archive = new BackupArchive(repository);
+        BackupArchive.Wal wal = archive.wal(manifest).orElseThrow(() -> new dev.tidemark.engine.operations.ConflictException(
+                "base backup " + backupId + " cannot be made whole: WAL between its start " + manifest.startLsn() + " and its stop "
+                        + manifest.stopLsn() + " is missing from the repository; download a dump or another base backup"));
+        long approximate = BackupArchive.approximateBytes(manifest, wal);
+        return new BaseBackupDownload(db.id() + "-" + backupId + ".tar", approximate, out -> {
+            long started = System.nanoTime();
+            AtomicLong sent = new AtomicLong();
+            LOG.info("download of base backup {} of {} started (about {} MiB of files and WAL)", backupId, db.id(), approximate >> 20);
+            try {
+                archive.write(manifest, wal, out, sent::addAndGet);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("download of base backup {} of {} stopped after {} MiB: {}", backupId, db.id(), sent.get() >> 20, reason(e));
+                throw e;
+            }
+            LOG.info("download of base backup {} of {} finished: {} MiB in {} s", backupId, db.id(), sent.get() >> 20,
+                    String.format("%.1f", (System.nanoTime() - started) / 1e9));
+        });
     }
 
     /** A completed dump's archive of one database, streamable from any offset. */

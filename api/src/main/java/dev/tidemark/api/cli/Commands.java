@@ -371,11 +371,12 @@ public final class Commands {
             }
         }
 
-        @Command(name = "download", description = "Download a dump's pg_dump -Fc archive; an interrupted download resumes.")
+        @Command(name = "download", description = "Download a dump's pg_dump -Fc archive (an interrupted download resumes), or a"
+                + " base backup as a tar archive that starts as a data directory of its own.")
         static final class Download extends Client {
             @Parameters(index = "0")
             String db;
-            @Parameters(index = "1", description = "dump id")
+            @Parameters(index = "1", description = "dump id (dump-...) or base backup id (base-...)")
             String id;
             @Option(names = "--database", description = "which database of the dump (required when it holds several: one archive each)")
             String database;
@@ -384,6 +385,9 @@ public final class Commands {
 
             @Override
             public Integer call() throws IOException {
+                if (id.startsWith("base-")) {
+                    return baseBackup();
+                }
                 String path = "/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/download" + (database == null ? "" : "?database=" + enc(database));
                 if (output != null && output.toString().equals("-")) {
                     return toStandardOutput(path);
@@ -438,6 +442,78 @@ public final class Commands {
                         + (database == null ? "" : " (database " + database + ")")
                         + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file);
                 return 0;
+            }
+
+            /**
+             * A base backup as a tar archive, built by the server as it sends it: written to FILE.part and renamed when
+             * whole, so a transfer cut short (the server stops on a damaged object) never leaves a file that looks whole.
+             * Not resumable: the archive has no fixed bytes to resume into.
+             */
+            private int baseBackup() throws IOException {
+                if (database != null) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--database is for dumps: a base backup holds the"
+                            + " whole cluster");
+                }
+                String path = "/v1/databases/" + enc(db) + "/base-backups/" + enc(id) + "/download";
+                boolean toStdout = output != null && output.toString().equals("-");
+                Path file = output;
+                if (file != null && !toStdout) {
+                    refuseExisting(file);
+                }
+                HttpResponse<InputStream> response = api().stream(path, null);
+                if (file == null) {
+                    String disposition = response.headers().firstValue("Content-Disposition").orElse("filename=\"" + db + "-" + id + ".tar\"");
+                    file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1"));
+                    try {
+                        refuseExisting(file);
+                    } catch (CommandLine.ParameterException e) {
+                        close(response);
+                        throw e;
+                    }
+                }
+                long expected = response.headers().firstValueAsLong(DatabasesController.EXPECTED_BYTES_HEADER).orElse(0);
+                if (toStdout) {
+                    long total;
+                    try (InputStream in = response.body()) {
+                        total = Progress.copy(in, out(), expected, "download", System.err);
+                    } catch (IOException e) {
+                        throw cutShort(e);
+                    }
+                    out().flush();
+                    System.err.println("wrote " + Table.bytes(total) + " of base backup " + id + " to standard output");
+                    return 0;
+                }
+                Path part = file.resolveSibling(file.getFileName() + ".part");
+                long total;
+                try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(part)) {
+                    total = Progress.copy(in, fileOut, expected, "download", progressOut());
+                } catch (IOException e) {
+                    Files.deleteIfExists(part);
+                    throw cutShort(e);
+                }
+                Files.move(part, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                out().println("wrote " + Table.bytes(total) + " to " + file + " (base backup " + id + ", its WAL to consistency included);"
+                        + " start it as a copy, as the server's OS user: mkdir -m 700 DIR && tar -xf " + file + " -C DIR && pg_ctl -D DIR"
+                        + " -o '-p PORT' start");
+                return 0;
+            }
+
+            private void refuseExisting(Path file) {
+                Path parent = file.toAbsolutePath().getParent();
+                if (parent != null && !Files.isDirectory(parent)) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "directory " + parent + " does not exist: create it or "
+                            + "choose another --output");
+                }
+                if (Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), file + " exists: a base backup archive is never written"
+                            + " over or resumed; remove it or choose another --output");
+                }
+            }
+
+            private IOException cutShort(IOException e) {
+                return new IOException("the download of base backup " + id + " was cut short (" + e.getMessage() + "); nothing was kept."
+                        + " The server stops an archive when a stored object fails its check (its log says which): download again, and if it"
+                        + " fails again, use another base backup", e);
             }
 
             private static java.security.MessageDigest sha256() {

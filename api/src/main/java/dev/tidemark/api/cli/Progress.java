@@ -2,6 +2,9 @@ package dev.tidemark.api.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.util.function.Supplier;
 
@@ -50,6 +53,37 @@ final class Progress {
             out.println();
         }
         return view;
+    }
+
+    /**
+     * Copies a download, drawing a bar against the expected size (about; 0 when unknown) on a terminal, at most twice a
+     * second; nothing but the result elsewhere. Returns the bytes copied.
+     */
+    static long copy(InputStream in, OutputStream out, long expected, String what, PrintStream progress) throws IOException {
+        boolean terminal = System.console() != null;
+        byte[] buffer = new byte[1 << 16];
+        long total = 0;
+        long lastDrawn = System.nanoTime();
+        long started = lastDrawn;
+        for (int n; (n = in.read(buffer)) > 0; ) {
+            out.write(buffer, 0, n);
+            total += n;
+            long now = System.nanoTime();
+            if (terminal && now - lastDrawn > 500_000_000L) {
+                lastDrawn = now;
+                double rate = total / Math.max(1e-3, (now - started) / 1e9);
+                int percent = expected > 0 ? (int) Math.min(99, total * 100 / expected) : 0;
+                progress.print(expected > 0
+                        ? String.format("\r%s [%-30s] %3d%% %s / about %s %s/s   ", what, "#".repeat(percent * 30 / 100), percent,
+                        Table.bytes(total), Table.bytes(expected), Table.bytes((long) rate))
+                        : String.format("\r%s %s %s/s   ", what, Table.bytes(total), Table.bytes((long) rate)));
+                progress.flush();
+            }
+        }
+        if (terminal && lastDrawn != started) {
+            progress.println(String.format("\r%s [%s] 100%% %s", what, "#".repeat(30), Table.bytes(total)) + " ".repeat(30));
+        }
+        return total;
     }
 
     private static String lastPhase(String line) {

@@ -1,6 +1,7 @@
 package dev.tidemark.api.server;
 
 import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.BaseBackupDownload;
 import dev.tidemark.engine.operations.ConnectionChange;
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.DumpDownload;
@@ -43,6 +44,8 @@ import java.util.regex.Pattern;
 public class DatabasesController {
     /** The SHA-256 (hex) of a downloaded dump archive's whole content. */
     public static final String SHA256_HEADER = "X-Tidemark-SHA256";
+    /** About how many bytes a base backup archive has (files and WAL, without tar headers): for progress only. */
+    public static final String EXPECTED_BYTES_HEADER = "X-Tidemark-Expected-Bytes";
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d{1,18})-(\\d{0,18})");
     private final Operations engine;
 
@@ -111,6 +114,24 @@ public class DatabasesController {
     @GetMapping("/{id}/base-backups/{backupId}")
     public BackupView baseBackup(@PathVariable String id, @PathVariable String backupId) {
         return engine.baseBackup(id, backupId);
+    }
+
+    /**
+     * A completed base backup as a tar archive that starts as a data directory of its own (its WAL to consistency in
+     * pg_wal). Built as it is sent: no Content-Length and no ranges. A file that fails its checksum on the way cuts
+     * the transfer short, so a damaged archive never arrives as a whole one.
+     */
+    @GetMapping("/{id}/base-backups/{backupId}/download")
+    public void downloadBaseBackup(@PathVariable String id, @PathVariable String backupId, HttpServletResponse response)
+            throws IOException {
+        BaseBackupDownload download = engine.downloadBaseBackup(id, backupId);
+        response.setContentType("application/x-tar");
+        response.setHeader("Content-Disposition", "attachment; filename=\"" + download.fileName() + "\"");
+        response.setHeader(EXPECTED_BYTES_HEADER, Long.toString(download.approximateBytes()));
+        // not closed on failure: closing would end the chunked answer properly and a cut archive would look whole
+        OutputStream out = response.getOutputStream();
+        download.writer().writeTo(out);
+        out.close();
     }
 
     @PostMapping("/{id}/dumps")

@@ -37,7 +37,18 @@ public class Problems extends ResponseEntityExceptionHandler {
     }
 
     @ExceptionHandler(Exception.class)
-    ProblemDetail unexpected(Exception e) {
+    ProblemDetail unexpected(Exception e, jakarta.servlet.http.HttpServletRequest request, jakarta.servlet.http.HttpServletResponse response)
+            throws Exception {
+        if (response.isCommitted()) {
+            // a download that failed after it began: no problem document can follow the bytes sent. Thrown on, Tomcat
+            // closes the connection without the answer's end, so the client knows it is incomplete
+            if (e.getClass().getSimpleName().equals("ClientAbortException")) {
+                LOG.info("{} {}: the client went away before the answer ended", request.getMethod(), request.getRequestURI());
+            } else {
+                LOG.warn("{} {}: the answer was cut short: {}", request.getMethod(), request.getRequestURI(), e.getMessage());
+            }
+            throw e;
+        }
         LOG.error("request failed unexpectedly", e);
         return problem(HttpStatus.INTERNAL_SERVER_ERROR, "Internal error",
                 "the request failed: " + e.getMessage() + " (the server log has the details)");

@@ -33,6 +33,12 @@ public interface Operations {
 
     BackupView baseBackup(String databaseId, String backupId);
 
+    /**
+     * A completed base backup as a tar archive that starts as a data directory of its own (consistent at the backup's
+     * consistency point); refused when the WAL it needs is gone from the repository.
+     */
+    BaseBackupDownload downloadBaseBackup(String databaseId, String backupId) throws IOException;
+
     /** Asks for a logical dump of the named databases of the cluster (all when empty). */
     DumpView requestDump(String databaseId, List<String> databases, String actor);
 

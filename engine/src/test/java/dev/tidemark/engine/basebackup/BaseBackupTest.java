@@ -111,6 +111,59 @@ class BaseBackupTest {
             } finally {
                 restored.stopServer();
             }
+
+            // the same backup as one tar archive (what a download sends): extracted and started as it is, with no
+            // restore, it holds the same data; its tablespace is a directory of its own inside it
+            BackupArchive archive = new BackupArchive(repo);
+            BackupArchive.Wal wal = archive.wal(m).orElseThrow();
+            Path tar = tmp.resolve("b1.tar");
+            java.util.concurrent.atomic.AtomicLong counted = new java.util.concurrent.atomic.AtomicLong();
+            try (java.io.OutputStream out = Files.newOutputStream(tar)) {
+                archive.write(m, wal, out, counted::addAndGet);
+            }
+            assertThat(counted.get()).isEqualTo(BackupArchive.approximateBytes(m, wal));
+            Path extracted = Files.createDirectory(tmp.resolve("extracted"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"))); // mkdir -m 700
+            Process untar = new ProcessBuilder("tar", "-xf", tar.toString(), "-C", extracted.toString()).redirectErrorStream(true).start();
+            String untarOutput = new String(untar.getInputStream().readAllBytes());
+            assertThat(untar.waitFor()).as("tar -xf: %s", untarOutput).isZero();
+            assertThat(extracted.resolve("tablespace_map")).doesNotExist();
+            Path tablespace = extracted.resolve("pg_tblspc").resolve(m.tablespaces().get(0).oid());
+            assertThat(tablespace).isDirectory().matches(p -> !Files.isSymbolicLink(p));
+            assertThat(Files.size(extracted.resolve(bigPath))).isEqualTo(Files.size(db.cluster.dataDirectory().resolve(bigPath)));
+            user.own(extracted);
+            int tarPort = PostgresCluster.freePort();
+            Files.writeString(extracted.resolve("postgresql.auto.conf"), "\nport = " + tarPort + "\n", java.nio.file.StandardOpenOption.APPEND);
+            PostgresCluster fromTar = PostgresCluster.attach(PgServer.factory(db.cluster.server().binaries(), user).at(extracted), tarPort);
+            try {
+                fromTar.startServer();
+            } catch (java.io.IOException e) {
+                throw new AssertionError("the extracted archive does not start: " + fromTar.log(), e);
+            }
+            try (Connection c = fromTar.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select (select count(*) || ':' || md5(string_agg(v, ',' order by id)) from far), "
+                         + "(select count(*) || ':' || md5(string_agg(v, ',' order by id)) from big)")) {
+                r.next();
+                assertThat(Map.of("far", r.getString(1), "big", r.getString(2))).as("the extracted archive's data").isEqualTo(before);
+            } finally {
+                fromTar.stopServer();
+            }
+
+            // a damaged object stops the archive with a reason, before its end
+            BackupManifest.FileEntry bigFirst = m.files().stream().filter(e -> e.path().equals(bigPath) && e.fileOffset() == 0)
+                    .findFirst().orElseThrow();
+            String damagedKey = m.objects().stream().filter(o -> o.number() == bigFirst.object()).findFirst().orElseThrow().key();
+            Path damagedFile = tmp.resolve("repo").resolve(damagedKey);
+            try (RandomAccessFile f = new RandomAccessFile(damagedFile.toFile(), "rw")) {
+                f.seek(f.length() / 2);
+                int b = f.read();
+                f.seek(f.length() / 2);
+                f.write(b ^ 0x5a);
+            }
+            java.io.ByteArrayOutputStream cut = new java.io.ByteArrayOutputStream();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> archive.write(m, wal, cut, n -> { }))
+                    .isInstanceOf(java.io.IOException.class);
+            assertThat((long) cut.size()).as("stopped before the end").isLessThan(Files.size(tar));
         } finally {
             PostgresCluster.deleteTree(tmp);
         }

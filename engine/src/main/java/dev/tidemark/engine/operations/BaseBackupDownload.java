@@ -1,0 +1,18 @@
+package dev.tidemark.engine.operations;
+
+import java.io.IOException;
+import java.io.OutputStream;
+
+/**
+ * A completed base backup as a tar archive that is a startable data directory (its WAL to consistency included): its
+ * file name, about how many bytes it has (files and WAL, without tar headers; for progress), and how to write it.
+ * The archive is built as it is sent, so it has no exact size or checksum up front; every file in it is checked against
+ * the backup's manifest as it passes, and a damaged one stops the stream.
+ */
+public record BaseBackupDownload(String fileName, long approximateBytes, Writer writer) {
+
+    @FunctionalInterface
+    public interface Writer {
+        void writeTo(OutputStream out) throws IOException;
+    }
+}
