@@ -91,6 +91,20 @@ public final class Commands {
     static final String[] BACKUP_FIELDS = {"/id", "/status", "/trigger", "/requestedAt", "/consistencyTime", "/bytes", "/storedBytes", "/failure"};
     static final String[] DUMP_HEADERS = {"ID", "STATUS", "TRIGGER", "REQUESTED", "DATABASES", "BYTES", "FAILURE"};
     static final String[] DUMP_FIELDS = {"/id", "/status", "/trigger", "/requestedAt", "/databases", "/bytes", "/failure"};
+    /**
+     * For the tables: a dump of all databases lists them once it completed, and says "all" before (its list is empty
+     * until then). The JSON output keeps the API's document as it is.
+     */
+    static JsonNode allDatabasesNamed(JsonNode dump) {
+        if (dump.path("databases").isArray() && dump.path("databases").isEmpty()
+                && dump instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
+            com.fasterxml.jackson.databind.node.ObjectNode copy = o.deepCopy();
+            copy.put("databases", "all");
+            return copy;
+        }
+        return dump;
+    }
+
     static final String[] RESTORE_HEADERS = {"ID", "STATUS", "TARGET", "DIRECTORY", "PORT", "REACHED", "FAILURE"};
     static final String[] RESTORE_FIELDS = {"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime", "/failure"};
 
@@ -270,7 +284,9 @@ public final class Commands {
                     Table.print(out(), bases, BACKUP_HEADERS, BACKUP_FIELDS);
                     out().println();
                     out().println("Dumps");
-                    Table.print(out(), dumps, DUMP_HEADERS, DUMP_FIELDS);
+                    com.fasterxml.jackson.databind.node.ArrayNode shown = ApiClient.JSON.createArrayNode();
+                    dumps.forEach(d -> shown.add(allDatabasesNamed(d)));
+                    Table.print(out(), shown, DUMP_HEADERS, DUMP_FIELDS);
                 });
                 return 0;
             }
@@ -287,7 +303,7 @@ public final class Commands {
             public Integer call() {
                 if (id.startsWith("dump-")) {
                     JsonNode d = api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id));
-                    options().print(out(), d, () -> Table.details(out(), d, new String[]{"id", "status", "trigger", "requested", "completed",
+                    options().print(out(), d, () -> Table.details(out(), allDatabasesNamed(d), new String[]{"id", "status", "trigger", "requested", "completed",
                             "databases", "bytes", "stored", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/completedAt",
                             "/databases", "/bytes", "/storedBytes", "/failure"}));
                     return 0;

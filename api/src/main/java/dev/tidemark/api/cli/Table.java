@@ -24,16 +24,40 @@ final class Table {
         int[] widths = new int[headers.length];
         for (String[] line : lines) {
             for (int i = 0; i < line.length; i++) {
-                widths[i] = Math.max(widths[i], line[i].length());
+                widths[i] = Math.max(widths[i], columns(line[i]));
             }
         }
         for (String[] line : lines) {
             StringBuilder b = new StringBuilder();
             for (int i = 0; i < line.length; i++) {
-                b.append(i == line.length - 1 ? line[i] : String.format("%-" + (widths[i] + 2) + "s", line[i]));
+                b.append(line[i]);
+                if (i < line.length - 1) {
+                    b.append(" ".repeat(widths[i] + 2 - columns(line[i])));
+                }
             }
             out.println(b.toString().stripTrailing());
         }
+    }
+
+    /**
+     * The columns a terminal gives the text: two for East Asian wide and full-width characters and emoji, none for
+     * combining marks and format characters, one for the rest (so a restore into /srv/数据 keeps the table aligned).
+     */
+    static int columns(String text) {
+        return text.codePoints().map(Table::columnsOf).sum();
+    }
+
+    private static int columnsOf(int cp) {
+        int type = Character.getType(cp);
+        if (type == Character.NON_SPACING_MARK || type == Character.ENCLOSING_MARK || type == Character.FORMAT) {
+            return 0;
+        }
+        boolean wide = cp >= 0x1100 && cp <= 0x115F || cp >= 0x2E80 && cp <= 0x303E || cp >= 0x3041 && cp <= 0x33FF
+                || cp >= 0x3400 && cp <= 0x4DBF || cp >= 0x4E00 && cp <= 0x9FFF || cp >= 0xA000 && cp <= 0xA4CF
+                || cp >= 0xAC00 && cp <= 0xD7A3 || cp >= 0xF900 && cp <= 0xFAFF || cp >= 0xFE30 && cp <= 0xFE4F
+                || cp >= 0xFF00 && cp <= 0xFF60 || cp >= 0xFFE0 && cp <= 0xFFE6 || cp >= 0x1F300 && cp <= 0x1F64F
+                || cp >= 0x1F900 && cp <= 0x1F9FF || cp >= 0x20000 && cp <= 0x3FFFD;
+        return wide ? 2 : 1;
     }
 
     /** Key: value lines for one object. */

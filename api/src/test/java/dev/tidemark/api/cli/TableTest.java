@@ -39,6 +39,33 @@ class TableTest {
     }
 
     @Test
+    void wideCharactersKeepTheColumnsAligned() throws Exception {
+        JsonNode rows = ApiClient.JSON.readTree("""
+                [{"id":"r1","dir":"/srv/数据库","port":5499},{"id":"r2","dir":"/srv/plain","port":5500},
+                 {"id":"r3","dir":"/srv/café","port":5501}]
+                """);
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        Table.print(new PrintStream(buffer, true, StandardCharsets.UTF_8), rows, new String[]{"ID", "DIRECTORY", "PORT"},
+                new String[]{"/id", "/dir", "/port"});
+        assertThat(buffer.toString(StandardCharsets.UTF_8)).isEqualToNormalizingNewlines("""
+                ID  DIRECTORY    PORT
+                r1  /srv/数据库  5499
+                r2  /srv/plain   5500
+                r3  /srv/café    5501
+                """);
+        assertThat(Table.columns("e\u0301")).as("a combining accent takes no column").isEqualTo(1);
+    }
+
+    @Test
+    void aDumpOfAllDatabasesSaysSoUntilItListsThem() throws Exception {
+        JsonNode running = ApiClient.JSON.readTree("{\"id\":\"dump-1\",\"status\":\"running\",\"databases\":[]}");
+        assertThat(Commands.allDatabasesNamed(running).path("databases").asText()).isEqualTo("all");
+        assertThat(running.path("databases").isArray()).as("the document itself (--json) is unchanged").isTrue();
+        JsonNode named = ApiClient.JSON.readTree("{\"id\":\"dump-2\",\"databases\":[\"shop\"]}");
+        assertThat(Commands.allDatabasesNamed(named)).isSameAs(named);
+    }
+
+    @Test
     void unitsStepAt1024() {
         assertThat(Table.bytes(1023)).isEqualTo("1023 B");
         assertThat(Table.bytes(1024)).isEqualTo("1.0 KiB");
