@@ -58,6 +58,12 @@ class StandbyTest {
                 BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"),
                         Duration.ofMinutes(2));
                 assertThat(done.status()).as(done.failure()).isEqualTo("completed");
+                Map<String, String> atBackup;
+                try (Connection c = primary.connect()) {
+                    atBackup = TableChecksums.of(c);
+                }
+                assertThat(startedFromArchive(engine, done.id(), tmp.resolve("from-tar"), primary))
+                        .as("the standby's backup downloaded as a tar archive and started as it is").isEqualTo(atBackup);
                 DumpView dump = engine.requestDump("shop", List.of("postgres"), "alice");
                 DumpView dumped = await(() -> engine.dump("shop", dump.id()), d -> !d.status().matches("requested|running"),
                         Duration.ofMinutes(2));
@@ -140,6 +146,37 @@ class StandbyTest {
                 Duration.ofMinutes(2));
         assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
         PostgresCluster copy = PostgresCluster.attach(PgServer.factory(source.server().binaries(), ServerUser.detect()).at(target), port);
+        try (Connection c = copy.connect()) {
+            return TableChecksums.of(c);
+        } finally {
+            copy.stopServer();
+        }
+    }
+
+    /**
+     * Downloads the base backup as a tar archive, extracts it as an operator would (mkdir -m 700, tar -xf), starts it on
+     * a port of its own with nothing else done, and returns its content.
+     */
+    private static Map<String, String> startedFromArchive(Engine engine, String backupId, Path target, PostgresCluster source)
+            throws Exception {
+        Path tar = target.resolveSibling(target.getFileName() + ".tar");
+        try (java.io.OutputStream out = Files.newOutputStream(tar)) {
+            engine.downloadBaseBackup("shop", backupId).writer().writeTo(out);
+        }
+        Files.createDirectory(target, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        Process untar = new ProcessBuilder("tar", "-xf", tar.toString(), "-C", target.toString()).redirectErrorStream(true).start();
+        String output = new String(untar.getInputStream().readAllBytes());
+        assertThat(untar.waitFor()).as("tar -xf: %s", output).isZero();
+        ServerUser.detect().own(target);
+        int port = PostgresCluster.freePort();
+        Files.writeString(target.resolve("postgresql.auto.conf"), "\nport = " + port + "\n", java.nio.file.StandardOpenOption.APPEND);
+        PostgresCluster copy = PostgresCluster.attach(PgServer.factory(source.server().binaries(), ServerUser.detect()).at(target), port);
+        try {
+            copy.startServer();
+        } catch (java.io.IOException e) {
+            throw new AssertionError("the extracted archive does not start: " + copy.log(), e);
+        }
         try (Connection c = copy.connect()) {
             return TableChecksums.of(c);
         } finally {
