@@ -41,6 +41,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Objects;
 import java.util.stream.Stream;
 
@@ -177,11 +178,49 @@ final class Requests {
         if (reach.pgUrl().equals(h.pgUrl()) && reach.pgdata().equals(h.pgdata()) && Objects.equals(reach.standbyUrl(), h.standbyUrl())) {
             return views.database(databaseId); // the same servers: nothing to record, nothing to restart
         }
+        requireNotBehind(h, PgConnections.parse(pgUrl, config.pgPasswords().get(databaseId)));
         catalog.send(new Commands.ChangeConnection(databaseId, reach.pgUrl(), reach.pgdata(), reach.standbyUrl(), clock.instant()),
                 actor);
         LOG.info("database {}: connection changed by {} (primary {}, data directory {}, {}); WAL streaming restarts", databaseId,
                 actor, reach.pgUrl(), reach.pgdata(), reach.standbyUrl() == null ? "no standby" : "standby " + reach.standbyUrl());
         return views.database(databaseId);
+    }
+
+    /**
+     * Refuses a primary that is behind the WAL archived so far: on an earlier timeline than the newest archived (an old
+     * primary started again after a failover), or on the same timeline at an earlier position (a copy of an earlier
+     * moment). Its WAL would not continue the archive. A server that cannot be asked is left to the stream.
+     */
+    private void requireNotBehind(DatabaseHistory h, PgConnections primary) {
+        Optional<DatabaseHistory.WalRange> newest = h.wal().stream()
+                .filter(r -> r.chain().equals(h.chain()) && r.endLsn() != null)
+                .max(java.util.Comparator.comparingInt(DatabaseHistory.WalRange::timeline)
+                        .thenComparing(r -> dev.tidemark.engine.postgres.Lsn.parse(r.endLsn())));
+        if (newest.isEmpty()) {
+            return;
+        }
+        int timeline;
+        dev.tidemark.engine.postgres.Lsn position;
+        try (Connection c = primary.open(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text, pg_walfile_name(pg_current_wal_lsn())")) {
+            rs.next();
+            position = dev.tidemark.engine.postgres.Lsn.parse(rs.getString(1));
+            timeline = Integer.parseInt(rs.getString(2).substring(0, 8), 16); // the timeline the server writes now
+        } catch (SQLException | RuntimeException e) {
+            return;
+        }
+        DatabaseHistory.WalRange archived = newest.get();
+        String behind = null;
+        if (timeline < archived.timeline()) {
+            behind = "writes timeline " + timeline + ", but the WAL archived so far reached timeline " + archived.timeline();
+        } else if (timeline == archived.timeline() && position.compareTo(dev.tidemark.engine.postgres.Lsn.parse(archived.endLsn())) < 0) {
+            behind = "is at " + position + " on timeline " + timeline + ", behind the " + archived.endLsn() + " archived from it";
+        }
+        if (behind != null) {
+            throw new InvalidRequestException("the server at " + primary + " " + behind + ": it is not the current primary of "
+                    + h.id() + " (an old primary started again after a failover, or a copy of an earlier moment). Give the URL of the"
+                    + " promoted server; nothing was changed");
+        }
     }
 
     /** The names the database's server does not have; none when it cannot be asked now (the work says why later). */

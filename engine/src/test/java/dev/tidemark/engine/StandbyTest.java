@@ -128,6 +128,15 @@ class StandbyTest {
                         Duration.ofMinutes(2));
                 assertThat(taken.status()).as(taken.failure()).isEqualTo("completed");
                 assertThat(taken.timeline()).isEqualTo(2);
+
+                // the old primary started again after the failover writes the old timeline: pointing back at it is refused
+                primary.startServer();
+                assertThatThrownBy(() -> engine.changeConnection("shop", new ConnectionChange(primary.url(),
+                        primary.dataDirectory().toString(), ""), "alice"))
+                        .hasMessageContaining("writes timeline 1, but the WAL archived so far reached timeline 2")
+                        .hasMessageContaining("not the current primary");
+                assertThat(engine.database("shop").pgUrl()).as("nothing changed").isEqualTo(newPrimary);
+                primary.stopServer();
             } finally {
                 standby.stop();
             }
