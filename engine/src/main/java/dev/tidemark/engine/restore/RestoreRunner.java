@@ -305,18 +305,36 @@ public final class RestoreRunner {
             Files.setPosixFilePermissions(target, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
                     PosixFilePermission.OWNER_EXECUTE));
             long t0 = System.nanoTime();
-            writeDataDirectory(request, manifest, target);
-            long t1 = System.nanoTime();
-            // one worker fewer than the files had: PostgreSQL's replay is one process and needs a core of its own, and
-            // one worker still decodes WAL faster than it is replayed
+            // one worker fewer than the files have: the WAL is fetched, and read by the scan, while the files are written
             wal = new WalSpool(repository, spool, walObjects(request, manifest), manifest.walSegmentSize(),
                     Math.max(1, request.workers() - 1), request.restoreId(), server.user());
-            wal.start(); // timeline histories now; the segments while PostgreSQL starts and replays
+            wal.start(); // timeline histories now; the segments in the background
+            WalSpool spooled = wal;
+            ExecutorService scanner = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "wal-scan-" + request.restoreId());
+                t.setDaemon(true);
+                return t;
+            });
+            Future<WalScan.Result> scanning = scanner.submit(() -> scanWal(request, manifest, spooled));
+            scanner.shutdown();
+            WalScan.Result scan;
+            try {
+                writeDataDirectory(request, manifest, target);
+                scan = scanning.get();
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+            } finally {
+                scanning.cancel(true);
+            }
+            long t1 = System.nanoTime();
+            Optional<Lsn> stopAt = stopPoint(request, manifest, scan);
+            guardTablespaces(request, manifest, scan, stopAt, movedTablespaces);
             int walFiles = wal.files();
             long t2 = System.nanoTime();
-            writeRecoverySettings(request, manifest, target, wal.restoreCommand());
+            writeRecoverySettings(request, manifest, target, wal.restoreCommand(), stopAt);
             server.user().own(target);
-            log.info("restore {}: {} MiB of files written and checked in {} ms; {} WAL files to fetch beside the recovery; "
+            log.info("restore {}: {} MiB of files written and checked, and the WAL to replay read, in {} ms; {} WAL files in the spool; "
                             + "ownership set in {} ms", request.restoreId(), manifest.totalBytes() >> 20, (t1 - t0) / 1_000_000, walFiles,
                     (System.nanoTime() - t2) / 1_000_000);
             for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
@@ -369,6 +387,7 @@ public final class RestoreRunner {
                     deleteTree(tablespaceLocation(request, target, ts));
                 }
                 for (Path[] moved : movedTablespaces) {
+                    deleteTree(moved[0]); // what the restore made there (a tablespace the replayed WAL created again)
                     Files.move(moved[1], moved[0], StandardCopyOption.ATOMIC_MOVE);
                 }
                 if (movedAside != null) {
@@ -627,7 +646,96 @@ public final class RestoreRunner {
         }
     }
 
-    private void writeRecoverySettings(Request request, BackupManifest manifest, Path target, String restoreCommand) throws IOException {
+    /**
+     * Reads the WAL the recovery will replay (WalScan), from the backup's start along the timelines recovery follows,
+     * up to the first commit after the target (or the end of the WAL for the latest moment).
+     */
+    private WalScan.Result scanWal(Request request, BackupManifest manifest, WalSpool wal) throws IOException, InterruptedException {
+        long started = System.nanoTime();
+        Optional<Map.Entry<Integer, String>> newest = wal.newestHistory();
+        List<WalScan.Timeline> path = WalScan.path(manifest.timeline(), newest.map(Map.Entry::getValue),
+                newest.map(Map.Entry::getKey).orElse(manifest.timeline()));
+        WalScan.Result result = new WalScan(new WalScan.Segments() {
+            @Override
+            public Optional<Path> segment(String name) throws IOException, InterruptedException {
+                return wal.segment(name);
+            }
+
+            @Override
+            public java.util.Set<String> names() {
+                return wal.segmentNames();
+            }
+        }, path, manifest.walSegmentSize()).scan(Lsn.parse(manifest.startLsn()), request.targetTime());
+        if (result.hole().isPresent()) {
+            throw new IOException("WAL segment " + result.hole().get() + " is missing from the repository although later WAL is there:"
+                    + " the WAL to replay breaks off at it, short of " + request.targetTime().map(Instant::toString).orElse("the end of the archive")
+                    + "; restore to a time before it (see 'tidemark window " + request.databaseId() + "') and find out what removed"
+                    + " it from the repository");
+        }
+        log.info("restore {}: read {} WAL records from {} to {} in {} ms{}{}", request.restoreId(), result.records(), manifest.startLsn(),
+                result.end(), (System.nanoTime() - started) / 1_000_000,
+                result.lastCommitTime().map(t -> "; last commit at or before the target: " + t + " (ends at "
+                        + result.lastCommitEnd().orElseThrow() + ")").orElse(""),
+                result.tablespaces().isEmpty() ? "" : "; tablespaces created: " + result.tablespaces());
+        return result;
+    }
+
+    /**
+     * Where the recovery stops for a time target: right after the last commit at or before it (never before the
+     * backup's own end, where the copy becomes consistent). Empty for the latest moment, or when the scan did not reach
+     * the backup's end (then PostgreSQL's time target is used, as it was before the scan existed).
+     */
+    private Optional<Lsn> stopPoint(Request request, BackupManifest manifest, WalScan.Result scan) {
+        if (request.targetTime().isEmpty() || manifest.serverVersionNum() < 100000) {
+            return Optional.empty();
+        }
+        Lsn backupEnd = Lsn.parse(manifest.stopLsn());
+        if (scan.end().compareTo(backupEnd) < 0 && scan.stoppedAt().isEmpty()) {
+            log.warn("restore {}: the WAL read ended at {}, before the backup's end {}; stopping by the target time instead",
+                    request.restoreId(), scan.end(), backupEnd);
+            return Optional.empty();
+        }
+        Lsn stop = scan.lastCommitEnd().filter(l -> l.compareTo(backupEnd) > 0).orElse(backupEnd);
+        return Optional.of(stop);
+    }
+
+    /**
+     * A tablespace the replayed WAL creates is created at the absolute location in the WAL, whatever the restore's
+     * target. Beside the source that is the source's live tablespace: refused, before PostgreSQL starts. In place it is
+     * the database's own location: what is there now (the state being rolled back) is moved aside, as the data
+     * directory is, and replay starts it afresh.
+     */
+    private void guardTablespaces(Request request, BackupManifest manifest, WalScan.Result scan, Optional<Lsn> stopAt,
+                                  List<Path[]> movedTablespaces) throws IOException {
+        List<WalScan.TablespaceCreation> replayed = scan.tablespaces().stream()
+                .filter(t -> stopAt.isEmpty() || t.lsn().compareTo(stopAt.get()) < 0).toList();
+        if (replayed.isEmpty()) {
+            return;
+        }
+        if (!request.inPlace()) {
+            WalScan.TablespaceCreation first = replayed.get(0);
+            throw new RestoreRejectedException("the WAL between base backup " + manifest.backupId() + " and the target creates tablespace "
+                    + first.oid() + " at " + first.location() + " (at " + first.lsn() + "): PostgreSQL replays that at the same absolute"
+                    + " location, so a copy beside would write into the source's live tablespace. Restore to a time before " + first.lsn()
+                    + ", or take a base backup now and restore to a time after it (the backup holds the tablespace and a restore"
+                    + " relocates it), or restore in place; nothing of the source was touched");
+        }
+        for (WalScan.TablespaceCreation t : replayed) {
+            Path location = Path.of(t.location());
+            if (Files.exists(location, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                Path aside = location.resolveSibling(location.getFileName() + ".tidemark-moved-" + STAMP.format(Instant.now()));
+                Files.move(location, aside, StandardCopyOption.ATOMIC_MOVE);
+                movedTablespaces.add(new Path[]{location, aside});
+                log.info("restore {}: tablespace {} is created again by the replayed WAL: its current directory {} is moved aside to {}",
+                        request.restoreId(), t.oid(), location, aside);
+            }
+            Files.createDirectories(location);
+            servers.at(request.targetDirectory()).user().own(location);
+        }
+    }
+
+    private void writeRecoverySettings(Request request, BackupManifest manifest, Path target, String restoreCommand,
+                                       Optional<Lsn> stopAt) throws IOException {
         List<String> lines = new ArrayList<>();
         lines.add("");
         lines.add("# Written by Tidemark restore " + request.restoreId() + " of backup " + manifest.backupId() + " at " + Instant.now());
@@ -635,8 +743,14 @@ public final class RestoreRunner {
         // a quoted value of postgresql.conf takes backslash escapes and doubled quotes
         lines.add("restore_command = '" + restoreCommand.replace("\\", "\\\\").replace("'", "''") + "'");
         // PostgreSQL keeps microseconds and does not parse an ISO instant with nanoseconds
-        request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + java.time.format.DateTimeFormatter
-                .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(java.time.ZoneOffset.UTC).format(t) + "+00'"));
+        if (stopAt.isPresent()) {
+            // right after the last commit at or before the target time, and nothing of what followed it (WalScan)
+            lines.add("# target " + request.targetTime().orElseThrow() + ": the end of the last commit at or before it");
+            lines.add("recovery_target_lsn = '" + stopAt.get() + "'");
+        } else {
+            request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + java.time.format.DateTimeFormatter
+                    .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(java.time.ZoneOffset.UTC).format(t) + "+00'"));
+        }
         // PostgreSQL ends a recovery that promotes by itself at its target with a checkpoint it waits for (every
         // page the replay dirtied written and synced before the first connection); paused at the target and then
         // promoted (pg_ctl promote) it writes an end-of-recovery record instead and checkpoints in the background,
@@ -645,7 +759,8 @@ public final class RestoreRunner {
         promoteAtTarget = request.targetTime().isPresent() && manifest.serverVersionNum() >= 130000;
         lines.add("recovery_target_action = '" + (promoteAtTarget ? "pause" : "promote") + "'");
         lines.add("recovery_target_timeline = 'latest'");
-        lines.add("recovery_target_inclusive = on");
+        // a time target keeps the commits at the target; an LSN target stops before the record at that position
+        lines.add("recovery_target_inclusive = " + (stopAt.isPresent() ? "off" : "on"));
         lines.add("archive_mode = off");
         lines.add("archive_command = ''");
         lines.add("primary_conninfo = ''");
@@ -743,6 +858,7 @@ public final class RestoreRunner {
                     log.info("restore {}: no commit after {} in the archived WAL: the state at the target is the end of the archive; "
                             + "resuming recovery to it", request.restoreId(), request.targetTime().get());
                     lines.add("recovery_target_time = ''");
+                    lines.add("recovery_target_lsn = ''");
                     targetIsEnd = true;
                 } else {
                     throw e;

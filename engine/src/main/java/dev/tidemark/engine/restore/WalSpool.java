@@ -126,6 +126,42 @@ final class WalSpool implements AutoCloseable {
         return Optional.ofNullable(failure);
     }
 
+    /**
+     * The spool file of a segment once it is fetched (waiting for it); empty when the archive does not hold it. Fails
+     * when fetching failed or the spool was closed.
+     */
+    Optional<Path> segment(String name) throws IOException, InterruptedException {
+        if (!segments.containsKey(name)) {
+            return Optional.empty();
+        }
+        Path file = spool.resolve(name);
+        while (!Files.exists(file)) {
+            if (failure != null) {
+                throw new IOException("fetching WAL for the recovery failed: " + failure);
+            }
+            if (closed) {
+                throw new IOException("the WAL spool was closed");
+            }
+            Thread.sleep(5);
+        }
+        return Optional.of(file);
+    }
+
+    /** The names of the segments the archive holds for this restore (whole or partial). */
+    java.util.Set<String> segmentNames() {
+        return java.util.Collections.unmodifiableSet(segments.keySet());
+    }
+
+    /** The newest timeline the archive holds a history file of, with that file's content (empty when there is none). */
+    Optional<Map.Entry<Integer, String>> newestHistory() throws IOException {
+        Optional<String> newest = histories.keySet().stream().max(Comparator.naturalOrder());
+        if (newest.isEmpty()) {
+            return Optional.empty();
+        }
+        int timeline = Integer.parseInt(newest.get().substring(0, 8), 16);
+        return Optional.of(Map.entry(timeline, Files.readString(spool.resolve(newest.get()), StandardCharsets.UTF_8)));
+    }
+
     /** The first segment the recovery asked for that is missing from the middle of the archived WAL, if any. */
     Optional<String> missingSegment() {
         try {

@@ -1,0 +1,342 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.WalSegment;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Reads the WAL a restore is about to replay, record by record (headers, and the bodies of the few records it looks
+ * at), along the path of timelines the recovery follows, before PostgreSQL starts. It finds two things PostgreSQL's
+ * own recovery target cannot handle safely:
+ * <ul>
+ *   <li><b>Where the state at the target time ends.</b> PostgreSQL's recovery_target_time stops at the first commit
+ *   after the target, so every record before that commit is replayed, also the parts of a later statement that are not
+ *   transactional (a DROP DATABASE deletes the database's files before its commit). The scan gives the end of the last
+ *   commit at or before the target: a recovery_target_lsn there stops before anything that came after it.</li>
+ *   <li><b>Tablespaces created in that WAL.</b> Replay creates them at the absolute location written in the WAL: a
+ *   copy restored beside its source would write into the source's live tablespace.</li>
+ * </ul>
+ * The layout read here (page headers, the 24-byte record header, block and main-data headers, the commit and
+ * tablespace records' main data) has been the same since PostgreSQL 9.5; WAL is read little-endian (as written on
+ * x86 and ARM servers).
+ */
+final class WalScan {
+    static final int PAGE = 8192;
+    private static final int SHORT_HEADER = 24;
+    private static final int LONG_HEADER = 40;
+    private static final int XLP_FIRST_IS_CONTRECORD = 0x0001;
+    private static final int XLP_LONG_HEADER = 0x0002;
+    private static final int RECORD_HEADER = 24;
+    private static final int RM_XLOG = 0;
+    private static final int RM_XACT = 1;
+    private static final int RM_TBLSPC = 5;
+    private static final int XLOG_SWITCH = 0x40;
+    private static final int XLOG_TBLSPC_CREATE = 0x00;
+    /** PostgreSQL's timestamps count microseconds from 2000-01-01 00:00 UTC. */
+    private static final Instant POSTGRES_EPOCH = Instant.parse("2000-01-01T00:00:00Z");
+
+    /** A tablespace the WAL creates: at lsn, with its oid and the absolute location replay creates it at. */
+    record TablespaceCreation(Lsn lsn, long oid, String location) {
+    }
+
+    /**
+     * lastCommitEnd/lastCommitTime: the end of the last commit (or abort) at or before the target, if any after the
+     * start; stoppedAt: the first commit after the target, if the scan found one (else the scan went to the end of the
+     * WAL); end: where the readable WAL ended or the scan stopped; tablespaces: those created before that point.
+     */
+    record Result(Optional<Lsn> lastCommitEnd, Optional<Instant> lastCommitTime, Optional<Lsn> stoppedAt, Lsn end,
+                  List<TablespaceCreation> tablespaces, long records, Optional<String> hole) {
+    }
+
+    /** The segment files of the recovery's path; empty when the archive does not hold one (the end of the WAL). */
+    interface Segments {
+        Optional<Path> segment(String name) throws IOException, InterruptedException;
+
+        /** Every segment name the archive holds for the restore. */
+        java.util.Set<String> names();
+    }
+
+    /** One timeline of the path the recovery follows: it holds the WAL from begin (a switch point) on. */
+    record Timeline(int id, long begin) {
+    }
+
+    private final Segments segments;
+    private final List<Timeline> path;
+    private final long segmentSize;
+    private final byte[] buffer;
+    private long loaded = -1;
+    private boolean loadedWhole;
+
+    /** path: oldest first, each with the LSN its WAL begins at (0 for the first). */
+    WalScan(Segments segments, List<Timeline> path, long segmentSize) {
+        this.segments = segments;
+        this.path = List.copyOf(path);
+        this.segmentSize = segmentSize;
+        this.buffer = new byte[(int) segmentSize];
+    }
+
+    /**
+     * The path of timelines recovery_target_timeline = 'latest' follows: the history of the newest timeline the
+     * archive has a history file of (oldest first), or the backup's timeline alone.
+     */
+    static List<Timeline> path(int backupTimeline, Optional<String> newestHistory, int newestTimeline) {
+        List<Timeline> path = new ArrayList<>();
+        if (newestHistory.isEmpty()) {
+            path.add(new Timeline(backupTimeline, 0));
+            return path;
+        }
+        long begin = 0;
+        for (String line : newestHistory.get().split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length < 2 || f[0].startsWith("#") || !f[0].matches("\\d+")) {
+                continue;
+            }
+            path.add(new Timeline(Integer.parseInt(f[0]), begin));
+            begin = Lsn.parse(f[1]).value();
+        }
+        path.add(new Timeline(newestTimeline, begin));
+        return path;
+    }
+
+    /**
+     * Reads from start (a record boundary: the backup's redo point) until the first commit after target, or to the end
+     * of the readable WAL when there is no target (or no commit after it).
+     */
+    Result scan(Lsn start, Optional<Instant> target) throws IOException, InterruptedException {
+        Optional<Long> targetMicros = target.map(t -> ChronoUnit.MICROS.between(POSTGRES_EPOCH, t));
+        long pos = start.value();
+        Lsn lastCommitEnd = null;
+        Instant lastCommitTime = null;
+        Lsn stoppedAt = null;
+        List<TablespaceCreation> tablespaces = new ArrayList<>();
+        long records = 0;
+        while (true) {
+            if (pos % PAGE == 0) {
+                int header = pageHeader(pos);
+                if (header < 0) {
+                    break;
+                }
+                pos += header;
+            }
+            byte[] head = read(pos, RECORD_HEADER);
+            if (head == null) {
+                break;
+            }
+            long totalLength = Integer.toUnsignedLong(le(head).getInt(0));
+            if (totalLength < RECORD_HEADER || totalLength > 1L << 30) {
+                break; // zeroes: the end of the WAL written so far
+            }
+            int info = head[16] & 0xff;
+            int rmid = head[17] & 0xff;
+            boolean commit = rmid == RM_XACT && isCommitOrAbort(info);
+            boolean tablespace = rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE;
+            byte[] record = commit || tablespace ? read(pos, (int) Math.min(totalLength, Integer.MAX_VALUE)) : null;
+            long end = advance(pos, totalLength);
+            if (end < 0 || (commit || tablespace) && record == null) {
+                break; // the record continues past the readable WAL: it was never completed
+            }
+            records++;
+            if (commit) {
+                ByteBuffer main = mainData(record);
+                if (main != null && main.remaining() >= 8) {
+                    long micros = main.getLong(0);
+                    Instant time = POSTGRES_EPOCH.plus(micros, ChronoUnit.MICROS);
+                    if (targetMicros.isPresent() && micros > targetMicros.get()) {
+                        stoppedAt = new Lsn(pos);
+                        break;
+                    }
+                    lastCommitEnd = new Lsn(end);
+                    lastCommitTime = time;
+                }
+            } else if (tablespace) {
+                ByteBuffer main = mainData(record);
+                if (main != null && main.remaining() >= 4) {
+                    long oid = Integer.toUnsignedLong(main.getInt(0));
+                    int from = record.length - main.remaining() + 4; // the slice's bytes are the record's last ones
+                    int to = from;
+                    while (to < record.length && record[to] != 0) {
+                        to++;
+                    }
+                    String location = new String(record, from, to - from, StandardCharsets.UTF_8);
+                    tablespaces.add(new TablespaceCreation(new Lsn(pos), oid, location));
+                }
+            }
+            if (rmid == RM_XLOG && (info & 0xf0) == XLOG_SWITCH) {
+                pos = (pos / segmentSize + 1) * segmentSize; // the rest of the segment is unused
+            } else {
+                pos = (end + 7) & ~7L; // records start MAXALIGNed
+            }
+        }
+        return new Result(Optional.ofNullable(lastCommitEnd), Optional.ofNullable(lastCommitTime), Optional.ofNullable(stoppedAt),
+                new Lsn(pos), List.copyOf(tablespaces), records, stoppedAt == null ? hole(pos) : Optional.empty());
+    }
+
+    /**
+     * Where the WAL ended because a segment is missing although the archive holds later ones on the path: that
+     * segment's name (a hole, not the end of the WAL).
+     */
+    private Optional<String> hole(long pos) {
+        long number = pos / segmentSize;
+        String missing = new WalSegment(timelineOf(number), number, segmentSize).name();
+        if (segments.names().contains(missing)) {
+            return Optional.empty(); // held: the WAL ended inside it
+        }
+        boolean later = segments.names().stream().map(n -> WalSegment.parse(n, segmentSize))
+                .anyMatch(s -> s.number() > number && s.timeline() == timelineOf(s.number()));
+        return later ? Optional.of(missing) : Optional.empty();
+    }
+
+    /** COMMIT, ABORT, COMMIT_PREPARED, ABORT_PREPARED: the records a time target compares (XLOG_XACT_OPMASK 0x70). */
+    private static boolean isCommitOrAbort(int info) {
+        int op = info & 0x70;
+        return op == 0x00 || op == 0x20 || op == 0x30 || op == 0x40;
+    }
+
+    /** The record's main data (always its last bytes), from its block and data headers; null when it cannot be told. */
+    private static ByteBuffer mainData(byte[] record) {
+        ByteBuffer b = le(record);
+        int i = RECORD_HEADER;
+        long mainLength = -1;
+        while (i < record.length) {
+            int id = record[i] & 0xff;
+            if (id == 255) { // XLR_BLOCK_ID_DATA_SHORT
+                mainLength = i + 1 < record.length ? record[i + 1] & 0xff : -1;
+                break;
+            } else if (id == 254) { // XLR_BLOCK_ID_DATA_LONG
+                mainLength = i + 4 < record.length ? Integer.toUnsignedLong(b.getInt(i + 1)) : -1;
+                break;
+            } else if (id == 253) { // XLR_BLOCK_ID_ORIGIN
+                i += 3;
+            } else if (id == 252) { // XLR_BLOCK_ID_TOPLEVEL_XID
+                i += 5;
+            } else {
+                return null; // block references: not a record this scan reads the body of
+            }
+        }
+        if (mainLength < 0 || mainLength > record.length - RECORD_HEADER) {
+            return null;
+        }
+        return b.position((int) (record.length - mainLength)).slice().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * Checks the page header at pos (a page start): its address must be pos, else the WAL ends here (a recycled or
+     * unwritten page). Returns the header's size, or -1.
+     */
+    private int pageHeader(long pos) throws IOException, InterruptedException {
+        if (!load(pos)) {
+            return -1;
+        }
+        int at = (int) (pos % segmentSize);
+        ByteBuffer b = le(buffer);
+        int info = b.getShort(at + 2) & 0xffff;
+        long address = b.getLong(at + 8);
+        if (address != pos) {
+            return -1;
+        }
+        return (info & XLP_LONG_HEADER) != 0 ? LONG_HEADER : SHORT_HEADER;
+    }
+
+    /** The position after length bytes of record data from pos (page headers skipped), or -1 past the readable WAL. */
+    private long advance(long pos, long length) throws IOException, InterruptedException {
+        long left = length;
+        while (left > 0) {
+            if (pos % PAGE == 0) {
+                int header = continuation(pos);
+                if (header < 0) {
+                    return -1;
+                }
+                pos += header;
+            }
+            long onPage = Math.min(left, PAGE - pos % PAGE);
+            pos += onPage;
+            left -= onPage;
+        }
+        return pos;
+    }
+
+    /** length bytes of record data from pos (page headers skipped), or null past the readable WAL. */
+    private byte[] read(long pos, int length) throws IOException, InterruptedException {
+        byte[] out = new byte[length];
+        int done = 0;
+        while (done < length) {
+            if (pos % PAGE == 0) {
+                int header = done == 0 ? pageHeader(pos) : continuation(pos);
+                if (header < 0) {
+                    return null;
+                }
+                pos += header;
+            }
+            if (!load(pos)) {
+                return null;
+            }
+            int n = (int) Math.min(length - done, PAGE - pos % PAGE);
+            System.arraycopy(buffer, (int) (pos % segmentSize), out, done, n);
+            done += n;
+            pos += n;
+        }
+        return out;
+    }
+
+    /** A page a record continues onto: its header, which must say so. */
+    private int continuation(long pos) throws IOException, InterruptedException {
+        int header = pageHeader(pos);
+        if (header < 0) {
+            return -1;
+        }
+        int info = le(buffer).getShort((int) (pos % segmentSize) + 2) & 0xffff;
+        return (info & XLP_FIRST_IS_CONTRECORD) != 0 ? header : -1;
+    }
+
+    /** Loads the segment holding pos, from the timeline the recovery reads it from. */
+    private boolean load(long pos) throws IOException, InterruptedException {
+        long number = pos / segmentSize;
+        if (number == loaded) {
+            return loadedWhole;
+        }
+        loaded = number;
+        loadedWhole = false;
+        Optional<Path> file = segments.segment(new WalSegment(timelineOf(number), number, segmentSize).name());
+        if (file.isEmpty()) {
+            return false;
+        }
+        try (FileChannel channel = FileChannel.open(file.get(), StandardOpenOption.READ)) {
+            ByteBuffer into = ByteBuffer.wrap(buffer);
+            while (into.hasRemaining() && channel.read(into) >= 0) {
+                // read the whole segment
+            }
+            loadedWhole = !into.hasRemaining();
+        }
+        return loadedWhole;
+    }
+
+    /**
+     * The timeline whose file of this segment the recovery reads: the newest of the path that began at or before the
+     * segment (a switch segment is read from the new timeline, which holds a copy of the old one up to the switch).
+     */
+    private int timelineOf(long segmentNumber) {
+        int timeline = path.get(0).id();
+        for (Timeline t : path) {
+            if (t.begin() / segmentSize <= segmentNumber) {
+                timeline = t.id();
+            }
+        }
+        return timeline;
+    }
+
+    private static ByteBuffer le(byte[] bytes) {
+        return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    }
+}

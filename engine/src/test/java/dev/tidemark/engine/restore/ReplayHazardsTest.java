@@ -1,0 +1,117 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.basebackup.BaseBackupRunner;
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.engine.testing.StreamedCluster;
+import dev.tidemark.engine.testing.TableChecksums;
+import dev.tidemark.engine.testing.TestRepositories;
+import dev.tidemark.engine.wal.WalListener;
+import dev.tidemark.storage.Repository;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * What PostgreSQL's own recovery target gets wrong, and a restore must not: a database dropped after the target time is
+ * still there (its files go before the DROP commits, and a time target replays up to that commit); a tablespace created
+ * in the replayed WAL is never created at the source's live location by a copy beside it.
+ */
+class ReplayHazardsTest {
+
+    @Test
+    void aDatabaseDroppedAfterTheTargetIsThereAndATablespaceCreatedBeforeItIsRefusedBeside() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-hazards-");
+        ServerUser user = ServerUser.detect();
+        user.ownOne(tmp);
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "hz")) {
+            db.startStreaming(WalListener.NONE);
+            db.cluster.execute("create database appdb");
+            db.cluster.executeIn("appdb", "create table orders(id int primary key, item text)",
+                    "insert into orders select g, md5(g::text) from generate_series(1, 5000) g");
+            BaseBackupRunner.Result backup = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2))
+                    .run("hz", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
+            db.cluster.executeIn("appdb", "insert into orders values (5001, 'the last order')");
+            Map<String, String> appAtTarget;
+            try (Connection c = db.cluster.connect("appdb")) {
+                appAtTarget = TableChecksums.of(c);
+            }
+            Instant target = now(db.cluster);
+            Thread.sleep(1100);
+            db.cluster.execute("drop database appdb");
+
+            Path space = Files.createDirectories(tmp.resolve("space"));
+            user.own(space);
+            db.cluster.execute("create tablespace fast location '" + space + "'",
+                    "create table hot(id int primary key, v text) tablespace fast",
+                    "insert into hot select g, md5(g::text) from generate_series(1, 2000) g", "checkpoint");
+            Instant afterTablespace = now(db.cluster);
+            db.awaitDurableTime(afterTablespace, Duration.ofSeconds(60));
+            Map<String, Long> sourceSpace = files(space);
+
+            RestoreRunner runner = new RestoreRunner(repo, PgServer.factory(db.cluster.server().binaries(), user));
+            Path copy = tmp.resolve("before-drop");
+            int port = PostgresCluster.freePort();
+            runner.run(new RestoreRunner.Request("hz", "r1", "b1", backup.manifestSha256(), Optional.of(target), copy, port, false,
+                    "postgres", 2, Duration.ofMinutes(3)));
+            PostgresCluster restored = PostgresCluster.attach(PgServer.factory(db.cluster.server().binaries(), user).at(copy), port);
+            try (Connection c = restored.connect("appdb")) {
+                assertThat(TableChecksums.of(c)).as("appdb as it was at the target, ten seconds before it was dropped")
+                        .isEqualTo(appAtTarget);
+            } finally {
+                restored.stopServer();
+            }
+
+            Path refused = tmp.resolve("after-tablespace");
+            for (Optional<Instant> time : java.util.List.of(Optional.of(afterTablespace), Optional.<Instant>empty())) {
+                assertThatThrownBy(() -> runner.run(new RestoreRunner.Request("hz", "r2", "b1", backup.manifestSha256(), time, refused,
+                        PostgresCluster.freePort(), false, "postgres", 2, Duration.ofMinutes(3))))
+                        .as("restore beside to %s", time.map(Instant::toString).orElse("the latest moment"))
+                        .isInstanceOf(RestoreRejectedException.class)
+                        .hasMessageContaining("creates tablespace").hasMessageContaining(space.toString())
+                        .hasMessageContaining("take a base backup now");
+                assertThat(refused).doesNotExist();
+                assertThat(files(space)).as("the source's tablespace is untouched").isEqualTo(sourceSpace);
+            }
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select count(*) from hot")) {
+                r.next();
+                assertThat(r.getInt(1)).isEqualTo(2000);
+            }
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
+
+    private static Map<String, Long> files(Path root) throws Exception {
+        Map<String, Long> files = new TreeMap<>();
+        try (Stream<Path> all = Files.walk(root)) {
+            for (Path p : all.filter(Files::isRegularFile).toList()) {
+                files.put(root.relativize(p) + "@" + Files.getLastModifiedTime(p).toMillis(), Files.size(p));
+            }
+        }
+        return files;
+    }
+
+    private static Instant now(PostgresCluster cluster) throws Exception {
+        try (Connection c = cluster.connect(); Statement s = c.createStatement(); ResultSet r = s.executeQuery("select clock_timestamp()")) {
+            r.next();
+            return r.getTimestamp(1).toInstant();
+        }
+    }
+}
