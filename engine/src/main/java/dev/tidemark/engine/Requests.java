@@ -462,6 +462,9 @@ final class Requests {
                 .map(DatabaseHistory.BaseBackup::requestedAt).max(Instant::compareTo).orElse(null);
         if ((!anyBackup || Schedules.due(weekly, lastBackup)) && h.runningBaseBackup().isEmpty()) {
             ask(() -> baseBackup(h.id(), "scheduled", SCHEDULER), "base backup", h.id());
+        } else if (h.runningBaseBackup().isEmpty()) {
+            tablespaceNotInNewestBackup(h, now).ifPresent(name -> ask(() -> baseBackup(h.id(), "tablespace", SCHEDULER),
+                    "base backup (tablespace " + name + " was created after the newest one)", h.id()));
         }
         Instant daily = Schedules.lastDaily(policy.dumpSchedule(), now);
         Instant lastDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()))
@@ -476,6 +479,49 @@ final class Requests {
             continuityChecked.put(h.id(), now);
             checkContinuity(h.id());
         }
+    }
+
+    /** Tablespace oids of the completed base backups, read once from their manifests. */
+    private final Map<String, java.util.Set<String>> backupTablespaces = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * A tablespace of the server that the newest completed base backup does not hold. A restore replays its CREATE
+     * TABLESPACE at the source's own location, so a copy beside cannot be made from an older backup past that point:
+     * a base backup follows, as PostgreSQL's documentation advises, and restores after it relocate the tablespace.
+     * Not again within an hour of such a backup failing; nothing when the server cannot be asked now.
+     */
+    private Optional<String> tablespaceNotInNewestBackup(DatabaseHistory h, Instant now) {
+        Optional<DatabaseHistory.BaseBackup> newest = h.baseBackups().stream().filter(b -> "completed".equals(b.status()))
+                .max(java.util.Comparator.comparing(DatabaseHistory.BaseBackup::completedAt));
+        boolean failedLately = h.baseBackups().stream().anyMatch(b -> "tablespace".equals(b.trigger()) && "failed".equals(b.status())
+                && b.requestedAt().isAfter(now.minus(Duration.ofHours(1))));
+        if (newest.isEmpty() || failedLately || h.pgUrl() == null) {
+            return Optional.empty();
+        }
+        DatabaseHistory.BaseBackup b = newest.get();
+        java.util.Set<String> held = backupTablespaces.computeIfAbsent(b.id(), id -> {
+            try (java.io.InputStream in = repository.openDecoded(b.manifestKey(), b.manifestSha256())) {
+                return dev.tidemark.engine.basebackup.BackupManifest.fromJson(in, b.manifestKey()).tablespaces().stream()
+                        .map(dev.tidemark.engine.basebackup.BackupManifest.Tablespace::oid).collect(java.util.stream.Collectors.toSet());
+            } catch (IOException | RuntimeException e) {
+                return null; // asked again at the next tick
+            }
+        });
+        if (held == null) {
+            return Optional.empty();
+        }
+        try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
+             Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select oid::text, spcname from pg_tablespace where spcname not in ('pg_default', 'pg_global')")) {
+            while (rs.next()) {
+                if (!held.contains(rs.getString(1))) {
+                    return Optional.of(rs.getString(2));
+                }
+            }
+        } catch (SQLException | IllegalArgumentException e) {
+            // the server cannot be asked now: the stream reports that; the next tick asks again
+        }
+        return Optional.empty();
     }
 
     /**

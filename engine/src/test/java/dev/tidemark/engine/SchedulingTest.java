@@ -135,6 +135,34 @@ class SchedulingTest {
         }
     }
 
+    @Test
+    void aTablespaceCreatedAfterTheNewestBaseBackupBringsANewOne() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-tablespace-");
+        ServerUser.detect().ownOne(tmp);
+        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
+        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
+                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        try (PostgresCluster cluster = PostgresCluster.start(); Engine engine = Engine.start(config)) {
+            engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+            engine.requestBaseBackup("app", "alice");
+            awaitIdle(engine);
+            engine.runScheduledJobs();
+            awaitIdle(engine);
+            assertThat(engine.baseBackups("app")).as("nothing new: no tablespace, the weekly one not due").hasSize(1);
+            Path space = Files.createDirectories(tmp.resolve("space"));
+            ServerUser.detect().own(space);
+            cluster.execute("create tablespace fast location '" + space + "'");
+            engine.runScheduledJobs();
+            awaitIdle(engine);
+            assertThat(engine.baseBackups("app")).hasSize(2).anyMatch(b -> "tablespace".equals(b.trigger()) && "completed".equals(b.status()));
+            engine.runScheduledJobs();
+            awaitIdle(engine);
+            assertThat(engine.baseBackups("app")).as("the new backup holds the tablespace: no third").hasSize(2);
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
+
     private static void awaitIdle(Engine engine) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < deadline) {

@@ -23,7 +23,7 @@ import static org.axonframework.modelling.command.AggregateLifecycle.apply;
 @JsonAutoDetect(fieldVisibility = JsonAutoDetect.Visibility.ANY, getterVisibility = JsonAutoDetect.Visibility.NONE,
         isGetterVisibility = JsonAutoDetect.Visibility.NONE)
 public class ProtectedDatabase {
-    private static final Set<String> BACKUP_TRIGGERS = Set.of("manual", "scheduled", "after-restore");
+    private static final Set<String> BACKUP_TRIGGERS = Set.of("manual", "scheduled", "after-restore", "tablespace");
     private static final Set<String> DUMP_TRIGGERS = Set.of("manual", "scheduled");
 
     @AggregateIdentifier
