@@ -361,6 +361,20 @@ class ApiTest {
         assertThat(window.path("note").asText()).contains("purged");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"latest\":true,\"targetDir\":\"/tmp/never\",\"port\":5999}"),
                 400, "nothing of it can be restored");
+        // what was purged is listed as such and refused with a reason, not offered as completed
+        assertThat(json(call("GET", "/v1/databases/shop/base-backups", READER, null)).findValuesAsText("status")).isNotEmpty()
+                .allMatch(status -> status.equals("purged") || status.equals("failed"));
+        JsonNode purgedDump = json(call("GET", "/v1/databases/shop/dumps", READER, null)).get(0);
+        assertThat(purgedDump.path("status").asText()).isEqualTo("purged");
+        String purgedDumpId = purgedDump.path("id").asText();
+        assertProblem(call("GET", "/v1/databases/shop/dumps/" + purgedDumpId + "/download?database=postgres", READER, null), 409,
+                "purged");
+        assertProblem(call("GET", "/v1/databases/shop/base-backups/" + runningId + "/download", READER, null), 409, "purged");
+        assertProblem(call("POST", "/v1/databases/shop/dumps/" + purgedDumpId + "/restore", ADMIN,
+                "{\"database\":\"postgres\",\"targetDatabase\":\"postgres\"}"), 409, "purged");
+        assertProblem(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null), 409, "purged already");
+        assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"shop\",\"pgUrl\":\"" + cluster.url() + "\",\"pgdata\":\""
+                + cluster.dataDirectory() + "\"}"), 409, "choose another id");
         Path objects = tmp.resolve("data/repository/db/shop");
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (System.nanoTime() < deadline && countFiles(objects) > 0) {

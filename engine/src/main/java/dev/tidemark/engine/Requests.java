@@ -74,9 +74,12 @@ final class Requests {
             throw new InvalidRequestException("a database id is required: lower-case letters, digits and '-', at most 63");
         }
         RepositoryLayout.check("database id", request.id(), RepositoryLayout.DATABASE_ID);
-        if (catalog.view().database(request.id()).isPresent()) {
-            throw CatalogRejection.conflict("database " + request.id() + " is registered already (ids are never reused, also after "
-                    + "deregistration)");
+        Optional<DatabaseHistory> existing = catalog.view().database(request.id());
+        if (existing.isPresent()) {
+            throw CatalogRejection.conflict("deregistered".equals(existing.get().status())
+                    ? "id " + request.id() + " belonged to a database that was deregistered; ids are never reused (its events and"
+                    + " backups keep it): choose another id"
+                    : "database " + request.id() + " is registered already (ids are never reused, also after deregistration)");
         }
         Reach reach = checkReach(request.id(), request.pgUrl(), request.pgdata(), request.standbyUrl(), null);
         Policy policy = Policy.defaults().with(request.window(), null, null, null, null, null, null);
@@ -421,7 +424,10 @@ final class Requests {
     }
 
     RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, String actor) {
-        views.history(databaseId);
+        if (views.history(databaseId).purged()) {
+            throw CatalogRejection.conflict("database " + databaseId + " was deregistered with its backups purged: dump " + dumpId
+                    + " no longer exists (nothing was recorded)");
+        }
         if (database == null || targetDatabase == null || !targetDatabase.matches("[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}")) {
             throw new InvalidRequestException("a dump restore needs the dumped database and a target database name "
                     + "(letters, digits, _ $ -); the target database must exist");

@@ -133,8 +133,13 @@ final class Views {
     private BackupView backup(DatabaseHistory h, DatabaseHistory.BaseBackup b) {
         Progress p = b.inProgress() ? work.progress(h.id(), b.id()).map(Views::progress)
                 .orElse(new Progress(b.status(), 0, 0, 0, 0, 0, 0)) : null;
-        return new BackupView(b.id(), b.status(), b.trigger(), b.requestedAt(), b.startedAt(), b.completedAt(), b.consistencyTime(),
+        return new BackupView(b.id(), shownStatus(h, b.status()), b.trigger(), b.requestedAt(), b.startedAt(), b.completedAt(), b.consistencyTime(),
                 b.startLsn(), b.stopLsn(), b.timeline(), b.bytes(), b.storedBytes(), b.badPages(), b.failure(), p);
+    }
+
+    /** A backup of a database deregistered with purge is gone whatever it was: listed as "purged". */
+    private static String shownStatus(DatabaseHistory h, String status) {
+        return h.purged() && ("completed".equals(status) || "expired".equals(status)) ? "purged" : status;
     }
 
     List<DumpView> dumps(String databaseId) {
@@ -155,7 +160,7 @@ final class Views {
         List<String> databases = "completed".equals(d.status()) || "expired".equals(d.status())
                 ? d.archives().stream().map(a -> a.database()).toList() : d.databases();
         boolean stored = "completed".equals(d.status()) || "expired".equals(d.status());
-        return new DumpView(d.id(), d.status(), d.trigger(), d.requestedAt(), d.completedAt(), databases,
+        return new DumpView(d.id(), shownStatus(h, d.status()), d.trigger(), d.requestedAt(), d.completedAt(), databases,
                 stored ? d.bytes() : null, stored ? d.storedBytes() : null, d.failure(), p);
     }
 

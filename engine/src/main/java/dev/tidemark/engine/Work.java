@@ -407,6 +407,10 @@ final class Work implements AutoCloseable {
     BaseBackupDownload downloadBaseBackup(DatabaseHistory db, String backupId) throws IOException {
         DatabaseHistory.BaseBackup backup = db.baseBackup(backupId)
                 .orElseThrow(() -> new NotFoundException("database " + db.id() + " has no base backup " + backupId));
+        if (db.purged()) {
+            throw new dev.tidemark.engine.operations.ConflictException("database " + db.id() + " was deregistered with its backups"
+                    + " purged: base backup " + backupId + " no longer exists");
+        }
         if (!"completed".equals(backup.status())) {
             throw new dev.tidemark.engine.operations.ConflictException("base backup " + backupId + " is " + backup.status()
                     + "; only a completed base backup can be downloaded");
@@ -438,6 +442,10 @@ final class Work implements AutoCloseable {
     /** A completed dump's archive of one database, streamable from any offset. */
     DumpDownload download(DatabaseHistory db, String dumpId, Optional<String> database) throws IOException {
         DatabaseHistory.Dump dump = db.dump(dumpId).orElseThrow(() -> new NotFoundException("database " + db.id() + " has no dump " + dumpId));
+        if (db.purged()) {
+            throw new dev.tidemark.engine.operations.ConflictException("database " + db.id() + " was deregistered with its backups"
+                    + " purged: dump " + dumpId + " no longer exists");
+        }
         if (!"completed".equals(dump.status())) {
             throw new dev.tidemark.engine.operations.ConflictException("dump " + dumpId + " is " + dump.status()
                     + "; only a completed dump can be downloaded");
@@ -451,6 +459,10 @@ final class Work implements AutoCloseable {
                 .filter(a -> a.database().equals(database.get())).findFirst()
                 .orElseThrow(() -> new NotFoundException("dump " + dumpId + " holds no database '" + database.get() + "'; it holds "
                         + dump.archives().stream().map(DumpArchive::database).toList()));
+        if (repository.store().stat(archive.key()).isEmpty()) {
+            throw new dev.tidemark.engine.operations.ConflictException("the archive of dump " + dumpId + " (" + archive.key()
+                    + ") is missing from the repository: it was deleted outside Tidemark; download another dump");
+        }
         DumpRunner runner = new DumpRunner(repository, binaries);
         DumpManifest.Archive stored = new DumpManifest.Archive(archive.database(), archive.key(), archive.sha256(), archive.bytes(),
                 archive.storedBytes());

@@ -179,6 +179,7 @@ public class DatabasesController {
             response.setStatus(HttpStatus.PARTIAL_CONTENT.value());
             response.setHeader("Content-Range", "bytes " + start + "-" + end + "/" + size);
         }
+        InputStream opened = download.opener().open(start); // before any header: a failure here is a problem document
         response.setContentType("application/octet-stream");
         response.setHeader("Accept-Ranges", "bytes");
         response.setHeader("Content-Disposition", "attachment; filename=\"" + download.fileName() + "\"");
@@ -186,7 +187,7 @@ public class DatabasesController {
             response.setHeader(SHA256_HEADER, download.sha256()); // of the whole archive, also on a partial answer
         }
         response.setContentLengthLong(end - start + 1);
-        try (InputStream in = download.opener().open(start); OutputStream out = response.getOutputStream()) {
+        try (InputStream in = opened; OutputStream out = response.getOutputStream()) {
             long left = end - start + 1;
             byte[] buffer = new byte[64 * 1024];
             while (left > 0) {

@@ -302,6 +302,9 @@ public class ProtectedDatabase {
             throw CatalogRejection.conflict("database " + id + " is deregistered already (its backups are kept until retention "
                     + "removes them; purge=true deletes them now)");
         }
+        if (history.purged()) {
+            throw CatalogRejection.conflict("database " + id + " was deregistered and purged already: nothing is left to delete");
+        }
         apply(new DatabaseDeregistered(id, c.purge(), c.at()));
     }
 
