@@ -135,6 +135,8 @@ class ApiTest {
                     .as("%s answers a problem, not an HTML page: %s", evil, r.body()).contains("json");
         }
         assertThat(json(call("GET", "/v1/databases", ADMIN, null))).as("nothing but shop was registered").hasSize(1);
+        assertThat(json(call("GET", "/v1/databases", OPERATOR, null))).as("an operator of 'other' does not see shop").isEmpty();
+        assertProblem(call("GET", "/v1/databases/shop", OPERATOR, null), 403, "may not read database shop");
 
         HttpResponse<String> accepted = call("POST", "/v1/databases/shop/base-backups", ADMIN, null);
         assertThat(accepted.statusCode()).isEqualTo(202);

@@ -37,9 +37,17 @@ public final class ApiClient {
     private final String server;
     private final String token;
 
+    /** Where the token came from, when that explains a refusal (the generated admin token file); else null. */
+    private final String tokenOrigin;
+
     public ApiClient(String server, String token) {
+        this(server, token, null);
+    }
+
+    public ApiClient(String server, String token, String tokenOrigin) {
         this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
         this.token = token;
+        this.tokenOrigin = tokenOrigin;
     }
 
     public JsonNode get(String path) {
@@ -134,12 +142,15 @@ public final class ApiClient {
         return new ApiException(0, "talking to " + server + " failed: " + e.getMessage());
     }
 
-    private static ApiException problem(int status, byte[] body) {
+    private ApiException problem(int status, byte[] body) {
         try {
             JsonNode p = JSON.readTree(body);
             String title = p.path("title").asText("HTTP " + status);
             String detail = p.path("detail").asText("");
-            return new ApiException(status, title + (detail.isEmpty() ? "" : ": " + detail));
+            String hint = status == 401 && tokenOrigin != null ? " (the token came from " + tokenOrigin + ", which the server writes at"
+                    + " its first start when no tokens are configured; once tidemark.tokens is set it is not valid: pass --token or set"
+                    + " TIDEMARK_TOKEN)" : "";
+            return new ApiException(status, title + (detail.isEmpty() ? "" : ": " + detail) + hint);
         } catch (IOException e) {
             return new ApiException(status, "HTTP " + status);
         }

@@ -27,20 +27,25 @@ public final class ClientOptions {
 
     public ApiClient client() {
         String address = server != null ? server : env("TIDEMARK_SERVER", "http://127.0.0.1:8432");
-        return new ApiClient(address, token());
-    }
-
-    private String token() {
         if (token != null) {
-            return token;
+            return new ApiClient(address, token);
         }
         String fromEnv = System.getenv("TIDEMARK_TOKEN");
         if (fromEnv != null && !fromEnv.isBlank()) {
-            return fromEnv;
+            return new ApiClient(address, fromEnv);
         }
+        String fromFile = fileToken(); // named in a refusal: a stale generated token is a common cause
+        return new ApiClient(address, fromFile, fromFile == null ? null : adminTokenFile().toString());
+    }
+
+    private Path adminTokenFile() {
         Path dir = dataDirectory != null ? dataDirectory
                 : Path.of(env("TIDEMARK_DATA_DIR", Path.of(System.getProperty("user.home"), ".tidemark").toString()));
-        Path file = dir.resolve("admin.token");
+        return dir.resolve("admin.token");
+    }
+
+    private String fileToken() {
+        Path file = adminTokenFile();
         try {
             return Files.isReadable(file) ? Files.readString(file, StandardCharsets.US_ASCII).trim() : null;
         } catch (IOException e) {

@@ -77,9 +77,9 @@ public final class Commands {
             return System.out;
         }
 
-        /** Progress goes to stderr when stdout carries the one JSON document. */
+        /** Progress goes to stderr: stdout carries the result only (the one JSON document with --json), for scripts. */
         PrintStream progressOut() {
-            return options().json ? System.err : System.out;
+            return System.err;
         }
 
         ApiClient api() {

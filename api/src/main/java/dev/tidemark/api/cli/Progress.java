@@ -26,12 +26,13 @@ final class Progress {
             long total = p.path("bytesTotal").asLong();
             int percent = p.path("percent").asInt();
             double rate = p.path("bytesPerSecond").asDouble();
+            String speed = rate >= 1 ? " " + Table.bytes((long) rate) + "/s" : ""; // no rate in phases that move no bytes
             String line = total > 0
-                    ? String.format("%s %-10s [%-30s] %3d%% %s / %s %s/s", what, phase, "#".repeat(Math.min(30, percent * 30 / 100)),
-                    percent, Table.bytes(done), Table.bytes(total), Table.bytes((long) rate))
+                    ? String.format("%s %-10s [%-30s] %3d%% %s / %s%s", what, phase, "#".repeat(Math.min(30, percent * 30 / 100)),
+                    percent, Table.bytes(done), Table.bytes(total), speed)
                     : done > 0 || p.path("filesTotal").asLong() > 0
-                    ? String.format("%s %-10s %s written, %d of %d done, %s/s", what, phase, Table.bytes(done), p.path("filesDone").asLong(),
-                    p.path("filesTotal").asLong(), Table.bytes((long) rate))
+                    ? String.format("%s %-10s %s written, %d of %d done%s", what, phase, Table.bytes(done), p.path("filesDone").asLong(),
+                    p.path("filesTotal").asLong(), speed)
                     : String.format("%s %-10s ...", what, phase);
             if (terminal) {
                 out.print("\r" + line + " ".repeat(Math.max(0, lastLine.length() - line.length())));

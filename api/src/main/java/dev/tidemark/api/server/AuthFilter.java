@@ -20,6 +20,8 @@ import java.util.regex.Pattern;
  */
 public final class AuthFilter extends OncePerRequestFilter {
     public static final String ACTOR = "tidemark.actor";
+    /** The request's token (its scope decides what lists show). */
+    static final String TOKEN = "tidemark.token";
     private static final long MAX_BODY = 64 * 1024;
     private static final Pattern DATABASE_PATH = Pattern.compile("^/v1/databases/([^/]+)(/.*)?$");
     private final Tokens tokens;
@@ -65,6 +67,7 @@ public final class AuthFilter extends OncePerRequestFilter {
             return;
         }
         request.setAttribute(ACTOR, t.name());
+        request.setAttribute(TOKEN, t);
         chain.doFilter(request, response);
     }
 

@@ -72,9 +72,13 @@ public class DatabasesController {
         return ResponseEntity.created(URI.create("/v1/databases/" + view.id())).body(view);
     }
 
+    /** The databases the token may read: an operator token sees only the databases named on it. */
     @GetMapping
-    public List<DatabaseView> list() {
-        return engine.databases();
+    public List<DatabaseView> list(HttpServletRequest request) {
+        Object token = request.getAttribute(AuthFilter.TOKEN);
+        return engine.databases().stream()
+                .filter(d -> !(token instanceof Tokens.Token t) || t.mayRead(d.id()))
+                .toList();
     }
 
     @GetMapping("/{id}")

@@ -107,6 +107,9 @@ public class Problems extends ResponseEntityExceptionHandler {
         if (type == String.class) {
             return "a string";
         }
+        if (type == java.time.Duration.class) {
+            return "an ISO-8601 duration such as P7D or PT36H";
+        }
         if (java.time.temporal.Temporal.class.isAssignableFrom(type)) {
             return "an ISO-8601 time with an offset, such as 2026-11-24T10:41:07+01:00";
         }

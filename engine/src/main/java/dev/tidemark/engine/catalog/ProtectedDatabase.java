@@ -75,6 +75,9 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(ChangePolicy c) {
         requireActive();
+        if (c.policy().equals(history.policy())) {
+            return; // the policy it has already: nothing to record
+        }
         apply(new PolicyChanged(id, c.policy(), c.at()));
     }
 

@@ -43,6 +43,21 @@ public final class Schedules {
         return at.toInstant();
     }
 
+    /** A weekly schedule as it is stored and shown: "TUE 03:00" for "tue 3:00" or "Tuesday  03:00". */
+    public static String canonicalWeekly(String spec) {
+        String[] parts = spec.trim().split("\\s+");
+        if (parts.length != 2) {
+            throw new IllegalArgumentException("weekly schedule '" + spec + "' must be a day and a UTC time, e.g. 'SUN 03:00'");
+        }
+        return day(parts[0], spec).getDisplayName(TextStyle.SHORT, Locale.ENGLISH).toUpperCase(Locale.ROOT) + " "
+                + time(parts[1], spec).toString();
+    }
+
+    /** A daily schedule as it is stored and shown: "03:00" for "3:00". */
+    public static String canonicalDaily(String spec) {
+        return time(spec.trim(), spec).toString();
+    }
+
     /** True when nothing was asked for since the latest scheduled moment. */
     public static boolean due(Instant lastScheduledMoment, Instant lastRequested) {
         return lastRequested == null || lastRequested.isBefore(lastScheduledMoment);

@@ -31,6 +31,15 @@ class SchedulesTest {
     }
 
     @Test
+    void schedulesAreStoredInOneSpelling() {
+        assertThat(Schedules.canonicalWeekly("tue 3:00")).isEqualTo("TUE 03:00");
+        assertThat(Schedules.canonicalWeekly("  Tuesday   08:24 ")).isEqualTo("TUE 08:24");
+        assertThat(Schedules.canonicalDaily("1:05")).isEqualTo("01:05");
+        assertThat(dev.tidemark.engine.catalog.api.Policy.defaults().with(null, "sun 3:00", "1:00", null, null, null, null))
+                .isEqualTo(dev.tidemark.engine.catalog.api.Policy.defaults());
+    }
+
+    @Test
     void badSchedulesSayWhatIsExpected() {
         assertThatThrownBy(() -> Schedules.lastWeekly("03:00", Instant.now())).hasMessageContaining("'SUN 03:00'");
         assertThatThrownBy(() -> Schedules.lastWeekly("SOMEDAY 03:00", Instant.now())).hasMessageContaining("not a day");

@@ -282,12 +282,25 @@ public final class FileObjectStore implements ObjectStore {
 
         @Override
         public void write(int b) throws IOException {
-            out.write(b);
+            try {
+                out.write(b);
+            } catch (IOException e) {
+                throw located(e);
+            }
         }
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
+            try {
+                out.write(b, off, len);
+            } catch (IOException e) {
+                throw located(e);
+            }
+        }
+
+        /** A write error (a full disk, above all) says where: the repository's directory, not only the system's words. */
+        private IOException located(IOException e) {
+            return new IOException("writing " + key + " into the repository " + root + " failed: " + e.getMessage(), e);
         }
 
         @Override
@@ -296,7 +309,11 @@ public final class FileObjectStore implements ObjectStore {
                 throw new IOException("write of " + key + " is already finished");
             }
             try {
-                channel.force(true);
+                try {
+                    channel.force(true);
+                } catch (IOException e) {
+                    throw located(e);
+                }
                 long size = channel.size();
                 channel.close();
                 try {

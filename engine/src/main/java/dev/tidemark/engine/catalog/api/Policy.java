@@ -34,8 +34,8 @@ public record Policy(Duration window, String baseBackupSchedule, String dumpSche
     public Policy with(Duration newWindow, String newBaseBackupSchedule, String newDumpSchedule, Integer daily, Integer weekly,
                        Integer monthly, Integer manual) {
         return new Policy(newWindow != null ? newWindow : window,
-                newBaseBackupSchedule != null ? newBaseBackupSchedule.trim().toUpperCase() : baseBackupSchedule,
-                newDumpSchedule != null ? newDumpSchedule.trim() : dumpSchedule,
+                newBaseBackupSchedule != null ? Schedules.canonicalWeekly(newBaseBackupSchedule) : baseBackupSchedule,
+                newDumpSchedule != null ? Schedules.canonicalDaily(newDumpSchedule) : dumpSchedule,
                 daily != null ? daily : dailyDumps, weekly != null ? weekly : weeklyDumps,
                 monthly != null ? monthly : monthlyDumps, manual != null ? manual : manualDumps);
     }
