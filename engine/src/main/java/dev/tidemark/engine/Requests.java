@@ -567,12 +567,15 @@ final class Requests {
         int count = 0;
         for (Map.Entry<String, List<String>> m : missing.entrySet()) {
             String[] chainAndTimeline = m.getKey().split("/");
-            LOG.error("WAL continuity check of {}: {} recorded segments are missing from the repository (first {}); the recovery "
-                    + "window now ends before them: take a base backup, and find out what removed them", databaseId, m.getValue().size(),
-                    m.getValue().get(0));
-            catalog.send(new Commands.RecordWalMissing(databaseId, chainAndTimeline[0], Integer.parseInt(chainAndTimeline[1]), m.getValue(),
-                    clock.instant()), SCHEDULER);
-            count += m.getValue().size();
+            // the catalog keeps those still recorded: retention may have cut the others between the listing and now
+            List<String> lost = catalog.send(new Commands.RecordWalMissing(databaseId, chainAndTimeline[0],
+                    Integer.parseInt(chainAndTimeline[1]), m.getValue(), clock.instant()), SCHEDULER);
+            if (lost != null && !lost.isEmpty()) {
+                LOG.error("WAL continuity check of {}: {} recorded segments are missing from the repository (first {}); the recovery "
+                        + "window now ends before them: take a base backup, and find out what removed them", databaseId, lost.size(),
+                        lost.get(0));
+                count += lost.size();
+            }
         }
         return count;
     }

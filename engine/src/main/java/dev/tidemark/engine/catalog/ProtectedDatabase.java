@@ -139,14 +139,19 @@ public class ProtectedDatabase {
         return true;
     }
 
+    /**
+     * Records the segments that are still recorded as archived (retention may have cut some since the check listed
+     * them); returns those, so the caller reports only real losses.
+     */
     @CommandHandler
-    public void handle(RecordWalMissing c) {
+    public List<String> handle(RecordWalMissing c) {
         requireRegistered();
         List<String> recorded = c.segments().stream()
                 .filter(segment -> history.walRecorded(c.chain(), c.timeline(), segment, segment, "0/0")).toList();
         if (!recorded.isEmpty()) {
             apply(new WalMissing(id, c.chain(), c.timeline(), recorded, c.at()));
         }
+        return recorded;
     }
 
     @CommandHandler

@@ -93,6 +93,24 @@ class ReplayHazardsTest {
                 r.next();
                 assertThat(r.getInt(1)).isEqualTo(2000);
             }
+
+            // in place the tablespace is the database's own: its current directory is moved aside, replay makes it again
+            db.cluster.execute("insert into hot values (2001, 'after the target')");
+            db.stopStreaming();
+            db.cluster.stopServer();
+            RestoreRunner.Result inPlace = runner.run(new RestoreRunner.Request("hz", "r3", "b1", backup.manifestSha256(),
+                    Optional.of(afterTablespace), db.cluster.dataDirectory(), db.cluster.port(), true, "postgres", 2, Duration.ofMinutes(3)));
+            assertThat(inPlace.movedAside()).isNotNull();
+            try (Stream<Path> siblings = Files.list(tmp)) {
+                assertThat(siblings.map(p -> p.getFileName().toString())).as("the tablespace as it was, set aside")
+                        .anyMatch(n -> n.startsWith("space.tidemark-moved-"));
+            }
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select count(*), max(id) from hot")) {
+                r.next();
+                assertThat(r.getInt(1)).as("the table in the tablespace, as at the target").isEqualTo(2000);
+                assertThat(r.getInt(2)).isEqualTo(2000);
+            }
         } finally {
             PostgresCluster.deleteTree(tmp);
         }
