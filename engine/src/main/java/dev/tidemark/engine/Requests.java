@@ -226,6 +226,28 @@ final class Requests {
         }
     }
 
+    /** The tablespace locations of a protected cluster, as its server says now; none when it cannot be asked. */
+    private List<Path> tablespaceLocations(DatabaseHistory h) {
+        List<Path> locations = new ArrayList<>();
+        if (h.pgUrl() == null) {
+            return locations;
+        }
+        try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
+             Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select pg_tablespace_location(oid) from pg_tablespace"
+                     + " where spcname not in ('pg_default', 'pg_global')")) {
+            while (rs.next()) {
+                String location = rs.getString(1);
+                if (location != null && !location.isBlank() && Path.of(location).isAbsolute()) {
+                    locations.add(Path.of(location));
+                }
+            }
+        } catch (SQLException | IllegalArgumentException e) {
+            // the server cannot be asked now: its data directory is still guarded
+        }
+        return locations;
+    }
+
     /** The names the database's server does not have; none when it cannot be asked now (the work says why later). */
     private List<String> missingDatabases(DatabaseHistory h, List<String> names) {
         if (names.isEmpty() || h.pgUrl() == null) {
@@ -360,7 +382,7 @@ final class Requests {
             throw new InvalidRequestException("targetDir must be an absolute path, not '" + request.targetDir() + "'");
         }
         if (!request.inPlace()) {
-            refuseOverlap(Path.of(request.targetDir()), views.history(databaseId));
+            refuseOverlap(Path.of(request.targetDir()), request.port(), views.history(databaseId));
         } else if (views.history(databaseId).standbyUrl() != null) {
             throw new InvalidRequestException("an in-place restore replaces pgdata, which is the standby's data directory here (base"
                     + " backups are read from the standby): restore beside it (targetDir and port), or first point the database at"
@@ -386,13 +408,16 @@ final class Requests {
     }
 
     /** A restore beside must not land inside (or around) a live data directory, the engine's own data or the repository. */
-    private void refuseOverlap(Path target, DatabaseHistory h) {
+    private void refuseOverlap(Path target, Integer port, DatabaseHistory h) {
         // compared as written and with every link resolved: a link on the way must not lead into a guarded directory
         List<Path> targets = List.of(target.toAbsolutePath().normalize(), resolvedPath(target));
         List<Path> guarded = new ArrayList<>();
         guarded.add(config.dataDirectory());
         for (DatabaseHistory db : catalog.view().databases()) {
             guarded.add(Path.of(db.pgdata()));
+            if (db.active()) {
+                guarded.addAll(tablespaceLocations(db)); // a base backup of that cluster would copy the restored one
+            }
         }
         String uri = config.repository().uri();
         if (uri != null && uri.startsWith("file:")) {
@@ -406,6 +431,10 @@ final class Requests {
         Path t = targets.get(0);
         for (DatabaseHistory db : catalog.view().databases()) {
             for (DatabaseHistory.Restore r : db.restores()) {
+                if (r.inProgress() && port != null && port.equals(r.port()) && !r.inPlace()) {
+                    throw CatalogRejection.conflict("port " + port + " is the port of restore " + r.id() + " of " + db.id() + ", which is "
+                            + r.status() + ": choose another port");
+                }
                 if (r.inProgress() && r.targetDir() != null && !r.inPlace()) {
                     Path other = Path.of(r.targetDir()).toAbsolutePath().normalize();
                     if (targets.stream().anyMatch(x -> x.startsWith(other) || other.startsWith(x))) {
@@ -417,8 +446,8 @@ final class Requests {
         }
         for (Path g : guards) {
             if (targets.stream().anyMatch(x -> x.startsWith(g) || g.startsWith(x))) {
-                throw new InvalidRequestException("targetDir " + t + " overlaps " + g + " (a database's data directory, the engine's data "
-                        + "or the repository): choose a directory outside them");
+                throw new InvalidRequestException("targetDir " + t + " overlaps " + g + " (a database's data directory or tablespace, the"
+                        + " engine's data or the repository): choose a directory outside them");
             }
         }
     }

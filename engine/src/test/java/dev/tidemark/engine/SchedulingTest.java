@@ -158,6 +158,10 @@ class SchedulingTest {
             engine.runScheduledJobs();
             awaitIdle(engine);
             assertThat(engine.baseBackups("app")).as("the new backup holds the tablespace: no third").hasSize(2);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> engine.requestRestore("app", new dev.tidemark.engine.operations.RestoreRequest(
+                            null, true, space.resolve("copy").toString(), PostgresCluster.freePort(), false), "bob"))
+                    .as("a copy inside a protected cluster's tablespace would be backed up with it")
+                    .hasMessageContaining("overlaps " + space).hasMessageContaining("tablespace");
         } finally {
             PostgresCluster.deleteTree(tmp);
         }

@@ -46,7 +46,10 @@ public final class DataDirectoryScan {
     public static Result scan(Path dataDirectory) throws IOException {
         List<Item> items = new ArrayList<>();
         List<BackupManifest.Tablespace> tablespaces = new ArrayList<>();
-        walk(dataDirectory, "", items, true);
+        walk(dataDirectory, "", items, true, null);
+        // in a tablespace's location only this server's version directory (PG_15_202209061, say) is the cluster's, as
+        // pg_basebackup copies it: anything else there (another cluster, a restore put there) is not backed up
+        String versionPrefix = "PG_" + Files.readString(dataDirectory.resolve("PG_VERSION")).trim() + "_";
         Path tblspc = dataDirectory.resolve("pg_tblspc");
         if (Files.isDirectory(tblspc)) {
             try (Stream<Path> links = Files.list(tblspc)) {
@@ -58,7 +61,7 @@ public final class DataDirectoryScan {
                     Path target = Files.readSymbolicLink(link);
                     Path resolved = target.isAbsolute() ? target : link.getParent().resolve(target).normalize();
                     tablespaces.add(new BackupManifest.Tablespace(oid, resolved.toString()));
-                    walk(resolved, "pg_tblspc/" + oid, items, false);
+                    walk(resolved, "pg_tblspc/" + oid, items, false, versionPrefix);
                 }
             }
         }
@@ -66,10 +69,15 @@ public final class DataDirectoryScan {
         return new Result(items, tablespaces, total);
     }
 
-    private static void walk(Path root, String prefix, List<Item> items, boolean isDataDirectory) throws IOException {
+    /** versionPrefix: for a tablespace, the only top-level directories to copy (the server's version directory). */
+    private static void walk(Path root, String prefix, List<Item> items, boolean isDataDirectory, String versionPrefix)
+            throws IOException {
         Files.walkFileTree(root, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                if (versionPrefix != null && root.equals(dir.getParent()) && !dir.getFileName().toString().startsWith(versionPrefix)) {
+                    return FileVisitResult.SKIP_SUBTREE;
+                }
                 String rel = relative(root, dir, prefix);
                 if (!rel.isEmpty()) {
                     add(dir, rel, 'd', 0);
@@ -89,6 +97,9 @@ public final class DataDirectoryScan {
 
             @Override
             public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                if (versionPrefix != null && root.equals(file.getParent())) {
+                    return FileVisitResult.CONTINUE; // a file beside the version directory: not the cluster's
+                }
                 String rel = relative(root, file, prefix);
                 String name = file.getFileName().toString();
                 if (attrs.isSymbolicLink()) {

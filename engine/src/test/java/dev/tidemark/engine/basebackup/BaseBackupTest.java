@@ -61,6 +61,10 @@ class BaseBackupTest {
             }
             db.cluster.startServer();
             db.startStreaming(WalListener.NONE);
+            // beside the server's version directory in the tablespace's location: not the cluster's, not backed up
+            Files.createDirectories(space.resolve("another-cluster"));
+            Files.writeString(space.resolve("another-cluster/PG_VERSION"), "15\n");
+            Files.writeString(space.resolve("stray.txt"), "not PostgreSQL's");
 
             BaseBackupRunner runner = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2)
                     .withPieceBytes(1 << 20));
@@ -80,6 +84,9 @@ class BaseBackupTest {
                     .allSatisfy(e -> assertThat(e.fileOffset() % (1 << 20)).isZero())
                     .extracting(BackupManifest.FileEntry::object).doesNotHaveDuplicates();
             assertThat(m.tablespaces()).hasSize(1);
+            assertThat(m.files()).extracting(BackupManifest.FileEntry::path).as("only the version directory of the tablespace")
+                    .noneMatch(p -> p.contains("another-cluster") || p.contains("stray.txt"))
+                    .anyMatch(p -> p.matches("pg_tblspc/\\d+/PG_\\d+_\\d+/.*"));
             long files = m.files().stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE).count();
             assertThat(files).isGreaterThan(1500);
             assertThat(m.objects().size()).as("small files are bundled").isLessThan((int) (files / 20));
