@@ -495,6 +495,13 @@ final class Requests {
         Instant lastBackup = h.baseBackups().stream()
                 .filter(b -> !"failed".equals(b.status()) || b.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
                 .map(DatabaseHistory.BaseBackup::requestedAt).max(Instant::compareTo).orElse(null);
+        if (anyBackup && !Schedules.due(weekly, lastBackup) && !weekly.equals(slotCovered.put(h.id(), weekly))
+                && lastBackup != null && lastBackup.isAfter(weekly)) {
+            h.baseBackups().stream().filter(b -> b.requestedAt().equals(lastBackup)).findFirst()
+                    .filter(b -> !"scheduled".equals(b.trigger()))
+                    .ifPresent(b -> LOG.info("scheduled base backup of {} for {} not asked for: base backup {} ({}) was asked for after"
+                            + " that slot and counts for it", h.id(), weekly, b.id(), b.trigger()));
+        }
         if ((!anyBackup || Schedules.due(weekly, lastBackup)) && h.runningBaseBackup().isEmpty()) {
             ask(() -> baseBackup(h.id(), "scheduled", SCHEDULER), "base backup", h.id());
         } else if (h.runningBaseBackup().isEmpty()) {
@@ -515,6 +522,9 @@ final class Requests {
             checkContinuity(h.id());
         }
     }
+
+    /** Per database, the weekly slot last found covered by a base backup asked for after it (said once per slot). */
+    private final Map<String, Instant> slotCovered = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Tablespace oids of the completed base backups, read once from their manifests. */
     private final Map<String, java.util.Set<String>> backupTablespaces = new java.util.concurrent.ConcurrentHashMap<>();

@@ -181,17 +181,18 @@ public final class Commands {
             String id;
             @Option(names = "--window", description = "e.g. 14d or P14D")
             String window;
-            @Option(names = "--base-backup-schedule", description = "weekly, e.g. 'SUN 03:00'")
+            @Option(names = "--base-backup-schedule", description = "one weekly slot in UTC, e.g. 'SUN 03:00' (a base backup asked for"
+                    + " after the slot, by anyone, counts for it)")
             String baseBackupSchedule;
-            @Option(names = "--dump-schedule", description = "daily, e.g. '01:00'")
+            @Option(names = "--dump-schedule", description = "one daily slot in UTC, e.g. '01:00'")
             String dumpSchedule;
-            @Option(names = "--daily-dumps")
+            @Option(names = "--daily-dumps", description = "scheduled dumps kept, one a day, for this many days (0-1000)")
             Integer daily;
-            @Option(names = "--weekly-dumps")
+            @Option(names = "--weekly-dumps", description = "Sunday dumps kept for this many weeks (0-1000)")
             Integer weekly;
-            @Option(names = "--monthly-dumps")
+            @Option(names = "--monthly-dumps", description = "first-Sunday-of-the-month dumps kept for this many months (0-1000)")
             Integer monthly;
-            @Option(names = "--manual-dumps")
+            @Option(names = "--manual-dumps", description = "the newest dumps asked for by hand kept (0-1000)")
             Integer manual;
 
             @Override
