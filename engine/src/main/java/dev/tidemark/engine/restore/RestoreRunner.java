@@ -305,9 +305,10 @@ public final class RestoreRunner {
             Files.setPosixFilePermissions(target, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
                     PosixFilePermission.OWNER_EXECUTE));
             long t0 = System.nanoTime();
-            // one worker fewer than the files have: the WAL is fetched, and read by the scan, while the files are written
+            // the WAL is fetched, and read by the scan, while the files are written; PostgreSQL starts once the WAL up
+            // to the stop point is in (the scan needs it), so the fetch has as many workers as the files
             wal = new WalSpool(repository, spool, walObjects(request, manifest), manifest.walSegmentSize(),
-                    Math.max(1, request.workers() - 1), request.restoreId(), server.user());
+                    Math.max(1, request.workers()), request.restoreId(), server.user());
             wal.start(); // timeline histories now; the segments in the background
             WalSpool spooled = wal;
             ExecutorService scanner = Executors.newSingleThreadExecutor(r -> {
