@@ -557,7 +557,9 @@ final class Requests {
         }
         try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
              Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select oid::text, spcname from pg_tablespace where spcname not in ('pg_default', 'pg_global')")) {
+             // only tablespaces with a location of their own: an in-place one (LOCATION '') is backed up as files of pg_tblspc
+             ResultSet rs = st.executeQuery("select oid::text, spcname from pg_tablespace where spcname not in ('pg_default', 'pg_global')"
+                     + " and pg_tablespace_location(oid) like '/%'")) {
             while (rs.next()) {
                 if (!held.contains(rs.getString(1))) {
                     return Optional.of(rs.getString(2));

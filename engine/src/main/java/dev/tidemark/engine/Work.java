@@ -423,6 +423,12 @@ final class Work implements AutoCloseable {
         BackupArchive.Wal wal = archive.wal(manifest).orElseThrow(() -> new dev.tidemark.engine.operations.ConflictException(
                 "base backup " + backupId + " cannot be made whole: WAL between its start " + manifest.startLsn() + " and its stop "
                         + manifest.stopLsn() + " is missing from the repository; download a dump or another base backup"));
+        for (BackupManifest.BundleObject o : manifest.objects()) { // before the answer starts: a missing one is a clear 409
+            if (repository.store().stat(o.key()).isEmpty()) {
+                throw new dev.tidemark.engine.operations.ConflictException("object " + o.key() + " of base backup " + backupId
+                        + " is missing from the repository: it was deleted outside Tidemark; download another base backup");
+            }
+        }
         long approximate = BackupArchive.approximateBytes(manifest, wal);
         return new BaseBackupDownload(db.id() + "-" + backupId + ".tar", approximate, out -> {
             long started = System.nanoTime();

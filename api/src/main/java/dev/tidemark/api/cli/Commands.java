@@ -480,7 +480,8 @@ public final class Commands {
                 HttpResponse<InputStream> response = api().stream(path, null);
                 if (file == null) {
                     String disposition = response.headers().firstValue("Content-Disposition").orElse("filename=\"" + db + "-" + id + ".tar\"");
-                    file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1"));
+                    // the server's name, without any directory part: written where the CLI runs
+                    file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1")).getFileName();
                     try {
                         refuseExisting(file);
                     } catch (CommandLine.ParameterException e) {
@@ -509,9 +510,9 @@ public final class Commands {
                     throw cutShort(e);
                 }
                 Files.move(part, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-                out().println("wrote " + Table.bytes(total) + " to " + file + " (base backup " + id + ", its WAL to consistency included);"
-                        + " start it as a copy, as the server's OS user: mkdir -m 700 DIR && tar -xf " + file + " -C DIR && pg_ctl -D DIR"
-                        + " -o '-p PORT' start");
+                out().println("wrote " + Table.bytes(total) + " to " + file + " (base backup " + id + ", its WAL to consistency included;"
+                        + " archiving is off in it); start it as a copy, as the server's OS user: mkdir -m 700 DIR && tar -xf " + file
+                        + " -C DIR && pg_ctl -D DIR -o '-p PORT' start");
                 return 0;
             }
 

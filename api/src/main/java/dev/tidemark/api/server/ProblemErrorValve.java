@@ -14,8 +14,14 @@ import java.nio.charset.StandardCharsets;
  * Tomcat's HTML page.
  */
 public class ProblemErrorValve extends ErrorReportValve {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProblemErrorValve.class);
+
     @Override
     protected void report(Request request, Response response, Throwable throwable) {
+        if (throwable != null) {
+            // an exception that escaped before the API answered (a filter's): Tomcat's own line for it is turned off
+            LOG.error("{} {} failed before it reached the API", request.getMethod(), request.getRequestURI(), throwable);
+        }
         int status = response.getStatus();
         if (status < 400 || response.getContentWritten() > 0 || !response.setErrorReported()) {
             return;

@@ -42,7 +42,9 @@ public class Problems extends ResponseEntityExceptionHandler {
         if (response.isCommitted()) {
             // a download that failed after it began: no problem document can follow the bytes sent. Thrown on, Tomcat
             // closes the connection without the answer's end, so the client knows it is incomplete
-            if (e.getClass().getSimpleName().equals("ClientAbortException")) {
+            // (not as Tomcat's ClientAbortException: Tomcat would then end the answer properly, and a cut archive
+            // would look whole)
+            if (e instanceof org.apache.catalina.connector.ClientAbortException) {
                 LOG.info("{} {}: the client went away before the answer ended", request.getMethod(), request.getRequestURI());
             } else {
                 LOG.warn("{} {}: the answer was cut short: {}", request.getMethod(), request.getRequestURI(), e.getMessage());

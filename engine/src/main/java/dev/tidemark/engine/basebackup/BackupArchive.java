@@ -32,8 +32,9 @@ import java.util.stream.Collectors;
 /**
  * A base backup as one tar stream that is a startable data directory on its own, like {@code pg_basebackup -Ft -X fetch}:
  * every file of the backup (checked against its SHA-256 from the manifest as it passes), its backup_label, and in
- * pg_wal the WAL from the backup's start to its stop (a partial segment padded to a full one). Extracted, it starts
- * with {@code pg_ctl start}: PostgreSQL replays that WAL and is consistent at the backup's consistency point.
+ * pg_wal the WAL segments from the backup's start to its stop (a partial segment padded to a full one). Extracted, it
+ * starts with {@code pg_ctl start}: PostgreSQL replays that WAL, so the copy holds what was committed by the end of the
+ * backup's last segment (its stop, or a little after). Archiving is turned off in it.
  *
  * <p>Tablespaces come as directories inside pg_tblspc (in-place tablespaces, with allow_in_place_tablespaces added to
  * postgresql.auto.conf where the server needs it) and no tablespace_map, so the archive never points at the source's
@@ -115,7 +116,7 @@ public final class BackupArchive {
             }
         }
         files(m, tar, bytes);
-        if (inPlaceSetting(m) != null && m.files().stream().noneMatch(e -> e.path().equals(AUTO_CONF))) {
+        if (m.files().stream().noneMatch(e -> e.path().equals(AUTO_CONF))) {
             small(tar, AUTO_CONF, inPlaceSetting(m), m.startTime());
         }
         small(tar, "backup_label", m.backupLabel().getBytes(StandardCharsets.UTF_8), m.startTime());
@@ -186,7 +187,7 @@ public final class BackupArchive {
                 for (BackupManifest.FileEntry e : entries) {
                     in.skipNBytes(e.offset() - position);
                     List<BackupManifest.FileEntry> parts = pieces.get(e.path());
-                    if (parts == null && e.path().equals(AUTO_CONF) && inPlaceSetting(m) != null) {
+                    if (parts == null && e.path().equals(AUTO_CONF)) {
                         java.io.ByteArrayOutputStream conf = new java.io.ByteArrayOutputStream();
                         copy(in, conf, e, object, buffer, digest, bytes);
                         conf.writeBytes(inPlaceSetting(m));
@@ -216,15 +217,19 @@ public final class BackupArchive {
     }
 
     /**
-     * PostgreSQL 15 and later refuse to end a recovery with directories in pg_tblspc unless allow_in_place_tablespaces is
-     * on: the line the archive adds to postgresql.auto.conf when it has tablespaces (null when it needs none).
+     * The lines the archive adds to postgresql.auto.conf: archiving off (the copy continues the source's timeline), and
+     * allow_in_place_tablespaces on where it has tablespaces (PostgreSQL 15 and later refuse to end a recovery with
+     * directories in pg_tblspc without it).
      */
     private static byte[] inPlaceSetting(BackupManifest m) {
-        if (m.tablespaces().isEmpty() || m.serverVersionNum() < 150000) {
-            return null;
+        StringBuilder lines = new StringBuilder("\n# added by Tidemark to this downloaded copy of base backup " + m.backupId() + ":\n"
+                + "# it continues the source's timeline, so archiving would put WAL under the source's names into its archive\n"
+                + "archive_mode = off\n");
+        if (!m.tablespaces().isEmpty() && m.serverVersionNum() >= 150000) {
+            lines.append("# its tablespaces are directories inside pg_tblspc (in-place tablespaces)\n")
+                    .append("allow_in_place_tablespaces = on\n");
         }
-        return ("\n# added by Tidemark: this archive's tablespaces are directories inside pg_tblspc (in-place tablespaces)\n"
-                + "allow_in_place_tablespaces = on\n").getBytes(StandardCharsets.UTF_8);
+        return lines.toString().getBytes(StandardCharsets.UTF_8);
     }
 
     private static BackupManifest.BundleObject object(Map<Integer, BackupManifest.BundleObject> objects, int number) throws IOException {

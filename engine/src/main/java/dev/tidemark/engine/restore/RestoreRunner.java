@@ -387,7 +387,7 @@ public final class RestoreRunner {
                 for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
                     deleteTree(tablespaceLocation(request, target, ts));
                 }
-                for (Path[] moved : movedTablespaces) {
+                for (Path[] moved : movedTablespaces.reversed()) { // the last move first
                     deleteTree(moved[0]); // what the restore made there (a tablespace the replayed WAL created again)
                     Files.move(moved[1], moved[0], StandardCopyOption.ATOMIC_MOVE);
                 }
@@ -668,8 +668,8 @@ public final class RestoreRunner {
             }
         }, path, manifest.walSegmentSize()).scan(Lsn.parse(manifest.startLsn()), request.targetTime());
         if (result.hole().isPresent()) {
-            throw new IOException("WAL segment " + result.hole().get() + " is missing from the repository although later WAL is there:"
-                    + " the WAL to replay breaks off at it, short of " + request.targetTime().map(Instant::toString).orElse("the end of the archive")
+            throw new IOException("WAL segment " + result.hole().get() + " is missing from the repository (or unreadable from where the"
+                    + " WAL breaks off in it) although later WAL is there: the WAL to replay breaks off at it, short of " + request.targetTime().map(Instant::toString).orElse("the end of the archive")
                     + "; restore to a time before it (see 'tidemark window " + request.databaseId() + "') and find out what removed"
                     + " it from the repository");
         }
@@ -686,11 +686,22 @@ public final class RestoreRunner {
      * backup's own end, where the copy becomes consistent). Empty for the latest moment, or when the scan did not reach
      * the backup's end (then PostgreSQL's time target is used, as it was before the scan existed).
      */
-    private Optional<Lsn> stopPoint(Request request, BackupManifest manifest, WalScan.Result scan) {
-        if (request.targetTime().isEmpty() || manifest.serverVersionNum() < 100000) {
+    private Optional<Lsn> stopPoint(Request request, BackupManifest manifest, WalScan.Result scan) throws IOException {
+        if (request.targetTime().isEmpty()) {
             return Optional.empty();
         }
         Lsn backupEnd = Lsn.parse(manifest.stopLsn());
+        if (scan.stoppedAt().isPresent() && scan.stoppedAt().get().compareTo(backupEnd) < 0) {
+            // PostgreSQL's time target would fail here too ("before consistent recovery point"): never raise the stop
+            throw new IOException("target " + request.targetTime().get() + " lies before base backup " + manifest.backupId()
+                    + " is consistent: a commit after the target (at " + scan.stoppedAt().get() + ") precedes the backup's end ("
+                    + backupEnd + "); restore to a later time, or to a time the window shows an earlier backup for");
+        }
+        if (scan.unreadableCommit()) {
+            log.warn("restore {}: a commit record in the WAL could not be read; stopping by the target time instead",
+                    request.restoreId());
+            return Optional.empty();
+        }
         if (scan.end().compareTo(backupEnd) < 0 && scan.stoppedAt().isEmpty()) {
             log.warn("restore {}: the WAL read ended at {}, before the backup's end {}; stopping by the target time instead",
                     request.restoreId(), scan.end(), backupEnd);
@@ -708,8 +719,10 @@ public final class RestoreRunner {
      */
     private void guardTablespaces(Request request, BackupManifest manifest, WalScan.Result scan, Optional<Lsn> stopAt,
                                   List<Path[]> movedTablespaces) throws IOException {
+        // an in-place tablespace (LOCATION '') is created inside the copy's own pg_tblspc: no hazard
         List<WalScan.TablespaceCreation> replayed = scan.tablespaces().stream()
-                .filter(t -> stopAt.isEmpty() || t.lsn().compareTo(stopAt.get()) < 0).toList();
+                .filter(t -> stopAt.isEmpty() || t.lsn().compareTo(stopAt.get()) < 0)
+                .filter(t -> !t.location().isEmpty() && Path.of(t.location()).isAbsolute()).toList();
         if (replayed.isEmpty()) {
             return;
         }
@@ -721,8 +734,14 @@ public final class RestoreRunner {
                     + ", or take a base backup now and restore to a time after it (the backup holds the tablespace and a restore"
                     + " relocates it), or restore in place; nothing of the source was touched");
         }
+        java.util.Set<Path> written = new java.util.HashSet<>();
+        manifest.tablespaces().forEach(ts -> written.add(Path.of(ts.location())));
+        movedTablespaces.forEach(m -> written.add(m[0]));
         for (WalScan.TablespaceCreation t : replayed) {
             Path location = Path.of(t.location());
+            if (!written.add(location)) {
+                continue; // the backup's own tablespace there (dropped and made again), restored already: replay goes on from it
+            }
             if (Files.exists(location, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 Path aside = location.resolveSibling(location.getFileName() + ".tidemark-moved-" + STAMP.format(Instant.now()));
                 Files.move(location, aside, StandardCopyOption.ATOMIC_MOVE);

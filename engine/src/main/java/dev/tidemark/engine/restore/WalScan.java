@@ -38,6 +38,8 @@ final class WalScan {
     private static final int LONG_HEADER = 40;
     private static final int XLP_FIRST_IS_CONTRECORD = 0x0001;
     private static final int XLP_LONG_HEADER = 0x0002;
+    /** A page after a record a crash cut short: reading starts again on it (PostgreSQL 10.19/11.14/12.9/13.5/14.1+). */
+    private static final int XLP_FIRST_IS_OVERWRITE_CONTRECORD = 0x0008;
     private static final int RECORD_HEADER = 24;
     private static final int RM_XLOG = 0;
     private static final int RM_XACT = 1;
@@ -57,7 +59,17 @@ final class WalScan {
      * WAL); end: where the readable WAL ended or the scan stopped; tablespaces: those created before that point.
      */
     record Result(Optional<Lsn> lastCommitEnd, Optional<Instant> lastCommitTime, Optional<Lsn> stoppedAt, Lsn end,
-                  List<TablespaceCreation> tablespaces, long records, Optional<String> hole) {
+                  List<TablespaceCreation> tablespaces, long records, Optional<String> hole, boolean unreadableCommit) {
+    }
+
+    /** A page says the record being read was cut short by a crash: reading goes on at resumeAt. */
+    private static final class Overwritten extends Exception {
+        final long resumeAt;
+
+        Overwritten(long resumeAt) {
+            super(null, null, false, false);
+            this.resumeAt = resumeAt;
+        }
     }
 
     /** The segment files of the recovery's path; empty when the archive does not hold one (the end of the WAL). */
@@ -78,6 +90,8 @@ final class WalScan {
     private final byte[] buffer;
     private long loaded = -1;
     private boolean loadedWhole;
+    /** The newest segment the scan needed (the one it broke off at, when the WAL ended). */
+    private long lastTried = -1;
 
     /** path: oldest first, each with the LSN its WAL begins at (0 for the first). */
     WalScan(Segments segments, List<Timeline> path, long segmentSize) {
@@ -107,6 +121,10 @@ final class WalScan {
             begin = Lsn.parse(f[1]).value();
         }
         path.add(new Timeline(newestTimeline, begin));
+        if (path.stream().noneMatch(t -> t.id() == backupTimeline)) {
+            // the newest history does not descend from the backup's timeline: recovery could not follow it either
+            return List.of(new Timeline(backupTimeline, 0));
+        }
         return path;
     }
 
@@ -122,6 +140,7 @@ final class WalScan {
         Lsn stoppedAt = null;
         List<TablespaceCreation> tablespaces = new ArrayList<>();
         long records = 0;
+        boolean unreadableCommit = false;
         while (true) {
             if (pos % PAGE == 0) {
                 int header = pageHeader(pos);
@@ -130,27 +149,41 @@ final class WalScan {
                 }
                 pos += header;
             }
-            byte[] head = read(pos, RECORD_HEADER);
-            if (head == null) {
-                break;
-            }
-            long totalLength = Integer.toUnsignedLong(le(head).getInt(0));
-            if (totalLength < RECORD_HEADER || totalLength > 1L << 30) {
-                break; // zeroes: the end of the WAL written so far
-            }
-            int info = head[16] & 0xff;
-            int rmid = head[17] & 0xff;
-            boolean commit = rmid == RM_XACT && isCommitOrAbort(info);
-            boolean tablespace = rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE;
-            byte[] record = commit || tablespace ? read(pos, (int) Math.min(totalLength, Integer.MAX_VALUE)) : null;
-            long end = advance(pos, totalLength);
-            if (end < 0 || (commit || tablespace) && record == null) {
-                break; // the record continues past the readable WAL: it was never completed
+            byte[] head;
+            byte[] record = null;
+            long end;
+            boolean commit;
+            boolean tablespace;
+            int info;
+            int rmid;
+            try {
+                head = read(pos, RECORD_HEADER);
+                if (head == null) {
+                    break;
+                }
+                long totalLength = Integer.toUnsignedLong(le(head).getInt(0));
+                if (totalLength < RECORD_HEADER || totalLength > 1L << 30) {
+                    break; // zeroes: the end of the WAL written so far
+                }
+                info = head[16] & 0xff;
+                rmid = head[17] & 0xff;
+                commit = rmid == RM_XACT && isCommitOrAbort(info);
+                tablespace = rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE;
+                record = commit || tablespace ? read(pos, (int) totalLength) : null;
+                end = advance(pos, totalLength);
+                if (end < 0 || (commit || tablespace) && record == null) {
+                    break; // the record continues past the readable WAL: it was never completed
+                }
+            } catch (Overwritten o) {
+                pos = o.resumeAt; // the record was cut by a crash and never replayed: PostgreSQL goes on where this page says
+                continue;
             }
             records++;
             if (commit) {
                 ByteBuffer main = mainData(record);
-                if (main != null && main.remaining() >= 8) {
+                if (main == null || main.remaining() < 8) {
+                    unreadableCommit = true; // its time cannot be compared: the caller falls back to the target time
+                } else {
                     long micros = main.getLong(0);
                     Instant time = POSTGRES_EPOCH.plus(micros, ChronoUnit.MICROS);
                     if (targetMicros.isPresent() && micros > targetMicros.get()) {
@@ -174,28 +207,25 @@ final class WalScan {
                 }
             }
             if (rmid == RM_XLOG && (info & 0xf0) == XLOG_SWITCH) {
-                pos = (pos / segmentSize + 1) * segmentSize; // the rest of the segment is unused
+                // the rest of the segment holding the switch's end is unused (ReserveXLogSwitch)
+                pos = end % segmentSize == 0 ? end : (end / segmentSize + 1) * segmentSize;
             } else {
                 pos = (end + 7) & ~7L; // records start MAXALIGNed
             }
         }
         return new Result(Optional.ofNullable(lastCommitEnd), Optional.ofNullable(lastCommitTime), Optional.ofNullable(stoppedAt),
-                new Lsn(pos), List.copyOf(tablespaces), records, stoppedAt == null ? hole(pos) : Optional.empty());
+                new Lsn(pos), List.copyOf(tablespaces), records, stoppedAt == null ? hole(pos) : Optional.empty(), unreadableCommit);
     }
 
     /**
-     * Where the WAL ended because a segment is missing although the archive holds later ones on the path: that
-     * segment's name (a hole, not the end of the WAL).
+     * The WAL ended (no commit after the target was found) although the archive holds later segments on the path:
+     * the segment where it broke off (missing, or unreadable from that point), not the end of the WAL.
      */
     private Optional<String> hole(long pos) {
-        long number = pos / segmentSize;
-        String missing = new WalSegment(timelineOf(number), number, segmentSize).name();
-        if (segments.names().contains(missing)) {
-            return Optional.empty(); // held: the WAL ended inside it
-        }
+        long number = Math.max(pos / segmentSize, lastTried);
         boolean later = segments.names().stream().map(n -> WalSegment.parse(n, segmentSize))
                 .anyMatch(s -> s.number() > number && s.timeline() == timelineOf(s.number()));
-        return later ? Optional.of(missing) : Optional.empty();
+        return later ? Optional.of(new WalSegment(timelineOf(number), number, segmentSize).name()) : Optional.empty();
     }
 
     /** COMMIT, ABORT, COMMIT_PREPARED, ABORT_PREPARED: the records a time target compares (XLOG_XACT_OPMASK 0x70). */
@@ -250,7 +280,7 @@ final class WalScan {
     }
 
     /** The position after length bytes of record data from pos (page headers skipped), or -1 past the readable WAL. */
-    private long advance(long pos, long length) throws IOException, InterruptedException {
+    private long advance(long pos, long length) throws IOException, InterruptedException, Overwritten {
         long left = length;
         while (left > 0) {
             if (pos % PAGE == 0) {
@@ -268,7 +298,7 @@ final class WalScan {
     }
 
     /** length bytes of record data from pos (page headers skipped), or null past the readable WAL. */
-    private byte[] read(long pos, int length) throws IOException, InterruptedException {
+    private byte[] read(long pos, int length) throws IOException, InterruptedException, Overwritten {
         byte[] out = new byte[length];
         int done = 0;
         while (done < length) {
@@ -290,19 +320,23 @@ final class WalScan {
         return out;
     }
 
-    /** A page a record continues onto: its header, which must say so. */
-    private int continuation(long pos) throws IOException, InterruptedException {
+    /** A page a record continues onto: its header, which must say so (or that a crash cut the record short). */
+    private int continuation(long pos) throws IOException, InterruptedException, Overwritten {
         int header = pageHeader(pos);
         if (header < 0) {
             return -1;
         }
         int info = le(buffer).getShort((int) (pos % segmentSize) + 2) & 0xffff;
+        if ((info & XLP_FIRST_IS_OVERWRITE_CONTRECORD) != 0) {
+            throw new Overwritten(pos + header);
+        }
         return (info & XLP_FIRST_IS_CONTRECORD) != 0 ? header : -1;
     }
 
     /** Loads the segment holding pos, from the timeline the recovery reads it from. */
     private boolean load(long pos) throws IOException, InterruptedException {
         long number = pos / segmentSize;
+        lastTried = Math.max(lastTried, number);
         if (number == loaded) {
             return loadedWhole;
         }
