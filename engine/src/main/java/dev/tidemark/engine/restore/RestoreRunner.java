@@ -316,14 +316,35 @@ public final class RestoreRunner {
                 t.setDaemon(true);
                 return t;
             });
-            Future<WalScan.Result> scanning = scanner.submit(() -> scanWal(request, manifest, spooled));
+            Future<WalScan.Result> scanning = scanner.submit(() -> {
+                try {
+                    WalScan.Result read = scanWal(request, manifest, spooled);
+                    if (!request.inPlace()) { // refused beside: known before the files are all written
+                        guardTablespaces(request, manifest, read, stopPoint(request, manifest, read), new ArrayList<>());
+                    }
+                    return read;
+                } catch (IOException | RuntimeException e) {
+                    stopFileWriters(); // the restore fails: writing the rest of the files would be for nothing
+                    throw e;
+                }
+            });
             scanner.shutdown();
             WalScan.Result scan;
             try {
-                writeDataDirectory(request, manifest, target);
+                try {
+                    writeDataDirectory(request, manifest, target);
+                } catch (IOException | RuntimeException e) {
+                    if (scanning.isDone()) {
+                        scanning.get(); // the scan's failure, which stopped the writers, is the reason to report
+                    }
+                    throw e;
+                }
                 scan = scanning.get();
             } catch (ExecutionException e) {
                 Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException r) {
+                    throw r; // a refusal (RestoreRejectedException) keeps its kind
+                }
                 throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
             } finally {
                 scanning.cancel(true);
@@ -455,6 +476,7 @@ public final class RestoreRunner {
             t.setDaemon(true);
             return t;
         });
+        fileWriters = pool;
         try {
             List<Future<?>> futures = new ArrayList<>();
             for (BackupManifest.BundleObject object : manifest.objects()) {
@@ -651,6 +673,21 @@ public final class RestoreRunner {
      * Reads the WAL the recovery will replay (WalScan), from the backup's start along the timelines recovery follows,
      * up to the first commit after the target (or the end of the WAL for the latest moment).
      */
+    /** The pool writing the data files, while it runs; stopped when the WAL scan fails. */
+    private volatile ExecutorService fileWriters;
+
+    /** Stops the file writers: running ones are interrupted, queued ones cancelled (so nothing waits for them). */
+    private void stopFileWriters() {
+        ExecutorService writers = fileWriters;
+        if (writers != null) {
+            for (Runnable queued : writers.shutdownNow()) {
+                if (queued instanceof Future<?> f) {
+                    f.cancel(true);
+                }
+            }
+        }
+    }
+
     private WalScan.Result scanWal(Request request, BackupManifest manifest, WalSpool wal) throws IOException, InterruptedException {
         long started = System.nanoTime();
         Optional<Map.Entry<Integer, String>> newest = wal.newestHistory();
