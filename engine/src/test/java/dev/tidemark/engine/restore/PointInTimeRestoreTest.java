@@ -313,6 +313,27 @@ class PointInTimeRestoreTest {
         }
     }
 
+    /**
+     * A missing segment in the middle of the load, where records cross from the segment before into it (not after a
+     * switch): the restore fails at it instead of stopping at the last commit before it and calling that the target.
+     */
+    @Test
+    void aSegmentMissingWhereARecordCrossesIntoItFailsTheRestore() throws Exception {
+        Path copyRoot = tmp.resolve("repo-copy-crossed");
+        Repository holed = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
+        BackupManifest m = backup.manifest();
+        dev.tidemark.engine.postgres.WalSegment after = dev.tidemark.engine.postgres.WalSegment.containing(1,
+                dev.tidemark.engine.postgres.Lsn.parse(m.stopLsn()), m.walSegmentSize()).next();
+        String victim = repo.layout().walSegment("pitr", m.chain(), after.name());
+        assertThat(holed.store().stat(victim)).as("the segment after the backup's end is archived whole").isPresent();
+        holed.store().delete(victim);
+        Path target = tmp.resolve("crossed");
+        RestoreRunner runner = new RestoreRunner(holed, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()));
+        assertThatThrownBy(() -> runner.run(request(target, PostgresCluster.freePort(), Optional.of(quietEnd), "crossed")))
+                .hasMessageContaining("WAL segment " + after.name() + " is missing from the repository");
+        assertThat(target).as("no startable cluster is left behind").doesNotExist();
+    }
+
     /** The key of the newest complete WAL segment after the backup's start segment. */
     private String newestCompleteSegmentAfterTheBackup() throws Exception {
         BackupManifest m = backup.manifest();
