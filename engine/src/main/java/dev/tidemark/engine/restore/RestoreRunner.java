@@ -759,14 +759,15 @@ public final class RestoreRunner {
         // an in-place tablespace (LOCATION '') is created inside the copy's own pg_tblspc: no hazard
         List<WalScan.TablespaceCreation> replayed = scan.tablespaces().stream()
                 .filter(t -> stopAt.isEmpty() || t.lsn().compareTo(stopAt.get()) < 0)
-                .filter(t -> !t.location().isEmpty() && Path.of(t.location()).isAbsolute()).toList();
+                .filter(t -> t.location() == null || !t.location().isEmpty() && Path.of(t.location()).isAbsolute()).toList();
         if (replayed.isEmpty()) {
             return;
         }
         if (!request.inPlace()) {
             WalScan.TablespaceCreation first = replayed.get(0);
             throw new RestoreRejectedException("the WAL between base backup " + manifest.backupId() + " and the target creates tablespace "
-                    + first.oid() + " at " + first.location() + " (at " + first.lsn() + "): PostgreSQL replays that at the same absolute"
+                    + first.oid() + " at " + (first.location() == null ? "a location this engine could not read" : first.location())
+                    + " (at " + first.lsn() + "): PostgreSQL replays that at the same absolute"
                     + " location, so a copy beside would write into the source's live tablespace. Restore to a time before " + first.lsn()
                     + ", or take a base backup now and restore to a time after it (the backup holds the tablespace and a restore"
                     + " relocates it), or restore in place; nothing of the source was touched");
@@ -775,6 +776,11 @@ public final class RestoreRunner {
         manifest.tablespaces().forEach(ts -> written.add(Path.of(ts.location())));
         movedTablespaces.forEach(m -> written.add(m[0]));
         for (WalScan.TablespaceCreation t : replayed) {
+            if (t.location() == null) {
+                log.warn("restore {}: the WAL creates a tablespace at {} whose location could not be read; it is replayed as written",
+                        request.restoreId(), t.lsn());
+                continue;
+            }
             Path location = Path.of(t.location());
             if (!written.add(location)) {
                 continue; // the backup's own tablespace there (dropped and made again), restored already: replay goes on from it

@@ -49,7 +49,7 @@ final class WalScan {
     /** PostgreSQL's timestamps count microseconds from 2000-01-01 00:00 UTC. */
     private static final Instant POSTGRES_EPOCH = Instant.parse("2000-01-01T00:00:00Z");
 
-    /** A tablespace the WAL creates: at lsn, with its oid and the absolute location replay creates it at. */
+    /** A tablespace the WAL creates: at lsn, with its oid and the location replay creates it at (null: unreadable). */
     record TablespaceCreation(Lsn lsn, long oid, String location) {
     }
 
@@ -195,7 +195,9 @@ final class WalScan {
                 }
             } else if (tablespace) {
                 ByteBuffer main = mainData(record);
-                if (main != null && main.remaining() >= 4) {
+                if (main == null || main.remaining() < 4) {
+                    tablespaces.add(new TablespaceCreation(new Lsn(pos), 0, null)); // unreadable: a hazard all the same
+                } else {
                     long oid = Integer.toUnsignedLong(main.getInt(0));
                     int from = record.length - main.remaining() + 4; // the slice's bytes are the record's last ones
                     int to = from;
