@@ -505,8 +505,8 @@ final class Requests {
         if ((!anyBackup || Schedules.due(weekly, lastBackup)) && h.runningBaseBackup().isEmpty()) {
             ask(() -> baseBackup(h.id(), "scheduled", SCHEDULER), "base backup", h.id());
         } else if (h.runningBaseBackup().isEmpty()) {
-            tablespaceNotInNewestBackup(h, now).ifPresent(name -> ask(() -> baseBackup(h.id(), "tablespace", SCHEDULER),
-                    "base backup (tablespace " + name + " was created after the newest one)", h.id()));
+            tablespaceNotInNewestBackup(h, now).ifPresent(why -> ask(() -> baseBackup(h.id(), "tablespace", SCHEDULER),
+                    "base backup (" + why + ")", h.id()));
         }
         Instant daily = Schedules.lastDaily(policy.dumpSchedule(), now);
         Instant lastDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()))
@@ -525,6 +525,9 @@ final class Requests {
 
     /** Per database, the weekly slot last found covered by a base backup asked for after it (said once per slot). */
     private final Map<String, Instant> slotCovered = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Per completed base backup: the tablespace locations its own WAL window creates (read once). */
+    private final Map<String, List<String>> createdDuringBackup = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Tablespace oids of the completed base backups, read once from their manifests. */
     private final Map<String, java.util.Set<String>> backupTablespaces = new java.util.concurrent.ConcurrentHashMap<>();
@@ -555,6 +558,21 @@ final class Requests {
         if (held == null) {
             return Optional.empty();
         }
+        // a tablespace created while that backup ran is in it, but its replay points the copy at the source's location
+        List<String> createdDuring = createdDuringBackup.computeIfAbsent(b.id(), id -> {
+            try (java.io.InputStream in = repository.openDecoded(b.manifestKey(), b.manifestSha256())) {
+                return dev.tidemark.engine.restore.WalScan.tablespacesCreatedDuring(repository,
+                        dev.tidemark.engine.basebackup.BackupManifest.fromJson(in, b.manifestKey()), config.dataDirectory());
+            } catch (IOException | RuntimeException e) {
+                return null; // asked again at the next tick
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        });
+        if (createdDuring != null && !createdDuring.isEmpty()) {
+            return Optional.of("a tablespace at " + createdDuring.get(0) + " was created while base backup " + b.id() + " ran");
+        }
         try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
              Statement st = c.createStatement();
              // only tablespaces with a location of their own: an in-place one (LOCATION '') is backed up as files of pg_tblspc
@@ -562,7 +580,7 @@ final class Requests {
                      + " and pg_tablespace_location(oid) like '/%'")) {
             while (rs.next()) {
                 if (!held.contains(rs.getString(1))) {
-                    return Optional.of(rs.getString(2));
+                    return Optional.of("tablespace " + rs.getString(2) + " was created after base backup " + b.id());
                 }
             }
         } catch (SQLException | IllegalArgumentException e) {

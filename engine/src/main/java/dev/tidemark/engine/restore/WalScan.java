@@ -32,7 +32,7 @@ import java.util.Optional;
  * tablespace records' main data) has been the same since PostgreSQL 9.5; WAL is read little-endian (as written on
  * x86 and ARM servers).
  */
-final class WalScan {
+public final class WalScan {
     static final int PAGE = 8192;
     private static final int SHORT_HEADER = 24;
     private static final int LONG_HEADER = 40;
@@ -228,6 +228,55 @@ final class WalScan {
         boolean later = segments.names().stream().map(n -> WalSegment.parse(n, segmentSize))
                 .anyMatch(s -> s.number() > number && s.timeline() == timelineOf(s.number()));
         return later ? Optional.of(new WalSegment(timelineOf(number), number, segmentSize).name()) : Optional.empty();
+    }
+
+    /**
+     * The locations of tablespaces that the WAL of a base backup's own window (its start to its stop) creates. Such a
+     * backup holds the tablespace, but its replay points the tablespace at that location again, so a copy restored
+     * beside from it is refused: the caller takes another backup. The segments are decoded into workDir for the read.
+     */
+    public static List<String> tablespacesCreatedDuring(dev.tidemark.storage.Repository repository,
+                                                        dev.tidemark.engine.basebackup.BackupManifest m, Path workDir)
+            throws IOException, InterruptedException {
+        Optional<dev.tidemark.engine.basebackup.BackupArchive.Wal> wal =
+                new dev.tidemark.engine.basebackup.BackupArchive(repository).wal(m);
+        if (wal.isEmpty()) {
+            return List.of();
+        }
+        Path dir = java.nio.file.Files.createTempDirectory(workDir, "wal-scan-");
+        try {
+            java.util.Set<String> names = new java.util.HashSet<>();
+            for (dev.tidemark.storage.ObjectInfo o : wal.get().segments()) {
+                String name = o.key().substring(o.key().lastIndexOf('/') + 1, o.key().lastIndexOf('/') + 25);
+                try (java.io.InputStream in = repository.openDecoded(o.key());
+                     FileChannel out = FileChannel.open(dir.resolve(name), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                    in.transferTo(java.nio.channels.Channels.newOutputStream(out));
+                    if (out.size() < m.walSegmentSize()) {
+                        out.write(ByteBuffer.allocate(1), m.walSegmentSize() - 1); // a partial one, padded with zeroes
+                    }
+                }
+                names.add(name);
+            }
+            Segments local = new Segments() {
+                @Override
+                public Optional<Path> segment(String name) {
+                    return names.contains(name) ? Optional.of(dir.resolve(name)) : Optional.empty();
+                }
+
+                @Override
+                public java.util.Set<String> names() {
+                    return names;
+                }
+            };
+            Result r = new WalScan(local, List.of(new Timeline(m.timeline(), 0)), m.walSegmentSize()).scan(Lsn.parse(m.startLsn()),
+                    Optional.empty());
+            Lsn stop = Lsn.parse(m.stopLsn());
+            return r.tablespaces().stream().filter(t -> t.lsn().compareTo(stop) < 0)
+                    .filter(t -> t.location() == null || t.location().startsWith("/"))
+                    .map(t -> t.location() == null ? "(unreadable)" : t.location()).toList();
+        } finally {
+            RestoreRunner.deleteTree(dir);
+        }
     }
 
     /** COMMIT, ABORT, COMMIT_PREPARED, ABORT_PREPARED: the records a time target compares (XLOG_XACT_OPMASK 0x70). */

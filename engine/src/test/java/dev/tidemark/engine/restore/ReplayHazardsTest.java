@@ -94,6 +94,16 @@ class ReplayHazardsTest {
                 assertThat(r.getInt(1)).isEqualTo(2000);
             }
 
+            // a backup whose own window held the CREATE TABLESPACE (its stop moved past it here) is told apart, so the
+            // scheduler takes another; the real one's window holds none
+            assertThat(WalScan.tablespacesCreatedDuring(repo, backup.manifest(), tmp)).isEmpty();
+            String json = new String(backup.manifest().toJson(), java.nio.charset.StandardCharsets.UTF_8)
+                    .replace("\"stopLsn\" : \"" + backup.manifest().stopLsn() + "\"", "\"stopLsn\" : \"" + currentLsn(db.cluster) + "\"");
+            dev.tidemark.engine.basebackup.BackupManifest widened = dev.tidemark.engine.basebackup.BackupManifest.fromJson(
+                    new java.io.ByteArrayInputStream(json.getBytes(java.nio.charset.StandardCharsets.UTF_8)), "widened");
+            assertThat(widened.stopLsn()).isNotEqualTo(backup.manifest().stopLsn());
+            assertThat(WalScan.tablespacesCreatedDuring(repo, widened, tmp)).containsExactly(space.toString());
+
             // in place the tablespace is the database's own: its current directory is moved aside, replay makes it again
             db.cluster.execute("insert into hot values (2001, 'after the target')");
             db.stopStreaming();
@@ -124,6 +134,15 @@ class ReplayHazardsTest {
             }
         }
         return files;
+    }
+
+    /** The server's current WAL position, once it is durable in the repository (a switch completes its segment). */
+    private static String currentLsn(PostgresCluster cluster) throws Exception {
+        try (Connection c = cluster.connect(); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("select pg_current_wal_lsn()::text")) {
+            r.next();
+            return r.getString(1);
+        }
     }
 
     private static Instant now(PostgresCluster cluster) throws Exception {
