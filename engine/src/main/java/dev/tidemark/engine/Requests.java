@@ -213,6 +213,12 @@ final class Requests {
             return;
         }
         DatabaseHistory.WalRange archived = newest.get();
+        String branch = otherBranch(h, primary, timeline, archived.timeline());
+        if (branch != null) {
+            throw new InvalidRequestException("the server at " + primary + " " + branch + ": it is on another branch of history than the"
+                    + " WAL archived for " + h.id() + " (a server promoted on its own, say an old primary after a failover: a split"
+                    + " brain). Its WAL would not continue the archive. Give the URL of the server the archive follows; nothing was changed");
+        }
         String behind = null;
         if (timeline < archived.timeline()) {
             behind = "writes timeline " + timeline + ", but the WAL archived so far reached timeline " + archived.timeline();
@@ -224,6 +230,45 @@ final class Requests {
                     + h.id() + " (an old primary started again after a failover, or a copy of an earlier moment). Give the URL of the"
                     + " promoted server; nothing was changed");
         }
+    }
+
+    /**
+     * Where the server's timeline history disagrees with the archived one: a timeline both know that began at another
+     * switch point (two servers promoted to the same timeline number). Null when they agree, or when the server cannot
+     * be asked (its history is read over a replication connection).
+     */
+    private String otherBranch(DatabaseHistory h, PgConnections primary, int serverTimeline, int archivedTimeline) {
+        if (serverTimeline <= 1) {
+            return null;
+        }
+        List<dev.tidemark.engine.wal.WalStreamer.Fork> forks;
+        try (Connection c = primary.openReplication(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + serverTimeline)) {
+            rs.next();
+            forks = dev.tidemark.engine.wal.WalStreamer.forks(new String(rs.getBytes(2), java.nio.charset.StandardCharsets.UTF_8));
+        } catch (SQLException | RuntimeException e) {
+            return null;
+        }
+        // the server's timelines, each with where it began: an entry's end is where the next timeline of the history began
+        Map<Integer, dev.tidemark.engine.postgres.Lsn> began = new java.util.HashMap<>();
+        for (int i = 0; i < forks.size(); i++) {
+            int next = i + 1 < forks.size() ? forks.get(i + 1).tli() : serverTimeline;
+            began.put(next, forks.get(i).begin());
+        }
+        for (int t = 2; t <= Math.min(serverTimeline, archivedTimeline); t++) {
+            Optional<dev.tidemark.engine.postgres.Lsn> archivedStart = h.timelineStart(h.chain(), t);
+            if (archivedStart.isEmpty()) {
+                continue;
+            }
+            dev.tidemark.engine.postgres.Lsn serverStart = began.get(t);
+            if (serverStart == null) {
+                return "has no timeline " + t + " in its history, which the archive's WAL took at " + archivedStart.get();
+            }
+            if (!serverStart.equals(archivedStart.get())) {
+                return "began timeline " + t + " at " + serverStart + ", but the archived timeline " + t + " began at " + archivedStart.get();
+            }
+        }
+        return null;
     }
 
     /** The tablespace locations of a protected cluster, as its server says now; none when it cannot be asked. */

@@ -136,6 +136,25 @@ class StandbyTest {
                         .hasMessageContaining("writes timeline 1, but the WAL archived so far reached timeline 2")
                         .hasMessageContaining("not the current primary");
                 assertThat(engine.database("shop").pgUrl()).as("nothing changed").isEqualTo(newPrimary);
+                // split brain: the old primary promoted on its own takes timeline 2 too, forked elsewhere
+                primary.stopServer();
+                Files.writeString(primary.dataDirectory().resolve("standby.signal"), "");
+                primary.startServer();
+                primary.server().promote();
+                await(() -> {
+                    try (Connection c = primary.connect(); Statement st = c.createStatement();
+                         ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
+                        rs.next();
+                        return rs.getBoolean(1);
+                    } catch (java.sql.SQLException e) {
+                        return true;
+                    }
+                }, inRecovery -> !inRecovery, Duration.ofSeconds(60));
+                primary.execute("insert into stock(item) values ('zombie')");
+                assertThatThrownBy(() -> engine.changeConnection("shop", new ConnectionChange(primary.url(),
+                        primary.dataDirectory().toString(), ""), "alice"))
+                        .hasMessageContaining("began timeline 2 at").hasMessageContaining("another branch");
+                assertThat(engine.database("shop").pgUrl()).as("nothing changed").isEqualTo(newPrimary);
                 primary.stopServer();
             } finally {
                 standby.stop();

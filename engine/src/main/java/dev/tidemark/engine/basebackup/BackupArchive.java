@@ -87,8 +87,27 @@ public final class BackupArchive {
 
     /** Writes the archive; bytes counts the file and WAL bytes as they go. Does not close out. */
     public void write(BackupManifest m, Wal wal, OutputStream out, LongConsumer bytes) throws IOException {
-        TarArchiveOutputStream tar = new TarArchiveOutputStream(new BufferedOutputStream(new NonClosing(out), 256 * 1024),
-                StandardCharsets.UTF_8.name());
+        BufferedOutputStream buffered = new BufferedOutputStream(new NonClosing(out), 256 * 1024);
+        try {
+            writeTar(m, wal, buffered, bytes);
+        } catch (IOException | RuntimeException e) {
+            // cut at an entry's end, what was sent would still read as a valid (shorter) tar: a block that is no tar
+            // header makes every reader fail (tar: "Skipping to next header", exit 2), whatever else it is told
+            try {
+                buffered.flush();
+                byte[] broken = new byte[512];
+                java.util.Arrays.fill(broken, (byte) 0x7f);
+                out.write(broken);
+                out.flush();
+            } catch (IOException | RuntimeException ignored) {
+                // the receiver is gone: nothing more to tell it
+            }
+            throw e;
+        }
+    }
+
+    private void writeTar(BackupManifest m, Wal wal, BufferedOutputStream buffered, LongConsumer bytes) throws IOException {
+        TarArchiveOutputStream tar = new TarArchiveOutputStream(buffered, StandardCharsets.UTF_8.name());
         tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
         tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
         tar.setAddPaxHeadersForNonAsciiNames(true);

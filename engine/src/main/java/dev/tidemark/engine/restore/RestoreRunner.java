@@ -408,6 +408,13 @@ public final class RestoreRunner {
                 for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
                     deleteTree(tablespaceLocation(request, target, ts));
                 }
+                if (!request.inPlace()) {
+                    try { // the directory beside that held the copy's tablespaces, now empty
+                        Files.deleteIfExists(target.resolveSibling(target.getFileName() + ".tablespaces"));
+                    } catch (IOException e) {
+                        // not empty: something else is in it, left alone
+                    }
+                }
                 for (Path[] moved : movedTablespaces.reversed()) { // the last move first
                     deleteTree(moved[0]); // what the restore made there (a tablespace the replayed WAL created again)
                     Files.move(moved[1], moved[0], StandardCopyOption.ATOMIC_MOVE);

@@ -243,7 +243,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
      * Where a timeline began: timeline tli's WAL is used from segment begin on, its parent's before it. The segment holding
      * the switch point exists under both names; the new timeline's copy is the one recovery reads.
      */
-    record Fork(int tli, Lsn begin) {
+    public record Fork(int tli, Lsn begin) {
     }
 
     /** The timelines of the server's current history that end before it, oldest first, each with where its successor began. */
@@ -258,7 +258,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     }
 
     /** Parses a history file ("1\t0/3000000\treason" lines) into the ancestors' ends, oldest first. */
-    static List<Fork> forks(String history) {
+    public static List<Fork> forks(String history) {
         List<Fork> forks = new ArrayList<>();
         for (String line : history.split("\n")) {
             String[] parts = line.trim().split("\\s+");

@@ -171,6 +171,11 @@ class BaseBackupTest {
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> archive.write(m, wal, cut, n -> { }))
                     .isInstanceOf(java.io.IOException.class);
             assertThat((long) cut.size()).as("stopped before the end").isLessThan(Files.size(tar));
+            Path cutTar = tmp.resolve("cut.tar");
+            Files.write(cutTar, cut.toByteArray());
+            Process list = new ProcessBuilder("tar", "-tf", cutTar.toString()).redirectErrorStream(true).start();
+            list.getInputStream().readAllBytes();
+            assertThat(list.waitFor()).as("what was sent of a cut archive is no valid tar").isNotZero();
         } finally {
             PostgresCluster.deleteTree(tmp);
         }
