@@ -199,6 +199,13 @@ final class Requests {
                 .filter(r -> r.chain().equals(h.chain()) && r.endLsn() != null)
                 .max(java.util.Comparator.comparingInt(DatabaseHistory.WalRange::timeline)
                         .thenComparing(r -> dev.tidemark.engine.postgres.Lsn.parse(r.endLsn())));
+        // the catalog records WAL in batches: what the stream has made durable since counts as archived too
+        Commands.LiveWal live = streams.live(h.id());
+        if (live != null && h.chain() != null && h.chain().equals(live.chain()) && (newest.isEmpty()
+                || live.timeline() > newest.get().timeline() || live.timeline() == newest.get().timeline()
+                && dev.tidemark.engine.postgres.Lsn.parse(live.lsn()).compareTo(dev.tidemark.engine.postgres.Lsn.parse(newest.get().endLsn())) > 0)) {
+            newest = Optional.of(new DatabaseHistory.WalRange(live.chain(), live.timeline(), 0, 0, null, live.time(), live.lsn(), 0));
+        }
         if (newest.isEmpty()) {
             return;
         }
@@ -271,24 +278,45 @@ final class Requests {
         return null;
     }
 
+    private Integer primaryPort(DatabaseHistory db) {
+        try {
+            return db.pgUrl() == null ? null : PgConnections.parse(db.pgUrl(), null).port();
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
     /** The tablespace locations of a protected cluster, as its server says now; none when it cannot be asked. */
     private List<Path> tablespaceLocations(DatabaseHistory h) {
         List<Path> locations = new ArrayList<>();
-        if (h.pgUrl() == null) {
-            return locations;
-        }
-        try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
-             Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select pg_tablespace_location(oid) from pg_tablespace"
-                     + " where spcname not in ('pg_default', 'pg_global')")) {
-            while (rs.next()) {
-                String location = rs.getString(1);
-                if (location != null && !location.isBlank() && Path.of(location).isAbsolute()) {
-                    locations.add(Path.of(location));
+        // the links of the data directory base backups read (the standby's, with one), as the file system has them
+        if (h.pgdata() != null) {
+            try (java.util.stream.Stream<Path> links = Files.list(Path.of(h.pgdata()).resolve("pg_tblspc"))) {
+                for (Path link : links.filter(Files::isSymbolicLink).toList()) {
+                    Path to = Files.readSymbolicLink(link);
+                    locations.add(to.isAbsolute() ? to : link.getParent().resolve(to).normalize());
                 }
+            } catch (IOException | RuntimeException e) {
+                // not readable here: the servers are asked below
             }
-        } catch (SQLException | IllegalArgumentException e) {
-            // the server cannot be asked now: its data directory is still guarded
+        }
+        for (String url : java.util.Arrays.asList(h.pgUrl(), h.standbyUrl())) {
+            if (url == null) {
+                continue;
+            }
+            try (Connection c = PgConnections.parse(url, config.pgPasswords().get(h.id())).open();
+                 Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select pg_tablespace_location(oid) from pg_tablespace"
+                         + " where spcname not in ('pg_default', 'pg_global')")) {
+                while (rs.next()) {
+                    String location = rs.getString(1);
+                    if (location != null && !location.isBlank() && Path.of(location).isAbsolute()) {
+                        locations.add(Path.of(location));
+                    }
+                }
+            } catch (SQLException | IllegalArgumentException e) {
+                // the server cannot be asked now: its data directory is still guarded
+            }
         }
         return locations;
     }
@@ -428,6 +456,11 @@ final class Requests {
         }
         if (!request.inPlace()) {
             refuseOverlap(Path.of(request.targetDir()), request.port(), views.history(databaseId));
+        } else if (request.port() == null && catalog.view().databases().stream().flatMap(d -> d.restores().stream())
+                .anyMatch(r -> r.inProgress() && !r.inPlace() && r.port() != null
+                        && r.port().equals(primaryPort(views.history(databaseId))))) {
+            throw CatalogRejection.conflict("a running restore uses port " + primaryPort(views.history(databaseId)) + ", the port "
+                    + databaseId + " is restored in place on: wait for it to end");
         } else if (views.history(databaseId).standbyUrl() != null) {
             throw new InvalidRequestException("an in-place restore replaces pgdata, which is the standby's data directory here (base"
                     + " backups are read from the standby): restore beside it (targetDir and port), or first point the database at"
@@ -476,7 +509,8 @@ final class Requests {
         Path t = targets.get(0);
         for (DatabaseHistory db : catalog.view().databases()) {
             for (DatabaseHistory.Restore r : db.restores()) {
-                if (r.inProgress() && port != null && port.equals(r.port()) && !r.inPlace()) {
+                Integer runningPort = r.inPlace() ? primaryPort(db) : r.port(); // in place: the database's own port
+                if (r.inProgress() && port != null && port.equals(runningPort)) {
                     throw CatalogRejection.conflict("port " + port + " is the port of restore " + r.id() + " of " + db.id() + ", which is "
                             + r.status() + ": choose another port");
                 }
@@ -550,8 +584,17 @@ final class Requests {
         if ((!anyBackup || Schedules.due(weekly, lastBackup)) && h.runningBaseBackup().isEmpty()) {
             ask(() -> baseBackup(h.id(), "scheduled", SCHEDULER), "base backup", h.id());
         } else if (h.runningBaseBackup().isEmpty()) {
-            tablespaceNotInNewestBackup(h, now).ifPresent(why -> ask(() -> baseBackup(h.id(), "tablespace", SCHEDULER),
-                    "base backup (" + why + ")", h.id()));
+            tablespaceNotInNewestBackup(h, now).ifPresent(why -> {
+                // a backup read from a standby starts at its last restartpoint, which follows the primary's checkpoints:
+                // one now, so the new backup starts after the CREATE TABLESPACE (best effort: it needs the privilege)
+                try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
+                     Statement st = c.createStatement()) {
+                    st.execute("checkpoint");
+                } catch (SQLException | IllegalArgumentException e) {
+                    LOG.info("scheduled base backup of {}: no checkpoint on the primary first ({})", h.id(), e.getMessage());
+                }
+                ask(() -> baseBackup(h.id(), "tablespace", SCHEDULER), "base backup (" + why + ")", h.id());
+            });
         }
         Instant daily = Schedules.lastDaily(policy.dumpSchedule(), now);
         Instant lastDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()))
@@ -587,7 +630,10 @@ final class Requests {
         Optional<DatabaseHistory.BaseBackup> newest = h.baseBackups().stream().filter(b -> "completed".equals(b.status()))
                 .max(java.util.Comparator.comparing(DatabaseHistory.BaseBackup::completedAt));
         boolean failedLately = h.baseBackups().stream().anyMatch(b -> "tablespace".equals(b.trigger()) && "failed".equals(b.status())
-                && b.requestedAt().isAfter(now.minus(Duration.ofHours(1))));
+                && b.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
+                // one that began before the CREATE anyway (a standby with no restartpoint since): not again at every tick
+                || h.baseBackups().stream().filter(b -> "tablespace".equals(b.trigger()))
+                .filter(b -> b.requestedAt().isAfter(now.minus(Duration.ofMinutes(10)))).count() >= 2;
         if (newest.isEmpty() || failedLately || h.pgUrl() == null) {
             return Optional.empty();
         }
