@@ -249,10 +249,8 @@ final class Requests {
             return null;
         }
         List<dev.tidemark.engine.wal.WalStreamer.Fork> forks;
-        try (Connection c = primary.openReplication(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + serverTimeline)) {
-            rs.next();
-            forks = dev.tidemark.engine.wal.WalStreamer.forks(new String(rs.getBytes(2), java.nio.charset.StandardCharsets.UTF_8));
+        try (Connection c = primary.openReplication()) {
+            forks = dev.tidemark.engine.wal.WalStreamer.history(c, serverTimeline);
         } catch (SQLException | RuntimeException e) {
             return null;
         }
@@ -614,11 +612,12 @@ final class Requests {
     /** Per database, the weekly slot last found covered by a base backup asked for after it (said once per slot). */
     private final Map<String, Instant> slotCovered = new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** Per completed base backup: the tablespace locations its own WAL window creates (read once). */
-    private final Map<String, List<String>> createdDuringBackup = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Of a completed base backup: the tablespace oids it holds, and the locations its own WAL window creates. */
+    private record BackupTablespaces(java.util.Set<String> held, List<String> createdDuring) {
+    }
 
-    /** Tablespace oids of the completed base backups, read once from their manifests. */
-    private final Map<String, java.util.Set<String>> backupTablespaces = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Per completed base backup, read once from its manifest and its WAL window. */
+    private final Map<String, BackupTablespaces> backupTablespaces = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * A tablespace of the server that the newest completed base backup does not hold. A restore replays its CREATE
@@ -638,22 +637,13 @@ final class Requests {
             return Optional.empty();
         }
         DatabaseHistory.BaseBackup b = newest.get();
-        java.util.Set<String> held = backupTablespaces.computeIfAbsent(b.id(), id -> {
+        BackupTablespaces known = backupTablespaces.computeIfAbsent(b.id(), id -> {
             try (java.io.InputStream in = repository.openDecoded(b.manifestKey(), b.manifestSha256())) {
-                return dev.tidemark.engine.basebackup.BackupManifest.fromJson(in, b.manifestKey()).tablespaces().stream()
-                        .map(dev.tidemark.engine.basebackup.BackupManifest.Tablespace::oid).collect(java.util.stream.Collectors.toSet());
-            } catch (IOException | RuntimeException e) {
-                return null; // asked again at the next tick
-            }
-        });
-        if (held == null) {
-            return Optional.empty();
-        }
-        // a tablespace created while that backup ran is in it, but its replay points the copy at the source's location
-        List<String> createdDuring = createdDuringBackup.computeIfAbsent(b.id(), id -> {
-            try (java.io.InputStream in = repository.openDecoded(b.manifestKey(), b.manifestSha256())) {
-                return dev.tidemark.engine.restore.WalScan.tablespacesCreatedDuring(repository,
-                        dev.tidemark.engine.basebackup.BackupManifest.fromJson(in, b.manifestKey()), config.dataDirectory());
+                dev.tidemark.engine.basebackup.BackupManifest m = dev.tidemark.engine.basebackup.BackupManifest.fromJson(in, b.manifestKey());
+                return new BackupTablespaces(m.tablespaces().stream().map(dev.tidemark.engine.basebackup.BackupManifest.Tablespace::oid)
+                        .collect(java.util.stream.Collectors.toSet()),
+                        // a tablespace created while that backup ran is in it, but its replay points a copy at the source's location
+                        dev.tidemark.engine.restore.WalScan.tablespacesCreatedDuring(repository, m, config.dataDirectory()));
             } catch (IOException | RuntimeException e) {
                 return null; // asked again at the next tick
             } catch (InterruptedException e) {
@@ -661,7 +651,12 @@ final class Requests {
                 return null;
             }
         });
-        if (createdDuring != null && !createdDuring.isEmpty()) {
+        if (known == null) {
+            return Optional.empty();
+        }
+        java.util.Set<String> held = known.held();
+        List<String> createdDuring = known.createdDuring();
+        if (!createdDuring.isEmpty()) {
             return Optional.of("a tablespace at " + createdDuring.get(0) + " was created while base backup " + b.id() + " ran");
         }
         try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();

@@ -92,15 +92,7 @@ class StandbyTest {
                 primary.stopServer();
                 standby.promote();
                 PostgresCluster promoted = PostgresCluster.attach(standby, standbyPort);
-                await(() -> {
-                    try (Connection c = promoted.connect(); Statement st = c.createStatement();
-                         ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
-                        rs.next();
-                        return rs.getBoolean(1);
-                    } catch (java.sql.SQLException e) {
-                        return true;
-                    }
-                }, inRecovery -> !inRecovery, Duration.ofSeconds(60));
+                awaitPromoted(promoted);
                 String newPrimary = "postgresql://postgres@127.0.0.1:" + standbyPort + "/postgres";
                 assertThatThrownBy(() -> engine.changeConnection("shop", new ConnectionChange(newPrimary, null, null), "alice"))
                         .as("the standby URL names the promoted server, which is not a standby any more")
@@ -141,15 +133,7 @@ class StandbyTest {
                 Files.writeString(primary.dataDirectory().resolve("standby.signal"), "");
                 primary.startServer();
                 primary.server().promote();
-                await(() -> {
-                    try (Connection c = primary.connect(); Statement st = c.createStatement();
-                         ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
-                        rs.next();
-                        return rs.getBoolean(1);
-                    } catch (java.sql.SQLException e) {
-                        return true;
-                    }
-                }, inRecovery -> !inRecovery, Duration.ofSeconds(60));
+                awaitPromoted(primary);
                 primary.execute("insert into stock(item) values ('zombie')");
                 assertThatThrownBy(() -> engine.changeConnection("shop", new ConnectionChange(primary.url(),
                         primary.dataDirectory().toString(), ""), "alice"))
@@ -210,6 +194,19 @@ class StandbyTest {
         } finally {
             copy.stopServer();
         }
+    }
+
+    /** Waits until the promoted server has left recovery. */
+    private static void awaitPromoted(PostgresCluster server) throws Exception {
+        await(() -> {
+            try (Connection c = server.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
+                rs.next();
+                return rs.getBoolean(1);
+            } catch (java.sql.SQLException e) {
+                return true;
+            }
+        }, inRecovery -> !inRecovery, Duration.ofSeconds(60));
     }
 
     private static Instant serverNow(PostgresCluster cluster) throws Exception {

@@ -316,20 +316,21 @@ public final class RestoreRunner {
                 t.setDaemon(true);
                 return t;
             });
-            Future<WalScan.Result> scanning = scanner.submit(() -> {
+            Future<Scanned> scanning = scanner.submit(() -> {
                 try {
                     WalScan.Result read = scanWal(request, manifest, spooled);
+                    Scanned scanned = new Scanned(read, stopPoint(request, manifest, read));
                     if (!request.inPlace()) { // refused beside: known before the files are all written
-                        guardTablespaces(request, manifest, read, stopPoint(request, manifest, read), new ArrayList<>());
+                        guardTablespaces(request, manifest, read, scanned.stopAt(), new ArrayList<>());
                     }
-                    return read;
+                    return scanned;
                 } catch (IOException | RuntimeException e) {
                     stopFileWriters(); // the restore fails: writing the rest of the files would be for nothing
                     throw e;
                 }
             });
             scanner.shutdown();
-            WalScan.Result scan;
+            Scanned scanned;
             try {
                 try {
                     writeDataDirectory(request, manifest, target);
@@ -339,7 +340,7 @@ public final class RestoreRunner {
                     }
                     throw e;
                 }
-                scan = scanning.get();
+                scanned = scanning.get();
             } catch (ExecutionException e) {
                 Throwable cause = e.getCause();
                 if (cause instanceof RuntimeException r) {
@@ -350,7 +351,8 @@ public final class RestoreRunner {
                 scanning.cancel(true);
             }
             long t1 = System.nanoTime();
-            Optional<Lsn> stopAt = stopPoint(request, manifest, scan);
+            WalScan.Result scan = scanned.scan();
+            Optional<Lsn> stopAt = scanned.stopAt();
             guardTablespaces(request, manifest, scan, stopAt, movedTablespaces);
             int walFiles = wal.files();
             long t2 = System.nanoTime();
@@ -680,6 +682,10 @@ public final class RestoreRunner {
      * Reads the WAL the recovery will replay (WalScan), from the backup's start along the timelines recovery follows,
      * up to the first commit after the target (or the end of the WAL for the latest moment).
      */
+    /** The WAL read before the recovery, and where a time target stops in it (empty: at the end, or by the time). */
+    private record Scanned(WalScan.Result scan, Optional<Lsn> stopAt) {
+    }
+
     /** The pool writing the data files, while it runs; stopped when the WAL scan fails. */
     private volatile ExecutorService fileWriters;
 

@@ -112,13 +112,9 @@ public final class WalScan {
             return path;
         }
         long begin = 0;
-        for (String line : newestHistory.get().split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length < 2 || f[0].startsWith("#") || !f[0].matches("\\d+")) {
-                continue;
-            }
-            path.add(new Timeline(Integer.parseInt(f[0]), begin));
-            begin = Lsn.parse(f[1]).value();
+        for (dev.tidemark.engine.wal.WalStreamer.Fork f : dev.tidemark.engine.wal.WalStreamer.forks(newestHistory.get())) {
+            path.add(new Timeline(f.tli(), begin)); // f.begin(): where f.tli() ended and the next timeline began
+            begin = f.begin().value();
         }
         path.add(new Timeline(newestTimeline, begin));
         if (path.stream().noneMatch(t -> t.id() == backupTimeline)) {

@@ -247,7 +247,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     }
 
     /** The timelines of the server's current history that end before it, oldest first, each with where its successor began. */
-    private static List<Fork> history(Connection replication, int current) throws SQLException {
+    public static List<Fork> history(Connection replication, int current) throws SQLException {
         if (current <= 1) {
             return List.of();
         }
