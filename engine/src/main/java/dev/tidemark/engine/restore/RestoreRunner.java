@@ -54,6 +54,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
@@ -311,6 +312,8 @@ public final class RestoreRunner {
                     Math.max(1, request.workers()), request.restoreId(), server.user());
             wal.start(); // timeline histories now; the segments in the background
             WalSpool spooled = wal;
+            // set by the scan before it stops the file writers, so a writer's interruption is not taken for the reason
+            AtomicBoolean scanStoppedWriters = new AtomicBoolean();
             ExecutorService scanner = Executors.newSingleThreadExecutor(r -> {
                 Thread t = new Thread(r, "wal-scan-" + request.restoreId());
                 t.setDaemon(true);
@@ -325,6 +328,7 @@ public final class RestoreRunner {
                     }
                     return scanned;
                 } catch (IOException | RuntimeException e) {
+                    scanStoppedWriters.set(true);
                     stopFileWriters(); // the restore fails: writing the rest of the files would be for nothing
                     throw e;
                 }
@@ -335,8 +339,10 @@ public final class RestoreRunner {
                 try {
                     writeDataDirectory(request, manifest, target);
                 } catch (IOException | RuntimeException e) {
-                    if (scanning.isDone()) {
-                        scanning.get(); // the scan's failure, which stopped the writers, is the reason to report
+                    if (scanStoppedWriters.get() || scanning.isDone()) {
+                        // the scan's failure, which stopped the writers, is the reason to report; it is thrown the
+                        // moment after the writers were stopped, so waiting for it is short
+                        scanning.get();
                     }
                     throw e;
                 }
