@@ -180,8 +180,10 @@ public final class RestoreRunner {
             throw new RestoreRejectedException("port " + request.port() + " is in use: choose a free port for the restored server");
         }
         BackupManifest manifest = loadManifest(request);
-        long walBytes = walObjects(request, manifest).stream().mapToLong(ObjectInfo::size).sum();
-        long needed = manifest.totalBytes() + walBytes * 2 + (64L << 20);
+        // the spool holds WAL as PostgreSQL reads it (whole segments), up to the target and a bounded margin; PostgreSQL
+        // hard-links what it replays, so that is counted once
+        long walBytes = WalSpool.spoolBytes(walObjects(request, manifest), manifest.walSegmentSize(), request.targetTime());
+        long needed = manifest.totalBytes() + walBytes + (64L << 20);
         Path existingAncestor = target;
         while (existingAncestor != null && !Files.exists(existingAncestor)) {
             existingAncestor = existingAncestor.getParent();

@@ -35,11 +35,15 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The local WAL spool of a restore. Timeline histories are fetched before PostgreSQL starts; the segments are fetched
- * in the background, oldest first, by the restore's workers, while PostgreSQL already replays: its restore_command
- * (a small script in the spool) waits for the segment it asks for. A name the archive does not hold is answered at
- * once (the end of the WAL); when every segment is in, the spool says so; when a fetch fails, the script exits in a
- * way PostgreSQL treats as fatal, so the recovery aborts rather than ending early at a wrong point. Closing it stops
- * the fetching (recovery reached its target; what lies beyond is not needed).
+ * in the background, oldest first, by the restore's workers, while the WAL scan reads them and then PostgreSQL
+ * replays: its restore_command (a small script in the spool) waits for the segment it asks for. A name the archive
+ * does not hold is answered at once (the end of the WAL); when every segment is in, the spool says so; when a fetch
+ * fails, the script exits in a way PostgreSQL treats as fatal, so the recovery aborts rather than ending early at a
+ * wrong point. Closing it stops the fetching (recovery reached its target; what lies beyond is not needed).
+ * <p>
+ * The fetch runs at most {@link #lookahead} segments ahead of the newest one asked for (by the scan, or by PostgreSQL:
+ * the script notes each name it is asked for), so a restore to a time early in a long window fetches, and keeps on
+ * disk, the WAL up to its target and a bounded margin, not the whole window.
  */
 final class WalSpool implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalSpool.class);
@@ -49,6 +53,10 @@ final class WalSpool implements AutoCloseable {
     static final String MISSING = ".missing";
     static final String FAILED = ".failed";
     static final String SCRIPT = "restore-command.sh";
+    /** Written by the restore_command: the name PostgreSQL asked for last. */
+    static final String WANTED = ".wanted";
+    /** How much WAL the fetch may run ahead of the newest segment asked for. */
+    static final long LOOKAHEAD_BYTES = 512L << 20;
 
     private final Repository repository;
     private final Path spool;
@@ -59,6 +67,13 @@ final class WalSpool implements AutoCloseable {
     /** Spool name -> the object it comes from (a partial segment is kept under its full name, padded). */
     private final Map<String, ObjectInfo> segments = new LinkedHashMap<>();
     private final Map<String, ObjectInfo> histories = new LinkedHashMap<>();
+    /** Position of each segment in replay order. */
+    private final Map<String, Integer> order = new java.util.HashMap<>();
+    /** The fetch may go up to this many segments beyond the newest one asked for. */
+    private final int lookahead;
+    /** The replay-order position of the newest segment asked for (-1: none yet). */
+    private final AtomicInteger asked = new AtomicInteger(-1);
+    private final Object gate = new Object();
     private final AtomicInteger fetched = new AtomicInteger();
     private final AtomicLong fetchedBytes = new AtomicLong();
     private volatile String failure;
@@ -70,6 +85,12 @@ final class WalSpool implements AutoCloseable {
     /** owner: the server's user, who gets each file (PostgreSQL may then hard-link it instead of copying it). */
     WalSpool(Repository repository, Path spool, List<ObjectInfo> objects, long segmentSize, int workers, String restoreId,
              ServerUser owner) {
+        this(repository, spool, objects, segmentSize, workers, restoreId, owner, LOOKAHEAD_BYTES);
+    }
+
+    /** lookaheadBytes: how much WAL the fetch may run ahead of the newest segment asked for (at least two per worker). */
+    WalSpool(Repository repository, Path spool, List<ObjectInfo> objects, long segmentSize, int workers, String restoreId,
+             ServerUser owner, long lookaheadBytes) {
         this.owner = owner;
         this.repository = repository;
         this.spool = spool;
@@ -106,7 +127,68 @@ final class WalSpool implements AutoCloseable {
         sorted.sort(Comparator.comparingLong((Map.Entry<String, ObjectInfo> e) -> WalSegment.parse(e.getKey(), segmentSize).number())
                 .thenComparing(Map.Entry::getKey));
         segments.clear();
-        sorted.forEach(e -> segments.put(e.getKey(), e.getValue()));
+        sorted.forEach(e -> {
+            order.put(e.getKey(), order.size());
+            segments.put(e.getKey(), e.getValue());
+        });
+        this.lookahead = (int) Math.max(2L * this.workers, lookaheadBytes / segmentSize);
+    }
+
+    /** Notes that a segment was asked for: the fetch may now run up to {@link #lookahead} segments beyond it. */
+    private void asked(String name) {
+        Integer position = order.get(name);
+        if (position != null && asked.getAndAccumulate(position, Math::max) < position) {
+            synchronized (gate) {
+                gate.notifyAll();
+            }
+        }
+    }
+
+    /** Reads the name PostgreSQL's restore_command asked for last, if it asked. */
+    private void readWanted() {
+        try {
+            String name = Files.readString(spool.resolve(WANTED), StandardCharsets.US_ASCII).strip();
+            asked(name);
+        } catch (IOException e) {
+            // not asked yet (or being replaced): nothing to note
+        }
+    }
+
+    /** How long after a target time a segment may have been stored and still hold WAL written before it (clock skew). */
+    static final java.time.Duration STORED_AFTER_MARGIN = java.time.Duration.ofMinutes(5);
+
+    /**
+     * The disk space the spool of a restore is expected to take: every segment whole (a partial one is padded) and the
+     * timeline histories. For a time target, the segments up to the first one stored more than
+     * {@link #STORED_AFTER_MARGIN} after the target (a segment is stored after it is written, so WAL beyond that is
+     * written after the target) and one more, plus the fetch's margin: an estimate for the disk space check (a long
+     * transaction that commits well after the target can need more; the restore then fails for want of space and
+     * cleans up); without a target, all of them.
+     */
+    static long spoolBytes(List<ObjectInfo> objects, long segmentSize, Optional<java.time.Instant> target) {
+        java.util.TreeMap<Long, java.time.Instant> stored = new java.util.TreeMap<>(); // segment number -> first stored
+        long histories = 0;
+        for (ObjectInfo o : objects) {
+            String name = name(o.key());
+            if (RepositoryLayout.TIMELINE_HISTORY.matcher(name).matches()) {
+                histories += o.size();
+            } else if (name.length() >= 24 && !name.contains(".conflict-")
+                    && RepositoryLayout.WAL_SEGMENT.matcher(name.substring(0, 24)).matches()) {
+                long number = WalSegment.parse(name.substring(0, 24), segmentSize).number();
+                java.time.Instant at = o.lastModified() == null ? java.time.Instant.MAX : o.lastModified();
+                stored.merge(number, at, (a, b) -> a.isBefore(b) ? a : b);
+            }
+        }
+        long count = stored.size(); // a segment held on two timelines (a switch) counts once: a few segments at most
+        if (target.isPresent()) {
+            java.time.Instant after = target.get().plus(STORED_AFTER_MARGIN);
+            Optional<Long> firstAfter = stored.entrySet().stream().filter(e -> e.getValue().isAfter(after)).map(Map.Entry::getKey)
+                    .findFirst();
+            if (firstAfter.isPresent()) {
+                count = Math.min(count, stored.headMap(firstAfter.get() + 1, true).size() + LOOKAHEAD_BYTES / segmentSize);
+            }
+        }
+        return histories + count * segmentSize;
     }
 
     /** Files the recovery may ask for. */
@@ -134,6 +216,7 @@ final class WalSpool implements AutoCloseable {
         if (!segments.containsKey(name)) {
             return Optional.empty();
         }
+        asked(name);
         Path file = spool.resolve(name);
         while (!Files.exists(file)) {
             if (failure != null) {
@@ -193,18 +276,53 @@ final class WalSpool implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        List<Future<?>> futures = new ArrayList<>();
-        for (Map.Entry<String, ObjectInfo> s : segments.entrySet()) {
-            ObjectInfo o = s.getValue();
-            boolean partial = name(o.key()).endsWith(".partial");
-            futures.add(pool.submit(() -> {
-                fetch(o, spool.resolve(s.getKey()), partial ? segmentSize : 0);
-                return null;
-            }));
-        }
-        coordinator = new Thread(() -> finish(futures), "wal-prefetch-" + restoreId + "-watch");
+        coordinator = new Thread(this::dispatch, "wal-prefetch-" + restoreId + "-watch");
         coordinator.setDaemon(true);
         coordinator.start();
+    }
+
+    /**
+     * Hands the segments to the workers in replay order, each once it is at most {@link #lookahead} segments beyond
+     * the newest one asked for, then waits for them all.
+     */
+    private void dispatch() {
+        List<Future<?>> futures = new ArrayList<>();
+        try {
+            int position = 0;
+            for (Map.Entry<String, ObjectInfo> s : segments.entrySet()) {
+                while (position > asked.get() + lookahead) {
+                    if (closed || failure != null) {
+                        return;
+                    }
+                    for (Future<?> f : futures) { // a failed fetch fails the spool now, not after the rest
+                        if (f.isDone()) {
+                            f.get();
+                        }
+                    }
+                    readWanted();
+                    synchronized (gate) {
+                        if (position > asked.get() + lookahead) {
+                            gate.wait(20);
+                        }
+                    }
+                }
+                ObjectInfo o = s.getValue();
+                boolean partial = name(o.key()).endsWith(".partial");
+                futures.add(pool.submit(() -> {
+                    fetch(o, spool.resolve(s.getKey()), partial ? segmentSize : 0);
+                    return null;
+                }));
+                position++;
+            }
+            finish(futures);
+        } catch (ExecutionException e) {
+            if (!closed) {
+                fail(e.getCause() == null ? e.getMessage() : e.getCause().getMessage());
+                futures.forEach(other -> other.cancel(true));
+            }
+        } catch (InterruptedException | java.util.concurrent.CancellationException e) {
+            // closed: the recovery needs no more
+        }
     }
 
     private void finish(List<Future<?>> futures) {
@@ -276,6 +394,8 @@ final class WalSpool implements AutoCloseable {
                   esac
                   exit 1
                 fi
+                # the name asked for, for the fetch (which runs a bounded way ahead of it)
+                echo "$1" > "$d/%s.$$" && mv -f "$d/%s.$$" "$d/%s"
                 while [ ! -f "$d/$1" ]; do
                   # the spool gone (the restore failed or was abandoned): nothing will come, PostgreSQL must not wait
                   if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
@@ -286,7 +406,7 @@ final class WalSpool implements AutoCloseable {
                 # a hard link costs nothing (PostgreSQL renames or recycles it, never rewrites what it replays); a copy
                 # when the spool is on another file system
                 ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                """.formatted(restoreId, dir, PLAN, PLAN, PLAN, MISSING, PLAN, FAILED, FAILED, DONE);
+                """.formatted(restoreId, dir, PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE);
     }
 
     private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {

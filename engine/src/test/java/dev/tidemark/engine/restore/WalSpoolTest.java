@@ -1,0 +1,123 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.engine.testing.TestRepositories;
+import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.Repository;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The restore's WAL spool fetches a bounded way ahead of what is asked for (by the WAL scan, or by PostgreSQL's
+ * restore_command), so a restore to a time early in a long window does not fetch, or keep on disk, the whole window.
+ */
+class WalSpoolTest {
+    private static final long SEGMENT = 16L << 20;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void theFetchRunsABoundedWayAheadOfWhatTheScanAndTheRestoreCommandAskFor() throws Exception {
+        Path root = tmp.resolve("repo");
+        Repository repo = TestRepositories.file(root);
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= 40; i++) {
+            String name = new WalSegment(1, i, SEGMENT).name();
+            names.add(name);
+            // small stand-ins: the spool copies what is stored (only a partial segment is padded)
+            repo.putEncoded("wal/" + name, new ByteArrayInputStream(("segment " + i).getBytes(StandardCharsets.US_ASCII)));
+        }
+        List<ObjectInfo> objects;
+        try (Stream<ObjectInfo> all = repo.store().list("wal/")) {
+            objects = all.toList();
+        }
+        Path dir = tmp.resolve("spool");
+        ServerUser.detect().ownOne(tmp);
+        // two workers, four segments of margin
+        try (WalSpool spool = new WalSpool(repo, dir, objects, SEGMENT, 2, "t", ServerUser.detect(), 4 * SEGMENT)) {
+            spool.start();
+            awaitFetched(spool, 4); // nothing asked yet: the margin, positions 0-3 of the replay order
+            Thread.sleep(300);
+            assertThat(spool.fetched()).as("fetched with nothing asked for").isEqualTo(4);
+            assertThat(spooled(dir)).hasSize(4);
+
+            // the scan reads segment 10 (position 9): the fetch goes on to position 13, no further
+            assertThat(spool.segment(names.get(9))).isPresent();
+            awaitFetched(spool, 14);
+            Thread.sleep(300);
+            assertThat(spool.fetched()).isEqualTo(14);
+            assertThat(Files.exists(dir.resolve(WalSpool.DONE))).isFalse();
+
+            // PostgreSQL asks through the restore_command for position 20: it waits until the fetch brings it
+            Path into = tmp.resolve("pg_wal");
+            Files.createDirectories(into);
+            ServerUser.detect().ownOne(into);
+            Process p = new ProcessBuilder(ServerUser.detect().command(List.of(dir.resolve(WalSpool.SCRIPT).toString(),
+                    names.get(20), into.resolve("RECOVERYXLOG").toString()))).redirectErrorStream(true).start();
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("restore_command returned").isTrue();
+            assertThat(p.exitValue()).as(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isZero();
+            assertThat(Files.readString(into.resolve("RECOVERYXLOG"))).isEqualTo("segment 21");
+            awaitFetched(spool, 25);
+            Thread.sleep(300);
+            assertThat(spool.fetched()).isEqualTo(25);
+
+            // the last segment asked for: all are fetched, and the spool says so
+            assertThat(spool.segment(names.get(39))).isPresent();
+            awaitFetched(spool, 40);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (!Files.exists(dir.resolve(WalSpool.DONE)) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(dir.resolve(WalSpool.DONE)).exists();
+        }
+    }
+
+    @Test
+    void theDiskCheckCountsWholeSegmentsUpToTheFirstStoredWellAfterTheTarget() {
+        Instant t0 = Instant.parse("2026-12-01T10:00:00Z");
+        List<ObjectInfo> objects = new ArrayList<>();
+        for (int i = 1; i <= 100; i++) { // one segment stored every minute, each 1 MiB compressed
+            objects.add(new ObjectInfo("db/wal/" + new WalSegment(1, i, SEGMENT).name(), 1 << 20, t0.plus(Duration.ofMinutes(i))));
+        }
+        objects.add(new ObjectInfo("db/wal/00000002.history", 42, t0));
+        // no target: every segment, whole
+        assertThat(WalSpool.spoolBytes(objects, SEGMENT, Optional.empty())).isEqualTo(100 * SEGMENT + 42);
+        // a target at minute 10: segments stored up to minute 15 (the margin), the first after it and one more, and the
+        // fetch's margin beyond
+        long margin = WalSpool.LOOKAHEAD_BYTES / SEGMENT;
+        assertThat(WalSpool.spoolBytes(objects, SEGMENT, Optional.of(t0.plus(Duration.ofMinutes(10)))))
+                .isEqualTo((17 + margin) * SEGMENT + 42);
+        // a target after everything: all of it
+        assertThat(WalSpool.spoolBytes(objects, SEGMENT, Optional.of(t0.plus(Duration.ofDays(1))))).isEqualTo(100 * SEGMENT + 42);
+    }
+
+    private static List<Path> spooled(Path dir) throws Exception {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().matches("[0-9A-F]{24}")).toList();
+        }
+    }
+
+    private static void awaitFetched(WalSpool spool, int count) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (spool.fetched() < count && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(spool.fetched()).as("fetched").isGreaterThanOrEqualTo(count);
+    }
+}
