@@ -32,6 +32,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -41,8 +42,14 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
 
 /** Validates what operators and the scheduler ask for, then turns it into catalog commands. */
@@ -284,10 +291,12 @@ final class Requests {
         }
     }
 
-    /** The tablespace locations of a protected cluster, as its server says now; none when it cannot be asked. */
-    private List<Path> tablespaceLocations(DatabaseHistory h) {
+    /** How long a restore request waits for the protected servers to say where their tablespaces are. */
+    private static final Duration ASK_SERVERS = Duration.ofSeconds(5);
+
+    /** The tablespace locations the links of the data directory base backups read (the standby's, with one) lead to. */
+    private static List<Path> linkedLocations(DatabaseHistory h) {
         List<Path> locations = new ArrayList<>();
-        // the links of the data directory base backups read (the standby's, with one), as the file system has them
         if (h.pgdata() != null) {
             try (java.util.stream.Stream<Path> links = Files.list(Path.of(h.pgdata()).resolve("pg_tblspc"))) {
                 for (Path link : links.filter(Files::isSymbolicLink).toList()) {
@@ -295,9 +304,15 @@ final class Requests {
                     locations.add(to.isAbsolute() ? to : link.getParent().resolve(to).normalize());
                 }
             } catch (IOException | RuntimeException e) {
-                // not readable here: the servers are asked below
+                // not readable here: the servers are asked too
             }
         }
+        return locations;
+    }
+
+    /** The tablespace locations of a protected cluster, as its servers say now; none when they cannot be asked. */
+    private List<Path> tablespaceLocations(DatabaseHistory h) {
+        List<Path> locations = new ArrayList<>();
         for (String url : java.util.Arrays.asList(h.pgUrl(), h.standbyUrl())) {
             if (url == null) {
                 continue;
@@ -380,9 +395,10 @@ final class Requests {
                         + "max_wal_senders to at least 2 per protected cluster");
             }
         } catch (SQLException e) {
-            throw new InvalidRequestException("cannot connect to the " + role + " at " + server + ": " + e.getMessage()
+            throw new InvalidRequestException("cannot connect to the " + role + " at " + server + ": " + connectionFailure(e)
                     + " (check the URL, pg_hba.conf and the password configured for this database)");
         }
+        checkPrivileges(server, role);
         try (Connection c = server.openReplication(); Statement s = c.createStatement()) {
             s.execute("IDENTIFY_SYSTEM");
         } catch (SQLException e) {
@@ -390,6 +406,62 @@ final class Requests {
                     + " (the role needs REPLICATION, and pg_hba.conf a 'replication' line for it)");
         }
         return facts;
+    }
+
+    /**
+     * Refuses a role that could stream but not take base backups (pg_backup_start/stop) or dumps (read every table):
+     * its backups would all fail later, and the window would never open.
+     */
+    private static void checkPrivileges(PgConnections server, String role) {
+        List<String> missing = new ArrayList<>();
+        try (Connection c = server.open(); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("select rolsuper, current_setting('server_version_num')::int from pg_roles"
+                     + " where rolname = current_user")) {
+            if (!r.next() || r.getBoolean(1)) {
+                return;
+            }
+            int version = r.getInt(2);
+            List<String> functions = version >= 150000 ? List.of("pg_backup_start(text, boolean)", "pg_backup_stop(boolean)")
+                    : List.of("pg_start_backup(text, boolean, boolean)", "pg_stop_backup(boolean, boolean)");
+            for (String function : functions) {
+                try (PreparedStatement p = c.prepareStatement("select has_function_privilege(?, 'execute')")) {
+                    p.setString(1, function);
+                    try (ResultSet f = p.executeQuery()) {
+                        if (f.next() && !f.getBoolean(1)) {
+                            missing.add("GRANT EXECUTE ON FUNCTION " + function + " TO " + server.user() + ";");
+                        }
+                    }
+                }
+            }
+            if (version >= 140000) {
+                try (ResultSet d = s.executeQuery("select pg_has_role('pg_read_all_data', 'member')")) {
+                    if (d.next() && !d.getBoolean(1)) {
+                        missing.add("GRANT pg_read_all_data TO " + server.user() + ";");
+                    }
+                }
+            } else {
+                throw new InvalidRequestException("the role " + server.user() + " on the " + role + " at " + server + " is no superuser:"
+                        + " dumps read every table, which before PostgreSQL 14 (pg_read_all_data) only a superuser may; register"
+                        + " the database with a superuser (nothing was registered)");
+            }
+        } catch (SQLException e) {
+            throw new InvalidRequestException("cannot check the privileges of " + server.user() + " on the " + role + " at " + server
+                    + ": " + e.getMessage());
+        }
+        if (!missing.isEmpty()) {
+            throw new InvalidRequestException("the role " + server.user() + " on the " + role + " at " + server + " may not take "
+                    + "base backups and dumps (nothing was registered); as a superuser, run: " + String.join(" ", missing)
+                    + " (see docs/operations.md)");
+        }
+    }
+
+    /** What a failed connection says, with the one cause that misleads (an SSL error from something that is not PostgreSQL). */
+    private static String connectionFailure(SQLException e) {
+        String message = e.getMessage();
+        if (message != null && message.contains("setting up the SSL connection")) {
+            return "what answers there is not a PostgreSQL server (it did not answer PostgreSQL's connection request)";
+        }
+        return message;
     }
 
     DatabaseView changePolicy(String databaseId, PolicyChange change, String actor) {
@@ -489,10 +561,32 @@ final class Requests {
         List<Path> targets = List.of(target.toAbsolutePath().normalize(), resolvedPath(target));
         List<Path> guarded = new ArrayList<>();
         guarded.add(config.dataDirectory());
+        // a base backup of a protected cluster would copy a restore inside its tablespace: the servers are asked all at
+        // once, and for a few seconds at most (one that cannot answer in time counts with what its data directory's
+        // links say), so an unreachable server does not hold every restore request up by its connect timeout
+        ExecutorService ask = Executors.newVirtualThreadPerTaskExecutor();
+        List<Future<List<Path>>> asked = new ArrayList<>();
         for (DatabaseHistory db : catalog.view().databases()) {
             guarded.add(Path.of(db.pgdata()));
             if (db.active()) {
-                guarded.addAll(tablespaceLocations(db)); // a base backup of that cluster would copy the restored one
+                asked.add(ask.submit(() -> tablespaceLocations(db)));
+            }
+        }
+        ask.shutdown();
+        long deadline = System.nanoTime() + ASK_SERVERS.toNanos();
+        for (Future<List<Path>> locations : asked) {
+            try {
+                guarded.addAll(locations.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
+            } catch (TimeoutException | ExecutionException e) {
+                // not in time: the links of its data directory are still read below
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while checking the restore's target", e);
+            }
+        }
+        for (DatabaseHistory db : catalog.view().databases()) {
+            if (db.active()) {
+                guarded.addAll(linkedLocations(db));
             }
         }
         String uri = config.repository().uri();

@@ -174,6 +174,36 @@ class EngineTest {
             assertThatThrownBy(() -> engine.register(new RegisterDatabase("copy", cluster.url(), copy.toString(), null, null), "alice"))
                     .isInstanceOf(InvalidRequestException.class).hasMessageContaining("no running server");
         }
+        // a role that may stream but not take base backups or dumps: its window would never open
+        cluster.execute("create role streamer login replication");
+        String limited = "postgresql://streamer@127.0.0.1:" + cluster.port() + "/postgres";
+        assertThatThrownBy(() -> engine.register(new RegisterDatabase("limited", limited, cluster.dataDirectory().toString(), null, null),
+                "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("may not take base backups and dumps")
+                .hasMessageContaining("GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO streamer;")
+                .hasMessageContaining("GRANT pg_read_all_data TO streamer;");
+        cluster.execute("grant execute on function pg_backup_start(text, boolean) to streamer");
+        cluster.execute("grant execute on function pg_backup_stop(boolean) to streamer");
+        assertThatThrownBy(() -> engine.register(new RegisterDatabase("limited", limited, cluster.dataDirectory().toString(), null, null),
+                "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("GRANT pg_read_all_data TO streamer;")
+                .hasMessageNotContaining("pg_backup_start");
+        cluster.execute("grant pg_read_all_data to streamer");
+        // with what docs/operations.md grants, the role passes (and the directory's conflict is what is left)
+        assertThatThrownBy(() -> engine.register(new RegisterDatabase("limited", limited, cluster.dataDirectory().toString(), null, null),
+                "alice")).isInstanceOf(ConflictException.class).hasMessageContaining("protected already");
+        // something that is not PostgreSQL: said so, not an SSL error
+        try (java.net.ServerSocket notPostgres = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress())) {
+            Thread answer = Thread.ofVirtual().start(() -> {
+                try (java.net.Socket s = notPostgres.accept()) {
+                    s.getOutputStream().write("HTTP/1.1 400 Bad Request\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                } catch (java.io.IOException e) {
+                    // the test fails on the message below
+                }
+            });
+            assertThatThrownBy(() -> engine.register(new RegisterDatabase("http", "postgresql://postgres@127.0.0.1:"
+                    + notPostgres.getLocalPort() + "/postgres", "/tmp", null, null), "alice"))
+                    .isInstanceOf(InvalidRequestException.class).hasMessageContaining("not a PostgreSQL server");
+            answer.join(5000);
+        }
         assertThatThrownBy(() -> engine.database("missing")).isInstanceOf(NotFoundException.class);
         assertThatThrownBy(() -> engine.requestBaseBackup("missing", "alice")).isInstanceOf(NotFoundException.class);
         assertThat(requestEvents()).as("events other than the stream's own").isEqualTo(before);

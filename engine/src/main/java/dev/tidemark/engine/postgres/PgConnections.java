@@ -42,12 +42,14 @@ public final class PgConnections {
         }
         String userInfo = uri.getUserInfo();
         if (userInfo != null && userInfo.contains(":")) {
-            throw new IllegalArgumentException("the PostgreSQL URL must not contain a password: give it through the password file or"
-                    + " environment (see docs/configuration.md), so it never reaches the catalog");
+            throw new IllegalArgumentException("the PostgreSQL URL must not contain a password: give it in the engine's configuration"
+                    + " (tidemark.pg-passwords.<database id>) or its environment (TIDEMARK_PGPASSWORDS_<DATABASE ID>), see"
+                    + " docs/configuration.md, so it never reaches the catalog");
         }
         if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
             throw new IllegalArgumentException("the PostgreSQL URL must not carry parameters ('?...'): give it as postgresql://USER@HOST:PORT/DB"
-                    + " (a password goes in the password file or environment, see docs/configuration.md, so it never reaches the catalog)");
+                    + " (a password goes in the engine's configuration, tidemark.pg-passwords.<database id>, or its environment, see"
+                    + " docs/configuration.md, so it never reaches the catalog)");
         }
         String db = uri.getPath() == null || uri.getPath().length() <= 1 ? "postgres" : uri.getPath().substring(1);
         if (!db.matches("[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}")) {
