@@ -202,6 +202,33 @@ class ApiTest {
         }
         assertProblem(call("POST", "/v1/databases/shop/dumps/" + id + "/restore", ADMIN,
                 "{\"database\":\"nosuch\",\"targetDatabase\":\"copy\"}"), 400, "holds no database");
+        // copy holds tables now: a second restore into it would replace them, so it must say so
+        cluster.executeIn("copy", "insert into fruit values ('newer')");
+        assertProblem(call("POST", "/v1/databases/shop/dumps/" + id + "/restore", ADMIN,
+                "{\"database\":\"postgres\",\"targetDatabase\":\"copy\"}"), 409, "is not empty");
+        HttpResponse<String> replace = call("POST", "/v1/databases/shop/dumps/" + id + "/restore", ADMIN,
+                "{\"database\":\"postgres\",\"targetDatabase\":\"copy\",\"replace\":true}");
+        assertThat(replace.statusCode()).as(replace.body()).isEqualTo(202);
+        assertThat(awaitDone("/v1/databases/shop/restores/" + json(replace).path("id").asText()).path("status").asText())
+                .isEqualTo("completed");
+        try (var c = cluster.connect("copy"); var s = c.createStatement(); var r = s.executeQuery("select count(*) from fruit")) {
+            r.next();
+            assertThat(r.getInt(1)).as("replaced by the dump's rows").isEqualTo(2);
+        }
+        // any name PostgreSQL allows, '=' and quotes included (given to pg_restore as a quoted connection setting)
+        String odd = "we\"ird 'ü=x";
+        cluster.execute("create database \"" + odd.replace("\"", "\"\"") + "\"");
+        HttpResponse<String> intoOdd = call("POST", "/v1/databases/shop/dumps/" + id + "/restore", ADMIN,
+                JSON.writeValueAsString(java.util.Map.of("database", "postgres", "targetDatabase", odd)));
+        assertThat(intoOdd.statusCode()).as(intoOdd.body()).isEqualTo(202);
+        JsonNode oddDone = awaitDone("/v1/databases/shop/restores/" + json(intoOdd).path("id").asText());
+        assertThat(oddDone.path("status").asText()).as(oddDone.toString()).isEqualTo("completed");
+        try (var c = java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + cluster.port() + "/"
+                + java.net.URLEncoder.encode(odd, StandardCharsets.UTF_8) + "?user=postgres");
+             var s = c.createStatement(); var r = s.executeQuery("select count(*) from fruit")) {
+            r.next();
+            assertThat(r.getInt(1)).isEqualTo(2);
+        }
     }
 
     @Test

@@ -219,8 +219,9 @@ public final class Engine implements Operations, AutoCloseable {
     }
 
     @Override
-    public RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, String actor) {
-        return guard(() -> requests.restoreDump(databaseId, dumpId, database, targetDatabase, actor));
+    public RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, boolean replace,
+                                   String actor) {
+        return guard(() -> requests.restoreDump(databaseId, dumpId, database, targetDatabase, replace, actor));
     }
 
     /** Runs the WAL continuity check now (what the scheduler does hourly); returns the number of missing segments. */

@@ -6,6 +6,7 @@ import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.RestorePlan;
 import dev.tidemark.engine.catalog.Retention;
 import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.catalog.api.DumpArchive;
 import dev.tidemark.engine.catalog.api.Policy;
 import dev.tidemark.engine.catalog.api.WalCut;
 import dev.tidemark.engine.jobs.Schedules;
@@ -623,24 +624,57 @@ final class Requests {
         }
     }
 
-    RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, String actor) {
-        if (views.history(databaseId).purged()) {
+    RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, boolean replace, String actor) {
+        DatabaseHistory h = views.history(databaseId);
+        if (h.purged()) {
             throw CatalogRejection.conflict("database " + databaseId + " was deregistered with its backups purged: dump " + dumpId
                     + " no longer exists (nothing was recorded)");
         }
-        if (database == null || targetDatabase == null || !targetDatabase.matches("[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}")) {
-            throw new InvalidRequestException("a dump restore needs the dumped database and a target database name "
-                    + "(letters, digits, _ $ -); the target database must exist");
+        if (database == null || targetDatabase == null) {
+            throw new InvalidRequestException("a dump restore needs the dumped database and the name of an existing target database");
         }
-        if (!missingDatabases(views.history(databaseId), List.of(targetDatabase)).isEmpty()) {
+        if (!PgConnections.isDatabaseName(targetDatabase)) {
+            throw new InvalidRequestException("'" + targetDatabase + "' is not a PostgreSQL database name (1 to 63 bytes, no control"
+                    + " characters)");
+        }
+        h.dump(dumpId).filter(d -> d.archives().stream().noneMatch(a -> a.database().equals(database))).ifPresent(d -> {
+            throw new InvalidRequestException("dump " + dumpId + " holds no database '" + database + "'; it holds "
+                    + d.archives().stream().map(DumpArchive::database).toList() + " (nothing was recorded)");
+        });
+        String role = h.pgUrl() == null ? "ROLE" : PgConnections.parse(h.pgUrl(), null).user();
+        if (!missingDatabases(h, List.of(targetDatabase)).isEmpty()) {
             throw new InvalidRequestException("target database " + targetDatabase + " does not exist on the server of " + databaseId
-                    + ": create it first (createdb " + targetDatabase + "); a dump is restored into an existing database "
-                    + "(nothing was recorded)");
+                    + ": create it first, owned by the role Tidemark connects as (createdb -O " + role + " NAME); a dump is restored"
+                    + " into an existing database (nothing was recorded)");
+        }
+        if (!replace) {
+            long objects = userRelations(h, targetDatabase);
+            if (objects > 0) {
+                throw CatalogRejection.conflict("database " + targetDatabase + " on the server of " + databaseId + " is not empty (" + objects
+                        + " tables, views or sequences): the restore drops and re-creates every object the dump holds, and their"
+                        + " data with them. Restore into an empty database (createdb -O " + role + " NAME), or ask again with"
+                        + " replace (CLI: --replace) to overwrite (nothing was recorded)");
+            }
         }
         String restoreId = Work.newId("restore", clock.instant());
         catalog.send(new Commands.RequestRestore(databaseId, restoreId, "dump", null, false, null, null, false, dumpId, database,
                 targetDatabase, null, clock.instant()), actor);
         return views.restore(databaseId, restoreId);
+    }
+
+    /** The tables, views and sequences of a database outside the system schemas; 0 when it cannot be asked now. */
+    private long userRelations(DatabaseHistory h, String database) {
+        try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).withDatabase(database).open();
+             Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+                     + " where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%'"
+                     + " and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')")) {
+            rs.next();
+            return rs.getLong(1);
+        } catch (SQLException | IllegalArgumentException e) {
+            throw new InvalidRequestException("cannot look into database " + database + " on the server of " + h.id() + ": "
+                    + e.getMessage() + " (nothing was recorded)");
+        }
     }
 
     /** What the scheduler does every tick: weekly base backups, daily dumps and retention, per database policy. */

@@ -29,12 +29,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -97,6 +99,68 @@ final class Work implements AutoCloseable {
 
     PgConnections primary(DatabaseHistory db) {
         return PgConnections.parse(db.pgUrl(), config.pgPasswords().get(db.id()));
+    }
+
+    /** How long a dump waits for the standby to replay what the primary had written when the dump began. */
+    static final Duration STANDBY_CATCH_UP = Duration.ofSeconds(60);
+
+    /**
+     * The standby a dump reads, once it has replayed all the primary had written when the dump began (so the dump holds
+     * every transaction committed before it was taken); null when there is no standby, or it is paused or cannot catch
+     * up within {@link #STANDBY_CATCH_UP}: the dump then reads the primary, and the log says why.
+     */
+    private PgConnections dumpSource(DatabaseHistory db, String dumpId) {
+        if (db.standbyUrl() == null || db.standbyUrl().isBlank()) {
+            return null;
+        }
+        PgConnections standby = PgConnections.parse(db.standbyUrl(), config.pgPasswords().get(db.id()));
+        String primaryLsn;
+        try (Connection c = primary(db).open(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text")) {
+            rs.next();
+            primaryLsn = rs.getString(1);
+        } catch (SQLException e) {
+            LOG.info("dump {} of {}: the primary cannot be asked how far it is ({}); the dump reads the standby as it is", dumpId,
+                    db.id(), e.getMessage());
+            return standby;
+        }
+        long deadline = System.nanoTime() + STANDBY_CATCH_UP.toNanos();
+        String why;
+        try (Connection c = standby.open(); PreparedStatement st = c.prepareStatement(
+                "select pg_is_in_recovery(), pg_is_wal_replay_paused(), pg_last_wal_replay_lsn() >= ?::pg_lsn,"
+                        + " pg_last_wal_replay_lsn()::text, now() - pg_last_xact_replay_timestamp()")) {
+            st.setString(1, primaryLsn);
+            while (true) {
+                try (ResultSet rs = st.executeQuery()) {
+                    rs.next();
+                    if (!rs.getBoolean(1)) {
+                        return standby; // promoted meanwhile: it is as current as it gets
+                    }
+                    if (rs.getBoolean(3)) {
+                        return standby;
+                    }
+                    if (rs.getBoolean(2)) {
+                        why = "its WAL replay is paused (pg_wal_replay_pause) at " + rs.getString(4);
+                        break;
+                    }
+                    if (System.nanoTime() > deadline) {
+                        why = "it had replayed up to " + rs.getString(4) + " after " + STANDBY_CATCH_UP.toSeconds()
+                                + " s, short of the primary's " + primaryLsn + " (its last replayed transaction is " + rs.getString(5)
+                                + " old)";
+                        break;
+                    }
+                }
+                Thread.sleep(200);
+            }
+        } catch (SQLException e) {
+            why = "it cannot be asked how far it has replayed (" + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            why = "interrupted while waiting for it";
+        }
+        LOG.warn("dump {} of {}: read from the primary, not the standby: {}; a dump of the standby would miss transactions committed"
+                + " before the dump began", dumpId, db.id(), why);
+        return null;
     }
 
     /** The server base backups and dumps read: the standby when one is registered. */
@@ -297,7 +361,11 @@ final class Work implements AutoCloseable {
 
     private void dump(String databaseId, String dumpId) {
         DatabaseHistory db = history(databaseId).orElseThrow();
-        boolean fromStandby = db.standbyUrl() != null && !db.standbyUrl().isBlank();
+        PgConnections dumpSource = dumpSource(db, dumpId);
+        boolean fromStandby = dumpSource != null;
+        if (!fromStandby) {
+            dumpSource = primary(db);
+        }
         if (!sendQuietly(new Commands.StartDump(databaseId, dumpId, fromStandby, clock.instant()))) {
             return;
         }
@@ -308,7 +376,7 @@ final class Work implements AutoCloseable {
         progress.put(key, runner::progress);
         LOG.info("dump {} of {} started ({})", dumpId, databaseId, databases.isEmpty() ? "all databases" : databases);
         try {
-            DumpManifest manifest = runner.dump(databaseId, dumpId, source(db), databases);
+            DumpManifest manifest = runner.dump(databaseId, dumpId, dumpSource, databases);
             List<DumpArchive> archives = manifest.archives().stream()
                     .map(a -> new DumpArchive(a.database(), a.key(), a.sha256(), a.bytes(), a.storedBytes())).toList();
             catalog.send(new Commands.CompleteDump(databaseId, dumpId, archives, repository.layout().dumpObject(databaseId, dumpId),

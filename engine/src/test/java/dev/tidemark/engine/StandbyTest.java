@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
@@ -71,6 +72,22 @@ class StandbyTest {
                 List<EventPage.Event> events = engine.events("shop", 0, 100).events();
                 assertThat(events).filteredOn(e -> e.type().equals("BaseBackupStarted") || e.type().equals("DumpStarted"))
                         .hasSize(2).allSatisfy(e -> assertThat(e.payload().get("fromStandby")).isEqualTo(true));
+
+                // a standby whose replay is paused would give a dump without what the primary committed before it: the
+                // dump reads the primary then
+                try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + standbyPort + "/postgres?user=postgres");
+                     Statement st = c.createStatement()) {
+                    st.execute("select pg_wal_replay_pause()");
+                    primary.execute("create table paused_marker as select 1 as x");
+                    DumpView fresh = engine.requestDump("shop", List.of("postgres"), "alice");
+                    DumpView freshDone = await(() -> engine.dump("shop", fresh.id()), d -> !d.status().matches("requested|running"),
+                            Duration.ofMinutes(2));
+                    assertThat(freshDone.status()).as(freshDone.failure()).isEqualTo("completed");
+                    assertThat(engine.events("shop", 0, 200).events()).filteredOn(e -> e.type().equals("DumpStarted"))
+                            .last().satisfies(e -> assertThat(e.payload().get("fromStandby")).isEqualTo(false));
+                    st.execute("select pg_wal_replay_resume()");
+                }
+                primary.execute("drop table paused_marker");
 
                 primary.execute("insert into stock(item) values ('after the backup')");
                 Instant moment = serverNow(primary);

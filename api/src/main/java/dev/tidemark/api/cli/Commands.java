@@ -646,15 +646,18 @@ public final class Commands {
             String id;
             @Option(names = "--database", required = true, description = "the database of the dump to restore")
             String database;
-            @Option(names = "--into", required = true, description = "the existing database to restore into")
+            @Option(names = "--into", required = true, description = "the existing database to restore into (empty, unless --replace)")
             String target;
+            @Option(names = "--replace", description = "restore into a database that holds tables: the dump's objects and their data "
+                    + "replace the ones of the same names")
+            boolean replace;
             @Option(names = "--wait")
             boolean wait;
 
             @Override
             public Integer call() throws InterruptedException {
                 JsonNode r = api().post("/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/restore",
-                        Map.of("database", database, "targetDatabase", target));
+                        Map.of("database", database, "targetDatabase", target, "replace", replace));
                 return RestoreCmd.follow(this, db, r, wait);
             }
         }

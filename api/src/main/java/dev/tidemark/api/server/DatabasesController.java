@@ -63,7 +63,7 @@ public class DatabasesController {
     }
 
     /** The body of a restore from a dump: which database of the dump, into which existing database. */
-    public record DumpRestoreRequest(String database, String targetDatabase) {
+    public record DumpRestoreRequest(String database, String targetDatabase, Boolean replace) {
     }
 
     @PostMapping
@@ -211,7 +211,8 @@ public class DatabasesController {
         if (body == null) {
             throw new InvalidRequestException("give the dumped database and the target database: {\"database\": ..., \"targetDatabase\": ...}");
         }
-        RestoreView view = engine.restoreDump(id, dumpId, body.database(), body.targetDatabase(), actor(request));
+        RestoreView view = engine.restoreDump(id, dumpId, body.database(), body.targetDatabase(), Boolean.TRUE.equals(body.replace()),
+                actor(request));
         return ResponseEntity.accepted().location(URI.create("/v1/databases/" + id + "/restores/" + view.id())).body(view);
     }
 

@@ -186,8 +186,9 @@ public class ProtectedDatabase {
             throw CatalogRejection.invalid("unknown dump trigger '" + c.trigger() + "'");
         }
         for (String database : c.databases()) {
-            if (!database.matches("[A-Za-z0-9_][A-Za-z0-9_$-]{0,62}")) {
-                throw CatalogRejection.invalid("'" + database + "' is not a database name this engine dumps (letters, digits, _ $ -)");
+            if (!dev.tidemark.engine.postgres.PgConnections.isDatabaseName(database)) {
+                throw CatalogRejection.invalid("'" + database + "' is not a PostgreSQL database name (1 to 63 bytes, no control"
+                        + " characters)");
             }
         }
         history.runningDump().ifPresent(d -> {

@@ -128,7 +128,7 @@ public final class DumpRunner {
         if (program.get(0).endsWith("pg_dumpall")) {
             cmd.addAll(List.of("-l", database));
         } else {
-            cmd.addAll(List.of("-d", database));
+            cmd.addAll(List.of("-d", conninfo(database)));
         }
         ProcessBuilder pb = new ProcessBuilder(cmd);
         environment(pb.environment(), source);
@@ -180,7 +180,8 @@ public final class DumpRunner {
      */
     public void restore(DumpManifest.Archive archive, PgConnections target, String database) throws IOException {
         List<String> cmd = List.of(binaries.tool("pg_restore").toString(), "--clean", "--if-exists", "--no-owner", "--no-privileges",
-                "--single-transaction", "--exit-on-error", "-h", target.host(), "-p", Integer.toString(target.port()), "-U", target.user(), "-d", database);
+                "--single-transaction", "--exit-on-error", "-h", target.host(), "-p", Integer.toString(target.port()), "-U", target.user(),
+                "-d", conninfo(database));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         environment(pb.environment(), target);
         Process process = pb.start();
@@ -188,6 +189,14 @@ public final class DumpRunner {
         try (InputStream in = open(archive); OutputStream stdin = process.getOutputStream()) {
             in.transferTo(stdin);
         } catch (IOException e) {
+            // pg_restore stopping on an error closes its input: its own message is the reason, not the broken pipe
+            try {
+                if (process.waitFor(30, TimeUnit.SECONDS) && process.exitValue() != 0) {
+                    throw restoreFailed(database, target, process.exitValue(), output.get(30, TimeUnit.SECONDS).trim());
+                }
+            } catch (InterruptedException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ignored) {
+                // the read error below is all there is to say
+            }
             process.destroyForcibly();
             throw new IOException("restoring dump archive " + archive.key() + " into " + database + " failed: " + e.getMessage()
                     + " " + output.getNow(""), e);
@@ -196,7 +205,7 @@ public final class DumpRunner {
             int exit = process.waitFor();
             String text = output.get(30, TimeUnit.SECONDS).trim();
             if (exit != 0) {
-                throw new IOException("pg_restore into " + database + " failed (exit " + exit + "): " + text);
+                throw restoreFailed(database, target, exit, text);
             }
         } catch (InterruptedException e) {
             process.destroyForcibly();
@@ -205,6 +214,20 @@ public final class DumpRunner {
         } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new IOException("pg_restore: could not read its messages: " + e.getMessage(), e);
         }
+    }
+
+    private static IOException restoreFailed(String database, PgConnections target, int exit, String text) {
+        String hint = text.contains("must be owner of") ? " (the objects the dump replaces must belong to the role Tidemark connects"
+                + " as, " + target.user() + ": restore into a database it owns, made with createdb -O " + target.user() + ")" : "";
+        return new IOException("pg_restore into " + database + " failed (exit " + exit + "): " + text + hint);
+    }
+
+    /**
+     * A database name as a libpq connection string: given to -d as it is, a name with '=' in it (or a URI) would be
+     * read as connection settings.
+     */
+    static String conninfo(String database) {
+        return "dbname='" + database.replace("\\", "\\\\").replace("'", "\\'") + "'";
     }
 
     /** Removes every object of a dump (failed, or expired by retention). */

@@ -52,8 +52,11 @@ public interface Operations {
     /** Asks for a restore; validated against the recovery window before anything is recorded. */
     RestoreView requestRestore(String databaseId, RestoreRequest request, String actor);
 
-    /** Restores one database of a completed dump into targetDatabase (which must exist) with pg_restore --clean. */
-    RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, String actor);
+    /**
+     * Restores one database of a completed dump into targetDatabase (which must exist) with pg_restore --clean; a target
+     * that holds tables, views or sequences is refused unless replace.
+     */
+    RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, boolean replace, String actor);
 
     List<RestoreView> restores(String databaseId);
 

@@ -59,6 +59,15 @@ public final class PgConnections {
                 userInfo == null ? "postgres" : userInfo, password);
     }
 
+    /**
+     * Whether a name can be a PostgreSQL database's: 1 to 63 bytes in UTF-8 and no control character (PostgreSQL allows
+     * any other character, spaces and quotes included; the dump tools get it quoted).
+     */
+    public static boolean isDatabaseName(String name) {
+        return name != null && !name.isEmpty() && name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= 63
+                && name.codePoints().noneMatch(Character::isISOControl);
+    }
+
     /** The URL with anything that may be a password (user info after a colon, parameters) replaced by "***". */
     public static String redact(String url) {
         if (url == null) {
