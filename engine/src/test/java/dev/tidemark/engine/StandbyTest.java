@@ -45,6 +45,9 @@ class StandbyTest {
             primary.execute("create table stock(id serial primary key, item text)", "insert into stock(item) values ('on the primary')");
             Path standbyDir = tmp.resolve("standby");
             PgServer standby = PgServer.factory(primary.server().binaries(), user).at(standbyDir);
+            // a second standby, promoted with the first: the same history, but left behind (a rogue copy)
+            Path twinDir = tmp.resolve("twin");
+            PgServer twin = PgServer.factory(primary.server().binaries(), user).at(twinDir);
             standby.run(List.of(primary.server().binaries().tool("pg_basebackup").toString(), "-D", standbyDir.toString(), "-h",
                     "127.0.0.1", "-p", Integer.toString(primary.port()), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
                     Duration.ofMinutes(2), "pg_basebackup");
@@ -104,12 +107,28 @@ class StandbyTest {
                 assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, null,
                         null, true), "bob")).as("pgdata is the standby's").hasMessageContaining("standby's data directory");
 
+                twin.run(List.of(primary.server().binaries().tool("pg_basebackup").toString(), "-D", twinDir.toString(), "-h",
+                        "127.0.0.1", "-p", Integer.toString(primary.port()), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
+                        Duration.ofMinutes(2), "pg_basebackup");
+                int twinPort = PostgresCluster.freePort();
+                Files.writeString(twinDir.resolve("postgresql.auto.conf"), "port = " + twinPort + "\nunix_socket_directories = '"
+                        + tmp + "'\n", java.nio.file.StandardOpenOption.APPEND);
+                twin.start(tmp.resolve("twin.log"), Duration.ofSeconds(60));
+
                 // failover: the primary stops, its standby is promoted, and the database is pointed at it
                 primary.execute("insert into stock(item) values ('before the failover')");
-                primary.stopServer();
+                primary.stopServer(); // a clean stop sends both standbys everything: they replay to the same point
+                PostgresCluster twinCluster = PostgresCluster.attach(twin, twinPort);
+                String standbyEnd = await(() -> replayed(PostgresCluster.attach(standby, standbyPort)), lsn -> lsn.equals(replayed(twinCluster)),
+                        Duration.ofSeconds(30));
                 standby.promote();
+                twin.promote();
                 PostgresCluster promoted = PostgresCluster.attach(standby, standbyPort);
                 awaitPromoted(promoted);
+                awaitPromoted(twinCluster);
+                assertThat(Files.readString(twinDir.resolve("pg_wal/00000002.history")))
+                        .as("both promoted at %s with the same history", standbyEnd)
+                        .isEqualTo(Files.readString(standbyDir.resolve("pg_wal/00000002.history")));
                 String newPrimary = "postgresql://postgres@127.0.0.1:" + standbyPort + "/postgres";
                 assertThatThrownBy(() -> engine.changeConnection("shop", new ConnectionChange(newPrimary, null, null), "alice"))
                         .as("the standby URL names the promoted server, which is not a standby any more")
@@ -138,6 +157,14 @@ class StandbyTest {
                 assertThat(taken.status()).as(taken.failure()).isEqualTo("completed");
                 assertThat(taken.timeline()).isEqualTo(2);
 
+                // the twin: the same system, the same timeline 2 with the same switch point, but behind what the archive holds
+                // of timeline 2 (the promoted standby wrote on): refused as behind
+                assertThatThrownBy(() -> engine.changeConnection("shop", new ConnectionChange(
+                        "postgresql://postgres@127.0.0.1:" + twinPort + "/postgres", twinDir.toString(), ""), "alice"))
+                        .hasMessageContaining("on timeline 2, behind the").hasMessageContaining("not the current primary");
+                assertThat(engine.database("shop").pgUrl()).as("nothing changed").isEqualTo(newPrimary);
+                twin.stop();
+
                 // the old primary started again after the failover writes the old timeline: pointing back at it is refused
                 primary.startServer();
                 assertThatThrownBy(() -> engine.changeConnection("shop", new ConnectionChange(primary.url(),
@@ -159,6 +186,7 @@ class StandbyTest {
                 primary.stopServer();
             } finally {
                 standby.stop();
+                twin.stop();
             }
         } finally {
             PostgresCluster.deleteTree(tmp);
@@ -210,6 +238,17 @@ class StandbyTest {
             return TableChecksums.of(c);
         } finally {
             copy.stopServer();
+        }
+    }
+
+    /** The position a standby has replayed to. */
+    private static String replayed(PostgresCluster server) {
+        try (Connection c = server.connect(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select pg_last_wal_replay_lsn()::text")) {
+            rs.next();
+            return rs.getString(1);
+        } catch (java.sql.SQLException e) {
+            return "not known: " + e.getMessage();
         }
     }
 
