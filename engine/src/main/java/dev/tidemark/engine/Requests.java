@@ -546,7 +546,7 @@ final class Requests {
         RestorePlan plan = RestorePlan.plan(h, target, now, live);
         String restoreId = Work.newId("restore", now);
         try {
-            work.restoreRunner().check(work.pitrRequest(h, restoreId, plan.backup().id(), plan.backup().manifestSha256(), target,
+            work.restoreRunner(h).check(work.pitrRequest(h, restoreId, plan.backup().id(), plan.backup().manifestSha256(), target,
                     request.targetDir(), request.port(), request.inPlace()));
         } catch (IOException e) {
             throw new InvalidRequestException("restore refused before anything was written: " + e.getMessage());

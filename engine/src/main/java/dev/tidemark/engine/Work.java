@@ -21,6 +21,7 @@ import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.restore.RestoreRunner;
 import dev.tidemark.engine.wal.WalStreamSettings;
@@ -275,7 +276,7 @@ final class Work implements AutoCloseable {
             if (!Files.isReadable(auto) || !Files.readString(auto).contains("Tidemark restore " + restoreId + " ")) {
                 return "";
             }
-            PgServer server = servers.at(dir);
+            PgServer server = serversOwning(dir).at(dir);
             if (!server.isRunning()) {
                 return "";
             }
@@ -403,11 +404,20 @@ final class Work implements AutoCloseable {
         Path directory = Path.of(inPlace ? db.pgdata() : targetDir);
         int restorePort = inPlace ? primary.port() : port;
         return new RestoreRunner.Request(db.id(), restoreId, backupId, manifestSha256, Optional.ofNullable(target), directory,
-                restorePort, inPlace, primary.user(), config.workers(), Duration.ofMinutes(30));
+                restorePort, inPlace, primary.user(), config.workers(), Duration.ofMinutes(30), primary.password());
     }
 
-    RestoreRunner restoreRunner() {
-        return new RestoreRunner(repository, servers);
+    /**
+     * A restore of db: its server runs as the owner of db's data directory (as root; PostgreSQL never runs as root), so
+     * a copy can use what the original can, and an in-place restore leaves the directory to the user it belonged to.
+     */
+    RestoreRunner restoreRunner(DatabaseHistory db) {
+        return new RestoreRunner(repository, serversOwning(Path.of(db.pgdata())));
+    }
+
+    /** Servers run as the owner of directory (the engine's default server user when that cannot be told). */
+    private PgServer.Factory serversOwning(Path directory) {
+        return PgServer.factory(binaries, ServerUser.owning(directory, servers.at(directory).user()));
     }
 
     private void restore(String databaseId, String restoreId) {
@@ -430,7 +440,7 @@ final class Work implements AutoCloseable {
                         clock.instant()), "worker:" + config.nodeId());
                 return;
             }
-            RestoreRunner runner = restoreRunner();
+            RestoreRunner runner = restoreRunner(db);
             progress.put(key, runner::progress);
             RestoreRunner.Request request = pitrRequest(db, restoreId, r.backupId(), r.manifestSha256(), r.latest() ? null : r.targetTime(),
                     r.targetDir(), r.port(), r.inPlace());

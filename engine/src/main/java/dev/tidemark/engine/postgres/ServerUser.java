@@ -9,6 +9,7 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.UserPrincipal;
 import java.nio.file.attribute.UserPrincipalLookupService;
 import java.util.ArrayList;
@@ -20,10 +21,12 @@ import java.util.List;
  */
 public final class ServerUser {
     private final String name;
+    private final String group;
     private final boolean switchUser;
 
-    private ServerUser(String name, boolean switchUser) {
+    private ServerUser(String name, String group, boolean switchUser) {
         this.name = name;
+        this.group = group;
         this.switchUser = switchUser;
     }
 
@@ -31,9 +34,31 @@ public final class ServerUser {
     public static ServerUser detect() {
         String current = System.getProperty("user.name");
         if ("root".equals(current)) {
-            return new ServerUser(System.getenv().getOrDefault("TIDEMARK_PG_USER", "postgres"), true);
+            String user = System.getenv().getOrDefault("TIDEMARK_PG_USER", "postgres");
+            return new ServerUser(user, user, true);
         }
-        return new ServerUser(current, false);
+        return new ServerUser(current, current, false);
+    }
+
+    /**
+     * The user (and group) owning a data directory, which a copy of that cluster runs as too, so that it can use what
+     * the original can (its socket directory, say). As root only, and not when root owns it (PostgreSQL will not run as
+     * root): otherwise, or when the directory cannot be read, the fallback.
+     */
+    public static ServerUser owning(Path dataDirectory, ServerUser fallback) {
+        if (!fallback.switchUser) {
+            return fallback;
+        }
+        try {
+            PosixFileAttributes attributes = Files.readAttributes(dataDirectory, PosixFileAttributes.class);
+            String owner = attributes.owner().getName();
+            if ("root".equals(owner) || owner.matches("\\d+")) { // root, or a number without a name here
+                return fallback;
+            }
+            return new ServerUser(owner, attributes.group().getName(), true);
+        } catch (IOException | UnsupportedOperationException e) {
+            return fallback;
+        }
     }
 
     public String name() {
@@ -57,7 +82,7 @@ public final class ServerUser {
         }
         UserPrincipalLookupService lookup = root.getFileSystem().getUserPrincipalLookupService();
         UserPrincipal user = lookup.lookupPrincipalByName(name);
-        GroupPrincipal group = lookup.lookupPrincipalByGroupName(name);
+        GroupPrincipal ownerGroup = lookup.lookupPrincipalByGroupName(group);
         Files.walkFileTree(root, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
@@ -74,7 +99,7 @@ public final class ServerUser {
             private void set(Path p) throws IOException {
                 PosixFileAttributeView view = Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
                 view.setOwner(user);
-                view.setGroup(group);
+                view.setGroup(ownerGroup);
             }
         });
     }
@@ -87,6 +112,6 @@ public final class ServerUser {
         UserPrincipalLookupService lookup = path.getFileSystem().getUserPrincipalLookupService();
         PosixFileAttributeView view = Files.getFileAttributeView(path, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
         view.setOwner(lookup.lookupPrincipalByName(name));
-        view.setGroup(lookup.lookupPrincipalByGroupName(name));
+        view.setGroup(lookup.lookupPrincipalByGroupName(group));
     }
 }

@@ -86,7 +86,20 @@ public final class RestoreRunner {
      */
     public record Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
                           Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
-                          int workers, Duration startTimeout) {
+                          int workers, Duration startTimeout, String password) {
+        /** Without a password: the restored server's pg_hba.conf lets superuser in from 127.0.0.1 without one. */
+        public Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
+                       Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
+                       int workers, Duration startTimeout) {
+            this(databaseId, restoreId, backupId, expectedManifestSha256, targetTime, targetDirectory, port, inPlace, superuser, workers,
+                    startTimeout, null);
+        }
+
+        @Override
+        public String toString() { // never the password
+            return "restore " + restoreId + " of " + databaseId + " from " + backupId + " into " + targetDirectory + " (port " + port
+                    + ", " + targetTime.map(Instant::toString).orElse("latest") + (inPlace ? ", in place" : "") + ")";
+        }
     }
 
     /** What the restore achieved. */
@@ -850,6 +863,12 @@ public final class RestoreRunner {
         lines.add("primary_conninfo = ''");
         lines.add("primary_slot_name = ''");
         lines.add("hot_standby = on");
+        // the engine follows the recovery in the server's log (its stop, its pauses, its end): in English, to the file
+        // the restore names, with the lines it reads, whatever the source's logging settings
+        lines.add("logging_collector = off");
+        lines.add("log_destination = 'stderr'");
+        lines.add("lc_messages = 'C'");
+        lines.add("log_min_messages = warning");
         if (manifest.serverVersionNum() >= 140000) {
             // the restored files are not yet durable: one syncfs of the file system instead of an fsync per file
             lines.add("recovery_init_sync_method = syncfs");
@@ -861,7 +880,9 @@ public final class RestoreRunner {
     }
 
     /** The settings the restore wrote that serve the recovery only; its port and raised settings stay. */
-    private static final Pattern RECOVERY_ONLY = Pattern.compile("\\s*(restore_command|recovery_target\\w*|recovery_init_sync_method)\\s*=.*");
+    private static final Pattern RECOVERY_ONLY = Pattern.compile(
+            "\\s*(restore_command|recovery_target\\w*|recovery_init_sync_method|logging_collector|log_destination|lc_messages"
+                    + "|log_min_messages)\\s*=.*");
     /**
      * What else an in-place restore wrote and takes back: the database is the production one again, with its own
      * archiving and replication settings. A copy beside keeps them off: it must never archive into, or follow, the
@@ -1005,13 +1026,35 @@ public final class RestoreRunner {
         long deadline = System.nanoTime() + request.startTimeout().toNanos();
         Properties props = new Properties();
         props.setProperty("user", request.superuser());
+        if (request.password() != null) {
+            // the restored copy has the source's roles and pg_hba.conf: the role's password as it was at the target
+            props.setProperty("password", request.password());
+        }
         String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
         Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
         boolean promoteSent = false;
+        String refused = null; // why the restored server does not let the engine in: then its log is followed instead
         try {
             while (true) {
                 if (!server.isRunning()) {
                     throw new IOException("recovery failed: " + failureFromLog(logFile) + " (server log: " + logFile + ")");
+                }
+                if (refused != null) {
+                    Optional<Result> ended = endedInLog(request, target, logFile, movedAside, targetIsEnd);
+                    if (ended.isPresent()) {
+                        return ended.get();
+                    }
+                    if (!promoteSent && pausedAtTargetInLog(request, logFile, targetIsEnd)) {
+                        log.info("restore {}: target reached, promoting", request.restoreId());
+                        server.promote();
+                        promoteSent = true;
+                    }
+                    if (System.nanoTime() > deadline) {
+                        throw new IOException("recovery did not finish within " + request.startTimeout().toSeconds() + " s (server log: "
+                                + logFile + ")");
+                    }
+                    Thread.sleep(100);
+                    continue;
                 }
                 try {
                     if (c == null || c.isClosed()) {
@@ -1060,6 +1103,15 @@ public final class RestoreRunner {
                     // not accepting connections yet, or in a restart: connect again and keep polling until the deadline
                     closeQuietly(c);
                     c = null;
+                    String state = e.getSQLState() == null ? "" : e.getSQLState();
+                    if (state.startsWith("28") || state.equals("08004")) {
+                        // the source's pg_hba.conf and roles came with the copy: a password the engine lacks, or no
+                        // entry for it from 127.0.0.1. That is the copy's business, not a failure of the restore
+                        refused = e.getMessage();
+                        log.info("restore {}: the restored server does not let the engine in as {} ({}); following its recovery"
+                                + " through its log", request.restoreId(), request.superuser(), refused);
+                        continue;
+                    }
                     if (!settingsBelowSource(logFile).isEmpty()) {
                         // paused before it was consistent (so not accepting connections): the caller raises the setting
                         throw new IOException("recovery paused: " + failureFromLog(logFile));
@@ -1074,6 +1126,66 @@ public final class RestoreRunner {
         } finally {
             closeQuietly(c);
         }
+    }
+
+    private static final Pattern LAST_TRANSACTION = Pattern.compile("last completed transaction was at log time (\\S+ \\S+)");
+    private static final Pattern REDO_DONE = Pattern.compile("redo done at ([0-9A-F]+/[0-9A-F]+)");
+    private static final Pattern NEW_TIMELINE = Pattern.compile("selected new timeline ID: (\\d+)");
+    private static final java.time.format.DateTimeFormatter LOG_TIME = new java.time.format.DateTimeFormatterBuilder()
+            .appendPattern("yyyy-MM-dd HH:mm:ss").optionalStart().appendFraction(java.time.temporal.ChronoField.NANO_OF_SECOND, 0, 9, true)
+            .optionalEnd().parseLenient().appendOffset("+HH:MM", "+00").toFormatter(); // "+01", "+05:30"
+
+    /**
+     * For a recovery the engine cannot connect to: whether the server's log says it paused at the target (to be
+     * promoted); a pause for any other reason fails the restore.
+     */
+    private boolean pausedAtTargetInLog(Request request, Path logFile, boolean targetIsEnd) throws IOException {
+        String serverLog = Files.readString(logFile, StandardCharsets.UTF_8);
+        if (!serverLog.contains("pausing at the end of recovery") && !serverLog.contains("recovery has paused")) {
+            return false;
+        }
+        if (!promoteAtTarget || targetIsEnd || !serverLog.contains("recovery stopping ")) {
+            throw new IOException("recovery paused before reaching the target: " + failureFromLog(logFile) + " (server log: "
+                    + logFile + ")");
+        }
+        return true;
+    }
+
+    /**
+     * For a recovery the engine cannot connect to: once the server's log says it accepts connections (promoted), what
+     * it reached, read from the log; empty while it runs.
+     */
+    private Optional<Result> endedInLog(Request request, Path target, Path logFile, Path movedAside, boolean targetIsEnd)
+            throws IOException {
+        String serverLog = Files.readString(logFile, StandardCharsets.UTF_8);
+        if (!serverLog.contains("database system is ready to accept connections")) {
+            return Optional.empty();
+        }
+        Instant reached = null;
+        for (Matcher last = LAST_TRANSACTION.matcher(serverLog); last.find(); ) {
+            try {
+                reached = java.time.OffsetDateTime.parse(last.group(1), LOG_TIME).toInstant();
+            } catch (java.time.format.DateTimeParseException e) {
+                reached = null;
+            }
+        }
+        String lsn = null;
+        for (Matcher redo = REDO_DONE.matcher(serverLog); redo.find(); ) {
+            lsn = redo.group(1);
+        }
+        int timeline = 0;
+        for (Matcher tl = NEW_TIMELINE.matcher(serverLog); tl.find(); ) {
+            timeline = Integer.parseInt(tl.group(1));
+        }
+        boolean stopped = targetIsEnd || serverLog.contains("recovery stopping ");
+        String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
+                + (reached == null ? "no transaction time in the server's log" : "last transaction replayed from " + reached)
+                + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
+                : stopped ? ", target " + request.targetTime().get() + " reached"
+                : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
+                + ", now on timeline " + timeline + " (followed through the server's log: the copy does not let the engine in as "
+                + request.superuser() + ")";
+        return Optional.of(new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary));
     }
 
     private static void closeQuietly(Connection c) {
