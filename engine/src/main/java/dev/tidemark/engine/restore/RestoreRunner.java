@@ -1088,6 +1088,7 @@ public final class RestoreRunner {
                             boolean stopped = targetIsEnd || serverLog.contains("recovery stopping before")
                                     || serverLog.contains("recovery stopping after");
                             int timeline = timelineOf(c);
+                            List<String> prepared = preparedTransactions(c);
                             String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
                                     + (reached == null ? "no transaction replayed after the backup" : "last transaction replayed from " + reached)
                                     + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
@@ -1095,7 +1096,11 @@ public final class RestoreRunner {
                                     + " in the archive: the state at the target"
                                     : stopped ? ", target " + request.targetTime().get() + " reached"
                                     : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
-                                    + ", now on timeline " + timeline;
+                                    + ", now on timeline " + timeline
+                                    + (prepared.isEmpty() ? "" : "; " + prepared.size() + " prepared transaction(s) came with it, as"
+                                    + " they were at the target (" + String.join(", ", prepared.subList(0, Math.min(10, prepared.size())))
+                                    + (prepared.size() > 10 ? ", ..." : "") + "): end each with COMMIT PREPARED or"
+                                    + " ROLLBACK PREPARED on the copy");
                             return new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary);
                         }
                     }
@@ -1196,6 +1201,17 @@ public final class RestoreRunner {
                 // the server went away
             }
         }
+    }
+
+    /** The GIDs of the prepared transactions of the copy. */
+    private static List<String> preparedTransactions(Connection c) throws SQLException {
+        List<String> gids = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select gid from pg_prepared_xacts order by prepared")) {
+            while (rs.next()) {
+                gids.add("'" + rs.getString(1) + "'");
+            }
+        }
+        return gids;
     }
 
     private static int timelineOf(Connection c) throws SQLException {

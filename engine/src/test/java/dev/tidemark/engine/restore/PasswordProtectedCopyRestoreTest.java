@@ -38,6 +38,9 @@ class PasswordProtectedCopyRestoreTest {
         ServerUser.detect().ownOne(tmp);
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
         try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "locked")) {
+            db.cluster.execute("alter system set max_prepared_transactions = 4");
+            db.cluster.stopServer();
+            db.cluster.startServer();
             db.startStreaming(WalListener.NONE);
             db.cluster.execute("alter role postgres password '" + PASSWORD + "'",
                     "create table marker(id serial primary key, note text)", "insert into marker(note) values ('before')");
@@ -49,11 +52,14 @@ class PasswordProtectedCopyRestoreTest {
                     """);
             BaseBackupRunner.Result backup = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2))
                     .run("locked", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
+            // prepared before the target's last commit and still open then: in the copy as a prepared transaction
+            db.cluster.execute("begin", "insert into marker(note) values ('prepared')", "prepare transaction 'order-77'");
             db.cluster.execute("insert into marker(note) values ('at the target')");
             Map<String, String> atTarget = snapshot(db.cluster);
             Instant target = now(db.cluster);
             Thread.sleep(1100);
             db.cluster.execute("insert into marker(note) values ('after the target')");
+            db.cluster.execute("commit prepared 'order-77'");
             db.awaitDurableTime(now(db.cluster), Duration.ofSeconds(60));
 
             for (String password : new String[]{null, "not-the-password", PASSWORD}) {
@@ -67,7 +73,8 @@ class PasswordProtectedCopyRestoreTest {
                 assertThat(result.reachedTime()).as(result.summary()).isNotNull().isBeforeOrEqualTo(target);
                 assertThat(result.timeline()).as(result.summary()).isEqualTo(2);
                 if (PASSWORD.equals(password)) {
-                    assertThat(result.summary()).doesNotContain("followed through the server's log");
+                    assertThat(result.summary()).doesNotContain("followed through the server's log")
+                            .contains("1 prepared transaction(s) came with it").contains("'order-77'");
                 } else {
                     assertThat(result.summary()).contains("followed through the server's log");
                 }
