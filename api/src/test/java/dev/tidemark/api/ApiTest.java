@@ -257,6 +257,8 @@ class ApiTest {
         assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "-o", file.toString()))).contains("say which to download");
         assertThat(file).doesNotExist();
         assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("wrote");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+                .as("the database's data in plain: for its owner alone").isEqualTo("rw-------");
         assertThat(new String(Files.readAllBytes(file), 0, 5, StandardCharsets.US_ASCII)).isEqualTo("PGDMP");
         byte[] whole = Files.readAllBytes(file);
         assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("holds the whole dump already");
@@ -357,6 +359,7 @@ class ApiTest {
         String[] read = {"--server", "http://127.0.0.1:" + port, "--token", READER};
         Path tar = tmp.resolve("base.tar");
         assertThat(cli(0, with(read, "backup", "download", "shop", runningId, "-o", tar.toString()))).contains("wrote", "tar -xf", "pg_ctl -D DIR");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tar))).isEqualTo("rw-------");
         Process list = new ProcessBuilder("tar", "-tf", tar.toString()).redirectErrorStream(true).start();
         String listing = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(list.waitFor()).as(listing).isZero();

@@ -59,6 +59,17 @@ public final class Commands {
         }
     }
 
+
+    /**
+     * A downloaded backup is the database's data in plain (decrypted on the way): a file made for it is readable by its
+     * owner alone, whatever the umask. An existing file keeps its mode.
+     */
+    static void createPrivately(Path file) throws IOException {
+        if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        }
+    }
     static String enc(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
@@ -450,6 +461,7 @@ public final class Commands {
                 boolean resume = have > 0 && response.statusCode() == 206;
                 response.headers().firstValue(DatabasesController.SHA256_HEADER).ifPresent(h -> expected[0] = h);
                 long total;
+                createPrivately(file);
                 try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(file, StandardOpenOption.CREATE,
                         resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
                     total = in.transferTo(fileOut);
@@ -503,6 +515,8 @@ public final class Commands {
                 }
                 Path part = file.resolveSibling(file.getFileName() + ".part");
                 long total;
+                Files.deleteIfExists(part);
+                createPrivately(part);
                 try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(part)) {
                     total = Progress.copy(in, fileOut, expected, "download", progressOut());
                 } catch (IOException e) {

@@ -30,6 +30,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -278,7 +279,8 @@ public final class RestoreRunner {
         // another database, or asked at the same moment) is refused here and touches nothing of the first
         try {
             Files.createDirectories(target.getParent());
-            Files.createDirectory(spool);
+            // decrypted WAL goes in it: for the server's user alone, as pg_wal is
+            Files.createDirectory(spool, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         } catch (java.nio.file.FileAlreadyExistsException e) {
             throw new RestoreRejectedException("another restore is writing into " + target + " (its WAL spool " + spool + " exists):"
                     + " choose another directory; if no restore runs, the spool is left from an interrupted one: delete it"
@@ -1017,6 +1019,9 @@ public final class RestoreRunner {
     private Result recoverOnce(Request request, PgServer server, Path target, Path logFile, Path movedAside, boolean targetIsEnd)
             throws IOException, InterruptedException {
         Files.deleteIfExists(logFile);
+        // the server's log can quote row values: for the server's user alone (pg_ctl would make it readable by all)
+        Files.createFile(logFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        server.user().ownOne(logFile);
         try {
             server.start(logFile, request.startTimeout());
         } catch (IOException e) {

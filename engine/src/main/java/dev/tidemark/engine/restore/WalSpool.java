@@ -57,6 +57,9 @@ final class WalSpool implements AutoCloseable {
     static final String WANTED = ".wanted";
     /** How much WAL the fetch may run ahead of the newest segment asked for. */
     static final long LOOKAHEAD_BYTES = 512L << 20;
+    /** Spooled segments are decrypted WAL, row data in plain: readable by their owner alone, as in pg_wal. */
+    private static final java.nio.file.attribute.FileAttribute<?> PRIVATE_FILE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
 
     private final Repository repository;
     private final Path spool;
@@ -258,6 +261,7 @@ final class WalSpool implements AutoCloseable {
     void start() throws IOException {
         // every file is the server's as it is made: nothing walks the spool while the workers fill it
         Files.createDirectories(spool);
+        Files.setPosixFilePermissions(spool, PosixFilePermissions.fromString("rwx------")); // decrypted WAL: as private as pg_wal
         owner.ownOne(spool);
         List<String> plan = new ArrayList<>(histories.keySet());
         plan.addAll(segments.keySet());
@@ -265,7 +269,7 @@ final class WalSpool implements AutoCloseable {
         owner.ownOne(spool.resolve(PLAN));
         Path script = spool.resolve(SCRIPT);
         Files.writeString(script, script(), StandardCharsets.UTF_8); // the spool's path is the target's, in any script
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
         owner.ownOne(script);
         started = System.nanoTime();
         for (Map.Entry<String, ObjectInfo> h : histories.entrySet()) {
@@ -412,8 +416,8 @@ final class WalSpool implements AutoCloseable {
     private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {
         Path tmp = destination.resolveSibling(destination.getFileName() + ".tmp");
         long written;
-        try (InputStream in = repository.openDecoded(o.key()); FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE,
-                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+        try (InputStream in = repository.openDecoded(o.key()); FileChannel channel = FileChannel.open(tmp, java.util.Set.of(
+                StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), PRIVATE_FILE)) {
             OutputStream out = Channels.newOutputStream(channel);
             written = in.transferTo(out);
             if (padTo > written) {

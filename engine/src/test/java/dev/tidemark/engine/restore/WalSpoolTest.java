@@ -12,6 +12,7 @@ import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -56,6 +57,11 @@ class WalSpoolTest {
             Thread.sleep(300);
             assertThat(spool.fetched()).as("fetched with nothing asked for").isEqualTo(4);
             assertThat(spooled(dir)).hasSize(4);
+            // decrypted WAL: as private as pg_wal
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
+            for (Path segment : spooled(dir)) {
+                assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(segment))).as(segment.toString()).isEqualTo("rw-------");
+            }
 
             // the scan reads segment 10 (position 9): the fetch goes on to position 13, no further
             assertThat(spool.segment(names.get(9))).isPresent();
