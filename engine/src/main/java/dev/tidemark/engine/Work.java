@@ -72,6 +72,7 @@ final class Work implements AutoCloseable {
     private final ExecutorService pool;
     private final Map<String, Supplier<BackupProgress>> progress = new ConcurrentHashMap<>();
     private final Map<String, Boolean> submitted = new ConcurrentHashMap<>();
+    private volatile boolean closing;
 
     Work(EngineConfig config, Repository repository, Catalog catalog, Streams streams, PgBinaries binaries, PgServer.Factory servers,
          Clock clock) {
@@ -345,6 +346,9 @@ final class Work implements AutoCloseable {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
+            if (stoppedByClose("base backup", backupId, databaseId)) {
+                return;
+            }
             String reason = reason(e);
             LOG.warn("base backup {} of {} failed: {}", backupId, databaseId, reason);
             // the failure is recorded first, and only a backup the catalog now lists as failed loses its objects: a
@@ -385,6 +389,9 @@ final class Work implements AutoCloseable {
             LOG.info("dump {} of {} completed: {} databases, {} MiB in {} s", dumpId, databaseId, archives.size(),
                     manifest.totalBytes() >> 20, Duration.between(started, clock.instant()).toSeconds());
         } catch (Exception e) {
+            if (stoppedByClose("dump", dumpId, databaseId)) {
+                return;
+            }
             String reason = reason(e);
             LOG.warn("dump {} of {} failed: {}", dumpId, databaseId, reason);
             if (sendQuietly(new Commands.FailDump(databaseId, dumpId, reason, clock.instant()))) { // first: see baseBackup
@@ -472,6 +479,9 @@ final class Work implements AutoCloseable {
         } catch (Exception e) {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
+            }
+            if (stoppedByClose("restore", restoreId, databaseId)) {
+                return;
             }
             String reason = reason(e);
             LOG.warn("restore {} of {} failed: {}", restoreId, databaseId, reason);
@@ -611,8 +621,23 @@ final class Work implements AutoCloseable {
         return message.length() > 2000 ? message.substring(0, 2000) + "..." : message;
     }
 
+    /**
+     * Whether the engine's stop interrupted the job: then the failure it met is the stop's doing, and the job is not
+     * recorded as failed now (the catalog refuses commands from an interrupted thread) but at the next start, as
+     * interrupted, its objects removed.
+     */
+    private boolean stoppedByClose(String what, String id, String databaseId) {
+        if (!closing) {
+            return false;
+        }
+        LOG.info("{} {} of {} interrupted by the engine's stop: it is marked failed (interrupted) at the next start", what, id,
+                databaseId);
+        return true;
+    }
+
     @Override
     public void close() {
+        closing = true;
         pool.shutdownNow();
         try {
             pool.awaitTermination(10, TimeUnit.SECONDS);
