@@ -150,6 +150,14 @@ final class Requests {
                 throw CatalogRejection.conflict("data directory " + pgdata + " is protected already as database " + other.id()
                         + ": a cluster is protected once (its WAL stream, slot and backups belong to " + other.id() + ")");
             }
+            // the same system through another directory (its standby's, or the primary's when the other names the standby)
+            if (!"deregistered".equals(other.status()) && !other.id().equals(except) && (other.chain() != null
+                    && other.chain().startsWith(primaryFacts.systemId() + "-") || sameServer(other.pgUrl(), primary))) {
+                throw CatalogRejection.conflict("database system " + primaryFacts.systemId() + " (the server at " + primary.url()
+                        + ") is protected already as database " + other.id() + " (data directory " + other.pgdata() + "): a cluster is"
+                        + " protected once, whichever of its data directories is named (its WAL stream, slot and backups belong to "
+                        + other.id() + "); to back it up from another directory, change " + other.id() + "'s connection");
+            }
         }
         if (!Files.isReadable(pgdata.resolve("PG_VERSION"))) {
             throw new InvalidRequestException("pgdata " + pgdata + " is not a PostgreSQL data directory this engine can read "
@@ -374,6 +382,16 @@ final class Requests {
     private record ServerFacts(String systemId, int port, boolean standby) {
     }
 
+    /** Whether a recorded URL names the server at the same host and port (its chain is known only after its first WAL). */
+    private static boolean sameServer(String url, PgConnections server) {
+        try {
+            PgConnections other = PgConnections.parse(url, null);
+            return other.host().equalsIgnoreCase(server.host()) && other.port() == server.port();
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return false;
+        }
+    }
+
     /** Refuses a server that cannot be protected, saying what to change. */
     private static ServerFacts checkServer(PgConnections server, String role) {
         ServerFacts facts;
@@ -470,6 +488,19 @@ final class Requests {
         if (change == null) {
             throw new InvalidRequestException("no policy change given");
         }
+        java.util.Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+        counts.put("dailyDumps", change.dailyDumps());
+        counts.put("weeklyDumps", change.weeklyDumps());
+        counts.put("monthlyDumps", change.monthlyDumps());
+        counts.put("manualDumps", change.manualDumps());
+        counts.forEach((name, n) -> {
+            if (n != null && n == 0) {
+                // retention would remove every such dump at its next run, and each new one as soon as it completed
+                String flag = "--" + name.replace("Dumps", "-dumps"); // the CLI's name of it
+                throw new InvalidRequestException(name + " (" + flag + ") = 0 would expire every dump of that kind at once, and each new one"
+                        + " as soon as it completes: keep at least 1 (nothing was changed)");
+            }
+        });
         Policy policy = h.policy().with(change.window(), change.baseBackupSchedule(), change.dumpSchedule(), change.dailyDumps(),
                 change.weeklyDumps(), change.monthlyDumps(), change.manualDumps());
         catalog.send(new Commands.ChangePolicy(databaseId, policy, clock.instant()), actor);

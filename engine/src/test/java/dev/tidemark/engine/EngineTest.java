@@ -174,6 +174,9 @@ class EngineTest {
             assertThatThrownBy(() -> engine.register(new RegisterDatabase("copy", cluster.url(), copy.toString(), null, null), "alice"))
                     .isInstanceOf(InvalidRequestException.class).hasMessageContaining("no running server");
         }
+        // a retention count of 0 would expire every such dump at once, and each new one as it completes
+        assertThatThrownBy(() -> engine.changePolicy("shop", new dev.tidemark.engine.operations.PolicyChange(null, null, null, null, null,
+                null, 0), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("manualDumps (--manual-dumps) = 0");
         // a role that may stream but not take base backups or dumps: its window would never open
         cluster.execute("create role streamer login replication");
         String limited = "postgresql://streamer@127.0.0.1:" + cluster.port() + "/postgres";

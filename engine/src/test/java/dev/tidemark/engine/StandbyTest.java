@@ -58,6 +58,9 @@ class StandbyTest {
             try (Engine engine = Engine.start(config)) {
                 engine.register(new RegisterDatabase("shop", primary.url(), standbyDir.toString(),
                         "postgresql://postgres@127.0.0.1:" + standbyPort + "/postgres", null), "alice");
+                // the same cluster again, through the primary's data directory: protected once
+                assertThatThrownBy(() -> engine.register(new RegisterDatabase("shop2", primary.url(), primary.dataDirectory().toString(),
+                        null, null), "alice")).hasMessageContaining("is protected already as database shop");
                 BackupView backup = engine.requestBaseBackup("shop", "alice");
                 BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"),
                         Duration.ofMinutes(2));

@@ -197,13 +197,13 @@ public final class Commands {
             String baseBackupSchedule;
             @Option(names = "--dump-schedule", description = "one daily slot in UTC, e.g. '01:00'")
             String dumpSchedule;
-            @Option(names = "--daily-dumps", description = "scheduled dumps kept, one a day, for this many days (0-1000)")
+            @Option(names = "--daily-dumps", description = "scheduled dumps kept, one a day, for this many days (1-1000)")
             Integer daily;
-            @Option(names = "--weekly-dumps", description = "Sunday dumps kept for this many weeks (0-1000)")
+            @Option(names = "--weekly-dumps", description = "Sunday dumps kept for this many weeks (1-1000)")
             Integer weekly;
-            @Option(names = "--monthly-dumps", description = "first-Sunday-of-the-month dumps kept for this many months (0-1000)")
+            @Option(names = "--monthly-dumps", description = "first-Sunday-of-the-month dumps kept for this many months (1-1000)")
             Integer monthly;
-            @Option(names = "--manual-dumps", description = "the newest dumps asked for by hand kept (0-1000)")
+            @Option(names = "--manual-dumps", description = "the newest dumps asked for by hand kept (1-1000)")
             Integer manual;
 
             @Override

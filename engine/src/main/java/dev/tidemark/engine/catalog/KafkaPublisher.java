@@ -29,9 +29,15 @@ final class KafkaPublisher implements AutoCloseable {
     static final String GROUP = "kafka-publisher";
     /** Version of the message envelope and payloads; raised when a field changes meaning or disappears. */
     static final int SCHEMA_VERSION = 1;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KafkaPublisher.class);
+    /** While Kafka does not acknowledge, how often the operator is told. */
+    private static final java.time.Duration WARN_EVERY = java.time.Duration.ofMinutes(5);
     private final KafkaProducer<String, byte[]> producer;
     private final String topic;
     private final ObjectMapper json;
+    /** When publications began to fail (System.nanoTime), 0 while they succeed; and when that was last logged. */
+    private volatile long failingSince;
+    private volatile long lastWarning;
 
     KafkaPublisher(String bootstrap, String topic, ObjectMapper json) {
         Properties p = new Properties();
@@ -42,6 +48,8 @@ final class KafkaPublisher implements AutoCloseable {
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "tidemark-catalog");
+        // an unreachable broker is tried again at most every 10 s, not every second
+        p.put(ProducerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "10000");
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
         this.topic = topic == null || topic.isBlank() ? "tidemark.events" : topic;
         this.json = json;
@@ -68,10 +76,27 @@ final class KafkaPublisher implements AutoCloseable {
         try {
             producer.send(record).get(30, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
+            String why = e.getCause() != null ? e.getCause().getMessage() : e.getMessage();
+            long now = System.nanoTime();
+            if (failingSince == 0 || now - lastWarning > WARN_EVERY.toNanos()) {
+                // one line for the operator now and then (the Kafka client's own warnings are turned down in the
+                // server's logging): the events stay in the catalog and go out in order once Kafka answers
+                LOG.warn("Kafka does not acknowledge the catalog's events ({}); they are kept and published in order when it"
+                        + " answers", why);
+                lastWarning = now;
+            }
+            if (failingSince == 0) {
+                failingSince = now;
+            }
             throw new IllegalStateException("Kafka did not acknowledge " + body.get("type") + " of " + event.databaseId()
-                    + "; publication is retried: " + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()));
+                    + "; publication is retried: " + why);
+        }
+        if (failingSince != 0) {
+            LOG.info("Kafka acknowledges the catalog's events again, after {} s", (System.nanoTime() - failingSince) / 1_000_000_000L);
+            failingSince = 0;
         }
     }
+
 
     @Override
     public void close() {

@@ -93,12 +93,29 @@ public final class DumpRunner {
         boolean done = false;
         try {
             List<DumpManifest.Archive> archives = new ArrayList<>();
+            boolean all = databases == null || databases.isEmpty();
             for (int i = 0; i < selected.size(); i++) {
                 String name = selected.get(i);
                 String key = prefix + String.format("%04d.dump", i);
-                archives.add(dumpOne(source, name, key));
+                try {
+                    archives.add(dumpOne(source, name, key));
+                } catch (IOException e) {
+                    if (!all || exists(source, name)) {
+                        throw e;
+                    }
+                    // dropped while the dump ran: a dump of all databases holds those that exist, not a failure for all
+                    log.warn("dump {} of {}: database {} was dropped while the dump ran: skipped", dumpId, databaseId, name);
+                    try {
+                        repository.store().delete(key);
+                    } catch (IOException gone) {
+                        // nothing was stored under it
+                    }
+                    databasesDone = i + 1;
+                    continue;
+                }
                 databasesDone = i + 1;
-                log.info("dump {} of {}: database {} done ({} KiB)", dumpId, databaseId, name, archives.get(i).bytes() >> 10);
+                log.info("dump {} of {}: database {} done ({} KiB)", dumpId, databaseId, name,
+                        archives.get(archives.size() - 1).bytes() >> 10);
             }
             String globalsKey = prefix + "globals.sql";
             StoredObject globals = runInto(List.of(binaries.tool("pg_dumpall").toString(), "--globals-only", "--no-role-passwords"),
@@ -112,6 +129,18 @@ public final class DumpRunner {
             if (!done) {
                 removeQuietly(prefix);
             }
+        }
+    }
+
+    /** Whether the server still has the database (true when it cannot be asked: the dump's failure stands then). */
+    private static boolean exists(PgConnections source, String database) {
+        try (Connection c = source.open(); java.sql.PreparedStatement st = c.prepareStatement("select 1 from pg_database where datname = ?")) {
+            st.setString(1, database);
+            try (ResultSet rs = st.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            return true;
         }
     }
 
