@@ -216,7 +216,7 @@ class ApiTest {
             assertThat(r.getInt(1)).as("replaced by the dump's rows").isEqualTo(2);
         }
         // any name PostgreSQL allows, '=' and quotes included (given to pg_restore as a quoted connection setting)
-        String odd = "we\"ird 'ü=x";
+        String odd = "we\"ird 'ü=x+y%41";
         cluster.execute("create database \"" + odd.replace("\"", "\"\"") + "\"");
         HttpResponse<String> intoOdd = call("POST", "/v1/databases/shop/dumps/" + id + "/restore", ADMIN,
                 JSON.writeValueAsString(java.util.Map.of("database", "postgres", "targetDatabase", odd)));

@@ -150,13 +150,13 @@ final class Requests {
                 throw CatalogRejection.conflict("data directory " + pgdata + " is protected already as database " + other.id()
                         + ": a cluster is protected once (its WAL stream, slot and backups belong to " + other.id() + ")");
             }
-            // the same system through another directory (its standby's, or the primary's when the other names the standby)
-            if (!"deregistered".equals(other.status()) && !other.id().equals(except) && (other.chain() != null
-                    && other.chain().startsWith(primaryFacts.systemId() + "-") || sameServer(other.pgUrl(), primary))) {
-                throw CatalogRejection.conflict("database system " + primaryFacts.systemId() + " (the server at " + primary.url()
-                        + ") is protected already as database " + other.id() + " (data directory " + other.pgdata() + "): a cluster is"
-                        + " protected once, whichever of its data directories is named (its WAL stream, slot and backups belong to "
-                        + other.id() + "); to back it up from another directory, change " + other.id() + "'s connection");
+            // the same primary through another directory (its standby's, or the primary's when the other names the
+            // standby). Not the same system identifier alone: a restored copy shares it, and is a cluster of its own
+            if (!"deregistered".equals(other.status()) && !other.id().equals(except) && sameServer(other.pgUrl(), primary)) {
+                throw CatalogRejection.conflict("the server at " + primary.url() + " is protected already as database " + other.id()
+                        + " (data directory " + other.pgdata() + "): a cluster is protected once, whichever of its data directories"
+                        + " is named (its WAL stream, slot and backups belong to " + other.id() + "); to back it up from another"
+                        + " directory, change " + other.id() + "'s connection");
             }
         }
         if (!Files.isReadable(pgdata.resolve("PG_VERSION"))) {
@@ -452,16 +452,14 @@ final class Requests {
                     }
                 }
             }
+            // before PostgreSQL 14 there is no pg_read_all_data: the role's grants on each table are its operator's business
             if (version >= 140000) {
-                try (ResultSet d = s.executeQuery("select pg_has_role('pg_read_all_data', 'member')")) {
+                // 'usage': a member whose privileges apply (a NOINHERIT role's would not)
+                try (ResultSet d = s.executeQuery("select pg_has_role('pg_read_all_data', 'usage')")) {
                     if (d.next() && !d.getBoolean(1)) {
                         missing.add("GRANT pg_read_all_data TO " + server.user() + ";");
                     }
                 }
-            } else {
-                throw new InvalidRequestException("the role " + server.user() + " on the " + role + " at " + server + " is no superuser:"
-                        + " dumps read every table, which before PostgreSQL 14 (pg_read_all_data) only a superuser may; register"
-                        + " the database with a superuser (nothing was registered)");
             }
         } catch (SQLException e) {
             throw new InvalidRequestException("cannot check the privileges of " + server.user() + " on the " + role + " at " + server
@@ -478,7 +476,7 @@ final class Requests {
     private static String connectionFailure(SQLException e) {
         String message = e.getMessage();
         if (message != null && message.contains("setting up the SSL connection")) {
-            return "what answers there is not a PostgreSQL server (it did not answer PostgreSQL's connection request)";
+            return "what answers there is not a PostgreSQL server (it did not answer PostgreSQL's connection request: " + message + ")";
         }
         return message;
     }
@@ -616,6 +614,7 @@ final class Requests {
                 throw new IllegalStateException("interrupted while checking the restore's target", e);
             }
         }
+        ask.shutdownNow(); // those not in time are given up on
         for (DatabaseHistory db : catalog.view().databases()) {
             if (db.active()) {
                 guarded.addAll(linkedLocations(db));
@@ -693,7 +692,7 @@ final class Requests {
         return views.restore(databaseId, restoreId);
     }
 
-    /** The tables, views and sequences of a database outside the system schemas; 0 when it cannot be asked now. */
+    /** The tables, views and sequences of a database outside the system schemas; refused when it cannot be asked now. */
     private long userRelations(DatabaseHistory h, String database) {
         try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).withDatabase(database).open();
              Statement st = c.createStatement();

@@ -560,7 +560,9 @@ final class Work implements AutoCloseable {
         DumpRunner runner = new DumpRunner(repository, binaries);
         DumpManifest.Archive stored = new DumpManifest.Archive(archive.database(), archive.key(), archive.sha256(), archive.bytes(),
                 archive.storedBytes());
-        return new DumpDownload(db.id() + "-" + dumpId + "-" + archive.database() + ".dump", archive.bytes(), archive.sha256(), offset -> {
+        // a file name, whatever the database is called: no directory, no quote that would end the header
+        String safeName = archive.database().replaceAll("[^A-Za-z0-9._-]", "_");
+        return new DumpDownload(db.id() + "-" + dumpId + "-" + safeName + ".dump", archive.bytes(), archive.sha256(), offset -> {
             InputStream in = runner.open(stored);
             if (offset > 0) {
                 in.skipNBytes(offset);

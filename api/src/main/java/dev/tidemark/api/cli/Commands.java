@@ -426,7 +426,8 @@ public final class Commands {
                 if (file == null) {
                     response = api().stream(path, null); // the server names the file
                     String disposition = response.headers().firstValue("Content-Disposition").orElse("filename=\"" + id + ".dump\"");
-                    file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1"));
+                    // the name only: never a directory the server's answer names
+                    file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1")).getFileName();
                 }
                 Path parent = file.toAbsolutePath().getParent();
                 if (parent != null && !Files.isDirectory(parent)) {

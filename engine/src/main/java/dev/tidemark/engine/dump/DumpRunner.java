@@ -215,20 +215,48 @@ public final class DumpRunner {
         environment(pb.environment(), target);
         Process process = pb.start();
         CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> readAll(process.getInputStream()));
-        try (InputStream in = open(archive); OutputStream stdin = process.getOutputStream()) {
-            in.transferTo(stdin);
-        } catch (IOException e) {
-            // pg_restore stopping on an error closes its input: its own message is the reason, not the broken pipe
-            try {
-                if (process.waitFor(30, TimeUnit.SECONDS) && process.exitValue() != 0) {
-                    throw restoreFailed(database, target, process.exitValue(), output.get(30, TimeUnit.SECONDS).trim());
+        OutputStream stdin = process.getOutputStream();
+        try (InputStream in = open(archive)) {
+            byte[] buffer = new byte[1 << 16];
+            while (true) {
+                int n;
+                try {
+                    n = in.read(buffer);
+                } catch (IOException readFailed) {
+                    // the archive failed its check (or could not be read): pg_restore must not see the end of its input and
+                    // commit what it has, so it is killed before its input closes
+                    process.destroyForcibly();
+                    throw new IOException("restoring dump archive " + archive.key() + " into " + database + " failed, nothing was"
+                            + " committed: " + readFailed.getMessage(), readFailed);
                 }
-            } catch (InterruptedException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ignored) {
-                // the read error below is all there is to say
+                if (n < 0) {
+                    break;
+                }
+                try {
+                    stdin.write(buffer, 0, n);
+                } catch (IOException pipe) {
+                    // pg_restore stopped on an error and closed its input: its own message is the reason
+                    try {
+                        if (process.waitFor(30, TimeUnit.SECONDS) && process.exitValue() != 0) {
+                            throw restoreFailed(database, target, process.exitValue(), output.get(30, TimeUnit.SECONDS).trim());
+                        }
+                    } catch (InterruptedException | java.util.concurrent.ExecutionException
+                             | java.util.concurrent.TimeoutException ignored) {
+                        // the write error below is all there is to say
+                    }
+                    process.destroyForcibly();
+                    throw new IOException("restoring dump archive " + archive.key() + " into " + database + " failed: "
+                            + pipe.getMessage() + " " + output.getNow(""), pipe);
+                }
             }
+        } catch (IOException e) {
             process.destroyForcibly();
-            throw new IOException("restoring dump archive " + archive.key() + " into " + database + " failed: " + e.getMessage()
-                    + " " + output.getNow(""), e);
+            throw e;
+        }
+        try {
+            stdin.close(); // the whole archive, checked: pg_restore may commit
+        } catch (IOException closed) {
+            // pg_restore had stopped already: its exit status below says how
         }
         try {
             int exit = process.waitFor();

@@ -103,7 +103,9 @@ public final class PgConnections {
     }
 
     public String jdbcUrl() {
-        return "jdbc:postgresql://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/" + database;
+        // the driver decodes the path: a database name with '%', '+', '?' or '/' in it must be encoded
+        return "jdbc:postgresql://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/"
+                + java.net.URLEncoder.encode(database, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** An optional password, for child processes (PGPASSWORD); never logged. */
@@ -133,6 +135,8 @@ public final class PgConnections {
             p.setProperty("password", password);
         }
         p.setProperty("connectTimeout", "10");
+        // a server that takes the connection but never answers the login does not hold the caller for ever
+        p.setProperty("loginTimeout", "30");
         p.setProperty("tcpKeepAlive", "true");
         return p;
     }

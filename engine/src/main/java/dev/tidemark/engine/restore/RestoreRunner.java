@@ -116,6 +116,8 @@ public final class RestoreRunner {
     /** Recovery pauses at the target and the runner promotes it (fast promotion, no end-of-recovery checkpoint). */
     private volatile boolean promoteAtTarget;
     private volatile int serverVersionNum;
+    /** The secret the recovery's log lines start with (RecoveryLog). */
+    private volatile String logTag = RecoveryLog.newTag();
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
         this.repository = repository;
@@ -871,6 +873,9 @@ public final class RestoreRunner {
         lines.add("log_destination = 'stderr'");
         lines.add("lc_messages = 'C'");
         lines.add("log_min_messages = warning");
+        // lines the restore trusts start with a secret of its own (RecoveryLog): a client cannot forge them
+        logTag = RecoveryLog.newTag();
+        lines.add("log_line_prefix = '" + RecoveryLog.prefix(logTag) + "'");
         if (manifest.serverVersionNum() >= 140000) {
             // the restored files are not yet durable: one syncfs of the file system instead of an fsync per file
             lines.add("recovery_init_sync_method = syncfs");
@@ -884,7 +889,7 @@ public final class RestoreRunner {
     /** The settings the restore wrote that serve the recovery only; its port and raised settings stay. */
     private static final Pattern RECOVERY_ONLY = Pattern.compile(
             "\\s*(restore_command|recovery_target\\w*|recovery_init_sync_method|logging_collector|log_destination|lc_messages"
-                    + "|log_min_messages)\\s*=.*");
+                    + "|log_min_messages|log_line_prefix)\\s*=.*");
     /**
      * What else an in-place restore wrote and takes back: the database is the production one again, with its own
      * archiving and replication settings. A copy beside keeps them off: it must never archive into, or follow, the
@@ -995,25 +1000,17 @@ public final class RestoreRunner {
     private static final Pattern SETTING_BELOW_SOURCE = Pattern.compile(
             "(\\w+) = (\\d+) is a lower setting than on the (?:primary|master) server(?:, where its value was| \\(its value was) (\\d+)");
 
-    private static Map<String, String> settingsBelowSource(Path logFile) {
+    private Map<String, String> settingsBelowSource(Path logFile) {
         Map<String, String> raise = new TreeMap<>();
-        try {
-            Matcher m = SETTING_BELOW_SOURCE.matcher(Files.readString(logFile, StandardCharsets.UTF_8));
-            while (m.find()) {
-                raise.put(m.group(1), m.group(3));
-            }
-        } catch (IOException e) {
-            // no log: nothing to learn from it
+        for (java.util.regex.MatchResult m : RecoveryLog.read(logFile, logTag).all(SETTING_BELOW_SOURCE)) {
+            raise.put(m.group(1), m.group(3));
         }
         return raise;
     }
 
-    private static boolean logMentions(Path logFile, String text) {
-        try {
-            return Files.readString(logFile, StandardCharsets.UTF_8).contains(text);
-        } catch (IOException e) {
-            return false;
-        }
+    /** Whether a message of the recovering server itself starts with text (never what a client put in the log). */
+    private boolean logMentions(Path logFile, String text) {
+        return RecoveryLog.read(logFile, logTag).has(text);
     }
 
     private Result recoverOnce(Request request, PgServer server, Path target, Path logFile, Path movedAside, boolean targetIsEnd)
@@ -1031,8 +1028,9 @@ public final class RestoreRunner {
         long deadline = System.nanoTime() + request.startTimeout().toNanos();
         Properties props = new Properties();
         props.setProperty("user", request.superuser());
-        if (request.password() != null) {
-            // the restored copy has the source's roles and pg_hba.conf: the role's password as it was at the target
+        if (request.password() != null && listensOnLoopback(target)) {
+            // the restored copy has the source's roles and pg_hba.conf: the role's password as it was at the target. Only
+            // when the copy itself holds 127.0.0.1:port (else whoever holds it would be handed the password)
             props.setProperty("password", request.password());
         }
         String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
@@ -1089,9 +1087,7 @@ public final class RestoreRunner {
                         if (!rs.getBoolean(1)) {
                             Instant reached = rs.getTimestamp(2) == null ? null : rs.getTimestamp(2).toInstant();
                             String lsn = rs.getString(3);
-                            String serverLog = Files.readString(logFile);
-                            boolean stopped = targetIsEnd || serverLog.contains("recovery stopping before")
-                                    || serverLog.contains("recovery stopping after");
+                            boolean stopped = targetIsEnd || logMentions(logFile, "recovery stopping ");
                             int timeline = timelineOf(c);
                             List<String> prepared = preparedTransactions(c);
                             String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
@@ -1150,11 +1146,11 @@ public final class RestoreRunner {
      * promoted); a pause for any other reason fails the restore.
      */
     private boolean pausedAtTargetInLog(Request request, Path logFile, boolean targetIsEnd) throws IOException {
-        String serverLog = Files.readString(logFile, StandardCharsets.UTF_8);
-        if (!serverLog.contains("pausing at the end of recovery") && !serverLog.contains("recovery has paused")) {
+        RecoveryLog serverLog = RecoveryLog.read(logFile, logTag);
+        if (!serverLog.has("pausing at the end of recovery") && !serverLog.has("recovery has paused")) {
             return false;
         }
-        if (!promoteAtTarget || targetIsEnd || !serverLog.contains("recovery stopping ")) {
+        if (!promoteAtTarget || targetIsEnd || !serverLog.has("recovery stopping ")) {
             throw new IOException("recovery paused before reaching the target: " + failureFromLog(logFile) + " (server log: "
                     + logFile + ")");
         }
@@ -1167,27 +1163,20 @@ public final class RestoreRunner {
      */
     private Optional<Result> endedInLog(Request request, Path target, Path logFile, Path movedAside, boolean targetIsEnd)
             throws IOException {
-        String serverLog = Files.readString(logFile, StandardCharsets.UTF_8);
-        if (!serverLog.contains("database system is ready to accept connections")) {
+        RecoveryLog serverLog = RecoveryLog.read(logFile, logTag);
+        if (!serverLog.has("database system is ready to accept connections")) {
             return Optional.empty();
         }
-        Instant reached = null;
-        for (Matcher last = LAST_TRANSACTION.matcher(serverLog); last.find(); ) {
+        Instant reached = serverLog.last(LAST_TRANSACTION).map(m -> {
             try {
-                reached = java.time.OffsetDateTime.parse(last.group(1), LOG_TIME).toInstant();
+                return java.time.OffsetDateTime.parse(m.group(1), LOG_TIME).toInstant();
             } catch (java.time.format.DateTimeParseException e) {
-                reached = null;
+                return null;
             }
-        }
-        String lsn = null;
-        for (Matcher redo = REDO_DONE.matcher(serverLog); redo.find(); ) {
-            lsn = redo.group(1);
-        }
-        int timeline = 0;
-        for (Matcher tl = NEW_TIMELINE.matcher(serverLog); tl.find(); ) {
-            timeline = Integer.parseInt(tl.group(1));
-        }
-        boolean stopped = targetIsEnd || serverLog.contains("recovery stopping ");
+        }).orElse(null);
+        String lsn = serverLog.last(REDO_DONE).map(m -> m.group(1)).orElse(null);
+        int timeline = serverLog.last(NEW_TIMELINE).map(m -> Integer.parseInt(m.group(1))).orElse(0);
+        boolean stopped = targetIsEnd || serverLog.has("recovery stopping ");
         String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
                 + (reached == null ? "no transaction time in the server's log" : "last transaction replayed from " + reached)
                 + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
@@ -1196,6 +1185,17 @@ public final class RestoreRunner {
                 + ", now on timeline " + timeline + " (followed through the server's log: the copy does not let the engine in as "
                 + request.superuser() + ")";
         return Optional.of(new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary));
+    }
+
+    /** Whether the running server of the data directory listens on the loopback address (its postmaster.pid says so). */
+    private static boolean listensOnLoopback(Path dataDirectory) {
+        try {
+            List<String> lines = Files.readAllLines(dataDirectory.resolve("postmaster.pid"), StandardCharsets.UTF_8);
+            String first = lines.size() > 5 ? lines.get(5).strip() : "";
+            return List.of("*", "0.0.0.0", "127.0.0.1", "localhost").contains(first);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static void closeQuietly(Connection c) {
@@ -1213,7 +1213,7 @@ public final class RestoreRunner {
         List<String> gids = new ArrayList<>();
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select gid from pg_prepared_xacts order by prepared")) {
             while (rs.next()) {
-                gids.add("'" + rs.getString(1) + "'");
+                gids.add("'" + rs.getString(1).replace("'", "''") + "'"); // as COMMIT PREPARED takes it
             }
         }
         return gids;

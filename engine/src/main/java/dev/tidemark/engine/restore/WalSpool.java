@@ -57,6 +57,8 @@ final class WalSpool implements AutoCloseable {
     static final String WANTED = ".wanted";
     /** How much WAL the fetch may run ahead of the newest segment asked for. */
     static final long LOOKAHEAD_BYTES = 512L << 20;
+    /** Disk space a fetch leaves free (for the server's own files while it recovers). */
+    static final long FREE_RESERVE = 256L << 20;
     /** Spooled segments are decrypted WAL, row data in plain: readable by their owner alone, as in pg_wal. */
     private static final java.nio.file.attribute.FileAttribute<?> PRIVATE_FILE =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
@@ -183,8 +185,10 @@ final class WalSpool implements AutoCloseable {
             }
         }
         long count = stored.size(); // a segment held on two timelines (a switch) counts once: a few segments at most
-        if (target.isPresent()) {
-            java.time.Instant after = target.get().plus(STORED_AFTER_MARGIN);
+        java.time.Instant after = target.map(t -> t.plus(STORED_AFTER_MARGIN)).orElse(null);
+        // when even the first segment was stored after the target (a repository copied or restored from elsewhere), the
+        // times say nothing about where the target lies: all of it
+        if (after != null && !stored.isEmpty() && !stored.firstEntry().getValue().isAfter(after)) {
             Optional<Long> firstAfter = stored.entrySet().stream().filter(e -> e.getValue().isAfter(after)).map(Map.Entry::getKey)
                     .findFirst();
             if (firstAfter.isPresent()) {
@@ -293,15 +297,17 @@ final class WalSpool implements AutoCloseable {
         List<Future<?>> futures = new ArrayList<>();
         try {
             int position = 0;
+            int checked = 0; // the fetches before this one succeeded
             for (Map.Entry<String, ObjectInfo> s : segments.entrySet()) {
                 while (position > asked.get() + lookahead) {
                     if (closed || failure != null) {
                         return;
                     }
-                    for (Future<?> f : futures) { // a failed fetch fails the spool now, not after the rest
-                        if (f.isDone()) {
-                            f.get();
-                        }
+                    // a failed fetch fails the spool now, not once the rest is in; in replay order, as finish() does,
+                    // so a damaged segment beyond the target fails nothing while the ones before it are still coming
+                    while (checked < futures.size() && futures.get(checked).isDone()) {
+                        futures.get(checked).get();
+                        checked++;
                     }
                     readWanted();
                     synchronized (gate) {
@@ -324,8 +330,11 @@ final class WalSpool implements AutoCloseable {
                 fail(e.getCause() == null ? e.getMessage() : e.getCause().getMessage());
                 futures.forEach(other -> other.cancel(true));
             }
-        } catch (InterruptedException | java.util.concurrent.CancellationException e) {
+        } catch (InterruptedException | java.util.concurrent.CancellationException | java.util.concurrent.RejectedExecutionException e) {
             // closed: the recovery needs no more
+        } catch (RuntimeException e) {
+            // whatever it is, those waiting for a segment must hear of it rather than wait for ever
+            fail("the WAL fetch stopped: " + e);
         }
     }
 
@@ -415,6 +424,13 @@ final class WalSpool implements AutoCloseable {
 
     private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {
         Path tmp = destination.resolveSibling(destination.getFileName() + ".tmp");
+        // the disk check before the restore estimated; this one is sure: the restore fails before the disk is full
+        long free = Files.getFileStore(spool).getUsableSpace();
+        if (free < segmentSize + FREE_RESERVE) {
+            throw new IOException("not enough disk space for the WAL to replay under " + spool + ": " + (free >> 20) + " MiB free, a"
+                    + " segment needs " + (segmentSize >> 20) + " MiB and " + (FREE_RESERVE >> 20) + " MiB are kept free; free space or"
+                    + " restore into another file system");
+        }
         long written;
         try (InputStream in = repository.openDecoded(o.key()); FileChannel channel = FileChannel.open(tmp, java.util.Set.of(
                 StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), PRIVATE_FILE)) {

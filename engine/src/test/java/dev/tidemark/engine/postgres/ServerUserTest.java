@@ -25,7 +25,10 @@ class ServerUserTest {
         UserPrincipalLookupService lookup = pgdata.getFileSystem().getUserPrincipalLookupService();
         // "nobody" exists on every Linux; its group differs from its name on Debian (nogroup)
         Files.setOwner(pgdata, lookup.lookupPrincipalByName("nobody"));
-        String group = Files.readAttributes(pgdata, PosixFileAttributes.class).group().getName();
+        // a group other than root's, and other than a group named like the user
+        String group = Files.exists(Path.of("/etc/group")) && Files.readString(Path.of("/etc/group")).contains("\nnogroup:") ? "nogroup" : "nobody";
+        Files.getFileAttributeView(pgdata, java.nio.file.attribute.PosixFileAttributeView.class)
+                .setGroup(lookup.lookupPrincipalByGroupName(group));
         ServerUser owner = ServerUser.owning(pgdata, fallback);
         assertThat(owner.name()).isEqualTo("nobody");
         assertThat(owner.command(List.of("true"))).containsExactly("runuser", "-u", "nobody", "--", "true");

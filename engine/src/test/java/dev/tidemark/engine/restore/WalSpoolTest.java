@@ -109,6 +109,9 @@ class WalSpoolTest {
         long margin = WalSpool.LOOKAHEAD_BYTES / SEGMENT;
         assertThat(WalSpool.spoolBytes(objects, SEGMENT, Optional.of(t0.plus(Duration.ofMinutes(10)))))
                 .isEqualTo((17 + margin) * SEGMENT + 42);
+        // a repository copied from elsewhere: every segment stored after the target says nothing of where it lies: all
+        List<ObjectInfo> copied = objects.stream().map(o -> new ObjectInfo(o.key(), o.size(), t0.plus(Duration.ofDays(2)))).toList();
+        assertThat(WalSpool.spoolBytes(copied, SEGMENT, Optional.of(t0.plus(Duration.ofMinutes(10))))).isEqualTo(100 * SEGMENT + 42);
         // a target after everything: all of it
         assertThat(WalSpool.spoolBytes(objects, SEGMENT, Optional.of(t0.plus(Duration.ofDays(1))))).isEqualTo(100 * SEGMENT + 42);
     }
