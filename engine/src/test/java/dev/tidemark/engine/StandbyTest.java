@@ -92,6 +92,18 @@ class StandbyTest {
                     assertThat(engine.events("shop", 0, 200).events()).filteredOn(e -> e.type().equals("DumpStarted"))
                             .last().satisfies(e -> assertThat(e.payload().get("fromStandby")).isEqualTo(false));
                     st.execute("select pg_wal_replay_resume()");
+                    // and it holds what the primary committed before it
+                    primary.execute("create database paused_check");
+                    RestoreView intoCheck = engine.restoreDump("shop", fresh.id(), "postgres", "paused_check", false, "alice");
+                    RestoreView checked = await(() -> engine.restore("shop", intoCheck.id()), r -> !r.status().matches("requested|running"),
+                            Duration.ofMinutes(2));
+                    assertThat(checked.status()).as(checked.failure()).isEqualTo("completed");
+                    try (Connection check = primary.connect("paused_check"); Statement cs = check.createStatement();
+                         ResultSet rs = cs.executeQuery("select count(*) from paused_marker")) {
+                        rs.next();
+                        assertThat(rs.getInt(1)).isEqualTo(1);
+                    }
+                    primary.execute("drop database paused_check");
                 }
                 primary.execute("drop table paused_marker");
 
