@@ -386,8 +386,21 @@ final class Requests {
     private static boolean sameServer(String url, PgConnections server) {
         try {
             PgConnections other = PgConnections.parse(url, null);
-            return other.host().equalsIgnoreCase(server.host()) && other.port() == server.port();
-        } catch (IllegalArgumentException | NullPointerException e) {
+            if (other.port() != server.port()) {
+                return false;
+            }
+            if (other.host().equalsIgnoreCase(server.host())) {
+                return true;
+            }
+            // another name of the same host (localhost and 127.0.0.1, say): the addresses they stand for
+            java.util.Set<java.net.InetAddress> theirs = java.util.Set.of(java.net.InetAddress.getAllByName(other.host()));
+            for (java.net.InetAddress mine : java.net.InetAddress.getAllByName(server.host())) {
+                if (theirs.contains(mine) || mine.isLoopbackAddress() && theirs.stream().anyMatch(java.net.InetAddress::isLoopbackAddress)) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IllegalArgumentException | NullPointerException | java.net.UnknownHostException e) {
             return false;
         }
     }
@@ -492,6 +505,9 @@ final class Requests {
         counts.put("monthlyDumps", change.monthlyDumps());
         counts.put("manualDumps", change.manualDumps());
         counts.forEach((name, n) -> {
+            if (n != null && (n < 0 || n > 1000)) {
+                throw new InvalidRequestException(name + " must be between 1 and 1000, not " + n + " (nothing was changed)");
+            }
             if (n != null && n == 0) {
                 // retention would remove every such dump at its next run, and each new one as soon as it completed
                 String flag = "--" + name.replace("Dumps", "-dumps"); // the CLI's name of it
@@ -677,6 +693,7 @@ final class Requests {
                     + ": create it first, owned by the role Tidemark connects as (createdb -O " + role + " NAME); a dump is restored"
                     + " into an existing database (nothing was recorded)");
         }
+        requireOwnedByRole(h, targetDatabase, role);
         if (!replace) {
             long objects = userRelations(h, targetDatabase);
             if (objects > 0) {
@@ -690,6 +707,29 @@ final class Requests {
         catalog.send(new Commands.RequestRestore(databaseId, restoreId, "dump", null, false, null, null, false, dumpId, database,
                 targetDatabase, null, clock.instant()), actor);
         return views.restore(databaseId, restoreId);
+    }
+
+    /**
+     * pg_restore --clean drops and creates the dump's objects as the role Tidemark connects as: a database it does not own
+     * (nor is a superuser for) fails halfway, so it is refused up front.
+     */
+    private void requireOwnedByRole(DatabaseHistory h, String database, String role) {
+        try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
+             PreparedStatement st = c.prepareStatement("select r.rolsuper or pg_has_role(d.datdba, 'usage'),"
+                     + " pg_get_userbyid(d.datdba) from pg_roles r, pg_database d where r.rolname = current_user and d.datname = ?")) {
+            st.setString(1, database);
+            try (ResultSet rs = st.executeQuery()) {
+                if (rs.next() && !rs.getBoolean(1)) {
+                    throw new InvalidRequestException("database " + database + " belongs to " + rs.getString(2) + ", and the dump is"
+                            + " restored as " + role + ", which may not replace its objects: restore into a database " + role
+                            + " owns (createdb -O " + role + " NAME, or ALTER DATABASE ... OWNER TO " + role + ") (nothing was"
+                            + " recorded)");
+                }
+            }
+        } catch (SQLException | IllegalArgumentException e) {
+            throw new InvalidRequestException("cannot ask the server of " + h.id() + " who owns database " + database + ": "
+                    + e.getMessage() + " (nothing was recorded)");
+        }
     }
 
     /** The tables, views and sequences of a database outside the system schemas; refused when it cannot be asked now. */

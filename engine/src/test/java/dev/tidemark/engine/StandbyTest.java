@@ -61,6 +61,10 @@ class StandbyTest {
                 // the same cluster again, through the primary's data directory: protected once
                 assertThatThrownBy(() -> engine.register(new RegisterDatabase("shop2", primary.url(), primary.dataDirectory().toString(),
                         null, null), "alice")).hasMessageContaining("is protected already as database shop");
+                // and under another name of the same host
+                assertThatThrownBy(() -> engine.register(new RegisterDatabase("shop2", "postgresql://postgres@localhost:" + primary.port()
+                        + "/postgres", primary.dataDirectory().toString(), null, null), "alice"))
+                        .hasMessageContaining("is protected already as database shop");
                 BackupView backup = engine.requestBaseBackup("shop", "alice");
                 BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"),
                         Duration.ofMinutes(2));
