@@ -408,7 +408,7 @@ final class WalSpool implements AutoCloseable {
                   exit 1
                 fi
                 # the name asked for, for the fetch (which runs a bounded way ahead of it)
-                echo "$1" > "$d/%s.$$" && mv -f "$d/%s.$$" "$d/%s"
+                echo "$1" > "$d/%s.$$" && mv -f "$d/%s.$$" "$d/%s" || rm -f "$d/%s.$$"
                 while [ ! -f "$d/$1" ]; do
                   # the spool gone (the restore failed or was abandoned): nothing will come, PostgreSQL must not wait
                   if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
@@ -419,7 +419,7 @@ final class WalSpool implements AutoCloseable {
                 # a hard link costs nothing (PostgreSQL renames or recycles it, never rewrites what it replays); a copy
                 # when the spool is on another file system
                 ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                """.formatted(restoreId, dir, PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE);
+                """.formatted(restoreId, dir, PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE);
     }
 
     private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {
