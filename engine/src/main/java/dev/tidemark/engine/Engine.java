@@ -248,6 +248,11 @@ public final class Engine implements Operations, AutoCloseable {
     }
 
     @Override
+    public RestoreView cancelRestore(String databaseId, String restoreId, String actor) {
+        return guard(() -> requests.cancelRestore(databaseId, restoreId, actor));
+    }
+
+    @Override
     public WindowView recoveryWindow(String databaseId) {
         return guard(() -> views.window(databaseId));
     }

@@ -670,6 +670,25 @@ final class Requests {
         }
     }
 
+    /** Cancels a point-in-time restore that is requested or running; what it did is undone as for a failed one. */
+    RestoreView cancelRestore(String databaseId, String restoreId, String actor) {
+        DatabaseHistory h = views.history(databaseId);
+        DatabaseHistory.Restore r = h.restore(restoreId).orElseThrow(() -> new dev.tidemark.engine.operations.NotFoundException(
+                "database " + databaseId + " has no restore " + restoreId));
+        if (!"requested".equals(r.status()) && !"running".equals(r.status())) {
+            throw CatalogRejection.conflict("restore " + restoreId + " is " + r.status() + ": there is nothing to cancel");
+        }
+        if ("dump".equals(r.kind())) {
+            throw CatalogRejection.conflict("restore " + restoreId + " restores a dump in one pg_restore transaction: it completes or"
+                    + " changes nothing, and is not cancelled halfway");
+        }
+        if (!work.cancelRestore(databaseId, restoreId, actor)) {
+            throw CatalogRejection.conflict("restore " + restoreId + " runs on node " + h.owner() + ": ask that node to cancel it");
+        }
+        LOG.info("restore {} of {}: cancelled by {}; it stops at its next step and undoes what it did", restoreId, databaseId, actor);
+        return views.restore(databaseId, restoreId);
+    }
+
     RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, boolean replace, String actor) {
         DatabaseHistory h = views.history(databaseId);
         if (h.purged()) {

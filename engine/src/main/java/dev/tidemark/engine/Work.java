@@ -73,6 +73,9 @@ final class Work implements AutoCloseable {
     private final Map<String, Supplier<BackupProgress>> progress = new ConcurrentHashMap<>();
     private final Map<String, Boolean> submitted = new ConcurrentHashMap<>();
     private volatile boolean closing;
+    /** Restores running on this node, and those asked to be cancelled (by whom), by database/restore id. */
+    private final Map<String, RestoreRunner> runningRestores = new ConcurrentHashMap<>();
+    private final Map<String, String> cancelledRestores = new ConcurrentHashMap<>();
 
     Work(EngineConfig config, Repository repository, Catalog catalog, Streams streams, PgBinaries binaries, PgServer.Factory servers,
          Clock clock) {
@@ -448,6 +451,10 @@ final class Work implements AutoCloseable {
                 return;
             }
             RestoreRunner runner = restoreRunner(db);
+            runningRestores.put(key, runner);
+            if (cancelledRestores.containsKey(key)) { // cancelled while it waited for its turn
+                runner.cancel(cancelledRestores.get(key));
+            }
             progress.put(key, runner::progress);
             RestoreRunner.Request request = pitrRequest(db, restoreId, r.backupId(), r.manifestSha256(), r.latest() ? null : r.targetTime(),
                     r.targetDir(), r.port(), r.inPlace());
@@ -483,12 +490,33 @@ final class Work implements AutoCloseable {
             if (stoppedByClose("restore", restoreId, databaseId)) {
                 return;
             }
-            String reason = reason(e);
+            String by = cancelledRestores.get(key);
+            String reason = by != null ? "cancelled by " + by + " (" + (r.inPlace() ? "the old data directory is back in place"
+                    : "nothing of the copy was kept") + ")" : reason(e);
             LOG.warn("restore {} of {} failed: {}", restoreId, databaseId, reason);
             sendQuietly(new Commands.FailRestore(databaseId, restoreId, reason, clock.instant()));
         } finally {
             progress.remove(key);
+            runningRestores.remove(key);
+            cancelledRestores.remove(key);
         }
+    }
+
+    /**
+     * Cancels a restore of a database this node owns (running, or waiting for its turn); false when it is another
+     * node's to run.
+     */
+    boolean cancelRestore(String databaseId, String restoreId, String actor) {
+        if (!owned(databaseId)) {
+            return false;
+        }
+        String key = databaseId + "/" + restoreId;
+        cancelledRestores.put(key, actor);
+        RestoreRunner runner = runningRestores.get(key);
+        if (runner != null) {
+            runner.cancel(actor);
+        }
+        return true;
     }
 
     /** A completed base backup as a startable tar archive, its WAL to consistency included. */

@@ -15,6 +15,7 @@ import dev.tidemark.engine.operations.RestoreView;
 import dev.tidemark.engine.operations.WindowView;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.restore.RestoreRunner;
 import dev.tidemark.engine.testing.PostgresCluster;
 import static dev.tidemark.engine.testing.Eventually.await;
 import dev.tidemark.engine.testing.TableChecksums;
@@ -122,6 +123,21 @@ class EngineTest {
             assertThat(e.actor()).isEqualTo("bob");
         });
         assertThat(events.events()).extracting(EventPage.Event::type).contains("BaseBackupCompleted", "WalArchived", "RestoreCompleted");
+
+        // a restore cancelled right after it was asked for: it fails as cancelled, and nothing of it is left
+        Path cancelledTarget = tmp.resolve("cancelled");
+        RestoreView toCancel = engine.requestRestore("shop", new RestoreRequest(null, true, cancelledTarget.toString(),
+                PostgresCluster.freePort(), false), "bob");
+        assertThat(engine.cancelRestore("shop", toCancel.id(), "carol").id()).isEqualTo(toCancel.id());
+        RestoreView cancelled = await(() -> engine.restore("shop", toCancel.id()), r -> !r.status().matches("requested|running"),
+                Duration.ofMinutes(3));
+        assertThat(cancelled.status()).isEqualTo("failed");
+        assertThat(cancelled.failure()).startsWith("cancelled by carol").contains("nothing of the copy was kept");
+        assertThat(cancelledTarget).doesNotExist();
+        assertThat(RestoreRunner.spoolOf(cancelledTarget)).doesNotExist();
+        assertThatThrownBy(() -> engine.cancelRestore("shop", toCancel.id(), "carol")).isInstanceOf(ConflictException.class)
+                .hasMessageContaining("is failed: there is nothing to cancel");
+        assertThatThrownBy(() -> engine.cancelRestore("shop", "restore-nope", "carol")).isInstanceOf(NotFoundException.class);
     }
 
     @Test

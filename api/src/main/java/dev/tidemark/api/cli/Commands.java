@@ -680,7 +680,7 @@ public final class Commands {
 
     @Command(name = "restore", description = "Restore a database to a time (or the latest moment), beside it or in place; "
             + "'restore status' and 'restore list' follow restores.",
-            subcommands = {RestoreCmd.Status.class, RestoreCmd.ListRestores.class})
+            subcommands = {RestoreCmd.Status.class, RestoreCmd.ListRestores.class, RestoreCmd.Cancel.class})
     public static final class RestoreCmd extends Client {
         @Parameters(index = "0", arity = "0..1", description = "database id")
         String db;
@@ -752,6 +752,23 @@ public final class Commands {
             public Integer call() {
                 JsonNode list = api().get("/v1/databases/" + enc(db) + "/restores");
                 options().print(out(), list, () -> Table.print(out(), list, RESTORE_HEADERS, RESTORE_FIELDS));
+                return 0;
+            }
+        }
+
+        @Command(name = "cancel", description = "Cancel a restore that is requested or running: it stops at its next step and "
+                + "undoes what it did (the copy removed; in place, the old data directory put back).")
+        static final class Cancel extends Client {
+            @Parameters(index = "0", description = "database id")
+            String db;
+            @Parameters(index = "1", description = "restore id")
+            String id;
+
+            @Override
+            public Integer call() {
+                JsonNode r = api().post("/v1/databases/" + enc(db) + "/restores/" + enc(id) + "/cancel", Map.of());
+                options().print(out(), r, () -> out().println("cancelling restore " + r.path("id").asText() + " of " + db
+                        + ": it stops at its next step; follow it with: tidemark restore status " + db + " " + r.path("id").asText()));
                 return 0;
             }
         }

@@ -232,6 +232,11 @@ public class DatabasesController {
         return engine.restore(id, restoreId);
     }
 
+    @PostMapping("/{id}/restores/{restoreId}/cancel")
+    public ResponseEntity<RestoreView> cancelRestore(@PathVariable String id, @PathVariable String restoreId, HttpServletRequest request) {
+        return ResponseEntity.accepted().body(engine.cancelRestore(id, restoreId, actor(request)));
+    }
+
     @GetMapping("/{id}/window")
     public WindowView window(@PathVariable String id) {
         return engine.recoveryWindow(id);

@@ -62,6 +62,12 @@ public interface Operations {
 
     RestoreView restore(String databaseId, String restoreId);
 
+    /**
+     * Cancels a point-in-time restore that is requested or running: it stops at its next step and fails as "cancelled",
+     * its copy removed (in place: the old data directory put back).
+     */
+    RestoreView cancelRestore(String databaseId, String restoreId, String actor);
+
     WindowView recoveryWindow(String databaseId);
 
     /** The audit log: the database's events in order, from a sequence number on. */

@@ -116,12 +116,40 @@ public final class RestoreRunner {
     /** Recovery pauses at the target and the runner promotes it (fast promotion, no end-of-recovery checkpoint). */
     private volatile boolean promoteAtTarget;
     private volatile int serverVersionNum;
+    /** Who cancelled the restore (null while it is not cancelled), and the spool to close then. */
+    private volatile String cancelledBy;
+    private volatile WalSpool activeSpool;
+
     /** The secret the recovery's log lines start with (RecoveryLog). */
     private volatile String logTag = RecoveryLog.newTag();
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
         this.repository = repository;
         this.servers = servers;
+    }
+
+    /**
+     * Cancels the restore: the file writers and the WAL fetch stop, and the restore fails at its next step, undoing what
+     * it did as any failed restore does (the copy removed; in place, the old data directory put back).
+     */
+    public void cancel(String by) {
+        cancelledBy = by;
+        stopFileWriters();
+        WalSpool spool = activeSpool;
+        if (spool != null) {
+            spool.close();
+        }
+    }
+
+    /** Who cancelled the restore, if anyone did. */
+    public Optional<String> cancelledBy() {
+        return Optional.ofNullable(cancelledBy);
+    }
+
+    private void requireNotCancelled() throws IOException {
+        if (cancelledBy != null) {
+            throw new IOException("cancelled by " + cancelledBy);
+        }
     }
 
     public BackupProgress progress() {
@@ -330,6 +358,8 @@ public final class RestoreRunner {
             wal = new WalSpool(repository, spool, walObjects(request, manifest), manifest.walSegmentSize(),
                     Math.max(1, request.workers()), request.restoreId(), server.user());
             wal.start(); // timeline histories now; the segments in the background
+            activeSpool = wal;
+            requireNotCancelled();
             WalSpool spooled = wal;
             // set by the scan before it stops the file writers, so a writer's interruption is not taken for the reason
             AtomicBoolean scanStoppedWriters = new AtomicBoolean();
@@ -375,6 +405,7 @@ public final class RestoreRunner {
             } finally {
                 scanning.cancel(true);
             }
+            requireNotCancelled();
             long t1 = System.nanoTime();
             WalScan.Result scan = scanned.scan();
             Optional<Lsn> stopAt = scanned.stopAt();
@@ -512,6 +543,7 @@ public final class RestoreRunner {
         });
         fileWriters = pool;
         try {
+            requireNotCancelled(); // cancelled before the pool existed: nothing stopped it
             List<Future<?>> futures = new ArrayList<>();
             for (BackupManifest.BundleObject object : manifest.objects()) {
                 List<BackupManifest.FileEntry> entries = new ArrayList<>(byObject.getOrDefault(object.number(), List.of()));
@@ -1039,6 +1071,7 @@ public final class RestoreRunner {
         String refused = null; // why the restored server does not let the engine in: then its log is followed instead
         try {
             while (true) {
+                requireNotCancelled();
                 if (!server.isRunning()) {
                     throw new IOException("recovery failed: " + failureFromLog(logFile) + " (server log: " + logFile + ")");
                 }
