@@ -319,6 +319,8 @@ class ApiTest {
         JsonNode restore = parse(cli(0, with(admin, "restore", "shop", "--latest", "--target-dir", tmp.resolve("cli-latest").toString(), "--port", Integer.toString(PostgresCluster.freePort()), "--wait", "--json")));
         assertThat(restore.path("status").asText()).as(restore.toString()).isEqualTo("completed");
         assertThat(cli(0, with(read, "restore", "list", "shop"))).contains(restore.path("id").asText());
+        assertThat(cli(2, with(admin, "restore", "cancel", "shop", restore.path("id").asText()))).contains("is completed: there is nothing to cancel");
+        assertThat(cli(2, with(read, "restore", "cancel", "shop", restore.path("id").asText()))).contains("Forbidden");
         assertThat(cli(2, with(admin, "db", "add", "shop2", "--pg-url", cluster.url(), "--pgdata", cluster.dataDirectory().toString())))
                 .contains("protected already as database shop");
         // the restored copy is a cluster of its own: it can be protected
