@@ -426,11 +426,11 @@ final class Requests {
                 throw new InvalidRequestException("the " + role + " at " + server + " allows " + r.getInt(2) + " WAL senders: set "
                         + "max_wal_senders to at least 2 per protected cluster");
             }
+            checkPrivileges(c, server, role); // on the same session
         } catch (SQLException e) {
             throw new InvalidRequestException("cannot connect to the " + role + " at " + server + ": " + connectionFailure(e)
                     + " (check the URL, pg_hba.conf and the password configured for this database)");
         }
-        checkPrivileges(server, role);
         try (Connection c = server.openReplication(); Statement s = c.createStatement()) {
             s.execute("IDENTIFY_SYSTEM");
         } catch (SQLException e) {
@@ -444,9 +444,9 @@ final class Requests {
      * Refuses a role that could stream but not take base backups (pg_backup_start/stop) or dumps (read every table):
      * its backups would all fail later, and the window would never open.
      */
-    private static void checkPrivileges(PgConnections server, String role) {
+    private static void checkPrivileges(Connection c, PgConnections server, String role) {
         List<String> missing = new ArrayList<>();
-        try (Connection c = server.open(); Statement s = c.createStatement();
+        try (Statement s = c.createStatement();
              ResultSet r = s.executeQuery("select rolsuper, current_setting('server_version_num')::int from pg_roles"
                      + " where rolname = current_user")) {
             if (!r.next() || r.getBoolean(1)) {
@@ -616,6 +616,7 @@ final class Requests {
             guarded.add(Path.of(db.pgdata()));
             if (db.active()) {
                 asked.add(ask.submit(() -> tablespaceLocations(db)));
+                guarded.addAll(linkedLocations(db)); // read here meanwhile, whatever the servers answer
             }
         }
         ask.shutdown();
@@ -624,18 +625,13 @@ final class Requests {
             try {
                 guarded.addAll(locations.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
             } catch (TimeoutException | ExecutionException e) {
-                // not in time: the links of its data directory are still read below
+                // not in time: the links of its data directory count all the same
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while checking the restore's target", e);
             }
         }
         ask.shutdownNow(); // those not in time are given up on
-        for (DatabaseHistory db : catalog.view().databases()) {
-            if (db.active()) {
-                guarded.addAll(linkedLocations(db));
-            }
-        }
         String uri = config.repository().uri();
         if (uri != null && uri.startsWith("file:")) {
             guarded.add(Path.of(java.net.URI.create(uri)));
@@ -707,12 +703,7 @@ final class Requests {
                     + d.archives().stream().map(DumpArchive::database).toList() + " (nothing was recorded)");
         });
         String role = h.pgUrl() == null ? "ROLE" : PgConnections.parse(h.pgUrl(), null).user();
-        if (!missingDatabases(h, List.of(targetDatabase)).isEmpty()) {
-            throw new InvalidRequestException("target database " + targetDatabase + " does not exist on the server of " + databaseId
-                    + ": create it first, owned by the role Tidemark connects as (createdb -O " + role + " NAME); a dump is restored"
-                    + " into an existing database (nothing was recorded)");
-        }
-        requireOwnedByRole(h, targetDatabase, role);
+        requireTargetDatabase(h, targetDatabase, role);
         if (!replace) {
             long objects = userRelations(h, targetDatabase);
             if (objects > 0) {
@@ -729,16 +720,22 @@ final class Requests {
     }
 
     /**
-     * pg_restore --clean drops and creates the dump's objects as the role Tidemark connects as: a database it does not own
-     * (nor is a superuser for) fails halfway, so it is refused up front.
+     * A dump is restored into an existing database, with pg_restore --clean dropping and creating the dump's objects as
+     * the role Tidemark connects as: a database that is missing, or that the role does not own (nor is a superuser for),
+     * would fail late, so it is refused up front.
      */
-    private void requireOwnedByRole(DatabaseHistory h, String database, String role) {
+    private void requireTargetDatabase(DatabaseHistory h, String database, String role) {
         try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
              PreparedStatement st = c.prepareStatement("select r.rolsuper or pg_has_role(d.datdba, 'usage'),"
                      + " pg_get_userbyid(d.datdba) from pg_roles r, pg_database d where r.rolname = current_user and d.datname = ?")) {
             st.setString(1, database);
             try (ResultSet rs = st.executeQuery()) {
-                if (rs.next() && !rs.getBoolean(1)) {
+                if (!rs.next()) {
+                    throw new InvalidRequestException("target database " + database + " does not exist on the server of " + h.id()
+                            + ": create it first, owned by the role Tidemark connects as (createdb -O " + role + " NAME); a dump is"
+                            + " restored into an existing database (nothing was recorded)");
+                }
+                if (!rs.getBoolean(1)) {
                     throw new InvalidRequestException("database " + database + " belongs to " + rs.getString(2) + ", and the dump is"
                             + " restored as " + role + ", which may not replace its objects: restore into a database " + role
                             + " owns (createdb -O " + role + " NAME, or ALTER DATABASE ... OWNER TO " + role + ") (nothing was"

@@ -48,13 +48,7 @@ class StandbyTest {
             // a second standby, promoted with the first: the same history, but left behind (a rogue copy)
             Path twinDir = tmp.resolve("twin");
             PgServer twin = PgServer.factory(primary.server().binaries(), user).at(twinDir);
-            standby.run(List.of(primary.server().binaries().tool("pg_basebackup").toString(), "-D", standbyDir.toString(), "-h",
-                    "127.0.0.1", "-p", Integer.toString(primary.port()), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
-                    Duration.ofMinutes(2), "pg_basebackup");
-            int standbyPort = PostgresCluster.freePort();
-            Files.writeString(standbyDir.resolve("postgresql.auto.conf"), "port = " + standbyPort + "\nunix_socket_directories = '"
-                    + tmp + "'\n", java.nio.file.StandardOpenOption.APPEND);
-            standby.start(tmp.resolve("standby.log"), Duration.ofSeconds(60));
+            int standbyPort = startStandby(primary, standby, tmp);
             try (Engine engine = Engine.start(config)) {
                 engine.register(new RegisterDatabase("shop", primary.url(), standbyDir.toString(),
                         "postgresql://postgres@127.0.0.1:" + standbyPort + "/postgres", null), "alice");
@@ -126,13 +120,7 @@ class StandbyTest {
                 assertThatThrownBy(() -> engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, null,
                         null, true), "bob")).as("pgdata is the standby's").hasMessageContaining("standby's data directory");
 
-                twin.run(List.of(primary.server().binaries().tool("pg_basebackup").toString(), "-D", twinDir.toString(), "-h",
-                        "127.0.0.1", "-p", Integer.toString(primary.port()), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
-                        Duration.ofMinutes(2), "pg_basebackup");
-                int twinPort = PostgresCluster.freePort();
-                Files.writeString(twinDir.resolve("postgresql.auto.conf"), "port = " + twinPort + "\nunix_socket_directories = '"
-                        + tmp + "'\n", java.nio.file.StandardOpenOption.APPEND);
-                twin.start(tmp.resolve("twin.log"), Duration.ofSeconds(60));
+                int twinPort = startStandby(primary, twin, tmp);
 
                 // failover: the primary stops, its standby is promoted, and the database is pointed at it
                 primary.execute("insert into stock(item) values ('before the failover')");
@@ -258,6 +246,22 @@ class StandbyTest {
         } finally {
             copy.stopServer();
         }
+    }
+
+    /**
+     * Makes server a streaming standby of primary (pg_basebackup -R into its directory), starts it on a free port
+     * with its log beside the directory, and returns the port.
+     */
+    private static int startStandby(PostgresCluster primary, PgServer server, Path tmp) throws Exception {
+        Path dir = server.dataDirectory();
+        server.run(List.of(primary.server().binaries().tool("pg_basebackup").toString(), "-D", dir.toString(), "-h",
+                "127.0.0.1", "-p", Integer.toString(primary.port()), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
+                Duration.ofMinutes(2), "pg_basebackup");
+        int port = PostgresCluster.freePort();
+        Files.writeString(dir.resolve("postgresql.auto.conf"), "port = " + port + "\nunix_socket_directories = '"
+                + tmp + "'\n", java.nio.file.StandardOpenOption.APPEND);
+        server.start(tmp.resolve(dir.getFileName() + ".log"), Duration.ofSeconds(60));
+        return port;
     }
 
     /** The position a standby has replayed to. */

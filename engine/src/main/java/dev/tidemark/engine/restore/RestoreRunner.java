@@ -121,7 +121,7 @@ public final class RestoreRunner {
     private volatile WalSpool activeSpool;
 
     /** The secret the recovery's log lines start with (RecoveryLog). */
-    private volatile String logTag = RecoveryLog.newTag();
+    private volatile String logTag;
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
         this.repository = repository;
@@ -1076,11 +1076,12 @@ public final class RestoreRunner {
                     throw new IOException("recovery failed: " + failureFromLog(logFile) + " (server log: " + logFile + ")");
                 }
                 if (refused != null) {
-                    Optional<Result> ended = endedInLog(request, target, logFile, movedAside, targetIsEnd);
+                    RecoveryLog serverLog = RecoveryLog.read(logFile, logTag);
+                    Optional<Result> ended = endedInLog(request, target, serverLog, movedAside, targetIsEnd);
                     if (ended.isPresent()) {
                         return ended.get();
                     }
-                    if (!promoteSent && pausedAtTargetInLog(request, logFile, targetIsEnd)) {
+                    if (!promoteSent && pausedAtTargetInLog(serverLog, logFile, targetIsEnd)) {
                         log.info("restore {}: target reached, promoting", request.restoreId());
                         server.promote();
                         promoteSent = true;
@@ -1123,14 +1124,8 @@ public final class RestoreRunner {
                             boolean stopped = targetIsEnd || logMentions(logFile, "recovery stopping ");
                             int timeline = timelineOf(c);
                             List<String> prepared = preparedTransactions(c);
-                            String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
-                                    + (reached == null ? "no transaction replayed after the backup" : "last transaction replayed from " + reached)
-                                    + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
-                                    : targetIsEnd ? ", no commit between it and target " + request.targetTime().get()
-                                    + " in the archive: the state at the target"
-                                    : stopped ? ", target " + request.targetTime().get() + " reached"
-                                    : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
-                                    + ", now on timeline " + timeline
+                            String summary = summary(request, target, reached, "no transaction replayed after the backup", targetIsEnd,
+                                    stopped, timeline)
                                     + (prepared.isEmpty() ? "" : "; " + prepared.size() + " prepared transaction(s) came with it, as"
                                     + " they were at the target (" + String.join(", ", prepared.subList(0, Math.min(10, prepared.size())))
                                     + (prepared.size() > 10 ? ", ..." : "") + "): end each with COMMIT PREPARED or"
@@ -1178,8 +1173,7 @@ public final class RestoreRunner {
      * For a recovery the engine cannot connect to: whether the server's log says it paused at the target (to be
      * promoted); a pause for any other reason fails the restore.
      */
-    private boolean pausedAtTargetInLog(Request request, Path logFile, boolean targetIsEnd) throws IOException {
-        RecoveryLog serverLog = RecoveryLog.read(logFile, logTag);
+    private boolean pausedAtTargetInLog(RecoveryLog serverLog, Path logFile, boolean targetIsEnd) throws IOException {
         if (!serverLog.has("pausing at the end of recovery") && !serverLog.has("recovery has paused")) {
             return false;
         }
@@ -1194,9 +1188,7 @@ public final class RestoreRunner {
      * For a recovery the engine cannot connect to: once the server's log says it accepts connections (promoted), what
      * it reached, read from the log; empty while it runs.
      */
-    private Optional<Result> endedInLog(Request request, Path target, Path logFile, Path movedAside, boolean targetIsEnd)
-            throws IOException {
-        RecoveryLog serverLog = RecoveryLog.read(logFile, logTag);
+    private Optional<Result> endedInLog(Request request, Path target, RecoveryLog serverLog, Path movedAside, boolean targetIsEnd) {
         if (!serverLog.has("database system is ready to accept connections")) {
             return Optional.empty();
         }
@@ -1210,14 +1202,21 @@ public final class RestoreRunner {
         String lsn = serverLog.last(REDO_DONE).map(m -> m.group(1)).orElse(null);
         int timeline = serverLog.last(NEW_TIMELINE).map(m -> Integer.parseInt(m.group(1))).orElse(0);
         boolean stopped = targetIsEnd || serverLog.has("recovery stopping ");
-        String summary = "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
-                + (reached == null ? "no transaction time in the server's log" : "last transaction replayed from " + reached)
+        String summary = summary(request, target, reached, "no transaction time in the server's log", targetIsEnd, stopped, timeline)
+                + " (followed through the server's log: the copy does not let the engine in as " + request.superuser() + ")";
+        return Optional.of(new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary));
+    }
+
+    /** What a restore reached, against its target, for its result. */
+    private static String summary(Request request, Path target, Instant reached, String noTime, boolean targetIsEnd, boolean stopped,
+                                  int timeline) {
+        return "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
+                + (reached == null ? noTime : "last transaction replayed from " + reached)
                 + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
+                : targetIsEnd ? ", no commit between it and target " + request.targetTime().get() + " in the archive: the state at the target"
                 : stopped ? ", target " + request.targetTime().get() + " reached"
                 : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
-                + ", now on timeline " + timeline + " (followed through the server's log: the copy does not let the engine in as "
-                + request.superuser() + ")";
-        return Optional.of(new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary));
+                + ", now on timeline " + timeline;
     }
 
     /** Whether the running server of the data directory listens on the loopback address (its postmaster.pid says so). */

@@ -55,12 +55,12 @@ class PasswordProtectedCopyRestoreTest {
             // prepared before the target's last commit and still open then: in the copy as a prepared transaction
             db.cluster.execute("begin", "insert into marker(note) values ('prepared')", "prepare transaction 'order-77'");
             db.cluster.execute("insert into marker(note) values ('at the target')");
-            Map<String, String> atTarget = snapshot(db.cluster);
-            Instant target = now(db.cluster);
+            Map<String, String> atTarget = TableChecksums.of(db.cluster);
+            Instant target = db.cluster.serverNow();
             Thread.sleep(1100);
             db.cluster.execute("insert into marker(note) values ('after the target')");
             db.cluster.execute("commit prepared 'order-77'");
-            db.awaitDurableTime(now(db.cluster), Duration.ofSeconds(60));
+            db.awaitDurableTime(db.cluster.serverNow(), Duration.ofSeconds(60));
 
             for (String password : new String[]{null, "not-the-password", PASSWORD}) {
                 String name = password == null ? "none" : password.equals(PASSWORD) ? "right" : "wrong";
@@ -92,19 +92,6 @@ class PasswordProtectedCopyRestoreTest {
             }
         } finally {
             PostgresCluster.deleteTree(tmp);
-        }
-    }
-
-    private static Map<String, String> snapshot(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect()) {
-            return TableChecksums.of(c);
-        }
-    }
-
-    private static Instant now(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select clock_timestamp()")) {
-            rs.next();
-            return rs.getTimestamp(1).toInstant();
         }
     }
 }

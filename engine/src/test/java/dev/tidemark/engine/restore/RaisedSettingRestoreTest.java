@@ -44,11 +44,11 @@ class RaisedSettingRestoreTest {
             db.cluster.stopServer();
             db.cluster.startServer();
             db.cluster.execute("insert into marker(note) values ('after the restart')");
-            Map<String, String> atTarget = snapshot(db.cluster);
-            Instant target = now(db.cluster);
+            Map<String, String> atTarget = TableChecksums.of(db.cluster);
+            Instant target = db.cluster.serverNow();
             Thread.sleep(1100);
             db.cluster.execute("insert into marker(note) values ('after the target')");
-            db.awaitDurableTime(now(db.cluster), Duration.ofSeconds(60));
+            db.awaitDurableTime(db.cluster.serverNow(), Duration.ofSeconds(60));
 
             for (Optional<Instant> time : java.util.List.of(Optional.of(target), Optional.<Instant>empty())) {
                 String name = time.isPresent() ? "time" : "latest";
@@ -78,19 +78,6 @@ class RaisedSettingRestoreTest {
             }
         } finally {
             PostgresCluster.deleteTree(tmp);
-        }
-    }
-
-    private static Map<String, String> snapshot(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect()) {
-            return TableChecksums.of(c);
-        }
-    }
-
-    private static Instant now(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select clock_timestamp()")) {
-            rs.next();
-            return rs.getTimestamp(1).toInstant();
         }
     }
 }

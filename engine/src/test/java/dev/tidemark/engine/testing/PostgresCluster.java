@@ -170,6 +170,14 @@ public final class PostgresCluster implements AutoCloseable {
         return connect("postgres");
     }
 
+    /** The server's clock now (clock_timestamp()), the time restore targets are given in. */
+    public java.time.Instant serverNow() throws SQLException {
+        try (Connection c = connect(); Statement st = c.createStatement(); java.sql.ResultSet rs = st.executeQuery("select clock_timestamp()")) {
+            rs.next();
+            return rs.getTimestamp(1).toInstant();
+        }
+    }
+
     public void executeIn(String db, String... statements) {
         try (Connection c = connect(db); Statement s = c.createStatement()) {
             for (String sql : statements) {

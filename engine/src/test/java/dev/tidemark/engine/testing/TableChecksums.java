@@ -14,6 +14,13 @@ public final class TableChecksums {
     private TableChecksums() {
     }
 
+    /** The content of the postgres database of a cluster. */
+    public static Map<String, String> of(PostgresCluster cluster) throws SQLException {
+        try (Connection c = cluster.connect()) {
+            return of(c);
+        }
+    }
+
     public static Map<String, String> of(Connection c) throws SQLException {
         List<String> tables = new ArrayList<>();
         try (Statement st = c.createStatement();
