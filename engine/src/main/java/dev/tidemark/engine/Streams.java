@@ -17,6 +17,7 @@ import dev.tidemark.storage.Repository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -50,6 +51,9 @@ final class Streams implements AutoCloseable {
             PgConnections source = PgConnections.parse(db.pgUrl(), config.pgPasswords().get(db.id()));
             WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(config.walPartialInterval());
             this.streamer = new WalStreamer(db.id(), source, repository, settings, listener(), db.chain());
+            if (db.standbyUrl() == null && db.pgdata() != null) {
+                streamer.readLocalWal(Path.of(db.pgdata())); // the primary's own directory: a backlog is read from its pg_wal
+            }
             if (db.chain() != null) {
                 // the newest timeline's end, as recorded: where the stream resumes if the slot is newer than it
                 db.wal().stream().filter(r -> r.chain().equals(db.chain()) && r.endLsn() != null)

@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -47,6 +48,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class);
     /** Segments encoded and uploaded at once, beside the stream (each holds a 16 MiB buffer while it is). */
     private static final int UPLOADERS = 2;
+    /** Behind the server's flushed position by at least this many segments, a catch-up reads the primary's pg_wal. */
+    static final long CATCH_UP_MIN_SEGMENTS = 4;
 
     private final String databaseId;
     private final PgConnections source;
@@ -60,6 +63,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private volatile boolean sampleRequested;
     private volatile Thread thread;
     private volatile String expectedChain;
+    private volatile Path localPgdata;
+    private String localRefusal;
 
     private String chain;
     private int timeline;
@@ -67,6 +72,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private Instant durableTime;
     private long segmentsArchived;
     private long bytesArchived;
+    private long segmentsReadLocally;
     private long serverLsn;
     private long segmentSize = 16L << 20;
     private Instant serverTime;
@@ -101,6 +107,16 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         timeline = onTimeline;
         durableTime = serverTime; // what the catalog dates that position by: segments taken up after it carry it until a sample
         publishStatus();
+        return this;
+    }
+
+    /**
+     * Before start: the primary's data directory, when this engine can read it. A backlog of at least
+     * {@value #CATCH_UP_MIN_SEGMENTS} completed segments is then read from its pg_wal before the stream goes on
+     * ({@link LocalWal}). Without it, everything comes through the stream.
+     */
+    public WalStreamer readLocalWal(Path pgdata) {
+        this.localPgdata = pgdata;
         return this;
     }
 
@@ -196,6 +212,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         settings.slotName(), databaseId, restart, durable);
                 start = durable.segmentStart(id.segmentSize);
                 belowSlot = true;
+            }
+            if (!belowSlot) {
+                start = catchUpLocally(sql, id, start, history);
             }
             try {
                 stream(replication, sql, id, start, history);
@@ -331,6 +350,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         .withStatusInterval(10, TimeUnit.SECONDS)
                         .start()
                 : HistoricStream.start(replication, settings.slotName(), start, timeline);
+        Acknowledger ack = acknowledger(stream);
         byte[] buffer = new byte[(int) segmentSize];
         WalSegment segment = WalSegment.containing(timeline, start, segmentSize);
         int filled = 0;
@@ -339,11 +359,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         long nextSample = 0;
         // completed segments are encoded and uploaded by a few uploaders while the stream reads on; they are
         // acknowledged to the server strictly in order, each only once it and every segment before it is durable
-        ExecutorService uploaders = Executors.newFixedThreadPool(UPLOADERS, r -> {
-            Thread t = new Thread(r, "wal-upload-" + databaseId);
-            t.setDaemon(true);
-            return t;
-        });
+        ExecutorService uploaders = newUploaders();
         Deque<Pending> pending = new ArrayDeque<>();
         Deque<byte[]> spare = new ArrayDeque<>();
         boolean drained = false;
@@ -360,7 +376,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             publishStatus();
             boolean timelineDone = false;
             while (!stopped && !timelineDone) {
-                completeReady(stream, pending, spare);
+                completeReady(ack, pending, spare);
                 ByteBuffer data = stream.readPending();
                 long now = System.nanoTime();
                 if (now >= nextSample || sampleRequested) {
@@ -370,7 +386,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
                         // the completed segments on their way keep this timeline's names: acknowledge them first (the
                         // next connection streams from the durable position under the new timeline's names)
-                        completeAll(stream, pending, spare);
+                        completeAll(ack, pending, spare);
                         drained = true;
                         return;
                     }
@@ -414,7 +430,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         String segmentChain = chain; // the uploader never reads a field a later attempt may change
                         pending.add(new Pending(complete, bytes, uploaders.submit(() -> archiveSegment(segmentChain, complete, bytes))));
                         while (pending.size() > UPLOADERS) {
-                            completeHead(stream, pending, spare); // bounded memory: wait for the oldest upload first
+                            completeHead(ack, pending, spare); // bounded memory: wait for the oldest upload first
                         }
                         buffer = spare.isEmpty() ? new byte[(int) segmentSize] : spare.poll();
                         segment = segment.next();
@@ -428,7 +444,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 }
             }
             if (timelineDone) {
-                completeAll(stream, pending, spare);
+                completeAll(ack, pending, spare);
                 drained = true;
                 log.info("WAL of {} on timeline {} is complete up to {}; continuing on the next timeline", databaseId, timeline,
                         segment.start());
@@ -436,7 +452,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             }
             // stopped: acknowledge what is on its way (when close() interrupted us, the wait below throws instead
             // and the uploads are cancelled unacknowledged; the slot keeps their WAL for the next start)
-            completeAll(stream, pending, spare);
+            completeAll(ack, pending, spare);
             drained = true;
         } finally {
             if (drained) {
@@ -454,22 +470,174 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
+    private ExecutorService newUploaders() {
+        return Executors.newFixedThreadPool(UPLOADERS, r -> {
+            Thread t = new Thread(r, "wal-upload-" + databaseId);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Catches up with a backlog of completed segments by reading them from the primary's own pg_wal instead of through the
+     * replication protocol, as far as they prove themselves ({@link LocalWal}). Each is uploaded and acknowledged in order
+     * as a streamed one is, the slot moved with pg_replication_slot_advance. Returns where the stream goes on: the end of
+     * what was read, or start when nothing was.
+     */
+    private Lsn catchUpLocally(Connection sql, Identity id, Lsn start, List<Fork> history) throws Exception {
+        Path pgdata = localPgdata;
+        long segmentSize = id.segmentSize;
+        if (pgdata == null || id.standby || start.value() % segmentSize != 0
+                || timelineOf(history, id.timeline, start, segmentSize)[1] >= 0) {
+            return start;
+        }
+        Lsn flushed = flushedPosition(sql);
+        if (flushed.value() - start.value() < CATCH_UP_MIN_SEGMENTS * segmentSize) {
+            return start;
+        }
+        LocalWal local;
+        try (Statement st = sql.createStatement(); ResultSet rs = st.executeQuery(
+                "select current_setting('port')::int, extract(epoch from pg_postmaster_start_time())::bigint")) {
+            rs.next();
+            local = LocalWal.of(pgdata, id.systemId, rs.getInt(1), rs.getLong(2));
+            localRefusal = null;
+        } catch (LocalWal.UnusableException e) {
+            if (!e.getMessage().equals(localRefusal)) {
+                localRefusal = e.getMessage();
+                log.info("WAL of {} is {} MiB behind the server; it comes through the stream, as {}'s pg_wal cannot be read here: {}",
+                        databaseId, (flushed.value() - start.value()) >> 20, pgdata, e.getMessage());
+            }
+            return start;
+        }
+        this.segmentSize = segmentSize;
+        timeline = id.timeline;
+        long systemId = Long.parseUnsignedLong(id.systemId);
+        log.info("WAL of {} is {} MiB behind the server: reading its completed segments from {} from {} on", databaseId,
+                (flushed.value() - start.value()) >> 20, pgdata.resolve("pg_wal"), start);
+        state = "catching-up";
+        lastError = null;
+        publishStatus();
+        ExecutorService uploaders = newUploaders();
+        Deque<Pending> pending = new ArrayDeque<>();
+        Deque<byte[]> spare = new ArrayDeque<>();
+        SlotAdvancer advancer = new SlotAdvancer(sql);
+        WalSegment segment = WalSegment.containing(id.timeline, start, segmentSize);
+        String endedBecause = "it is within " + CATCH_UP_MIN_SEGMENTS + " segments of the server";
+        long nextSample = 0;
+        int read = 0;
+        boolean drained = false;
+        try {
+            while (!stopped) {
+                completeReady(advancer, pending, spare);
+                long now = System.nanoTime();
+                if (now >= nextSample) {
+                    if (sample(sql, id) != id.timeline) {
+                        endedBecause = "the server changed timeline";
+                        break;
+                    }
+                    nextSample = now + settings.sampleInterval().toNanos();
+                    reportDurable();
+                }
+                if (segment.end().compareTo(flushed) > 0) {
+                    flushed = flushedPosition(sql);
+                    if (flushed.value() - segment.start().value() < CATCH_UP_MIN_SEGMENTS * segmentSize) {
+                        break; // the rest, and what follows, through the stream
+                    }
+                }
+                byte[] buffer = spare.isEmpty() ? new byte[(int) segmentSize] : spare.poll();
+                String problem = local.read(segment, systemId, buffer);
+                if (problem != null) {
+                    endedBecause = problem;
+                    break;
+                }
+                WalSegment complete = segment;
+                String segmentChain = chain; // the uploader never reads a field a later attempt may change
+                pending.add(new Pending(complete, buffer, uploaders.submit(() -> archiveSegment(segmentChain, complete, buffer))));
+                while (pending.size() > UPLOADERS) {
+                    completeHead(advancer, pending, spare); // bounded memory, as in the stream
+                }
+                segment = segment.next();
+                read++;
+                segmentsReadLocally++;
+            }
+            completeAll(advancer, pending, spare);
+            drained = true;
+        } finally {
+            if (drained) {
+                uploaders.shutdown();
+            } else {
+                Workers.stopAndWait(uploaders); // nothing more acknowledged; the stream or the next attempt sends the rest
+            }
+        }
+        advancer.advance(durable);
+        log.info("WAL of {}: {} segments read from pg_wal up to {}; streaming from there ({})", databaseId, read, durable,
+                stopped ? "stopping" : endedBecause);
+        return durable.compareTo(start) > 0 ? durable.segmentStart(segmentSize) : start;
+    }
+
+    private static Lsn flushedPosition(Connection sql) throws SQLException {
+        try (Statement st = sql.createStatement(); ResultSet rs = st.executeQuery("select pg_current_wal_flush_lsn()::text")) {
+            rs.next();
+            return Lsn.parse(rs.getString(1));
+        }
+    }
+
+    /**
+     * Acknowledges a catch-up's durable segments by moving the slot (pg_replication_slot_advance) at most once a second. A
+     * slot that cannot be moved (held by a walsender of an earlier connection) is left where it is: the server keeps that
+     * WAL a little longer, until the stream acknowledges it.
+     */
+    private final class SlotAdvancer implements Acknowledger {
+        private final Connection sql;
+        private long last = System.nanoTime();
+        private Lsn advanced = Lsn.ZERO;
+        private boolean failed;
+
+        SlotAdvancer(Connection sql) {
+            this.sql = sql;
+        }
+
+        @Override
+        public void durable(Lsn lsn) {
+            if (System.nanoTime() - last >= TimeUnit.SECONDS.toNanos(1)) {
+                advance(lsn);
+            }
+        }
+
+        void advance(Lsn lsn) {
+            last = System.nanoTime();
+            if (failed || lsn.compareTo(advanced) <= 0) {
+                return;
+            }
+            try (PreparedStatement ps = sql.prepareStatement("select pg_replication_slot_advance(?, ?::pg_lsn)")) {
+                ps.setString(1, settings.slotName());
+                ps.setString(2, lsn.toString());
+                ps.execute();
+                advanced = lsn;
+            } catch (SQLException e) {
+                failed = true;
+                log.warn("replication slot {} of {} could not be moved to {} ({}): the server keeps that WAL until the stream"
+                        + " acknowledges it", settings.slotName(), databaseId, lsn, e.getMessage().lines().findFirst().orElse(""));
+            }
+        }
+    }
+
     /** Acknowledges every finished upload at the head of the queue. */
-    private void completeReady(PGReplicationStream stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+    private void completeReady(Acknowledger stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
         while (!pending.isEmpty() && pending.peek().result().isDone()) {
             completeHead(stream, pending, spare);
         }
     }
 
     /** Waits for every upload under way and acknowledges each, in order. */
-    private void completeAll(PGReplicationStream stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+    private void completeAll(Acknowledger stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
         while (!pending.isEmpty()) {
             completeHead(stream, pending, spare);
         }
     }
 
     /** Waits for the oldest upload; once durable, its segment is recorded and the server may release it. */
-    private void completeHead(PGReplicationStream stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+    private void completeHead(Acknowledger stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
         Pending head = pending.peek();
         Archived archived;
         try {
@@ -492,13 +660,25 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             listener.segmentArchived(chain, head.segment(), head.buffer().length);
         }
         durable = head.segment().end();
-        stream.setFlushedLSN(LogSequenceNumber.valueOf(durable.value()));
-        stream.setAppliedLSN(LogSequenceNumber.valueOf(durable.value()));
-        stream.forceUpdateStatus();
+        stream.durable(durable);
         reportDurable();
         if (spare.size() < UPLOADERS) {
             spare.add(head.buffer());
         }
+    }
+
+    /** Tells the server what is durable, so that it may release that WAL. */
+    private interface Acknowledger {
+        void durable(Lsn lsn) throws SQLException;
+    }
+
+    /** Acknowledges through the replication stream's status messages. */
+    private static Acknowledger acknowledger(PGReplicationStream stream) {
+        return lsn -> {
+            stream.setFlushedLSN(LogSequenceNumber.valueOf(lsn.value()));
+            stream.setAppliedLSN(LogSequenceNumber.valueOf(lsn.value()));
+            stream.forceUpdateStatus();
+        };
     }
 
     /** A completed segment being uploaded. */
@@ -653,7 +833,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             segmentSize = rs.getLong(2);
             standby = rs.getBoolean(3);
         }
-        return new Identity(systemId + "-" + major, tli, position, segmentSize, standby);
+        return new Identity(systemId + "-" + major, systemId, tli, position, segmentSize, standby);
     }
 
     private Lsn ensureSlot(Connection sql, Connection replication) throws SQLException {
@@ -727,7 +907,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         double lagSeconds = serverTime == null || durableTime == null ? 0
                 : Math.max(0, Duration.between(durableTime, serverTime).toMillis() / 1000.0);
         status.set(new WalStreamStatus(state, chain, timeline, durable.toString(), durableTime, segmentsArchived,
-                bytesArchived, lag, lagSeconds, retainedBytes, lastError));
+                bytesArchived, lag, lagSeconds, retainedBytes, lastError, segmentsReadLocally));
     }
 
     private static String describe(Exception e) {
@@ -767,7 +947,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
-    private record Identity(String chain, int timeline, Lsn position, long segmentSize, boolean standby) {
+    private record Identity(String chain, String systemId, int timeline, Lsn position, long segmentSize, boolean standby) {
     }
 
     /** Size of the page header that opens every WAL segment (XLogLongPageHeaderData). */

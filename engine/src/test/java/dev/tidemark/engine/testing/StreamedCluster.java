@@ -31,8 +31,17 @@ public final class StreamedCluster implements AutoCloseable {
     }
 
     public StreamedCluster startStreaming(WalListener listener) {
+        return startStreaming(listener, null);
+    }
+
+    /** Streams, reading a backlog from pgdata's pg_wal when pgdata is given (WalStreamer.readLocalWal). */
+    public StreamedCluster startStreaming(WalListener listener, java.nio.file.Path pgdata) {
         streamer = new WalStreamer(databaseId, connections(), repository,
-                WalStreamSettings.defaults(databaseId).withPartialInterval(Duration.ofMillis(500)), listener, null).start();
+                WalStreamSettings.defaults(databaseId).withPartialInterval(Duration.ofMillis(500)), listener, null);
+        if (pgdata != null) {
+            streamer.readLocalWal(pgdata);
+        }
+        streamer.start();
         return this;
     }
 

@@ -44,28 +44,152 @@ class WalStreamingTest {
             Lsn end = switchWal(db.cluster);
             assertThat(db.durableWal().awaitDurable(db.status().chain(), db.status().timeline(), end, Duration.ofSeconds(60))).isTrue();
 
-            String chain = db.status().chain();
-            long segSize = 16L << 20;
-            long last = WalSegment.containing(1, end, segSize).number() - 1;
-            long first;
-            try (Stream<ObjectInfo> objects = repo.store().list(repo.layout().walPrefix("wal-identity", chain))) {
-                first = objects.map(o -> o.key().substring(o.key().lastIndexOf('/') + 1)).filter(n -> n.matches("[0-9A-F]{24}"))
-                        .mapToLong(n -> WalSegment.parse(n, segSize).number()).min().orElseThrow();
+            assertThat(assertStoredAsOnServer(repo, "wal-identity", db.status().chain(), archive, end, archived))
+                    .as("segments streamed").isGreaterThanOrEqualTo(3);
+        }
+    }
+
+    @Test
+    void aBacklogIsReadFromThePrimarysOwnPgWalByteForByteAndTheStreamGoesOnFromThere(@TempDir Path tmp) throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        List<String> archived = new CopyOnWriteArrayList<>();
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(true), repo, "wal-local")) {
+            Path archive = db.cluster.archiveDirectory();
+            Path pgdata = db.cluster.dataDirectory();
+            db.startStreaming(recording(archived), pgdata);
+            Lsn before = switchWal(db.cluster);
+            assertThat(awaitDurable(db, before, 60)).isTrue();
+            assertThat(db.status().segmentsReadLocally()).as("nothing to catch up with at first").isZero();
+            db.stopStreaming();
+
+            // a backlog of several segments while nothing streams: the slot keeps it on the server
+            db.cluster.pgbench("postgres", "-i", "-s", "8", "-q");
+            Lsn backlog = switchWal(db.cluster);
+            db.startStreaming(recording(archived), pgdata);
+            assertThat(awaitDurable(db, backlog, 120)).isTrue();
+            assertThat(db.status().segmentsReadLocally()).as("segments read from pg_wal").isGreaterThanOrEqualTo(3);
+
+            // the stream goes on after the catch-up
+            db.cluster.execute("insert into tick values (2)");
+            Lsn end = switchWal(db.cluster);
+            assertThat(awaitDurable(db, end, 60)).isTrue();
+            assertThat(db.status().state()).isEqualTo("streaming");
+            assertThat(assertStoredAsOnServer(repo, "wal-local", db.status().chain(), archive, end, archived)).isGreaterThanOrEqualTo(8);
+            try (Connection c = db.cluster.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select restart_lsn::text from pg_replication_slots where slot_name = 'tidemark_wal_local'")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(Lsn.parse(rs.getString(1))).as("the slot moved past the backlog").isGreaterThanOrEqualTo(backlog.segmentStart(16L << 20));
             }
-            assertThat(last - first).as("segments streamed").isGreaterThanOrEqualTo(2);
-            for (long n = first; n <= last; n++) {
-                String name = new WalSegment(1, n, segSize).name();
-                Path copy = archive.resolve(name);
+        }
+    }
+
+    @Test
+    void aDataDirectoryThatIsNotTheLiveOneIsNotReadAndEverythingComesThroughTheStream(@TempDir Path tmp) throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        List<String> archived = new CopyOnWriteArrayList<>();
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(true), repo, "wal-copy")) {
+            Path copy = tmp.resolve("copy");
+            db.startStreaming(recording(archived));
+            Lsn before = switchWal(db.cluster);
+            assertThat(awaitDurable(db, before, 60)).isTrue();
+            db.stopStreaming();
+            db.cluster.pgbench("postgres", "-i", "-s", "6", "-q");
+            Lsn backlog = switchWal(db.cluster);
+            // a copy of the directory, its pg_wal with the same segments: not the server's own (no postmaster.pid)
+            copyTree(db.cluster.dataDirectory(), copy);
+            Files.delete(copy.resolve("postmaster.pid"));
+            db.startStreaming(recording(archived), copy);
+            assertThat(awaitDurable(db, backlog, 120)).isTrue();
+            assertThat(db.status().segmentsReadLocally()).isZero();
+            assertStoredAsOnServer(repo, "wal-copy", db.status().chain(), db.cluster.archiveDirectory(), backlog, archived);
+        }
+    }
+
+    @Test
+    void aSegmentFileIsTrustedOnlyWhenEveryPageHeaderBelongsToIt(@TempDir Path tmp) throws Exception {
+        try (PostgresCluster cluster = PostgresCluster.start(true)) {
+            cluster.pgbench("postgres", "-i", "-s", "2", "-q");
+            Lsn end = switchWal(cluster); // the segment before end is ended by a switch: zeroed padding follows its last record
+            long segSize = 16L << 20;
+            long systemId;
+            try (Connection c = cluster.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select system_identifier from pg_control_system()")) {
+                rs.next();
+                systemId = rs.getLong(1);
+            }
+            WalSegment switched = WalSegment.containing(1, end, segSize);
+            switched = new WalSegment(1, switched.number() - 1, segSize);
+            WalSegment full = new WalSegment(1, switched.number() - 1, segSize);
+            Path archive = cluster.archiveDirectory();
+            for (WalSegment s : List.of(full, switched)) {
+                Path copy = archive.resolve(s.name());
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
                 while (!Files.exists(copy) && System.nanoTime() < deadline) {
                     Thread.sleep(100);
                 }
-                try (InputStream in = repo.openDecoded(repo.layout().walSegment("wal-identity", chain, name))) {
-                    assertThat(in.readAllBytes()).as("segment %s", name).isEqualTo(Files.readAllBytes(copy));
+            }
+            byte[] fullBytes = Files.readAllBytes(archive.resolve(full.name()));
+            byte[] switchedBytes = Files.readAllBytes(archive.resolve(switched.name()));
+            assertThat(LocalWal.invalid(fullBytes, full, systemId)).isNull();
+            assertThat(LocalWal.invalid(switchedBytes, switched, systemId)).as("a segment ended by a switch").isNull();
+
+            assertThat(LocalWal.invalid(fullBytes, switched, systemId)).as("another segment's content (a recycled file)")
+                    .contains("the page at offset 0 ");
+            assertThat(LocalWal.invalid(fullBytes, full, systemId + 1)).contains("belongs to system");
+            byte[] torn = fullBytes.clone();
+            torn[8192 * 100 + 8] ^= 1; // one page's address
+            assertThat(LocalWal.invalid(torn, full, systemId)).contains("offset " + 8192 * 100);
+            byte[] stale = switchedBytes.clone();
+            System.arraycopy(fullBytes, stale.length - 8192, stale, stale.length - 8192, 8192); // old content in the padding
+            assertThat(LocalWal.invalid(stale, switched, systemId)).contains("after its padding");
+            byte[] zeros = new byte[(int) segSize];
+            assertThat(LocalWal.invalid(zeros, full, systemId)).contains("does not open");
+        }
+    }
+
+    private static boolean awaitDurable(StreamedCluster db, Lsn lsn, int seconds) throws InterruptedException {
+        return db.awaitStatus(s -> Lsn.parse(s.durableLsn()).compareTo(lsn) >= 0, Duration.ofSeconds(seconds));
+    }
+
+    private static void copyTree(Path from, Path to) throws java.io.IOException {
+        try (Stream<Path> files = Files.walk(from)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Path target = to.resolve(from.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(f, target);
                 }
-                assertThat(archived).contains(name);
             }
         }
+    }
+
+    /**
+     * Every segment the repository holds below end's segment, decoded, equals the server's own copy (the archive_command
+     * copy of the test cluster) and was reported archived; returns how many there are.
+     */
+    private static long assertStoredAsOnServer(Repository repo, String databaseId, String chain, Path archive, Lsn end,
+                                               List<String> archived) throws Exception {
+        long segSize = 16L << 20;
+        long last = WalSegment.containing(1, end, segSize).number() - 1;
+        long first;
+        try (Stream<ObjectInfo> objects = repo.store().list(repo.layout().walPrefix(databaseId, chain))) {
+            first = objects.map(o -> o.key().substring(o.key().lastIndexOf('/') + 1)).filter(n -> n.matches("[0-9A-F]{24}"))
+                    .mapToLong(n -> WalSegment.parse(n, segSize).number()).min().orElseThrow();
+        }
+        for (long n = first; n <= last; n++) {
+            String name = new WalSegment(1, n, segSize).name();
+            Path copy = archive.resolve(name);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!Files.exists(copy) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            try (InputStream in = repo.openDecoded(repo.layout().walSegment(databaseId, chain, name))) {
+                assertThat(in.readAllBytes()).as("segment %s", name).isEqualTo(Files.readAllBytes(copy));
+            }
+            assertThat(archived).contains(name);
+        }
+        return last - first + 1;
     }
 
     @Test
