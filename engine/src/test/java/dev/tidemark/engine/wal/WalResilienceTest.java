@@ -44,10 +44,12 @@ class WalResilienceTest {
                     .verify(true);
             Repository repo = new Repository(store, new RepositoryLayout(""), new Codec(CodecSettings.defaults(MasterKey.generate())));
             try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "outage")) {
-                db.startStreaming(WalListener.NONE);
+                // the primary's own directory: once storage is back, the backlog is read from its pg_wal
+                db.startStreaming(WalListener.NONE, db.cluster.dataDirectory());
                 db.cluster.pgbench("postgres", "-i", "-s", "2", "-q");
                 s3.outage(true);
                 db.cluster.pgbench("postgres", "-c", "2", "-T", "3", "-n");
+                db.cluster.pgbench("postgres", "-i", "-s", "5", "-q"); // a backlog of several segments
                 switchWal(db.cluster);
                 assertThat(db.awaitStatus(s -> s.lastError() != null && s.retainedBytes() > 0, Duration.ofSeconds(30)))
                         .as("the outage is reported and the slot keeps the WAL: %s", db.status()).isTrue();
@@ -65,6 +67,7 @@ class WalResilienceTest {
                     assertThat(numbers.get(i)).as("no gap after segment %d", numbers.get(i - 1)).isEqualTo(numbers.get(i - 1) + 1);
                 }
                 assertThat(WalSegment.containing(1, end, 16L << 20).number() - 1).isEqualTo(numbers.get(numbers.size() - 1));
+                assertThat(db.status().segmentsReadLocally()).as("the backlog read from pg_wal").isGreaterThanOrEqualTo(1);
             }
         }
     }
