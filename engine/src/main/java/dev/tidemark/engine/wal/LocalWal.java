@@ -6,34 +6,50 @@ import dev.tidemark.engine.postgres.WalSegment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.zip.CRC32C;
 
 /**
  * Completed WAL segments read straight from the primary's {@code pg_wal}, for catching up with a backlog (after an
  * outage, an engine stop, a first registration behind a slot holding WAL). Reading files costs the server nothing and
  * the engine less than the replication protocol; what is read is trusted only as far as it proves itself:
  * <ul>
- * <li>the directory is the live one of the server the stream is connected to (system identifier, port and start time
- * in postmaster.pid; no standby.signal), checked before a catch-up;</li>
+ * <li>the directory is the live one of the server the stream is connected to (system identifier and port; no
+ * standby.signal; a temporary slot the server creates appears in it), checked before a catch-up;</li>
  * <li>only segments the server has flushed completely are read, and the replication slot keeps them from being
  * recycled;</li>
  * <li>every page header of a segment must name that segment's position and system, or be the zeroed padding that
- * follows a segment switch; a recycled file, renamed during the read, is refused as well.</li>
+ * follows a proven segment switch record; a recycled file, renamed during the read, is refused as well.</li>
  * </ul>
  * Anything else ends the catch-up, and the stream takes over from the same position.
  */
 final class LocalWal {
     /** XLP_LONG_HEADER: the first page of a segment carries the long header. */
     private static final int LONG_HEADER = 0x0002;
+    /** XLP_FIRST_IS_CONTRECORD: the page opens with the rest of a record begun on the page before. */
+    private static final int FIRST_IS_CONTRECORD = 0x0001;
     /** SizeOfXLogShortPHD: the page header every page opens with (20 bytes, aligned to 8). */
     private static final int SHORT_HEADER = 24;
+    /** SizeOfXLogLongPHD: the first page's header. */
+    private static final int LONG_PAGE_HEADER = 40;
+    /** SizeOfXLogRecord: a record's header, and the whole of an XLOG_SWITCH record. */
+    private static final int RECORD_HEADER = 24;
+    /** XLOG_SWITCH in xl_info (resource manager 0, RM_XLOG_ID). */
+    private static final int XLOG_SWITCH = 0x40;
 
     private final Path walDirectory;
 
@@ -42,10 +58,12 @@ final class LocalWal {
     }
 
     /**
-     * The pg_wal of pgdata when pgdata is the live data directory of the primary with this system identifier, port and
-     * start time (seconds since the epoch); otherwise an exception whose message says why not.
+     * The pg_wal of pgdata when pgdata is the live data directory of the primary with this system identifier and port,
+     * proved by a temporary replication slot the server creates (its directory appears in pgdata's pg_replslot): a copy
+     * of the directory, a snapshot or a stale mount would pass the identity checks but not that one. Otherwise an
+     * exception whose message says why not.
      */
-    static LocalWal of(Path pgdata, String systemId, int port, long startedEpochSecond) throws UnusableException {
+    static LocalWal of(Path pgdata, String systemId, int port, Connection sql) throws UnusableException {
         String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, port);
         if (mismatch != null) {
             throw new UnusableException(mismatch);
@@ -55,27 +73,38 @@ final class LocalWal {
                 throw new UnusableException(pgdata + " holds " + signal + ": it is not the primary's data directory");
             }
         }
-        List<String> pid;
-        try {
-            pid = Files.readAllLines(pgdata.resolve("postmaster.pid"));
-        } catch (IOException e) {
-            throw new UnusableException(pgdata + "/postmaster.pid cannot be read (" + e.getMessage() + ")");
-        }
-        long started;
-        try {
-            started = Long.parseLong(pid.size() > 2 ? pid.get(2).trim() : "");
-        } catch (NumberFormatException e) {
-            throw new UnusableException(pgdata + "/postmaster.pid has no start time");
-        }
-        if (Math.abs(started - startedEpochSecond) > 2) {
-            throw new UnusableException(pgdata + " belongs to a server started at " + started + " (epoch seconds), not to the one"
-                    + " streamed from (started at " + startedEpochSecond + ")");
-        }
         Path wal = pgdata.resolve("pg_wal");
         if (!Files.isDirectory(wal) || !Files.isReadable(wal)) {
             throw new UnusableException(wal + " is not a directory this engine can read");
         }
+        String probe = "tidemark_probe_" + HexFormat.of().formatHex(randomBytes(6));
+        try (PreparedStatement ps = sql.prepareStatement("select pg_create_physical_replication_slot(?, false, true)")) {
+            ps.setString(1, probe);
+            ps.execute();
+        } catch (SQLException e) {
+            throw new UnusableException("the server could not create a temporary replication slot to show that " + pgdata
+                    + " is its live directory (" + e.getMessage().lines().findFirst().orElse("") + ")");
+        }
+        try {
+            if (!Files.isDirectory(pgdata.resolve("pg_replslot").resolve(probe))) {
+                throw new UnusableException(pgdata + " is not the server's live data directory (a copy, a snapshot or a stale"
+                        + " mount): a temporary replication slot the server created is not in its pg_replslot");
+            }
+        } finally {
+            try (PreparedStatement ps = sql.prepareStatement("select pg_drop_replication_slot(?)")) {
+                ps.setString(1, probe);
+                ps.execute();
+            } catch (SQLException e) {
+                // temporary: the server drops it when this session ends
+            }
+        }
         return new LocalWal(wal);
+    }
+
+    private static byte[] randomBytes(int n) {
+        byte[] b = new byte[n];
+        new SecureRandom().nextBytes(b);
+        return b;
     }
 
     /**
@@ -98,6 +127,10 @@ final class LocalWal {
             }
         } catch (NoSuchFileException e) {
             return file + " is not there";
+        } catch (ClosedByInterruptException e) {
+            throw e;
+        } catch (IOException e) {
+            return file + " cannot be read (" + e + ")";
         }
         Object after;
         try {
@@ -134,16 +167,11 @@ final class LocalWal {
         if (pageSize < 1024 || pageSize > 65536 || Integer.bitCount(pageSize) != 1) {
             return "segment " + segment.name() + " has an impossible page size " + pageSize;
         }
-        boolean padding = false;
+        int padding = -1; // offset of the first page of a switch's padding
         for (int offset = 0; offset < data.length; offset += pageSize) {
-            if (!padding && offset > 0 && zeros(data, offset, SHORT_HEADER)) {
-                padding = true; // the rest of a segment ended by a switch: zeroed pages, headers too
-            }
-            if (padding) {
-                if (!zeros(data, offset, SHORT_HEADER)) {
-                    return "segment " + segment.name() + " has a page header at offset " + offset + " after its padding";
-                }
-                continue;
+            if (offset > 0 && zeros(data, offset, SHORT_HEADER)) {
+                padding = offset; // from here on: the zeroed pages a segment switch leaves, proved below
+                break;
             }
             long tli = Integer.toUnsignedLong(b.getInt(offset + 4));
             if (Short.toUnsignedInt(b.getShort(offset)) != magic || b.getLong(offset + 8) != start + offset
@@ -152,7 +180,56 @@ final class LocalWal {
                         + Long.toHexString(b.getLong(offset + 8)) + ", timeline " + tli + ")";
             }
         }
+        return padding < 0 ? null : provenSwitch(b, data, segment, padding - pageSize, pageSize);
+    }
+
+    /**
+     * Zeroed pages are the padding of a segment switch only when the last record before them is an XLOG_SWITCH record
+     * (with its CRC) and every byte after it is zero; a file the server had not finished writing (zero-filled when
+     * created) looks the same up to that record. Null when proved; otherwise why not.
+     */
+    private static String provenSwitch(ByteBuffer b, byte[] data, WalSegment segment, int page, int pageSize) {
+        int info = Short.toUnsignedInt(b.getShort(page + 2));
+        int pos = page + ((info & LONG_HEADER) != 0 ? LONG_PAGE_HEADER : SHORT_HEADER);
+        int pageEnd = page + pageSize;
+        if ((info & FIRST_IS_CONTRECORD) != 0) {
+            long rest = Integer.toUnsignedLong(b.getInt(page + 16));
+            if (rest > pageEnd - pos) {
+                return "segment " + segment.name() + " has zeroed pages where a record goes on (offset " + (page + pageSize) + ")";
+            }
+            pos += (int) maxAlign(rest);
+        }
+        int last = -1;
+        while (pos + RECORD_HEADER <= pageEnd) {
+            long length = Integer.toUnsignedLong(b.getInt(pos));
+            if (length == 0) {
+                break;
+            }
+            if (length < RECORD_HEADER || length > pageEnd - pos) {
+                return "segment " + segment.name() + " has zeroed pages where a record goes on (offset " + pos + ")";
+            }
+            last = pos;
+            pos += (int) maxAlign(length);
+        }
+        if (last < 0 || b.getInt(last) != RECORD_HEADER || data[last + 17] != 0 || (data[last + 16] & 0xF0) != XLOG_SWITCH) {
+            return "segment " + segment.name() + " has zeroed pages from offset " + (page + pageSize)
+                    + " that no segment switch explains (a file not yet written completely?)";
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(data, last, 20);
+        if ((int) crc.getValue() != b.getInt(last + 20)) {
+            return "segment " + segment.name() + " has a segment switch record at offset " + last + " whose CRC does not match";
+        }
+        int from = last + RECORD_HEADER;
+        int nonZero = Arrays.mismatch(data, from, data.length, new byte[data.length - from], 0, data.length - from);
+        if (nonZero >= 0) {
+            return "segment " + segment.name() + " has data at offset " + (from + nonZero) + ", after its segment switch";
+        }
         return null;
+    }
+
+    private static long maxAlign(long n) {
+        return (n + 7) & ~7L;
     }
 
     private static boolean zeros(byte[] data, int offset, int length) {

@@ -30,6 +30,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -65,6 +66,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private volatile String expectedChain;
     private volatile Path localPgdata;
     private String localRefusal;
+    private Lsn lastCatchUpStart;
 
     private String chain;
     private int timeline;
@@ -116,6 +118,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
      * ({@link LocalWal}). Without it, everything comes through the stream.
      */
     public WalStreamer readLocalWal(Path pgdata) {
+        if (thread != null) {
+            throw new IllegalStateException("the stream of " + databaseId + " runs already");
+        }
         this.localPgdata = pgdata;
         return this;
     }
@@ -214,7 +219,10 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 belowSlot = true;
             }
             if (!belowSlot) {
-                start = catchUpLocally(sql, id, start, history);
+                start = catchUpLocally(sql, id, start, restart, history);
+                if (start == null) {
+                    return; // stopped, or the server changed under the catch-up: the next attempt identifies it again
+                }
             }
             try {
                 stream(replication, sql, id, start, history);
@@ -481,10 +489,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     /**
      * Catches up with a backlog of completed segments by reading them from the primary's own pg_wal instead of through the
      * replication protocol, as far as they prove themselves ({@link LocalWal}). Each is uploaded and acknowledged in order
-     * as a streamed one is, the slot moved with pg_replication_slot_advance. Returns where the stream goes on: the end of
-     * what was read, or start when nothing was.
+     * as a streamed one is, the slot moved with pg_replication_slot_advance. Returns where the stream goes on (the end of
+     * what was made durable, or start when nothing was), or null when the attempt should end: stopped, or the server
+     * changed timeline or role meanwhile.
      */
-    private Lsn catchUpLocally(Connection sql, Identity id, Lsn start, List<Fork> history) throws Exception {
+    private Lsn catchUpLocally(Connection sql, Identity id, Lsn start, Lsn slotRestart, List<Fork> history) throws Exception {
         Path pgdata = localPgdata;
         long segmentSize = id.segmentSize;
         if (pgdata == null || id.standby || start.value() % segmentSize != 0
@@ -496,10 +505,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             return start;
         }
         LocalWal local;
-        try (Statement st = sql.createStatement(); ResultSet rs = st.executeQuery(
-                "select current_setting('port')::int, extract(epoch from pg_postmaster_start_time())::bigint")) {
-            rs.next();
-            local = LocalWal.of(pgdata, id.systemId, rs.getInt(1), rs.getLong(2));
+        try {
+            local = LocalWal.of(pgdata, id.systemId, serverPort(sql), sql);
             localRefusal = null;
         } catch (LocalWal.UnusableException e) {
             if (!e.getMessage().equals(localRefusal)) {
@@ -512,19 +519,22 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         this.segmentSize = segmentSize;
         timeline = id.timeline;
         long systemId = Long.parseUnsignedLong(id.systemId);
-        log.info("WAL of {} is {} MiB behind the server: reading its completed segments from {} from {} on", databaseId,
-                (flushed.value() - start.value()) >> 20, pgdata.resolve("pg_wal"), start);
+        if (!start.equals(lastCatchUpStart)) { // a retry from the same place (storage still out) says nothing new
+            lastCatchUpStart = start;
+            log.info("WAL of {} is {} MiB behind the server: reading its completed segments from {} from {} on", databaseId,
+                    (flushed.value() - start.value()) >> 20, pgdata.resolve("pg_wal"), start);
+        }
         state = "catching-up";
         lastError = null;
         publishStatus();
         ExecutorService uploaders = newUploaders();
         Deque<Pending> pending = new ArrayDeque<>();
         Deque<byte[]> spare = new ArrayDeque<>();
-        SlotAdvancer advancer = new SlotAdvancer(sql);
+        SlotAdvancer advancer = new SlotAdvancer(sql, slotRestart);
         WalSegment segment = WalSegment.containing(id.timeline, start, segmentSize);
-        String endedBecause = "it is within " + CATCH_UP_MIN_SEGMENTS + " segments of the server";
+        String refused = null;
+        boolean serverChanged = false;
         long nextSample = 0;
-        int read = 0;
         boolean drained = false;
         try {
             while (!stopped) {
@@ -532,7 +542,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 long now = System.nanoTime();
                 if (now >= nextSample) {
                     if (sample(sql, id) != id.timeline) {
-                        endedBecause = "the server changed timeline";
+                        serverChanged = true;
                         break;
                     }
                     nextSample = now + settings.sampleInterval().toNanos();
@@ -545,9 +555,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     }
                 }
                 byte[] buffer = spare.isEmpty() ? new byte[(int) segmentSize] : spare.poll();
-                String problem = local.read(segment, systemId, buffer);
-                if (problem != null) {
-                    endedBecause = problem;
+                refused = local.read(segment, systemId, buffer);
+                if (refused != null) {
                     break;
                 }
                 WalSegment complete = segment;
@@ -557,11 +566,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     completeHead(advancer, pending, spare); // bounded memory, as in the stream
                 }
                 segment = segment.next();
-                read++;
-                segmentsReadLocally++;
             }
             completeAll(advancer, pending, spare);
             drained = true;
+        } catch (ConflictInCatchUp e) {
+            refused = e.getMessage();
         } finally {
             if (drained) {
                 uploaders.shutdown();
@@ -569,10 +578,24 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 Workers.stopAndWait(uploaders); // nothing more acknowledged; the stream or the next attempt sends the rest
             }
         }
-        advancer.advance(durable);
-        log.info("WAL of {}: {} segments read from pg_wal up to {}; streaming from there ({})", databaseId, read, durable,
-                stopped ? "stopping" : endedBecause);
-        return durable.compareTo(start) > 0 ? durable.segmentStart(segmentSize) : start;
+        long made = (durable.value() - start.value()) / segmentSize;
+        if (made > 0) {
+            segmentsReadLocally += made;
+            advancer.advance(durable);
+        }
+        publishStatus();
+        if (refused != null) {
+            log.warn("WAL of {}: stopped reading pg_wal at {} after {} segments, the stream takes over from there: {}", databaseId,
+                    segment, made, refused);
+        } else if (made > 0 || stopped || serverChanged) {
+            log.info("WAL of {}: {} segments read from pg_wal up to {} (slot moved to {}); {}", databaseId, made, durable,
+                    advancer.advanced, stopped ? "stopping" : serverChanged ? "the server changed timeline or role: reconnecting"
+                            : "streaming from there");
+        }
+        if (stopped || serverChanged) {
+            return null;
+        }
+        return made > 0 ? durable.segmentStart(segmentSize) : start;
     }
 
     private static Lsn flushedPosition(Connection sql) throws SQLException {
@@ -582,19 +605,35 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
+    private static int serverPort(Connection sql) throws SQLException {
+        try (Statement st = sql.createStatement(); ResultSet rs = st.executeQuery("select current_setting('port')::int")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
     /**
      * Acknowledges a catch-up's durable segments by moving the slot (pg_replication_slot_advance) at most once a second. A
-     * slot that cannot be moved (held by a walsender of an earlier connection) is left where it is: the server keeps that
-     * WAL a little longer, until the stream acknowledges it.
+     * slot that cannot be moved now (still held by the walsender of a connection just closed) is tried again a second
+     * later; one this role may not move, or that is gone, is left alone: the server keeps that WAL until the stream
+     * acknowledges it. A segment whose stored copy differs from the file ends the catch-up unacknowledged: the stream
+     * sends the server's own bytes for it.
      */
     private final class SlotAdvancer implements Acknowledger {
         private final Connection sql;
         private long last = System.nanoTime();
-        private Lsn advanced = Lsn.ZERO;
-        private boolean failed;
+        private Lsn advanced;
+        private boolean givenUp;
+        private String warned;
 
-        SlotAdvancer(Connection sql) {
+        SlotAdvancer(Connection sql, Lsn slotRestart) {
             this.sql = sql;
+            this.advanced = slotRestart;
+        }
+
+        @Override
+        public boolean acceptsConflict() {
+            return false;
         }
 
         @Override
@@ -606,7 +645,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
 
         void advance(Lsn lsn) {
             last = System.nanoTime();
-            if (failed || lsn.compareTo(advanced) <= 0) {
+            if (givenUp || lsn.compareTo(advanced) <= 0) {
                 return;
             }
             try (PreparedStatement ps = sql.prepareStatement("select pg_replication_slot_advance(?, ?::pg_lsn)")) {
@@ -615,29 +654,42 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 ps.execute();
                 advanced = lsn;
             } catch (SQLException e) {
-                failed = true;
-                log.warn("replication slot {} of {} could not be moved to {} ({}): the server keeps that WAL until the stream"
-                        + " acknowledges it", settings.slotName(), databaseId, lsn, e.getMessage().lines().findFirst().orElse(""));
+                String state = e.getSQLState();
+                givenUp = "42501".equals(state) || "42704".equals(state) || "55000".equals(state); // no privilege, no slot, invalidated
+                if (!Objects.equals(warned, state)) {
+                    warned = state;
+                    log.warn("replication slot {} of {} could not be moved to {} ({}): {}", settings.slotName(), databaseId, lsn,
+                            e.getMessage().lines().findFirst().orElse(""), givenUp
+                                    ? "the server keeps that WAL until the stream acknowledges it"
+                                    : "trying again in a second");
+                }
             }
         }
     }
 
+    /** A segment read during a catch-up differs from the repository's copy: the catch-up ends before it. */
+    private static final class ConflictInCatchUp extends Exception {
+        ConflictInCatchUp(String message) {
+            super(message);
+        }
+    }
+
     /** Acknowledges every finished upload at the head of the queue. */
-    private void completeReady(Acknowledger stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+    private void completeReady(Acknowledger ack, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
         while (!pending.isEmpty() && pending.peek().result().isDone()) {
-            completeHead(stream, pending, spare);
+            completeHead(ack, pending, spare);
         }
     }
 
     /** Waits for every upload under way and acknowledges each, in order. */
-    private void completeAll(Acknowledger stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+    private void completeAll(Acknowledger ack, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
         while (!pending.isEmpty()) {
-            completeHead(stream, pending, spare);
+            completeHead(ack, pending, spare);
         }
     }
 
     /** Waits for the oldest upload; once durable, its segment is recorded and the server may release it. */
-    private void completeHead(Acknowledger stream, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
+    private void completeHead(Acknowledger ack, Deque<Pending> pending, Deque<byte[]> spare) throws Exception {
         Pending head = pending.peek();
         Archived archived;
         try {
@@ -648,6 +700,10 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 throw ex;
             }
             throw new IOException("uploading " + head.segment() + " failed: " + cause, cause);
+        }
+        if (archived.keptAs() != null && !ack.acceptsConflict()) {
+            throw new ConflictInCatchUp("the repository holds other content for " + head.segment() + " than the file (set aside as "
+                    + archived.keptAs() + ")");
         }
         pending.poll();
         if (archived.keptAs() != null) {
@@ -660,7 +716,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             listener.segmentArchived(chain, head.segment(), head.buffer().length);
         }
         durable = head.segment().end();
-        stream.durable(durable);
+        ack.durable(durable);
         reportDurable();
         if (spare.size() < UPLOADERS) {
             spare.add(head.buffer());
@@ -670,6 +726,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     /** Tells the server what is durable, so that it may release that WAL. */
     private interface Acknowledger {
         void durable(Lsn lsn) throws SQLException;
+
+        /** False: a conflict is not acknowledged but ends what runs (a catch-up), before that segment. */
+        default boolean acceptsConflict() {
+            return true;
+        }
     }
 
     /** Acknowledges through the replication stream's status messages. */

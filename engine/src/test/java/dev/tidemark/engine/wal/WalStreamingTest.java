@@ -95,13 +95,21 @@ class WalStreamingTest {
             db.stopStreaming();
             db.cluster.pgbench("postgres", "-i", "-s", "6", "-q");
             Lsn backlog = switchWal(db.cluster);
-            // a copy of the directory, its pg_wal with the same segments: not the server's own (no postmaster.pid)
+            // a copy of the live directory, postmaster.pid and all, its pg_wal with the same segments: not the server's own
             copyTree(db.cluster.dataDirectory(), copy);
-            Files.delete(copy.resolve("postmaster.pid"));
             db.startStreaming(recording(archived), copy);
             assertThat(awaitDurable(db, backlog, 120)).isTrue();
             assertThat(db.status().segmentsReadLocally()).isZero();
             assertStoredAsOnServer(repo, "wal-copy", db.status().chain(), db.cluster.archiveDirectory(), backlog, archived);
+
+            // the same backlog again, the live directory given this time: read from it
+            db.stopStreaming();
+            db.cluster.pgbench("postgres", "-i", "-s", "6", "-q");
+            Lsn again = switchWal(db.cluster);
+            db.startStreaming(recording(archived), db.cluster.dataDirectory());
+            assertThat(awaitDurable(db, again, 120)).isTrue();
+            assertThat(db.status().segmentsReadLocally()).isGreaterThanOrEqualTo(1);
+            assertStoredAsOnServer(repo, "wal-copy", db.status().chain(), db.cluster.archiveDirectory(), again, archived);
         }
     }
 
@@ -141,7 +149,13 @@ class WalStreamingTest {
             assertThat(LocalWal.invalid(torn, full, systemId)).contains("offset " + 8192 * 100);
             byte[] stale = switchedBytes.clone();
             System.arraycopy(fullBytes, stale.length - 8192, stale, stale.length - 8192, 8192); // old content in the padding
-            assertThat(LocalWal.invalid(stale, switched, systemId)).contains("after its padding");
+            assertThat(LocalWal.invalid(stale, switched, systemId)).contains("after its segment switch");
+            byte[] unfinished = fullBytes.clone(); // a new file the server had not written to the end: zero-filled from a page on
+            java.util.Arrays.fill(unfinished, 8192 * 1000, unfinished.length, (byte) 0);
+            assertThat(LocalWal.invalid(unfinished, full, systemId)).contains("zeroed pages");
+            byte[] afterSwitch = switchedBytes.clone();
+            afterSwitch[afterSwitch.length - 100] = 1; // data in the body of the padding
+            assertThat(LocalWal.invalid(afterSwitch, switched, systemId)).contains("after its segment switch");
             byte[] zeros = new byte[(int) segSize];
             assertThat(LocalWal.invalid(zeros, full, systemId)).contains("does not open");
         }
