@@ -781,15 +781,17 @@ final class Requests {
         Instant now = clock.instant();
         Policy policy = h.policy();
         Instant weekly = Schedules.lastWeekly(policy.baseBackupSchedule(), now);
-        boolean anyBackup = h.baseBackups().stream().anyMatch(b -> !"failed".equals(b.status())
-                || b.requestedAt().isAfter(now.minus(Duration.ofHours(1))));
-        Instant lastBackup = h.baseBackups().stream()
-                .filter(b -> !"failed".equals(b.status()) || b.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
+        // a backup counts for the slot when it completed or runs; a failed one the scheduler asked for counts for an hour (the
+        // scheduler retries hourly, not every tick); one failed that an operator asked for never does
+        java.util.function.Predicate<DatabaseHistory.BaseBackup> counts = b -> !"failed".equals(b.status())
+                || !"manual".equals(b.trigger()) && b.requestedAt().isAfter(now.minus(Duration.ofHours(1)));
+        boolean anyBackup = h.baseBackups().stream().anyMatch(counts);
+        Instant lastBackup = h.baseBackups().stream().filter(counts)
                 .map(DatabaseHistory.BaseBackup::requestedAt).max(Instant::compareTo).orElse(null);
         if (anyBackup && !Schedules.due(weekly, lastBackup) && !weekly.equals(slotCovered.put(h.id(), weekly))
                 && lastBackup != null && lastBackup.isAfter(weekly)) {
             h.baseBackups().stream().filter(b -> b.requestedAt().equals(lastBackup)).findFirst()
-                    .filter(b -> !"scheduled".equals(b.trigger()))
+                    .filter(b -> !"scheduled".equals(b.trigger()) && !"failed".equals(b.status()))
                     .ifPresent(b -> LOG.info("scheduled base backup of {} for {} not asked for: base backup {} ({}) was asked for after"
                             + " that slot and counts for it", h.id(), weekly, b.id(), b.trigger()));
         }

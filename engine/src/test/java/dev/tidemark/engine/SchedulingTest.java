@@ -136,6 +136,36 @@ class SchedulingTest {
     }
 
     @Test
+    void aFailedManualBaseBackupAfterTheWeeklySlotDoesNotStandInForIt() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-failed-manual-");
+        ServerUser.detect().ownOne(tmp);
+        MovableClock clock = new MovableClock(Instant.parse("2026-11-20T12:00:00Z"));
+        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
+        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
+                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        try (PostgresCluster cluster = PostgresCluster.start(); Engine engine = Engine.start(config, clock)) {
+            engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+            engine.requestBaseBackup("app", "alice");
+            awaitIdle(engine);
+            // after Sunday's 03:00 slot, an operator's base backup fails (the server is down)
+            clock.set(Instant.parse("2026-11-22T03:30:00Z"));
+            cluster.stopServer();
+            engine.requestBaseBackup("app", "bob");
+            awaitIdle(engine);
+            assertThat(engine.baseBackups("app")).filteredOn(b -> "failed".equals(b.status())).hasSize(1)
+                    .allMatch(b -> "manual".equals(b.trigger()));
+            cluster.startServer();
+            clock.set(Instant.parse("2026-11-22T03:35:00Z"));
+            engine.runScheduledJobs();
+            awaitIdle(engine);
+            assertThat(engine.baseBackups("app")).as("the week's base backup is taken all the same")
+                    .anyMatch(b -> "scheduled".equals(b.trigger()) && "completed".equals(b.status()));
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
+
+    @Test
     void aTablespaceCreatedAfterTheNewestBaseBackupBringsANewOne() throws Exception {
         Path tmp = Files.createTempDirectory("tidemark-tablespace-");
         ServerUser.detect().ownOne(tmp);

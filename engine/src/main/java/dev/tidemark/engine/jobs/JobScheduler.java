@@ -26,6 +26,7 @@ public final class JobScheduler implements AutoCloseable {
 
     public JobScheduler(DataSource dataSource, Duration interval, String nodeName, Runnable tick) {
         createTable(dataSource);
+        releaseOwn(dataSource, nodeName);
         RecurringTask<Void> task = Tasks.recurring("tidemark-schedule-tick", FixedDelay.of(interval))
                 .execute((instance, context) -> {
                     try {
@@ -39,12 +40,38 @@ public final class JobScheduler implements AutoCloseable {
                 .threads(1)
                 .alwaysPersistTimestampInUTC()
                 .pollingInterval(Duration.ofSeconds(Math.max(1, Math.min(10, interval.toSeconds()))))
+                // a node that died mid-tick holds the tick until its heartbeats are missed: a minute, not the library's 30
+                .heartbeatInterval(Duration.ofSeconds(10))
+                .missedHeartbeatsLimit(6)
                 .schedulerName(new com.github.kagkarlsson.scheduler.SchedulerName.Fixed(nodeName))
                 .build();
     }
 
     public void start() {
         scheduler.start();
+    }
+
+    /**
+     * A tick this node had picked when it died (killed, machine lost) is still marked as picked by it: this node has only
+     * just started, so nothing of its own runs, and the tick is handed back at once instead of after the missed heartbeats.
+     */
+    private static void releaseOwn(DataSource dataSource, String nodeName) {
+        try (Connection c = dataSource.getConnection();
+             java.sql.PreparedStatement ps = c.prepareStatement("update scheduled_tasks set picked = false, picked_by = null,"
+                     + " last_heartbeat = null, execution_time = ? where picked and picked_by = ?")) {
+            ps.setTimestamp(1, java.sql.Timestamp.from(java.time.Instant.now()));
+            ps.setString(2, nodeName);
+            int released = ps.executeUpdate();
+            if (!c.getAutoCommit()) {
+                c.commit();
+            }
+            if (released > 0) {
+                LOG.info("scheduled jobs: the check this node ({}) was running when it stopped is released and runs now", nodeName);
+            }
+        } catch (SQLException e) {
+            LOG.warn("scheduled jobs: could not release the check this node ({}) held before it stopped ({}); it is taken up again"
+                    + " within a minute", nodeName, e.getMessage());
+        }
     }
 
     private static void createTable(DataSource dataSource) {

@@ -718,7 +718,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         durable = head.segment().end();
         ack.durable(durable);
         reportDurable();
-        if (spare.size() < UPLOADERS) {
+        if (spare.size() <= UPLOADERS) { // up to UPLOADERS + 1 in flight: reused, not allocated (16 MiB each)
             spare.add(head.buffer());
         }
     }
