@@ -125,6 +125,11 @@ class ApiTest {
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"x\",\"pgUrl\":\"" + cluster.url() + "\",\"pgdata\":\"/x\",\"extra\":1}"),
                 400, "extra");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"pgUrl\":\"" + cluster.url() + "\"}"), 400, "id");
+        assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":123,\"pgUrl\":\"" + cluster.url() + "\",\"pgdata\":\"/x\"}"),
+                400, "field 'id' must be a string");
+        assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"a\",\"id\":\"b\",\"pgUrl\":\"x\",\"pgdata\":\"/x\"}"),
+                400, "Duplicate field 'id'");
+        assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, "{\"foo\":1}"), 400, "takes no fields");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"big\",\"pgdata\":\"" + "x".repeat(100_000) + "\"}"), 413, "at most");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN,
                 "{\"time\":\"2026-11-24T10:00:00\",\"targetDir\":\"/tmp/r\",\"port\":5999}"), 400, "field 'time' must be an ISO-8601 time with an offset");
@@ -246,6 +251,9 @@ class ApiTest {
         String server = "http://127.0.0.1:" + port;
         String[] read = {"--server", server, "--token", READER};
         String[] admin = {"--server", server, "--token", ADMIN};
+        Path noDir = tmp.resolve("no-such-dir");
+        assertThat(cli(2, new String[]{"db", "list", "--server", server, "--data-dir", noDir.toString()}))
+                .as("a refusal with no token says where the CLI looked").contains(noDir.resolve("admin.token") + " does not exist");
         assertThat(cli(0, with(read, "db", "list"))).contains("shop", "active");
         assertThat(parse(cli(0, with(read, "db", "status", "shop", "--json"))).path("id").asText()).isEqualTo("shop");
         assertThat(cli(0, with(read, "window", "shop"))).startsWith("[");
@@ -263,8 +271,11 @@ class ApiTest {
         byte[] whole = Files.readAllBytes(file);
         assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("holds the whole dump already");
         Files.write(file, java.util.Arrays.copyOf(whole, whole.length / 2));
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")); // made another way
         assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("resumed at byte");
         assertThat(Files.readAllBytes(file)).as("a resumed download").isEqualTo(whole);
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+                .as("a partial copy the download completes is the owner's alone too").isEqualTo("rw-------");
         // damage in the middle, where the ends a resume compares do not reach: the SHA-256 check says so
         assertThat(whole.length).as("larger than the two 64 KiB ends").isGreaterThan(3 * 65536);
         byte[] damaged = whole.clone();

@@ -37,7 +37,10 @@ public final class ApiClient {
     private final String server;
     private final String token;
 
-    /** Where the token came from, when that explains a refusal (the generated admin token file); else null. */
+    /**
+     * Where the token came from, when that explains a refusal (the generated admin token file), or with no token why none
+     * was found; else null.
+     */
     private final String tokenOrigin;
 
     public ApiClient(String server, String token) {
@@ -147,9 +150,11 @@ public final class ApiClient {
             JsonNode p = JSON.readTree(body);
             String title = p.path("title").asText("HTTP " + status);
             String detail = p.path("detail").asText("");
-            String hint = status == 401 && tokenOrigin != null ? " (the token came from " + tokenOrigin + ", which the server writes at"
+            String hint = status != 401 || tokenOrigin == null ? ""
+                    : token == null ? " (" + tokenOrigin + ": pass --token or set TIDEMARK_TOKEN)"
+                    : " (the token came from " + tokenOrigin + ", which the server writes at"
                     + " its first start when no tokens are configured; once tidemark.tokens is set it is not valid: pass --token or set"
-                    + " TIDEMARK_TOKEN)" : "";
+                    + " TIDEMARK_TOKEN)";
             return new ApiException(status, title + (detail.isEmpty() ? "" : ": " + detail) + hint);
         } catch (IOException e) {
             return new ApiException(status, "HTTP " + status);

@@ -35,7 +35,15 @@ public final class ClientOptions {
             return new ApiClient(address, fromEnv);
         }
         String fromFile = fileToken(); // named in a refusal: a stale generated token is a common cause
-        return new ApiClient(address, fromFile, fromFile == null ? null : adminTokenFile().toString());
+        return new ApiClient(address, fromFile, fromFile != null ? adminTokenFile().toString() : noTokenBecause());
+    }
+
+    /** Why no token was found, for a refusal: TIDEMARK_TOKEN unset and the admin token file missing or unreadable. */
+    private String noTokenBecause() {
+        Path file = adminTokenFile();
+        String why = !Files.exists(file) ? "does not exist" : !Files.isReadable(file) ? "cannot be read by this user" : "is empty";
+        return "no --token, TIDEMARK_TOKEN is not set, and the admin token file " + file + " " + why
+                + (dataDirectory == null ? " (--data-dir names the server's data directory)" : "");
     }
 
     private Path adminTokenFile() {
@@ -47,7 +55,8 @@ public final class ClientOptions {
     private String fileToken() {
         Path file = adminTokenFile();
         try {
-            return Files.isReadable(file) ? Files.readString(file, StandardCharsets.US_ASCII).trim() : null;
+            String text = Files.isReadable(file) ? Files.readString(file, StandardCharsets.US_ASCII).trim() : null;
+            return text == null || text.isEmpty() ? null : text;
         } catch (IOException e) {
             return null;
         }

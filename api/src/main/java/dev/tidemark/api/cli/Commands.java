@@ -62,12 +62,15 @@ public final class Commands {
 
     /**
      * A downloaded backup is the database's data in plain (decrypted on the way): a file made for it is readable by its
-     * owner alone, whatever the umask. An existing file keeps its mode.
+     * owner alone, whatever the umask; so is an existing regular file a download completes (a resumed partial copy made
+     * some other way). Anything else (a device, a pipe) keeps its mode.
      */
     static void createPrivately(Path file) throws IOException {
+        var ownerOnly = java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
         if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(ownerOnly));
+        } else if (Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            Files.setPosixFilePermissions(file, ownerOnly);
         }
     }
     static String enc(String s) {

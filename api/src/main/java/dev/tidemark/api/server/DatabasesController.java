@@ -105,7 +105,8 @@ public class DatabasesController {
     }
 
     @PostMapping("/{id}/base-backups")
-    public ResponseEntity<BackupView> requestBaseBackup(@PathVariable String id, HttpServletRequest request) {
+    public ResponseEntity<BackupView> requestBaseBackup(@PathVariable String id, @RequestBody(required = false) NoFields body,
+                                                        HttpServletRequest request) {
         BackupView view = engine.requestBaseBackup(id, actor(request));
         return ResponseEntity.accepted().location(URI.create("/v1/databases/" + id + "/base-backups/" + view.id())).body(view);
     }
@@ -233,7 +234,8 @@ public class DatabasesController {
     }
 
     @PostMapping("/{id}/restores/{restoreId}/cancel")
-    public ResponseEntity<RestoreView> cancelRestore(@PathVariable String id, @PathVariable String restoreId, HttpServletRequest request) {
+    public ResponseEntity<RestoreView> cancelRestore(@PathVariable String id, @PathVariable String restoreId,
+                                                     @RequestBody(required = false) NoFields body, HttpServletRequest request) {
         return ResponseEntity.accepted().body(engine.cancelRestore(id, restoreId, actor(request)));
     }
 
@@ -246,5 +248,9 @@ public class DatabasesController {
     public EventPage events(@PathVariable String id, @RequestParam(defaultValue = "0") long from,
                             @RequestParam(defaultValue = "100") int limit) {
         return engine.events(id, from, limit);
+    }
+
+    /** The body of a request that takes none: absent or {}; any field is refused as unknown. */
+    public record NoFields() {
     }
 }

@@ -70,6 +70,7 @@ public class Problems extends ResponseEntityExceptionHandler {
         String detail;
         if (cause instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u) {
             detail = "unknown field '" + u.getPropertyName() + "'" + (u.getKnownPropertyIds() == null ? ""
+                    : u.getKnownPropertyIds().isEmpty() ? " (this request takes no fields: send no body, or {})"
                     : " (the fields are " + u.getKnownPropertyIds().stream().map(Object::toString).sorted()
                     .collect(java.util.stream.Collectors.joining(", ")) + ")");
         } else if (cause instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m && !m.getPath().isEmpty()) {

@@ -52,6 +52,15 @@ public class ServerApplication {
         };
     }
 
+    /** A number or true/false where a string goes is an error ("field 'id' must be a string"), not turned into text. */
+    @Bean
+    org.springframework.boot.autoconfigure.jackson.Jackson2ObjectMapperBuilderCustomizer noScalarsAsText() {
+        return builder -> builder.postConfigurer(mapper -> mapper.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Textual)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail));
+    }
+
     @Bean
     FilterRegistrationBean<AuthFilter> authFilter(Tokens tokens, ObjectMapper json) {
         FilterRegistrationBean<AuthFilter> bean = new FilterRegistrationBean<>(new AuthFilter(tokens, json));
