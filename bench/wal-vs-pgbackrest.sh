@@ -26,6 +26,10 @@ start_lsn=$(psql_ "select pg_current_wal_lsn()")
 echo "== backlog: about $backlog_mib MiB of WAL (archiving held back, a slot keeping it for Tidemark)"
 scale=$(( backlog_mib * 10 / 123 + 1 ))   # pgbench -i writes about 12.3 MiB of WAL per scale unit
 as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s "$scale" -q postgres >/dev/null 2>&1
+# the backlog's data pages and WAL on disk before any drain: otherwise the checkpoint and the kernel's writeback of
+# 3.5 GiB of dirty pages land in whichever drain runs when they come (seen as seconds of kworker CPU in one and not the other)
+psql_ "checkpoint" >/dev/null
+sync
 psql_ "select pg_switch_wal()" >/dev/null
 end_lsn=$(psql_ "select pg_current_wal_lsn()")
 last_wal=$(psql_ "select pg_walfile_name('$end_lsn'::pg_lsn - 1)")

@@ -782,9 +782,11 @@ final class Requests {
         Policy policy = h.policy();
         Instant weekly = Schedules.lastWeekly(policy.baseBackupSchedule(), now);
         // a backup counts for the slot when it completed or runs; a failed one the scheduler asked for counts for an hour (the
-        // scheduler retries hourly, not every tick); one failed that an operator asked for never does
+        // scheduler retries hourly, not every tick); one failed that an operator asked for never does, nor one cut short by
+        // the engine's stop (nothing wrong with the database: asked again at once)
         java.util.function.Predicate<DatabaseHistory.BaseBackup> counts = b -> !"failed".equals(b.status())
-                || !"manual".equals(b.trigger()) && b.requestedAt().isAfter(now.minus(Duration.ofHours(1)));
+                || !"manual".equals(b.trigger()) && !Work.INTERRUPTED.equals(b.failure())
+                && b.requestedAt().isAfter(now.minus(Duration.ofHours(1)));
         boolean anyBackup = h.baseBackups().stream().anyMatch(counts);
         Instant lastBackup = h.baseBackups().stream().filter(counts)
                 .map(DatabaseHistory.BaseBackup::requestedAt).max(Instant::compareTo).orElse(null);
@@ -812,7 +814,8 @@ final class Requests {
         }
         Instant daily = Schedules.lastDaily(policy.dumpSchedule(), now);
         Instant lastDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()))
-                .filter(d -> !"failed".equals(d.status()) || d.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
+                .filter(d -> !"failed".equals(d.status())
+                        || !Work.INTERRUPTED.equals(d.failure()) && d.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
                 .map(DatabaseHistory.Dump::requestedAt).max(Instant::compareTo).orElse(null);
         if (h.registeredAt().isBefore(daily) && Schedules.due(daily, lastDump) && h.runningDump().isEmpty()) {
             ask(() -> dump(h.id(), List.of(), "scheduled", SCHEDULER), "dump", h.id());

@@ -259,7 +259,10 @@ final class Work implements AutoCloseable {
                             ? " (" + db.pgdata() + " may hold a partial copy" + stopped + ": the previous data directory is beside it as "
                             + movedAside(Path.of(db.pgdata())) + "; delete the partial copy and move it back)"
                             : r.targetDir() != null ? " (the target directory " + r.targetDir() + " may hold a partial copy" + stopped
-                            + ": delete it)" : "";
+                            + ": delete it)"
+                            : r.dumpId() != null ? " (its pg_restore, one transaction, may have run on without the engine: database "
+                            + r.targetDatabase() + " then holds the whole dump or nothing of it; look before asking again, which"
+                            + " needs replace if it holds anything)" : "";
                     sendQuietly(new Commands.FailRestore(db.id(), r.id(), INTERRUPTED + advice, clock.instant()));
                     LOG.warn("restore {} of {} was interrupted by an engine stop: marked failed", r.id(), db.id());
                 }

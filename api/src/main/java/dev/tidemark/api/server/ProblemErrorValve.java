@@ -18,7 +18,11 @@ public class ProblemErrorValve extends ErrorReportValve {
 
     @Override
     protected void report(Request request, Response response, Throwable throwable) {
-        if (throwable != null) {
+        boolean tooLarge = throwable != null && String.valueOf(throwable.getMessage()).contains("too large");
+        if (tooLarge) {
+            // a client's mistake (an oversized header or URL), not the server's: one line
+            LOG.warn("{} refused: {}", request.getMethod(), throwable.getMessage());
+        } else if (throwable != null) {
             // an exception that escaped before the API answered (a filter's): Tomcat's own line for it is turned off
             LOG.error("{} {} failed before it reached the API", request.getMethod(), request.getRequestURI(), throwable);
         }
@@ -26,7 +30,10 @@ public class ProblemErrorValve extends ErrorReportValve {
         if (status < 400 || response.getContentWritten() > 0 || !response.setErrorReported()) {
             return;
         }
-        String detail = status == 400
+        String detail = status == 400 && tooLarge
+                ? "the request was refused before it reached the API: its headers or URL are too large (" + throwable.getMessage()
+                + "); a token is a few dozen characters, an id at most 63"
+                : status == 400
                 ? "the request was refused before it reached the API: its URL or headers are malformed (an encoded"
                 + " control character or '..' in the path?); ids are lower-case letters, digits and '-'"
                 : "the request was refused before it reached the API (HTTP " + status + ")";
