@@ -166,6 +166,40 @@ class SchedulingTest {
     }
 
     @Test
+    void aScheduledBaseBackupCutShortByTheEnginesStopIsAskedAgainAtTheNextCheck() throws Exception {
+        Path tmp = Files.createTempDirectory("tidemark-cut-scheduled-");
+        ServerUser.detect().ownOne(tmp);
+        MovableClock clock = new MovableClock(Instant.parse("2026-11-20T12:00:00Z"));
+        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
+        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
+                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        try (PostgresCluster cluster = PostgresCluster.start()) {
+            try (Engine engine = Engine.start(config, clock)) {
+                engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+                engine.requestBaseBackup("app", "alice");
+                awaitIdle(engine);
+            }
+            // Sunday's scheduled base backup was running when the engine was killed
+            Instant slot = Instant.parse("2026-11-22T03:00:10Z");
+            try (dev.tidemark.engine.catalog.Catalog catalog = dev.tidemark.engine.catalog.Catalog.open(
+                    new dev.tidemark.engine.catalog.CatalogSettings(tmp.resolve("data/catalog"), null, null, null, null, null, clock))) {
+                catalog.send(new dev.tidemark.engine.catalog.api.Commands.RequestBaseBackup("app", "base-cut", "scheduled", slot), "scheduler");
+                catalog.send(new dev.tidemark.engine.catalog.api.Commands.StartBaseBackup("app", "base-cut", "node-1", false, slot), "worker");
+            }
+            clock.set(Instant.parse("2026-11-22T03:05:00Z"));
+            try (Engine engine = Engine.start(config, clock)) {
+                assertThat(engine.baseBackup("app", "base-cut").failure()).startsWith("interrupted");
+                engine.runScheduledJobs();
+                awaitIdle(engine);
+                assertThat(engine.baseBackups("app")).as("the week's base backup is asked again at once")
+                        .anyMatch(b -> "scheduled".equals(b.trigger()) && "completed".equals(b.status()));
+            }
+        } finally {
+            PostgresCluster.deleteTree(tmp);
+        }
+    }
+
+    @Test
     void aTablespaceCreatedAfterTheNewestBaseBackupBringsANewOne() throws Exception {
         Path tmp = Files.createTempDirectory("tidemark-tablespace-");
         ServerUser.detect().ownOne(tmp);
