@@ -401,7 +401,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     nextSample = now + settings.sampleInterval().toNanos();
                     reportDurable(); // a new sample may date what is durable already; the lag is measured against now
                 }
-                if (now >= nextPartial) {
+                // also when half a segment arrived since the last partial upload: under a heavy write load (full-page
+                // writes after a checkpoint) a segment fills in less than the interval, and the lag stays under one
+                // segment only if the durable position moves within one
+                boolean halfway = filled - uploadedPartial >= buffer.length / 2 && pending.isEmpty();
+                if (now >= nextPartial || halfway) {
                     // only behind a contiguous durable prefix: while earlier segments are still uploading, the
                     // partial one could not move the durable position anyway
                     if (filled > uploadedPartial && pending.isEmpty()) {

@@ -207,6 +207,40 @@ class WalStreamingTest {
     }
 
     @Test
+    void halfASegmentWrittenIsUploadedWithoutWaitingForTheInterval(@TempDir Path tmp) throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        try (PostgresCluster cluster = PostgresCluster.start();
+             WalStreamer streamer = new WalStreamer("half", dev.tidemark.engine.postgres.PgConnections.parse(cluster.url(), null), repo,
+                     WalStreamSettings.defaults("half").withPartialInterval(Duration.ofHours(1)), WalListener.NONE, null).start()) {
+            Lsn start = switchWal(cluster).segmentStart(16L << 20);
+            assertThat(awaitDurable(streamer, start, 60)).isTrue();
+            cluster.execute("create table big as select g, repeat('x', 500) as filler from generate_series(1, 20000) g");
+            Lsn written;
+            try (Connection c = cluster.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text")) {
+                rs.next();
+                written = Lsn.parse(rs.getString(1));
+            }
+            assertThat(written.value() - start.value()).as("more than half a segment, less than one")
+                    .isBetween(8L << 20, (16L << 20) - 1);
+            // the interval is an hour: only the half-segment rule can make this durable now
+            assertThat(awaitDurable(streamer, start.plus(8L << 20), 30)).as("%s", streamer.status()).isTrue();
+        }
+    }
+
+    private static boolean awaitDurable(WalStreamer streamer, Lsn lsn, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+        while (System.nanoTime() < deadline) {
+            WalStreamStatus s = streamer.status();
+            if (s != null && s.chain() != null && Lsn.parse(s.durableLsn()).compareTo(lsn) >= 0) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
+    }
+
+    @Test
     void theDurableTimeAdvancesOnAnIdleDatabase(@TempDir Path tmp) throws Exception {
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
         try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "idle")) {
