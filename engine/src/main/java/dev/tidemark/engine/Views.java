@@ -49,7 +49,8 @@ final class Views {
 
     DatabaseHistory history(String databaseId) {
         return catalog.view().database(databaseId)
-                .orElseThrow(() -> new NotFoundException("database '" + databaseId + "' is not registered; see GET /v1/databases"));
+                .orElseThrow(() -> new NotFoundException("database '" + (databaseId.length() > 80 ? databaseId.substring(0, 80) + "..." : databaseId)
+                        + "' is not registered; see GET /v1/databases (tidemark db list)"));
     }
 
     List<DatabaseView> databases() {

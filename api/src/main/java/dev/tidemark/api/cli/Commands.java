@@ -318,7 +318,7 @@ public final class Commands {
             public Integer call() {
                 if (id.startsWith("dump-")) {
                     JsonNode d = api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id));
-                    options().print(out(), d, () -> Table.details(out(), allDatabasesNamed(d), new String[]{"id", "status", "trigger", "requested", "completed",
+                    options().print(out(), d, () -> Table.details(out(), allDatabasesNamed(d), new String[]{"id", "status", "trigger", "requested", "ended",
                             "databases", "bytes", "stored", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/completedAt",
                             "/databases", "/bytes", "/storedBytes", "/failure"}));
                     return 0;
@@ -367,7 +367,7 @@ public final class Commands {
             Integer show(Client c, String db, String id) {
                 JsonNode b = c.api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id));
                 c.options().print(c.out(), b, () -> Table.details(c.out(), b, new String[]{"id", "status", "trigger", "requested", "started",
-                        "completed", "consistent at", "start LSN", "stop LSN", "timeline", "bytes", "stored", "bad pages", "phase",
+                        "ended", "consistent at", "start LSN", "stop LSN", "timeline", "bytes", "stored", "bad pages", "phase",
                         "percent", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/startedAt", "/completedAt",
                         "/consistencyTime", "/startLsn", "/stopLsn", "/timeline", "/bytes", "/storedBytes", "/badPages", "/progress/phase",
                         "/progress/percent", "/failure"}));
@@ -787,7 +787,7 @@ public final class Commands {
             public Integer call() {
                 JsonNode r = api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id));
                 options().print(out(), r, () -> Table.details(out(), r, new String[]{"id", "status", "target", "backup", "directory", "port",
-                        "in place", "requested", "completed", "reached", "result", "phase", "percent", "failure"}, new String[]{"/id",
+                        "in place", "requested", "ended", "reached", "result", "phase", "percent", "failure"}, new String[]{"/id",
                         "/status", "/target", "/backupId", "/targetDir", "/port", "/inPlace", "/requestedAt", "/completedAt", "/reachedTime",
                         "/message", "/progress/phase", "/progress/percent", "/failure"}));
                 return 0;
@@ -907,6 +907,10 @@ public final class Commands {
             public Integer call() {
                 if (!List.of("admin", "operator", "read").contains(scope)) {
                     System.err.println("error: --scope must be admin, operator or read");
+                    return 2;
+                }
+                if ("operator".equals(scope) && (databases == null || databases.isEmpty())) {
+                    System.err.println("error: an operator token acts only on the databases named with --database: name at least one");
                     return 2;
                 }
                 String secret = Tokens.generate();
