@@ -169,7 +169,7 @@ public final class Commands {
 
         @Command(name = "status", aliases = "show", description = "Show a database: status, window, streaming, last backups, server stats.")
         static final class Show extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String id;
 
             @Override
@@ -191,7 +191,7 @@ public final class Commands {
 
         @Command(name = "policy", description = "Change a database's policy (window, schedules in UTC, dump retention).")
         static final class Policy extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String id;
             @Option(names = "--window", description = "e.g. 14d or P14D")
             String window;
@@ -232,7 +232,7 @@ public final class Commands {
         @Command(name = "connection", description = "Change where a database is reached: after a failover (the promoted standby is the"
                 + " primary now), a move, or a standby added or removed. The WAL stream restarts on the new primary.")
         static final class Connection extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String id;
             @Option(names = "--pg-url", description = "postgresql://USER@HOST:PORT/DB of the primary (no password)")
             String pgUrl;
@@ -264,7 +264,7 @@ public final class Commands {
 
         @Command(name = "remove", aliases = "deregister", description = "Stop protecting a database; backups stay until retention removes them unless --purge.")
         static final class Deregister extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String id;
             @Option(names = "--purge", description = "also delete every backup, dump and WAL object of it")
             boolean purge;
@@ -354,9 +354,9 @@ public final class Commands {
 
         @Command(name = "show", description = "Show one base backup, with progress while it runs.")
         static final class Show extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String db;
-            @Parameters(index = "1")
+            @Parameters(index = "1", description = "base backup id (base-...)")
             String id;
 
             @Override
@@ -405,7 +405,7 @@ public final class Commands {
         @Command(name = "download", description = "Download a dump's pg_dump -Fc archive (an interrupted download resumes), or a"
                 + " base backup as a tar archive that starts as a data directory of its own.")
         static final class Download extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String db;
             @Parameters(index = "1", description = "dump id (dump-...) or base backup id (base-...)")
             String id;
@@ -658,9 +658,9 @@ public final class Commands {
 
         @Command(name = "restore-dump", description = "Restore one database of a dump into an existing database with pg_restore --clean.")
         static final class Restore extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String db;
-            @Parameters(index = "1")
+            @Parameters(index = "1", description = "dump id (dump-...)")
             String id;
             @Option(names = "--database", required = true, description = "the database of the dump to restore")
             String database;
@@ -748,7 +748,7 @@ public final class Commands {
 
         @Command(name = "list", description = "List a database's restores.")
         static final class ListRestores extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String db;
 
             @Override
@@ -778,9 +778,9 @@ public final class Commands {
 
         @Command(name = "status", aliases = "show", description = "Show one restore, with progress while it runs.")
         static final class Status extends Client {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "database id (tidemark db list)")
             String db;
-            @Parameters(index = "1")
+            @Parameters(index = "1", description = "restore id")
             String id;
 
             @Override
@@ -797,7 +797,7 @@ public final class Commands {
 
     @Command(name = "window", description = "Show a database's recovery window: every second in it can be restored.")
     public static final class Window extends Client {
-        @Parameters(index = "0")
+        @Parameters(index = "0", description = "database id (tidemark db list)")
         String db;
 
         @Override
@@ -817,7 +817,7 @@ public final class Commands {
 
     @Command(name = "events", description = "A database's event history (the audit log).")
     public static final class Events extends Client {
-        @Parameters(index = "0")
+        @Parameters(index = "0", description = "database id (tidemark db list)")
         String db;
         @Option(names = "--from", defaultValue = "0")
         long from;
@@ -874,7 +874,7 @@ public final class Commands {
     public static final class Key {
         @Command(name = "generate", description = "Write a new AES-256 master key to FILE (mode 0600); refuses to overwrite.")
         static final class Generate implements Callable<Integer> {
-            @Parameters(index = "0")
+            @Parameters(index = "0", description = "the file to write")
             Path file;
 
             @Override
