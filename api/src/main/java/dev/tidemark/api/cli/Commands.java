@@ -196,7 +196,7 @@ public final class Commands {
             @Option(names = "--window", description = "e.g. 14d or P14D")
             String window;
             @Option(names = "--base-backup-schedule", description = "one weekly slot in UTC, e.g. 'SUN 03:00' (a base backup asked for"
-                    + " after the slot, by anyone, counts for it)")
+                    + " after the slot, by anyone, counts for it unless it failed)")
             String baseBackupSchedule;
             @Option(names = "--dump-schedule", description = "one daily slot in UTC, e.g. '01:00'")
             String dumpSchedule;
