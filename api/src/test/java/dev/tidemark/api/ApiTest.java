@@ -130,6 +130,7 @@ class ApiTest {
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"a\",\"id\":\"b\",\"pgUrl\":\"x\",\"pgdata\":\"/x\"}"),
                 400, "Duplicate field 'id'");
         assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, "{\"foo\":1}"), 400, "takes no fields");
+        assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, "x"), 400, "not the JSON");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"big\",\"pgdata\":\"" + "x".repeat(100_000) + "\"}"), 413, "at most");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN,
                 "{\"time\":\"2026-11-24T10:00:00\",\"targetDir\":\"/tmp/r\",\"port\":5999}"), 400, "field 'time' must be an ISO-8601 time with an offset");

@@ -73,4 +73,27 @@ class ConfigurationTest {
                 "unknown setting tidemark.tokens[0].secret (known under tidemark.tokens[0]: name, sha256, scope, databases)",
                 "unknown setting tidemark.kafka.topics (known under tidemark.kafka: bootstrap-servers, topic)");
     }
+
+    @Test
+    void anOperatorTokenNeedsDatabasesAndOnlyOperatorTokensTakeThem() {
+        assertThat(tokenProblem("operator", List.of())).contains("operator token with no databases");
+        assertThat(tokenProblem("read", List.of("shop"))).contains("only operator tokens are limited to databases");
+        assertThat(tokenProblem("operator", List.of("shop"))).isNull();
+    }
+
+    private static String tokenProblem(String scope, List<String> databases) {
+        dev.tidemark.api.server.TidemarkProperties properties = new dev.tidemark.api.server.TidemarkProperties();
+        dev.tidemark.api.server.TidemarkProperties.Token token = new dev.tidemark.api.server.TidemarkProperties.Token();
+        token.setName("t");
+        token.setScope(scope);
+        token.setSha256("a".repeat(64));
+        token.setDatabases(new java.util.ArrayList<>(databases));
+        properties.getTokens().add(token);
+        try {
+            dev.tidemark.api.server.Tokens.from(properties);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+    }
 }

@@ -782,11 +782,15 @@ final class Requests {
         Policy policy = h.policy();
         Instant weekly = Schedules.lastWeekly(policy.baseBackupSchedule(), now);
         // a backup counts for the slot when it completed or runs; a failed one the scheduler asked for counts for an hour (the
-        // scheduler retries hourly, not every tick); one failed that an operator asked for never does, nor one cut short by
-        // the engine's stop (nothing wrong with the database: asked again at once)
+        // scheduler retries hourly, not every tick); one failed that an operator asked for never does, nor the first one in
+        // an hour cut short by the engine's stop (nothing wrong with the database: asked again at once; a second one may be
+        // what stops the engine, out of memory say, and waits the hour)
+        Instant hourAgo = now.minus(Duration.ofHours(1));
+        boolean retryInterrupted = h.baseBackups().stream().filter(b -> !"manual".equals(b.trigger()) && Work.INTERRUPTED.equals(b.failure())
+                && b.requestedAt().isAfter(hourAgo)).count() <= 1;
         java.util.function.Predicate<DatabaseHistory.BaseBackup> counts = b -> !"failed".equals(b.status())
-                || !"manual".equals(b.trigger()) && !Work.INTERRUPTED.equals(b.failure())
-                && b.requestedAt().isAfter(now.minus(Duration.ofHours(1)));
+                || !"manual".equals(b.trigger()) && !(retryInterrupted && Work.INTERRUPTED.equals(b.failure()))
+                && b.requestedAt().isAfter(hourAgo);
         boolean anyBackup = h.baseBackups().stream().anyMatch(counts);
         Instant lastBackup = h.baseBackups().stream().filter(counts)
                 .map(DatabaseHistory.BaseBackup::requestedAt).max(Instant::compareTo).orElse(null);
@@ -813,9 +817,11 @@ final class Requests {
             });
         }
         Instant daily = Schedules.lastDaily(policy.dumpSchedule(), now);
+        boolean retryInterruptedDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()) && Work.INTERRUPTED.equals(d.failure())
+                && d.requestedAt().isAfter(hourAgo)).count() <= 1;
         Instant lastDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()))
                 .filter(d -> !"failed".equals(d.status())
-                        || !Work.INTERRUPTED.equals(d.failure()) && d.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
+                        || !(retryInterruptedDump && Work.INTERRUPTED.equals(d.failure())) && d.requestedAt().isAfter(hourAgo))
                 .map(DatabaseHistory.Dump::requestedAt).max(Instant::compareTo).orElse(null);
         if (h.registeredAt().isBefore(daily) && Schedules.due(daily, lastDump) && h.runningDump().isEmpty()) {
             ask(() -> dump(h.id(), List.of(), "scheduled", SCHEDULER), "dump", h.id());

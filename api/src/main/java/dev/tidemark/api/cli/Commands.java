@@ -913,6 +913,10 @@ public final class Commands {
                     System.err.println("error: an operator token acts only on the databases named with --database: name at least one");
                     return 2;
                 }
+                if (!"operator".equals(scope) && databases != null && !databases.isEmpty()) {
+                    System.err.println("error: --database limits operator tokens only; a " + scope + " token reaches every database");
+                    return 2;
+                }
                 String secret = Tokens.generate();
                 System.out.println("token (shown once): " + secret);
                 System.out.println("add to the server configuration:");

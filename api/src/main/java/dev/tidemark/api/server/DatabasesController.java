@@ -48,9 +48,11 @@ public class DatabasesController {
     public static final String EXPECTED_BYTES_HEADER = "X-Tidemark-Expected-Bytes";
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d{1,18})-(\\d{0,18})");
     private final Operations engine;
+    private final com.fasterxml.jackson.databind.ObjectMapper json;
 
-    public DatabasesController(Operations engine) {
+    public DatabasesController(Operations engine, com.fasterxml.jackson.databind.ObjectMapper json) {
         this.engine = engine;
+        this.json = json;
     }
 
     private static String actor(HttpServletRequest request) {
@@ -105,8 +107,9 @@ public class DatabasesController {
     }
 
     @PostMapping("/{id}/base-backups")
-    public ResponseEntity<BackupView> requestBaseBackup(@PathVariable String id, @RequestBody(required = false) NoFields body,
+    public ResponseEntity<BackupView> requestBaseBackup(@PathVariable String id, @RequestBody(required = false) String body,
                                                         HttpServletRequest request) {
+        noFields(body, request);
         BackupView view = engine.requestBaseBackup(id, actor(request));
         return ResponseEntity.accepted().location(URI.create("/v1/databases/" + id + "/base-backups/" + view.id())).body(view);
     }
@@ -235,7 +238,8 @@ public class DatabasesController {
 
     @PostMapping("/{id}/restores/{restoreId}/cancel")
     public ResponseEntity<RestoreView> cancelRestore(@PathVariable String id, @PathVariable String restoreId,
-                                                     @RequestBody(required = false) NoFields body, HttpServletRequest request) {
+                                                     @RequestBody(required = false) String body, HttpServletRequest request) {
+        noFields(body, request);
         return ResponseEntity.accepted().body(engine.cancelRestore(id, restoreId, actor(request)));
     }
 
@@ -252,5 +256,21 @@ public class DatabasesController {
 
     /** The body of a request that takes none: absent or {}; any field is refused as unknown. */
     public record NoFields() {
+    }
+
+    /**
+     * A request that takes no body accepts none, an empty one of any content type, or {}; a field is refused as unknown,
+     * as every endpoint refuses fields it does not take.
+     */
+    private void noFields(String body, HttpServletRequest request) {
+        if (body == null || body.isBlank()) {
+            return;
+        }
+        try {
+            json.readValue(body, NoFields.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new org.springframework.http.converter.HttpMessageNotReadableException("unreadable body", e,
+                    new org.springframework.http.server.ServletServerHttpRequest(request));
+        }
     }
 }

@@ -60,6 +60,16 @@ public final class Tokens {
             if (!SCOPES.contains(t.getScope())) {
                 throw new IllegalArgumentException("token " + t.getName() + " has scope '" + t.getScope() + "': use admin, operator or read");
             }
+            boolean listsDatabases = t.getDatabases() != null && !t.getDatabases().isEmpty();
+            if ("operator".equals(t.getScope()) && !listsDatabases) {
+                throw new IllegalArgumentException("token " + t.getName() + " is an operator token with no databases: it could do"
+                        + " nothing; list the databases it may act on under databases");
+            }
+            if (!"operator".equals(t.getScope()) && listsDatabases) {
+                throw new IllegalArgumentException("token " + t.getName() + " has scope " + t.getScope() + " and lists databases, but"
+                        + " only operator tokens are limited to databases (a " + t.getScope() + " token reaches all): remove the"
+                        + " databases, or make it an operator token");
+            }
             tokens.add(new Token(t.getName(), t.getSha256().toLowerCase(), t.getScope(), List.copyOf(t.getDatabases())));
         }
         if (tokens.isEmpty()) {

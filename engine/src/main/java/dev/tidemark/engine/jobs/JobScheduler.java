@@ -41,7 +41,7 @@ public final class JobScheduler implements AutoCloseable {
                 .alwaysPersistTimestampInUTC()
                 .pollingInterval(Duration.ofSeconds(Math.max(1, Math.min(10, interval.toSeconds()))))
                 // a node that died mid-tick holds the tick until its heartbeats are missed: a minute, not the library's 30
-                .heartbeatInterval(Duration.ofSeconds(10))
+                .heartbeatInterval(HEARTBEAT)
                 .missedHeartbeatsLimit(6)
                 .schedulerName(new com.github.kagkarlsson.scheduler.SchedulerName.Fixed(nodeName))
                 .build();
@@ -51,22 +51,47 @@ public final class JobScheduler implements AutoCloseable {
         scheduler.start();
     }
 
+    /** Heartbeat of a running check; one older than twice this is no live node's. */
+    private static final Duration HEARTBEAT = Duration.ofSeconds(10);
+
     /**
-     * A tick this node had picked when it died (killed, machine lost) is still marked as picked by it: this node has only
-     * just started, so nothing of its own runs, and the tick is handed back at once instead of after the missed heartbeats.
+     * A check this node had picked when it died (killed, machine lost) is still marked as picked by it: this node has only
+     * just started, so nothing of its own runs, and a check of its name whose heartbeat stopped is handed back at once
+     * instead of after the missed heartbeats. One with a fresh heartbeat is left alone: another node may run under the
+     * same name (a configuration mistake, said so); it is taken over after a minute without heartbeat.
      */
     private static void releaseOwn(DataSource dataSource, String nodeName) {
-        try (Connection c = dataSource.getConnection();
-             java.sql.PreparedStatement ps = c.prepareStatement("update scheduled_tasks set picked = false, picked_by = null,"
-                     + " last_heartbeat = null, execution_time = ? where picked and picked_by = ?")) {
-            ps.setTimestamp(1, java.sql.Timestamp.from(java.time.Instant.now()));
-            ps.setString(2, nodeName);
-            int released = ps.executeUpdate();
+        java.sql.Timestamp now = java.sql.Timestamp.from(java.time.Instant.now());
+        java.sql.Timestamp stale = java.sql.Timestamp.from(java.time.Instant.now().minus(HEARTBEAT.multipliedBy(2)));
+        try (Connection c = dataSource.getConnection()) {
+            int released;
+            try (java.sql.PreparedStatement ps = c.prepareStatement("update scheduled_tasks set picked = false, picked_by = null,"
+                    + " last_heartbeat = null, execution_time = ?, version = version + 1"
+                    + " where picked and picked_by = ? and (last_heartbeat is null or last_heartbeat < ?)")) {
+                ps.setTimestamp(1, now);
+                ps.setString(2, nodeName);
+                ps.setTimestamp(3, stale);
+                released = ps.executeUpdate();
+            }
+            int live;
+            try (java.sql.PreparedStatement ps = c.prepareStatement(
+                    "select count(*) from scheduled_tasks where picked and picked_by = ?")) {
+                ps.setString(1, nodeName);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    live = rs.getInt(1);
+                }
+            }
             if (!c.getAutoCommit()) {
                 c.commit();
             }
             if (released > 0) {
                 LOG.info("scheduled jobs: the check this node ({}) was running when it stopped is released and runs now", nodeName);
+            }
+            if (live > 0) {
+                LOG.warn("scheduled jobs: a check is running under this node's name ({}) with a fresh heartbeat: does another node"
+                        + " run with the same tidemark.node-id? If this node was just restarted, the check is taken up within a"
+                        + " minute", nodeName);
             }
         } catch (SQLException e) {
             LOG.warn("scheduled jobs: could not release the check this node ({}) held before it stopped ({}); it is taken up again"

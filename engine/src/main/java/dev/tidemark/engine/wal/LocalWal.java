@@ -48,6 +48,7 @@ final class LocalWal {
     private static final int LONG_PAGE_HEADER = 40;
     /** SizeOfXLogRecord: a record's header, and the whole of an XLOG_SWITCH record. */
     private static final int RECORD_HEADER = 24;
+    private static final byte[] ZERO_PAGE = new byte[65536];
     /** XLOG_SWITCH in xl_info (resource manager 0, RM_XLOG_ID). */
     private static final int XLOG_SWITCH = 0x40;
 
@@ -212,8 +213,8 @@ final class LocalWal {
             pos += (int) maxAlign(length);
         }
         if (last < 0 || b.getInt(last) != RECORD_HEADER || data[last + 17] != 0 || (data[last + 16] & 0xF0) != XLOG_SWITCH) {
-            return "segment " + segment.name() + " has zeroed pages from offset " + (page + pageSize)
-                    + " that no segment switch explains (a file not yet written completely?)";
+            return "segment " + segment.name() + " has zeroed pages from offset " + (page + pageSize) + " that no segment switch"
+                    + " record on the page before them proves (one split across two pages is not followed)";
         }
         CRC32C crc = new CRC32C();
         crc.update(data, last, 20);
@@ -221,9 +222,12 @@ final class LocalWal {
             return "segment " + segment.name() + " has a segment switch record at offset " + last + " whose CRC does not match";
         }
         int from = last + RECORD_HEADER;
-        int nonZero = Arrays.mismatch(data, from, data.length, new byte[data.length - from], 0, data.length - from);
-        if (nonZero >= 0) {
-            return "segment " + segment.name() + " has data at offset " + (from + nonZero) + ", after its segment switch";
+        for (int at = from; at < data.length; at += ZERO_PAGE.length) {
+            int length = Math.min(ZERO_PAGE.length, data.length - at);
+            int nonZero = Arrays.mismatch(data, at, at + length, ZERO_PAGE, 0, length);
+            if (nonZero >= 0) {
+                return "segment " + segment.name() + " has data at offset " + (at + nonZero) + ", after its segment switch";
+            }
         }
         return null;
     }

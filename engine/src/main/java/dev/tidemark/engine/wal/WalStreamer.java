@@ -42,8 +42,10 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Streams one database's WAL over a physical replication slot into the repository: whole segments as they
- * complete, the current one as a partial segment every few seconds. The slot's flush position moves only after a
- * segment is durable in the repository, so the server keeps every byte that is not yet safe.
+ * complete, the current one as a partial segment every few seconds (and whenever half a segment arrived). The slot's
+ * flush position moves only after a segment is durable in the repository, so the server keeps every byte that is not
+ * yet safe. A backlog of completed segments is read from the primary's own pg_wal when its data directory is readable
+ * here ({@link LocalWal}), with the same in-order acknowledgement.
  */
 public final class WalStreamer implements Runnable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class);
@@ -219,9 +221,19 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 belowSlot = true;
             }
             if (!belowSlot) {
+                long began = System.nanoTime();
+                Lsn from = start;
                 start = catchUpLocally(sql, id, start, restart, history);
                 if (start == null) {
                     return; // stopped, or the server changed under the catch-up: the next attempt identifies it again
+                }
+                if (!start.equals(from) && System.nanoTime() - began > TimeUnit.SECONDS.toNanos(30)) {
+                    // the replication connection sat idle through a long catch-up (a proxy or idle_session_timeout may
+                    // have closed it): the stream goes on over a fresh one
+                    try (Connection fresh = source.openReplication()) {
+                        stream(fresh, sql, id, start, history);
+                    }
+                    return;
                 }
             }
             try {
@@ -537,6 +549,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         SlotAdvancer advancer = new SlotAdvancer(sql, slotRestart);
         WalSegment segment = WalSegment.containing(id.timeline, start, segmentSize);
         String refused = null;
+        ConflictInCatchUp conflict = null;
         boolean serverChanged = false;
         long nextSample = 0;
         boolean drained = false;
@@ -575,6 +588,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             drained = true;
         } catch (ConflictInCatchUp e) {
             refused = e.getMessage();
+            segment = e.segment;
+            conflict = e;
         } finally {
             if (drained) {
                 uploaders.shutdown();
@@ -582,7 +597,10 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 Workers.stopAndWait(uploaders); // nothing more acknowledged; the stream or the next attempt sends the rest
             }
         }
-        long made = (durable.value() - start.value()) / segmentSize;
+        if (conflict != null) {
+            forgetAfterConflict(conflict, pending);
+        }
+        long made = Math.max(0, (durable.value() - start.value()) / segmentSize);
         if (made > 0) {
             segmentsReadLocally += made;
             advancer.advance(durable);
@@ -592,9 +610,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             log.warn("WAL of {}: stopped reading pg_wal at {} after {} segments, the stream takes over from there: {}", databaseId,
                     segment, made, refused);
         } else if (made > 0 || stopped || serverChanged) {
-            log.info("WAL of {}: {} segments read from pg_wal up to {} (slot moved to {}); {}", databaseId, made, durable,
-                    advancer.advanced, stopped ? "stopping" : serverChanged ? "the server changed timeline or role: reconnecting"
-                            : "streaming from there");
+            log.info("WAL of {}: {} segments read from pg_wal up to {} ({}); {}", databaseId, made, durable,
+                    advancer.givenUp ? "the slot left where it was" : "slot moved to " + advancer.advanced,
+                    stopped ? "stopping" : serverChanged ? "the server changed timeline or role: reconnecting" : "streaming from there");
         }
         if (stopped || serverChanged) {
             return null;
@@ -671,10 +689,53 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
+    /**
+     * After a conflict in a catch-up, what the catch-up read is not trusted further: the segments after the conflicting one
+     * that it stored (unacknowledged) are removed again, and so is the copy of the conflicting one it set aside, so that
+     * the stream stores and compares the server's own bytes for all of them.
+     */
+    private void forgetAfterConflict(ConflictInCatchUp conflict, Deque<Pending> pending) {
+        List<String> removed = new ArrayList<>();
+        try {
+            repository.store().delete(conflict.keptAs);
+            for (Pending p : pending) {
+                if (p.segment().compareTo(conflict.segment) > 0 && p.result().isDone() && !p.result().isCancelled()) {
+                    Archived a;
+                    try {
+                        a = p.result().get();
+                    } catch (ExecutionException e) {
+                        continue;
+                    }
+                    if (a.stored()) {
+                        repository.store().delete(repository.layout().walSegment(databaseId, chain, p.segment().name()));
+                        removed.add(p.segment().name());
+                    }
+                }
+            }
+        } catch (IOException | InterruptedException e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            log.warn("WAL of {}: could not remove what the catch-up stored after {} ({}): the stream compares them with the"
+                    + " server's bytes as it sends them", databaseId, conflict.segment, e.getMessage());
+            return;
+        }
+        if (!removed.isEmpty()) {
+            log.info("WAL of {}: removed {} again, stored by the catch-up after the conflicting {}: the stream sends them",
+                    databaseId, removed, conflict.segment);
+        }
+    }
+
     /** A segment read during a catch-up differs from the repository's copy: the catch-up ends before it. */
     private static final class ConflictInCatchUp extends Exception {
-        ConflictInCatchUp(String message) {
-            super(message);
+        final WalSegment segment;
+        final String keptAs;
+
+        ConflictInCatchUp(WalSegment segment, String keptAs) {
+            super("the repository holds other content for " + segment + " than the file " + segment.name()
+                    + " in pg_wal: the stream sends the server's own bytes for it");
+            this.segment = segment;
+            this.keptAs = keptAs;
         }
     }
 
@@ -706,8 +767,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             throw new IOException("uploading " + head.segment() + " failed: " + cause, cause);
         }
         if (archived.keptAs() != null && !ack.acceptsConflict()) {
-            throw new ConflictInCatchUp("the repository holds other content for " + head.segment() + " than the file (set aside as "
-                    + archived.keptAs() + ")");
+            throw new ConflictInCatchUp(head.segment(), archived.keptAs());
         }
         pending.poll();
         if (archived.keptAs() != null) {

@@ -33,7 +33,7 @@ class JobSchedulerTest {
                 try (PreparedStatement ps = c.prepareStatement("insert into scheduled_tasks (task_name, task_instance, execution_time,"
                         + " picked, picked_by, last_heartbeat, version) values ('tidemark-schedule-tick', 'recurring', ?, true, 'node-1', ?, 3)")) {
                     ps.setTimestamp(1, Timestamp.from(Instant.now().minusSeconds(60)));
-                    ps.setTimestamp(2, Timestamp.from(Instant.now().minusSeconds(5))); // a fresh heartbeat: not yet dead to the library
+                    ps.setTimestamp(2, Timestamp.from(Instant.now().minusSeconds(30))); // stopped, but not yet dead to the library
                     ps.execute();
                 }
             }
@@ -46,6 +46,35 @@ class JobSchedulerTest {
                  ResultSet rs = st.executeQuery("select count(*) from scheduled_tasks where picked")) {
                 rs.next();
                 assertThat(rs.getInt(1)).isZero();
+            }
+        } finally {
+            ds.dispose();
+        }
+    }
+
+    /** A check of this node's name with a fresh heartbeat may be another node's (two nodes with one name): left alone. */
+    @Test
+    void aCheckOfThisNodesNameWithAFreshHeartbeatIsLeftAlone() throws Exception {
+        JdbcConnectionPool ds = JdbcConnectionPool.create("jdbc:h2:mem:jobs" + System.nanoTime() + ";DB_CLOSE_DELAY=-1", "sa", "");
+        try {
+            try (JobScheduler first = new JobScheduler(ds, Duration.ofHours(1), "node-1", () -> { })) {
+                // not started: only the table
+            }
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+                st.execute("delete from scheduled_tasks");
+                try (PreparedStatement ps = c.prepareStatement("insert into scheduled_tasks (task_name, task_instance, execution_time,"
+                        + " picked, picked_by, last_heartbeat, version) values ('tidemark-schedule-tick', 'recurring', ?, true, 'node-1', ?, 3)")) {
+                    ps.setTimestamp(1, Timestamp.from(Instant.now().minusSeconds(60)));
+                    ps.setTimestamp(2, Timestamp.from(Instant.now().minusSeconds(2)));
+                    ps.execute();
+                }
+            }
+            try (JobScheduler next = new JobScheduler(ds, Duration.ofHours(1), "node-1", () -> { })) {
+                try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+                     ResultSet rs = st.executeQuery("select count(*) from scheduled_tasks where picked")) {
+                    rs.next();
+                    assertThat(rs.getInt(1)).isEqualTo(1);
+                }
             }
         } finally {
             ds.dispose();
