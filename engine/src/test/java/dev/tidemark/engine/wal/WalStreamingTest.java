@@ -114,6 +114,50 @@ class WalStreamingTest {
     }
 
     @Test
+    void aConflictDuringACatchUpIsLeftToTheStreamWhichComparesTheServersOwnBytes(@TempDir Path tmp) throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        List<String> conflicts = new CopyOnWriteArrayList<>();
+        List<String> archived = new CopyOnWriteArrayList<>();
+        WalListener listener = new WalListener() {
+            @Override public void segmentArchived(String chain, WalSegment segment, long bytes) {
+                archived.add(segment.name());
+            }
+            @Override public void durable(String chain, int timeline, Lsn lsn, Instant serverTime) { }
+            @Override public void timelineSwitched(String chain, int from, int to, Lsn switchPoint, String historyKey) { }
+            @Override public void conflict(String chain, WalSegment segment, String existing, String fresh, String keptAs) {
+                conflicts.add(segment.name());
+            }
+            @Override public void chainChanged(String expectedChain, String actualChain) { }
+            @Override public void streamFailed(String message, int consecutiveFailures) { }
+        };
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(true), repo, "wal-conflict")) {
+            Path pgdata = db.cluster.dataDirectory();
+            db.startStreaming(listener, pgdata);
+            Lsn before = switchWal(db.cluster);
+            assertThat(awaitDurable(db, before, 60)).isTrue();
+            String chain = db.status().chain();
+            db.stopStreaming();
+            db.cluster.pgbench("postgres", "-i", "-s", "8", "-q");
+            Lsn backlog = switchWal(db.cluster);
+            // the repository already holds other bytes for the backlog's third segment (another server's, say)
+            WalSegment odd = new WalSegment(1, before.value() / (16L << 20) + 2, 16L << 20);
+            repo.putEncoded(repo.layout().walSegment("wal-conflict", chain, odd.name()), new java.io.ByteArrayInputStream(new byte[16 << 20]));
+            db.startStreaming(listener, pgdata);
+            assertThat(awaitDurable(db, backlog, 120)).as("%s", db.status()).isTrue();
+            assertThat(db.status().segmentsReadLocally()).as("read up to the conflicting segment, not past it").isEqualTo(2);
+            assertThat(conflicts).as("the stream, comparing the server's bytes, reports it once").containsExactly(odd.name());
+            // every other segment is the server's own; the conflicting one keeps the first bytes (the conflict rule)
+            long segSize = 16L << 20;
+            for (long n = odd.number() + 1; n < WalSegment.containing(1, backlog, segSize).number(); n++) {
+                String name = new WalSegment(1, n, segSize).name();
+                try (InputStream in = repo.openDecoded(repo.layout().walSegment("wal-conflict", chain, name))) {
+                    assertThat(in.readAllBytes()).as("segment %s", name).isEqualTo(Files.readAllBytes(db.cluster.archiveDirectory().resolve(name)));
+                }
+            }
+        }
+    }
+
+    @Test
     void aSegmentFileIsTrustedOnlyWhenEveryPageHeaderBelongsToIt(@TempDir Path tmp) throws Exception {
         try (PostgresCluster cluster = PostgresCluster.start(true)) {
             cluster.pgbench("postgres", "-i", "-s", "2", "-q");
