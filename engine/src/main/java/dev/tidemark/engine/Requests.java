@@ -116,6 +116,7 @@ final class Requests {
         PgConnections primary = PgConnections.parse(pgUrl, config.pgPasswords().get(databaseId));
         ServerFacts primaryFacts = checkServer(primary, "primary");
         ServerFacts backupSource = primaryFacts;
+        PgConnections backupServer = primary;
         String standbyUrl = null;
         if (standbyUrlText != null && !standbyUrlText.isBlank()) {
             PgConnections standby = PgConnections.parse(standbyUrlText, config.pgPasswords().get(databaseId));
@@ -130,6 +131,7 @@ final class Requests {
             }
             standbyUrl = standby.url(); // normalised, as the primary's: only what parse accepted reaches the catalog
             backupSource = standbyFacts;
+            backupServer = standby;
         }
         Path pgdata = Path.of(pgdataText);
         RestoreRunner.shellUnsafe("pgdata", pgdata).ifPresent(problem -> { // an in-place restore starts PostgreSQL on it via pg_ctl
@@ -137,6 +139,15 @@ final class Requests {
         });
         if (Files.isReadable(pgdata.resolve("PG_VERSION"))) {
             String mismatch = DataDirectoryIdentity.mismatch(pgdata, backupSource.systemId(), backupSource.port());
+            if (mismatch == null) {
+                // a copy of the live directory (postmaster.pid and all) passes the check above: the server shows its own
+                try (Connection c = backupServer.open()) {
+                    mismatch = DataDirectoryIdentity.notLive(pgdata, c);
+                } catch (SQLException e) {
+                    throw new InvalidRequestException("cannot reach the " + (standbyUrl == null ? "primary" : "standby") + " to check"
+                            + " its data directory: " + e.getMessage());
+                }
+            }
             if (mismatch != null) {
                 throw new InvalidRequestException("pgdata does not belong to the " + (standbyUrl == null ? "primary" : "standby")
                         + " base backups are taken from: " + mismatch + (standbyUrl == null ? ""

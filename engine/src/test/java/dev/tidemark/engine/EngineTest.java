@@ -186,6 +186,9 @@ class EngineTest {
             java.nio.file.Path copy = small.root().resolve("copy");
             Process cp = new ProcessBuilder("cp", "-a", cluster.dataDirectory().toString(), copy.toString()).start();
             assertThat(cp.waitFor()).isZero();
+            // with its postmaster.pid (a copy of a running cluster, a snapshot): the server shows it is not its own
+            assertThatThrownBy(() -> engine.register(new RegisterDatabase("copy", cluster.url(), copy.toString(), null, null), "alice"))
+                    .isInstanceOf(InvalidRequestException.class).hasMessageContaining("is not the server's live data directory");
             Files.deleteIfExists(copy.resolve("postmaster.pid"));
             assertThatThrownBy(() -> engine.register(new RegisterDatabase("copy", cluster.url(), copy.toString(), null, null), "alice"))
                     .isInstanceOf(InvalidRequestException.class).hasMessageContaining("no running server");

@@ -126,6 +126,9 @@ public final class BaseBackupRunner {
             segmentSize = rs.getLong(6);
             // the files copied must be the server's own: a backup of another directory would complete and never restore
             String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, serverPort);
+            if (mismatch == null) {
+                mismatch = DataDirectoryIdentity.notLive(pgdata, session); // a live copy would pass the first check
+            }
             if (mismatch != null) {
                 throw new IOException("the data directory to copy is not the server's: " + mismatch);
             }

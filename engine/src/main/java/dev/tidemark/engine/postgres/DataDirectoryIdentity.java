@@ -49,4 +49,37 @@ public final class DataDirectoryIdentity {
         }
         return null;
     }
+
+    /**
+     * Null when pgdata is the live data directory of the server behind this session: a temporary replication slot the
+     * server creates appears in its pg_replslot. A copy of the live directory (postmaster.pid and all), a snapshot or a
+     * stale mount passes {@link #mismatch} but not this. Otherwise why not.
+     */
+    public static String notLive(Path pgdata, java.sql.Connection session) {
+        byte[] random = new byte[6];
+        new java.security.SecureRandom().nextBytes(random);
+        String probe = "tidemark_probe_" + java.util.HexFormat.of().formatHex(random);
+        try (java.sql.PreparedStatement ps = session.prepareStatement("select pg_create_physical_replication_slot(?, false, true)")) {
+            ps.setString(1, probe);
+            ps.execute();
+        } catch (java.sql.SQLException e) {
+            return "the server could not create a temporary replication slot to show that " + pgdata + " is its live directory ("
+                    + e.getMessage().lines().findFirst().orElse("") + "): it needs one free slot (max_replication_slots) and a role"
+                    + " with REPLICATION";
+        }
+        try {
+            if (!Files.isDirectory(pgdata.resolve("pg_replslot").resolve(probe))) {
+                return pgdata + " is not the server's live data directory (a copy, a snapshot or a stale mount): a temporary"
+                        + " replication slot the server created is not in its pg_replslot";
+            }
+            return null;
+        } finally {
+            try (java.sql.PreparedStatement ps = session.prepareStatement("select pg_drop_replication_slot(?)")) {
+                ps.setString(1, probe);
+                ps.execute();
+            } catch (java.sql.SQLException e) {
+                // temporary: the server drops it when the session ends
+            }
+        }
+    }
 }

@@ -13,12 +13,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.security.SecureRandom;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.zip.CRC32C;
@@ -78,35 +74,13 @@ final class LocalWal {
         if (!Files.isDirectory(wal) || !Files.isReadable(wal)) {
             throw new UnusableException(wal + " is not a directory this engine can read");
         }
-        String probe = "tidemark_probe_" + HexFormat.of().formatHex(randomBytes(6));
-        try (PreparedStatement ps = sql.prepareStatement("select pg_create_physical_replication_slot(?, false, true)")) {
-            ps.setString(1, probe);
-            ps.execute();
-        } catch (SQLException e) {
-            throw new UnusableException("the server could not create a temporary replication slot to show that " + pgdata
-                    + " is its live directory (" + e.getMessage().lines().findFirst().orElse("") + ")");
-        }
-        try {
-            if (!Files.isDirectory(pgdata.resolve("pg_replslot").resolve(probe))) {
-                throw new UnusableException(pgdata + " is not the server's live data directory (a copy, a snapshot or a stale"
-                        + " mount): a temporary replication slot the server created is not in its pg_replslot");
-            }
-        } finally {
-            try (PreparedStatement ps = sql.prepareStatement("select pg_drop_replication_slot(?)")) {
-                ps.setString(1, probe);
-                ps.execute();
-            } catch (SQLException e) {
-                // temporary: the server drops it when this session ends
-            }
+        String notLive = DataDirectoryIdentity.notLive(pgdata, sql);
+        if (notLive != null) {
+            throw new UnusableException(notLive);
         }
         return new LocalWal(wal);
     }
 
-    private static byte[] randomBytes(int n) {
-        byte[] b = new byte[n];
-        new SecureRandom().nextBytes(b);
-        return b;
-    }
 
     /**
      * Reads segment into buffer (exactly its size). Returns null when it was read and proved itself, otherwise why not:

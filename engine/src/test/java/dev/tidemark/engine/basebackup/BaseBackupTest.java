@@ -68,6 +68,13 @@ class BaseBackupTest {
 
             BaseBackupRunner runner = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2)
                     .withPieceBytes(1 << 20));
+            // a copy of the running cluster's directory, postmaster.pid and all: refused, nothing listed
+            Path copy = tmp.resolve("live-copy");
+            Process cp = new ProcessBuilder("cp", "-a", db.cluster.dataDirectory().toString(), copy.toString()).start();
+            assertThat(cp.waitFor()).isZero();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> runner.run("bb", "b0", db.connections(), copy, db.durableWal()))
+                    .hasMessageContaining("is not the server's live data directory");
+            PostgresCluster.deleteTree(copy);
             BaseBackupRunner.Result result = runner.run("bb", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
             BackupManifest m = result.manifest();
 
