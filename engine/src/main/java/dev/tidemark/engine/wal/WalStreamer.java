@@ -962,6 +962,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     }
 
     private Lsn ensureSlot(Connection sql, Connection replication) throws SQLException {
+        dropIfInvalidated(sql);
         Optional<Lsn> restart = slotRestart(sql);
         if (restart.isEmpty()) {
             try (Statement st = replication.createStatement()) {
@@ -971,6 +972,29 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             restart = slotRestart(sql);
         }
         return restart.orElseThrow(() -> new SQLException("replication slot " + settings.slotName() + " has no restart position"));
+    }
+
+    /**
+     * A slot the server invalidated (past max_slot_wal_keep_size: PostgreSQL 13 and later keep it, marked lost, with no
+     * restart position) holds nothing and cannot be streamed from: it is dropped, so that it is made again where the server
+     * is. The WAL it had held is gone; the stream then says where the recovery window has its gap.
+     */
+    private void dropIfInvalidated(Connection sql) throws SQLException {
+        try (PreparedStatement ps = sql.prepareStatement(
+                "select 1 from pg_replication_slots where slot_name = ? and slot_type = 'physical' and restart_lsn is null")) {
+            ps.setString(1, settings.slotName());
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return;
+                }
+            }
+        }
+        log.warn("replication slot {} of {} was invalidated by the server (it held more WAL than max_slot_wal_keep_size allows):"
+                + " the WAL it kept is gone; dropping it and making it again", settings.slotName(), databaseId);
+        try (PreparedStatement ps = sql.prepareStatement("select pg_drop_replication_slot(?)")) {
+            ps.setString(1, settings.slotName());
+            ps.execute();
+        }
     }
 
     private Optional<Lsn> slotRestart(Connection sql) throws SQLException {

@@ -73,6 +73,30 @@ class WalResilienceTest {
     }
 
     @Test
+    void aSlotTheServerInvalidatedIsMadeAgainAndTheStreamGoesOnAfterTheGap() throws Exception {
+        Repository repo = dev.tidemark.engine.testing.TestRepositories.file(Files.createTempDirectory("tidemark-lost-slot-"));
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(false, "max_slot_wal_keep_size = '32MB'"), repo, "lost")) {
+            db.startStreaming(WalListener.NONE);
+            Lsn before = switchWal(db.cluster);
+            assertThat(db.awaitStatus(s -> Lsn.parse(s.durableLsn()).compareTo(before) >= 0, Duration.ofSeconds(60))).isTrue();
+            db.stopStreaming();
+            // more WAL than the slot may hold while nothing streams: the server invalidates it at a checkpoint
+            db.cluster.pgbench("postgres", "-i", "-s", "6", "-q");
+            switchWal(db.cluster);
+            db.cluster.execute("checkpoint");
+            try (Connection c = db.cluster.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select restart_lsn is null from pg_replication_slots where slot_name = 'tidemark_lost'")) {
+                assertThat(rs.next() && rs.getBoolean(1)).as("the slot is lost").isTrue();
+            }
+            db.startStreaming(WalListener.NONE);
+            db.cluster.execute("create table after_gap(x int)", "insert into after_gap values (1)");
+            Lsn end = switchWal(db.cluster);
+            assertThat(db.awaitStatus(s -> Lsn.parse(s.durableLsn()).compareTo(end) >= 0, Duration.ofSeconds(60)))
+                    .as("streaming goes on after the gap: %s", db.status()).isTrue();
+        }
+    }
+
+    @Test
     void aReinitialisedServerIsANewChainAndStreamingStops(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
         Repository repo = dev.tidemark.engine.testing.TestRepositories.file(tmp.resolve("repo"));
         AtomicReference<String> changedTo = new AtomicReference<>();
