@@ -138,15 +138,12 @@ final class Requests {
             throw new InvalidRequestException(problem);
         });
         if (Files.isReadable(pgdata.resolve("PG_VERSION"))) {
-            String mismatch = DataDirectoryIdentity.mismatch(pgdata, backupSource.systemId(), backupSource.port());
-            if (mismatch == null) {
-                // a copy of the live directory (postmaster.pid and all) passes the check above: the server shows its own
-                try (Connection c = backupServer.open()) {
-                    mismatch = DataDirectoryIdentity.notLive(pgdata, c);
-                } catch (SQLException e) {
-                    throw new InvalidRequestException("cannot reach the " + (standbyUrl == null ? "primary" : "standby") + " to check"
-                            + " its data directory: " + e.getMessage());
-                }
+            String mismatch;
+            try (Connection c = backupServer.open()) {
+                mismatch = DataDirectoryIdentity.mismatch(pgdata, backupSource.systemId(), backupSource.port(), c);
+            } catch (SQLException e) {
+                throw new InvalidRequestException("cannot reach the " + (standbyUrl == null ? "primary" : "standby") + " to check"
+                        + " its data directory: " + e.getMessage());
             }
             if (mismatch != null) {
                 throw new InvalidRequestException("pgdata does not belong to the " + (standbyUrl == null ? "primary" : "standby")
@@ -792,16 +789,8 @@ final class Requests {
         Instant now = clock.instant();
         Policy policy = h.policy();
         Instant weekly = Schedules.lastWeekly(policy.baseBackupSchedule(), now);
-        // a backup counts for the slot when it completed or runs; a failed one the scheduler asked for counts for an hour (the
-        // scheduler retries hourly, not every tick); one failed that an operator asked for never does, nor the first one in
-        // an hour cut short by the engine's stop (nothing wrong with the database: asked again at once; a second one may be
-        // what stops the engine, out of memory say, and waits the hour)
-        Instant hourAgo = now.minus(Duration.ofHours(1));
-        boolean retryInterrupted = h.baseBackups().stream().filter(b -> !"manual".equals(b.trigger()) && Work.INTERRUPTED.equals(b.failure())
-                && b.requestedAt().isAfter(hourAgo)).count() <= 1;
-        java.util.function.Predicate<DatabaseHistory.BaseBackup> counts = b -> !"failed".equals(b.status())
-                || !"manual".equals(b.trigger()) && !(retryInterrupted && Work.INTERRUPTED.equals(b.failure()))
-                && b.requestedAt().isAfter(hourAgo);
+        java.util.function.Predicate<SlotJob> countsForWeekly = countsForSlot(h.baseBackups().stream().map(SlotJob::of).toList(), now);
+        java.util.function.Predicate<DatabaseHistory.BaseBackup> counts = b -> countsForWeekly.test(SlotJob.of(b));
         boolean anyBackup = h.baseBackups().stream().anyMatch(counts);
         Instant lastBackup = h.baseBackups().stream().filter(counts)
                 .map(DatabaseHistory.BaseBackup::requestedAt).max(Instant::compareTo).orElse(null);
@@ -828,12 +817,9 @@ final class Requests {
             });
         }
         Instant daily = Schedules.lastDaily(policy.dumpSchedule(), now);
-        boolean retryInterruptedDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()) && Work.INTERRUPTED.equals(d.failure())
-                && d.requestedAt().isAfter(hourAgo)).count() <= 1;
-        Instant lastDump = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger()))
-                .filter(d -> !"failed".equals(d.status())
-                        || !(retryInterruptedDump && Work.INTERRUPTED.equals(d.failure())) && d.requestedAt().isAfter(hourAgo))
-                .map(DatabaseHistory.Dump::requestedAt).max(Instant::compareTo).orElse(null);
+        List<SlotJob> scheduledDumps = h.dumps().stream().filter(d -> "scheduled".equals(d.trigger())).map(SlotJob::of).toList();
+        Instant lastDump = scheduledDumps.stream().filter(countsForSlot(scheduledDumps, now))
+                .map(SlotJob::requestedAt).max(Instant::compareTo).orElse(null);
         if (h.registeredAt().isBefore(daily) && Schedules.due(daily, lastDump) && h.runningDump().isEmpty()) {
             ask(() -> dump(h.id(), List.of(), "scheduled", SCHEDULER), "dump", h.id());
         }
@@ -843,6 +829,35 @@ final class Requests {
             continuityChecked.put(h.id(), now);
             checkContinuity(h.id());
         }
+    }
+
+    /** A base backup or dump, as far as the scheduler weighs it against its slot. */
+    private record SlotJob(String status, String trigger, String failure, Instant requestedAt) {
+        static SlotJob of(DatabaseHistory.BaseBackup b) {
+            return new SlotJob(b.status(), b.trigger(), b.failure(), b.requestedAt());
+        }
+
+        static SlotJob of(DatabaseHistory.Dump d) {
+            return new SlotJob(d.status(), d.trigger(), d.failure(), d.requestedAt());
+        }
+
+        boolean interrupted() {
+            return Work.INTERRUPTED.equals(failure);
+        }
+    }
+
+    /**
+     * Which of a database's jobs of one kind count for their schedule slot: one completed or running; a failed one the
+     * scheduler asked for, for an hour (the scheduler retries hourly, not every check); never one failed that an operator
+     * asked for, nor the first in an hour cut short by the engine's stop (nothing wrong with the database: asked again at
+     * once; a second one may be what stops the engine, out of memory say, and waits the hour).
+     */
+    private static java.util.function.Predicate<SlotJob> countsForSlot(List<SlotJob> jobs, Instant now) {
+        Instant hourAgo = now.minus(Duration.ofHours(1));
+        boolean retryInterrupted = jobs.stream()
+                .filter(j -> !"manual".equals(j.trigger()) && j.interrupted() && j.requestedAt().isAfter(hourAgo)).count() <= 1;
+        return j -> !"failed".equals(j.status())
+                || !"manual".equals(j.trigger()) && !(retryInterrupted && j.interrupted()) && j.requestedAt().isAfter(hourAgo);
     }
 
     /** Per database, the weekly slot last found covered by a base backup asked for after it (said once per slot). */

@@ -59,9 +59,7 @@ class SchedulingTest {
         Path tmp = Files.createTempDirectory("tidemark-schedule-");
         ServerUser.detect().ownOne(tmp);
         MovableClock clock = new MovableClock(Instant.parse("2026-09-30T12:00:00Z"));
-        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
-        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
-                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        EngineConfig config = config(tmp, false);
         try (PostgresCluster cluster = PostgresCluster.start(); Engine engine = Engine.start(config, clock)) {
             engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
             engine.changePolicy("app", new PolicyChange(null, null, null, 3, 2, 1, 2), "alice");
@@ -108,11 +106,8 @@ class SchedulingTest {
         Path tmp = Files.createTempDirectory("tidemark-missed-");
         ServerUser.detect().ownOne(tmp);
         MovableClock clock = new MovableClock(Instant.parse("2026-11-20T12:00:00Z"));
-        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
-        EngineConfig off = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
-                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
-        EngineConfig on = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
-                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), true, "node-1");
+        EngineConfig off = config(tmp, false);
+        EngineConfig on = config(tmp, true);
         try (PostgresCluster cluster = PostgresCluster.start()) {
             try (Engine engine = Engine.start(off, clock)) {
                 engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
@@ -140,9 +135,7 @@ class SchedulingTest {
         Path tmp = Files.createTempDirectory("tidemark-failed-manual-");
         ServerUser.detect().ownOne(tmp);
         MovableClock clock = new MovableClock(Instant.parse("2026-11-20T12:00:00Z"));
-        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
-        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
-                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        EngineConfig config = config(tmp, false);
         try (PostgresCluster cluster = PostgresCluster.start(); Engine engine = Engine.start(config, clock)) {
             engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
             engine.requestBaseBackup("app", "alice");
@@ -170,9 +163,7 @@ class SchedulingTest {
         Path tmp = Files.createTempDirectory("tidemark-cut-scheduled-");
         ServerUser.detect().ownOne(tmp);
         MovableClock clock = new MovableClock(Instant.parse("2026-11-20T12:00:00Z"));
-        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
-        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
-                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        EngineConfig config = config(tmp, false);
         try (PostgresCluster cluster = PostgresCluster.start()) {
             try (Engine engine = Engine.start(config, clock)) {
                 engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
@@ -203,9 +194,7 @@ class SchedulingTest {
     void aTablespaceCreatedAfterTheNewestBaseBackupBringsANewOne() throws Exception {
         Path tmp = Files.createTempDirectory("tidemark-tablespace-");
         ServerUser.detect().ownOne(tmp);
-        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
-        EngineConfig config = new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
-                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        EngineConfig config = config(tmp, false);
         try (PostgresCluster cluster = PostgresCluster.start(); Engine engine = Engine.start(config)) {
             engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
             engine.requestBaseBackup("app", "alice");
@@ -242,5 +231,12 @@ class SchedulingTest {
             Thread.sleep(50);
         }
         throw new AssertionError("jobs still running after 60 s");
+    }
+
+    /** A single-host engine under tmp, its scheduler on or off (the tests run its checks themselves when off). */
+    private static EngineConfig config(Path tmp, boolean scheduler) {
+        EngineConfig base = EngineConfig.singleHost(tmp.resolve("data"), tmp.resolve("repo"), tmp.resolve("data/master.key"));
+        return new EngineConfig(base.dataDirectory(), null, null, null, base.repository(), base.masterKeyFile(), false,
+                "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), scheduler, "node-1");
     }
 }

@@ -905,16 +905,9 @@ public final class Commands {
 
             @Override
             public Integer call() {
-                if (!List.of("admin", "operator", "read").contains(scope)) {
-                    System.err.println("error: --scope must be admin, operator or read");
-                    return 2;
-                }
-                if ("operator".equals(scope) && (databases == null || databases.isEmpty())) {
-                    System.err.println("error: an operator token acts only on the databases named with --database: name at least one");
-                    return 2;
-                }
-                if (!"operator".equals(scope) && databases != null && !databases.isEmpty()) {
-                    System.err.println("error: --database limits operator tokens only; a " + scope + " token reaches every database");
+                String problem = Tokens.scopeProblem(scope, databases);
+                if (problem != null) {
+                    System.err.println("error: " + problem + " (--scope, --database)");
                     return 2;
                 }
                 String secret = Tokens.generate();

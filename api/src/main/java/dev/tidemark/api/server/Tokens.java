@@ -50,6 +50,25 @@ public final class Tokens {
         this.tokens = List.copyOf(tokens);
     }
 
+    /**
+     * Null when a token of this scope may list these databases; otherwise why not: the scope is unknown, an operator token
+     * lists none (it could do nothing), or another scope lists some (only operator tokens are limited to databases).
+     */
+    public static String scopeProblem(String scope, List<String> databases) {
+        boolean listsDatabases = databases != null && !databases.isEmpty();
+        if (!SCOPES.contains(scope)) {
+            return "the scope is '" + scope + "': use admin, operator or read";
+        }
+        if ("operator".equals(scope) && !listsDatabases) {
+            return "an operator token with no databases could do nothing: name at least one it may act on";
+        }
+        if (!"operator".equals(scope) && listsDatabases) {
+            return "only operator tokens are limited to databases (a " + scope + " token reaches every database): list none,"
+                    + " or make it an operator token";
+        }
+        return null;
+    }
+
     public static Tokens from(TidemarkProperties properties) {
         List<Token> tokens = new ArrayList<>();
         for (TidemarkProperties.Token t : properties.getTokens()) {
@@ -57,18 +76,9 @@ public final class Tokens {
                 throw new IllegalArgumentException("tidemark.tokens: every token needs a name and the sha256 (64 hex digits) of its secret; "
                         + "create one with 'tidemark token create NAME --scope SCOPE'");
             }
-            if (!SCOPES.contains(t.getScope())) {
-                throw new IllegalArgumentException("token " + t.getName() + " has scope '" + t.getScope() + "': use admin, operator or read");
-            }
-            boolean listsDatabases = t.getDatabases() != null && !t.getDatabases().isEmpty();
-            if ("operator".equals(t.getScope()) && !listsDatabases) {
-                throw new IllegalArgumentException("token " + t.getName() + " is an operator token with no databases: it could do"
-                        + " nothing; list the databases it may act on under databases");
-            }
-            if (!"operator".equals(t.getScope()) && listsDatabases) {
-                throw new IllegalArgumentException("token " + t.getName() + " has scope " + t.getScope() + " and lists databases, but"
-                        + " only operator tokens are limited to databases (a " + t.getScope() + " token reaches all): remove the"
-                        + " databases, or make it an operator token");
+            String problem = scopeProblem(t.getScope(), t.getDatabases());
+            if (problem != null) {
+                throw new IllegalArgumentException("token " + t.getName() + ": " + problem);
             }
             tokens.add(new Token(t.getName(), t.getSha256().toLowerCase(), t.getScope(), List.copyOf(t.getDatabases())));
         }

@@ -125,10 +125,7 @@ public final class BaseBackupRunner {
             int serverPort = rs.getInt(5);
             segmentSize = rs.getLong(6);
             // the files copied must be the server's own: a backup of another directory would complete and never restore
-            String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, serverPort);
-            if (mismatch == null) {
-                mismatch = DataDirectoryIdentity.notLive(pgdata, session); // a live copy would pass the first check
-            }
+            String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, serverPort, session);
             if (mismatch != null) {
                 throw new IOException("the data directory to copy is not the server's: " + mismatch);
             }

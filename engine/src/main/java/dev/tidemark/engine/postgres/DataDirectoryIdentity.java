@@ -51,11 +51,20 @@ public final class DataDirectoryIdentity {
     }
 
     /**
+     * Null when pgdata is the live data directory of the server behind this session, with this system identifier and port:
+     * {@link #mismatch} first, then {@link #notLive}. Otherwise why not.
+     */
+    public static String mismatch(Path pgdata, String serverSystemId, int serverPort, java.sql.Connection session) {
+        String mismatch = mismatch(pgdata, serverSystemId, serverPort);
+        return mismatch != null ? mismatch : notLive(pgdata, session);
+    }
+
+    /**
      * Null when pgdata is the live data directory of the server behind this session: a temporary replication slot the
      * server creates appears in its pg_replslot. A copy of the live directory (postmaster.pid and all), a snapshot or a
      * stale mount passes {@link #mismatch} but not this. Otherwise why not.
      */
-    public static String notLive(Path pgdata, java.sql.Connection session) {
+    private static String notLive(Path pgdata, java.sql.Connection session) {
         byte[] random = new byte[6];
         new java.security.SecureRandom().nextBytes(random);
         String probe = "tidemark_probe_" + java.util.HexFormat.of().formatHex(random);

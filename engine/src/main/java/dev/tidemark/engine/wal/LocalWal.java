@@ -61,10 +61,6 @@ final class LocalWal {
      * exception whose message says why not.
      */
     static LocalWal of(Path pgdata, String systemId, int port, Connection sql) throws UnusableException {
-        String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, port);
-        if (mismatch != null) {
-            throw new UnusableException(mismatch);
-        }
         for (String signal : List.of("standby.signal", "recovery.signal")) {
             if (Files.exists(pgdata.resolve(signal))) {
                 throw new UnusableException(pgdata + " holds " + signal + ": it is not the primary's data directory");
@@ -74,13 +70,12 @@ final class LocalWal {
         if (!Files.isDirectory(wal) || !Files.isReadable(wal)) {
             throw new UnusableException(wal + " is not a directory this engine can read");
         }
-        String notLive = DataDirectoryIdentity.notLive(pgdata, sql);
-        if (notLive != null) {
-            throw new UnusableException(notLive);
+        String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, port, sql);
+        if (mismatch != null) {
+            throw new UnusableException(mismatch);
         }
         return new LocalWal(wal);
     }
-
 
     /**
      * Reads segment into buffer (exactly its size). Returns null when it was read and proved itself, otherwise why not:
@@ -144,7 +139,7 @@ final class LocalWal {
         }
         int padding = -1; // offset of the first page of a switch's padding
         for (int offset = 0; offset < data.length; offset += pageSize) {
-            if (offset > 0 && zeros(data, offset, SHORT_HEADER)) {
+            if (offset > 0 && firstNonZero(data, offset, offset + SHORT_HEADER) < 0) {
                 padding = offset; // from here on: the zeroed pages a segment switch leaves, proved below
                 break;
             }
@@ -195,28 +190,24 @@ final class LocalWal {
         if ((int) crc.getValue() != b.getInt(last + 20)) {
             return "segment " + segment.name() + " has a segment switch record at offset " + last + " whose CRC does not match";
         }
-        int from = last + RECORD_HEADER;
-        for (int at = from; at < data.length; at += ZERO_PAGE.length) {
-            int length = Math.min(ZERO_PAGE.length, data.length - at);
-            int nonZero = Arrays.mismatch(data, at, at + length, ZERO_PAGE, 0, length);
-            if (nonZero >= 0) {
-                return "segment " + segment.name() + " has data at offset " + (at + nonZero) + ", after its segment switch";
-            }
-        }
-        return null;
+        int nonZero = firstNonZero(data, last + RECORD_HEADER, data.length);
+        return nonZero < 0 ? null : "segment " + segment.name() + " has data at offset " + nonZero + ", after its segment switch";
     }
 
     private static long maxAlign(long n) {
         return (n + 7) & ~7L;
     }
 
-    private static boolean zeros(byte[] data, int offset, int length) {
-        for (int i = offset; i < offset + length; i++) {
-            if (data[i] != 0) {
-                return false;
+    /** The offset of the first byte in [from, to) that is not zero, or -1. */
+    private static int firstNonZero(byte[] data, int from, int to) {
+        for (int at = from; at < to; at += ZERO_PAGE.length) {
+            int length = Math.min(ZERO_PAGE.length, to - at);
+            int nonZero = Arrays.mismatch(data, at, at + length, ZERO_PAGE, 0, length);
+            if (nonZero >= 0) {
+                return at + nonZero;
             }
         }
-        return true;
+        return -1;
     }
 
     /** Why a data directory's pg_wal cannot be read for a catch-up. */

@@ -31,7 +31,6 @@ import java.util.Deque;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -522,7 +521,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
         LocalWal local;
         try {
-            local = LocalWal.of(pgdata, id.systemId, serverPort(sql), sql);
+            local = LocalWal.of(pgdata, id.systemId, id.port, sql);
             localRefusal = null;
         } catch (LocalWal.UnusableException e) {
             if (!e.getMessage().equals(localRefusal)) {
@@ -624,13 +623,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         try (Statement st = sql.createStatement(); ResultSet rs = st.executeQuery("select pg_current_wal_flush_lsn()::text")) {
             rs.next();
             return Lsn.parse(rs.getString(1));
-        }
-    }
-
-    private static int serverPort(Connection sql) throws SQLException {
-        try (Statement st = sql.createStatement(); ResultSet rs = st.executeQuery("select current_setting('port')::int")) {
-            rs.next();
-            return rs.getInt(1);
         }
     }
 
@@ -950,59 +942,61 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         int major;
         long segmentSize;
         boolean standby;
+        int port;
         try (Statement st = sql.createStatement();
              ResultSet rs = st.executeQuery("select current_setting('server_version_num')::int / 10000,"
-                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size'), pg_is_in_recovery()")) {
+                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size'), pg_is_in_recovery(),"
+                     + " current_setting('port')::int")) {
             rs.next();
             major = rs.getInt(1);
             segmentSize = rs.getLong(2);
             standby = rs.getBoolean(3);
+            port = rs.getInt(4);
         }
-        return new Identity(systemId + "-" + major, systemId, tli, position, segmentSize, standby);
+        return new Identity(systemId + "-" + major, systemId, port, tli, position, segmentSize, standby);
     }
 
+    /**
+     * The slot's restart position, the slot made when missing. A slot the server invalidated (past max_slot_wal_keep_size:
+     * PostgreSQL 13 and later keep it, marked lost, with no restart position) holds nothing and cannot be streamed from: it
+     * is dropped and made again where the server is. The WAL it had held is gone; the stream then says where the recovery
+     * window has its gap.
+     */
     private Lsn ensureSlot(Connection sql, Connection replication) throws SQLException {
-        dropIfInvalidated(sql);
-        Optional<Lsn> restart = slotRestart(sql);
-        if (restart.isEmpty()) {
+        Slot slot = slot(sql);
+        if (slot != null && slot.restart() == null) {
+            log.warn("replication slot {} of {} was invalidated by the server (it held more WAL than max_slot_wal_keep_size allows):"
+                    + " the WAL it kept is gone; dropping it and making it again", settings.slotName(), databaseId);
+            try (PreparedStatement ps = sql.prepareStatement("select pg_drop_replication_slot(?)")) {
+                ps.setString(1, settings.slotName());
+                ps.execute();
+            }
+            slot = null;
+        }
+        if (slot == null) {
             try (Statement st = replication.createStatement()) {
                 st.execute("CREATE_REPLICATION_SLOT " + settings.slotName() + " PHYSICAL RESERVE_WAL");
             }
             log.info("created replication slot {} for {}", settings.slotName(), databaseId);
-            restart = slotRestart(sql);
+            slot = slot(sql);
         }
-        return restart.orElseThrow(() -> new SQLException("replication slot " + settings.slotName() + " has no restart position"));
+        if (slot == null || slot.restart() == null) {
+            throw new SQLException("replication slot " + settings.slotName() + " has no restart position");
+        }
+        return slot.restart();
     }
 
-    /**
-     * A slot the server invalidated (past max_slot_wal_keep_size: PostgreSQL 13 and later keep it, marked lost, with no
-     * restart position) holds nothing and cannot be streamed from: it is dropped, so that it is made again where the server
-     * is. The WAL it had held is gone; the stream then says where the recovery window has its gap.
-     */
-    private void dropIfInvalidated(Connection sql) throws SQLException {
-        try (PreparedStatement ps = sql.prepareStatement(
-                "select 1 from pg_replication_slots where slot_name = ? and slot_type = 'physical' and restart_lsn is null")) {
-            ps.setString(1, settings.slotName());
-            try (ResultSet rs = ps.executeQuery()) {
-                if (!rs.next()) {
-                    return;
-                }
-            }
-        }
-        log.warn("replication slot {} of {} was invalidated by the server (it held more WAL than max_slot_wal_keep_size allows):"
-                + " the WAL it kept is gone; dropping it and making it again", settings.slotName(), databaseId);
-        try (PreparedStatement ps = sql.prepareStatement("select pg_drop_replication_slot(?)")) {
-            ps.setString(1, settings.slotName());
-            ps.execute();
-        }
+    /** This stream's physical slot as the server lists it: restart null when it has none (invalidated). */
+    private record Slot(Lsn restart) {
     }
 
-    private Optional<Lsn> slotRestart(Connection sql) throws SQLException {
+    /** This stream's physical slot, or null when the server has none of that name. */
+    private Slot slot(Connection sql) throws SQLException {
         try (PreparedStatement ps = sql.prepareStatement(
                 "select restart_lsn::text from pg_replication_slots where slot_name = ? and slot_type = 'physical'")) {
             ps.setString(1, settings.slotName());
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getString(1) != null ? Optional.of(Lsn.parse(rs.getString(1))) : Optional.empty();
+                return rs.next() ? new Slot(rs.getString(1) == null ? null : Lsn.parse(rs.getString(1))) : null;
             }
         }
     }
@@ -1096,7 +1090,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         }
     }
 
-    private record Identity(String chain, String systemId, int timeline, Lsn position, long segmentSize, boolean standby) {
+    private record Identity(String chain, String systemId, int port, int timeline, Lsn position, long segmentSize, boolean standby) {
     }
 
     /** Size of the page header that opens every WAL segment (XLogLongPageHeaderData). */
