@@ -151,8 +151,8 @@ public final class Engine implements Operations, AutoCloseable {
     }
 
     @Override
-    public DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor) {
-        return guard(() -> requests.changeConnection(databaseId, change, actor));
+    public DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor, boolean newServers) {
+        return guard(() -> requests.changeConnection(databaseId, change, actor, newServers));
     }
 
     @Override

@@ -13,6 +13,7 @@ import dev.tidemark.engine.jobs.Schedules;
 import dev.tidemark.engine.operations.BackupView;
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.DumpView;
+import dev.tidemark.engine.operations.ForbiddenException;
 import dev.tidemark.engine.operations.InvalidRequestException;
 import dev.tidemark.engine.operations.PolicyChange;
 import dev.tidemark.engine.operations.ConnectionChange;
@@ -180,10 +181,16 @@ final class Requests {
      * primary now), a move, or a standby added or removed. The servers must be of the same database system as the WAL
      * archived so far; the stream restarts on the new primary from what is durable.
      */
-    DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor) {
+    DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor, boolean newServers) {
         DatabaseHistory h = views.history(databaseId);
         if (change == null || change.pgUrl() == null && change.pgdata() == null && change.standbyUrl() == null) {
             throw new InvalidRequestException("nothing to change: give pgUrl, pgdata or standbyUrl (\"\" removes the standby)");
+        }
+        if (!newServers) {
+            requireSameServer(databaseId, "primary", h.pgUrl(), change.pgUrl());
+            if (change.standbyUrl() != null && !change.standbyUrl().isEmpty()) {
+                requireSameServer(databaseId, "standby", h.standbyUrl(), change.standbyUrl());
+            }
         }
         if (!h.active()) {
             throw CatalogRejection.conflict("database " + databaseId + " is " + h.status() + ": its connection cannot change");
@@ -211,6 +218,23 @@ final class Requests {
         LOG.info("database {}: connection changed by {} (primary {}, data directory {}, {}); WAL streaming restarts", databaseId,
                 actor, reach.pgUrl(), reach.pgdata(), reach.standbyUrl() == null ? "no standby" : "standby " + reach.standbyUrl());
         return views.database(databaseId);
+    }
+
+    /**
+     * Refuses a server at another host or port than the one recorded: the database's password (configuration) would be
+     * sent to it. Checked before anything is contacted, so the request cannot probe the network either.
+     */
+    private static void requireSameServer(String databaseId, String role, String currentUrl, String newUrl) {
+        if (newUrl == null) {
+            return;
+        }
+        PgConnections next = PgConnections.parse(newUrl, null);
+        PgConnections current = currentUrl == null ? null : PgConnections.parse(currentUrl, null);
+        if (current == null || !current.host().equalsIgnoreCase(next.host()) || current.port() != next.port()) {
+            throw new ForbiddenException("moving " + databaseId + "'s " + role + " to " + next.host() + ":" + next.port()
+                    + (current == null ? "" : " (from " + current.host() + ":" + current.port() + ")")
+                    + " needs an admin token: the database's stored password would be sent to that server (nothing was changed)");
+        }
     }
 
     /**

@@ -11,36 +11,56 @@ import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.Set;
 
 /**
- * Bearer-token authentication and scope checks for /v1 and the metrics endpoint. The token's name becomes the actor
- * of every command the request sends (request attribute {@value #ACTOR}).
+ * The gate of every request: the Host header must name this server, the path must be plain ({@link RequestPath}),
+ * and everything but the health probes and the API description needs a bearer token whose scope allows the request.
+ * Deny by default: a path this filter does not know as public needs a token, whatever the router makes of it. The
+ * body is read here, bounded in size and time, for every transfer encoding. The token's name becomes the actor of
+ * every command the request sends (request attribute {@value #ACTOR}); {@link ScopeInterceptor} checks the scope
+ * again against the database id the routed handler actually serves.
  */
 public final class AuthFilter extends OncePerRequestFilter {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AuthFilter.class);
     public static final String ACTOR = "tidemark.actor";
     /** The request's token (its scope decides what lists show). */
     static final String TOKEN = "tidemark.token";
-    private static final long MAX_BODY = 64 * 1024;
-    private static final Pattern DATABASE_PATH = Pattern.compile("^/v1/databases/([^/]+)(/.*)?$");
+    static final long MAX_BODY = 64 * 1024;
+    private static final long BODY_DEADLINE_MILLIS = 30_000;
+    private static final Set<String> PUBLIC = Set.of("/v1/openapi", "/v1/openapi.yaml", "/actuator/health",
+            "/actuator/health/liveness", "/actuator/health/readiness");
     private final Tokens tokens;
+    private final AllowedHosts hosts;
     private final ObjectMapper json;
 
-    public AuthFilter(Tokens tokens, ObjectMapper json) {
+    AuthFilter(Tokens tokens, AllowedHosts hosts, ObjectMapper json) {
         this.tokens = tokens;
+        this.hosts = hosts;
         this.json = json;
-    }
-
-    @Override
-    protected boolean shouldNotFilter(HttpServletRequest request) {
-        String path = request.getRequestURI();
-        return !(path.startsWith("/v1/") && !path.startsWith("/v1/openapi")) && !path.startsWith("/actuator/prometheus");
     }
 
     @Override
     protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
             throws ServletException, IOException {
+        response.setHeader("Cache-Control", "no-store");
+        response.setHeader("X-Content-Type-Options", "nosniff");
+        if (!hosts.allows(request.getHeader("Host"))) {
+            deny(response, 421, "Misdirected request", "this server does not answer to the host name in the request;"
+                    + " call it by a name it listens on, or add the name to tidemark.allowed-hosts");
+            return;
+        }
+        RequestPath path;
+        try {
+            path = RequestPath.of(request.getRequestURI());
+        } catch (IllegalArgumentException e) {
+            deny(response, 400, "Bad request", e.getMessage());
+            return;
+        }
+        if (PUBLIC.contains(path.path()) && ("GET".equals(request.getMethod()) || "HEAD".equals(request.getMethod()))) {
+            chain.doFilter(request, response);
+            return;
+        }
         if (request.getContentLengthLong() > MAX_BODY) {
             deny(response, 413, "Payload too large", "request bodies of this API are at most " + MAX_BODY + " bytes");
             return;
@@ -56,19 +76,38 @@ public final class AuthFilter extends OncePerRequestFilter {
             deny(response, 401, "Unauthorized", "the bearer token is not known to this server");
             return;
         }
-        Tokens.Token t = token.get();
-        Matcher m = DATABASE_PATH.matcher(request.getRequestURI());
-        String databaseId = m.matches() ? m.group(1) : null;
-        boolean reading = "GET".equals(request.getMethod()) || "HEAD".equals(request.getMethod());
-        boolean allowed = reading ? t.mayRead(databaseId) : t.mayChange(databaseId);
-        if (!allowed) {
-            deny(response, 403, "Forbidden", "token '" + t.name() + "' (scope " + t.scope() + ") may not "
-                    + (reading ? "read" : "change") + (databaseId == null ? " this" : " database " + databaseId));
+        String refusal = refusal(token.get(), request.getMethod(), path.databaseId());
+        if (refusal != null) {
+            deny(response, 403, "Forbidden", refusal);
             return;
         }
-        request.setAttribute(ACTOR, t.name());
-        request.setAttribute(TOKEN, t);
-        chain.doFilter(request, response);
+        HttpServletRequest bounded = request;
+        if (request.getContentLengthLong() > 0 || request.getHeader("Transfer-Encoding") != null) {
+            try {
+                bounded = BoundedBody.read(request, MAX_BODY, BODY_DEADLINE_MILLIS);
+            } catch (BoundedBody.Refused e) {
+                response.setHeader("Connection", "close"); // the rest of the body is not read
+                deny(response, e.status, e.status == 413 ? "Payload too large" : "Request timeout", e.getMessage());
+                return;
+            } catch (IOException e) {
+                // a malformed chunked body or a client gone mid-body: its mistake, one line, no trace
+                LOG.warn("{} {}: the request body could not be read ({})", request.getMethod(), path.path(), e.getMessage());
+                response.setHeader("Connection", "close");
+                deny(response, 400, "Bad request", "the request body could not be read: " + e.getMessage());
+                return;
+            }
+        }
+        bounded.setAttribute(ACTOR, token.get().name());
+        bounded.setAttribute(TOKEN, token.get());
+        chain.doFilter(bounded, response);
+    }
+
+    /** Null when the token may send this request about this database (null: none named); otherwise why not. */
+    static String refusal(Tokens.Token t, String method, String databaseId) {
+        boolean reading = "GET".equals(method) || "HEAD".equals(method);
+        boolean allowed = reading ? t.mayRead(databaseId) : t.mayChange(databaseId);
+        return allowed ? null : "token '" + t.name() + "' (scope " + t.scope() + ") may not "
+                + (reading ? "read" : "change") + (databaseId == null ? " this" : " database " + databaseId);
     }
 
     private void deny(HttpServletResponse response, int status, String title, String detail) throws IOException {

@@ -96,7 +96,9 @@ public class DatabasesController {
     /** Where the database is reached: {"pgUrl"?, "pgdata"?, "standbyUrl"?} ("" removes the standby). */
     @PatchMapping("/{id}")
     public DatabaseView changeConnection(@PathVariable String id, @RequestBody ConnectionChange body, HttpServletRequest request) {
-        return engine.changeConnection(id, body, actor(request));
+        // only an admin may point a database at another server: its stored password would be sent there
+        boolean admin = request.getAttribute(AuthFilter.TOKEN) instanceof Tokens.Token t && "admin".equals(t.scope());
+        return engine.changeConnection(id, body, actor(request), admin);
     }
 
     @DeleteMapping("/{id}")

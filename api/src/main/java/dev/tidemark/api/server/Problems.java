@@ -1,6 +1,7 @@
 package dev.tidemark.api.server;
 
 import dev.tidemark.engine.operations.ConflictException;
+import dev.tidemark.engine.operations.ForbiddenException;
 import dev.tidemark.engine.operations.InvalidRequestException;
 import dev.tidemark.engine.operations.NotFoundException;
 import org.slf4j.Logger;
@@ -29,6 +30,11 @@ public class Problems extends ResponseEntityExceptionHandler {
     @ExceptionHandler(ConflictException.class)
     ProblemDetail conflict(ConflictException e) {
         return problem(HttpStatus.CONFLICT, "Conflict", e.getMessage());
+    }
+
+    @ExceptionHandler(ForbiddenException.class)
+    ProblemDetail forbidden(ForbiddenException e) {
+        return problem(HttpStatus.FORBIDDEN, "Forbidden", e.getMessage());
     }
 
     @ExceptionHandler({InvalidRequestException.class, IllegalArgumentException.class})

@@ -2,6 +2,7 @@ package dev.tidemark.api.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tidemark.engine.Engine;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -10,7 +11,10 @@ import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
+import org.springframework.core.Ordered;
 import org.springframework.scheduling.annotation.EnableScheduling;
+import org.springframework.web.servlet.config.annotation.InterceptorRegistry;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 /** The tidemark server: the engine, the REST API, metrics and health, in one Spring Boot application. */
 @SpringBootApplication
@@ -36,9 +40,9 @@ public class ServerApplication {
     }
 
     /**
-     * An encoded slash in a path ({@code /v1/databases/a%2Fb}) reaches the API, which answers that 'a/b' is not an
-     * id; what Tomcat still refuses itself (an encoded NUL, a path escaping the root) is answered as a problem too,
-     * not as Tomcat's HTML page.
+     * An encoded slash in a path ({@code /v1/databases/a%2Fb}) reaches the API's filter, which refuses it (paths are
+     * plain, {@link RequestPath}); what Tomcat still refuses itself (an encoded NUL, a path escaping the root) is
+     * answered as a problem too, not as Tomcat's HTML page.
      */
     @Bean
     WebServerFactoryCustomizer<TomcatServletWebServerFactory> encodedSlashes() {
@@ -62,9 +66,22 @@ public class ServerApplication {
     }
 
     @Bean
-    FilterRegistrationBean<AuthFilter> authFilter(Tokens tokens, ObjectMapper json) {
-        FilterRegistrationBean<AuthFilter> bean = new FilterRegistrationBean<>(new AuthFilter(tokens, json));
-        bean.setOrder(-100);
+    FilterRegistrationBean<AuthFilter> authFilter(Tokens tokens, TidemarkProperties properties, ObjectMapper json,
+                                                  @Value("${server.address:}") String listenAddress) {
+        AllowedHosts hosts = AllowedHosts.of(listenAddress, properties.getAllowedHosts());
+        FilterRegistrationBean<AuthFilter> bean = new FilterRegistrationBean<>(new AuthFilter(tokens, hosts, json));
+        bean.setOrder(Ordered.HIGHEST_PRECEDENCE);
         return bean;
+    }
+
+    /** The scope check after routing, on the handler's own {id}. */
+    @Bean
+    WebMvcConfigurer scopeCheck() {
+        return new WebMvcConfigurer() {
+            @Override
+            public void addInterceptors(InterceptorRegistry registry) {
+                registry.addInterceptor(new ScopeInterceptor());
+            }
+        };
     }
 }

@@ -31,6 +31,7 @@ public class TidemarkProperties {
     private Scheduler scheduler = new Scheduler();
     private String nodeId = "node-1";
     private List<Token> tokens = new ArrayList<>();
+    private List<String> allowedHosts = new ArrayList<>();
 
     public static class Catalog {
         private String jdbcUrl;
@@ -153,6 +154,8 @@ public class TidemarkProperties {
     public void setScheduler(Scheduler v) { scheduler = v; }
     public String getNodeId() { return nodeId; }
     public void setNodeId(String v) { nodeId = v; }
+    public List<String> getAllowedHosts() { return allowedHosts; }
+    public void setAllowedHosts(List<String> v) { allowedHosts = v; }
     public List<Token> getTokens() { return tokens; }
     public void setTokens(List<Token> v) { tokens = v; }
 }

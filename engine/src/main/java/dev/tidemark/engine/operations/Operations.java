@@ -7,7 +7,8 @@ import java.util.Optional;
 /**
  * What operators and scheduled jobs can ask of the engine: the one boundary the REST API and the CLI use.
  * Methods that change something take the actor (token name, "scheduler") recorded with the event.
- * Errors: {@link NotFoundException}, {@link ConflictException}, {@link InvalidRequestException}; each message
+ * Errors: {@link NotFoundException}, {@link ConflictException}, {@link InvalidRequestException},
+ * {@link ForbiddenException}; each message
  * says what was wrong and what to do. Nothing changes when one is thrown.
  */
 public interface Operations {
@@ -21,7 +22,16 @@ public interface Operations {
     DatabaseView changePolicy(String databaseId, PolicyChange change, String actor);
 
     /** Points the database at other servers or another data directory (a failover, a move); the WAL stream restarts. */
-    DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor);
+    default DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor) {
+        return changeConnection(databaseId, change, actor, true);
+    }
+
+    /**
+     * As {@link #changeConnection(String, ConnectionChange, String)}; with newServers false a primary or standby at
+     * another host or port is refused ({@link ForbiddenException}) before anything is contacted: the database's stored
+     * password is only sent to servers someone trusted with it chose (an admin, or the configuration).
+     */
+    DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor, boolean newServers);
 
     /** Stops protecting the database; its backups stay until retention removes them, unless purge. */
     void deregister(String databaseId, boolean purge, String actor);

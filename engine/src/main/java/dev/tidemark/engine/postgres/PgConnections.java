@@ -132,7 +132,9 @@ public final class PgConnections {
         Properties p = new Properties();
         p.setProperty("user", user);
         if (password != null) {
-            p.setProperty("password", password);
+            // only ever by SCRAM: never in clear text or as MD5 to whoever answers at this address
+            p.setProperty("authenticationPluginClassName", ScramOnlyPassword.class.getName());
+            p.setProperty(ScramOnlyPassword.PROPERTY, password);
         }
         p.setProperty("connectTimeout", "10");
         // a server that takes the connection but never answers the login does not hold the caller for ever
