@@ -73,7 +73,8 @@ public final class PgConnections {
         if (url == null) {
             return null;
         }
-        return url.replaceAll("(?<=://)[^@/]*:[^@/]*@", "***@").replaceAll("[?#].*$", "?***");
+        return url.replaceAll("(?i)password\\s*=\\s*('(?:[^'\\\\]|\\\\.)*'|\\S+)", "password=***") // libpq key=value
+                .replaceAll("(?<=://)[^@/]*:[^@/]*@", "***@").replaceAll("[?#].*$", "?***");
     }
 
     public String host() {
