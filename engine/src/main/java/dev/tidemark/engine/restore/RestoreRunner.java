@@ -4,6 +4,7 @@ import dev.tidemark.engine.basebackup.BackupManifest;
 import dev.tidemark.engine.basebackup.DataDirectoryScan;
 import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.engine.basebackup.BackupProgress;
+import dev.tidemark.engine.postgres.ChildEnvironment;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.WalSegment;
@@ -254,7 +255,7 @@ public final class RestoreRunner {
     /** Whether the server's user can search the directory (and so every directory the engine creates under it). */
     private static boolean serverUserCanEnter(PgServer server, Path directory) {
         try {
-            Process p = new ProcessBuilder(server.user().command(List.of("test", "-x", directory.toString()))).redirectErrorStream(true)
+            Process p = ChildEnvironment.builder(server.user().command(List.of("test", "-x", directory.toString()))).redirectErrorStream(true)
                     .start();
             p.getInputStream().readAllBytes();
             return p.waitFor() == 0;
