@@ -111,6 +111,7 @@ public final class RestoreRunner {
 
     private final Repository repository;
     private final PgServer.Factory servers;
+    private final List<Path> restoreRoots;
     private final AtomicReference<BackupProgress> progress = new AtomicReference<>(BackupProgress.starting("queued"));
     private volatile long walStart;
     private volatile long walTotal;
@@ -125,8 +126,14 @@ public final class RestoreRunner {
     private volatile String logTag;
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
+        this(repository, servers, List.of());
+    }
+
+    /** With restoreRoots not empty, a copy beside its source goes under one of these directories only. */
+    public RestoreRunner(Repository repository, PgServer.Factory servers, List<Path> restoreRoots) {
         this.repository = repository;
         this.servers = servers;
+        this.restoreRoots = List.copyOf(restoreRoots);
     }
 
     /**
@@ -203,16 +210,6 @@ public final class RestoreRunner {
                 throw new RestoreRejectedException("in-place restore refused: PostgreSQL is running on " + target
                         + " (postmaster PID " + existing.postmasterPid().orElseThrow() + "); stop it first (pg_ctl -D " + target + " stop)");
             }
-        } else if (Files.exists(target)) {
-            if (!Files.isDirectory(target)) {
-                throw new RestoreRejectedException("target " + target + " exists and is not a directory: choose a new directory");
-            }
-            try (Stream<Path> entries = Files.list(target)) {
-                if (entries.findAny().isPresent()) {
-                    throw new RestoreRejectedException("target directory " + target + " is not empty: choose a new directory or empty it"
-                            + " (nothing was written)");
-                }
-            }
         }
         if (request.port() < 1 || request.port() > 65535) {
             throw new RestoreRejectedException("port " + request.port() + " is not a TCP port (1-65535)");
@@ -225,6 +222,9 @@ public final class RestoreRunner {
             throw new RestoreRejectedException("port " + request.port() + " is in use: choose a free port for the restored server");
         }
         BackupManifest manifest = loadManifest(request);
+        if (!request.inPlace()) {
+            RestoreTarget.check(target, existing.user().name(), restoreRoots, !manifest.tablespaces().isEmpty());
+        }
         // the spool holds WAL as PostgreSQL reads it (whole segments), up to the target and a bounded margin; PostgreSQL
         // hard-links what it replays, so that is counted once
         long walBytes = WalSpool.spoolBytes(walObjects(request, manifest), manifest.walSegmentSize(), request.targetTime());
