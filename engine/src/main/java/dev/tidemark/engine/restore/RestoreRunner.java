@@ -26,6 +26,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -349,8 +350,15 @@ public final class RestoreRunner {
         PgServer server = servers.at(target);
         boolean success = false;
         WalSpool wal = null;
+        // an empty directory of the server's user (RestoreTarget) is kept on failure, emptied; what the restore
+        // creates is listed as it goes and removed on failure, and nothing else is
+        boolean targetExisted = Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS);
+        List<Path> created = new ArrayList<>();
         try {
-            Files.createDirectories(target);
+            if (!targetExisted) {
+                Files.createDirectories(target);
+                created.add(target);
+            }
             Files.setPosixFilePermissions(target, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
                     PosixFilePermission.OWNER_EXECUTE));
             long t0 = System.nanoTime();
@@ -387,7 +395,7 @@ public final class RestoreRunner {
             Scanned scanned;
             try {
                 try {
-                    writeDataDirectory(request, manifest, target);
+                    writeDataDirectory(request, manifest, target, created);
                 } catch (IOException | RuntimeException e) {
                     if (scanStoppedWriters.get() || scanning.isDone()) {
                         // the scan's failure, which stopped the writers, is the reason to report; it is thrown the
@@ -463,16 +471,11 @@ public final class RestoreRunner {
                 } catch (IOException e) {
                     log.warn("restore {}: could not stop the server it started: {}", request.restoreId(), e.getMessage());
                 }
-                deleteTree(target);
-                for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
-                    deleteTree(tablespaceLocation(request, target, ts));
+                if (targetExisted) {
+                    emptyDirectory(target);
                 }
-                if (!request.inPlace()) {
-                    try { // the directory beside that held the copy's tablespaces, now empty
-                        Files.deleteIfExists(target.resolveSibling(target.getFileName() + ".tablespaces"));
-                    } catch (IOException e) {
-                        // not empty: something else is in it, left alone
-                    }
+                for (Path made : created.reversed()) {
+                    deleteTree(made);
                 }
                 for (Path[] moved : movedTablespaces.reversed()) { // the last move first
                     deleteTree(moved[0]); // what the restore made there (a tablespace the replayed WAL created again)
@@ -494,15 +497,25 @@ public final class RestoreRunner {
         }
     }
 
-    private void writeDataDirectory(Request request, BackupManifest manifest, Path target) throws IOException, InterruptedException {
+    /** Writes the data directory and the tablespaces; the directories it creates outside target are added to created. */
+    private void writeDataDirectory(Request request, BackupManifest manifest, Path target, List<Path> created)
+            throws IOException, InterruptedException {
         for (BackupManifest.FileEntry e : manifest.files()) {
             if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
                 Files.createDirectories(resolve(request, manifest, target, e.path()));
             }
         }
+        if (!request.inPlace() && !manifest.tablespaces().isEmpty()) {
+            // made here, never taken over: it fails when something is there (a planted link, say; RestoreTarget checked)
+            created.add(Files.createDirectory(RestoreTarget.tablespacesOf(target)));
+        }
         for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
             Path location = tablespaceLocation(request, target, ts);
-            Files.createDirectories(location);
+            if (request.inPlace()) { // what was there was moved aside: the directories made from here on are the restore's
+                createDirectoriesNoted(location, created);
+            } else {
+                Files.createDirectory(location);
+            }
             Path link = target.resolve("pg_tblspc").resolve(ts.oid());
             Files.createDirectories(link.getParent());
             Files.createSymbolicLink(link, location);
@@ -1345,8 +1358,32 @@ public final class RestoreRunner {
         WalSpool.remove(spoolOf(target));
     }
 
+    /** Creates dir and its missing parents, noting each directory made in created. */
+    private static void createDirectoriesNoted(Path dir, List<Path> created) throws IOException {
+        List<Path> missing = new ArrayList<>();
+        for (Path p = dir; p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
+            missing.add(p);
+        }
+        for (Path p : missing.reversed()) {
+            created.add(Files.createDirectory(p));
+        }
+    }
+
+    /** Removes what is in dir, not dir itself; a dir replaced by a symbolic link is left alone. */
+    private static void emptyDirectory(Path dir) {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> children = Files.list(dir)) {
+            children.toList().forEach(RestoreRunner::deleteTree);
+        } catch (IOException e) {
+            log.warn("could not empty {}: {}", dir, e.getMessage());
+        }
+    }
+
+    /** Removes a tree without following a symbolic link anywhere in it: a link (root too) is removed, not its target. */
     public static void deleteTree(Path root) {
-        if (root == null || !Files.exists(root)) {
+        if (root == null || !Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (Stream<Path> paths = Files.walk(root)) {
