@@ -5,6 +5,7 @@ import dev.tidemark.engine.basebackup.DataDirectoryScan;
 import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.engine.basebackup.BackupProgress;
 import dev.tidemark.engine.postgres.ChildEnvironment;
+import dev.tidemark.engine.postgres.LoopbackListener;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.WalSegment;
@@ -500,11 +501,7 @@ public final class RestoreRunner {
     /** Writes the data directory and the tablespaces; the directories it creates outside target are added to created. */
     private void writeDataDirectory(Request request, BackupManifest manifest, Path target, List<Path> created)
             throws IOException, InterruptedException {
-        for (BackupManifest.FileEntry e : manifest.files()) {
-            if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
-                Files.createDirectories(resolve(request, manifest, target, e.path()));
-            }
-        }
+        // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
         if (!request.inPlace() && !manifest.tablespaces().isEmpty()) {
             // made here, never taken over: it fails when something is there (a planted link, say; RestoreTarget checked)
             created.add(Files.createDirectory(RestoreTarget.tablespacesOf(target)));
@@ -519,6 +516,11 @@ public final class RestoreRunner {
             Path link = target.resolve("pg_tblspc").resolve(ts.oid());
             Files.createDirectories(link.getParent());
             Files.createSymbolicLink(link, location);
+        }
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
+                Files.createDirectories(resolve(request, manifest, target, e.path()));
+            }
         }
         for (BackupManifest.FileEntry e : manifest.files()) {
             if (e.type() == 'l' && DataDirectoryScan.isEmptiedDirectory(e.path())) {
@@ -1074,10 +1076,15 @@ public final class RestoreRunner {
         long deadline = System.nanoTime() + request.startTimeout().toNanos();
         Properties props = new Properties();
         props.setProperty("user", request.superuser());
-        if (request.password() != null && listensOnLoopback(target)) {
+        if (request.password() != null && server.postmasterPid().filter(pid -> LoopbackListener.heldBy(pid, request.port())).isPresent()) {
             // the restored copy has the source's roles and pg_hba.conf: the role's password as it was at the target. Only
-            // when the copy itself holds 127.0.0.1:port (else whoever holds it would be handed the password)
+            // when the postmaster this restore started (its PID from the copy's postmaster.pid, in a directory only the
+            // server's user writes) itself holds the listener of 127.0.0.1:port: then 127.0.0.1:port reaches it and no
+            // other process (LoopbackListener). Otherwise no password is sent, and the recovery is followed in its log
             props.setProperty("password", request.password());
+        } else if (request.password() != null) {
+            log.warn("restore {}: the server it started does not itself listen on 127.0.0.1:{} (its listen_addresses leave it out,"
+                    + " or another process holds it): the password is not sent there", request.restoreId(), request.port());
         }
         String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
         Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
@@ -1231,17 +1238,6 @@ public final class RestoreRunner {
                 : stopped ? ", target " + request.targetTime().get() + " reached"
                 : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
                 + ", now on timeline " + timeline;
-    }
-
-    /** Whether the running server of the data directory listens on the loopback address (its postmaster.pid says so). */
-    private static boolean listensOnLoopback(Path dataDirectory) {
-        try {
-            List<String> lines = Files.readAllLines(dataDirectory.resolve("postmaster.pid"), StandardCharsets.UTF_8);
-            String first = lines.size() > 5 ? lines.get(5).strip() : "";
-            return List.of("*", "0.0.0.0", "127.0.0.1", "localhost").contains(first);
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     private static void closeQuietly(Connection c) {
