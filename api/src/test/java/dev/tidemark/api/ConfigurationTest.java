@@ -68,7 +68,7 @@ class ConfigurationTest {
         assertThat(ConfigKeys.unknown(typo)).containsExactly(
                 "unknown setting tidemark.repositry (known under tidemark: data-directory, catalog, repository, master-key-file,"
                         + " encryption, compression, compression-level, kafka, pg-bin-directory, pg-passwords, workers,"
-                        + " wal-partial-interval, scheduler, node-id, tokens, allowed-hosts)",
+                        + " wal-partial-interval, scheduler, node-id, restore-roots, tokens, allowed-hosts)",
                 "tidemark.workers is a single value; it has no settings under it",
                 "unknown setting tidemark.tokens[0].secret (known under tidemark.tokens[0]: name, sha256, scope, databases)",
                 "unknown setting tidemark.kafka.topics (known under tidemark.kafka: bootstrap-servers, topic)");

@@ -2,6 +2,7 @@ package dev.tidemark.engine;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -20,6 +21,7 @@ import java.util.Map;
  * @param walPartialInterval how often the WAL segment being written is uploaded
  * @param schedulerEnabled   run the scheduled jobs (weekly base backups, daily dumps, expiry) on this node
  * @param nodeId             this engine node's name in a multi-node setup
+ * @param restoreRoots       empty: a restore beside its source may go anywhere the checks allow; else under one of these
  */
 public record EngineConfig(
         Path dataDirectory,
@@ -38,7 +40,22 @@ public record EngineConfig(
         int workers,
         Duration walPartialInterval,
         boolean schedulerEnabled,
-        String nodeId) {
+        String nodeId,
+        List<Path> restoreRoots) {
+
+    public EngineConfig {
+        restoreRoots = restoreRoots == null ? List.of() : List.copyOf(restoreRoots);
+    }
+
+    /** Without restore roots. */
+    public EngineConfig(Path dataDirectory, String catalogJdbcUrl, String catalogUser, String catalogPassword, RepositoryConfig repository,
+                        Path masterKeyFile, boolean encryptionNone, String compression, int compressionLevel, String kafkaBootstrap,
+                        String kafkaTopic, Path pgBinDirectory, Map<String, String> pgPasswords, int workers, Duration walPartialInterval,
+                        boolean schedulerEnabled, String nodeId) {
+        this(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone, compression,
+                compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval, schedulerEnabled,
+                nodeId, List.of());
+    }
 
     /**
      * The repository: "file:///var/lib/tidemark/repo" or "s3://bucket/prefix" with the S3 fields.
@@ -64,6 +81,7 @@ public record EngineConfig(
     public String toString() {
         return "EngineConfig[dataDirectory=" + dataDirectory + ", catalog=" + (catalogJdbcUrl == null ? "embedded" : dev.tidemark.engine.postgres.PgConnections.redact(catalogJdbcUrl))
                 + ", repository=" + repository + ", encryption=" + (encryptionNone ? "none" : "aes-256-gcm")
-                + ", compression=" + compression + ", kafka=" + kafkaBootstrap + ", workers=" + workers + ", node=" + nodeId + "]";
+                + ", compression=" + compression + ", kafka=" + kafkaBootstrap + ", workers=" + workers + ", node=" + nodeId
+                + (restoreRoots.isEmpty() ? "" : ", restoreRoots=" + restoreRoots) + "]";
     }
 }

@@ -135,20 +135,6 @@ public final class RepositoryFactory {
             LOG.info("generated a master key in {} (mode 0600): keep a copy apart from the repository; without it no backup can be read", file);
             return generated;
         }
-        warnIfOthersMayRead(file);
         return MasterKey.load(file);
-    }
-
-    /** The key decrypts every backup: a file others may read is said so at every start (it still works). */
-    private static void warnIfOthersMayRead(Path file) {
-        try {
-            java.util.Set<java.nio.file.attribute.PosixFilePermission> p = Files.getPosixFilePermissions(file);
-            if (p.stream().anyMatch(x -> x.name().startsWith("GROUP") || x.name().startsWith("OTHERS"))) {
-                LOG.warn("master key file {} has mode {}: other users may read the key that decrypts every backup; chmod 600 it",
-                        file, java.nio.file.attribute.PosixFilePermissions.toString(p));
-            }
-        } catch (IOException | UnsupportedOperationException e) {
-            // no POSIX permissions here: nothing to check
-        }
     }
 }

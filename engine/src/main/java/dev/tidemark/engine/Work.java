@@ -425,7 +425,7 @@ final class Work implements AutoCloseable {
      * a copy can use what the original can, and an in-place restore leaves the directory to the user it belonged to.
      */
     RestoreRunner restoreRunner(DatabaseHistory db) {
-        return new RestoreRunner(repository, serversOwning(Path.of(db.pgdata())));
+        return new RestoreRunner(repository, serversOwning(Path.of(db.pgdata())), config.restoreRoots());
     }
 
     /** Servers run as the owner of directory (the engine's default server user when that cannot be told). */

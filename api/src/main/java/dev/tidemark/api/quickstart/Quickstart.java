@@ -5,6 +5,7 @@ import dev.tidemark.api.cli.ApiClient;
 import dev.tidemark.api.server.ServerApplication;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ChildEnvironment;
 import dev.tidemark.engine.postgres.ServerUser;
 import org.springframework.context.ConfigurableApplicationContext;
 import picocli.CommandLine.Command;
@@ -219,7 +220,7 @@ public final class Quickstart implements Callable<Integer> {
         if (existing == null || user.name().equals(System.getProperty("user.name"))) {
             return wanted;
         }
-        Process check = new ProcessBuilder(user.command(List.of("test", "-x", existing.toString()))).redirectErrorStream(true).start();
+        Process check = ChildEnvironment.builder(user.command(List.of("test", "-x", existing.toString()))).redirectErrorStream(true).start();
         if (check.waitFor() == 0) {
             return wanted;
         }

@@ -30,6 +30,7 @@ public class TidemarkProperties {
     private Duration walPartialInterval = Duration.ofSeconds(5);
     private Scheduler scheduler = new Scheduler();
     private String nodeId = "node-1";
+    private List<Path> restoreRoots = new ArrayList<>();
     private List<Token> tokens = new ArrayList<>();
     private List<String> allowedHosts = new ArrayList<>();
 
@@ -119,13 +120,16 @@ public class TidemarkProperties {
                 new EngineConfig.RepositoryConfig(uri, blank(repository.getEndpoint()), blank(repository.getRegion()),
                         blank(repository.getAccessKey()), repository.getSecretKey(), repository.getMaxParts()),
                 none ? null : keyFile, none, compression, compressionLevel, blank(kafka.getBootstrapServers()), kafka.getTopic(),
-                pgBinDirectory, Map.copyOf(pgPasswords), workers, walPartialInterval, scheduler.isEnabled(), nodeId);
+                pgBinDirectory, Map.copyOf(pgPasswords), workers, walPartialInterval, scheduler.isEnabled(), nodeId,
+                restoreRoots.stream().map(Path::toAbsolutePath).toList());
     }
 
     private static String blank(String s) {
         return s == null || s.isBlank() ? null : s.trim();
     }
 
+    public List<Path> getRestoreRoots() { return restoreRoots; }
+    public void setRestoreRoots(List<Path> v) { restoreRoots = v == null ? new ArrayList<>() : v; }
     public Path getDataDirectory() { return dataDirectory; }
     public void setDataDirectory(Path v) { dataDirectory = v; }
     public Catalog getCatalog() { return catalog; }

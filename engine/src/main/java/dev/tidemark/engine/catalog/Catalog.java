@@ -46,6 +46,7 @@ import javax.sql.DataSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -95,13 +96,25 @@ public final class Catalog implements AutoCloseable {
                 .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     }
 
+    /**
+     * The embedded catalog's directory, its owner's alone (0700, from creation on; one made earlier with a wider mode is
+     * narrowed): the catalog holds the history of every database, and H2 creates its files with the process's umask.
+     */
+    private static void privateDirectory(Path directory) throws IOException {
+        java.util.Set<java.nio.file.attribute.PosixFilePermission> owner = java.nio.file.attribute.PosixFilePermissions.fromString("rwx------");
+        Files.createDirectories(directory, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(owner));
+        if (!Files.getPosixFilePermissions(directory).equals(owner)) {
+            Files.setPosixFilePermissions(directory, owner);
+        }
+    }
+
     public static Catalog open(CatalogSettings settings) {
         boolean embedded = settings.jdbcUrl() == null || settings.jdbcUrl().isBlank();
         AutoCloseable closeable;
         DataSource dataSource;
         if (embedded) {
             try {
-                Files.createDirectories(settings.embeddedDirectory());
+                privateDirectory(settings.embeddedDirectory());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create the catalog directory " + settings.embeddedDirectory(), e);
             }

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.dump;
 
+import dev.tidemark.engine.postgres.ChildEnvironment;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.storage.Repository;
@@ -159,9 +160,7 @@ public final class DumpRunner {
         } else {
             cmd.addAll(List.of("-d", conninfo(database)));
         }
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        environment(pb.environment(), source);
-        Process process = pb.start();
+        Process process = ChildEnvironment.builder(cmd, environment(source)).start();
         process.getOutputStream().close();
         CompletableFuture<String> stderr = CompletableFuture.supplyAsync(() -> readAll(process.getErrorStream()));
         try (Repository.EncodingWriter out = repository.openEncoded(key); InputStream in = process.getInputStream()) {
@@ -211,9 +210,7 @@ public final class DumpRunner {
         List<String> cmd = List.of(binaries.tool("pg_restore").toString(), "--clean", "--if-exists", "--no-owner", "--no-privileges",
                 "--single-transaction", "--exit-on-error", "-h", target.host(), "-p", Integer.toString(target.port()), "-U", target.user(),
                 "-d", conninfo(database));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        environment(pb.environment(), target);
-        Process process = pb.start();
+        Process process = ChildEnvironment.builder(cmd, environment(target)).redirectErrorStream(true).start();
         CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> readAll(process.getInputStream()));
         OutputStream stdin = process.getOutputStream();
         try (InputStream in = open(archive)) {
@@ -296,13 +293,15 @@ public final class DumpRunner {
         }
     }
 
-    private static void environment(Map<String, String> env, PgConnections c) {
-        env.remove("PGPASSWORD");
+    /** What pg_dump and pg_restore get beside the minimal environment: the password of the server they talk to, alone. */
+    private static Map<String, String> environment(PgConnections c) {
+        Map<String, String> env = new java.util.HashMap<>();
         if (c.password() != null) {
             env.put("PGPASSWORD", c.password());
         }
         env.put("PGCONNECT_TIMEOUT", "10");
         env.put("PGAPPNAME", "tidemark-dump");
+        return env;
     }
 
     private static String readAll(InputStream in) {

@@ -61,7 +61,7 @@ public record PgBinaries(Path directory, int majorVersion) {
 
     private static int versionOf(Path program) {
         try {
-            Process p = new ProcessBuilder(program.toString(), "--version").redirectErrorStream(true).start();
+            Process p = ChildEnvironment.builder(java.util.List.of(program.toString(), "--version")).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes()).trim();
             p.waitFor();
             // "postgres (PostgreSQL) 15.18 (Debian ...)"

@@ -129,7 +129,7 @@ public final class PgServer {
 
     /** Runs a server program as the server's user; a non-zero exit becomes an exception carrying its output. */
     public String run(List<String> command, Duration timeout, String what) throws IOException {
-        Process process = new ProcessBuilder(user.command(command)).redirectErrorStream(true).start();
+        Process process = ChildEnvironment.builder(user.command(command)).redirectErrorStream(true).start();
         process.getOutputStream().close();
         byte[] out;
         try {

@@ -4,6 +4,8 @@ import dev.tidemark.engine.basebackup.BackupManifest;
 import dev.tidemark.engine.basebackup.DataDirectoryScan;
 import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.engine.basebackup.BackupProgress;
+import dev.tidemark.engine.postgres.ChildEnvironment;
+import dev.tidemark.engine.postgres.LoopbackListener;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.WalSegment;
@@ -25,6 +27,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -110,6 +113,7 @@ public final class RestoreRunner {
 
     private final Repository repository;
     private final PgServer.Factory servers;
+    private final List<Path> restoreRoots;
     private final AtomicReference<BackupProgress> progress = new AtomicReference<>(BackupProgress.starting("queued"));
     private volatile long walStart;
     private volatile long walTotal;
@@ -124,8 +128,14 @@ public final class RestoreRunner {
     private volatile String logTag;
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
+        this(repository, servers, List.of());
+    }
+
+    /** With restoreRoots not empty, a copy beside its source goes under one of these directories only. */
+    public RestoreRunner(Repository repository, PgServer.Factory servers, List<Path> restoreRoots) {
         this.repository = repository;
         this.servers = servers;
+        this.restoreRoots = List.copyOf(restoreRoots);
     }
 
     /**
@@ -202,16 +212,6 @@ public final class RestoreRunner {
                 throw new RestoreRejectedException("in-place restore refused: PostgreSQL is running on " + target
                         + " (postmaster PID " + existing.postmasterPid().orElseThrow() + "); stop it first (pg_ctl -D " + target + " stop)");
             }
-        } else if (Files.exists(target)) {
-            if (!Files.isDirectory(target)) {
-                throw new RestoreRejectedException("target " + target + " exists and is not a directory: choose a new directory");
-            }
-            try (Stream<Path> entries = Files.list(target)) {
-                if (entries.findAny().isPresent()) {
-                    throw new RestoreRejectedException("target directory " + target + " is not empty: choose a new directory or empty it"
-                            + " (nothing was written)");
-                }
-            }
         }
         if (request.port() < 1 || request.port() > 65535) {
             throw new RestoreRejectedException("port " + request.port() + " is not a TCP port (1-65535)");
@@ -224,6 +224,9 @@ public final class RestoreRunner {
             throw new RestoreRejectedException("port " + request.port() + " is in use: choose a free port for the restored server");
         }
         BackupManifest manifest = loadManifest(request);
+        if (!request.inPlace()) {
+            RestoreTarget.check(target, existing.user().name(), restoreRoots, !manifest.tablespaces().isEmpty());
+        }
         // the spool holds WAL as PostgreSQL reads it (whole segments), up to the target and a bounded margin; PostgreSQL
         // hard-links what it replays, so that is counted once
         long walBytes = WalSpool.spoolBytes(walObjects(request, manifest), manifest.walSegmentSize(), request.targetTime());
@@ -254,7 +257,7 @@ public final class RestoreRunner {
     /** Whether the server's user can search the directory (and so every directory the engine creates under it). */
     private static boolean serverUserCanEnter(PgServer server, Path directory) {
         try {
-            Process p = new ProcessBuilder(server.user().command(List.of("test", "-x", directory.toString()))).redirectErrorStream(true)
+            Process p = ChildEnvironment.builder(server.user().command(List.of("test", "-x", directory.toString()))).redirectErrorStream(true)
                     .start();
             p.getInputStream().readAllBytes();
             return p.waitFor() == 0;
@@ -348,8 +351,15 @@ public final class RestoreRunner {
         PgServer server = servers.at(target);
         boolean success = false;
         WalSpool wal = null;
+        // an empty directory of the server's user (RestoreTarget) is kept on failure, emptied; what the restore
+        // creates is listed as it goes and removed on failure, and nothing else is
+        boolean targetExisted = Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS);
+        List<Path> created = new ArrayList<>();
         try {
-            Files.createDirectories(target);
+            if (!targetExisted) {
+                Files.createDirectories(target);
+                created.add(target);
+            }
             Files.setPosixFilePermissions(target, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
                     PosixFilePermission.OWNER_EXECUTE));
             long t0 = System.nanoTime();
@@ -386,7 +396,7 @@ public final class RestoreRunner {
             Scanned scanned;
             try {
                 try {
-                    writeDataDirectory(request, manifest, target);
+                    writeDataDirectory(request, manifest, target, created);
                 } catch (IOException | RuntimeException e) {
                     if (scanStoppedWriters.get() || scanning.isDone()) {
                         // the scan's failure, which stopped the writers, is the reason to report; it is thrown the
@@ -462,16 +472,11 @@ public final class RestoreRunner {
                 } catch (IOException e) {
                     log.warn("restore {}: could not stop the server it started: {}", request.restoreId(), e.getMessage());
                 }
-                deleteTree(target);
-                for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
-                    deleteTree(tablespaceLocation(request, target, ts));
+                if (targetExisted) {
+                    emptyDirectory(target);
                 }
-                if (!request.inPlace()) {
-                    try { // the directory beside that held the copy's tablespaces, now empty
-                        Files.deleteIfExists(target.resolveSibling(target.getFileName() + ".tablespaces"));
-                    } catch (IOException e) {
-                        // not empty: something else is in it, left alone
-                    }
+                for (Path made : created.reversed()) {
+                    deleteTree(made);
                 }
                 for (Path[] moved : movedTablespaces.reversed()) { // the last move first
                     deleteTree(moved[0]); // what the restore made there (a tablespace the replayed WAL created again)
@@ -493,18 +498,29 @@ public final class RestoreRunner {
         }
     }
 
-    private void writeDataDirectory(Request request, BackupManifest manifest, Path target) throws IOException, InterruptedException {
+    /** Writes the data directory and the tablespaces; the directories it creates outside target are added to created. */
+    private void writeDataDirectory(Request request, BackupManifest manifest, Path target, List<Path> created)
+            throws IOException, InterruptedException {
+        // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
+        if (!request.inPlace() && !manifest.tablespaces().isEmpty()) {
+            // made here, never taken over: it fails when something is there (a planted link, say; RestoreTarget checked)
+            created.add(Files.createDirectory(RestoreTarget.tablespacesOf(target)));
+        }
+        for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+            Path location = tablespaceLocation(request, target, ts);
+            if (request.inPlace()) { // what was there was moved aside: the directories made from here on are the restore's
+                createDirectoriesNoted(location, created);
+            } else {
+                Files.createDirectory(location);
+            }
+            Path link = target.resolve("pg_tblspc").resolve(ts.oid());
+            Files.createDirectories(link.getParent());
+            Files.createSymbolicLink(link, location);
+        }
         for (BackupManifest.FileEntry e : manifest.files()) {
             if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
                 Files.createDirectories(resolve(request, manifest, target, e.path()));
             }
-        }
-        for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
-            Path location = tablespaceLocation(request, target, ts);
-            Files.createDirectories(location);
-            Path link = target.resolve("pg_tblspc").resolve(ts.oid());
-            Files.createDirectories(link.getParent());
-            Files.createSymbolicLink(link, location);
         }
         for (BackupManifest.FileEntry e : manifest.files()) {
             if (e.type() == 'l' && DataDirectoryScan.isEmptiedDirectory(e.path())) {
@@ -1060,10 +1076,15 @@ public final class RestoreRunner {
         long deadline = System.nanoTime() + request.startTimeout().toNanos();
         Properties props = new Properties();
         props.setProperty("user", request.superuser());
-        if (request.password() != null && listensOnLoopback(target)) {
+        if (request.password() != null && server.postmasterPid().filter(pid -> LoopbackListener.heldBy(pid, request.port())).isPresent()) {
             // the restored copy has the source's roles and pg_hba.conf: the role's password as it was at the target. Only
-            // when the copy itself holds 127.0.0.1:port (else whoever holds it would be handed the password)
+            // when the postmaster this restore started (its PID from the copy's postmaster.pid, in a directory only the
+            // server's user writes) itself holds the listener of 127.0.0.1:port: then 127.0.0.1:port reaches it and no
+            // other process (LoopbackListener). Otherwise no password is sent, and the recovery is followed in its log
             props.setProperty("password", request.password());
+        } else if (request.password() != null) {
+            log.warn("restore {}: the server it started does not itself listen on 127.0.0.1:{} (its listen_addresses leave it out,"
+                    + " or another process holds it): the password is not sent there", request.restoreId(), request.port());
         }
         String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
         Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
@@ -1219,17 +1240,6 @@ public final class RestoreRunner {
                 + ", now on timeline " + timeline;
     }
 
-    /** Whether the running server of the data directory listens on the loopback address (its postmaster.pid says so). */
-    private static boolean listensOnLoopback(Path dataDirectory) {
-        try {
-            List<String> lines = Files.readAllLines(dataDirectory.resolve("postmaster.pid"), StandardCharsets.UTF_8);
-            String first = lines.size() > 5 ? lines.get(5).strip() : "";
-            return List.of("*", "0.0.0.0", "127.0.0.1", "localhost").contains(first);
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
     private static void closeQuietly(Connection c) {
         if (c != null) {
             try {
@@ -1344,8 +1354,32 @@ public final class RestoreRunner {
         WalSpool.remove(spoolOf(target));
     }
 
+    /** Creates dir and its missing parents, noting each directory made in created. */
+    private static void createDirectoriesNoted(Path dir, List<Path> created) throws IOException {
+        List<Path> missing = new ArrayList<>();
+        for (Path p = dir; p != null && !Files.exists(p, LinkOption.NOFOLLOW_LINKS); p = p.getParent()) {
+            missing.add(p);
+        }
+        for (Path p : missing.reversed()) {
+            created.add(Files.createDirectory(p));
+        }
+    }
+
+    /** Removes what is in dir, not dir itself; a dir replaced by a symbolic link is left alone. */
+    private static void emptyDirectory(Path dir) {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> children = Files.list(dir)) {
+            children.toList().forEach(RestoreRunner::deleteTree);
+        } catch (IOException e) {
+            log.warn("could not empty {}: {}", dir, e.getMessage());
+        }
+    }
+
+    /** Removes a tree without following a symbolic link anywhere in it: a link (root too) is removed, not its target. */
     public static void deleteTree(Path root) {
-        if (root == null || !Files.exists(root)) {
+        if (root == null || !Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (Stream<Path> paths = Files.walk(root)) {

@@ -106,6 +106,18 @@ class BaseBackupTest {
                 r.next();
                 before = new TreeMap<>(Map.of("far", r.getString(1), "big", r.getString(2)));
             }
+            // a TARGET.tablespaces planted as a link to someone else's directory: refused before anything is written,
+            // nothing behind the link touched
+            Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere").resolve(m.tablespaces().get(0).oid()));
+            Files.writeString(elsewhere.resolve("precious"), "not the restore's");
+            Path planted = tmp.resolve("planted");
+            Files.createSymbolicLink(tmp.resolve("planted.tablespaces"), tmp.resolve("elsewhere"));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new RestoreRunner(repo, PgServer.factory(db.cluster.server().binaries(),
+                            user)).run(new RestoreRunner.Request("bb", "r0", "b1", result.manifestSha256(), Optional.empty(), planted,
+                            PostgresCluster.freePort(), false, "postgres", 2, Duration.ofMinutes(3))))
+                    .hasMessageContaining("planted.tablespaces exists (a symbolic link)");
+            assertThat(elsewhere.resolve("precious")).hasContent("not the restore's");
+            assertThat(planted).doesNotExist();
             Path target = tmp.resolve("restored");
             int port = PostgresCluster.freePort();
             new RestoreRunner(repo, PgServer.factory(db.cluster.server().binaries(), user)).run(new RestoreRunner.Request("bb", "r1", "b1",

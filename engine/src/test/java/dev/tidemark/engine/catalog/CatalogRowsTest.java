@@ -45,7 +45,7 @@ class CatalogRowsTest {
 
     private static CatalogSettings settings(String store, Path dir) throws Exception {
         if (store.equals("embedded")) {
-            return new CatalogSettings(dir, null, null, null, null, null, Clock.systemUTC());
+            return new CatalogSettings(dir.resolve("catalog"), null, null, null, null, null, Clock.systemUTC());
         }
         String name = "rows" + (++databases);
         postgres.execute("create database " + name);
@@ -61,6 +61,10 @@ class CatalogRowsTest {
         Instant t = Instant.now().truncatedTo(ChronoUnit.SECONDS).minus(Duration.ofHours(1));
         List<String> before;
         try (Catalog catalog = Catalog.open(settings)) {
+            if (store.equals("embedded")) { // the catalog's files are the engine's alone
+                assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
+                        java.nio.file.Files.getPosixFilePermissions(dir.resolve("catalog")))).isEqualTo("rwx------");
+            }
             catalog.send(new RegisterDatabase("shop", "postgresql://postgres@127.0.0.1:5432/postgres", "/pg", null, Policy.defaults(), t),
                     "alice");
             catalog.send(new RequestBaseBackup("shop", "b1", "manual", t), "alice");

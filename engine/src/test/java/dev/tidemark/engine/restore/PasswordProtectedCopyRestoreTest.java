@@ -4,6 +4,7 @@ import dev.tidemark.engine.basebackup.BaseBackupRunner;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.engine.testing.ServerEnvironment;
 import dev.tidemark.engine.testing.StreamedCluster;
 import dev.tidemark.engine.testing.TableChecksums;
 import dev.tidemark.engine.testing.TestRepositories;
@@ -78,6 +79,8 @@ class PasswordProtectedCopyRestoreTest {
                 } else {
                     assertThat(result.summary()).contains("followed through the server's log");
                 }
+                // the copy runs with the minimal environment: none of the engine's secrets readable through /proc
+                ServerEnvironment.assertMinimal(dir);
                 PostgresCluster restored = PostgresCluster.attach(
                         PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()).at(dir), port);
                 try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", PASSWORD)) {

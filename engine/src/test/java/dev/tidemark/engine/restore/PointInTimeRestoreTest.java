@@ -18,6 +18,7 @@ import org.junit.jupiter.api.TestInstance;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -247,6 +248,41 @@ class PointInTimeRestoreTest {
     }
 
     @Test
+    void takesOverNoDirectoryOfAnotherUserNorALinkAndKeepsToTheRestoreRoots() throws Exception {
+        RestoreRunner runner = runner();
+        String serverUser = ServerUser.detect().name();
+        if (!serverUser.equals(System.getProperty("user.name"))) { // as root: an empty directory root owns is not the server's
+            Path rootOwned = Files.createDirectories(tmp.resolve("root-owned"));
+            Files.setPosixFilePermissions(rootOwned, PosixFilePermissions.fromString("rwxr-xr-x"));
+            assertThatThrownBy(() -> runner.run(request(rootOwned, PostgresCluster.freePort(), Optional.empty(), "root-owned")))
+                    .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("is owned by root")
+                    .hasMessageContaining("chown " + serverUser);
+            assertThat(Files.getOwner(rootOwned).getName()).isEqualTo("root");
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(rootOwned))).isEqualTo("rwxr-xr-x");
+            assertThat(rootOwned).isEmptyDirectory();
+        }
+        Path real = Files.createDirectories(tmp.resolve("link-target"));
+        ServerUser.detect().ownOne(real);
+        Path link = Files.createSymbolicLink(tmp.resolve("link"), real);
+        assertThatThrownBy(() -> runner.run(request(link, PostgresCluster.freePort(), Optional.empty(), "link")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("is a symbolic link").hasMessageContaining(real.toString());
+        assertThat(real).isEmptyDirectory();
+
+        Path roots = Files.createDirectories(tmp.resolve("roots"));
+        RestoreRunner confined = new RestoreRunner(repo, PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()),
+                List.of(roots));
+        Path outside = tmp.resolve("outside-roots");
+        assertThatThrownBy(() -> confined.check(request(outside, PostgresCluster.freePort(), Optional.empty(), "outside")))
+                .isInstanceOf(RestoreRejectedException.class).hasMessageContaining("not under a configured restore root");
+        Files.createSymbolicLink(roots.resolve("escape"), tmp);
+        assertThatThrownBy(() -> confined.check(request(roots.resolve("escape/copy"), PostgresCluster.freePort(), Optional.empty(), "esc")))
+                .as("a link under the root leading out of it").isInstanceOf(RestoreRejectedException.class)
+                .hasMessageContaining("really " + tmp.toRealPath().resolve("copy"));
+        assertThat(confined.check(request(roots.resolve("copy"), PostgresCluster.freePort(), Optional.empty(), "inside"))).isNotNull();
+        assertThat(outside).doesNotExist();
+    }
+
+    @Test
     void aCorruptedObjectFailsTheRestoreAndLeavesNoCluster() throws Exception {
         Path copyRoot = tmp.resolve("repo-copy");
         Repository damaged = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
@@ -257,6 +293,12 @@ class PointInTimeRestoreTest {
         assertThatThrownBy(() -> runner.run(request(target, PostgresCluster.freePort(), Optional.empty(), "damaged")))
                 .hasMessageContaining(victim.key());
         assertThat(target).doesNotExist();
+        // an empty directory of the server's user, given as the target: emptied again, not removed
+        Path given = Files.createDirectories(tmp.resolve("given"));
+        ServerUser.detect().ownOne(given);
+        assertThatThrownBy(() -> runner.run(request(given, PostgresCluster.freePort(), Optional.empty(), "given")))
+                .hasMessageContaining(victim.key());
+        assertThat(given).isEmptyDirectory();
     }
 
     @Test

@@ -4,6 +4,7 @@ import dev.tidemark.engine.basebackup.BaseBackupRunner;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.engine.testing.ServerEnvironment;
 import dev.tidemark.engine.testing.StreamedCluster;
 import dev.tidemark.engine.testing.TableChecksums;
 import dev.tidemark.engine.testing.TestRepositories;
@@ -111,6 +112,7 @@ class ReplayHazardsTest {
             RestoreRunner.Result inPlace = runner.run(new RestoreRunner.Request("hz", "r3", "b1", backup.manifestSha256(),
                     Optional.of(afterTablespace), db.cluster.dataDirectory(), db.cluster.port(), true, "postgres", 2, Duration.ofMinutes(3)));
             assertThat(inPlace.movedAside()).isNotNull();
+            ServerEnvironment.assertMinimal(db.cluster.dataDirectory()); // the production server, after an in-place restore
             try (Stream<Path> siblings = Files.list(tmp)) {
                 assertThat(siblings.map(p -> p.getFileName().toString())).as("the tablespace as it was, set aside")
                         .anyMatch(n -> n.startsWith("space.tidemark-moved-"));

@@ -8,12 +8,14 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.HexFormat;
+import java.util.Set;
 
 /**
  * The repository's AES-256 master key. It wraps the random data key of every object; losing it makes every
@@ -33,12 +35,13 @@ public final class MasterKey {
         return new MasterKey(key);
     }
 
-    /** Reads a key file: one line of base64 holding 32 bytes. */
+    /** Reads a key file: one line of base64 holding 32 bytes, in a file no one but its owner may use. */
     public static MasterKey load(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new IOException("master key file " + file + " does not exist: create one with 'tidemark key generate " + file
                     + "' or point the configuration at the existing key");
         }
+        refuseIfOthersMayUse(file);
         String text = Files.readString(file, StandardCharsets.US_ASCII).trim();
         byte[] key;
         try {
@@ -50,6 +53,21 @@ public final class MasterKey {
             throw new IOException("master key file " + file + " holds " + key.length + " bytes; an AES-256 key has 32");
         }
         return new MasterKey(key);
+    }
+
+    /** The key decrypts every backup: a file its group or others may read (or replace) is refused, not used. */
+    private static void refuseIfOthersMayUse(Path file) throws IOException {
+        Set<PosixFilePermission> mode;
+        try {
+            mode = Files.getPosixFilePermissions(file);
+        } catch (UnsupportedOperationException e) {
+            return; // no POSIX permissions on this file system: nothing to check
+        }
+        if (mode.stream().anyMatch(p -> p.name().startsWith("GROUP") || p.name().startsWith("OTHERS"))) {
+            throw new IOException("master key file " + file + " has mode " + PosixFilePermissions.toString(mode) + ": other users may"
+                    + " read the key that decrypts every backup, so it is not used; run 'chmod 600 " + file + "' (and check who"
+                    + " could have read it)");
+        }
     }
 
     /** Writes the key to a new file readable only by its owner; refuses to overwrite an existing key. */

@@ -20,6 +20,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -29,6 +32,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Optional;
+import java.util.Set;
 import java.util.Spliterator;
 import java.util.Spliterators;
 import java.util.UUID;
@@ -42,12 +46,17 @@ import java.util.stream.StreamSupport;
  */
 public final class FileObjectStore implements ObjectStore {
     private static final String TEMP_MARK = ".tidemark-tmp-";
+    /** Backups are the databases' data: the repository's directories and files are its owner's alone, from creation on. */
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_DIRECTORY =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+    private static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
     private final Path root;
 
     public FileObjectStore(Path root) {
         this.root = root.toAbsolutePath().normalize();
         try {
-            Files.createDirectories(this.root);
+            Files.createDirectories(this.root, PRIVATE_DIRECTORY);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create repository directory " + this.root + ": " + e.getMessage(), e);
         }
@@ -64,7 +73,7 @@ public final class FileObjectStore implements ObjectStore {
         for (int attempt = 1; ; attempt++) {
             createDirectoriesDurably(target.getParent());
             try {
-                FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                FileChannel channel = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PRIVATE_FILE);
                 return new FileWriter(key, target, temp, channel);
             } catch (NoSuchFileException e) {
                 if (attempt == 3) {
@@ -258,7 +267,7 @@ public final class FileObjectStore implements ObjectStore {
         if (firstMissing == null) {
             return;
         }
-        Files.createDirectories(directory);
+        Files.createDirectories(directory, PRIVATE_DIRECTORY);
         for (Path p = directory; p != null && !p.equals(firstMissing.getParent()); p = p.getParent()) {
             force(p.getParent(), true);
         }

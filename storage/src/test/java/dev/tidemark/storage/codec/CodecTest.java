@@ -182,7 +182,21 @@ class CodecTest {
         assertThat(key.toString()).doesNotContain(Files.readString(file).trim());
         assertThatThrownBy(() -> MasterKey.generate().writeTo(file)).isInstanceOf(IOException.class);
         Files.writeString(dir.resolve("bad.key"), "not base64!");
+        Files.setPosixFilePermissions(dir.resolve("bad.key"), PosixFilePermissions.fromString("rw-------"));
         assertThatThrownBy(() -> MasterKey.load(dir.resolve("bad.key"))).hasMessageContaining("base64");
         assertThatThrownBy(() -> MasterKey.load(dir.resolve("missing.key"))).hasMessageContaining("does not exist");
+    }
+
+    @Test
+    void aKeyFileOthersMayReadIsRefused(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("master.key");
+        MasterKey.generate().writeTo(file);
+        for (String lax : new String[]{"rw-r--r--", "rw-r-----", "rw----r--"}) {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString(lax));
+            assertThatThrownBy(() -> MasterKey.load(file)).as(lax).isInstanceOf(IOException.class)
+                    .hasMessageContaining("has mode " + lax).hasMessageContaining("chmod 600 " + file);
+        }
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("r--------"));
+        assertThat(MasterKey.load(file)).isNotNull();
     }
 }

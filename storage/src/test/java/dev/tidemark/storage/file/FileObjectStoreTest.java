@@ -9,6 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -21,6 +22,19 @@ class FileObjectStoreTest extends ObjectStoreContract {
     @Override
     protected ObjectStore newStore() {
         return new FileObjectStore(root);
+    }
+
+    @Test
+    void directoriesAndObjectsAreTheOwnersAlone() throws IOException {
+        Path fresh = root.resolve("new-repository");
+        ObjectStore store = new FileObjectStore(fresh);
+        try (ObjectWriter writer = store.create("db/base/b1/object")) {
+            writer.write(new byte[10]);
+            writer.commit();
+        }
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh))).isEqualTo("rwx------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh.resolve("db/base/b1")))).isEqualTo("rwx------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh.resolve("db/base/b1/object")))).isEqualTo("rw-------");
     }
 
     @Test
