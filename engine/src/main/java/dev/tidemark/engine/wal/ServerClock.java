@@ -1,0 +1,142 @@
+package dev.tidemark.engine.wal;
+
+import dev.tidemark.engine.postgres.Lsn;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+/**
+ * The server's clock as one stream sees it: samples of the server's time and WAL position map a WAL position to the
+ * newest server time it covers, so the recovery window advances even on an idle database. A sample also reads how much
+ * WAL the slot holds on the server, and tells whether the server changed timeline or role.
+ */
+final class ServerClock {
+    private static final Logger log = LoggerFactory.getLogger(WalStreamer.class); // the stream's log lines keep their logger
+    /** Size of the page header that opens every WAL segment (XLogLongPageHeaderData). */
+    private static final long LONG_PAGE_HEADER = 40;
+
+    private final String databaseId;
+    private final WalStreamSettings settings;
+    private final Deque<ClockSample> samples = new ArrayDeque<>();
+    /** Set by {@link #sampleSoon()}: the next turn of the stream loop samples the server clock. */
+    private volatile boolean sampleRequested;
+    private long segmentSize = 16L << 20;
+    private long serverLsn;
+    private Instant serverTime;
+    private long retainedBytes;
+    private boolean retainedWarned;
+
+    ServerClock(String databaseId, WalStreamSettings settings) {
+        this.databaseId = databaseId;
+        this.settings = settings;
+    }
+
+    /** The segment size of the server streamed from, which says where a segment boundary lies. */
+    void segmentSize(long segmentSize) {
+        this.segmentSize = segmentSize;
+    }
+
+    /** Asks for a sample at the stream's next turn instead of at the next interval. */
+    void sampleSoon() {
+        sampleRequested = true;
+    }
+
+    /** Whether the stream loop samples now: the interval passed (nextSample) or a sample was asked for. */
+    boolean due(long now, long nextSample) {
+        if (now >= nextSample || sampleRequested) {
+            sampleRequested = false;
+            return true;
+        }
+        return false;
+    }
+
+    /** The server's WAL position at the last sample, 0 before the first. */
+    long serverLsn() {
+        return serverLsn;
+    }
+
+    /** The server's time at the last sample, null before the first. */
+    Instant serverTime() {
+        return serverTime;
+    }
+
+    /** WAL the replication slot held on the server at the last sample. */
+    long retainedBytes() {
+        return retainedBytes;
+    }
+
+    /** Forgets the samples past kept: WAL the server no longer shares with what was streamed. */
+    void forgetAfter(Lsn kept) {
+        long keptValue = kept.value();
+        samples.removeIf(sample -> Long.compareUnsigned(sample.lsn, keptValue) > 0);
+    }
+
+    /**
+     * The newest sampled server time whose WAL position lies at or below lsn. Right after a segment switch the server
+     * reports its position past the new segment's page header although no record follows: that counts as reached.
+     */
+    Instant timeOf(Lsn lsn) {
+        Instant best = null;
+        boolean atBoundary = lsn.value() % segmentSize == 0;
+        for (ClockSample s : samples) {
+            boolean reached = Long.compareUnsigned(s.lsn, lsn.value()) <= 0
+                    || (atBoundary && s.lsn - lsn.value() <= LONG_PAGE_HEADER);
+            if (reached && (best == null || s.time.isAfter(best))) {
+                best = s.time;
+            }
+        }
+        return best;
+    }
+
+    /** Samples the server's clock, WAL position and the slot's retained WAL; returns the server's timeline. */
+    int sample(Connection sql, ServerIdentity id) throws SQLException {
+        String query = id.standby()
+                ? "select clock_timestamp(), coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()),"
+                + " (select received_tli from pg_stat_wal_receiver), pg_is_in_recovery(),"
+                + " (select pg_wal_lsn_diff(coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), restart_lsn)"
+                + "  from pg_replication_slots where slot_name = ?)"
+                : "select clock_timestamp(), pg_current_wal_lsn(), ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int,"
+                + " pg_is_in_recovery(), (select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) from pg_replication_slots where slot_name = ?)";
+        try (PreparedStatement ps = sql.prepareStatement(query)) {
+            ps.setString(1, settings.slotName());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                Instant time = rs.getTimestamp(1).toInstant();
+                String lsnText = rs.getString(2);
+                int serverTimeline = rs.getObject(3) == null ? id.timeline() : rs.getInt(3);
+                boolean inRecovery = rs.getBoolean(4);
+                retainedBytes = rs.getLong(5);
+                if (inRecovery != id.standby()) {
+                    return -1;
+                }
+                if (lsnText != null) {
+                    serverLsn = Lsn.parse(lsnText).value();
+                    serverTime = time;
+                    samples.addLast(new ClockSample(time, serverLsn));
+                    while (samples.size() > 600) {
+                        samples.removeFirst();
+                    }
+                }
+                if (retainedBytes > settings.retainedWarnBytes() && !retainedWarned) {
+                    retainedWarned = true;
+                    log.warn("replication slot {} of {} holds {} MiB of WAL on the server (warning threshold {} MiB): "
+                                    + "check the repository is reachable before the server's disk fills",
+                            settings.slotName(), databaseId, retainedBytes >> 20, settings.retainedWarnBytes() >> 20);
+                } else if (retainedBytes < settings.retainedWarnBytes() / 2) {
+                    retainedWarned = false;
+                }
+                return serverTimeline;
+            }
+        }
+    }
+
+    private record ClockSample(Instant time, long lsn) {
+    }
+}
