@@ -1,0 +1,284 @@
+package dev.tidemark.api.cli;
+
+import dev.tidemark.api.server.DatabasesController;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/** tidemark backup download: a dump's archive (resumable, SHA-256 checked) or a base backup as a tar archive. */
+@Command(name = "download", description = "Download a dump's pg_dump -Fc archive (an interrupted download resumes), or a"
+        + " base backup as a tar archive that starts as a data directory of its own.")
+final class BackupDownload extends ClientCommand {
+    @Parameters(index = "0", description = "database id (tidemark db list)")
+    String db;
+    @Parameters(index = "1", description = "dump id (dump-...) or base backup id (base-...)")
+    String id;
+    @Option(names = "--database", description = "which database of the dump (required when it holds several: one archive each)")
+    String database;
+    @Option(names = {"-o", "--output"}, description = "file to write (default: the server's file name)")
+    Path output;
+
+    @Override
+    public Integer call() throws IOException {
+        if (id.startsWith("base-")) {
+            return baseBackup();
+        }
+        String path = "/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/download" + (database == null ? "" : "?database=" + enc(database));
+        if (output != null && output.toString().equals("-")) {
+            return toStandardOutput(path);
+        }
+        Path file = output;
+        HttpResponse<InputStream> response = null;
+        String[] expected = new String[1]; // the archive's SHA-256, as the server sends it
+        if (file == null) {
+            response = api().stream(path, null); // the server names the file
+            String disposition = response.headers().firstValue("Content-Disposition").orElse("filename=\"" + id + ".dump\"");
+            // the name only: never a directory the server's answer names
+            file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1")).getFileName();
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            close(response);
+            throw new CommandLine.ParameterException(spec.commandLine(), "directory " + parent + " does not exist: create it or "
+                    + "choose another --output");
+        }
+        long have = Files.isRegularFile(file) ? Files.size(file) : 0;
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            close(response);
+            throw new CommandLine.ParameterException(spec.commandLine(), file + " is not a regular file: choose another --output");
+        }
+        if (have > 0) {
+            close(response);
+            response = null;
+            long[] size = new long[1];
+            if (!samePrefix(path, file, have, size, expected) || have > size[0]) {
+                throw new CommandLine.ParameterException(spec.commandLine(), file + " exists and is not a partial copy of dump " + id
+                        + " (" + (have > size[0] ? "it is larger" : "its bytes differ") + "): nothing was written; remove it or "
+                        + "choose another --output");
+            }
+            if (have == size[0]) {
+                verify(file, expected[0]);
+                out().println(file + " holds the whole dump already (" + Table.bytes(size[0]) + ", SHA-256 checked); nothing"
+                        + " to download");
+                return 0;
+            }
+            response = api().stream(path, "bytes=" + have + "-");
+        } else if (response == null) {
+            response = api().stream(path, null);
+        }
+        boolean resume = have > 0 && response.statusCode() == 206;
+        response.headers().firstValue(DatabasesController.SHA256_HEADER).ifPresent(h -> expected[0] = h);
+        long total;
+        createPrivately(file);
+        try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(file, StandardOpenOption.CREATE,
+                resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            total = in.transferTo(fileOut);
+        }
+        verify(file, expected[0]);
+        out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Table.bytes(total) + " to " + file
+                + (database == null ? "" : " (database " + database + ")")
+                + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file);
+        return 0;
+    }
+
+    /**
+     * A base backup as a tar archive, built by the server as it sends it: written to FILE.part and renamed when
+     * whole, so a transfer cut short (the server stops on a damaged object) never leaves a file that looks whole.
+     * Not resumable: the archive has no fixed bytes to resume into.
+     */
+    private int baseBackup() throws IOException {
+        if (database != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--database is for dumps: a base backup holds the"
+                    + " whole cluster");
+        }
+        String path = "/v1/databases/" + enc(db) + "/base-backups/" + enc(id) + "/download";
+        boolean toStdout = output != null && output.toString().equals("-");
+        Path file = output;
+        if (file != null && !toStdout) {
+            refuseExisting(file);
+        }
+        HttpResponse<InputStream> response = api().stream(path, null);
+        if (file == null) {
+            String disposition = response.headers().firstValue("Content-Disposition").orElse("filename=\"" + db + "-" + id + ".tar\"");
+            // the server's name, without any directory part: written where the CLI runs
+            file = Path.of(disposition.replaceAll(".*filename=\"([^\"]+)\".*", "$1")).getFileName();
+            try {
+                refuseExisting(file);
+            } catch (CommandLine.ParameterException e) {
+                close(response);
+                throw e;
+            }
+        }
+        long expected = response.headers().firstValueAsLong(DatabasesController.EXPECTED_BYTES_HEADER).orElse(0);
+        if (toStdout) {
+            long total;
+            try (InputStream in = response.body()) {
+                total = Progress.copy(in, out(), expected, "download", System.err);
+            } catch (IOException e) {
+                throw cutShort(e);
+            }
+            out().flush();
+            System.err.println("wrote " + Table.bytes(total) + " of base backup " + id + " to standard output");
+            return 0;
+        }
+        Path part = file.resolveSibling(file.getFileName() + ".part");
+        long total;
+        Files.deleteIfExists(part);
+        createPrivately(part);
+        try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(part)) {
+            total = Progress.copy(in, fileOut, expected, "download", progressOut());
+        } catch (IOException e) {
+            Files.deleteIfExists(part);
+            throw cutShort(e);
+        }
+        Files.move(part, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        out().println("wrote " + Table.bytes(total) + " to " + file + " (base backup " + id + ", its WAL to consistency included;"
+                + " archiving is off in it); start it as a copy, as the server's OS user: mkdir -m 700 DIR && tar -xf " + file
+                + " -C DIR && pg_ctl -D DIR -o '-p PORT' start");
+        return 0;
+    }
+
+    private void refuseExisting(Path file) {
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "directory " + parent + " does not exist: create it or "
+                    + "choose another --output");
+        }
+        if (Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), file + " exists: a base backup archive is never written"
+                    + " over or resumed; remove it or choose another --output");
+        }
+    }
+
+    private IOException cutShort(IOException e) {
+        return new IOException("the download of base backup " + id + " was cut short (" + e.getMessage() + "); nothing was kept."
+                + " The server stops an archive when a stored object fails its check (its log says which): download again, and if it"
+                + " fails again, use another base backup", e);
+    }
+
+    private static java.security.MessageDigest sha256() {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** "-o -": the archive on standard output (for a pipe), checked against its SHA-256 as it passes; messages on stderr. */
+    private int toStandardOutput(String path) throws IOException {
+        HttpResponse<InputStream> response = api().stream(path, null);
+        String sha256 = response.headers().firstValue(DatabasesController.SHA256_HEADER).orElse(null);
+        java.security.MessageDigest digest = sha256();
+        long total = 0;
+        try (InputStream in = response.body()) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                out().write(buffer, 0, n);
+                digest.update(buffer, 0, n);
+                total += n;
+            }
+        }
+        out().flush();
+        String actual = java.util.HexFormat.of().formatHex(digest.digest());
+        if (sha256 != null && !actual.equalsIgnoreCase(sha256)) {
+            throw new IOException("the archive written to standard output differs from dump " + id + " (SHA-256 "
+                    + actual.substring(0, 16) + "...): download it again");
+        }
+        System.err.println("wrote " + Table.bytes(total) + " to standard output" + (sha256 == null ? "" : " (SHA-256 checked)"));
+        return 0;
+    }
+
+    /**
+     * Checks the whole file against the archive's SHA-256: the prefix test before a resume looks at the ends only,
+     * and bytes can be damaged anywhere. A file that differs is said so (exit 1) and left for the operator.
+     */
+    private void verify(Path file, String sha256) throws IOException {
+        if (sha256 == null) {
+            return; // a server that does not send it
+        }
+        java.security.MessageDigest digest = sha256();
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        String actual = java.util.HexFormat.of().formatHex(digest.digest());
+        if (!actual.equalsIgnoreCase(sha256)) {
+            throw new IOException(file + " differs from dump " + id + " (SHA-256 " + actual.substring(0, 16) + "..., the dump's is "
+                    + sha256.substring(0, Math.min(16, sha256.length())) + "...): the file was damaged; remove it and download again");
+        }
+    }
+
+    /**
+     * Whether the file's first and last (up to) 64 KiB equal the dump's bytes at the same places; the dump's size,
+     * from the first answer's Content-Range, goes into size[0] (a file larger than the dump differs at its end).
+     */
+    private boolean samePrefix(String path, Path file, long have, long[] size, String[] expected) throws IOException {
+        int n = (int) Math.min(have, 65536);
+        for (long from : new long[]{0, have - n}) {
+            byte[] remote;
+            HttpResponse<InputStream> r = api().stream(path, "bytes=" + from + "-" + (from + n - 1));
+            r.headers().firstValue(DatabasesController.SHA256_HEADER).ifPresent(h -> expected[0] = h);
+            if (from == 0) {
+                String range = r.headers().firstValue("Content-Range").orElse("");
+                if (!range.matches("bytes \\d+-\\d+/\\d+")) {
+                    close(r);
+                    throw new IOException("the server did not give the dump's size (Content-Range '" + range + "'); cannot resume safely");
+                }
+                size[0] = Long.parseLong(range.substring(range.indexOf('/') + 1));
+                if (have > size[0]) {
+                    close(r);
+                    return false;
+                }
+            }
+            try (InputStream in = r.body()) {
+                remote = in.readNBytes(n);
+            }
+            byte[] local = new byte[n];
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+                java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(local);
+                while (buffer.hasRemaining() && ch.read(buffer, from + buffer.position()) >= 0) {
+                    // read on until the slice is full
+                }
+            }
+            if (!java.util.Arrays.equals(remote, local)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A downloaded backup is the database's data in plain (decrypted on the way): a file made for it is readable by its
+     * owner alone, whatever the umask; so is an existing regular file a download completes (a resumed partial copy made
+     * some other way). Anything else (a device, a pipe) keeps its mode.
+     */
+    static void createPrivately(Path file) throws IOException {
+        var ownerOnly = java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+        if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(ownerOnly));
+        } else if (Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            Files.setPosixFilePermissions(file, ownerOnly);
+        }
+    }
+
+    private static void close(HttpResponse<InputStream> response) {
+        if (response != null) {
+            try {
+                response.body().close();
+            } catch (IOException ignored) {
+                // an abandoned body
+            }
+        }
+    }
+}
