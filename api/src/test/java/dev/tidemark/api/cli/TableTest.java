@@ -59,10 +59,10 @@ class TableTest {
     @Test
     void aDumpOfAllDatabasesSaysSoUntilItListsThem() throws Exception {
         JsonNode running = ApiClient.JSON.readTree("{\"id\":\"dump-1\",\"status\":\"running\",\"databases\":[]}");
-        assertThat(Commands.allDatabasesNamed(running).path("databases").asText()).isEqualTo("all");
+        assertThat(BackupCommand.allDatabasesNamed(running).path("databases").asText()).isEqualTo("all");
         assertThat(running.path("databases").isArray()).as("the document itself (--json) is unchanged").isTrue();
         JsonNode named = ApiClient.JSON.readTree("{\"id\":\"dump-2\",\"databases\":[\"shop\"]}");
-        assertThat(Commands.allDatabasesNamed(named)).isSameAs(named);
+        assertThat(BackupCommand.allDatabasesNamed(named)).isSameAs(named);
     }
 
     @Test
