@@ -360,6 +360,50 @@ class ApiTest {
 
     @Test
     @Order(5)
+    void downloadsNeverFollowASymlink() throws Exception {
+        String[] read = {"--server", "http://127.0.0.1:" + port, "--token", READER};
+        JsonNode all = parse(cli(0, with(read, "backup", "list", "shop", "--json")));
+        String dumpId = completed(all.path("dumps"));
+        String baseId = completed(all.path("baseBackups"));
+        // a dangling link at FILE: refused, its target not created (it used to be, with mode 0644)
+        Path planted = tmp.resolve("planted");
+        Path link = Files.createSymbolicLink(tmp.resolve("link.dump"), planted);
+        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", link.toString())))
+                .contains("is a symbolic link, which a download never follows");
+        assertThat(planted).doesNotExist();
+        // a link to a regular file is not a partial copy to resume either: the file it points to is left as it is
+        Path victim = tmp.resolve("victim");
+        Files.write(victim, new byte[]{1, 2, 3});
+        Files.setPosixFilePermissions(victim, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        Path toVictim = Files.createSymbolicLink(tmp.resolve("victim.dump"), victim);
+        assertThat(cli(2, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", toVictim.toString())))
+                .contains("symbolic link");
+        assertThat(Files.readAllBytes(victim)).containsExactly(1, 2, 3);
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(victim))).isEqualTo("rw-r--r--");
+        // a base backup: a link at FILE is refused; one at FILE.part is replaced by a new file, not followed
+        Path baseLink = Files.createSymbolicLink(tmp.resolve("link.tar"), planted);
+        assertThat(cli(2, with(read, "backup", "download", "shop", baseId, "-o", baseLink.toString()))).contains("exists");
+        Path tar = tmp.resolve("via-part.tar");
+        Files.createSymbolicLink(tmp.resolve("via-part.tar.part"), planted);
+        assertThat(cli(0, with(read, "backup", "download", "shop", baseId, "-o", tar.toString()))).contains("wrote");
+        assertThat(planted).doesNotExist();
+        assertThat(Files.isRegularFile(tar, java.nio.file.LinkOption.NOFOLLOW_LINKS)).isTrue();
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tar))).isEqualTo("rw-------");
+        assertThat(tmp.resolve("via-part.tar.part")).doesNotExist();
+    }
+
+    /** The id of the first completed row of a list of base backups or dumps. */
+    private static String completed(JsonNode rows) {
+        for (JsonNode row : rows) {
+            if ("completed".equals(row.path("status").asText())) {
+                return row.path("id").asText();
+            }
+        }
+        throw new AssertionError("nothing completed in " + rows);
+    }
+
+    @Test
+    @Order(6)
     void deregisterKeepsOrPurgesTheBackups() throws Exception {
         assertProblem(call("DELETE", "/v1/databases/shop", READER, null), 403, "dashboard");
         // not while work runs: its result could be neither recorded nor purged

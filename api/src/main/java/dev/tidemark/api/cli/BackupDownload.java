@@ -10,9 +10,16 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.http.HttpResponse;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.EnumSet;
+import java.util.Set;
 
 /** tidemark backup download: a dump's archive (resumable, SHA-256 checked) or a base backup as a tar archive. */
 @Command(name = "download", description = "Download a dump's pg_dump -Fc archive (an interrupted download resumes), or a"
@@ -51,10 +58,11 @@ final class BackupDownload extends ClientCommand {
             throw new CommandLine.ParameterException(spec.commandLine(), "directory " + parent + " does not exist: create it or "
                     + "choose another --output");
         }
-        long have = Files.isRegularFile(file) ? Files.size(file) : 0;
-        if (Files.exists(file) && !Files.isRegularFile(file)) {
+        long have = Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) ? Files.size(file) : 0;
+        if (Files.exists(file, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             close(response);
-            throw new CommandLine.ParameterException(spec.commandLine(), file + " is not a regular file: choose another --output");
+            throw new CommandLine.ParameterException(spec.commandLine(), file + (Files.isSymbolicLink(file)
+                    ? " is a symbolic link, which a download never follows" : " is not a regular file") + ": choose another --output");
         }
         if (have > 0) {
             close(response);
@@ -78,9 +86,7 @@ final class BackupDownload extends ClientCommand {
         boolean resume = have > 0 && response.statusCode() == 206;
         response.headers().firstValue(DatabasesController.SHA256_HEADER).ifPresent(h -> expected[0] = h);
         long total;
-        createPrivately(file);
-        try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(file, StandardOpenOption.CREATE,
-                resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+        try (InputStream in = response.body(); OutputStream fileOut = openPrivately(file, resume)) {
             total = in.transferTo(fileOut);
         }
         verify(file, expected[0]);
@@ -133,8 +139,8 @@ final class BackupDownload extends ClientCommand {
         Path part = file.resolveSibling(file.getFileName() + ".part");
         long total;
         Files.deleteIfExists(part);
-        createPrivately(part);
-        try (InputStream in = response.body(); OutputStream fileOut = Files.newOutputStream(part)) {
+        OutputStream fileOut = openPrivately(part, false);
+        try (InputStream in = response.body(); fileOut) {
             total = Progress.copy(in, fileOut, expected, "download", progressOut());
         } catch (IOException e) {
             Files.deleteIfExists(part);
@@ -153,7 +159,7 @@ final class BackupDownload extends ClientCommand {
             throw new CommandLine.ParameterException(spec.commandLine(), "directory " + parent + " does not exist: create it or "
                     + "choose another --output");
         }
-        if (Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
             throw new CommandLine.ParameterException(spec.commandLine(), file + " exists: a base backup archive is never written"
                     + " over or resumed; remove it or choose another --output");
         }
@@ -259,17 +265,30 @@ final class BackupDownload extends ClientCommand {
     }
 
     /**
-     * A downloaded backup is the database's data in plain (decrypted on the way): a file made for it is readable by its
-     * owner alone, whatever the umask; so is an existing regular file a download completes (a resumed partial copy made
-     * some other way). Anything else (a device, a pipe) keeps its mode.
+     * Opens a download's file for writing, never through a symbolic link: what is written is the database's data in plain
+     * (decrypted on the way), for its owner alone whatever the umask. A new file is made with mode 0600 and CREATE_NEW, so a
+     * link put there, dangling or not, fails it instead of being followed; an existing one (an empty file, or a partial copy
+     * to resume, appended to) must be a regular file, is opened with NOFOLLOW_LINKS and made 0600 as well.
      */
-    static void createPrivately(Path file) throws IOException {
-        var ownerOnly = java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
-        if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(ownerOnly));
-        } else if (Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            Files.setPosixFilePermissions(file, ownerOnly);
+    static OutputStream openPrivately(Path file, boolean append) throws IOException {
+        Set<PosixFilePermission> ownerOnly = PosixFilePermissions.fromString("rw-------");
+        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            return Channels.newOutputStream(Files.newByteChannel(file, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                    PosixFilePermissions.asFileAttribute(ownerOnly)));
         }
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException(file + " is not a regular file (a symbolic link is never followed): nothing was written; choose"
+                    + " another --output");
+        }
+        OutputStream out = Files.newOutputStream(file, LinkOption.NOFOLLOW_LINKS, StandardOpenOption.WRITE,
+                append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
+        try {
+            Files.getFileAttributeView(file, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setPermissions(ownerOnly);
+        } catch (IOException e) {
+            out.close();
+            throw e;
+        }
+        return out;
     }
 
     private static void close(HttpResponse<InputStream> response) {
