@@ -45,6 +45,9 @@ public final class Tidemark implements Runnable {
     /** The command line with its error handling: API and usage errors print one line and exit non-zero, no stack trace. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Tidemark());
+        // an option that takes a value takes the next argument whatever it looks like, as getopt does: a database or file
+        // may be named '-h' or '--json' (--into -h); a positional starting with '-' follows '--' (db status -- -x)
+        cl.setAllowOptionsAsOptionParameters(true);
         cl.setParameterExceptionHandler((e, args) -> {
             CommandLine failed = e.getCommandLine();
             failed.getErr().println("error: " + e.getMessage());

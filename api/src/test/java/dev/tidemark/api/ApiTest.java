@@ -392,6 +392,41 @@ class ApiTest {
         assertThat(tmp.resolve("via-part.tar.part")).doesNotExist();
     }
 
+    @Test
+    @Order(6)
+    void theCliTakesNamesStartingWithADashAndRefusesTemplates() throws Exception {
+        String server = "http://127.0.0.1:" + port;
+        String[] read = {"--server", server, "--token", READER};
+        String[] admin = {"--server", server, "--token", ADMIN};
+        String dumpId = completed(parse(cli(0, with(read, "backup", "list", "shop", "--json"))).path("dumps"));
+        // option values that look like options ('-h' and '-V' are the CLI's own) reach the server as names
+        assertThat(cli(2, with(admin, "backup", "dump", "shop", "--database", "-h"))).contains("no database -h");
+        assertThat(cli(2, with(admin, "backup", "dump", "shop", "--database=-V"))).contains("no database -V");
+        assertThat(cli(2, with(admin, "backup", "restore-dump", "shop", dumpId, "--database", "postgres", "--into", "-hV")))
+                .contains("target database -hV does not exist");
+        cluster.execute("create database \"-h\"");
+        JsonNode intoDashed = parse(cli(0, with(admin, "backup", "restore-dump", "shop", dumpId, "--database", "postgres", "--into", "-h",
+                "--wait", "--json")));
+        assertThat(intoDashed.path("status").asText()).as(intoDashed.toString()).isEqualTo("completed");
+        try (var c = cluster.connect("-h"); var s = c.createStatement(); var r = s.executeQuery("select count(*) from fruit")) {
+            r.next();
+            assertThat(r.getInt(1)).isEqualTo(2);
+        }
+        // after '--' every argument is a positional, whatever it starts with
+        assertThat(cli(0, new String[]{"token", "create", "--scope", "read", "--", "-h"})).contains("name: -h");
+        assertThat(cli(2, new String[]{"--server", server, "--token", READER, "db", "status", "--", "-V"}))
+                .doesNotContain("Unknown option", "Missing required").contains("-V");
+        // a template is copied into every new database: never a dump restore's target (nothing recorded)
+        int restores = json(call("GET", "/v1/databases/shop/restores", READER, null)).size();
+        for (String template : new String[]{"template1", "template0"}) {
+            assertThat(cli(2, with(admin, "backup", "restore-dump", "shop", dumpId, "--database", "postgres", "--into", template,
+                    "--replace"))).contains("database " + template + " is a template");
+            assertProblem(call("POST", "/v1/databases/shop/dumps/" + dumpId + "/restore", ADMIN,
+                    "{\"database\":\"postgres\",\"targetDatabase\":\"" + template + "\"}"), 400, "is a template");
+        }
+        assertThat(json(call("GET", "/v1/databases/shop/restores", READER, null))).as("nothing recorded").hasSize(restores);
+    }
+
     /** The id of the first completed row of a list of base backups or dumps. */
     private static String completed(JsonNode rows) {
         for (JsonNode row : rows) {
@@ -403,7 +438,7 @@ class ApiTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void deregisterKeepsOrPurgesTheBackups() throws Exception {
         assertProblem(call("DELETE", "/v1/databases/shop", READER, null), 403, "dashboard");
         // not while work runs: its result could be neither recorded nor purged

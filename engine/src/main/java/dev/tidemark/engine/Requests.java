@@ -754,18 +754,25 @@ final class Requests {
     /**
      * A dump is restored into an existing database, with pg_restore --clean dropping and creating the dump's objects as
      * the role Tidemark connects as: a database that is missing, or that the role does not own (nor is a superuser for),
-     * would fail late, so it is refused up front.
+     * would fail late, so it is refused up front. So is a template (template0, template1, or one marked so): every database
+     * created later is copied from it.
      */
     private void requireTargetDatabase(DatabaseHistory h, String database, String role) {
         try (Connection c = PgConnections.parse(h.pgUrl(), config.pgPasswords().get(h.id())).open();
              PreparedStatement st = c.prepareStatement("select r.rolsuper or pg_has_role(d.datdba, 'usage'),"
-                     + " pg_get_userbyid(d.datdba) from pg_roles r, pg_database d where r.rolname = current_user and d.datname = ?")) {
+                     + " pg_get_userbyid(d.datdba), d.datistemplate from pg_roles r, pg_database d where r.rolname = current_user"
+                     + " and d.datname = ?")) {
             st.setString(1, database);
             try (ResultSet rs = st.executeQuery()) {
                 if (!rs.next()) {
                     throw new InvalidRequestException("target database " + database + " does not exist on the server of " + h.id()
                             + ": create it first, owned by the role Tidemark connects as (createdb -O " + role + " NAME); a dump is"
                             + " restored into an existing database (nothing was recorded)");
+                }
+                if (rs.getBoolean(3)) {
+                    throw new InvalidRequestException("database " + database + " is a template: every database created later is a copy"
+                            + " of it, so a dump is never restored into it. Create a database for the dump (createdb -O " + role
+                            + " NAME) and restore into that (nothing was recorded)");
                 }
                 if (!rs.getBoolean(1)) {
                     throw new InvalidRequestException("database " + database + " belongs to " + rs.getString(2) + ", and the dump is"
