@@ -11,6 +11,9 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -46,6 +49,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the database's password to a listener of the caller's choice.
  */
 @AutoConfigureObservability
+@ExtendWith(OutputCaptureExtension.class)
 @SpringBootTest(classes = ServerApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ApiSecurityTest {
@@ -276,6 +280,27 @@ class ApiSecurityTest {
 
     @Test
     @Order(3)
+    void malformedRequestsAreOneLineAndSlowClientsAreCutOff(CapturedOutput output) throws Exception {
+        for (String request : new String[]{"GARBAGE\r\n\r\n", "GET /v1/databases HTTP/1.1\r\nHost: a b\r\n\r\n"}) {
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                s.setSoTimeout(20_000);
+                s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+                assertThat(parse(readSome(s.getInputStream())).status).as(request).isEqualTo(400);
+            }
+        }
+        assertThat(output.getAll()).contains("request refused before it reached the API (400)").doesNotContain("\tat org.apache");
+
+        long started = System.nanoTime();
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            s.setSoTimeout(60_000);
+            s.getOutputStream().write("GET /v1/databases HTTP/1.1\r\nHo".getBytes(StandardCharsets.ISO_8859_1));
+            readSome(s.getInputStream()); // returns when the server closes the connection
+        }
+        assertThat((System.nanoTime() - started) / 1_000_000_000).as("seconds a silent client held a connection").isLessThan(30);
+    }
+
+    @Test
+    @Order(4)
     void aChunkedBodyIsBoundedLikeADeclaredOne() throws Exception {
         System.gc();
         long before = usedHeap();
@@ -330,7 +355,7 @@ class ApiSecurityTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void theStoredPasswordNeverReachesAListenerOfTheCallersChoice() throws Exception {
         for (int authCode : new int[]{3, 5}) { // clear text, MD5
             try (FakePostgres fake = new FakePostgres(authCode)) {

@@ -19,9 +19,9 @@ public class ProblemErrorValve extends ErrorReportValve {
     @Override
     protected void report(Request request, Response response, Throwable throwable) {
         boolean tooLarge = throwable != null && String.valueOf(throwable.getMessage()).contains("too large");
-        if (tooLarge) {
-            // a client's mistake (an oversized header or URL), not the server's: one line
-            LOG.warn("{} refused: {}", request.getMethod(), throwable.getMessage());
+        if (throwable != null && response.getStatus() >= 400 && response.getStatus() < 500) {
+            // a client's mistake (a malformed request line or Host, an oversized header), not the server's: one line
+            LOG.warn("request refused before it reached the API ({}): {}", response.getStatus(), oneLine(throwable.getMessage()));
         } else if (throwable != null) {
             // an exception that escaped before the API answered (a filter's): Tomcat's own line for it is turned off
             LOG.error("{} {} failed before it reached the API", request.getMethod(), request.getRequestURI(), throwable);
@@ -50,5 +50,10 @@ public class ProblemErrorValve extends ErrorReportValve {
         } catch (IOException | IllegalStateException e) {
             // the client is gone or the response was committed meanwhile: nothing more to say
         }
+    }
+
+    private static String oneLine(String message) {
+        String m = String.valueOf(message).replaceAll("[\\r\\n\\t]+", " ");
+        return m.length() > 200 ? m.substring(0, 200) + "..." : m;
     }
 }
