@@ -139,6 +139,7 @@ public final class RestoreRunner {
         Path spool = spoolOf(target);
         TargetClaim.createSpool(target, spool);
         Tablespaces tablespaces = new Tablespaces(request, manifest, target, servers);
+        // in place: the old data directory and what is at its tablespaces' locations go aside first (back at once if that fails)
         Path movedAside = null;
         try {
             if (request.inPlace()) {

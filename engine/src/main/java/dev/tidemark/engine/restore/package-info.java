@@ -5,8 +5,8 @@
  * DataDirectoryWriter, WalToReplay (WalSpool, WalScan), RecoverySettings, Recovery (RecoveryLog), CreatedPaths.
  * <p>
  * It may use the repository ({@code dev.tidemark.storage}), the backup's facts and progress
- * ({@code engine.basebackup}: BackupManifest, BackupProgress, Workers) and the server handles and values of
- * {@code engine.postgres}; it knows nothing of the catalog or of other capabilities. The only SQL it sends, to the
- * restored copy it started, is in Recovery.
+ * ({@code dev.tidemark.engine.basebackup}: BackupManifest, BackupProgress, DataDirectoryScan, Workers) and the server
+ * handles and values of {@code dev.tidemark.engine.postgres}; it knows nothing of the catalog, the jobs or other
+ * capabilities. The only SQL it sends, to the restored copy it started, is in Recovery.
  */
 package dev.tidemark.engine.restore;
