@@ -1,0 +1,322 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.basebackup.BackupProgress;
+import dev.tidemark.engine.basebackup.DataDirectoryScan;
+import dev.tidemark.engine.basebackup.Workers;
+import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.codec.Codec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+
+/**
+ * Writes a backup's data directory: its directories and links, then every object downloaded, decoded and unpacked in
+ * parallel, each file (or piece of one) checked against its SHA-256, large block-aligned ones written with O_DIRECT;
+ * then modes, times, backup_label and tablespace_map. One per runner: once the file system refuses O_DIRECT, the
+ * runner stops trying.
+ */
+final class DataDirectoryWriter {
+    private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
+    /** Files from this size on, in whole blocks, are written with O_DIRECT. */
+    private static final long DIRECT_MIN_BYTES = 1 << 20;
+    private static final int DIRECT_ALIGN = 4096;
+    private static final ThreadLocal<ByteBuffer> DIRECT_BUFFER = ThreadLocal.withInitial(
+            () -> ByteBuffer.allocateDirect((1 << 20) + DIRECT_ALIGN).alignedSlice(DIRECT_ALIGN));
+
+    private final Repository repository;
+    private final AtomicReference<BackupProgress> progress;
+    private final Cancellation cancellation;
+    private volatile boolean direct = true;
+    /** The pool writing the data files, while it runs; stopped when the WAL scan fails. */
+    private volatile ExecutorService fileWriters;
+
+    DataDirectoryWriter(Repository repository, AtomicReference<BackupProgress> progress, Cancellation cancellation) {
+        this.repository = repository;
+        this.progress = progress;
+        this.cancellation = cancellation;
+    }
+
+    /** Stops the file writers: running ones are interrupted, queued ones cancelled (so nothing waits for them). */
+    void stop() {
+        ExecutorService writers = fileWriters;
+        if (writers != null) {
+            for (Runnable queued : writers.shutdownNow()) {
+                if (queued instanceof Future<?> f) {
+                    f.cancel(true);
+                }
+            }
+        }
+    }
+
+    /** Writes the data directory and the tablespaces; the directories it creates outside target are added to created. */
+    void write(RestoreRunner.Request request, BackupManifest manifest, Path target, Tablespaces tablespaces, CreatedPaths created)
+            throws IOException, InterruptedException {
+        // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
+        tablespaces.create(created);
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
+                Files.createDirectories(resolve(request, manifest, target, e.path()));
+            }
+        }
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == 'l' && DataDirectoryScan.isEmptiedDirectory(e.path())) {
+                // a backup taken before such links were recorded as directories: pg_wal (or another emptied
+                // directory) linked elsewhere becomes a directory of its own, never a link into the source's
+                Path dir = resolve(request, manifest, target, e.path());
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                if (e.path().equals("pg_wal")) {
+                    Files.createDirectories(dir.resolve("archive_status"));
+                }
+            } else if (e.type() == 'l') {
+                Files.createSymbolicLink(resolve(request, manifest, target, e.path()), Path.of(e.linkTarget()));
+            }
+        }
+        Map<Integer, List<BackupManifest.FileEntry>> byObject = manifest.files().stream()
+                .filter(e -> e.type() == BackupManifest.FileEntry.FILE)
+                .collect(Collectors.groupingBy(BackupManifest.FileEntry::object, TreeMap::new, Collectors.toList()));
+        long total = manifest.totalBytes();
+        // a large file comes in pieces (one entry and one object each), written in parallel at their places
+        Map<String, Long> entriesPerPath = manifest.files().stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE)
+                .collect(Collectors.groupingBy(BackupManifest.FileEntry::path, Collectors.counting()));
+        // the kernel writes one file at a time (ext4 holds the inode's lock for each buffered write, and a second
+        // writer spins on it): one piece of a file at a time, while the other workers restore other files
+        Map<String, Object> pieced = entriesPerPath.entrySet().stream().filter(e -> e.getValue() > 1)
+                .collect(Collectors.toMap(Map.Entry::getKey, e -> new Object()));
+        long fileCount = entriesPerPath.size();
+        AtomicLong bytes = new AtomicLong();
+        AtomicLong files = new AtomicLong();
+        long started = System.nanoTime();
+        progress.set(new BackupProgress("downloading", 0, total, 0, fileCount, 0));
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, request.workers()), r -> {
+            Thread t = new Thread(r, "restore-" + request.restoreId());
+            t.setDaemon(true);
+            return t;
+        });
+        fileWriters = pool;
+        try {
+            cancellation.check(); // cancelled before the pool existed: nothing stopped it
+            List<Future<?>> futures = new ArrayList<>();
+            for (BackupManifest.BundleObject object : manifest.objects()) {
+                List<BackupManifest.FileEntry> entries = new ArrayList<>(byObject.getOrDefault(object.number(), List.of()));
+                entries.sort(Comparator.comparingLong(BackupManifest.FileEntry::offset));
+                futures.add(pool.submit(() -> {
+                    unpack(request, manifest, target, object, entries, pieced, n -> {
+                        long done = bytes.addAndGet(n);
+                        double secs = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
+                        progress.set(new BackupProgress("downloading", done, total, files.get(), fileCount, done / secs));
+                    }, files);
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    futures.forEach(other -> other.cancel(true));
+                    Throwable cause = e.getCause();
+                    throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+                }
+            }
+        } finally {
+            Workers.stopAndWait(pool);
+        }
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && pieced.containsKey(e.path())) {
+                Path file = resolve(request, manifest, target, e.path());
+                Files.setPosixFilePermissions(file, permissions(e.mode()));
+                Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
+            }
+        }
+        for (BackupManifest.FileEntry e : manifest.files()) {
+            if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
+                Path dir = resolve(request, manifest, target, e.path());
+                Files.setPosixFilePermissions(dir, permissions(e.mode() == 0 ? 0700 : e.mode()));
+            }
+        }
+        Files.writeString(target.resolve("backup_label"), manifest.backupLabel(), StandardCharsets.UTF_8);
+        tablespaces.writeMap();
+    }
+
+    private interface Copied {
+        void bytes(long n);
+    }
+
+    private void unpack(RestoreRunner.Request request, BackupManifest manifest, Path target, BackupManifest.BundleObject object,
+                        List<BackupManifest.FileEntry> entries, Map<String, Object> pieced, Copied copied, AtomicLong files)
+            throws IOException {
+        byte[] buffer = new byte[256 * 1024];
+        MessageDigest digest = Codec.sha256();
+        // every file (or piece) is checked against its own SHA-256 and every chunk against its GCM tag (or CRC):
+        // hashing the whole bundle again would add a pass over every byte and check nothing more
+        try (InputStream in = repository.openDecoded(object.key())) {
+            long position = 0;
+            for (BackupManifest.FileEntry e : entries) {
+                if (e.offset() != position) {
+                    in.skipNBytes(e.offset() - position);
+                    position = e.offset();
+                }
+                Path file = resolve(request, manifest, target, e.path());
+                Object fileLock = pieced.get(e.path());
+                boolean piece = fileLock != null;
+                digest.reset();
+                // a whole file is new (the target was checked empty); the pieces of one file share it
+                StandardOpenOption create = piece ? StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW;
+                if (!writeDirect(in, file, e, object, buffer, digest, copied, create)) {
+                    if (piece) {
+                        // buffered, the kernel writes one file at a time (ext4 holds the inode's lock for each write and
+                        // a second writer spins on it): one piece of a file at a time, other workers on other files
+                        synchronized (fileLock) {
+                            writeBuffered(in, file, e, object, buffer, digest, copied, create);
+                        }
+                    } else {
+                        writeBuffered(in, file, e, object, buffer, digest, copied, create);
+                    }
+                }
+                position += e.size();
+                String actual = HexFormat.of().formatHex(digest.digest());
+                if (!actual.equals(e.sha256())) {
+                    throw new IOException("checksum mismatch for " + e.path() + (piece ? " (piece at byte " + e.fileOffset() + ")" : "")
+                            + " from object " + object.key() + ": manifest says " + e.sha256() + ", restored bytes have " + actual
+                            + "; the backup is damaged");
+                }
+                if (!piece) {
+                    Files.setPosixFilePermissions(file, permissions(e.mode()));
+                    Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
+                    files.incrementAndGet();
+                } else if (e.fileOffset() == 0) {
+                    files.incrementAndGet();
+                }
+            }
+            in.transferTo(OutputStream.nullOutputStream()); // reach the end, so the codec sees the final chunk (truncation)
+        }
+    }
+    /** Writes the entry's bytes from the object's stream at their place in the file, through the page cache. */
+    private static void writeBuffered(InputStream in, Path file, BackupManifest.FileEntry e, BackupManifest.BundleObject object,
+                                      byte[] buffer, MessageDigest digest, Copied copied, StandardOpenOption create) throws IOException {
+        try (FileChannel out = FileChannel.open(file, create, StandardOpenOption.WRITE)) {
+            long left = e.size();
+            long at = e.fileOffset();
+            while (left > 0) {
+                int n = read(in, buffer, (int) Math.min(buffer.length, left), object, e);
+                ByteBuffer chunk = ByteBuffer.wrap(buffer, 0, n);
+                while (chunk.hasRemaining()) {
+                    at += out.write(chunk, at);
+                }
+                digest.update(buffer, 0, n);
+                left -= n;
+                copied.bytes(n);
+            }
+        }
+    }
+
+    /**
+     * Writes a large, block-aligned file (or piece) with O_DIRECT, past the page cache: copying into freshly allocated
+     * cache pages costs more CPU than decoding and hashing together, and ext4 lets one buffered writer of a file in at
+     * a time. False, with nothing read, when the entry does not qualify or the file system refuses O_DIRECT (then the
+     * restore stops trying).
+     */
+    private boolean writeDirect(InputStream in, Path file, BackupManifest.FileEntry e, BackupManifest.BundleObject object,
+                                byte[] buffer, MessageDigest digest, Copied copied, StandardOpenOption create) throws IOException {
+        if (!direct || e.size() < DIRECT_MIN_BYTES || e.size() % DIRECT_ALIGN != 0 || e.fileOffset() % DIRECT_ALIGN != 0) {
+            return false;
+        }
+        FileChannel out;
+        try {
+            out = FileChannel.open(file, create, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException x) {
+            if (direct) {
+                direct = false;
+                log.info("restore: the target file system refuses O_DIRECT ({}); writing through the page cache", x.getMessage());
+            }
+            return false;
+        }
+        ByteBuffer aligned = DIRECT_BUFFER.get();
+        try (out) {
+            long left = e.size();
+            long at = e.fileOffset();
+            while (left > 0) {
+                aligned.clear();
+                while (aligned.hasRemaining() && left > 0) {
+                    int n = read(in, buffer, (int) Math.min(Math.min(buffer.length, left), aligned.remaining()), object, e);
+                    digest.update(buffer, 0, n);
+                    aligned.put(buffer, 0, n);
+                    left -= n;
+                    copied.bytes(n);
+                }
+                aligned.flip(); // a multiple of the alignment: full buffers, and a file size that is one
+                while (aligned.hasRemaining()) {
+                    at += out.write(aligned, at);
+                }
+            }
+        }
+        return true;
+    }
+
+    private static int read(InputStream in, byte[] buffer, int max, BackupManifest.BundleObject object, BackupManifest.FileEntry e)
+            throws IOException {
+        int n = in.read(buffer, 0, max);
+        if (n < 0) {
+            throw new IOException("object " + object.key() + " ended inside " + e.path() + ": the backup is damaged");
+        }
+        return n;
+    }
+
+    private Path resolve(RestoreRunner.Request request, BackupManifest manifest, Path target, String path) {
+        if (path.contains("..") || path.startsWith("/")) {
+            throw new IllegalStateException("manifest path '" + path + "' leaves the data directory: the manifest is not trustworthy");
+        }
+        for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+            String root = "pg_tblspc/" + ts.oid();
+            if (path.startsWith(root + "/")) {
+                return Tablespaces.location(request, target, ts).resolve(path.substring(root.length() + 1));
+            }
+        }
+        return target.resolve(path);
+    }
+
+    private static boolean isTablespaceRoot(BackupManifest manifest, String path) {
+        return manifest.tablespaces().stream().anyMatch(ts -> path.equals("pg_tblspc/" + ts.oid()));
+    }
+
+    private static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> p = EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] order = {PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_READ,
+                PosixFilePermission.GROUP_EXECUTE, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
+                PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_READ};
+        for (int i = 0; i < order.length; i++) {
+            if ((mode & (1 << i)) != 0) {
+                p.add(order[i]);
+            }
+        }
+        return p;
+    }
+}

@@ -1,0 +1,353 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.basebackup.BackupProgress;
+import dev.tidemark.engine.postgres.LoopbackListener;
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.restore.RestoreRunner.Request;
+import dev.tidemark.engine.restore.RestoreRunner.Result;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeFormatterBuilder;
+import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoField;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.MatchResult;
+import java.util.regex.Pattern;
+
+/**
+ * The recovery of a restored data directory: PostgreSQL started on it, followed over a session (or, when the copy
+ * does not let the engine in, through its log with RecoveryLog) until it has left recovery, promoted when it pauses
+ * at the target, and what it reached reported. The SQL it sends to the restored server is here.
+ */
+final class Recovery {
+    private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
+
+    private final Request request;
+    private final PgServer server;
+    private final Path target;
+    private final Path logFile;
+    private final Cancellation cancellation;
+    private final AtomicReference<BackupProgress> progress;
+    /** Recovery pauses at the target and the runner promotes it (fast promotion, no end-of-recovery checkpoint). */
+    private final boolean promoteAtTarget;
+    private final int serverVersionNum;
+    /** The secret the recovery's log lines start with (RecoveryLog). */
+    private final String logTag;
+    private final long walStart;
+    private final long walTotal;
+
+    Recovery(Request request, BackupManifest manifest, PgServer server, Path target, Path logFile, RecoverySettings.Written settings,
+             int walFiles, Cancellation cancellation, AtomicReference<BackupProgress> progress) {
+        this.request = request;
+        this.server = server;
+        this.target = target;
+        this.logFile = logFile;
+        this.cancellation = cancellation;
+        this.progress = progress;
+        this.promoteAtTarget = settings.promoteAtTarget();
+        this.serverVersionNum = manifest.serverVersionNum();
+        this.logTag = settings.logTag();
+        this.walStart = Lsn.parse(manifest.startLsn()).value();
+        this.walTotal = (long) walFiles * manifest.walSegmentSize();
+    }
+
+    /**
+     * Starts PostgreSQL on the restored directory and waits until recovery has ended. PostgreSQL stops at a target time
+     * only when it meets a commit after it; when the archived WAL covers the target but has no commit after it (a quiet
+     * moment near the end of the window), the state at the target is the end of the archive: recovery is resumed without
+     * the target and says so. When the WAL was written under a higher setting than the backup's configuration carries
+     * (max_connections raised on the source after the backup, for one), PostgreSQL refuses to go on; the restored
+     * configuration takes the source's value and recovery resumes.
+     */
+    Result recover(Path movedAside, WalSpool wal) throws IOException, InterruptedException {
+        boolean targetIsEnd = false;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return recoverOnce(movedAside, targetIsEnd);
+            } catch (IOException e) {
+                Map<String, String> raise = settingsBelowSource();
+                List<String> lines = new ArrayList<>();
+                if (!raise.isEmpty() && attempt <= 4) {
+                    log.info("restore {}: the WAL was written with {} higher than the backup's configuration has; raising {} and "
+                            + "resuming recovery", request.restoreId(), raise, raise.size() == 1 ? "it" : "them");
+                    raise.forEach((name, value) -> lines.add(name + " = " + value));
+                } else if (!targetIsEnd && request.targetTime().isPresent()
+                        && logMentions("recovery ended before configured recovery target was reached")) {
+                    WalToReplay.requireNoHole(wal, request);
+                    log.info("restore {}: no commit after {} in the archived WAL: the state at the target is the end of the archive; "
+                            + "resuming recovery to it", request.restoreId(), request.targetTime().get());
+                    lines.add("recovery_target_time = ''");
+                    lines.add("recovery_target_lsn = ''");
+                    targetIsEnd = true;
+                } else {
+                    throw e;
+                }
+                server.stopImmediately();
+                Files.move(logFile, logFile.resolveSibling(logFile.getFileName() + "." + attempt), StandardCopyOption.REPLACE_EXISTING);
+                Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+            }
+        }
+    }
+
+    /** PostgreSQL's own words, in 12-17, for a setting lower than the one the WAL was written under. */
+    private static final Pattern SETTING_BELOW_SOURCE = Pattern.compile(
+            "(\\w+) = (\\d+) is a lower setting than on the (?:primary|master) server(?:, where its value was| \\(its value was) (\\d+)");
+
+    private Map<String, String> settingsBelowSource() {
+        Map<String, String> raise = new TreeMap<>();
+        for (MatchResult m : RecoveryLog.read(logFile, logTag).all(SETTING_BELOW_SOURCE)) {
+            raise.put(m.group(1), m.group(3));
+        }
+        return raise;
+    }
+
+    /** Whether a message of the recovering server itself starts with text (never what a client put in the log). */
+    private boolean logMentions(String text) {
+        return RecoveryLog.read(logFile, logTag).has(text);
+    }
+
+    private Result recoverOnce(Path movedAside, boolean targetIsEnd) throws IOException, InterruptedException {
+        Files.deleteIfExists(logFile);
+        // the server's log can quote row values: for the server's user alone (pg_ctl would make it readable by all)
+        Files.createFile(logFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        server.user().ownOne(logFile);
+        try {
+            server.start(logFile, request.startTimeout());
+        } catch (IOException e) {
+            throw new IOException("PostgreSQL could not start on the restored directory: " + failureFromLog(logFile)
+                    + " (server log: " + logFile + ")", e);
+        }
+        long deadline = System.nanoTime() + request.startTimeout().toNanos();
+        Properties props = new Properties();
+        props.setProperty("user", request.superuser());
+        if (request.password() != null && server.postmasterPid().filter(pid -> LoopbackListener.heldBy(pid, request.port())).isPresent()) {
+            // the restored copy has the source's roles and pg_hba.conf: the role's password as it was at the target. Only
+            // when the postmaster this restore started (its PID from the copy's postmaster.pid, in a directory only the
+            // server's user writes) itself holds the listener of 127.0.0.1:port: then 127.0.0.1:port reaches it and no
+            // other process (LoopbackListener). Otherwise no password is sent, and the recovery is followed in its log
+            props.setProperty("password", request.password());
+        } else if (request.password() != null) {
+            log.warn("restore {}: the server it started does not itself listen on 127.0.0.1:{} (its listen_addresses leave it out,"
+                    + " or another process holds it): the password is not sent there", request.restoreId(), request.port());
+        }
+        String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
+        Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
+        boolean promoteSent = false;
+        String refused = null; // why the restored server does not let the engine in: then its log is followed instead
+        try {
+            while (true) {
+                cancellation.check();
+                if (!server.isRunning()) {
+                    throw new IOException("recovery failed: " + failureFromLog(logFile) + " (server log: " + logFile + ")");
+                }
+                if (refused != null) {
+                    RecoveryLog serverLog = RecoveryLog.read(logFile, logTag);
+                    Optional<Result> ended = endedInLog(serverLog, movedAside, targetIsEnd);
+                    if (ended.isPresent()) {
+                        return ended.get();
+                    }
+                    if (!promoteSent && pausedAtTargetInLog(serverLog, targetIsEnd)) {
+                        log.info("restore {}: target reached, promoting", request.restoreId());
+                        server.promote();
+                        promoteSent = true;
+                    }
+                    if (System.nanoTime() > deadline) {
+                        throw new IOException("recovery did not finish within " + request.startTimeout().toSeconds() + " s (server log: "
+                                + logFile + ")");
+                    }
+                    Thread.sleep(100);
+                    continue;
+                }
+                try {
+                    if (c == null || c.isClosed()) {
+                        c = DriverManager.getConnection(url, props);
+                    }
+                    try (Statement st = c.createStatement();
+                         ResultSet rs = st.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
+                                 + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint()), "
+                                 + (serverVersionNum >= 100000
+                                 ? "case when pg_is_in_recovery() then pg_is_wal_replay_paused() else false end" : "false"))) {
+                        rs.next();
+                        if (rs.getBoolean(5) && !promoteSent) {
+                            // paused: at the target when the server said it stopped there; any other pause (a setting
+                            // lower than on the source server, for one) is not a state to hand over
+                            if (!promoteAtTarget || targetIsEnd || !logMentions("recovery stopping ")) {
+                                throw new IOException("recovery paused before reaching the target: " + failureFromLog(logFile)
+                                        + " (server log: " + logFile + ")");
+                            }
+                            log.info("restore {}: target reached, promoting", request.restoreId());
+                            server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
+                            promoteSent = true;
+                        }
+                        if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
+                            long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(rs.getString(3)).value() - walStart));
+                            progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
+                        }
+                        if (!rs.getBoolean(1)) {
+                            Instant reached = rs.getTimestamp(2) == null ? null : rs.getTimestamp(2).toInstant();
+                            String lsn = rs.getString(3);
+                            boolean stopped = targetIsEnd || logMentions("recovery stopping ");
+                            int timeline = timelineOf(c);
+                            List<String> prepared = preparedTransactions(c);
+                            String summary = summary(request, target, reached, "no transaction replayed after the backup", targetIsEnd,
+                                    stopped, timeline)
+                                    + (prepared.isEmpty() ? "" : "; " + prepared.size() + " prepared transaction(s) came with it, as"
+                                    + " they were at the target (" + String.join(", ", prepared.subList(0, Math.min(10, prepared.size())))
+                                    + (prepared.size() > 10 ? ", ..." : "") + "): end each with COMMIT PREPARED or"
+                                    + " ROLLBACK PREPARED on the copy");
+                            return new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary);
+                        }
+                    }
+                } catch (SQLException e) {
+                    // not accepting connections yet, or in a restart: connect again and keep polling until the deadline
+                    closeQuietly(c);
+                    c = null;
+                    String state = e.getSQLState() == null ? "" : e.getSQLState();
+                    if (state.startsWith("28") || state.equals("08004")) {
+                        // the source's pg_hba.conf and roles came with the copy: a password the engine lacks, or no
+                        // entry for it from 127.0.0.1. That is the copy's business, not a failure of the restore
+                        refused = e.getMessage();
+                        log.info("restore {}: the restored server does not let the engine in as {} ({}); following its recovery"
+                                + " through its log", request.restoreId(), request.superuser(), refused);
+                        continue;
+                    }
+                    if (!settingsBelowSource().isEmpty()) {
+                        // paused before it was consistent (so not accepting connections): the caller raises the setting
+                        throw new IOException("recovery paused: " + failureFromLog(logFile));
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IOException("recovery did not finish within " + request.startTimeout().toSeconds() + " s (server log: "
+                            + logFile + ")");
+                }
+                Thread.sleep(50);
+            }
+        } finally {
+            closeQuietly(c);
+        }
+    }
+
+    private static final Pattern LAST_TRANSACTION = Pattern.compile("last completed transaction was at log time (\\S+ \\S+)");
+    private static final Pattern REDO_DONE = Pattern.compile("redo done at ([0-9A-F]+/[0-9A-F]+)");
+    private static final Pattern NEW_TIMELINE = Pattern.compile("selected new timeline ID: (\\d+)");
+    private static final DateTimeFormatter LOG_TIME = new DateTimeFormatterBuilder()
+            .appendPattern("yyyy-MM-dd HH:mm:ss").optionalStart().appendFraction(ChronoField.NANO_OF_SECOND, 0, 9, true)
+            .optionalEnd().parseLenient().appendOffset("+HH:MM", "+00").toFormatter(); // "+01", "+05:30"
+
+    /**
+     * For a recovery the engine cannot connect to: whether the server's log says it paused at the target (to be
+     * promoted); a pause for any other reason fails the restore.
+     */
+    private boolean pausedAtTargetInLog(RecoveryLog serverLog, boolean targetIsEnd) throws IOException {
+        if (!serverLog.has("pausing at the end of recovery") && !serverLog.has("recovery has paused")) {
+            return false;
+        }
+        if (!promoteAtTarget || targetIsEnd || !serverLog.has("recovery stopping ")) {
+            throw new IOException("recovery paused before reaching the target: " + failureFromLog(logFile) + " (server log: "
+                    + logFile + ")");
+        }
+        return true;
+    }
+
+    /**
+     * For a recovery the engine cannot connect to: once the server's log says it accepts connections (promoted), what
+     * it reached, read from the log; empty while it runs.
+     */
+    private Optional<Result> endedInLog(RecoveryLog serverLog, Path movedAside, boolean targetIsEnd) {
+        if (!serverLog.has("database system is ready to accept connections")) {
+            return Optional.empty();
+        }
+        Instant reached = serverLog.last(LAST_TRANSACTION).map(m -> {
+            try {
+                return OffsetDateTime.parse(m.group(1), LOG_TIME).toInstant();
+            } catch (DateTimeParseException e) {
+                return null;
+            }
+        }).orElse(null);
+        String lsn = serverLog.last(REDO_DONE).map(m -> m.group(1)).orElse(null);
+        int timeline = serverLog.last(NEW_TIMELINE).map(m -> Integer.parseInt(m.group(1))).orElse(0);
+        boolean stopped = targetIsEnd || serverLog.has("recovery stopping ");
+        String summary = summary(request, target, reached, "no transaction time in the server's log", targetIsEnd, stopped, timeline)
+                + " (followed through the server's log: the copy does not let the engine in as " + request.superuser() + ")";
+        return Optional.of(new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary));
+    }
+
+    /** What a restore reached, against its target, for its result. */
+    private static String summary(Request request, Path target, Instant reached, String noTime, boolean targetIsEnd, boolean stopped,
+                                  int timeline) {
+        return "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
+                + (reached == null ? noTime : "last transaction replayed from " + reached)
+                + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
+                : targetIsEnd ? ", no commit between it and target " + request.targetTime().get() + " in the archive: the state at the target"
+                : stopped ? ", target " + request.targetTime().get() + " reached"
+                : ", the archive ends before target " + request.targetTime().get() + ": restored to its end")
+                + ", now on timeline " + timeline;
+    }
+
+    private static void closeQuietly(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // the server went away
+            }
+        }
+    }
+
+    /** The GIDs of the prepared transactions of the copy. */
+    private static List<String> preparedTransactions(Connection c) throws SQLException {
+        List<String> gids = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select gid from pg_prepared_xacts order by prepared")) {
+            while (rs.next()) {
+                gids.add("'" + rs.getString(1).replace("'", "''") + "'"); // as COMMIT PREPARED takes it
+            }
+        }
+        return gids;
+    }
+
+    private static int timelineOf(Connection c) throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    private static String failureFromLog(Path logFile) {
+        try {
+            List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8);
+            List<String> telling = lines.stream().filter(l -> l.contains("FATAL") || l.contains("PANIC") || l.contains("ERROR")
+                    || l.contains("invalid") || l.contains("could not")).toList();
+            if (telling.isEmpty()) {
+                return lines.isEmpty() ? "no server log" : lines.get(lines.size() - 1);
+            }
+            return String.join(" | ", telling.subList(Math.max(0, telling.size() - 3), telling.size()));
+        } catch (IOException e) {
+            return "no server log (" + e.getMessage() + ")";
+        }
+    }
+}

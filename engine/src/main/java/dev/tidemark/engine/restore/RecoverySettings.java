@@ -1,0 +1,154 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.PgServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * The settings a restore's recovery runs under: appended to the restored postgresql.auto.conf (port, restore_command,
+ * the recovery target, archiving and replication off, the log the engine follows), with recovery.signal; once
+ * recovery has ended, the ones that served the recovery only are taken out again.
+ */
+final class RecoverySettings {
+    private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
+
+    private RecoverySettings() {
+    }
+
+    /**
+     * What the written settings mean for following the recovery.
+     *
+     * @param promoteAtTarget recovery pauses at the target and the runner promotes it (fast promotion, no
+     *                        end-of-recovery checkpoint)
+     * @param logTag          the secret the recovery's log lines start with (RecoveryLog)
+     */
+    record Written(boolean promoteAtTarget, String logTag) {
+    }
+
+    /** Appends the recovery's settings to postgresql.auto.conf and writes recovery.signal (no standby.signal). */
+    static Written write(RestoreRunner.Request request, BackupManifest manifest, Path target, String restoreCommand,
+                         Optional<Lsn> stopAt) throws IOException {
+        List<String> lines = new ArrayList<>();
+        lines.add("");
+        lines.add("# Written by Tidemark restore " + request.restoreId() + " of backup " + manifest.backupId() + " at " + Instant.now());
+        lines.add("port = " + request.port());
+        // a quoted value of postgresql.conf takes backslash escapes and doubled quotes
+        lines.add("restore_command = '" + restoreCommand.replace("\\", "\\\\").replace("'", "''") + "'");
+        // PostgreSQL keeps microseconds and does not parse an ISO instant with nanoseconds
+        if (stopAt.isPresent()) {
+            // right after the last commit at or before the target time, and nothing of what followed it (WalScan)
+            lines.add("# target " + request.targetTime().orElseThrow() + ": the end of the last commit at or before it");
+            lines.add("recovery_target_lsn = '" + stopAt.get() + "'");
+        } else {
+            request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + DateTimeFormatter
+                    .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(ZoneOffset.UTC).format(t) + "+00'"));
+        }
+        // PostgreSQL ends a recovery that promotes by itself at its target with a checkpoint it waits for (every
+        // page the replay dirtied written and synced before the first connection); paused at the target and then
+        // promoted (pg_ctl promote) it writes an end-of-recovery record instead and checkpoints in the background,
+        // as a promoted standby does. A paused recovery takes a promotion from PostgreSQL 13 on; older servers promote themselves.
+        boolean promoteAtTarget = request.targetTime().isPresent() && manifest.serverVersionNum() >= 130000;
+        lines.add("recovery_target_action = '" + (promoteAtTarget ? "pause" : "promote") + "'");
+        lines.add("recovery_target_timeline = 'latest'");
+        // a time target keeps the commits at the target; an LSN target stops before the record at that position
+        lines.add("recovery_target_inclusive = " + (stopAt.isPresent() ? "off" : "on"));
+        lines.add("archive_mode = off");
+        lines.add("archive_command = ''");
+        lines.add("primary_conninfo = ''");
+        lines.add("primary_slot_name = ''");
+        lines.add("hot_standby = on");
+        // the engine follows the recovery in the server's log (its stop, its pauses, its end): in English, to the file
+        // the restore names, with the lines it reads, whatever the source's logging settings
+        lines.add("logging_collector = off");
+        lines.add("log_destination = 'stderr'");
+        lines.add("lc_messages = 'C'");
+        lines.add("log_min_messages = warning");
+        // lines the restore trusts start with a secret of its own (RecoveryLog): a client cannot forge them
+        String logTag = RecoveryLog.newTag();
+        lines.add("log_line_prefix = '" + RecoveryLog.prefix(logTag) + "'");
+        if (manifest.serverVersionNum() >= 140000) {
+            // the restored files are not yet durable: one syncfs of the file system instead of an fsync per file
+            lines.add("recovery_init_sync_method = syncfs");
+        }
+        Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        Files.deleteIfExists(target.resolve("standby.signal"));
+        Files.writeString(target.resolve("recovery.signal"), "");
+        return new Written(promoteAtTarget, logTag);
+    }
+
+    /** The settings the restore wrote that serve the recovery only; its port and raised settings stay. */
+    private static final Pattern RECOVERY_ONLY = Pattern.compile(
+            "\\s*(restore_command|recovery_target\\w*|recovery_init_sync_method|logging_collector|log_destination|lc_messages"
+                    + "|log_min_messages|log_line_prefix)\\s*=.*");
+    /**
+     * What else an in-place restore wrote and takes back: the database is the production one again, with its own
+     * archiving and replication settings. A copy beside keeps them off: it must never archive into, or follow, the
+     * source's archive or primary.
+     */
+    private static final Pattern IN_PLACE_ONLY = Pattern.compile(
+            "\\s*(archive_mode|archive_command|primary_conninfo|primary_slot_name|hot_standby)\\s*=.*");
+
+    /**
+     * Once recovery has ended, the recovery settings the restore added to postgresql.auto.conf go: the spool its
+     * restore_command names is gone. An in-place restore also takes back archiving and replication off (the production
+     * database's own settings apply again at its next start); a copy beside keeps them off.
+     * The server keeps running with what it loaded; the next start reads the configuration as it was, plus the port.
+     */
+    static void remove(RestoreRunner.Request request, Path target, PgServer.Factory servers) {
+        Path auto = target.resolve("postgresql.auto.conf");
+        try {
+            List<String> lines = Files.readAllLines(auto, StandardCharsets.UTF_8);
+            String marker = "# Written by Tidemark restore " + request.restoreId() + " ";
+            int from = -1;
+            for (int i = 0; i < lines.size(); i++) {
+                if (lines.get(i).startsWith(marker)) {
+                    from = i;
+                }
+            }
+            if (from < 0) {
+                return;
+            }
+            List<String> kept = new ArrayList<>(lines.subList(0, from));
+            kept.add(lines.get(from).replace("# Written by", request.inPlace()
+                    ? "# Port (and any setting raised for the WAL) written by"
+                    : "# Port, archiving and replication off (a copy must not archive into its source's archive or follow its"
+                    + " primary; set them to turn them on), and any setting raised for the WAL, written by")
+                    + "; its recovery settings were removed when recovery ended");
+            for (String line : lines.subList(from + 1, lines.size())) {
+                if (!RECOVERY_ONLY.matcher(line).matches() && !(request.inPlace() && IN_PLACE_ONLY.matcher(line).matches())) {
+                    kept.add(line);
+                }
+            }
+            Path fresh = auto.resolveSibling("postgresql.auto.conf.tidemark");
+            Files.write(fresh, kept, StandardCharsets.UTF_8);
+            Files.setPosixFilePermissions(fresh, PosixFilePermissions.fromString("rw-------"));
+            servers.at(target).user().ownOne(fresh);
+            try (FileChannel ch = FileChannel.open(fresh, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            Files.move(fresh, auto, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException e) {
+            log.warn("restore {}: could not remove its recovery settings from {} ({}): remove the lines after \"{}\" that name"
+                    + " restore_command and recovery_target_*", request.restoreId(), auto, e.getMessage(), "Tidemark restore");
+        }
+    }
+}
