@@ -1,6 +1,5 @@
-package dev.tidemark.engine.node;
+package dev.tidemark.engine.basebackup;
 
-import dev.tidemark.engine.basebackup.PageChecksum;
 import dev.tidemark.storage.codec.Codec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
