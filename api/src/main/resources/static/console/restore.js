@@ -38,6 +38,7 @@ export function restoreForm(id, onChange) {
   const port = field({ id: 'restore-port', name: 'port', type: 'text', inputmode: 'numeric', placeholder: '5499' });
   const confirm = field({ id: 'restore-confirm', name: 'confirm', type: 'text', spellcheck: 'false', autocomplete: 'off' });
   const windowText = el('p', { id: 'restore-window', class: 'small' });
+  const chosen = el('p', { id: 'restore-chosen', class: 'small', 'aria-live': 'polite' });
   const error = el('p', { id: 'restore-error', class: 'error', role: 'alert' });
   const progress = jobProgress('restore-progress', 'Restore');
   const submit = el('button', { type: 'submit', id: 'restore-submit' }, 'Restore');
@@ -49,7 +50,7 @@ export function restoreForm(id, onChange) {
   const inPlace = el('div', { class: 'fields', hidden: true },
     el('p', { class: 'small warn' }, `Stop the database's server first. Its data directory is moved aside (never deleted) and replaced by the restored one.`),
     el('label', { for: 'restore-confirm' }, `Type ${id} to confirm`), confirm);
-  const timeFields = el('div', { class: 'fields' }, el('label', { for: 'restore-time' }, 'Time (UTC)'), time, windowText);
+  const timeFields = el('div', { class: 'fields' }, el('label', { for: 'restore-time' }, 'Time (UTC)'), time, chosen, windowText);
   const form = el('form', { id: 'restore-form', novalidate: true },
     el('fieldset', {}, el('legend', {}, 'Restore to'),
       radio('target', 'time', true, 'a time'), radio('target', 'latest', false, 'the latest moment')),
@@ -70,7 +71,12 @@ export function restoreForm(id, onChange) {
     inPlace.hidden = v.where === 'beside';
   }
 
-  form.addEventListener('input', () => { error.textContent = ''; time.removeAttribute('aria-invalid'); });
+  form.addEventListener('input', () => {
+    error.textContent = '';
+    time.removeAttribute('aria-invalid');
+    const at = fromPicker(time.value);
+    chosen.textContent = Number.isNaN(at) ? '' : `Chosen: ${utc(new Date(at).toISOString())}`;
+  });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const v = values();

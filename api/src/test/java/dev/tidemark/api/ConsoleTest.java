@@ -219,7 +219,7 @@ class ConsoleTest {
 
         chooseTime(PICKER.format(target));
         browser.findElement(By.id("restore-submit")).click();
-        await(Duration.ofMinutes(3), d -> List.of("completed", "failed").contains(attribute(By.id("restore-progress"), "data-status")));
+        await(Duration.ofMinutes(3), d -> String.valueOf(attribute(By.id("restore-progress"), "data-status")).matches("completed|failed"));
         assertThat(browser.findElement(By.id("restore-progress")).getText()).contains("completed");
         assertThat(attribute(By.id("restore-progress"), "data-status")).isEqualTo("completed");
         PostgresCluster copy = PostgresCluster.attach(PgServer.factory(shop.server().binaries(), ServerUser.detect()).at(into), copyPort);
@@ -289,11 +289,10 @@ class ConsoleTest {
             return;
         }
         browser.manage().window().setSize(new Dimension(1400, height));
+        browser.executeScript("window.scrollTo(0, 0)");
         Thread.sleep(300);
-        Path shot = browser.getScreenshotAs(OutputType.FILE).toPath();
         Files.createDirectories(docs.resolve("console"));
-        Files.copy(shot, docs.resolve("console").resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Files.delete(shot);
+        Files.write(docs.resolve("console").resolve(name), browser.getScreenshotAs(OutputType.BYTES));
     }
 
     private WebElement visible(By by) {
