@@ -85,6 +85,7 @@ class ConsoleTest {
         options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
                 "--user-data-dir=" + profile.resolve("profile"), "--window-size=1400,1000");
+        options.setCapability("goog:loggingPrefs", Map.of("browser", "ALL"));
         options.setExperimentalOption("prefs", Map.of("download.default_directory", downloads.toString(),
                 "download.prompt_for_download", false));
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile())
@@ -254,6 +255,14 @@ class ConsoleTest {
         assertThat(call("OPTIONS", "/v1/databases/blog", READER).statusCode()).isEqualTo(403);
         assertThat(call("OPTIONS", "/v1/databases/blog", ADMIN).statusCode()).isEqualTo(200);
         assertThat(apiJson("GET", "/v1/databases/blog/base-backups", ADMIN)).as("nothing was started").hasSize(1);
+    }
+
+    @Test
+    @Order(6)
+    void theContentSecurityPolicyBlockedNothingOfThePage() {
+        List<String> log = browser.manage().logs().get("browser").getAll().stream().map(Object::toString).toList();
+        assertThat(log).as("the browser's log is read: it holds the wrong token's 401").anyMatch(line -> line.contains("401"));
+        assertThat(log).noneMatch(line -> line.contains("Content Security Policy") || line.contains("Uncaught"));
     }
 
     private void register(String id, PostgresCluster cluster) throws Exception {
