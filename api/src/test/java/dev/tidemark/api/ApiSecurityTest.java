@@ -387,9 +387,8 @@ class ApiSecurityTest {
         assertThat(same.status).as("the same server stays the operator's to name: %s", same.body).isEqualTo(200);
     }
 
-    /** A listener that speaks just enough of PostgreSQL's protocol to ask for a password, and keeps what it receives. */
     @Test
-    @Order(5)
+    @Order(6)
     void theConsoleIsPublicForItsStaticFilesOnly() throws Exception {
         for (String file : List.of("/", "/console/app.js", "/console/console.css", "/console/icon.svg")) {
             Answer a = call("GET", file, null, null);
@@ -421,6 +420,7 @@ class ApiSecurityTest {
         }
     }
 
+    /** A listener that speaks just enough of PostgreSQL's protocol to ask for a password, and keeps what it receives. */
     static final class FakePostgres implements AutoCloseable {
         final ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         final AtomicInteger connections = new AtomicInteger();
