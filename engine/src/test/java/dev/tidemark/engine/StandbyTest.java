@@ -105,6 +105,36 @@ class StandbyTest {
                 }
                 primary.execute("drop table paused_marker");
 
+                // a standby that cancels the dump's reads to replay the primary's DDL (max_standby_streaming_delay = 0,
+                // a common HA setting): the dump is taken again from the primary, and so holds the change
+                primary.execute("create table bulk as select g, md5(g::text) || md5((g * 7)::text) as pad from generate_series(1, 1500000) g");
+                Files.writeString(standbyDir.resolve("postgresql.auto.conf"), "max_standby_streaming_delay = 0\n",
+                        java.nio.file.StandardOpenOption.APPEND);
+                try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + standbyPort + "/postgres?user=postgres");
+                     Statement st = c.createStatement()) {
+                    st.execute("select pg_reload_conf()");
+                    await(() -> holds(st, "select to_regclass('bulk') is not null"), replayed -> replayed, Duration.ofSeconds(30));
+                    DumpView conflicted = engine.requestDump("shop", List.of("postgres"), "alice");
+                    await(() -> holds(st, "select count(*) > 0 from pg_locks l join pg_stat_activity a using (pid)"
+                            + " where a.application_name = 'tidemark-dump' and l.relation = 'bulk'::regclass"), locked -> locked, Duration.ofMinutes(1));
+                    primary.execute("alter table bulk add column added_during_the_dump int");
+                    DumpView retried = await(() -> engine.dump("shop", conflicted.id()), d -> !d.status().matches("requested|running"),
+                            Duration.ofMinutes(2));
+                    assertThat(retried.status()).as(retried.failure()).isEqualTo("completed");
+                    Path archiveFile = tmp.resolve("conflicted.dump");
+                    try (var archive = engine.downloadDump("shop", conflicted.id(), java.util.Optional.empty()).opener().open(0)) {
+                        Files.copy(archive, archiveFile);
+                    }
+                    Process schema = new ProcessBuilder(primary.server().binaries().tool("pg_restore").toString(), "-s", "-f", "-",
+                            archiveFile.toString()).redirectErrorStream(true).start();
+                    assertThat(new String(schema.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8))
+                            .as("the dump read the primary after the standby cancelled it").contains("added_during_the_dump");
+                    Files.writeString(standbyDir.resolve("postgresql.auto.conf"), "max_standby_streaming_delay = 30s\n",
+                            java.nio.file.StandardOpenOption.APPEND);
+                    st.execute("select pg_reload_conf()");
+                }
+                primary.execute("drop table bulk");
+
                 primary.execute("insert into stock(item) values ('after the backup')");
                 Instant moment = serverNow(primary);
                 Map<String, String> atMoment;
@@ -292,6 +322,15 @@ class StandbyTest {
         try (Connection c = cluster.connect(); Statement s = c.createStatement(); ResultSet r = s.executeQuery("select clock_timestamp()")) {
             r.next();
             return r.getTimestamp(1).toInstant();
+        }
+    }
+
+    /** Whether a one-value boolean query answers true. */
+    private static boolean holds(Statement st, String sql) {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            return rs.next() && rs.getBoolean(1);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
         }
     }
 }

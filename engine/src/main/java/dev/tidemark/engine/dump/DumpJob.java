@@ -12,6 +12,7 @@ import dev.tidemark.engine.postgres.PgConnections;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -130,9 +131,23 @@ public final class DumpJob {
         DumpRunner runner = new DumpRunner(node.repository(), binaries);
         Instant started = node.clock().instant();
         node.progress().track(databaseId, dumpId, () -> BaseBackupViews.progress(runner.progress()));
-        LOG.info("dump {} of {} started ({})", dumpId, databaseId, databases.isEmpty() ? "all databases" : databases);
+        LOG.info("dump {} of {} started ({}, from the {})", dumpId, databaseId, databases.isEmpty() ? "all databases" : databases,
+                fromStandby ? "standby" : "primary");
         try {
-            DumpManifest manifest = runner.dump(databaseId, dumpId, dumpSource, databases);
+            DumpManifest manifest;
+            try {
+                manifest = runner.dump(databaseId, dumpId, dumpSource, databases);
+            } catch (IOException e) {
+                if (!fromStandby || !String.valueOf(e.getMessage()).contains("conflict with recovery")) {
+                    throw e;
+                }
+                // the standby cancelled the dump's queries to replay the primary's changes (max_standby_streaming_delay
+                // shorter than the dump, no hot_standby_feedback): the primary answers without such conflicts
+                LOG.warn("dump {} of {}: the standby cancelled it (conflict with recovery: raise max_standby_streaming_delay or turn"
+                        + " on hot_standby_feedback there, see docs/operations.md); dumping from the primary instead", dumpId, databaseId);
+                runner.removeQuietly(node.repository().layout().dumpPrefix(databaseId, dumpId));
+                manifest = runner.dump(databaseId, dumpId, node.primary(db), databases);
+            }
             List<DumpArchive> archives = manifest.archives().stream()
                     .map(a -> new DumpArchive(a.database(), a.key(), a.sha256(), a.bytes(), a.storedBytes())).toList();
             node.catalog().send(new Commands.CompleteDump(databaseId, dumpId, archives, node.repository().layout().dumpObject(databaseId, dumpId),

@@ -12,40 +12,30 @@ public final class ServerProbe {
     private ServerProbe() {
     }
 
-    /** Never throws: an unreachable server yields a ServerStats with only the error set. */
+    /**
+     * Never throws: an unreachable server yields a ServerStats with only the error set. The size on disk (databases and
+     * pg_wal) needs pg_ls_waldir, which only pg_monitor (or a superuser) may call: the privilege is checked first, so
+     * a role without it never writes "permission denied" into the server's log; the size on disk is then unknown (null).
+     */
     public static ServerStats stats(PgConnections connections) {
         try (Connection c = connections.open(); Statement s = c.createStatement()) {
             s.setQueryTimeout(5);
+            boolean mayListWal;
+            // a separate question: PostgreSQL checks a function's privilege when the query starts, whatever branch calls it
+            try (ResultSet r = s.executeQuery("select has_function_privilege('pg_catalog.pg_ls_waldir()', 'execute')")) {
+                mayListWal = r.next() && r.getBoolean(1);
+            }
             try (ResultSet r = s.executeQuery("""
                     select current_setting('server_version'),
                            (select count(*) from pg_stat_activity where backend_type = 'client backend'),
                            current_setting('max_connections')::int,
-                           (select sum(pg_database_size(oid)) from pg_database where datallowconn),
-                           (select sum(size) from pg_ls_waldir()) as wal
-                    """)) {
+                           (select sum(pg_database_size(oid)) from pg_database where datallowconn)
+                    """ + (mayListWal ? ", (select coalesce(sum(size), 0) from pg_ls_waldir())" : ""))) {
                 r.next();
                 long logical = r.getLong(4);
-                long wal = r.getLong(5);
-                return new ServerStats(r.getString(1), r.getInt(2), r.getInt(3), logical, logical + wal, null);
+                Long disk = mayListWal ? logical + r.getLong(5) : null;
+                return new ServerStats(r.getString(1), r.getInt(2), r.getInt(3), logical, disk, null);
             }
-        } catch (SQLException e) {
-            if (e.getMessage() != null && e.getMessage().contains("pg_ls_waldir")) {
-                return withoutWal(connections);
-            }
-            return new ServerStats(null, null, null, null, null, "server unreachable: " + e.getMessage());
-        }
-    }
-
-    /** pg_ls_waldir needs pg_monitor; without it the size on disk is the databases' size. */
-    private static ServerStats withoutWal(PgConnections connections) {
-        try (Connection c = connections.open(); Statement s = c.createStatement(); ResultSet r = s.executeQuery("""
-                select current_setting('server_version'),
-                       (select count(*) from pg_stat_activity where backend_type = 'client backend'),
-                       current_setting('max_connections')::int,
-                       (select sum(pg_database_size(oid)) from pg_database where datallowconn)
-                """)) {
-            r.next();
-            return new ServerStats(r.getString(1), r.getInt(2), r.getInt(3), r.getLong(4), r.getLong(4), null);
         } catch (SQLException e) {
             return new ServerStats(null, null, null, null, null, "server unreachable: " + e.getMessage());
         }

@@ -1,5 +1,7 @@
 package dev.tidemark.engine.restore;
 
+import dev.tidemark.engine.node.ResolvedPath;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -26,8 +28,8 @@ final class RestoreTarget {
                     + " real directory's path as the target (nothing was written)");
         }
         if (!roots.isEmpty()) {
-            Path real = realPath(target);
-            Optional<Path> root = roots.stream().map(RestoreTarget::realPath).filter(r -> real.startsWith(r) && !real.equals(r))
+            Path real = ResolvedPath.of(target);
+            Optional<Path> root = roots.stream().map(ResolvedPath::of).filter(r -> real.startsWith(r) && !real.equals(r))
                     .findFirst();
             if (root.isEmpty()) {
                 throw new RestoreRejectedException("target " + target + (real.equals(target) ? "" : " (really " + real + ")")
@@ -64,23 +66,6 @@ final class RestoreTarget {
     /** The directory beside a copy that holds its tablespaces. */
     static Path tablespacesOf(Path target) {
         return target.resolveSibling(target.getFileName() + ".tablespaces");
-    }
-
-    /** The path with every symbolic link of its existing part resolved (the rest, not there yet, appended). */
-    static Path realPath(Path path) {
-        Path absolute = path.toAbsolutePath().normalize();
-        Path existing = absolute;
-        while (existing != null && !Files.exists(existing)) {
-            existing = existing.getParent();
-        }
-        if (existing == null) {
-            return absolute;
-        }
-        try {
-            return existing.toRealPath().resolve(existing.relativize(absolute)).normalize();
-        } catch (IOException e) {
-            return absolute;
-        }
     }
 
     private static String realOrLink(Path link) {
