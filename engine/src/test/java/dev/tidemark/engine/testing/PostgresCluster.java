@@ -129,6 +129,8 @@ public final class PostgresCluster implements AutoCloseable {
         } catch (IOException ignored) {
             // not made, or gone already
         }
+        // pg_dropcluster leaves the configuration directory when it holds a file of ours (conf.d/tidemark-test.conf)
+        deleteTree(Path.of("/etc/postgresql", cluster.version(), cluster.name()));
     }
 
     /** A new, started cluster; with archive, {@link #archiveDirectory()} receives a plain copy of every WAL segment (archive_command). */
