@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Stream;
 
 /**
  * The server's configuration that lived outside its data directory (Debian's /etc/postgresql/VERSION/NAME, or
@@ -94,10 +95,13 @@ final class ExternalConfig {
         Path hbaFile = Path.of(config.hbaFile());
         Path identFile = Path.of(config.identFile());
         String why = "Tidemark restore " + request.restoreId() + ": this copy's own, not the source's";
-        for (String recorded : config.external()) {
+        // a configuration file inside the data directory that includes files from outside is rewritten in place
+        List<String> rewritten = config.external().contains(config.configFile()) ? config.external()
+                : Stream.concat(Stream.of(config.configFile()), config.external().stream()).toList();
+        for (String recorded : rewritten) {
             Path source = Path.of(recorded);
-            Path kept = keptCopy(target, source);
             Path place = copyOf(target, config, source);
+            Path kept = config.external().contains(recorded) ? keptCopy(target, source) : place;
             List<String> lines = Files.readAllLines(kept, StandardCharsets.UTF_8);
             if (!source.equals(hbaFile) && !source.equals(identFile)) {
                 lines = ConfigFiles.rewrite(lines, why, s -> edit(s, source, place, target, config, sourceData));
