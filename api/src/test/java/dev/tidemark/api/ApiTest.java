@@ -248,6 +248,7 @@ class ApiTest {
         }
         assertThat(metrics.statusCode()).isEqualTo(200);
         assertThat(metrics.body()).contains("tidemark_window_end_seconds{database=\"shop\"}", "tidemark_last_base_backup_age_seconds");
+        assertThat(metrics.body()).contains("tidemark_failures_total{database=\"shop\",kind=\"base_backup\"}", "tidemark_wal_stream_failing{database=\"shop\"} 0");
 
         String server = "http://127.0.0.1:" + port;
         String[] read = {"--server", server, "--token", READER};

@@ -1,31 +1,36 @@
 package dev.tidemark.engine;
 
+import dev.tidemark.engine.basebackup.BaseBackupDownloads;
+import dev.tidemark.engine.basebackup.BaseBackupJob;
+import dev.tidemark.engine.basebackup.BaseBackupRequest;
+import dev.tidemark.engine.basebackup.BaseBackupViews;
+import dev.tidemark.engine.basebackup.Warmup;
 import dev.tidemark.engine.catalog.Catalog;
-import dev.tidemark.engine.catalog.CatalogEvent;
 import dev.tidemark.engine.catalog.CatalogRejection;
 import dev.tidemark.engine.catalog.CatalogSettings;
-import dev.tidemark.engine.catalog.DatabaseHistory;
-import dev.tidemark.engine.jobs.JobScheduler;
-import dev.tidemark.engine.operations.BackupView;
-import dev.tidemark.engine.operations.BaseBackupDownload;
-import dev.tidemark.engine.operations.ConflictException;
-import dev.tidemark.engine.operations.ConnectionChange;
-import dev.tidemark.engine.operations.DatabaseView;
-import dev.tidemark.engine.operations.DumpDownload;
-import dev.tidemark.engine.operations.DumpView;
-import dev.tidemark.engine.operations.EventPage;
-import dev.tidemark.engine.operations.InvalidRequestException;
-import dev.tidemark.engine.operations.NotFoundException;
-import dev.tidemark.engine.operations.Operations;
-import dev.tidemark.engine.operations.PolicyChange;
-import dev.tidemark.engine.operations.RegisterDatabase;
-import dev.tidemark.engine.operations.RestoreRequest;
-import dev.tidemark.engine.operations.ReadModelView;
-import dev.tidemark.engine.operations.RestoreView;
-import dev.tidemark.engine.operations.WindowView;
+import dev.tidemark.engine.dump.DumpDownloads;
+import dev.tidemark.engine.dump.DumpJob;
+import dev.tidemark.engine.dump.DumpRequest;
+import dev.tidemark.engine.dump.DumpRestore;
+import dev.tidemark.engine.dump.DumpViews;
+import dev.tidemark.engine.node.Node;
+import dev.tidemark.engine.operations.*;
+import dev.tidemark.engine.postgres.Credentials;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.registration.DatabaseViews;
+import dev.tidemark.engine.registration.Deregistration;
+import dev.tidemark.engine.registration.Registration;
+import dev.tidemark.engine.restore.PointInTimeRequest;
+import dev.tidemark.engine.restore.RestoreCancel;
+import dev.tidemark.engine.restore.RestoreJob;
+import dev.tidemark.engine.restore.RestoreViews;
+import dev.tidemark.engine.retention.Expiry;
+import dev.tidemark.engine.schedule.JobScheduler;
+import dev.tidemark.engine.schedule.ScheduledTick;
+import dev.tidemark.engine.wal.ContinuityCheck;
+import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.storage.Repository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,33 +42,59 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
- * The running engine of one node: catalog, WAL streams, workers and scheduler, behind {@link Operations}.
- * Requests become catalog events; {@link Work} runs what the events ask for; {@link Views} answers questions.
+ * The running engine of one node behind {@link Operations}: it starts the node and its capabilities, and routes each
+ * operation to the capability that owns it (registration, basebackup, dump, restore, retention, schedule, wal).
  */
 public final class Engine implements Operations, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
 
     private final EngineConfig config;
-    private final Clock clock;
-    private final Repository repository;
-    private final Catalog catalog;
+    private final Node node;
     private final Streams streams;
-    private final Work work;
-    private final Views views;
-    private final Requests requests;
+    private final ContinuityCheck continuity;
+    private final BaseBackupRequest baseBackupRequest;
+    private final BaseBackupViews baseBackupViews;
+    private final BaseBackupDownloads baseBackupDownloads;
+    private final DumpRequest dumpRequest;
+    private final DumpRestore dumpRestore;
+    private final DumpViews dumpViews;
+    private final DumpDownloads dumpDownloads;
+    private final PointInTimeRequest restoreRequest;
+    private final RestoreCancel restoreCancel;
+    private final RestoreViews restoreViews;
+    private final DatabaseViews databaseViews;
+    private final Registration registration;
+    private final Expiry expiry;
+    private final ScheduledTick tick;
     private JobScheduler scheduler;
 
-    private Engine(EngineConfig config, Clock clock, Repository repository, Catalog catalog, Streams streams, Work work) {
+    private Engine(EngineConfig config, Node node, PgBinaries binaries, PgServer.Factory servers) {
         this.config = config;
-        this.clock = clock;
-        this.repository = repository;
-        this.catalog = catalog;
-        this.streams = streams;
-        this.work = work;
-        this.views = new Views(catalog, streams, work, clock, config.nodeId());
-        this.requests = new Requests(config, catalog, streams, work, views, clock, repository);
+        this.node = node;
+        // the jobs register their handlers in this order, which is the order they act at start: backups, dumps, restores
+        this.streams = new Streams(node, config.walPartialInterval());
+        new BaseBackupJob(node, streams);
+        new DumpJob(node, binaries);
+        this.dumpRestore = new DumpRestore(node, binaries);
+        RestoreJob restoreJob = new RestoreJob(node, streams, binaries, servers, config.restoreRoots());
+        new Deregistration(node, streams);
+        this.continuity = new ContinuityCheck(node, streams);
+        this.baseBackupRequest = new BaseBackupRequest(node);
+        this.baseBackupViews = new BaseBackupViews(node);
+        this.baseBackupDownloads = new BaseBackupDownloads(node.repository());
+        this.dumpRequest = new DumpRequest(node);
+        this.dumpViews = new DumpViews(node);
+        this.dumpDownloads = new DumpDownloads(node.repository(), binaries);
+        this.restoreRequest = new PointInTimeRequest(node, streams, restoreJob, config.repository().uri());
+        this.restoreCancel = new RestoreCancel(node, restoreJob);
+        this.restoreViews = new RestoreViews(node, streams);
+        this.databaseViews = new DatabaseViews(node, streams, baseBackupViews, dumpViews, restoreViews);
+        this.registration = new Registration(node, streams, databaseViews, config.schedulerEnabled());
+        this.expiry = new Expiry(node);
+        this.tick = new ScheduledTick(node, baseBackupRequest, dumpRequest, expiry, continuity);
     }
 
     /** Starts everything; returns once the catalog is open and streaming has been started for every database. */
@@ -81,12 +112,12 @@ public final class Engine implements Operations, AutoCloseable {
                     config.catalogUser(), config.catalogPassword(), config.kafkaBootstrap(), config.kafkaTopic(), clock));
             PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
             ServerUser user = ServerUser.detect();
-            Streams streams = new Streams(config, repository, catalog, clock);
-            Work work = new Work(config, repository, catalog, streams, binaries, PgServer.factory(binaries, user), clock);
-            Engine engine = new Engine(config, clock, repository, catalog, streams, work);
+            Node node = new Node(config.nodeId(), config.dataDirectory(), config.workers(), catalog, repository, clock,
+                    new Credentials(config.pgPasswords()));
+            Engine engine = new Engine(config, node, binaries, PgServer.factory(binaries, user));
             engine.resume();
             Warmup.startInBackground();
-            LOG.info("engine started: {} databases, repository {}, catalog {}", engine.catalog.view().databases().size(),
+            LOG.info("engine started: {} databases, repository {}, catalog {}", catalog.view().databases().size(),
                     repository.store().describe(), config.catalogJdbcUrl() == null ? "embedded" : "PostgreSQL");
             return engine;
         } catch (IOException e) {
@@ -100,25 +131,13 @@ public final class Engine implements Operations, AutoCloseable {
 
     /** After a start: jobs that were running when the engine stopped are failed, streams and the scheduler start. */
     private void resume() {
-        work.failInterrupted();
-        catalog.subscribe(this::onEvent);
-        for (DatabaseHistory db : catalog.view().databases()) {
-            if (db.active() && db.ownedBy(config.nodeId())) {
-                streams.start(db);
-            }
-        }
-        work.startQueued();
+        node.failInterrupted();
+        node.catalog().subscribe(node.events()::dispatch);
+        streams.startOwned();
+        node.startQueued();
         if (config.schedulerEnabled()) {
-            scheduler = new JobScheduler(catalog.dataSource(), Duration.ofSeconds(30), config.nodeId(), requests::scheduledTick);
+            scheduler = new JobScheduler(node.catalog().dataSource(), Duration.ofSeconds(30), config.nodeId(), tick);
             scheduler.start();
-        }
-    }
-
-    private void onEvent(CatalogEvent event) {
-        try {
-            work.onEvent(event);
-        } catch (RuntimeException e) {
-            LOG.warn("could not act on {} of {}: {}", event.type(), event.databaseId(), e.getMessage());
         }
     }
 
@@ -127,38 +146,38 @@ public final class Engine implements Operations, AutoCloseable {
     }
 
     public Repository repository() {
-        return repository;
+        return node.repository();
     }
 
     @Override
     public DatabaseView register(RegisterDatabase request, String actor) {
-        return guard(() -> requests.register(request, actor));
+        return guard(() -> registration.register(request, actor));
     }
 
     @Override
     public List<DatabaseView> databases() {
-        return views.databases();
+        return databaseViews.list();
     }
 
     @Override
     public DatabaseView database(String databaseId) {
-        return guard(() -> views.database(databaseId));
+        return guard(() -> databaseViews.get(databaseId));
     }
 
     @Override
     public DatabaseView changePolicy(String databaseId, PolicyChange change, String actor) {
-        return guard(() -> requests.changePolicy(databaseId, change, actor));
+        return guard(() -> registration.changePolicy(databaseId, change, actor));
     }
 
     @Override
     public DatabaseView changeConnection(String databaseId, ConnectionChange change, String actor, boolean newServers) {
-        return guard(() -> requests.changeConnection(databaseId, change, actor, newServers));
+        return guard(() -> registration.changeConnection(databaseId, change, actor, newServers));
     }
 
     @Override
     public void deregister(String databaseId, boolean purge, String actor) {
         guard(() -> {
-            requests.deregister(databaseId, purge, actor);
+            registration.deregister(databaseId, purge, actor);
             return null;
         });
     }
@@ -168,113 +187,116 @@ public final class Engine implements Operations, AutoCloseable {
         return guard(() -> {
             LOG.info("read model rebuild asked by {}", actor);
             long start = System.nanoTime();
-            boolean current = catalog.rebuildRows(Duration.ofMinutes(1));
-            return new ReadModelView(current, catalog.view().databases().size(), (System.nanoTime() - start) / 1_000_000);
+            boolean current = node.catalog().rebuildRows(Duration.ofMinutes(1));
+            return new ReadModelView(current, node.catalog().view().databases().size(), (System.nanoTime() - start) / 1_000_000);
         });
     }
 
     @Override
     public BackupView requestBaseBackup(String databaseId, String actor) {
-        return guard(() -> requests.baseBackup(databaseId, "manual", actor));
+        return guard(() -> baseBackupViews.get(databaseId, baseBackupRequest.ask(databaseId, "manual", actor)));
     }
 
     @Override
     public List<BackupView> baseBackups(String databaseId) {
-        return guard(() -> views.baseBackups(databaseId));
+        return guard(() -> baseBackupViews.list(databaseId));
     }
 
     @Override
     public BackupView baseBackup(String databaseId, String backupId) {
-        return guard(() -> views.baseBackup(databaseId, backupId));
+        return guard(() -> baseBackupViews.get(databaseId, backupId));
     }
 
     @Override
     public BaseBackupDownload downloadBaseBackup(String databaseId, String backupId) throws IOException {
-        return work.downloadBaseBackup(views.history(databaseId), backupId);
+        return baseBackupDownloads.open(node.history(databaseId), backupId);
     }
 
     @Override
     public DumpView requestDump(String databaseId, List<String> databases, String actor) {
-        return guard(() -> requests.dump(databaseId, databases, "manual", actor));
+        return guard(() -> dumpViews.get(databaseId, dumpRequest.ask(databaseId, databases, "manual", actor)));
     }
 
     @Override
     public List<DumpView> dumps(String databaseId) {
-        return guard(() -> views.dumps(databaseId));
+        return guard(() -> dumpViews.list(databaseId));
     }
 
     @Override
     public DumpView dump(String databaseId, String dumpId) {
-        return guard(() -> views.dump(databaseId, dumpId));
+        return guard(() -> dumpViews.get(databaseId, dumpId));
     }
 
     @Override
     public DumpDownload downloadDump(String databaseId, String dumpId, Optional<String> database) throws IOException {
-        return work.download(views.history(databaseId), dumpId, database);
+        return dumpDownloads.open(node.history(databaseId), dumpId, database);
     }
 
     @Override
     public RestoreView requestRestore(String databaseId, RestoreRequest request, String actor) {
-        return guard(() -> requests.restore(databaseId, request, actor));
+        return guard(() -> restoreViews.get(databaseId, restoreRequest.ask(databaseId, request, actor)));
     }
 
     @Override
     public RestoreView restoreDump(String databaseId, String dumpId, String database, String targetDatabase, boolean replace,
                                    String actor) {
-        return guard(() -> requests.restoreDump(databaseId, dumpId, database, targetDatabase, replace, actor));
+        return guard(() -> restoreViews.get(databaseId, dumpRestore.ask(databaseId, dumpId, database, targetDatabase, replace, actor)));
     }
 
     /** Runs the WAL continuity check now (what the scheduler does hourly); returns the number of missing segments. */
     public int checkWal(String databaseId) {
-        return guard(() -> requests.checkContinuity(databaseId));
+        return guard(() -> continuity.check(databaseId));
     }
 
     /** Applies retention now (what the scheduler does after each tick), for tests and operators' tools. */
     public void expire(String databaseId) {
         guard(() -> {
-            requests.expire(databaseId, clock.instant());
+            expiry.expire(databaseId, node.clock().instant());
             return null;
         });
     }
 
     @Override
     public List<RestoreView> restores(String databaseId) {
-        return guard(() -> views.restores(databaseId));
+        return guard(() -> restoreViews.list(databaseId));
     }
 
     @Override
     public RestoreView restore(String databaseId, String restoreId) {
-        return guard(() -> views.restore(databaseId, restoreId));
+        return guard(() -> restoreViews.get(databaseId, restoreId));
     }
 
     @Override
     public RestoreView cancelRestore(String databaseId, String restoreId, String actor) {
-        return guard(() -> requests.cancelRestore(databaseId, restoreId, actor));
+        return guard(() -> {
+            restoreCancel.cancel(databaseId, restoreId, actor);
+            return restoreViews.get(databaseId, restoreId);
+        });
     }
 
     @Override
     public WindowView recoveryWindow(String databaseId) {
-        return guard(() -> views.window(databaseId));
+        return guard(() -> restoreViews.window(databaseId));
     }
 
     @Override
     public EventPage events(String databaseId, long fromSequence, int limit) {
         return guard(() -> {
-            views.history(databaseId);
+            node.history(databaseId);
             if (fromSequence < 0 || limit < 1 || limit > 1000) {
                 throw new InvalidRequestException("from must be >= 0 and limit between 1 and 1000");
             }
-            return catalog.events(databaseId, fromSequence, limit);
+            return node.catalog().events(databaseId, fromSequence, limit);
         });
     }
 
     /** Runs scheduled work now (what the scheduler's tick does), for tests and operators' tools. */
     public void runScheduledJobs() {
-        requests.scheduledTick();
+        tick.run();
     }
 
     /** Turns catalog rejections into the Operations exceptions the API maps to HTTP statuses. */
-    private static <T> T guard(java.util.function.Supplier<T> action) {
+    private static <T> T guard(Supplier<T> action) {
         try {
             return action.get();
         } catch (CatalogRejection e) {
@@ -294,8 +316,8 @@ public final class Engine implements Operations, AutoCloseable {
             scheduler.close();
         }
         streams.close();
-        work.close();
-        closeQuietly(catalog, repository);
+        node.close();
+        closeQuietly(node.catalog(), node.repository());
         LOG.info("engine stopped");
     }
 

@@ -16,7 +16,9 @@ import java.util.Set;
 /**
  * The gate of every request: the Host header must name this server, the path must be plain ({@link RequestPath}),
  * and everything but the health probes and the API description needs a bearer token whose scope allows the request.
- * Deny by default: a path this filter does not know as public needs a token, whatever the router makes of it. The
+ * Deny by default: a path this filter does not know as public needs a token, whatever the router makes of it; the web
+ * console's page ("/") and its static files ("/console/NAME.js|css|svg") are public too, served with a Content-Security-Policy
+ * that lets the page run its own scripts and call this server only (the page asks for a token itself). The
  * body is read here, bounded in size and time, for every transfer encoding. The token's name becomes the actor of
  * every command the request sends (request attribute {@value #ACTOR}); {@link ScopeInterceptor} checks the scope
  * again against the database id the routed handler actually serves.
@@ -30,6 +32,11 @@ public final class AuthFilter extends OncePerRequestFilter {
     private static final long BODY_DEADLINE_MILLIS = 30_000;
     private static final Set<String> PUBLIC = Set.of("/v1/openapi", "/v1/openapi.yaml", "/actuator/health",
             "/actuator/health/liveness", "/actuator/health/readiness");
+    /** The console's files: its page at "/" and flat static files under /console/, never anything of /v1. */
+    private static final java.util.regex.Pattern CONSOLE = java.util.regex.Pattern.compile("/|/console/[a-z0-9-]+\\.(js|css|svg)");
+    /** Scripts, styles and images of this origin only, no inline script or style, no framing, calls to this server only. */
+    static final String CONSOLE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            + "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
     private final Tokens tokens;
     private final AllowedHosts hosts;
     private final ObjectMapper json;
@@ -57,7 +64,14 @@ public final class AuthFilter extends OncePerRequestFilter {
             deny(response, 400, "Bad request", e.getMessage());
             return;
         }
-        if (PUBLIC.contains(path.path()) && ("GET".equals(request.getMethod()) || "HEAD".equals(request.getMethod()))) {
+        boolean reading = "GET".equals(request.getMethod()) || "HEAD".equals(request.getMethod());
+        if (reading && CONSOLE.matcher(path.path()).matches()) {
+            response.setHeader("Content-Security-Policy", CONSOLE_POLICY);
+            response.setHeader("Referrer-Policy", "no-referrer");
+            chain.doFilter(request, response);
+            return;
+        }
+        if (reading && PUBLIC.contains(path.path())) {
             chain.doFilter(request, response);
             return;
         }

@@ -2,6 +2,7 @@ package dev.tidemark.api.server;
 
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.Operations;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
@@ -12,11 +13,17 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.ToDoubleFunction;
 
 /**
- * Prometheus gauges per protected database, refreshed every 5 s from the engine: age of the last base backup and dump,
- * window start and end, WAL lag in bytes and seconds, WAL kept by the slot, and failures by kind.
+ * Prometheus series per protected database, refreshed every 5 s from the engine: age of the last base backup and dump
+ * (since registration while there is none, so a database never backed up alerts as its age grows), window start and
+ * end, WAL lag in bytes and seconds (while the stream is not streaming, the seconds since the newest durable WAL: the
+ * lag grows while the primary is down), WAL kept by the slot, whether the stream is failing, and a counter of failed
+ * jobs by kind ({@code tidemark_failures_total}: it only grows, so {@code increase()} alert rules work).
  */
 @Component
 public class Metrics {
@@ -28,10 +35,15 @@ public class Metrics {
     private final MultiGauge lagBytes;
     private final MultiGauge lagSeconds;
     private final MultiGauge retained;
-    private final MultiGauge failures;
+    private final MultiGauge streamFailing;
+    private final MeterRegistry registry;
+    /** Failed jobs seen per database and kind (ids): the counters only grow, also when retention removes a failed job. */
+    private final Map<String, Set<String>> failedSeen = new ConcurrentHashMap<>();
+    private final Map<String, FunctionCounter> failureCounters = new ConcurrentHashMap<>();
 
     public Metrics(Operations engine, MeterRegistry registry) {
         this.engine = engine;
+        this.registry = registry;
         backupAge = MultiGauge.builder("tidemark_last_base_backup_age_seconds").description("seconds since the last completed base backup")
                 .register(registry);
         dumpAge = MultiGauge.builder("tidemark_last_dump_age_seconds").description("seconds since the last completed dump").register(registry);
@@ -41,7 +53,8 @@ public class Metrics {
         lagSeconds = MultiGauge.builder("tidemark_wal_lag_seconds").description("server time minus durable time").register(registry);
         retained = MultiGauge.builder("tidemark_wal_retained_bytes").description("WAL the replication slot keeps on the server")
                 .register(registry);
-        failures = MultiGauge.builder("tidemark_failures").description("failed jobs recorded in the catalog, by kind").register(registry);
+        streamFailing = MultiGauge.builder("tidemark_wal_stream_failing").description("1 while the WAL stream's last attempt failed")
+                .register(registry);
         refresh();
     }
 
@@ -50,27 +63,53 @@ public class Metrics {
         // a deregistered database is no longer protected: its series end (alerts on them would fire for nothing)
         List<DatabaseView> databases = engine.databases().stream().filter(d -> !"deregistered".equals(d.status())).toList();
         Instant now = Instant.now();
-        backupAge.register(rows(databases, d -> d.lastBaseBackup() == null || d.lastBaseBackup().completedAt() == null ? Double.NaN
-                : Duration.between(d.lastBaseBackup().completedAt(), now).toSeconds()), true);
-        dumpAge.register(rows(databases, d -> d.lastDump() == null || d.lastDump().completedAt() == null ? Double.NaN
-                : Duration.between(d.lastDump().completedAt(), now).toSeconds()), true);
+        backupAge.register(rows(databases, d -> age(d.lastBaseBackup() == null ? null : d.lastBaseBackup().completedAt(), d, now)), true);
+        dumpAge.register(rows(databases, d -> age(d.lastDump() == null ? null : d.lastDump().completedAt(), d, now)), true);
         windowStart.register(rows(databases, d -> d.window().start() == null ? Double.NaN : d.window().start().getEpochSecond()), true);
         windowEnd.register(rows(databases, d -> d.window().end() == null ? Double.NaN : d.window().end().getEpochSecond()), true);
         lagBytes.register(rows(databases, d -> d.streaming().lagBytes()), true);
-        lagSeconds.register(rows(databases, d -> d.streaming().lagSeconds()), true);
+        lagSeconds.register(rows(databases, d -> lagSeconds(d, now)), true);
         retained.register(rows(databases, d -> d.streaming().retainedBytes()), true);
-        List<MultiGauge.Row<?>> failed = new ArrayList<>();
+        streamFailing.register(rows(databases, d -> d.streaming().lastError() == null ? 0 : 1), true);
         for (DatabaseView d : databases) {
-            long backups = engine.baseBackups(d.id()).stream().filter(b -> "failed".equals(b.status())).count();
-            long dumps = engine.dumps(d.id()).stream().filter(b -> "failed".equals(b.status())).count();
-            long restores = engine.restores(d.id()).stream().filter(b -> "failed".equals(b.status())).count();
-            failed.add(MultiGauge.Row.of(Tags.of("database", d.id(), "kind", "base_backup"), backups));
-            failed.add(MultiGauge.Row.of(Tags.of("database", d.id(), "kind", "dump"), dumps));
-            failed.add(MultiGauge.Row.of(Tags.of("database", d.id(), "kind", "restore"), restores));
-            failed.add(MultiGauge.Row.of(Tags.of("database", d.id(), "kind", "wal_stream"),
-                    d.streaming().lastError() == null ? 0 : 1));
+            count(d.id(), "base_backup", engine.baseBackups(d.id()).stream().filter(b -> "failed".equals(b.status())).map(b -> b.id()).toList());
+            count(d.id(), "dump", engine.dumps(d.id()).stream().filter(b -> "failed".equals(b.status())).map(b -> b.id()).toList());
+            count(d.id(), "restore", engine.restores(d.id()).stream().filter(b -> "failed".equals(b.status())).map(b -> b.id()).toList());
         }
-        failures.register(failed, true);
+        Set<String> protectedIds = databases.stream().map(DatabaseView::id).collect(java.util.stream.Collectors.toSet());
+        failureCounters.keySet().removeIf(key -> {
+            boolean gone = !protectedIds.contains(key.substring(0, key.indexOf('/')));
+            if (gone) {
+                registry.remove(failureCounters.get(key));
+                failedSeen.remove(key);
+            }
+            return gone;
+        });
+    }
+
+    /** Seconds since a moment, or since the database's registration when there is none yet. */
+    private static double age(Instant completedAt, DatabaseView d, Instant now) {
+        Instant since = completedAt != null ? completedAt : d.registeredAt();
+        return since == null ? Double.NaN : Duration.between(since, now).toSeconds();
+    }
+
+    /** The stream's own lag while it streams; otherwise the time since the newest durable WAL, which grows. */
+    private static double lagSeconds(DatabaseView d, Instant now) {
+        if ("streaming".equals(d.streaming().state()) || "catching-up".equals(d.streaming().state()) || d.streaming().durableTime() == null) {
+            return d.streaming().lagSeconds();
+        }
+        return Math.max(d.streaming().lagSeconds(), Duration.between(d.streaming().durableTime(), now).toMillis() / 1000.0);
+    }
+
+    private void count(String database, String kind, List<String> failedIds) {
+        Set<String> seen = failedSeen.computeIfAbsent(database + "/" + kind, key -> {
+            Set<String> ids = ConcurrentHashMap.newKeySet();
+            failureCounters.put(key, FunctionCounter.builder("tidemark_failures", ids, Set::size)
+                    .description("failed jobs of this kind (those recorded before the engine started included)")
+                    .tags(Tags.of("database", database, "kind", kind)).register(registry));
+            return ids;
+        });
+        seen.addAll(failedIds);
     }
 
     private static List<MultiGauge.Row<?>> rows(List<DatabaseView> databases, ToDoubleFunction<DatabaseView> value) {

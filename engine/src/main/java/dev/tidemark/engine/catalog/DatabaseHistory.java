@@ -39,7 +39,7 @@ public final class DatabaseHistory {
             return "requested".equals(status) || "running".equals(status);
         }
 
-        long startSegmentNumber() {
+        public long startSegmentNumber() {
             return WalSegment.parse(startSegment, SEGMENT_SIZE).number();
         }
     }

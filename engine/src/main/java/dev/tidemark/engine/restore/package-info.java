@@ -1,13 +1,13 @@
 /**
- * Restore: a base backup written back as a data directory and the archived WAL replayed to a target time (or the end
- * of the archive), beside the source or in place. {@link dev.tidemark.engine.restore.RestoreRunner#run} reads as the
- * whole restore over its phases: TargetCheck (with RestoreTarget's rules) and TargetClaim, InPlace, Tablespaces,
- * DataDirectoryWriter, ExternalConfig (configuration from outside the data directory), WalToReplay (WalSpool, WalScan),
- * RecoverySettings, Recovery (RecoveryLog), Handover (how the server is left), CreatedPaths.
+ * Point-in-time restores: the request (checked once here: shape, overlap guard, window plan, the runner's checks), the
+ * job, cancel, the views and the recovery window, and {@link dev.tidemark.engine.restore.RestoreRunner}, whose
+ * {@code run} reads as the whole restore over its phases: TargetCheck (with RestoreTarget's rules) and TargetClaim,
+ * InPlace, Tablespaces, DataDirectoryWriter, ExternalConfig (configuration from outside the data directory), WalToReplay
+ * (WalSpool, WalScan), RecoverySettings, Recovery (RecoveryLog), Handover (how the server is left), CreatedPaths. A
+ * target is a {@link dev.tidemark.engine.restore.RecoveryTarget}.
  * <p>
- * It may use the repository ({@code dev.tidemark.storage}), the backup's facts and progress
- * ({@code dev.tidemark.engine.basebackup}: BackupManifest, BackupProgress, DataDirectoryScan, Workers) and the server
- * handles and values of {@code dev.tidemark.engine.postgres}; it knows nothing of the catalog, the jobs or other
- * capabilities. The only SQL it sends, to the restored copy it started, is in Recovery.
+ * May use node, catalog, postgres, operations, storage, basebackup (manifest, workers, progress) and wal (Streams).
+ * The runner and its phases know nothing of the catalog or the jobs; the only SQL they send, to the restored copy
+ * they started, is in Recovery.
  */
 package dev.tidemark.engine.restore;

@@ -1,6 +1,7 @@
 package dev.tidemark.engine.catalog;
 
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
+import dev.tidemark.engine.retention.Retention;
 import dev.tidemark.engine.catalog.api.WalCut;
 import org.junit.jupiter.api.Test;
 

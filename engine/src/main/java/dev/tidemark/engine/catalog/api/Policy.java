@@ -1,6 +1,5 @@
 package dev.tidemark.engine.catalog.api;
 
-import dev.tidemark.engine.jobs.Schedules;
 
 import java.time.Duration;
 import java.time.Instant;

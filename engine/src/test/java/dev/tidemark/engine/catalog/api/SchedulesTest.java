@@ -1,4 +1,4 @@
-package dev.tidemark.engine.jobs;
+package dev.tidemark.engine.catalog.api;
 
 import org.junit.jupiter.api.Test;
 

@@ -1,19 +1,16 @@
-package dev.tidemark.engine;
+package dev.tidemark.engine.wal;
 
 import dev.tidemark.engine.basebackup.DurableWal;
+import dev.tidemark.engine.basebackup.StreamedWal;
 import dev.tidemark.engine.catalog.Catalog;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.DatabaseHistory.WalRange;
 import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.catalog.api.DatabaseEvent;
+import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.WalSegment;
-import dev.tidemark.engine.wal.WalListener;
-import dev.tidemark.engine.wal.WalRecorder;
-import dev.tidemark.engine.wal.WalStreamSettings;
-import dev.tidemark.engine.wal.WalStreamStatus;
-import dev.tidemark.engine.wal.WalStreamer;
-import dev.tidemark.storage.Repository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,13 +25,16 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The WAL streams of the databases this node protects, and what they report into the catalog. */
-final class Streams implements AutoCloseable {
+/**
+ * The WAL streams of the databases this node protects: started and stopped as ownership, connection and chain change,
+ * and what they report into the catalog.
+ */
+public final class Streams implements StreamedWal, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Streams.class);
     private static final String ACTOR = "wal-stream";
 
-    private final EngineConfig config;
-    private final Repository repository;
+    private final Node node;
+    private final Duration partialInterval;
     private final Catalog catalog;
     private final Clock clock;
     private final Map<String, Stream> streams = new ConcurrentHashMap<>();
@@ -48,9 +48,9 @@ final class Streams implements AutoCloseable {
         Stream(DatabaseHistory db) {
             this.databaseId = db.id();
             this.recorder = new WalRecorder(this::record, Duration.ofSeconds(30), Duration.ofMinutes(5), 64, clock, 16L << 20);
-            PgConnections source = PgConnections.parse(db.pgUrl(), config.pgPasswords().get(db.id()));
-            WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(config.walPartialInterval());
-            this.streamer = new WalStreamer(db.id(), source, repository, settings, listener(), db.chain());
+            PgConnections source = node.primary(db);
+            WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(partialInterval);
+            this.streamer = new WalStreamer(db.id(), source, node.repository(), settings, listener(), db.chain());
             if (db.standbyUrl() == null && db.pgdata() != null) {
                 streamer.readLocalWal(Path.of(db.pgdata())); // the primary's own directory: a backlog is read from its pg_wal
             }
@@ -126,14 +126,46 @@ final class Streams implements AutoCloseable {
         }
     }
 
-    Streams(EngineConfig config, Repository repository, Catalog catalog, Clock clock) {
-        this.config = config;
-        this.repository = repository;
-        this.catalog = catalog;
-        this.clock = clock;
+    /** partialInterval: how often the WAL segment being written is uploaded. Registers the streams' event handlers. */
+    public Streams(Node node, Duration partialInterval) {
+        this.node = node;
+        this.partialInterval = partialInterval;
+        this.catalog = node.catalog();
+        this.clock = node.clock();
+        node.events().onAny(DatabaseEvent.OwnerAssigned.class, e -> {
+            if (e.node().equals(node.id())) {
+                node.find(e.databaseId()).filter(DatabaseHistory::active).ifPresent(this::start);
+            } else {
+                stop(e.databaseId());
+            }
+        });
+        node.events().onOwned(DatabaseEvent.ChainChanged.class, e -> {
+            stop(e.databaseId());
+            LOG.error("database {}: the server is another system now ({} instead of {}): streaming stopped; the old chain stays "
+                    + "restorable until retention removes it; register the server under a new id to protect it",
+                    e.databaseId(), e.actualChain(), e.expectedChain());
+        });
+        // a thread of its own: the job pool may be busy with long backups and restores of other databases
+        node.events().onOwned(DatabaseEvent.ConnectionChanged.class, e -> Thread.ofPlatform().name("restream-" + e.databaseId())
+                .daemon().start(() -> restart(e.databaseId())));
     }
 
-    void start(DatabaseHistory db) {
+    /** At start: streams every active database this node owns. */
+    public void startOwned() {
+        for (DatabaseHistory db : catalog.view().databases()) {
+            if (db.active() && db.ownedBy(node.id())) {
+                start(db);
+            }
+        }
+    }
+
+    /** Stops the database's stream and starts it again from the catalog's record, if the database is still active. */
+    public void restart(String databaseId) {
+        stop(databaseId);
+        node.find(databaseId).filter(DatabaseHistory::active).ifPresent(this::start);
+    }
+
+    public void start(DatabaseHistory db) {
         streams.computeIfAbsent(db.id(), id -> {
             Stream s = new Stream(db);
             s.streamer.start();
@@ -142,7 +174,7 @@ final class Streams implements AutoCloseable {
         });
     }
 
-    void stop(String databaseId) {
+    public void stop(String databaseId) {
         Stream s = streams.remove(databaseId);
         if (s != null) {
             s.streamer.close();
@@ -150,13 +182,14 @@ final class Streams implements AutoCloseable {
         }
     }
 
-    Optional<WalStreamStatus> status(String databaseId) {
+    public Optional<WalStreamStatus> status(String databaseId) {
         Stream s = streams.get(databaseId);
         return s == null ? Optional.empty() : Optional.ofNullable(s.streamer.status());
     }
 
     /** Hands the WAL gathered so far to the catalog (before a restore is planned or a backup completes). */
-    void flush(String databaseId) {
+    @Override
+    public void flush(String databaseId) {
         Stream s = streams.get(databaseId);
         if (s != null) {
             s.recorder.flush();
@@ -164,7 +197,7 @@ final class Streams implements AutoCloseable {
     }
 
     /** What the live stream has made durable beyond the recorded segments, for the window and restore plans. */
-    Commands.LiveWal live(String databaseId) {
+    public Commands.LiveWal live(String databaseId) {
         Stream stream = streams.get(databaseId);
         Lsn pending = stream == null ? null : stream.recorder.pendingFrom();
         return status(databaseId).filter(s -> s.chain() != null && s.durableLsn() != null && s.durableTime() != null)
@@ -176,7 +209,8 @@ final class Streams implements AutoCloseable {
      * Waits (up to timeout) until the stream's durable server time reaches time, so that a backup reported complete is
      * inside the recovery window at once; the stream is asked to sample the server clock now.
      */
-    void awaitDurableTime(String databaseId, Instant time, Duration timeout) throws InterruptedException {
+    @Override
+    public void awaitDurableTime(String databaseId, Instant time, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             Commands.LiveWal live = live(databaseId);
@@ -192,7 +226,8 @@ final class Streams implements AutoCloseable {
     }
 
     /** Waits until the database's stream has made durable every byte of chain below lsn. */
-    DurableWal durableWal(String databaseId) {
+    @Override
+    public DurableWal durableWal(String databaseId) {
         return (chain, timeline, lsn, timeout) -> {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (System.nanoTime() < deadline) {

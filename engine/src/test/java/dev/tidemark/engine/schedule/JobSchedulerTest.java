@@ -1,4 +1,4 @@
-package dev.tidemark.engine.jobs;
+package dev.tidemark.engine.schedule;
 
 import org.h2.jdbcx.JdbcConnectionPool;
 import org.junit.jupiter.api.Test;

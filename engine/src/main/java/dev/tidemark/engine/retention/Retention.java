@@ -1,4 +1,6 @@
-package dev.tidemark.engine.catalog;
+package dev.tidemark.engine.retention;
+
+import dev.tidemark.engine.catalog.DatabaseHistory;
 
 import dev.tidemark.engine.catalog.DatabaseHistory.BaseBackup;
 import dev.tidemark.engine.catalog.DatabaseHistory.Dump;

@@ -1,6 +1,5 @@
-package dev.tidemark.engine;
+package dev.tidemark.engine.basebackup;
 
-import dev.tidemark.engine.basebackup.PageChecksum;
 import dev.tidemark.storage.codec.Codec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,14 +21,14 @@ import java.util.zip.CRC32C;
  * start (often the first thing asked of a restarted engine) makes only a few hundred calls. Small buffers, a
  * throw-away key (never the master key), about half a second of one core.
  */
-final class Warmup {
+public final class Warmup {
     private static final Logger LOG = LoggerFactory.getLogger(Warmup.class);
     private static final int CALLS = 10_000;
 
     private Warmup() {
     }
 
-    static void startInBackground() {
+    public static void startInBackground() {
         Thread t = new Thread(() -> {
             long t0 = System.nanoTime();
             try {

@@ -1,4 +1,4 @@
-package dev.tidemark.engine.jobs;
+package dev.tidemark.engine.catalog.api;
 
 import java.time.DayOfWeek;
 import java.time.Instant;

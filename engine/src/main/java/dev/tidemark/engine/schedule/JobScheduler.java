@@ -1,4 +1,4 @@
-package dev.tidemark.engine.jobs;
+package dev.tidemark.engine.schedule;
 
 import com.github.kagkarlsson.scheduler.Scheduler;
 import com.github.kagkarlsson.scheduler.task.helper.RecurringTask;

@@ -1,0 +1,5 @@
+/**
+ * Logical dumps and dump restores: the requests (checked against the server), the jobs (pg_dump, pg_restore), the
+ * runner, downloads and views. May use node, catalog, postgres, operations, storage and basebackup (progress).
+ */
+package dev.tidemark.engine.dump;

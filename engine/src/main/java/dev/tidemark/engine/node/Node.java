@@ -1,0 +1,161 @@
+package dev.tidemark.engine.node;
+
+import dev.tidemark.engine.catalog.Catalog;
+import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.operations.NotFoundException;
+import dev.tidemark.engine.postgres.Credentials;
+import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.Repository;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * What every capability of this engine node shares: its name, the catalog, the repository, the clock, the servers'
+ * credentials, the job pool, the progress of running jobs and the registry of event handlers. Knows no capability.
+ */
+public final class Node implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Node.class);
+
+    private final String id;
+    private final Path dataDirectory;
+    private final int workers;
+    private final Catalog catalog;
+    private final Repository repository;
+    private final Clock clock;
+    private final Credentials credentials;
+    private final Jobs jobs = new Jobs();
+    private final JobProgress progress = new JobProgress();
+    private final EventHandlers events = new EventHandlers(this::owned);
+    private final ReadModel readModel;
+
+    /**
+     * @param id            this node's name in a multi-node setup
+     * @param dataDirectory spool, embedded catalog, generated files
+     * @param workers       parallel workers of base backups and restores
+     */
+    public Node(String id, Path dataDirectory, int workers, Catalog catalog, Repository repository, Clock clock, Credentials credentials) {
+        this.id = id;
+        this.dataDirectory = dataDirectory;
+        this.workers = workers;
+        this.catalog = catalog;
+        this.repository = repository;
+        this.clock = clock;
+        this.credentials = credentials;
+        this.readModel = new ReadModel(catalog);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public Path dataDirectory() {
+        return dataDirectory;
+    }
+
+    public int workers() {
+        return workers;
+    }
+
+    public Catalog catalog() {
+        return catalog;
+    }
+
+    public Repository repository() {
+        return repository;
+    }
+
+    public Clock clock() {
+        return clock;
+    }
+
+    public Credentials credentials() {
+        return credentials;
+    }
+
+    public Jobs jobs() {
+        return jobs;
+    }
+
+    public JobProgress progress() {
+        return progress;
+    }
+
+    public EventHandlers events() {
+        return events;
+    }
+
+    public ReadModel readModel() {
+        return readModel;
+    }
+
+    /** The database's history, when it is registered (or was). */
+    public Optional<DatabaseHistory> find(String databaseId) {
+        return catalog.view().database(databaseId);
+    }
+
+    /** The database's history; {@link NotFoundException} when it was never registered. */
+    public DatabaseHistory history(String databaseId) {
+        return find(databaseId)
+                .orElseThrow(() -> new NotFoundException("database '" + (databaseId.length() > 80 ? databaseId.substring(0, 80) + "..." : databaseId)
+                        + "' is not registered; see GET /v1/databases (tidemark db list)"));
+    }
+
+    public boolean owned(String databaseId) {
+        return find(databaseId).map(db -> db.ownedBy(id)).orElse(false);
+    }
+
+    /** The database's primary, with its credentials. */
+    public PgConnections primary(DatabaseHistory db) {
+        return credentials.server(db.id(), db.pgUrl());
+    }
+
+    /** The actor of what a job records. */
+    public String worker() {
+        return "worker:" + id;
+    }
+
+    public String newId(String kind) {
+        return Ids.newId(kind, clock.instant());
+    }
+
+    /** Sends a job's command to the catalog; false (logged) when it is refused. */
+    public boolean sendQuietly(Object command) {
+        try {
+            catalog.send(command, worker());
+            return true;
+        } catch (RuntimeException e) {
+            LOG.warn("{} was refused: {}", command.getClass().getSimpleName(), e.getMessage());
+            return false;
+        }
+    }
+
+    /** The keys of the repository's objects under prefix. */
+    public List<String> keysUnder(String prefix) throws IOException {
+        try (Stream<ObjectInfo> objects = repository.store().list(prefix)) {
+            return objects.map(ObjectInfo::key).toList();
+        }
+    }
+
+    /** At start: the jobs of owned databases that were running when the engine stopped are failed. */
+    public void failInterrupted() {
+        catalog.view().databases().stream().filter(db -> db.ownedBy(id)).forEach(events::failInterrupted);
+    }
+
+    /** At start: the jobs of owned databases asked for while the engine was down (or before it stopped) are started. */
+    public void startQueued() {
+        catalog.view().databases().stream().filter(db -> db.ownedBy(id)).forEach(events::startQueued);
+    }
+
+    @Override
+    public void close() {
+        jobs.close();
+    }
+}

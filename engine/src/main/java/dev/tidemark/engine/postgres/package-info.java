@@ -1,0 +1,6 @@
+/**
+ * Everything that talks to a protected PostgreSQL: connections and the one lookup of their credentials ({@link
+ * dev.tidemark.engine.postgres.Credentials}), binaries, servers started by restores, LSNs and segment names, identity
+ * checks. May use operations (server stats); no capability.
+ */
+package dev.tidemark.engine.postgres;

@@ -1,0 +1,63 @@
+package dev.tidemark.engine.registration;
+
+import dev.tidemark.engine.basebackup.BaseBackupViews;
+import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.api.Policy;
+import dev.tidemark.engine.dump.DumpViews;
+import dev.tidemark.engine.node.Node;
+import dev.tidemark.engine.operations.DatabaseView;
+import dev.tidemark.engine.operations.PolicyView;
+import dev.tidemark.engine.operations.ServerStats;
+import dev.tidemark.engine.operations.StreamingView;
+import dev.tidemark.engine.postgres.ServerProbe;
+import dev.tidemark.engine.restore.RestoreViews;
+import dev.tidemark.engine.wal.Streams;
+import dev.tidemark.engine.wal.WalStreamStatus;
+
+import java.util.List;
+
+/** What a protected database looks like to the API: its registration, policy, window, stream and newest backups. */
+public final class DatabaseViews {
+    private final Node node;
+    private final Streams streams;
+    private final BaseBackupViews baseBackups;
+    private final DumpViews dumps;
+    private final RestoreViews restores;
+
+    public DatabaseViews(Node node, Streams streams, BaseBackupViews baseBackups, DumpViews dumps, RestoreViews restores) {
+        this.node = node;
+        this.streams = streams;
+        this.baseBackups = baseBackups;
+        this.dumps = dumps;
+        this.restores = restores;
+    }
+
+    public List<DatabaseView> list() {
+        return node.catalog().view().databases().stream().map(h -> view(h, false)).toList();
+    }
+
+    public DatabaseView get(String databaseId) {
+        return view(node.history(databaseId), true);
+    }
+
+    private DatabaseView view(DatabaseHistory h, boolean withStats) {
+        ServerStats stats = withStats && h.active() ? ServerProbe.stats(node.primary(h)) : null;
+        return new DatabaseView(h.id(), h.pgUrl(), h.pgdata(), h.standbyUrl(), h.status(), h.registeredAt(), policy(h.policy()),
+                restores.window(h), streaming(h), baseBackups.lastCompleted(h).orElse(null), dumps.lastCompleted(h).orElse(null), stats);
+    }
+
+    private static PolicyView policy(Policy p) {
+        return new PolicyView(p.window(), p.baseBackupSchedule(), p.dumpSchedule(), p.dailyDumps(), p.weeklyDumps(), p.monthlyDumps(),
+                p.manualDumps());
+    }
+
+    private StreamingView streaming(DatabaseHistory h) {
+        WalStreamStatus s = streams.status(h.id()).orElse(null);
+        if (s == null) {
+            String state = !h.active() ? h.status() : h.ownedBy(node.id()) ? "stopped" : "streamed by " + h.owner();
+            return new StreamingView(state, h.chain(), 0, null, null, 0, 0, 0, 0, null);
+        }
+        return new StreamingView(s.state(), s.chain(), s.timeline(), s.durableLsn(), s.durableTime(), s.lagBytes(), s.lagSeconds(),
+                s.retainedBytes(), s.segmentsArchived(), s.lastError());
+    }
+}
