@@ -35,10 +35,36 @@ public record BackupManifest(
         List<BundleObject> objects,
         List<FileEntry> files,
         List<BadPage> badPages,
-        long totalBytes) {
+        long totalBytes,
+        Configuration configuration) {
 
-    /** 2: large files in pieces (FileEntry.fileOffset). A restore reads formats 1 and 2. */
-    public static final int FORMAT_VERSION = 2;
+    /**
+     * 2: large files in pieces (FileEntry.fileOffset). 3: the server's configuration files from outside its data
+     * directory (under {@link #EXTERNAL_CONFIG}, described by {@link #configuration}). A backup whose configuration
+     * lies in its data directory is written as format 2, which older versions read. A restore reads formats 1 to 3.
+     */
+    public static final int FORMAT_VERSION = 3;
+    public static final int FORMAT_WITHOUT_EXTERNAL_CONFIG = 2;
+
+    /**
+     * Where the files of the server's configuration that lie outside its data directory are kept among the backup's
+     * files: this directory, then their absolute path (/etc/postgresql/16/main/pg_hba.conf is kept as
+     * tidemark-external-config/etc/postgresql/16/main/pg_hba.conf).
+     */
+    public static final String EXTERNAL_CONFIG = "tidemark-external-config";
+
+    /** The path among the backup's files of a configuration file kept from outside the data directory. */
+    public static String externalPath(String absolutePath) {
+        if (!absolutePath.startsWith("/")) {
+            throw new IllegalArgumentException("not an absolute path: " + absolutePath);
+        }
+        return EXTERNAL_CONFIG + absolutePath;
+    }
+
+    /** Whether path (among the backup's files) is a configuration file (or a directory of them) kept from outside. */
+    public static boolean isExternal(String path) {
+        return path.equals(EXTERNAL_CONFIG) || path.startsWith(EXTERNAL_CONFIG + "/");
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .registerModule(new JavaTimeModule())
@@ -65,6 +91,18 @@ public record BackupManifest(
 
     /** A tablespace: pg_tblspc/{oid} pointed to location on the source server. */
     public record Tablespace(String oid, String location) {
+    }
+
+    /**
+     * Where the server kept its files when the backup was taken (as it reported them; absolute paths). external: the
+     * ones outside the data directory, kept under {@link #EXTERNAL_CONFIG}. debianVersion and debianCluster: set when
+     * Debian's postgresql-common managed the cluster (pg_ctlcluster VERSION NAME). Null in manifests from before format 3.
+     */
+    public record Configuration(String dataDirectory, String configFile, String hbaFile, String identFile, List<String> external,
+                                String debianVersion, String debianCluster) {
+        public boolean hasExternal() {
+            return external != null && !external.isEmpty();
+        }
     }
 
     /** A page whose checksum did not match while it was read. */

@@ -3,6 +3,7 @@ package dev.tidemark.engine.basebackup;
 import dev.tidemark.engine.postgres.DataDirectoryIdentity;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.ServerLayout;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
 import dev.tidemark.storage.StoredObject;
@@ -30,6 +31,7 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -130,6 +132,7 @@ public final class BaseBackupRunner {
                 throw new IOException("the data directory to copy is not the server's: " + mismatch);
             }
         }
+        Optional<ServerLayout> layout = layout(session, backupId);
         String chain = systemId + "-" + (versionNum / 10000);
         Instant startTime = Instant.now();
         progress.set(BackupProgress.starting("checkpoint"));
@@ -146,7 +149,8 @@ public final class BaseBackupRunner {
         log.info("base backup {} of {} started at {} ({}, {} workers)", backupId, databaseId, startLsn,
                 standby ? "from the standby" : "from the primary", settings.workers());
 
-        DataDirectoryScan.Result scan = DataDirectoryScan.scan(pgdata);
+        DataDirectoryScan.Result scan = DataDirectoryScan.withExternal(DataDirectoryScan.scan(pgdata),
+                layout.map(ServerLayout::outsideDataDirectory).orElse(List.of()));
         Copy copy = copyFiles(databaseId, backupId, scan, checksums, startLsn);
 
         progress.set(new BackupProgress("stopping", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
@@ -175,10 +179,13 @@ public final class BaseBackupRunner {
                     + settings.walWait().toSeconds() + " s: check that WAL streaming of " + databaseId + " is running");
         }
 
-        BackupManifest manifest = new BackupManifest(BackupManifest.FORMAT_VERSION, databaseId, backupId, chain, systemId,
+        BackupManifest.Configuration configuration = layout.map(BaseBackupRunner::configuration).orElse(null);
+        int format = configuration != null && configuration.hasExternal() ? BackupManifest.FORMAT_VERSION
+                : BackupManifest.FORMAT_WITHOUT_EXTERNAL_CONFIG;
+        BackupManifest manifest = new BackupManifest(format, databaseId, backupId, chain, systemId,
                 versionNum, timeline, segmentSize, startLsn.toString(), stopLsn.toString(), startTime, consistency, standby, checksums,
                 label, spcmap == null || spcmap.isBlank() ? null : spcmap, scan.tablespaces(), copy.objects, copy.files,
-                copy.badPages, copy.bytes);
+                copy.badPages, copy.bytes, configuration);
         String manifestKey = repository.layout().baseBackupManifest(databaseId, backupId);
         StoredObject stored = repository.putEncoded(manifestKey, new ByteArrayInputStream(manifest.toJson()));
         long storedBytes = copy.objects.stream().mapToLong(BackupManifest.BundleObject::storedBytes).sum() + stored.storedBytes();
@@ -187,6 +194,30 @@ public final class BaseBackupRunner {
                 backupId, databaseId, copy.files.size(), copy.bytes >> 20, storedBytes >> 20, copy.objects.size() + 1, stopLsn,
                 consistency, copy.badPages.isEmpty() ? "" : ", " + copy.badPages.size() + " BAD PAGES");
         return new Result(manifest, manifestKey, stored.sha256Hex(), storedBytes);
+    }
+
+    /**
+     * Where the server keeps its configuration, asked on the backup's own session; empty (with a warning) when the role
+     * may not read the settings, as before layouts were recorded.
+     */
+    private static Optional<ServerLayout> layout(Connection session, String backupId) throws IOException {
+        try {
+            ServerLayout layout = ServerLayout.detect(session);
+            log.info("base backup {}: {}", backupId, layout.describe());
+            return Optional.of(layout);
+        } catch (SQLException e) {
+            log.warn("base backup {}: cannot ask the server where its configuration files are ({}): configuration outside the"
+                    + " data directory is not backed up; grant pg_read_all_settings to the role", backupId, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    private static BackupManifest.Configuration configuration(ServerLayout layout) {
+        return new BackupManifest.Configuration(layout.dataDirectory().toString(), layout.configFile().toString(),
+                layout.hbaFile().toString(), layout.identFile().toString(),
+                layout.outsideDataDirectory().stream().map(Path::toString).toList(),
+                layout.debian().map(ServerLayout.DebianCluster::version).orElse(null),
+                layout.debian().map(ServerLayout.DebianCluster::name).orElse(null));
     }
 
     private record Copy(List<BackupManifest.FileEntry> files, List<BackupManifest.BundleObject> objects,

@@ -69,6 +69,43 @@ public final class DataDirectoryScan {
         return new Result(items, tablespaces, total);
     }
 
+    /**
+     * The items of configuration files that lie outside the data directory, under BackupManifest.EXTERNAL_CONFIG,
+     * with a directory item for each directory above them. A file that cannot be read fails the backup: a backup
+     * without the server's configuration would not start when restored.
+     */
+    public static Result withExternal(Result scan, List<Path> externalFiles) throws IOException {
+        if (externalFiles.isEmpty()) {
+            return scan;
+        }
+        List<Item> items = new ArrayList<>(scan.items());
+        java.util.Set<String> directories = new java.util.TreeSet<>();
+        long bytes = 0;
+        for (Path file : externalFiles) {
+            String path = BackupManifest.externalPath(file.toAbsolutePath().normalize().toString());
+            for (int slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
+                directories.add(path.substring(0, slash));
+            }
+            PosixFileAttributes a;
+            try {
+                a = Files.readAttributes(file, PosixFileAttributes.class);
+            } catch (IOException e) {
+                throw new IOException("cannot read the server's configuration file " + file + " (outside its data directory): "
+                        + e.getMessage() + "; let the engine's user read it", e);
+            }
+            if (!Files.isReadable(file)) {
+                throw new IOException("cannot read the server's configuration file " + file + " (outside its data directory):"
+                        + " permission denied; let the engine's user read it");
+            }
+            items.add(new Item(path, file, 'f', a.size(), mode(a.permissions()), a.lastModifiedTime().toInstant(), null));
+            bytes += a.size();
+        }
+        for (String dir : directories) {
+            items.add(new Item(dir, null, 'd', 0, 0700, Instant.now(), null));
+        }
+        return new Result(items, scan.tablespaces(), scan.totalBytes() + bytes);
+    }
+
     /** versionPrefix: for a tablespace, the only top-level directories to copy (the server's version directory). */
     private static void walk(Path root, String prefix, List<Item> items, boolean isDataDirectory, String versionPrefix)
             throws IOException {

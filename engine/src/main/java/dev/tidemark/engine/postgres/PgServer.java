@@ -13,6 +13,28 @@ import java.util.concurrent.TimeUnit;
 /** Runs the server programs on one data directory: initdb, start, stop, and whether its postmaster is alive. */
 public final class PgServer {
 
+    /** How the server is started: its configuration in the data directory, in a file elsewhere, or by pg_ctlcluster. */
+    public sealed interface Launch {
+        /** pg_ctl -D DATADIR start: postgresql.conf in the data directory. */
+        record InDataDirectory() implements Launch {
+        }
+
+        /** pg_ctl -D DATADIR -o "-c config_file=FILE" start: the configuration (and data_directory) in FILE. */
+        record ConfigFile(Path file) implements Launch {
+            public ConfigFile {
+                // pg_ctl hands -o to a shell: the path goes inside single quotes, where only a quote acts
+                if (!file.isAbsolute() || file.toString().contains("'") || file.toString().chars().anyMatch(Character::isISOControl)) {
+                    throw new IllegalArgumentException("configuration file " + file + " is not an absolute path without quotes and"
+                            + " control characters, which pg_ctl could be given");
+                }
+            }
+        }
+
+        /** pg_ctlcluster VERSION NAME start: Debian's postgresql-common, its log and options (pg_ctl.conf) its own. */
+        record DebianCluster(ServerLayout.DebianCluster cluster) implements Launch {
+        }
+    }
+
     /** Makes the server handle of a data directory (the binaries and user are the engine's). */
     @FunctionalInterface
     public interface Factory {
@@ -25,11 +47,26 @@ public final class PgServer {
     private final PgBinaries binaries;
     private final ServerUser user;
     private final Path dataDirectory;
+    private final Launch launch;
 
     public PgServer(PgBinaries binaries, ServerUser user, Path dataDirectory) {
+        this(binaries, user, dataDirectory, new Launch.InDataDirectory());
+    }
+
+    private PgServer(PgBinaries binaries, ServerUser user, Path dataDirectory, Launch launch) {
         this.binaries = binaries;
         this.user = user;
         this.dataDirectory = dataDirectory.toAbsolutePath().normalize();
+        this.launch = launch;
+    }
+
+    /** The same server, started the given way. */
+    public PgServer launchedBy(Launch how) {
+        return new PgServer(binaries, user, dataDirectory, how);
+    }
+
+    public Launch launch() {
+        return launch;
     }
 
     public Path dataDirectory() {
@@ -54,15 +91,29 @@ public final class PgServer {
         run(cmd, Duration.ofMinutes(2), "initdb");
     }
 
-    /** Starts the postmaster and waits until it accepts connections (for a server in recovery: read-only ones). */
+    /**
+     * Starts the postmaster and waits until it accepts connections (for a server in recovery: read-only ones). Its
+     * output goes to logFile, except under pg_ctlcluster, which logs where the cluster's configuration says.
+     */
     public void start(Path logFile, Duration timeout) throws IOException {
+        String seconds = Long.toString(Math.max(1, timeout.toSeconds()));
+        if (launch instanceof Launch.DebianCluster debian) {
+            run(List.of(ServerLayout.PG_CTLCLUSTER.toString(), debian.cluster().version(), debian.cluster().name(), "start", "--",
+                    "-w", "-t", seconds), timeout.plusSeconds(10), "pg_ctlcluster start");
+            return;
+        }
         Files.createDirectories(logFile.getParent());
         if (!Files.exists(logFile)) {
             Files.createFile(logFile);
         }
         user.ownOne(logFile);
-        run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-l", logFile.toString(),
-                "-w", "-t", Long.toString(Math.max(1, timeout.toSeconds())), "start"), timeout.plusSeconds(10), "pg_ctl start");
+        List<String> command = new ArrayList<>(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(),
+                "-l", logFile.toString()));
+        if (launch instanceof Launch.ConfigFile config) {
+            command.addAll(List.of("-o", "-c 'config_file=" + config.file() + "'"));
+        }
+        command.addAll(List.of("-w", "-t", seconds, "start"));
+        run(command, timeout.plusSeconds(10), "pg_ctl start");
     }
 
     /** Stops the postmaster (fast mode: active transactions rolled back, a clean shutdown checkpoint). */

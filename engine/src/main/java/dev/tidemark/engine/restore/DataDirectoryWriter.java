@@ -80,14 +80,17 @@ final class DataDirectoryWriter {
     /** Writes the data directory and the tablespaces; the directories it creates outside target are added to created. */
     void write(RestoreRunner.Request request, BackupManifest manifest, Path target, Tablespaces tablespaces, CreatedPaths created)
             throws IOException, InterruptedException {
+        // in place the server's configuration files from outside stay where they are (ExternalConfig)
+        List<BackupManifest.FileEntry> entries = manifest.files().stream()
+                .filter(e -> !request.inPlace() || !BackupManifest.isExternal(e.path())).toList();
         // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
         tablespaces.create(created);
-        for (BackupManifest.FileEntry e : manifest.files()) {
+        for (BackupManifest.FileEntry e : entries) {
             if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
                 Files.createDirectories(resolve(request, manifest, target, e.path()));
             }
         }
-        for (BackupManifest.FileEntry e : manifest.files()) {
+        for (BackupManifest.FileEntry e : entries) {
             if (e.type() == 'l' && DataDirectoryScan.isEmptiedDirectory(e.path())) {
                 // a backup taken before such links were recorded as directories: pg_wal (or another emptied
                 // directory) linked elsewhere becomes a directory of its own, never a link into the source's
@@ -100,12 +103,12 @@ final class DataDirectoryWriter {
                 Files.createSymbolicLink(resolve(request, manifest, target, e.path()), Path.of(e.linkTarget()));
             }
         }
-        Map<Integer, List<BackupManifest.FileEntry>> byObject = manifest.files().stream()
+        Map<Integer, List<BackupManifest.FileEntry>> byObject = entries.stream()
                 .filter(e -> e.type() == BackupManifest.FileEntry.FILE)
                 .collect(Collectors.groupingBy(BackupManifest.FileEntry::object, TreeMap::new, Collectors.toList()));
         long total = manifest.totalBytes();
         // a large file comes in pieces (one entry and one object each), written in parallel at their places
-        Map<String, Long> entriesPerPath = manifest.files().stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE)
+        Map<String, Long> entriesPerPath = entries.stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE)
                 .collect(Collectors.groupingBy(BackupManifest.FileEntry::path, Collectors.counting()));
         // the kernel writes one file at a time (ext4 holds the inode's lock for each buffered write, and a second
         // writer spins on it): one piece of a file at a time, while the other workers restore other files
@@ -126,10 +129,10 @@ final class DataDirectoryWriter {
             cancellation.check(); // cancelled before the pool existed: nothing stopped it
             List<Future<?>> futures = new ArrayList<>();
             for (BackupManifest.BundleObject object : manifest.objects()) {
-                List<BackupManifest.FileEntry> entries = new ArrayList<>(byObject.getOrDefault(object.number(), List.of()));
-                entries.sort(Comparator.comparingLong(BackupManifest.FileEntry::offset));
+                List<BackupManifest.FileEntry> inObject = new ArrayList<>(byObject.getOrDefault(object.number(), List.of()));
+                inObject.sort(Comparator.comparingLong(BackupManifest.FileEntry::offset));
                 futures.add(pool.submit(() -> {
-                    unpack(request, manifest, target, object, entries, pieced, n -> {
+                    unpack(request, manifest, target, object, inObject, pieced, n -> {
                         long done = bytes.addAndGet(n);
                         double secs = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
                         progress.set(new BackupProgress("downloading", done, total, files.get(), fileCount, done / secs));
@@ -149,14 +152,14 @@ final class DataDirectoryWriter {
         } finally {
             Workers.stopAndWait(pool);
         }
-        for (BackupManifest.FileEntry e : manifest.files()) {
+        for (BackupManifest.FileEntry e : entries) {
             if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && pieced.containsKey(e.path())) {
                 Path file = resolve(request, manifest, target, e.path());
                 Files.setPosixFilePermissions(file, permissions(e.mode()));
                 Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
             }
         }
-        for (BackupManifest.FileEntry e : manifest.files()) {
+        for (BackupManifest.FileEntry e : entries) {
             if (e.type() == BackupManifest.FileEntry.DIRECTORY && !isTablespaceRoot(manifest, e.path())) {
                 Path dir = resolve(request, manifest, target, e.path());
                 Files.setPosixFilePermissions(dir, permissions(e.mode() == 0 ? 0700 : e.mode()));

@@ -29,6 +29,14 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class RestoreRunner {
     private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
 
+    /** How the restored server is left once recovery has ended. */
+    public enum AfterRecovery {
+        /** Running, in place as it is normally started (pg_ctlcluster for a Debian cluster, its own config_file). */
+        RUNNING,
+        /** Stopped, for the service manager to start (after a failed in-place restore, the original is left stopped too). */
+        STOPPED
+    }
+
     /**
      * One restore.
      *
@@ -38,7 +46,15 @@ public final class RestoreRunner {
      */
     public record Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
                           Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
-                          int workers, Duration startTimeout, String password) {
+                          int workers, Duration startTimeout, String password, AfterRecovery afterRecovery) {
+        /** Left running. */
+        public Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
+                       Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
+                       int workers, Duration startTimeout, String password) {
+            this(databaseId, restoreId, backupId, expectedManifestSha256, targetTime, targetDirectory, port, inPlace, superuser, workers,
+                    startTimeout, password, AfterRecovery.RUNNING);
+        }
+
         /** Without a password: the restored server's pg_hba.conf lets superuser in from 127.0.0.1 without one. */
         public Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
                        Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
@@ -113,6 +129,7 @@ public final class RestoreRunner {
         PgServer existing = servers.at(target);
         TargetCheck.placeAndPort(request, target, existing);
         BackupManifest manifest = loadManifest(request);
+        ExternalConfig.check(request, manifest);
         if (!request.inPlace()) {
             RestoreTarget.check(target, existing.user().name(), restoreRoots, !manifest.tablespaces().isEmpty());
         }
@@ -153,7 +170,8 @@ public final class RestoreRunner {
             throw e;
         }
         Path logFile = target.resolveSibling(target.getFileName() + ".tidemark-restore.log");
-        PgServer server = servers.at(target);
+        // in place with its configuration elsewhere, the server is started with it (the copy beside gets its own)
+        PgServer server = servers.at(target).launchedBy(ExternalConfig.forRecovery(request, manifest));
         boolean success = false;
         WalSpool wal = null;
         // an empty directory of the server's user (RestoreTarget) is kept on failure, emptied; what the restore
@@ -177,6 +195,7 @@ public final class RestoreRunner {
             tablespaces.guard(scanned.scan(), stopAt);
             int walFiles = wal.files();
             long t2 = System.nanoTime();
+            ExternalConfig.placeBeside(request, manifest, target);
             RecoverySettings.Written settings = RecoverySettings.write(request, manifest, target, wal.restoreCommand(), stopAt);
             server.user().own(target);
             log.info("restore {}: {} MiB of files written and checked, and the WAL to replay read, in {} ms; {} WAL files in the spool; "
@@ -209,6 +228,9 @@ public final class RestoreRunner {
             success = true;
             CreatedPaths.deleteTree(spool);
             RecoverySettings.remove(request, target, servers);
+            String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
+            result = new Result(result.dataDirectory(), result.port(), result.reachedTime(), result.reachedLsn(), result.timeline(),
+                    result.stoppedAtTarget(), result.movedAside(), result.summary() + handedOver);
             progress.set(new BackupProgress("done", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: {}", request.restoreId(), result.summary());
             return result;
@@ -227,6 +249,9 @@ public final class RestoreRunner {
                 created.remove();
                 tablespaces.putBack();
                 InPlace.putBack(movedAside, target, request.restoreId());
+                if (movedAside != null) {
+                    Handover.restartOriginal(request, servers.at(target).launchedBy(ExternalConfig.asUsual(request, manifest)), logFile);
+                }
             }
         }
     }

@@ -2,8 +2,9 @@
  * Point-in-time restores: the request (checked once here: shape, overlap guard, window plan, the runner's checks), the
  * job, cancel, the views and the recovery window, and {@link dev.tidemark.engine.restore.RestoreRunner}, whose
  * {@code run} reads as the whole restore over its phases: TargetCheck (with RestoreTarget's rules) and TargetClaim,
- * InPlace, Tablespaces, DataDirectoryWriter, WalToReplay (WalSpool, WalScan), RecoverySettings, Recovery
- * (RecoveryLog), CreatedPaths. A target is a {@link dev.tidemark.engine.restore.RecoveryTarget}.
+ * InPlace, Tablespaces, DataDirectoryWriter, ExternalConfig (configuration from outside the data directory), WalToReplay
+ * (WalSpool, WalScan), RecoverySettings, Recovery (RecoveryLog), Handover (how the server is left), CreatedPaths. A
+ * target is a {@link dev.tidemark.engine.restore.RecoveryTarget}.
  * <p>
  * May use node, catalog, postgres, operations, storage, basebackup (manifest, workers, progress) and wal (Streams).
  * The runner and its phases know nothing of the catalog or the jobs; the only SQL they send, to the restored copy

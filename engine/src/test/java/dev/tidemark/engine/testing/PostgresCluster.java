@@ -2,6 +2,7 @@ package dev.tidemark.engine.testing;
 
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerLayout;
 import dev.tidemark.engine.postgres.ServerUser;
 
 import java.io.IOException;
@@ -31,12 +32,105 @@ public final class PostgresCluster implements AutoCloseable {
     private final PgServer server;
     private final int port;
     private final boolean ownsRoot;
+    /** A cluster of Debian's postgresql-common this test made: dropped by close(). */
+    private final Optional<ServerLayout.DebianCluster> debian;
 
     private PostgresCluster(Path root, PgServer server, int port, boolean ownsRoot) {
+        this(root, server, port, ownsRoot, Optional.empty());
+    }
+
+    private PostgresCluster(Path root, PgServer server, int port, boolean ownsRoot, Optional<ServerLayout.DebianCluster> debian) {
         this.root = root;
         this.server = server;
         this.port = port;
         this.ownsRoot = ownsRoot;
+        this.debian = debian;
+    }
+
+    /**
+     * A started cluster whose configuration lives outside its data directory, as on Debian and Ubuntu: postgresql.conf,
+     * pg_hba.conf and pg_ident.conf in {@link #configDirectory()} (data_directory, hba_file, ident_file and
+     * external_pid_file set there), with include_dir 'conf.d' and an include of 'tuning.conf' beside them holding extra
+     * settings; started with -c config_file=.
+     */
+    public static PostgresCluster startWithExternalConfig(String... extraSettings) {
+        PostgresCluster plain = start(false, extraSettings);
+        try {
+            plain.stopServer();
+            Path data = plain.dataDirectory();
+            Path etc = Files.createDirectories(plain.root().resolve("etc"));
+            Path confd = Files.createDirectories(etc.resolve("conf.d"));
+            Path run = Files.createDirectories(plain.root().resolve("run"));
+            for (String name : List.of("postgresql.conf", "pg_hba.conf", "pg_ident.conf")) {
+                Files.move(data.resolve(name), etc.resolve(name));
+            }
+            Files.write(etc.resolve("postgresql.conf"), List.of(
+                    "data_directory = '" + data + "'",
+                    "hba_file = '" + etc.resolve("pg_hba.conf") + "'",
+                    "ident_file = '" + etc.resolve("pg_ident.conf") + "'",
+                    "external_pid_file = '" + run.resolve("postgres.pid") + "'",
+                    "include_dir 'conf.d'",
+                    "include_if_exists 'tuning.conf'"), java.nio.file.StandardOpenOption.APPEND);
+            Files.write(confd.resolve("10-memory.conf"), List.of("work_mem = '7MB'"));
+            Files.write(etc.resolve("tuning.conf"), List.of("maintenance_work_mem = '77MB'"));
+            ServerUser.detect().own(etc);
+            ServerUser.detect().own(run);
+            PgServer external = plain.server.launchedBy(new PgServer.Launch.ConfigFile(etc.resolve("postgresql.conf")));
+            PostgresCluster cluster = new PostgresCluster(plain.root, external, plain.port, true);
+            cluster.startServer();
+            return cluster;
+        } catch (IOException e) {
+            plain.close();
+            throw new UncheckedIOException("could not start a test cluster with its configuration outside: " + e.getMessage(), e);
+        }
+    }
+
+    /** Where {@link #startWithExternalConfig} keeps the configuration. */
+    public Path configDirectory() {
+        return root.resolve("etc");
+    }
+
+    /** Whether Debian's postgresql-common is installed here (pg_createcluster, pg_ctlcluster). */
+    public static boolean debianToolsInstalled() {
+        return Files.isExecutable(Path.of("/usr/bin/pg_createcluster")) && Files.isExecutable(ServerLayout.PG_CTLCLUSTER);
+    }
+
+    /**
+     * A new Debian cluster (pg_createcluster VERSION NAME, trust authentication, configuration under
+     * /etc/postgresql/VERSION/NAME, test settings in its conf.d), started with pg_ctlcluster; close() drops it.
+     */
+    public static PostgresCluster startDebian(String name) {
+        String version = Integer.toString(PgBinaries.locate(Optional.empty()).majorVersion());
+        ServerLayout.DebianCluster cluster = new ServerLayout.DebianCluster(version, name);
+        int port = freePort();
+        ServerUser user = ServerUser.detect();
+        PgServer creator = new PgServer(PgBinaries.locate(Optional.empty()), user, Path.of("/var/lib/postgresql", version, name));
+        try {
+            creator.run(List.of("pg_createcluster", version, name, "-p", Integer.toString(port), "--", "--auth=trust", "--data-checksums"),
+                    Duration.ofMinutes(2), "pg_createcluster");
+            Path confd = Path.of("/etc/postgresql", version, name, "conf.d");
+            Files.write(confd.resolve("tidemark-test.conf"), List.of("listen_addresses = '127.0.0.1'", "wal_level = replica",
+                    "max_wal_senders = 10", "max_replication_slots = 10", "fsync = off", "shared_buffers = 32MB",
+                    "max_connections = 40", "work_mem = '7MB'"));
+            user.ownOne(confd.resolve("tidemark-test.conf"));
+            PgServer server = creator.launchedBy(new PgServer.Launch.DebianCluster(cluster));
+            PostgresCluster pg = new PostgresCluster(server.dataDirectory().getParent(), server, port, false, Optional.of(cluster));
+            pg.startServer();
+            return pg;
+        } catch (IOException e) {
+            dropDebian(creator, cluster);
+            throw new UncheckedIOException("could not make a Debian test cluster " + version + "/" + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void dropDebian(PgServer server, ServerLayout.DebianCluster cluster) {
+        try {
+            server.run(List.of("pg_dropcluster", "--stop", cluster.version(), cluster.name()), Duration.ofMinutes(1), "pg_dropcluster");
+        } catch (IOException ignored) {
+            // not made, or gone already
+        }
+        // pg_dropcluster leaves the configuration directory when it holds a file of ours (conf.d/tidemark-test.conf)
+        deleteTree(Path.of("/etc/postgresql", cluster.version(), cluster.name()));
     }
 
     /** A new, started cluster; with archive, {@link #archiveDirectory()} receives a plain copy of every WAL segment (archive_command). */
@@ -215,6 +309,10 @@ public final class PostgresCluster implements AutoCloseable {
 
     @Override
     public void close() {
+        if (debian.isPresent()) {
+            dropDebian(server, debian.get());
+            return;
+        }
         try {
             server.stop();
         } catch (IOException e) {

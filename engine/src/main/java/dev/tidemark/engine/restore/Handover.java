@@ -1,0 +1,69 @@
+package dev.tidemark.engine.restore;
+
+import dev.tidemark.engine.postgres.PgServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * How a restore leaves the server: once recovery has ended, running as it is normally started (a Debian cluster
+ * restarted by pg_ctlcluster, so its service, log and options are its own again) or stopped for the service manager
+ * when the operator asked; after a failed in-place restore, the original database, put back, started again.
+ */
+final class Handover {
+    private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
+
+    private Handover() {
+    }
+
+    /** After a successful recovery by recovered (started for the recovery), the server as asUsual starts it, or stopped. */
+    static String afterRecovery(RestoreRunner.Request request, PgServer recovered, PgServer.Launch asUsual, Path logFile)
+            throws IOException {
+        if (request.afterRecovery() == RestoreRunner.AfterRecovery.STOPPED) {
+            recovered.stop();
+            log.info("restore {}: the server is stopped, as asked: start it the way it is normally started", request.restoreId());
+            return "; the server is stopped, as asked";
+        }
+        if (asUsual.equals(recovered.launch())) {
+            return "";
+        }
+        recovered.stop();
+        try {
+            recovered.launchedBy(asUsual).start(logFile, request.startTimeout());
+        } catch (IOException e) {
+            // the restored database is complete: keep it available the way the recovery ran it
+            log.warn("restore {}: restarting the server by {} failed ({}); started again as the recovery ran it: restart it by {}"
+                    + " when convenient", request.restoreId(), describe(asUsual), e.getMessage(), describe(asUsual));
+            recovered.start(logFile, request.startTimeout());
+            return "; restarting it by " + describe(asUsual) + " failed, so it runs as the recovery started it (" + describe(recovered.launch())
+                    + ")";
+        }
+        log.info("restore {}: the server was restarted the way it is normally started ({})", request.restoreId(), describe(asUsual));
+        return "; restarted by " + describe(asUsual);
+    }
+
+    /** After a failed in-place restore put the original data directory back: that database started again, as usual. */
+    static void restartOriginal(RestoreRunner.Request request, PgServer original, Path logFile) {
+        if (request.afterRecovery() == RestoreRunner.AfterRecovery.STOPPED) {
+            return;
+        }
+        try {
+            original.start(logFile, request.startTimeout());
+            log.info("restore {} failed: the original database is back at {} and running again ({})", request.restoreId(),
+                    original.dataDirectory(), describe(original.launch()));
+        } catch (IOException e) {
+            log.warn("restore {} failed: the original database is back at {} but did not start again ({}): start it the way it is"
+                    + " normally started", request.restoreId(), original.dataDirectory(), e.getMessage());
+        }
+    }
+
+    private static String describe(PgServer.Launch launch) {
+        return switch (launch) {
+            case PgServer.Launch.InDataDirectory d -> "pg_ctl";
+            case PgServer.Launch.ConfigFile c -> "pg_ctl with config_file=" + c.file();
+            case PgServer.Launch.DebianCluster d -> "pg_ctlcluster " + d.cluster().version() + " " + d.cluster().name();
+        };
+    }
+}
