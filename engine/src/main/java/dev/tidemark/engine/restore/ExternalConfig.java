@@ -69,6 +69,11 @@ final class ExternalConfig {
         return new PgServer.Launch.InDataDirectory();
     }
 
+    /** The server's main configuration file after the restore: its own outside the data directory, else postgresql.conf. */
+    static Path configFile(RestoreRunner.Request request, BackupManifest manifest, Path target) {
+        return forRecovery(request, manifest) instanceof PgServer.Launch.ConfigFile c ? c.file() : target.resolve("postgresql.conf");
+    }
+
     /** How the server is normally started: in place, by pg_ctlcluster for a Debian cluster; otherwise as for the recovery. */
     static PgServer.Launch asUsual(RestoreRunner.Request request, BackupManifest manifest) {
         BackupManifest.Configuration config = manifest.configuration();

@@ -18,7 +18,10 @@ final class Handover {
     private Handover() {
     }
 
-    /** After a successful recovery by recovered (started for the recovery), the server as asUsual starts it, or stopped. */
+    /**
+     * After a successful recovery by recovered (started for the recovery): a copy beside runs on; a database restored in
+     * place is restarted as asUsual starts it (or stopped, when asked), so nothing of the recovery's settings stays loaded.
+     */
     static String afterRecovery(RestoreRunner.Request request, PgServer recovered, PgServer.Launch asUsual, Path logFile)
             throws IOException {
         if (request.afterRecovery() == RestoreRunner.AfterRecovery.STOPPED) {
@@ -26,9 +29,11 @@ final class Handover {
             log.info("restore {}: the server is stopped, as asked: start it the way it is normally started", request.restoreId());
             return "; the server is stopped, as asked";
         }
-        if (asUsual.equals(recovered.launch())) {
-            return "";
+        if (!request.inPlace()) {
+            return ""; // a copy beside runs on as its recovery started it (its recovery settings are gone from its files)
         }
+        // in place, the production server runs on: restarted, it runs with none of what the restore set for its recovery
+        // (restore_command, log prefix and language), the way it is normally started
         recovered.stop();
         try {
             recovered.launchedBy(asUsual).start(logFile, request.startTimeout());

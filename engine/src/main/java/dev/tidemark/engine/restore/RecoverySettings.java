@@ -1,6 +1,7 @@
 package dev.tidemark.engine.restore;
 
 import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.postgres.ConfigFiles;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgServer;
 import org.slf4j.Logger;
@@ -111,9 +112,11 @@ final class RecoverySettings {
      * Once recovery has ended, the recovery settings the restore added to postgresql.auto.conf go: the spool its
      * restore_command names is gone. An in-place restore also takes back archiving and replication off (the production
      * database's own settings apply again at its next start); a copy beside keeps them off.
-     * The server keeps running with what it loaded; the next start reads the configuration as it was, plus the port.
+     * In place, the port goes too where the server's own configuration (configFile and what it includes) gives the same
+     * one: a standby cloned from it later does not inherit a port of the restore's. The server keeps running with what
+     * it loaded until it is restarted (Handover restarts a database restored in place).
      */
-    static void remove(RestoreRunner.Request request, Path target, PgServer.Factory servers) {
+    static void remove(RestoreRunner.Request request, Path target, Path configFile, PgServer.Factory servers) {
         Path auto = target.resolve("postgresql.auto.conf");
         try {
             List<String> lines = Files.readAllLines(auto, StandardCharsets.UTF_8);
@@ -133,8 +136,10 @@ final class RecoverySettings {
                     : "# Port, archiving and replication off (a copy must not archive into its source's archive or follow its"
                     + " primary; set them to turn them on), and any setting raised for the WAL, written by")
                     + "; its recovery settings were removed when recovery ended");
+            boolean ownPort = request.inPlace() && setsPort(configFile, request.port());
             for (String line : lines.subList(from + 1, lines.size())) {
-                if (!RECOVERY_ONLY.matcher(line).matches() && !(request.inPlace() && IN_PLACE_ONLY.matcher(line).matches())) {
+                if (!RECOVERY_ONLY.matcher(line).matches() && !(request.inPlace() && IN_PLACE_ONLY.matcher(line).matches())
+                        && !(ownPort && line.strip().equals("port = " + request.port()))) {
                     kept.add(line);
                 }
             }
@@ -149,6 +154,25 @@ final class RecoverySettings {
         } catch (IOException | RuntimeException e) {
             log.warn("restore {}: could not remove its recovery settings from {} ({}): remove the lines after \"{}\" that name"
                     + " restore_command and recovery_target_*", request.restoreId(), auto, e.getMessage(), "Tidemark restore");
+        }
+    }
+
+    /** Whether the configuration file, or a file it includes, sets the port, and every such setting says this one. */
+    private static boolean setsPort(Path configFile, int port) {
+        try {
+            java.util.Set<Path> files = new java.util.LinkedHashSet<>();
+            files.add(configFile);
+            files.addAll(ConfigFiles.included(configFile));
+            List<String> ports = new ArrayList<>();
+            for (Path file : files) {
+                if (Files.isRegularFile(file)) {
+                    ConfigFiles.settings(Files.readAllLines(file, StandardCharsets.UTF_8)).stream()
+                            .filter(s -> s.name().equalsIgnoreCase("port")).forEach(s -> ports.add(s.value().strip()));
+                }
+            }
+            return !ports.isEmpty() && ports.stream().allMatch(p -> p.equals(Integer.toString(port)));
+        } catch (IOException | RuntimeException e) {
+            return false; // unreadable: the port line stays, as before
         }
     }
 }

@@ -227,7 +227,7 @@ public final class RestoreRunner {
                     request.restoreId(), wal.fetched(), walFiles, wal.fetchedBytes() >> 20);
             success = true;
             CreatedPaths.deleteTree(spool);
-            RecoverySettings.remove(request, target, servers);
+            RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
             result = new Result(result.dataDirectory(), result.port(), result.reachedTime(), result.reachedLsn(), result.timeline(),
                     result.stoppedAtTarget(), result.movedAside(), result.summary() + handedOver);

@@ -113,6 +113,17 @@ class ReplayHazardsTest {
                     Optional.of(afterTablespace), db.cluster.dataDirectory(), db.cluster.port(), true, "postgres", 2, Duration.ofMinutes(3)));
             assertThat(inPlace.movedAside()).isNotNull();
             ServerEnvironment.assertMinimal(db.cluster.dataDirectory()); // the production server, after an in-place restore
+            // and it runs with nothing of the recovery's settings: restarted, its own port in its own postgresql.conf
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
+                 ResultSet r = s.executeQuery("select current_setting('restore_command'), current_setting('log_line_prefix'),"
+                         + " current_setting('port')")) {
+                r.next();
+                assertThat(r.getString(1)).as("restore_command of the running server").isEmpty();
+                assertThat(r.getString(2)).as("log_line_prefix of the running server").isEqualTo("%m [%p] ");
+                assertThat(r.getInt(3)).isEqualTo(db.cluster.port());
+            }
+            assertThat(Files.readString(db.cluster.dataDirectory().resolve("postgresql.auto.conf")))
+                    .as("no port of the restore's for a standby cloned later").doesNotContain("port = ").doesNotContain("restore_command");
             try (Stream<Path> siblings = Files.list(tmp)) {
                 assertThat(siblings.map(p -> p.getFileName().toString())).as("the tablespace as it was, set aside")
                         .anyMatch(n -> n.startsWith("space.tidemark-moved-"));
