@@ -440,6 +440,35 @@ class ApiTest {
 
     @Test
     @Order(7)
+    void anInPlaceRestoreCanLeaveTheServerStoppedForItsServiceManager() throws Exception {
+        String server = "http://127.0.0.1:" + port;
+        String[] admin = {"--server", server, "--token", ADMIN};
+        cluster.execute("insert into fruit values ('cherry')");
+        java.time.Instant moment = cluster.serverNow();
+        Thread.sleep(1100);
+        cluster.execute("insert into fruit values ('after the moment')");
+        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+        while (System.nanoTime() < deadline && !java.time.Instant.parse(json(call("GET", "/v1/databases/shop/window", READER, null))
+                .path("end").asText("1970-01-01T00:00:00Z")).isAfter(moment.plusSeconds(1))) {
+            Thread.sleep(300);
+        }
+        assertThat(cli(2, with(admin, "restore", "shop", "--latest", "--target-dir", tmp.resolve("x").toString(), "--port", "5999",
+                "--leave-stopped"))).contains("--leave-stopped goes with --in-place");
+        cluster.stopServer();
+        JsonNode restored = parse(cli(0, with(admin, "restore", "shop", "--time", moment.toString(), "--in-place", "--leave-stopped",
+                "--wait", "--json")));
+        assertThat(restored.path("status").asText()).as(restored.toString()).isEqualTo("completed");
+        assertThat(cluster.dataDirectory().resolve("postmaster.pid")).as("left stopped for the service manager").doesNotExist();
+        assertThat(Files.readString(cluster.dataDirectory().resolve("postgresql.auto.conf"))).doesNotContain("restore_command");
+        cluster.startServer();
+        try (var c = cluster.connect(); var st = c.createStatement(); var r = st.executeQuery("select string_agg(name, ',' order by name) from fruit")) {
+            r.next();
+            assertThat(r.getString(1)).as("the database as at the moment").isEqualTo("apple,cherry,pear");
+        }
+    }
+
+    @Test
+    @Order(8)
     void deregisterKeepsOrPurgesTheBackups() throws Exception {
         assertProblem(call("DELETE", "/v1/databases/shop", READER, null), 403, "dashboard");
         // not while work runs: its result could be neither recorded nor purged

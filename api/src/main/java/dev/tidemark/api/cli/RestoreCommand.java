@@ -30,6 +30,9 @@ public final class RestoreCommand extends ClientCommand {
     Integer port;
     @Option(names = "--in-place", description = "into the database's own (stopped) directory; the old one is moved aside")
     boolean inPlace;
+    @Option(names = "--leave-stopped", description = "with --in-place: once recovered, stop the server for its service manager to "
+            + "start (default: restarted the way it is normally started, pg_ctlcluster for a Debian cluster)")
+    boolean leaveStopped;
     @Option(names = "--wait", description = "wait for it, with progress")
     boolean waitFor;
 
@@ -46,6 +49,9 @@ public final class RestoreCommand extends ClientCommand {
         if (inPlace == (targetDir != null || port != null) || (!inPlace && (targetDir == null || port == null))) {
             throw new picocli.CommandLine.ParameterException(cl, "give either --target-dir DIR and --port N, or --in-place");
         }
+        if (leaveStopped && !inPlace) {
+            throw new picocli.CommandLine.ParameterException(cl, "--leave-stopped goes with --in-place: a copy beside is started by the restore");
+        }
         Map<String, Object> body = new LinkedHashMap<>();
         if (time != null) {
             try {
@@ -57,6 +63,9 @@ public final class RestoreCommand extends ClientCommand {
         }
         body.put("latest", latest);
         body.put("inPlace", inPlace);
+        if (leaveStopped) {
+            body.put("leaveStopped", true);
+        }
         if (!inPlace) {
             body.put("targetDir", absolute(targetDir));
             body.put("port", port);

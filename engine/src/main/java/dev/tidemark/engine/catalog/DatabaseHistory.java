@@ -63,7 +63,7 @@ public final class DatabaseHistory {
                           boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain, Integer timeline,
                           String dumpId, String dumpDatabase, String targetDatabase, Instant requestedAt, Instant startedAt,
                           Instant completedAt, Instant reachedTime, String reachedLsn, String dataDirectory, String summary,
-                          String failure) {
+                          String failure, boolean leaveStopped) {
         public boolean inProgress() {
             return "requested".equals(status) || "running".equals(status);
         }
@@ -171,7 +171,8 @@ public final class DatabaseHistory {
                     d.requestedAt(), d.startedAt(), e.at(), d.fromStandby(), List.of(), null, e.reason()));
             case RestoreRequested e -> restores.put(e.restoreId(), new Restore(e.restoreId(), "requested", e.kind(), e.targetTime(),
                     e.latest(), e.targetDir(), e.port(), e.inPlace(), e.backupId(), e.manifestKey(), e.manifestSha256(), e.chain(),
-                    e.timeline(), e.dumpId(), e.dumpDatabase(), e.targetDatabase(), e.at(), null, null, null, null, null, null, null));
+                    e.timeline(), e.dumpId(), e.dumpDatabase(), e.targetDatabase(), e.at(), null, null, null, null, null, null, null,
+                    e.leaveStopped()));
             case RestoreStarted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "running", e.at(), null, null, null,
                     null, null, null));
             case RestoreCompleted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "completed", r.startedAt(), e.at(),
@@ -190,7 +191,7 @@ public final class DatabaseHistory {
                                    String dataDirectory, String summary, String failure) {
         return new Restore(r.id(), status, r.kind(), r.targetTime(), r.latest(), r.targetDir(), r.port(), r.inPlace(), r.backupId(),
                 r.manifestKey(), r.manifestSha256(), r.chain(), r.timeline(), r.dumpId(), r.dumpDatabase(), r.targetDatabase(),
-                r.requestedAt(), started, completed, reached, lsn, dataDirectory, summary, failure);
+                r.requestedAt(), started, completed, reached, lsn, dataDirectory, summary, failure, r.leaveStopped());
     }
 
     /** Extends the range this one continues (its last segment may have been partial then), or starts a new range. */

@@ -262,7 +262,8 @@ public class ProtectedDatabase {
         RestorePlan plan = RestorePlan.plan(history, c.latest() ? null : c.targetTime(), c.at(), c.live());
         BaseBackup b = plan.backup();
         apply(new RestoreRequested(id, c.restoreId(), "pitr", c.latest() ? null : plan.target(), c.latest(), c.targetDir(), c.port(),
-                c.inPlace(), b.id(), b.manifestKey(), b.manifestSha256(), b.chain(), b.timeline(), null, null, null, c.at()));
+                c.inPlace(), b.id(), b.manifestKey(), b.manifestSha256(), b.chain(), b.timeline(), null, null, null, c.at(),
+                c.leaveStopped()));
         return c.restoreId();
     }
 

@@ -45,6 +45,10 @@ public final class PointInTimeRequest {
         if (!request.inPlace() && (request.targetDir() == null || request.port() == null)) {
             throw new InvalidRequestException("a restore needs a new data directory (targetDir, absolute) and a port, or inPlace = true");
         }
+        if (!request.inPlace() && Boolean.TRUE.equals(request.leaveStopped())) {
+            throw new InvalidRequestException("leaveStopped is for a restore in place (the database's own server, left for its service"
+                    + " manager to start); a copy beside is started by the restore: leave leaveStopped out");
+        }
         if (!request.inPlace() && !Path.of(request.targetDir()).isAbsolute()) {
             throw new InvalidRequestException("targetDir must be an absolute path, not '" + request.targetDir() + "'");
         }
@@ -69,13 +73,13 @@ public final class PointInTimeRequest {
         String restoreId = node.newId("restore");
         try {
             job.runner(h).check(job.runnerRequest(h, restoreId, plan.backup().id(), plan.backup().manifestSha256(), target,
-                    request.targetDir(), request.port(), request.inPlace()));
+                    request.targetDir(), request.port(), request.inPlace(), Boolean.TRUE.equals(request.leaveStopped())));
         } catch (IOException e) {
             throw new InvalidRequestException("restore refused before anything was written: " + e.getMessage());
         }
         node.catalog().send(new Commands.RequestRestore(databaseId, restoreId, RestoreJob.KIND, target.time().orElse(null),
                 target instanceof RecoveryTarget.Latest, request.targetDir(), request.port(), request.inPlace(), null, null, null, live,
-                now), actor);
+                now, Boolean.TRUE.equals(request.leaveStopped())), actor);
         return restoreId;
     }
 

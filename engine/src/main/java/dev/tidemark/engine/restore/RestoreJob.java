@@ -64,12 +64,13 @@ public final class RestoreJob {
 
     /** The runner's request a restore record describes (also used to check one before it is recorded). */
     RestoreRunner.Request runnerRequest(DatabaseHistory db, String restoreId, String backupId, String manifestSha256, RecoveryTarget target,
-                                        String targetDir, Integer port, boolean inPlace) {
+                                        String targetDir, Integer port, boolean inPlace, boolean leaveStopped) {
         PgConnections primary = node.primary(db);
         Path directory = Path.of(inPlace ? db.pgdata() : targetDir);
         int restorePort = inPlace ? primary.port() : port;
         return new RestoreRunner.Request(db.id(), restoreId, backupId, manifestSha256, target.time(), directory,
-                restorePort, inPlace, primary.user(), node.workers(), Duration.ofMinutes(30), primary.password());
+                restorePort, inPlace, primary.user(), node.workers(), Duration.ofMinutes(30), primary.password(),
+                leaveStopped ? RestoreRunner.AfterRecovery.STOPPED : RestoreRunner.AfterRecovery.RUNNING);
     }
 
     /**
@@ -101,7 +102,7 @@ public final class RestoreJob {
             node.progress().track(databaseId, restoreId, () -> BaseBackupViews.progress(runner.progress()));
             RecoveryTarget target = RecoveryTarget.of(r);
             RestoreRunner.Request request = runnerRequest(db, restoreId, r.backupId(), r.manifestSha256(), target, r.targetDir(), r.port(),
-                    r.inPlace());
+                    r.inPlace(), r.leaveStopped());
             LOG.info("restore {} of {} started: {} into {} (port {})", restoreId, databaseId, target, request.targetDirectory(),
                     request.port());
             RestoreRunner.Result result;

@@ -88,7 +88,14 @@ public final class Commands {
      */
     public record RequestRestore(@TargetAggregateIdentifier String databaseId, String restoreId, String kind, Instant targetTime,
                                  boolean latest, String targetDir, Integer port, boolean inPlace, String dumpId,
-                                 String dumpDatabase, String targetDatabase, LiveWal live, Instant at) {
+                                 String dumpDatabase, String targetDatabase, LiveWal live, Instant at, boolean leaveStopped) {
+        /** A restore that leaves the server running once recovery ends (leaveStopped: in place, stopped for the service manager). */
+        public RequestRestore(String databaseId, String restoreId, String kind, Instant targetTime, boolean latest, String targetDir,
+                              Integer port, boolean inPlace, String dumpId, String dumpDatabase, String targetDatabase, LiveWal live,
+                              Instant at) {
+            this(databaseId, restoreId, kind, targetTime, latest, targetDir, port, inPlace, dumpId, dumpDatabase, targetDatabase, live,
+                    at, false);
+        }
     }
 
     public record StartRestore(@TargetAggregateIdentifier String databaseId, String restoreId, Instant at) {

@@ -72,8 +72,15 @@ public sealed interface DatabaseEvent {
     /** A restore as planned: for kind "pitr" the base backup that serves the target, and the WAL chain/timeline to replay. */
     record RestoreRequested(String databaseId, String restoreId, String kind, Instant targetTime, boolean latest, String targetDir,
                             Integer port, boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain,
-                            Integer timeline, String dumpId, String dumpDatabase, String targetDatabase, Instant at)
-            implements DatabaseEvent {
+                            Integer timeline, String dumpId, String dumpDatabase, String targetDatabase, Instant at,
+                            boolean leaveStopped) implements DatabaseEvent {
+        /** leaveStopped (absent from events recorded before it existed: false): in place, the server is left stopped. */
+        public RestoreRequested(String databaseId, String restoreId, String kind, Instant targetTime, boolean latest, String targetDir,
+                                Integer port, boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain,
+                                Integer timeline, String dumpId, String dumpDatabase, String targetDatabase, Instant at) {
+            this(databaseId, restoreId, kind, targetTime, latest, targetDir, port, inPlace, backupId, manifestKey, manifestSha256, chain,
+                    timeline, dumpId, dumpDatabase, targetDatabase, at, false);
+        }
     }
 
     record RestoreStarted(String databaseId, String restoreId, Instant at) implements DatabaseEvent {
