@@ -6,6 +6,7 @@ import dev.tidemark.engine.catalog.mirror.EventObjects;
 import dev.tidemark.engine.catalog.mirror.MirroredEvent;
 import dev.tidemark.storage.Repository;
 import org.axonframework.eventhandling.DomainEventMessage;
+import org.axonframework.eventhandling.GenericDomainEventMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,6 +20,8 @@ import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import java.util.function.Supplier;
 
 /**
@@ -30,6 +33,7 @@ import java.util.function.Supplier;
 public final class CatalogRecovery {
     private static final Logger LOG = LoggerFactory.getLogger(CatalogRecovery.class);
     private static final String MARKER = "tdm_catalog_recovery";
+    private static final String AGGREGATE_TYPE = "ProtectedDatabase";
 
     private CatalogRecovery() {
     }
@@ -111,16 +115,54 @@ public final class CatalogRecovery {
                     + e.getMessage() + "); run the recovery again when the repository answers"));
         }
         List<String> problems = new ArrayList<>(read.problems());
-        if (read.events().isEmpty()) {
+        if (read.complete()) {
+            List<DomainEventMessage<?>> messages = new ArrayList<>();
+            for (MirroredEvent e : read.events()) {
+                messages.add(e.toMessage(json));
+            }
+            int imported = catalog.importEvents(id, messages);
+            return new DatabaseResult(id, catalog.eventCount(id), imported, problems);
+        }
+        if (catalog.eventCount(id) > 0) {
+            return new DatabaseResult(id, catalog.eventCount(id), 0, List.of()); // rebuilt by an earlier run
+        }
+        if (read.events().isEmpty() && read.objects() == 0) {
             problems.add("the repository holds no events of it (written before the event mirror existed, or removed)");
-            return new DatabaseResult(id, catalog.eventCount(id), 0, problems);
+        }
+        // from the manifests and WAL objects: what they describe, and what is lost said by name
+        ManifestRecovery.Rebuilt rebuilt;
+        try {
+            rebuilt = ManifestRecovery.rebuild(repository, id, read.events().stream().findFirst(), json);
+        } catch (IOException e) {
+            problems.add("its manifests and WAL cannot be listed (" + e.getMessage() + "); run the recovery again when the repository answers");
+            return new DatabaseResult(id, 0, 0, problems);
         }
         List<DomainEventMessage<?>> messages = new ArrayList<>();
-        for (MirroredEvent e : read.events()) {
-            messages.add(e.toMessage(json));
+        Instant now = Instant.now();
+        for (int i = 0; i < rebuilt.events().size(); i++) {
+            messages.add(new GenericDomainEventMessage<>(AGGREGATE_TYPE, id, i, rebuilt.events().get(i), Map.of("actor", "recovery"),
+                    UUID.randomUUID().toString(), now));
         }
+        setAsideEvents(repository, id); // the mirror writes the rebuilt history afresh
         int imported = catalog.importEvents(id, messages);
+        rebuilt.lost().forEach(l -> problems.add("rebuilt from manifests and WAL; not recovered: " + l));
         return new DatabaseResult(id, catalog.eventCount(id), imported, problems);
+    }
+
+    /** Moves a database's unusable event batches to events-unrecovered/, kept for a closer look, out of the mirror's way. */
+    private static void setAsideEvents(Repository repository, String id) {
+        String prefix = repository.layout().eventsPrefix(id);
+        String aside = repository.layout().databasePrefix(id) + "events-unrecovered/";
+        try (var objects = repository.store().list(prefix)) {
+            for (String key : objects.map(o -> o.key()).toList()) {
+                try (var in = repository.store().get(key)) {
+                    repository.store().put(aside + key.substring(prefix.length()), in);
+                }
+                repository.store().delete(key);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot set aside the unusable event objects of " + id + ": " + e.getMessage(), e);
+        }
     }
 
     private static boolean markerExists(DataSource ds) {
