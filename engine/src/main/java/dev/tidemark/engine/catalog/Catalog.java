@@ -410,7 +410,7 @@ public final class Catalog implements AutoCloseable {
 
     /** Starts writing every event into the repository (see EventMirror), a few seconds behind the commands. */
     public void mirrorTo(dev.tidemark.storage.Repository repository, Duration interval) {
-        mirror = new dev.tidemark.engine.catalog.mirror.EventMirror(axon.eventStore(), storage, tokens, transactions, repository, json,
+        mirror = new dev.tidemark.engine.catalog.mirror.EventMirror(storage, tokens, transactions, repository, json,
                 interval);
     }
 

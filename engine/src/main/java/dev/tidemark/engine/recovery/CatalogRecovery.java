@@ -73,9 +73,9 @@ public final class CatalogRecovery {
         if (!recover) {
             throw new IllegalStateException("the catalog " + (unfinished ? "is half recovered" : "is empty") + ", but repository "
                     + repository.store().describe() + " holds " + contents.databases().size() + " databases:\n" + contents.describe()
-                    + "\nNothing was started: an engine on an empty catalog would not know them. Recover the catalog from the"
-                    + " repository with 'tidemark catalog recover --config FILE' (or start with tidemark.catalog.recover-on-start:"
-                    + " true), or point the engine at the catalog or repository it belongs with");
+                    + "\nNothing was started: an engine on an empty catalog would not know them. To recover the catalog from the"
+                    + " repository, start with tidemark.catalog.recover-on-start: true (the default); or point the engine at the"
+                    + " catalog or the repository it belongs with (docs/recovery-runbook.md, 'The engine's host is lost')");
         }
         LOG.warn("the catalog {}; repository {} holds {} databases: recovering the catalog from it\n{}",
                 unfinished ? "was being recovered when the engine stopped" : "is empty", repository.store().describe(),

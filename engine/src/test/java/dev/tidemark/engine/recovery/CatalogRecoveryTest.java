@@ -101,9 +101,9 @@ class CatalogRecoveryTest {
         // told not to recover: the start is refused, saying what the repository holds and how to recover
         assertThatThrownBy(() -> Engine.start(config("data-2").withRecoverOnStart(false)))
                 .hasMessageContaining("the catalog is empty").hasMessageContaining("shop: 1 base backups")
-                .hasMessageContaining("tidemark catalog recover");
+                .hasMessageContaining("recover-on-start: true");
 
-        // recovered explicitly (what 'tidemark catalog recover' does): the same events, backups and window to the microsecond
+        // recovered explicitly: the same events, backups and window to the microsecond
         try (Catalog recovered = Catalog.open(catalogAt(tmp.resolve("data-2"))); var repository = engineRepository()) {
             CatalogRecovery.Report report = CatalogRecovery.recover(recovered, repository, RepositoryContents.scan(repository));
             assertThat(report.complete()).as(report.toString()).isTrue();

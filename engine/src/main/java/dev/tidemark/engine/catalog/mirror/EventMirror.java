@@ -2,7 +2,6 @@ package dev.tidemark.engine.catalog.mirror;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tidemark.storage.Repository;
-import org.axonframework.common.stream.BlockingStream;
 import org.axonframework.common.transaction.TransactionManager;
 import org.axonframework.eventhandling.DomainEventMessage;
 import org.axonframework.eventhandling.TrackedEventMessage;
@@ -11,7 +10,6 @@ import org.axonframework.eventhandling.tokenstore.TokenStore;
 import org.axonframework.eventhandling.tokenstore.UnableToClaimTokenException;
 import org.axonframework.eventsourcing.eventstore.DomainEventStream;
 import org.axonframework.eventsourcing.eventstore.EventStorageEngine;
-import org.axonframework.eventsourcing.eventstore.EventStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +37,6 @@ public final class EventMirror implements AutoCloseable {
     private static final int READ_AT_ONCE = 1000;
     private static final Duration WARN_EVERY = Duration.ofMinutes(5);
 
-    private final EventStore events;
     private final EventStorageEngine storage;
     private final TokenStore tokens;
     private final TransactionManager transactions;
@@ -51,9 +48,8 @@ public final class EventMirror implements AutoCloseable {
     private long failingSince;
     private long lastWarning;
 
-    public EventMirror(EventStore events, EventStorageEngine storage, TokenStore tokens, TransactionManager transactions,
+    public EventMirror(EventStorageEngine storage, TokenStore tokens, TransactionManager transactions,
                        Repository repository, ObjectMapper json, Duration interval) {
-        this.events = events;
         this.storage = storage;
         this.tokens = tokens;
         this.transactions = transactions;
@@ -95,9 +91,12 @@ public final class EventMirror implements AutoCloseable {
             while (true) {
                 List<DomainEventMessage<?>> batch = new ArrayList<>();
                 TrackingToken last = token;
-                try (BlockingStream<TrackedEventMessage<?>> stream = events.openStream(token)) {
-                    while (batch.size() < READ_AT_ONCE && stream.hasNextAvailable()) {
-                        TrackedEventMessage<?> m = stream.nextAvailable();
+                // straight from the store, not through the event store's prefetching reader: at shutdown the newest
+                // events must be seen at once
+                try (java.util.stream.Stream<? extends TrackedEventMessage<?>> stream = storage.readEvents(token, false)) {
+                    java.util.Iterator<? extends TrackedEventMessage<?>> read = stream.limit(READ_AT_ONCE).iterator();
+                    while (read.hasNext()) {
+                        TrackedEventMessage<?> m = read.next();
                         last = m.trackingToken();
                         if (m instanceof DomainEventMessage<?> d) {
                             batch.add(d);
@@ -135,9 +134,6 @@ public final class EventMirror implements AutoCloseable {
             if (failingSince == 0) {
                 failingSince = now;
             }
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
             return false;
         }
     }
