@@ -1,11 +1,10 @@
 package dev.tidemark.engine.recovery;
 
-import dev.tidemark.engine.basebackup.BackupManifest;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.catalog.api.DumpArchive;
 import dev.tidemark.engine.catalog.api.Policy;
 import dev.tidemark.engine.catalog.mirror.MirroredEvent;
-import dev.tidemark.engine.dump.DumpManifest;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
@@ -63,28 +62,48 @@ final class ManifestRecovery {
             String[] parts = o.key().substring(root.length()).split("/");
             if (parts.length == 3 && parts[0].equals("base") && parts[2].equals("manifest")) {
                 try {
-                    Read<BackupManifest> m = read(repository, o.key(), in -> BackupManifest.fromJson(in, o.key()));
-                    BackupManifest b = m.value();
-                    String startSegment = WalSegment.containing(b.timeline(), Lsn.parse(b.startLsn()), b.walSegmentSize()).name();
-                    long stored = b.objects().stream().mapToLong(BackupManifest.BundleObject::storedBytes).sum();
-                    backups.add(new DatabaseEvent.BaseBackupRequested(databaseId, b.backupId(), "recovered", b.startTime()));
-                    backups.add(new DatabaseEvent.BaseBackupStarted(databaseId, b.backupId(), "recovery", b.fromStandby(), b.startTime()));
-                    backups.add(new DatabaseEvent.BaseBackupCompleted(databaseId, b.backupId(), b.chain(), b.timeline(), b.startLsn(),
-                            startSegment, b.stopLsn(), b.startTime(), b.consistencyTime(), b.totalBytes(), stored, o.key(), m.sha256(),
-                            b.badPages() == null ? 0 : b.badPages().size(), b.consistencyTime()));
-                    earliest = earlier(earliest, b.startTime());
+                    // read as the repository's format, by field name: recovery knows the objects, not the capability that wrote them
+                    Read<JsonNode> m = read(repository, o.key(), json::readTree);
+                    JsonNode b = m.value();
+                    if (b.path("formatVersion").asInt() > 2) {
+                        throw new IOException("manifest format " + b.path("formatVersion").asInt() + " is newer than this Tidemark reads");
+                    }
+                    String backupId = b.path("backupId").asText();
+                    int timeline = b.path("timeline").asInt();
+                    Instant startTime = Instant.parse(b.path("startTime").asText());
+                    Instant consistencyTime = Instant.parse(b.path("consistencyTime").asText());
+                    String startSegment = WalSegment.containing(timeline, Lsn.parse(b.path("startLsn").asText()),
+                            b.path("walSegmentSize").asLong()).name();
+                    long stored = 0;
+                    for (JsonNode bundle : b.path("objects")) {
+                        stored += bundle.path("storedBytes").asLong();
+                    }
+                    backups.add(new DatabaseEvent.BaseBackupRequested(databaseId, backupId, "recovered", startTime));
+                    backups.add(new DatabaseEvent.BaseBackupStarted(databaseId, backupId, "recovery", b.path("fromStandby").asBoolean(),
+                            startTime));
+                    backups.add(new DatabaseEvent.BaseBackupCompleted(databaseId, backupId, b.path("chain").asText(), timeline,
+                            b.path("startLsn").asText(), startSegment, b.path("stopLsn").asText(), startTime, consistencyTime,
+                            b.path("totalBytes").asLong(), stored, o.key(), m.sha256(), b.path("badPages").size(), consistencyTime));
+                    earliest = earlier(earliest, startTime);
                 } catch (IOException | RuntimeException e) {
                     lost.add("base backup " + parts[1] + ": its manifest " + o.key() + " cannot be read (" + e.getMessage() + ")");
                 }
             } else if (parts.length == 3 && parts[0].equals("dump") && parts[2].equals("dump")) {
                 try {
-                    DumpManifest d = read(repository, o.key(), DumpManifest::fromJson).value();
-                    dumps.add(new DatabaseEvent.DumpRequested(databaseId, d.dumpId(), d.archives().stream().map(DumpManifest.Archive::database)
-                            .toList(), "recovered", d.startedAt()));
-                    dumps.add(new DatabaseEvent.DumpStarted(databaseId, d.dumpId(), d.fromStandby(), d.startedAt()));
-                    dumps.add(new DatabaseEvent.DumpCompleted(databaseId, d.dumpId(), d.archives().stream().map(a -> new DumpArchive(
-                            a.database(), a.key(), a.sha256(), a.bytes(), a.storedBytes())).toList(), o.key(), d.finishedAt()));
-                    earliest = earlier(earliest, d.startedAt());
+                    JsonNode d = read(repository, o.key(), json::readTree).value();
+                    String dumpId = d.path("dumpId").asText();
+                    Instant started = Instant.parse(d.path("startedAt").asText());
+                    List<DumpArchive> archives = new ArrayList<>();
+                    for (JsonNode a : d.path("archives")) {
+                        archives.add(new DumpArchive(a.path("database").asText(), a.path("key").asText(), a.path("sha256").asText(),
+                                a.path("bytes").asLong(), a.path("storedBytes").asLong()));
+                    }
+                    dumps.add(new DatabaseEvent.DumpRequested(databaseId, dumpId, archives.stream().map(DumpArchive::database).toList(),
+                            "recovered", started));
+                    dumps.add(new DatabaseEvent.DumpStarted(databaseId, dumpId, d.path("fromStandby").asBoolean(), started));
+                    dumps.add(new DatabaseEvent.DumpCompleted(databaseId, dumpId, archives, o.key(),
+                            Instant.parse(d.path("finishedAt").asText())));
+                    earliest = earlier(earliest, started);
                 } catch (IOException | RuntimeException e) {
                     lost.add("dump " + parts[1] + ": its manifest " + o.key() + " cannot be read (" + e.getMessage() + ")");
                 }
