@@ -50,6 +50,8 @@ import java.util.function.Supplier;
  */
 public final class Engine implements Operations, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+    /** How often committed events are written into the repository (issue 18). */
+    private static final Duration MIRROR_INTERVAL = Duration.ofSeconds(2);
 
     private final EngineConfig config;
     private final Node node;
@@ -108,8 +110,13 @@ public final class Engine implements Operations, AutoCloseable {
         try {
             Files.createDirectories(config.dataDirectory());
             repository = RepositoryFactory.open(config);
-            catalog = Catalog.open(new CatalogSettings(config.dataDirectory().resolve("catalog"), config.catalogJdbcUrl(),
-                    config.catalogUser(), config.catalogPassword(), config.kafkaBootstrap(), config.kafkaTopic(), clock));
+            CatalogSettings catalogSettings = new CatalogSettings(config.dataDirectory().resolve("catalog"), config.catalogJdbcUrl(),
+                    config.catalogUser(), config.catalogPassword(), config.kafkaBootstrap(), config.kafkaTopic(), clock);
+            catalog = Catalog.open(catalogSettings);
+            // issue 18: never silently empty on a repository that holds databases; every event mirrored into the repository
+            catalog = dev.tidemark.engine.recovery.CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(),
+                    () -> Catalog.open(catalogSettings));
+            catalog.mirrorTo(repository, MIRROR_INTERVAL);
             PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
             ServerUser user = ServerUser.detect();
             Node node = new Node(config.nodeId(), config.dataDirectory(), config.workers(), catalog, repository, clock,

@@ -22,6 +22,7 @@ import java.util.Map;
  * @param schedulerEnabled   run the scheduled jobs (weekly base backups, daily dumps, expiry) on this node
  * @param nodeId             this engine node's name in a multi-node setup
  * @param restoreRoots       empty: a restore beside its source may go anywhere the checks allow; else under one of these
+ * @param recoverOnStart     an empty catalog on a repository holding databases: recover it (true) or refuse to start
  */
 public record EngineConfig(
         Path dataDirectory,
@@ -41,10 +42,27 @@ public record EngineConfig(
         Duration walPartialInterval,
         boolean schedulerEnabled,
         String nodeId,
-        List<Path> restoreRoots) {
+        List<Path> restoreRoots,
+        boolean recoverOnStart) {
 
     public EngineConfig {
         restoreRoots = restoreRoots == null ? List.of() : List.copyOf(restoreRoots);
+    }
+
+    /** Recovering an empty catalog at start (issue 18). */
+    public EngineConfig(Path dataDirectory, String catalogJdbcUrl, String catalogUser, String catalogPassword, RepositoryConfig repository,
+                        Path masterKeyFile, boolean encryptionNone, String compression, int compressionLevel, String kafkaBootstrap,
+                        String kafkaTopic, Path pgBinDirectory, Map<String, String> pgPasswords, int workers, Duration walPartialInterval,
+                        boolean schedulerEnabled, String nodeId, List<Path> restoreRoots) {
+        this(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone, compression,
+                compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval, schedulerEnabled,
+                nodeId, restoreRoots, true);
+    }
+
+    public EngineConfig withRecoverOnStart(boolean recover) {
+        return new EngineConfig(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone,
+                compression, compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval,
+                schedulerEnabled, nodeId, restoreRoots, recover);
     }
 
     /** Without restore roots. */

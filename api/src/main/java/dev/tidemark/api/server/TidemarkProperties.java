@@ -38,7 +38,11 @@ public class TidemarkProperties {
         private String jdbcUrl;
         private String user;
         private String password;
+        /** An empty catalog on a repository holding databases: recover it from the repository (issue 18), or refuse to start. */
+        private boolean recoverOnStart = true;
 
+        public boolean isRecoverOnStart() { return recoverOnStart; }
+        public void setRecoverOnStart(boolean v) { recoverOnStart = v; }
         public String getJdbcUrl() { return jdbcUrl; }
         public void setJdbcUrl(String v) { jdbcUrl = v; }
         public String getUser() { return user; }
@@ -121,7 +125,7 @@ public class TidemarkProperties {
                         blank(repository.getAccessKey()), repository.getSecretKey(), repository.getMaxParts()),
                 none ? null : keyFile, none, compression, compressionLevel, blank(kafka.getBootstrapServers()), kafka.getTopic(),
                 pgBinDirectory, Map.copyOf(pgPasswords), workers, walPartialInterval, scheduler.isEnabled(), nodeId,
-                restoreRoots.stream().map(Path::toAbsolutePath).toList());
+                restoreRoots.stream().map(Path::toAbsolutePath).toList()).withRecoverOnStart(catalog.isRecoverOnStart());
     }
 
     private static String blank(String s) {

@@ -75,6 +75,11 @@ public final class Catalog implements AutoCloseable {
     private final Clock clock;
     private final KafkaPublisher publisher;
     private final AutoCloseable connections;
+    // issue 18: the repository mirror of the events, and the import of recovered ones
+    private JdbcEventStorageEngine storage;
+    private JdbcTokenStore tokens;
+    private JdbcTransactions transactions;
+    private volatile dev.tidemark.engine.catalog.mirror.EventMirror mirror;
 
     private Catalog(Configuration axon, CatalogView view, CatalogRows rows, DataSource dataSource, ObjectMapper json, Clock clock, KafkaPublisher publisher,
                     AutoCloseable connections) {
@@ -211,6 +216,9 @@ public final class Catalog implements AutoCloseable {
         Configuration axon = configurer.buildConfiguration();
         axon.start();
         Catalog catalog = new Catalog(axon, view, rows, dataSource, json, settings.clock(), publisher, closeable);
+        catalog.storage = storage; // issue 18
+        catalog.tokens = tokens;
+        catalog.transactions = transactions;
         view.readFrom(id -> stored(storage, id));
         catalog.replayAll();
         view.markAllTold();
@@ -398,8 +406,43 @@ public final class Catalog implements AutoCloseable {
         return axon.eventStore();
     }
 
+    // issue 18 (repository mirror and catalog recovery) from here to close()
+
+    /** Starts writing every event into the repository (see EventMirror), a few seconds behind the commands. */
+    public void mirrorTo(dev.tidemark.storage.Repository repository, Duration interval) {
+        mirror = new dev.tidemark.engine.catalog.mirror.EventMirror(storage, tokens, transactions, repository, json,
+                interval);
+    }
+
+    /** Writes what the repository does not hold yet of the events, now; false when it could not (or another node mirrors). */
+    public boolean flushMirror() {
+        return mirror != null && mirror.catchUp();
+    }
+
+    /** The number of events the store holds of a database (its next sequence number). */
+    public long eventCount(String databaseId) {
+        return storage.lastSequenceNumberFor(databaseId).map(n -> n + 1).orElse(0L);
+    }
+
+    /**
+     * Appends recovered events as they were (ids, sequence numbers, timestamps, metadata) in one transaction; those the store
+     * holds already are skipped, so an import interrupted and run again gives the same store. Returns how many were added.
+     * The catalog's views do not see them: reopen the catalog.
+     */
+    public int importEvents(String databaseId, List<? extends DomainEventMessage<?>> events) {
+        long next = eventCount(databaseId);
+        List<? extends DomainEventMessage<?>> missing = events.stream().filter(e -> e.getSequenceNumber() >= next).toList();
+        if (!missing.isEmpty()) {
+            transactions.executeInTransaction(() -> storage.appendEvents(missing));
+        }
+        return missing.size();
+    }
+
     @Override
     public void close() {
+        if (mirror != null) {
+            mirror.close(); // issue 18: what is left is written before the store closes
+        }
         axon.shutdown();
         if (publisher != null) {
             publisher.close();

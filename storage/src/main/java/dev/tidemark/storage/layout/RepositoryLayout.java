@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
  * db/{database}/base/{backup}/manifest               written last: a base backup without it does not exist
  * db/{database}/base/{backup}/data/{n}               bundles of data-directory files
  * db/{database}/dump/{dump}/dump                     a pg_dump -Fc archive
+ * db/{database}/events/{20 digits}                   catalog events from that sequence number on, a batch
  * </pre>
  * A chain is one PostgreSQL system (system identifier and major version); a re-initialised or upgraded
  * server starts a new chain so WAL of two systems never mixes.
@@ -102,6 +103,18 @@ public final class RepositoryLayout {
 
     public String dumpObject(String database, String dump) {
         return dumpPrefix(database, dump) + "dump";
+    }
+
+    /** Where the catalog's events of a database are kept, in batches named by their first sequence number. */
+    public String eventsPrefix(String database) {
+        return databasePrefix(database) + "events/";
+    }
+
+    public String eventBatch(String database, long firstSequence) {
+        if (firstSequence < 0) {
+            throw new InvalidIdentifierException("event sequence number", Long.toString(firstSequence), "zero or more");
+        }
+        return eventsPrefix(database) + String.format("%020d", firstSequence);
     }
 
     /** Returns value when it matches pattern, otherwise throws an error naming what was expected. */

@@ -1,0 +1,113 @@
+package dev.tidemark.engine.recovery;
+
+import dev.tidemark.engine.Engine;
+import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.operations.BackupView;
+import dev.tidemark.engine.operations.RegisterDatabase;
+import dev.tidemark.engine.operations.RestoreRequest;
+import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.operations.WindowView;
+import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.engine.testing.TableChecksums;
+import dev.tidemark.storage.codec.MasterKey;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+
+import static dev.tidemark.engine.testing.Eventually.await;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The engine's data directory lost and the repository's event objects removed too: a new engine rebuilds the catalog from
+ * the manifests and WAL objects alone, says what it could not recover, and a restore inside the window still works.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ManifestRecoveryTest {
+    private Path tmp;
+    private PostgresCluster cluster;
+
+    @BeforeAll
+    void start() throws Exception {
+        tmp = Files.createTempDirectory("tidemark-manifest-recovery-");
+        ServerUser.detect().ownOne(tmp);
+        MasterKey.generate().writeTo(tmp.resolve("master.key"));
+        cluster = PostgresCluster.start();
+    }
+
+    @AfterAll
+    void stop() {
+        if (cluster != null) {
+            cluster.close();
+        }
+        PostgresCluster.deleteTree(tmp);
+    }
+
+    private EngineConfig config(String data) {
+        EngineConfig c = EngineConfig.singleHost(tmp.resolve(data), tmp.resolve("repo"), tmp.resolve("master.key"));
+        return new EngineConfig(c.dataDirectory(), null, null, null, c.repository(), c.masterKeyFile(), false, "zstd", 3, null,
+                null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+    }
+
+    @Test
+    void withoutTheEventObjectsTheManifestsAndWalRebuildARestorableCatalog() throws Exception {
+        Instant moment;
+        Map<String, String> atMoment;
+        List<String> backups;
+        WindowView lostWindow;
+        try (Engine engine = Engine.start(config("data-1"))) {
+            engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+            BackupView backup = engine.requestBaseBackup("shop", "alice");
+            BackupView done = await(() -> engine.baseBackup("shop", backup.id()), b -> !b.status().matches("requested|running"),
+                    Duration.ofMinutes(2));
+            assertThat(done.status()).as(done.failure()).isEqualTo("completed");
+            cluster.execute("create table orders(id serial primary key, item text)", "insert into orders(item) values ('first')");
+            moment = cluster.serverNow();
+            atMoment = TableChecksums.of(cluster);
+            Thread.sleep(3500); // the rebuilt window ends at the newest WAL upload less a margin of 2 s
+            cluster.execute("insert into orders(item) values ('after the moment')");
+            await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(moment.plusSeconds(3)), Duration.ofSeconds(30));
+            backups = engine.baseBackups("shop").stream().map(BackupView::id).toList();
+            lostWindow = engine.recoveryWindow("shop");
+        }
+        PostgresCluster.deleteTree(tmp.resolve("data-1"));
+        PostgresCluster.deleteTree(tmp.resolve("repo/db/shop/events"));
+
+        try (Engine engine = Engine.start(config("data-2"))) {
+            assertThat(engine.databases()).extracting(d -> d.id()).containsExactly("shop");
+            assertThat(engine.baseBackups("shop")).extracting(BackupView::id).isEqualTo(backups);
+            assertThat(engine.baseBackups("shop")).extracting(BackupView::status).containsOnly("completed");
+            WindowView window = engine.recoveryWindow("shop");
+            assertThat(window.start()).isEqualTo(lostWindow.start());
+            assertThat(window.end()).isAfter(moment);
+            assertThat(engine.events("shop", 0, 100).events()).allSatisfy(e -> assertThat(e.actor()).isEqualTo("recovery"));
+
+            // the connection was only in the events: the operator gives it again
+            engine.changeConnection("shop", new dev.tidemark.engine.operations.ConnectionChange(cluster.url(),
+                    cluster.dataDirectory().toString(), null), "admin");
+            Path target = tmp.resolve("restored");
+            int port = PostgresCluster.freePort();
+            RestoreView requested = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false,
+                    target.toString(), port, false), "bob");
+            RestoreView restored = await(() -> engine.restore("shop", requested.id()), r -> !r.status().matches("requested|running"),
+                    Duration.ofMinutes(3));
+            assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
+            PostgresCluster copy = PostgresCluster.attach(PgServer.factory(cluster.server().binaries(), ServerUser.detect()).at(target), port);
+            try {
+                assertThat(TableChecksums.of(copy)).isEqualTo(atMoment);
+            } finally {
+                copy.stopServer();
+            }
+        }
+    }
+}
