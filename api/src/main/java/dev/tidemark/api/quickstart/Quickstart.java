@@ -191,6 +191,7 @@ public final class Quickstart implements Callable<Integer> {
         out.println();
         out.println(keep ? "Go on from here:" : "Go on from here (run 'tidemark quickstart --keep' to leave everything running for this):");
         out.println("  API:      http://127.0.0.1:" + port + "/v1/databases   (OpenAPI: /v1/openapi)");
+        out.println("  console:  http://127.0.0.1:" + port + "/   (sign in with the token below)");
         out.println("  token:    " + data.resolve("admin.token") + "   (export TIDEMARK_TOKEN=$(cat " + data.resolve("admin.token") + "))");
         out.println("  try:      ./tidemark --help; ./tidemark db list --server http://127.0.0.1:" + port + " --data-dir " + data);
         out.println("            ./tidemark window quickstart --data-dir " + data + " --server http://127.0.0.1:" + port);

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.basebackup;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.node.Jobs;
 import dev.tidemark.engine.operations.BaseBackupDownload;
@@ -30,7 +31,7 @@ public final class BaseBackupDownloads {
             throw new ConflictException("database " + db.id() + " was deregistered with its backups"
                     + " purged: base backup " + backupId + " no longer exists");
         }
-        if (!"completed".equals(backup.status())) {
+        if (backup.status() != JobStatus.COMPLETED) {
             throw new ConflictException("base backup " + backupId + " is " + backup.status()
                     + "; only a completed base backup can be downloaded");
         }

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.basebackup;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
@@ -33,7 +34,7 @@ public final class BaseBackupJob {
         this.repository = node.repository();
         node.events().onOwned(DatabaseEvent.BaseBackupRequested.class, e -> submit(e.databaseId(), e.backupId()));
         node.events().onInterrupted(this::failInterrupted);
-        node.events().onQueued(db -> db.baseBackups().stream().filter(b -> "requested".equals(b.status()))
+        node.events().onQueued(db -> db.baseBackups().stream().filter(b -> b.status() == JobStatus.REQUESTED)
                 .forEach(b -> submit(db.id(), b.id())));
     }
 
@@ -43,7 +44,7 @@ public final class BaseBackupJob {
 
     private void failInterrupted(DatabaseHistory db) {
         for (DatabaseHistory.BaseBackup b : db.baseBackups()) {
-            if ("running".equals(b.status())) {
+            if (b.status() == JobStatus.RUNNING) {
                 new BaseBackupRunner(repository, BaseBackupRunner.Settings.defaults())
                         .removeQuietly(repository.layout().baseBackupPrefix(db.id(), b.id()));
                 node.sendQuietly(new Commands.FailBaseBackup(db.id(), b.id(), Jobs.INTERRUPTED, node.clock().instant()));

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.basebackup;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.node.ReadModel;
@@ -33,13 +34,13 @@ public final class BaseBackupViews {
 
     /** The newest completed base backup, for the database's own view. */
     public Optional<BackupView> lastCompleted(DatabaseHistory h) {
-        return h.baseBackups().stream().filter(b -> "completed".equals(b.status()))
+        return h.baseBackups().stream().filter(b -> b.status() == JobStatus.COMPLETED)
                 .max(Comparator.comparing(DatabaseHistory.BaseBackup::completedAt)).map(b -> view(h, b));
     }
 
     private BackupView view(DatabaseHistory h, DatabaseHistory.BaseBackup b) {
         Progress p = b.inProgress() ? node.progress().of(h.id(), b.id())
-                .orElse(new Progress(b.status(), 0, 0, 0, 0, 0, 0)) : null;
+                .orElse(new Progress(b.status().wire(), 0, 0, 0, 0, 0, 0)) : null;
         return new BackupView(b.id(), ReadModel.shownStatus(h, b.status()), b.trigger(), b.requestedAt(), b.startedAt(), b.completedAt(),
                 b.consistencyTime(), b.startLsn(), b.stopLsn(), b.timeline(), b.bytes(), b.storedBytes(), b.badPages(), b.failure(), p);
     }

@@ -98,16 +98,16 @@ public final class CatalogRows {
             for (String backupId : baseBackupsOf(event)) {
                 Optional<BaseBackup> b = h.baseBackup(backupId);
                 if (b.isPresent()) {
-                    writeBackup(c, id, "base", b.get().id(), b.get().status(), b.get().trigger(), b.get().requestedAt(),
+                    writeBackup(c, id, "base", b.get().id(), b.get().status().wire(), b.get().trigger(), b.get().requestedAt(),
                             b.get().completedAt(), b.get().bytes(), b.get().storedBytes(), b.get());
                 }
             }
             for (String dumpId : dumpsOf(event)) {
                 Optional<Dump> d = h.dump(dumpId);
                 if (d.isPresent()) {
-                    writeBackup(c, id, "dump", d.get().id(), d.get().status(), d.get().trigger(), d.get().requestedAt(),
-                            d.get().completedAt(), "completed".equals(d.get().status()) ? d.get().bytes() : null,
-                            "completed".equals(d.get().status()) ? d.get().storedBytes() : null, d.get());
+                    writeBackup(c, id, "dump", d.get().id(), d.get().status().wire(), d.get().trigger(), d.get().requestedAt(),
+                            d.get().completedAt(), d.get().status() == JobStatus.COMPLETED ? d.get().bytes() : null,
+                            d.get().status() == JobStatus.COMPLETED ? d.get().storedBytes() : null, d.get());
                 }
             }
             if (restoreOf(event) != null) {
@@ -191,7 +191,7 @@ public final class CatalogRows {
     }
 
     private void writeRestore(Connection c, String databaseId, Restore r) throws SQLException {
-        Object[] values = {r.kind(), r.status(), time(r.requestedAt()), time(r.completedAt()), time(r.reachedTime()), text(r)};
+        Object[] values = {r.kind(), r.status().wire(), time(r.requestedAt()), time(r.completedAt()), time(r.reachedTime()), text(r)};
         if (update(c, "update tdm_restore_row set kind = ?, status = ?, requested_at = ?, completed_at = ?, reached_time = ?, detail = ? "
                 + "where database_id = ? and restore_id = ?", values, databaseId, r.id()) == 0) {
             update(c, "insert into tdm_restore_row (kind, status, requested_at, completed_at, reached_time, detail, database_id, "

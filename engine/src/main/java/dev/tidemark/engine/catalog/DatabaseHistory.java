@@ -26,17 +26,17 @@ import java.util.Optional;
 public final class DatabaseHistory {
     public static final long SEGMENT_SIZE = 16L << 20;
 
-    public record BaseBackup(String id, String status, String trigger, Instant requestedAt, Instant startedAt, Instant completedAt,
+    public record BaseBackup(String id, JobStatus status, String trigger, Instant requestedAt, Instant startedAt, Instant completedAt,
                              String node, boolean fromStandby, String chain, Integer timeline, String startLsn, String startSegment,
                              String stopLsn, Instant startTime, Instant consistencyTime, Long bytes, Long storedBytes,
                              String manifestKey, String manifestSha256, Integer badPages, String failure) {
-        BaseBackup with(String newStatus, Instant completed, String newFailure) {
+        BaseBackup with(JobStatus newStatus, Instant completed, String newFailure) {
             return new BaseBackup(id, newStatus, trigger, requestedAt, startedAt, completed, node, fromStandby, chain, timeline, startLsn,
                     startSegment, stopLsn, startTime, consistencyTime, bytes, storedBytes, manifestKey, manifestSha256, badPages, newFailure);
         }
 
         public boolean inProgress() {
-            return "requested".equals(status) || "running".equals(status);
+            return status.inProgress();
         }
 
         public long startSegmentNumber() {
@@ -44,10 +44,10 @@ public final class DatabaseHistory {
         }
     }
 
-    public record Dump(String id, String status, String trigger, List<String> databases, Instant requestedAt, Instant startedAt,
+    public record Dump(String id, JobStatus status, String trigger, List<String> databases, Instant requestedAt, Instant startedAt,
                        Instant completedAt, boolean fromStandby, List<DumpArchive> archives, String manifestKey, String failure) {
         public boolean inProgress() {
-            return "requested".equals(status) || "running".equals(status);
+            return status.inProgress();
         }
 
         public long bytes() {
@@ -59,13 +59,13 @@ public final class DatabaseHistory {
         }
     }
 
-    public record Restore(String id, String status, String kind, Instant targetTime, boolean latest, String targetDir, Integer port,
+    public record Restore(String id, JobStatus status, String kind, Instant targetTime, boolean latest, String targetDir, Integer port,
                           boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain, Integer timeline,
                           String dumpId, String dumpDatabase, String targetDatabase, Instant requestedAt, Instant startedAt,
                           Instant completedAt, Instant reachedTime, String reachedLsn, String dataDirectory, String summary,
                           String failure, boolean leaveStopped) {
         public boolean inProgress() {
-            return "requested".equals(status) || "running".equals(status);
+            return status.inProgress();
         }
     }
 
@@ -130,23 +130,23 @@ public final class DatabaseHistory {
                 pgdata = e.pgdata();
                 standbyUrl = e.standbyUrl();
             }
-            case BaseBackupRequested e -> baseBackups.put(e.backupId(), new BaseBackup(e.backupId(), "requested", e.trigger(), e.at(),
+            case BaseBackupRequested e -> baseBackups.put(e.backupId(), new BaseBackup(e.backupId(), JobStatus.REQUESTED, e.trigger(), e.at(),
                     null, null, null, false, null, null, null, null, null, null, null, null, null, null, null, null, null));
             case BaseBackupStarted e -> {
                 BaseBackup b = baseBackups.get(e.backupId());
-                baseBackups.put(b.id(), new BaseBackup(b.id(), "running", b.trigger(), b.requestedAt(), e.at(), null, e.node(),
+                baseBackups.put(b.id(), new BaseBackup(b.id(), JobStatus.RUNNING, b.trigger(), b.requestedAt(), e.at(), null, e.node(),
                         e.fromStandby(), null, null, null, null, null, null, null, null, null, null, null, null, null));
             }
             case BaseBackupCompleted e -> {
                 BaseBackup b = baseBackups.get(e.backupId());
-                baseBackups.put(b.id(), new BaseBackup(b.id(), "completed", b.trigger(), b.requestedAt(), b.startedAt(), e.at(), b.node(),
+                baseBackups.put(b.id(), new BaseBackup(b.id(), JobStatus.COMPLETED, b.trigger(), b.requestedAt(), b.startedAt(), e.at(), b.node(),
                         b.fromStandby(), e.chain(), e.timeline(), e.startLsn(), e.startSegment(), e.stopLsn(), e.startTime(),
                         e.consistencyTime(), e.bytes(), e.storedBytes(), e.manifestKey(), e.manifestSha256(), e.badPages(), null));
                 if (chain == null) {
                     chain = e.chain();
                 }
             }
-            case BaseBackupFailed e -> baseBackups.computeIfPresent(e.backupId(), (k, b) -> b.with("failed", e.at(), e.reason()));
+            case BaseBackupFailed e -> baseBackups.computeIfPresent(e.backupId(), (k, b) -> b.with(JobStatus.FAILED, e.at(), e.reason()));
             case WalArchived e -> addWal(e);
             case WalMissing e -> {
                 for (String segment : e.segments()) {
@@ -160,24 +160,24 @@ public final class DatabaseHistory {
                 changedToChain = e.actualChain();
                 status = "chain-changed";
             }
-            case DumpRequested e -> dumps.put(e.dumpId(), new Dump(e.dumpId(), "requested", e.trigger(), List.copyOf(e.databases()),
+            case DumpRequested e -> dumps.put(e.dumpId(), new Dump(e.dumpId(), JobStatus.REQUESTED, e.trigger(), List.copyOf(e.databases()),
                     e.at(), null, null, false, List.of(), null, null));
-            case DumpStarted e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), "running", d.trigger(), d.databases(),
+            case DumpStarted e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), JobStatus.RUNNING, d.trigger(), d.databases(),
                     d.requestedAt(), e.at(), null, e.fromStandby(), List.of(), null, null));
-            case DumpCompleted e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), "completed", d.trigger(),
+            case DumpCompleted e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), JobStatus.COMPLETED, d.trigger(),
                     d.databases(), d.requestedAt(), d.startedAt(), e.at(), d.fromStandby(), List.copyOf(e.archives()),
                     e.manifestKey(), null));
-            case DumpFailed e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), "failed", d.trigger(), d.databases(),
+            case DumpFailed e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), JobStatus.FAILED, d.trigger(), d.databases(),
                     d.requestedAt(), d.startedAt(), e.at(), d.fromStandby(), List.of(), null, e.reason()));
-            case RestoreRequested e -> restores.put(e.restoreId(), new Restore(e.restoreId(), "requested", e.kind(), e.targetTime(),
+            case RestoreRequested e -> restores.put(e.restoreId(), new Restore(e.restoreId(), JobStatus.REQUESTED, e.kind(), e.targetTime(),
                     e.latest(), e.targetDir(), e.port(), e.inPlace(), e.backupId(), e.manifestKey(), e.manifestSha256(), e.chain(),
                     e.timeline(), e.dumpId(), e.dumpDatabase(), e.targetDatabase(), e.at(), null, null, null, null, null, null, null,
                     e.leaveStopped()));
-            case RestoreStarted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "running", e.at(), null, null, null,
+            case RestoreStarted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, JobStatus.RUNNING, e.at(), null, null, null,
                     null, null, null));
-            case RestoreCompleted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "completed", r.startedAt(), e.at(),
+            case RestoreCompleted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, JobStatus.COMPLETED, r.startedAt(), e.at(),
                     e.reachedTime(), e.reachedLsn(), e.dataDirectory(), e.summary(), null));
-            case RestoreFailed e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, "failed", r.startedAt(), e.at(),
+            case RestoreFailed e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, JobStatus.FAILED, r.startedAt(), e.at(),
                     null, null, null, null, e.reason()));
             case BackupsExpired e -> expire(e);
             case DatabaseDeregistered e -> {
@@ -187,7 +187,7 @@ public final class DatabaseHistory {
         }
     }
 
-    private static Restore restore(Restore r, String status, Instant started, Instant completed, Instant reached, String lsn,
+    private static Restore restore(Restore r, JobStatus status, Instant started, Instant completed, Instant reached, String lsn,
                                    String dataDirectory, String summary, String failure) {
         return new Restore(r.id(), status, r.kind(), r.targetTime(), r.latest(), r.targetDir(), r.port(), r.inPlace(), r.backupId(),
                 r.manifestKey(), r.manifestSha256(), r.chain(), r.timeline(), r.dumpId(), r.dumpDatabase(), r.targetDatabase(),
@@ -226,7 +226,7 @@ public final class DatabaseHistory {
                 if (n > r.first()) {
                     Lsn gap = new WalSegment(timeline, n, SEGMENT_SIZE).start();
                     Instant known = baseBackups.values().stream()
-                            .filter(b -> "completed".equals(b.status()) && walChain.equals(b.chain()) && b.stopLsn() != null
+                            .filter(b -> b.status() == JobStatus.COMPLETED && walChain.equals(b.chain()) && b.stopLsn() != null
                                     && Lsn.parse(b.stopLsn()).compareTo(gap) < 0)
                             .map(BaseBackup::consistencyTime).max(Comparator.naturalOrder()).orElse(r.firstTime());
                     wal.add(new WalRange(r.chain(), r.timeline(), r.first(), n - 1, r.firstTime(), later(r.firstTime(), known),
@@ -250,10 +250,10 @@ public final class DatabaseHistory {
 
     private void expire(BackupsExpired e) {
         for (String backupId : e.baseBackupIds()) {
-            baseBackups.computeIfPresent(backupId, (k, b) -> b.with("expired", b.completedAt(), null));
+            baseBackups.computeIfPresent(backupId, (k, b) -> b.with(JobStatus.EXPIRED, b.completedAt(), null));
         }
         for (String dumpId : e.dumpIds()) {
-            dumps.computeIfPresent(dumpId, (k, d) -> new Dump(d.id(), "expired", d.trigger(), d.databases(), d.requestedAt(),
+            dumps.computeIfPresent(dumpId, (k, d) -> new Dump(d.id(), JobStatus.EXPIRED, d.trigger(), d.databases(), d.requestedAt(),
                     d.startedAt(), d.completedAt(), d.fromStandby(), d.archives(), d.manifestKey(), null));
         }
         for (WalCut cut : e.walCuts()) {

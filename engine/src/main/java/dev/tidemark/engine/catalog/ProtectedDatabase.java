@@ -102,7 +102,7 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(StartBaseBackup c) {
         BaseBackup b = backup(c.backupId());
-        if (!"requested".equals(b.status())) {
+        if (b.status() != JobStatus.REQUESTED) {
             throw CatalogRejection.conflict("base backup " + b.id() + " is " + b.status() + ", not requested");
         }
         apply(new BaseBackupStarted(id, b.id(), c.node(), c.fromStandby(), c.at()));
@@ -111,7 +111,7 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(CompleteBaseBackup c) {
         BaseBackup b = backup(c.backupId());
-        if (!"running".equals(b.status())) {
+        if (b.status() != JobStatus.RUNNING) {
             throw CatalogRejection.conflict("base backup " + b.id() + " is " + b.status() + "; only a running backup can complete");
         }
         apply(new BaseBackupCompleted(id, b.id(), c.chain(), c.timeline(), c.startLsn(), c.startSegment(), c.stopLsn(), c.startTime(),
@@ -205,7 +205,7 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(StartDump c) {
         DatabaseHistory.Dump d = dump(c.dumpId());
-        if (!"requested".equals(d.status())) {
+        if (d.status() != JobStatus.REQUESTED) {
             throw CatalogRejection.conflict("dump " + d.id() + " is " + d.status() + ", not requested");
         }
         apply(new DumpStarted(id, d.id(), c.fromStandby(), c.at()));
@@ -214,7 +214,7 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(CompleteDump c) {
         DatabaseHistory.Dump d = dump(c.dumpId());
-        if (!"running".equals(d.status())) {
+        if (d.status() != JobStatus.RUNNING) {
             throw CatalogRejection.conflict("dump " + d.id() + " is " + d.status() + "; only a running dump can complete");
         }
         apply(new DumpCompleted(id, d.id(), List.copyOf(c.archives()), c.manifestKey(), c.at()));
@@ -242,7 +242,7 @@ public class ProtectedDatabase {
         }
         if ("dump".equals(c.kind())) {
             DatabaseHistory.Dump d = dump(c.dumpId());
-            if (!"completed".equals(d.status())) {
+            if (d.status() != JobStatus.COMPLETED) {
                 throw CatalogRejection.conflict("dump " + d.id() + " is " + d.status() + "; only a completed dump can be restored");
             }
             if (d.archives().stream().noneMatch(a -> a.database().equals(c.dumpDatabase()))) {
@@ -270,7 +270,7 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(StartRestore c) {
         DatabaseHistory.Restore r = restore(c.restoreId());
-        if (!"requested".equals(r.status())) {
+        if (r.status() != JobStatus.REQUESTED) {
             throw CatalogRejection.conflict("restore " + r.id() + " is " + r.status() + ", not requested");
         }
         apply(new RestoreStarted(id, r.id(), c.at()));
@@ -279,7 +279,7 @@ public class ProtectedDatabase {
     @CommandHandler
     public void handle(CompleteRestore c) {
         DatabaseHistory.Restore r = restore(c.restoreId());
-        if (!"running".equals(r.status())) {
+        if (r.status() != JobStatus.RUNNING) {
             throw CatalogRejection.conflict("restore " + r.id() + " is " + r.status() + "; only a running restore can complete");
         }
         apply(new RestoreCompleted(id, r.id(), c.reachedTime(), c.reachedLsn(), c.timeline(), c.dataDirectory(), c.port(), c.summary(),

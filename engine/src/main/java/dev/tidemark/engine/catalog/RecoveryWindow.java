@@ -72,14 +72,14 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
     public static RecoveryWindow of(DatabaseHistory history, Instant now, LiveWal live) {
         List<Gap> rolledBack = new ArrayList<>();
         for (DatabaseHistory.Restore r : history.restores()) {
-            if (r.inPlace() && "completed".equals(r.status()) && r.targetTime() != null && !r.latest() && r.completedAt() != null
+            if (r.inPlace() && r.status() == JobStatus.COMPLETED && r.targetTime() != null && !r.latest() && r.completedAt() != null
                     && r.targetTime().isBefore(r.completedAt())) {
                 rolledBack.add(new Gap(r.targetTime(), r.completedAt(), r.id()));
             }
         }
         List<Usable> usable = new ArrayList<>();
         for (BaseBackup b : history.baseBackups()) {
-            if (!"completed".equals(b.status()) || b.startSegment() == null) {
+            if (b.status() != JobStatus.COMPLETED || b.startSegment() == null) {
                 continue;
             }
             if (rolledBack.stream().anyMatch(g -> g.holds(b.consistencyTime()))) {
@@ -88,7 +88,7 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
             walEnd(history, b, live).filter(end -> !end.isBefore(b.consistencyTime())).ifPresent(end -> usable.add(new Usable(b, end)));
         }
         if (usable.isEmpty()) {
-            boolean any = history.baseBackups().stream().anyMatch(b -> "completed".equals(b.status()));
+            boolean any = history.baseBackups().stream().anyMatch(b -> b.status() == JobStatus.COMPLETED);
             return new RecoveryWindow(null, null, List.of(), any
                     ? "no completed base backup has continuous WAL after it; take a new base backup"
                     : "no base backup has completed yet");

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.dump;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.api.DumpArchive;
 import dev.tidemark.engine.operations.ConflictException;
@@ -29,7 +30,7 @@ public final class DumpDownloads {
             throw new ConflictException("database " + db.id() + " was deregistered with its backups"
                     + " purged: dump " + dumpId + " no longer exists");
         }
-        if (!"completed".equals(dump.status())) {
+        if (dump.status() != JobStatus.COMPLETED) {
             throw new ConflictException("dump " + dumpId + " is " + dump.status()
                     + "; only a completed dump can be downloaded");
         }

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.dump;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.basebackup.BaseBackupViews;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.api.Commands;
@@ -40,7 +41,7 @@ public final class DumpJob {
         this.binaries = binaries;
         node.events().onOwned(DatabaseEvent.DumpRequested.class, e -> submit(e.databaseId(), e.dumpId()));
         node.events().onInterrupted(this::failInterrupted);
-        node.events().onQueued(db -> db.dumps().stream().filter(d -> "requested".equals(d.status()))
+        node.events().onQueued(db -> db.dumps().stream().filter(d -> d.status() == JobStatus.REQUESTED)
                 .forEach(d -> submit(db.id(), d.id())));
     }
 
@@ -50,7 +51,7 @@ public final class DumpJob {
 
     private void failInterrupted(DatabaseHistory db) {
         for (DatabaseHistory.Dump d : db.dumps()) {
-            if ("running".equals(d.status())) {
+            if (d.status() == JobStatus.RUNNING) {
                 new DumpRunner(node.repository(), binaries).removeQuietly(node.repository().layout().dumpPrefix(db.id(), d.id()));
                 node.sendQuietly(new Commands.FailDump(db.id(), d.id(), Jobs.INTERRUPTED, node.clock().instant()));
                 LOG.warn("dump {} of {} was interrupted by an engine stop: marked failed, its objects removed", d.id(), db.id());

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.dump;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.basebackup.BackupProgress;
 import dev.tidemark.engine.basebackup.BaseBackupViews;
 import dev.tidemark.engine.catalog.CatalogRejection;
@@ -43,7 +44,7 @@ public final class DumpRestore {
             }
         });
         node.events().onInterrupted(this::failInterrupted);
-        node.events().onQueued(db -> db.restores().stream().filter(r -> KIND.equals(r.kind()) && "requested".equals(r.status()))
+        node.events().onQueued(db -> db.restores().stream().filter(r -> KIND.equals(r.kind()) && r.status() == JobStatus.REQUESTED)
                 .forEach(r -> submit(db.id(), r.id())));
     }
 
@@ -135,7 +136,7 @@ public final class DumpRestore {
 
     private void failInterrupted(DatabaseHistory db) {
         for (DatabaseHistory.Restore r : db.restores()) {
-            if (KIND.equals(r.kind()) && "running".equals(r.status())) {
+            if (KIND.equals(r.kind()) && r.status() == JobStatus.RUNNING) {
                 String advice = " (its pg_restore, one transaction, may have run on without the engine: database "
                         + r.targetDatabase() + " then holds the whole dump or nothing of it; look before asking again, which"
                         + " needs replace if it holds anything)";

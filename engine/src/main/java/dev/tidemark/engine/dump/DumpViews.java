@@ -1,5 +1,6 @@
 package dev.tidemark.engine.dump;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.node.ReadModel;
@@ -33,16 +34,16 @@ public final class DumpViews {
 
     /** The newest completed dump, for the database's own view. */
     public Optional<DumpView> lastCompleted(DatabaseHistory h) {
-        return h.dumps().stream().filter(d -> "completed".equals(d.status()))
+        return h.dumps().stream().filter(d -> d.status() == JobStatus.COMPLETED)
                 .max(Comparator.comparing(DatabaseHistory.Dump::completedAt)).map(d -> view(h, d));
     }
 
     private DumpView view(DatabaseHistory h, DatabaseHistory.Dump d) {
         Progress p = d.inProgress() ? node.progress().of(h.id(), d.id())
-                .orElse(new Progress(d.status(), 0, 0, 0, 0, 0, 0)) : null;
-        List<String> databases = "completed".equals(d.status()) || "expired".equals(d.status())
+                .orElse(new Progress(d.status().wire(), 0, 0, 0, 0, 0, 0)) : null;
+        List<String> databases = d.status() == JobStatus.COMPLETED || d.status() == JobStatus.EXPIRED
                 ? d.archives().stream().map(a -> a.database()).toList() : d.databases();
-        boolean stored = "completed".equals(d.status()) || "expired".equals(d.status());
+        boolean stored = d.status() == JobStatus.COMPLETED || d.status() == JobStatus.EXPIRED;
         return new DumpView(d.id(), ReadModel.shownStatus(h, d.status()), d.trigger(), d.requestedAt(), d.completedAt(), databases,
                 stored ? d.bytes() : null, stored ? d.storedBytes() : null, d.failure(), p);
     }

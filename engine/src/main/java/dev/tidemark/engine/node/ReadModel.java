@@ -3,6 +3,7 @@ package dev.tidemark.engine.node;
 import dev.tidemark.engine.catalog.Catalog;
 import dev.tidemark.engine.catalog.CatalogRows;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +40,7 @@ public final class ReadModel {
     }
 
     /** A backup of a database deregistered with purge is gone whatever it was: listed as "purged". */
-    public static String shownStatus(DatabaseHistory h, String status) {
-        return h.purged() && ("completed".equals(status) || "expired".equals(status)) ? "purged" : status;
+    public static String shownStatus(DatabaseHistory h, JobStatus status) {
+        return h.purged() && (status == JobStatus.COMPLETED || status == JobStatus.EXPIRED) ? "purged" : status.wire();
     }
 }

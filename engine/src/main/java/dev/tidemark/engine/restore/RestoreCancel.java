@@ -1,5 +1,6 @@
 package dev.tidemark.engine.restore;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.CatalogRejection;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.node.Node;
@@ -23,7 +24,7 @@ public final class RestoreCancel {
         DatabaseHistory h = node.history(databaseId);
         DatabaseHistory.Restore r = h.restore(restoreId).orElseThrow(() -> new NotFoundException(
                 "database " + databaseId + " has no restore " + restoreId));
-        if (!"requested".equals(r.status()) && !"running".equals(r.status())) {
+        if (r.status() != JobStatus.REQUESTED && r.status() != JobStatus.RUNNING) {
             throw CatalogRejection.conflict("restore " + restoreId + " is " + r.status() + ": there is nothing to cancel");
         }
         if ("dump".equals(r.kind())) {

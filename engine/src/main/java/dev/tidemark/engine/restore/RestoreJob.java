@@ -1,5 +1,6 @@
 package dev.tidemark.engine.restore;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.basebackup.BaseBackupViews;
 import dev.tidemark.engine.catalog.CatalogRejection;
 import dev.tidemark.engine.catalog.DatabaseHistory;
@@ -54,7 +55,7 @@ public final class RestoreJob {
             }
         });
         node.events().onInterrupted(this::failInterrupted);
-        node.events().onQueued(db -> db.restores().stream().filter(r -> KIND.equals(r.kind()) && "requested".equals(r.status()))
+        node.events().onQueued(db -> db.restores().stream().filter(r -> KIND.equals(r.kind()) && r.status() == JobStatus.REQUESTED)
                 .forEach(r -> submit(db.id(), r.id())));
     }
 
@@ -167,7 +168,7 @@ public final class RestoreJob {
 
     private void failInterrupted(DatabaseHistory db) {
         for (DatabaseHistory.Restore r : db.restores()) {
-            if (KIND.equals(r.kind()) && "running".equals(r.status())) {
+            if (KIND.equals(r.kind()) && r.status() == JobStatus.RUNNING) {
                 Path dir = r.inPlace() ? Path.of(db.pgdata()) : r.targetDir() == null ? null : Path.of(r.targetDir());
                 String stopped = dir == null ? "" : stopRestoredServer(dir, r.id());
                 String advice = r.inPlace()

@@ -36,13 +36,13 @@ public final class RestoreViews {
 
     private RestoreView view(DatabaseHistory h, DatabaseHistory.Restore r) {
         Progress p = r.inProgress() ? node.progress().of(h.id(), r.id())
-                .orElse(new Progress(r.status(), 0, 0, 0, 0, 0, 0)) : null;
+                .orElse(new Progress(r.status().wire(), 0, 0, 0, 0, 0, 0)) : null;
         String target = "dump".equals(r.kind()) ? "dump " + r.dumpId() + " (" + r.dumpDatabase() + " -> " + r.targetDatabase() + ")"
                 : RecoveryTarget.of(r).toString();
         // in place: the directory the restore recorded when it ended (a later connection change names another one)
         String directory = r.inPlace() ? (r.dataDirectory() != null ? r.dataDirectory() : h.pgdata()) : r.targetDir();
         Integer port = r.inPlace() ? Integer.valueOf(node.primary(h).port()) : r.port();
-        return new RestoreView(r.id(), r.status(), target, r.backupId(), directory, port, r.inPlace(), r.requestedAt(), r.startedAt(),
+        return new RestoreView(r.id(), r.status().wire(), target, r.backupId(), directory, port, r.inPlace(), r.requestedAt(), r.startedAt(),
                 r.completedAt(), r.reachedTime(), r.summary(), r.failure(), p);
     }
 

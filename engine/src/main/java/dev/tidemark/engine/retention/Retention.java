@@ -1,5 +1,6 @@
 package dev.tidemark.engine.retention;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 
 import dev.tidemark.engine.catalog.DatabaseHistory.BaseBackup;
@@ -44,7 +45,7 @@ public record Retention(List<String> baseBackupIds, List<String> dumpIds, List<W
     public static Retention expire(DatabaseHistory history, Instant now) {
         Policy policy = history.policy();
         Instant floor = now.minus(policy.window());
-        List<BaseBackup> completed = history.baseBackups().stream().filter(b -> "completed".equals(b.status()))
+        List<BaseBackup> completed = history.baseBackups().stream().filter(b -> b.status() == JobStatus.COMPLETED)
                 .sorted(Comparator.comparing(BaseBackup::consistencyTime)).toList();
         Set<String> keep = new HashSet<>();
         BaseBackup anchor = null;
@@ -100,13 +101,13 @@ public record Retention(List<String> baseBackupIds, List<String> dumpIds, List<W
     static List<String> expiredDumps(List<Dump> dumps, Policy policy, Instant now) {
         LocalDate today = now.atZone(ZoneOffset.UTC).toLocalDate();
         List<String> expired = new ArrayList<>();
-        List<Dump> manual = dumps.stream().filter(d -> "completed".equals(d.status()) && "manual".equals(d.trigger()))
+        List<Dump> manual = dumps.stream().filter(d -> d.status() == JobStatus.COMPLETED && "manual".equals(d.trigger()))
                 .sorted(Comparator.comparing(Dump::requestedAt).reversed()).toList();
         for (int i = policy.manualDumps(); i < manual.size(); i++) {
             expired.add(manual.get(i).id());
         }
         Map<LocalDate, Dump> newestOfDay = new LinkedHashMap<>();
-        List<Dump> scheduled = dumps.stream().filter(d -> "completed".equals(d.status()) && !"manual".equals(d.trigger()))
+        List<Dump> scheduled = dumps.stream().filter(d -> d.status() == JobStatus.COMPLETED && !"manual".equals(d.trigger()))
                 .sorted(Comparator.comparing(Dump::requestedAt)).toList();
         for (Dump d : scheduled) {
             newestOfDay.put(day(d), d);

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.schedule;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.basebackup.BackupManifest;
 import dev.tidemark.engine.basebackup.BaseBackupRequest;
 import dev.tidemark.engine.catalog.CatalogRejection;
@@ -82,7 +83,7 @@ public final class ScheduledTick implements Runnable {
         if (anyBackup && !Schedules.due(weekly, lastBackup) && !weekly.equals(slotCovered.put(h.id(), weekly))
                 && lastBackup != null && lastBackup.isAfter(weekly)) {
             h.baseBackups().stream().filter(b -> b.requestedAt().equals(lastBackup)).findFirst()
-                    .filter(b -> !"scheduled".equals(b.trigger()) && !"failed".equals(b.status()))
+                    .filter(b -> !"scheduled".equals(b.trigger()) && b.status() != JobStatus.FAILED)
                     .ifPresent(b -> LOG.info("scheduled base backup of {} for {} not asked for: base backup {} ({}) was asked for after"
                             + " that slot and counts for it", h.id(), weekly, b.id(), b.trigger()));
         }
@@ -127,9 +128,9 @@ public final class ScheduledTick implements Runnable {
      * Not again within an hour of such a backup failing; nothing when the server cannot be asked now.
      */
     private Optional<String> tablespaceNotInNewestBackup(DatabaseHistory h, Instant now) {
-        Optional<DatabaseHistory.BaseBackup> newest = h.baseBackups().stream().filter(b -> "completed".equals(b.status()))
+        Optional<DatabaseHistory.BaseBackup> newest = h.baseBackups().stream().filter(b -> b.status() == JobStatus.COMPLETED)
                 .max(Comparator.comparing(DatabaseHistory.BaseBackup::completedAt));
-        boolean failedLately = h.baseBackups().stream().anyMatch(b -> "tablespace".equals(b.trigger()) && "failed".equals(b.status())
+        boolean failedLately = h.baseBackups().stream().anyMatch(b -> "tablespace".equals(b.trigger()) && b.status() == JobStatus.FAILED
                 && b.requestedAt().isAfter(now.minus(Duration.ofHours(1))))
                 // one that began before the CREATE anyway (a standby with no restartpoint since): not again at every tick
                 || h.baseBackups().stream().filter(b -> "tablespace".equals(b.trigger()))

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.schedule;
 
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.node.Jobs;
 
@@ -14,7 +15,7 @@ final class SlotRules {
     }
 
     /** A base backup or dump, as far as the scheduler weighs it against its slot. */
-    record SlotJob(String status, String trigger, String failure, Instant requestedAt) {
+    record SlotJob(JobStatus status, String trigger, String failure, Instant requestedAt) {
         static SlotJob of(DatabaseHistory.BaseBackup b) {
             return new SlotJob(b.status(), b.trigger(), b.failure(), b.requestedAt());
         }
@@ -38,7 +39,7 @@ final class SlotRules {
         Instant hourAgo = now.minus(Duration.ofHours(1));
         boolean retryInterrupted = jobs.stream()
                 .filter(j -> !"manual".equals(j.trigger()) && j.interrupted() && j.requestedAt().isAfter(hourAgo)).count() <= 1;
-        return j -> !"failed".equals(j.status())
+        return j -> j.status() != JobStatus.FAILED
                 || !"manual".equals(j.trigger()) && !(retryInterrupted && j.interrupted()) && j.requestedAt().isAfter(hourAgo);
     }
 }

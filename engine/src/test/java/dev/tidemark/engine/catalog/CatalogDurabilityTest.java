@@ -102,7 +102,7 @@ class CatalogDurabilityTest {
             }
             try (Catalog reopened = Catalog.open(settings)) {
                 DatabaseHistory h = reopened.view().database("pg").orElseThrow();
-                assertThat(h.dumps()).hasSize(250).allMatch(d -> "failed".equals(d.status()));
+                assertThat(h.dumps()).hasSize(250).allMatch(d -> d.status() == JobStatus.FAILED);
                 assertThat(reopened.events("pg", 0, 3).events().get(0).actor()).isEqualTo("alice");
                 reopened.send(new dev.tidemark.engine.catalog.api.Commands.RequestDump("pg", "after-snapshot", List.of(), "manual",
                         java.time.Instant.now()), "alice");
@@ -159,7 +159,7 @@ class CatalogDurabilityTest {
                                 h -> h.version() == stored.version(), java.time.Duration.ofSeconds(30));
                         assertThat(seen.dumps()).isEqualTo(stored.dumps());
                     }
-                    assertThat(stored.dumps()).isNotEmpty().allMatch(d -> "failed".equals(d.status()));
+                    assertThat(stored.dumps()).isNotEmpty().allMatch(d -> d.status() == JobStatus.FAILED);
                 }
             }
         }

@@ -99,9 +99,9 @@ class CatalogRowsTest {
                     .sorted(Comparator.comparing(DatabaseHistory.BaseBackup::requestedAt).reversed()).toList());
             assertThat(rows.dumps("shop")).containsExactlyInAnyOrderElementsOf(h.dumps());
             assertThat(rows.dumps("shop")).filteredOn(d -> d.id().equals("d1")).singleElement()
-                    .extracting(DatabaseHistory.Dump::status).isEqualTo("expired");
+                    .extracting(DatabaseHistory.Dump::status).isEqualTo(JobStatus.EXPIRED);
             assertThat(rows.restores("shop")).isEqualTo(h.restores());
-            assertThat(rows.restores("shop").get(0).status()).isEqualTo("running");
+            assertThat(rows.restores("shop").get(0).status()).isEqualTo(JobStatus.RUNNING);
             CatalogRows.DatabaseRow row = rows.database("shop").orElseThrow();
             assertThat(row.version()).isEqualTo(h.version());
             assertThat(row.windowStart()).isEqualTo(t.plusSeconds(5));
@@ -125,7 +125,7 @@ class CatalogRowsTest {
                     "node-1");
             long version = reopened.view().database("shop").orElseThrow().version();
             assertThat(reopened.rows().awaitVersion("shop", version, Duration.ofSeconds(30))).isTrue();
-            assertThat(reopened.rows().restores("shop").get(0).status()).isEqualTo("completed");
+            assertThat(reopened.rows().restores("shop").get(0).status()).isEqualTo(JobStatus.COMPLETED);
             assertThat(reopened.rows().restores("shop")).isEqualTo(reopened.view().database("shop").orElseThrow().restores());
         }
     }

@@ -82,7 +82,7 @@ class RetentionTest {
             Retention r = Retention.expire(h.get(), later);
             h.apply(new DatabaseEvent.BackupsExpired("db", r.baseBackupIds(), r.dumpIds(), r.walCuts(), later));
         }
-        Set<String> kept = h.get().dumps().stream().filter(d -> "completed".equals(d.status())).map(DatabaseHistory.Dump::id)
+        Set<String> kept = h.get().dumps().stream().filter(d -> d.status() == JobStatus.COMPLETED).map(DatabaseHistory.Dump::id)
                 .collect(Collectors.toCollection(TreeSet::new));
 
         Set<String> expected = new TreeSet<>();
