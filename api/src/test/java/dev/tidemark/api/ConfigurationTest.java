@@ -29,6 +29,21 @@ class ConfigurationTest {
     }
 
     @Test
+    void aSecretNamingAnUnsetVariableIsRefusedAtStartWithItsName(@TempDir Path dir) {
+        TidemarkProperties p = new TidemarkProperties();
+        p.setDataDirectory(dir);
+        p.getRepository().setSecretKey("${S3_SECRET_KEY}");
+        assertThatThrownBy(p::toEngineConfig).hasMessageContaining("tidemark.repository.secret-key names the variable S3_SECRET_KEY")
+                .hasMessageContaining("not set");
+        p.getRepository().setSecretKey("plain");
+        p.getCatalog().setPassword("${CATALOG_PASSWORD}");
+        assertThatThrownBy(p::toEngineConfig).hasMessageContaining("tidemark.catalog.password names the variable CATALOG_PASSWORD");
+        p.getCatalog().setPassword(null);
+        p.getPgPasswords().put("shop-eu", "${SHOP_PASSWORD:}");
+        assertThatThrownBy(p::toEngineConfig).hasMessageContaining("tidemark.pg-passwords.shop-eu names the variable SHOP_PASSWORD");
+    }
+
+    @Test
     void aFileRepositoryDefaultsUnderTheDataDirectoryWithAKeyBesideIt(@TempDir Path dir) {
         TidemarkProperties p = new TidemarkProperties();
         p.setDataDirectory(dir);

@@ -60,7 +60,10 @@ public final class RepositoryFactory {
         } else {
             throw new IllegalArgumentException("repository URI '" + repo.uri() + "' has an unknown scheme: use file:///path or s3://bucket/prefix");
         }
-        LOG.info("repository {} ({}, {})", store.describe() + (prefix.isEmpty() ? "" : "/" + prefix),
+        // s3://bucket/prefix at ENDPOINT: the prefix belongs to the bucket, not to the endpoint
+        String where = s3 ? "s3://" + uri.getHost() + (prefix.isEmpty() ? "" : "/" + prefix) + " at " + repo.endpoint()
+                : store.describe() + (prefix.isEmpty() ? "" : "/" + prefix);
+        LOG.info("repository {} ({}, {})", where,
                 key == null ? "not encrypted" : "AES-256-GCM, master key " + key.fingerprint(), compression.name().toLowerCase());
         Repository repository = new Repository(store, new RepositoryLayout(prefix), codec);
         checkKey(repository, key);

@@ -109,6 +109,11 @@ public class TidemarkProperties {
 
     /** The engine's configuration; refuses an S3 repository without a key unless encryption is explicitly none. */
     public EngineConfig toEngineConfig() {
+        unresolved("tidemark.repository.secret-key", repository.getSecretKey());
+        unresolved("tidemark.repository.access-key", repository.getAccessKey());
+        unresolved("tidemark.catalog.password", catalog.getPassword());
+        unresolved("tidemark.catalog.jdbc-url", catalog.getJdbcUrl());
+        pgPasswords.forEach((id, password) -> unresolved("tidemark.pg-passwords." + id, password));
         boolean none = "none".equalsIgnoreCase(encryption);
         if (!none && !"aes-256-gcm".equalsIgnoreCase(encryption)) {
             throw new IllegalArgumentException("tidemark.encryption is '" + encryption + "': use aes-256-gcm (the default) or none");
@@ -126,6 +131,19 @@ public class TidemarkProperties {
                 none ? null : keyFile, none, compression, compressionLevel, blank(kafka.getBootstrapServers()), kafka.getTopic(),
                 pgBinDirectory, Map.copyOf(pgPasswords), workers, walPartialInterval, scheduler.isEnabled(), nodeId,
                 restoreRoots.stream().map(Path::toAbsolutePath).toList()).withRecoverOnStart(catalog.isRecoverOnStart());
+    }
+
+    /**
+     * A value that is still a ${VARIABLE} names an environment variable that is not set: said at start, instead of
+     * surfacing later as an authentication failure with the placeholder as the secret.
+     */
+    private static void unresolved(String key, String value) {
+        if (value != null && value.contains("${")) {
+            String variable = value.substring(value.indexOf("${") + 2, value.indexOf('}', value.indexOf("${")) < 0 ? value.length()
+                    : value.indexOf('}', value.indexOf("${")));
+            throw new IllegalArgumentException(key + " names the variable " + variable.replaceAll(":.*", "")
+                    + ", which is not set in the engine's environment: set it, or give the value in the configuration");
+        }
     }
 
     private static String blank(String s) {

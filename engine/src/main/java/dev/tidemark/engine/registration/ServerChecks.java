@@ -45,13 +45,14 @@ final class ServerChecks {
                     + pgdataText + "'");
         }
         PgConnections primary = node.credentials().server(databaseId, pgUrl);
-        ServerFacts primaryFacts = checkServer(primary, "primary");
+        String refused = except == null ? "nothing was registered" : "nothing was changed";
+        ServerFacts primaryFacts = checkServer(primary, "primary", refused);
         ServerFacts backupSource = primaryFacts;
         PgConnections backupServer = primary;
         String standbyUrl = null;
         if (standbyUrlText != null && !standbyUrlText.isBlank()) {
             PgConnections standby = node.credentials().server(databaseId, standbyUrlText);
-            ServerFacts standbyFacts = checkServer(standby, "standby");
+            ServerFacts standbyFacts = checkServer(standby, "standby", refused);
             if (!standbyFacts.standby()) {
                 throw new InvalidRequestException("the standby at " + standby + " is not in recovery: it is a primary; give the URL of a"
                         + " standby of " + primary + ", or leave the standby out");
@@ -134,7 +135,7 @@ final class ServerChecks {
     }
 
     /** Refuses a server that cannot be protected, saying what to change. */
-    private static ServerFacts checkServer(PgConnections server, String role) {
+    private static ServerFacts checkServer(PgConnections server, String role, String refused) {
         ServerFacts facts;
         try (Connection c = server.open(); Statement s = c.createStatement();
              ResultSet r = s.executeQuery("select current_setting('wal_level'), current_setting('max_wal_senders')::int,"
@@ -154,7 +155,7 @@ final class ServerChecks {
                 throw new InvalidRequestException("the " + role + " at " + server + " allows " + r.getInt(2) + " WAL senders: set "
                         + "max_wal_senders to at least 2 per protected cluster");
             }
-            checkPrivileges(c, server, role); // on the same session
+            checkPrivileges(c, server, role, refused); // on the same session
         } catch (SQLException e) {
             throw new InvalidRequestException("cannot connect to the " + role + " at " + server + ": " + connectionFailure(e)
                     + " (check the URL, pg_hba.conf and the password configured for this database)");
@@ -172,7 +173,7 @@ final class ServerChecks {
      * Refuses a role that could stream but not take base backups (pg_backup_start/stop) or dumps (read every table):
      * its backups would all fail later, and the window would never open.
      */
-    private static void checkPrivileges(Connection c, PgConnections server, String role) {
+    private static void checkPrivileges(Connection c, PgConnections server, String role, String refused) {
         List<String> missing = new ArrayList<>();
         try (Statement s = c.createStatement();
              ResultSet r = s.executeQuery("select rolsuper, current_setting('server_version_num')::int from pg_roles"
@@ -208,7 +209,7 @@ final class ServerChecks {
         }
         if (!missing.isEmpty()) {
             throw new InvalidRequestException("the role " + server.user() + " on the " + role + " at " + server + " may not take "
-                    + "base backups and dumps (nothing was registered); as a superuser, run: " + String.join(" ", missing)
+                    + "base backups and dumps (" + refused + "); as a superuser, run: " + String.join(" ", missing)
                     + " (see docs/operations.md)");
         }
     }
@@ -218,6 +219,11 @@ final class ServerChecks {
         String message = e.getMessage();
         if (message != null && message.contains("setting up the SSL connection")) {
             return "what answers there is not a PostgreSQL server (it did not answer PostgreSQL's connection request: " + message + ")";
+        }
+        if (message != null && message.contains("no password was provided")) {
+            return "the server asks for a password and none is configured for this database: set tidemark.pg-passwords.<database id>"
+                    + " (environment: TIDEMARK_PGPASSWORDS_<DATABASE ID>, '-' written as '_') and restart the engine, which reads"
+                    + " passwords at start";
         }
         return message;
     }
