@@ -258,6 +258,7 @@ class ApiTest {
                 .as("a refusal with no token says where the CLI looked").contains(noDir.resolve("admin.token") + " does not exist");
         assertThat(cli(0, with(read, "db", "list"))).contains("shop", "active");
         assertThat(parse(cli(0, with(read, "db", "status", "shop", "--json"))).path("id").asText()).isEqualTo("shop");
+        assertThat(cli(0, with(read, "db", "status", "shop"))).as("the timeline the stream follows").containsPattern("timeline:\\s+1");
         assertThat(cli(0, with(read, "window", "shop"))).startsWith("[");
         JsonNode all = parse(cli(0, with(read, "backup", "list", "shop", "--json")));
         assertThat(all.path("baseBackups").get(0).path("status").asText()).isEqualTo("completed");

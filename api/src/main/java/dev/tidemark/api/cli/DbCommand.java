@@ -64,11 +64,11 @@ public final class DbCommand {
             JsonNode d = api().get("/v1/databases/" + enc(id));
             options().print(out(), d, () -> Table.details(out(), d,
                     new String[]{"id", "status", "primary", "pgdata", "standby", "window", "window start", "window end", "window note",
-                            "streaming", "durable LSN", "durable time", "lag bytes", "lag seconds", "WAL kept by slot", "last base backup",
+                            "streaming", "timeline", "durable LSN", "durable time", "lag bytes", "lag seconds", "WAL kept by slot", "last base backup",
                             "last dump", "server version", "connections", "max connections", "logical size", "size on disk",
                             "base backup schedule", "dump schedule"},
                     new String[]{"/id", "/status", "/pgUrl", "/pgdata", "/standbyUrl", "/policy/window", "/window/start", "/window/end",
-                            "/window/note", "/streaming/state", "/streaming/durableLsn", "/streaming/durableTime", "/streaming/lagBytes",
+                            "/window/note", "/streaming/state", "/streaming/timeline", "/streaming/durableLsn", "/streaming/durableTime", "/streaming/lagBytes",
                             "/streaming/lagSeconds", "/streaming/retainedBytes", "/lastBaseBackup/completedAt", "/lastDump/completedAt",
                             "/stats/serverVersion", "/stats/openConnections", "/stats/maxConnections", "/stats/logicalBytes",
                             "/stats/diskBytes", "/policy/baseBackupSchedule", "/policy/dumpSchedule"}));

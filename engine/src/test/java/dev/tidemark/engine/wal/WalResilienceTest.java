@@ -68,6 +68,31 @@ class WalResilienceTest {
                 }
                 assertThat(WalSegment.containing(1, end, 16L << 20).number() - 1).isEqualTo(numbers.get(numbers.size() - 1));
                 assertThat(db.status().segmentsReadLocally()).as("the backlog read from pg_wal").isGreaterThanOrEqualTo(1);
+
+                // and the S3 repository restores: a copy beside, exact, started with none of the engine's environment
+                dev.tidemark.engine.basebackup.BaseBackupRunner.Result backup = new dev.tidemark.engine.basebackup.BaseBackupRunner(repo,
+                        dev.tidemark.engine.basebackup.BaseBackupRunner.Settings.defaults().withWorkers(2))
+                        .run("outage", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
+                db.cluster.execute("create table after_outage(x int)", "insert into after_outage values (1)");
+                java.util.Map<String, String> atTarget = dev.tidemark.engine.testing.TableChecksums.of(db.cluster);
+                java.time.Instant target = db.cluster.serverNow();
+                Thread.sleep(1100);
+                db.cluster.execute("insert into after_outage values (2)");
+                db.awaitDurableTime(db.cluster.serverNow(), Duration.ofSeconds(60));
+                Path restoreRoot = Files.createTempDirectory("tidemark-s3-restore-");
+                ServerUser.detect().ownOne(restoreRoot);
+                Path copy = restoreRoot.resolve("copy");
+                int port = PostgresCluster.freePort();
+                dev.tidemark.engine.restore.RestoreRunner.Result restored = new dev.tidemark.engine.restore.RestoreRunner(repo,
+                        PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()))
+                        .run(new dev.tidemark.engine.restore.RestoreRunner.Request("outage", "r1", "b1", backup.manifestSha256(),
+                                java.util.Optional.of(target), copy, port, false, "postgres", 2, Duration.ofMinutes(3)));
+                try (PostgresCluster copyCluster = PostgresCluster.attach(PgServer.factory(db.cluster.server().binaries(),
+                        ServerUser.detect()).at(copy), port)) {
+                    assertThat(dev.tidemark.engine.testing.TableChecksums.of(copyCluster)).as(restored.summary()).isEqualTo(atTarget);
+                    dev.tidemark.engine.testing.ServerEnvironment.assertMinimal(copy);
+                }
+                PostgresCluster.deleteTree(restoreRoot);
             }
         }
     }
