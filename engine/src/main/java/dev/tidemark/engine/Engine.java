@@ -29,6 +29,7 @@ import dev.tidemark.engine.restore.RestoreViews;
 import dev.tidemark.engine.retention.Expiry;
 import dev.tidemark.engine.schedule.JobScheduler;
 import dev.tidemark.engine.schedule.ScheduledTick;
+import dev.tidemark.engine.verify.Verification;
 import dev.tidemark.engine.wal.ContinuityCheck;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.storage.Repository;
@@ -284,6 +285,14 @@ public final class Engine implements Operations, AutoCloseable {
     @Override
     public WindowView recoveryWindow(String databaseId) {
         return guard(() -> restoreViews.window(databaseId));
+    }
+
+    @Override
+    public VerifyReport verify(String databaseId) throws IOException {
+        guard(() -> node.history(databaseId));
+        streams.flush(databaseId); // the WAL gathered so far is recorded, so the window verified is the one restores see
+        return new Verification(node.repository(), node.history(databaseId), node.workers())
+                .run(node.clock().instant(), streams.live(databaseId));
     }
 
     @Override
