@@ -45,7 +45,7 @@ public final class CatalogCommand {
             for (CatalogRecoveryView.Database d : result.databases()) {
                 System.out.println(d.id() + ": " + d.events() + " events in the catalog, " + d.imported() + " recovered now"
                         + (d.problems().isEmpty() ? ", whole" : ""));
-                d.problems().forEach(p -> System.out.println("  not recovered: " + p));
+                d.problems().forEach(p -> System.out.println("  - " + p));
             }
             return result.complete() ? 0 : 1;
         }

@@ -12,7 +12,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import picocli.CommandLine;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -56,7 +55,7 @@ class CatalogRecoverCommandTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
         try {
-            int exit = new CommandLine(new Tidemark()).execute(args);
+            int exit = Tidemark.commandLine().execute(args);
             return new Run(exit, out.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(original);
