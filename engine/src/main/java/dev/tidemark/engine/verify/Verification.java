@@ -11,9 +11,11 @@ import dev.tidemark.engine.operations.VerifyReport.Kind;
 import dev.tidemark.engine.operations.VerifyReport.Problem;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.codec.Codec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -27,6 +29,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
@@ -102,20 +105,20 @@ public final class Verification {
     }
 
     /** The backup's manifest, read whole and checked against the checksum the catalog recorded; empty when it is not usable. */
-    private java.util.Optional<BackupManifest> manifest(BaseBackup b, Map<String, ObjectInfo> listed) {
+    private Optional<BackupManifest> manifest(BaseBackup b, Map<String, ObjectInfo> listed) {
         String key = b.manifestKey() != null ? b.manifestKey() : repository.layout().baseBackupManifest(history.id(), b.id());
         if (!listed.containsKey(key)) {
             findings.add(new Finding(Kind.BASE_BACKUP_MISSING, "base backup " + b.id(), "its manifest " + key + " is missing", b.id(), null, 0));
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         try (InputStream in = b.manifestSha256() == null ? repository.openDecoded(key) : repository.openDecoded(key, b.manifestSha256())) {
             byte[] json = in.readAllBytes();
             count(json.length);
-            return java.util.Optional.of(BackupManifest.fromJson(new java.io.ByteArrayInputStream(json), "base backup " + b.id()));
+            return Optional.of(BackupManifest.fromJson(new ByteArrayInputStream(json), "base backup " + b.id()));
         } catch (IOException | RuntimeException e) {
             findings.add(new Finding(Kind.BASE_BACKUP_DAMAGED, "base backup " + b.id(), "its manifest " + key + " cannot be read: "
                     + e.getMessage(), b.id(), null, 0));
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 
@@ -136,7 +139,7 @@ public final class Verification {
             findings.add(new Finding(Kind.BASE_BACKUP_DAMAGED, "base backup " + b.id(), "its object " + o.key() + " is missing", b.id(), null, 0));
             return;
         }
-        MessageDigest digest = dev.tidemark.storage.codec.Codec.sha256();
+        MessageDigest digest = Codec.sha256();
         byte[] buffer = new byte[256 * 1024];
         try (InputStream in = o.sha256() == null ? repository.openDecoded(o.key()) : repository.openDecoded(o.key(), o.sha256())) {
             long position = 0;
