@@ -2,6 +2,7 @@ package dev.tidemark.api;
 
 import dev.tidemark.api.cli.ApiClient;
 import dev.tidemark.api.cli.BackupCommand;
+import dev.tidemark.api.cli.CatalogCommand;
 import dev.tidemark.api.cli.ClientOptions;
 import dev.tidemark.api.cli.DbCommand;
 import dev.tidemark.api.cli.EventsCommand;
@@ -9,6 +10,7 @@ import dev.tidemark.api.cli.KeyCommand;
 import dev.tidemark.api.cli.ReadModelCommand;
 import dev.tidemark.api.cli.RestoreCommand;
 import dev.tidemark.api.cli.TokenCommand;
+import dev.tidemark.api.cli.VerifyCommand;
 import dev.tidemark.api.cli.WindowCommand;
 import dev.tidemark.api.quickstart.Quickstart;
 import picocli.CommandLine;
@@ -22,7 +24,7 @@ import picocli.CommandLine.Command;
         description = "Backup and point-in-time recovery for PostgreSQL: WAL streaming, base backups, dumps, restores.",
         subcommands = {ServeCommand.class, Quickstart.class, DbCommand.class, BackupCommand.class, RestoreCommand.class,
                 WindowCommand.class, EventsCommand.class, ReadModelCommand.class, KeyCommand.class, TokenCommand.class,
-                WarmUpCommand.class})
+                WarmUpCommand.class, VerifyCommand.class, CatalogCommand.class})
 public final class Tidemark implements Runnable {
     /** Set by serve: the server runs on in its own threads once main returns, so main does not exit. */
     static volatile boolean serving;

@@ -165,6 +165,29 @@ class ApiTest {
 
     @Test
     @Order(3)
+    void verifyNamesADamagedBackupWithWhatItCosts() throws Exception {
+        String server = "http://127.0.0.1:" + port;
+        JsonNode intact = json(call("GET", "/v1/databases/shop/verify", READER, null));
+        assertThat(intact.path("problems")).as(intact.toString()).isEmpty();
+        assertThat(intact.path("baseBackups").asInt()).isEqualTo(1);
+        assertThat(cli(0, with(new String[]{"--server", server, "--token", READER}, "verify", "shop"))).contains("intact");
+        String backupId = json(call("GET", "/v1/databases/shop/base-backups", READER, null)).get(0).path("id").asText();
+        Path manifest = tmp.resolve("data/repository/db/shop/base/" + backupId + "/manifest");
+        byte[] original = Files.readAllBytes(manifest);
+        try {
+            dev.tidemark.engine.testing.TestRepositories.flipByte(tmp.resolve("data/repository"),
+                    "db/shop/base/" + backupId + "/manifest", original.length / 2);
+            String told = cli(1, with(new String[]{"--server", server, "--token", ADMIN}, "verify", "shop"));
+            assertThat(told).contains("base backup " + backupId + " damaged: its manifest")
+                    .contains("costs: no intact base backup is left: the whole window");
+            assertThat(call("POST", "/v1/databases/shop/verify", OPERATOR, null).statusCode()).isEqualTo(403);
+        } finally {
+            Files.write(manifest, original);
+        }
+    }
+
+    @Test
+    @Order(4)
     void dumpsDownloadWholeOrResumed() throws Exception {
         cluster.execute("create table fruit(name text)", "insert into fruit values ('apple'), ('pear')", "create database copy",
                 "create table bulk as select md5(i::text) || md5((i * 7)::text) as x from generate_series(1, 20000) i");
@@ -238,7 +261,7 @@ class ApiTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void metricsAndTheCli() throws Exception {
         HttpResponse<String> metrics = call("GET", "/actuator/prometheus", READER, null);
         long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
@@ -361,7 +384,7 @@ class ApiTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void downloadsNeverFollowASymlink() throws Exception {
         String[] read = {"--server", "http://127.0.0.1:" + port, "--token", READER};
         JsonNode all = parse(cli(0, with(read, "backup", "list", "shop", "--json")));
@@ -395,7 +418,7 @@ class ApiTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void theCliTakesNamesStartingWithADashAndRefusesTemplates() throws Exception {
         String server = "http://127.0.0.1:" + port;
         String[] read = {"--server", server, "--token", READER};
@@ -440,7 +463,7 @@ class ApiTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void anInPlaceRestoreCanLeaveTheServerStoppedForItsServiceManager() throws Exception {
         String server = "http://127.0.0.1:" + port;
         String[] admin = {"--server", server, "--token", ADMIN};
@@ -469,7 +492,7 @@ class ApiTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void deregisterKeepsOrPurgesTheBackups() throws Exception {
         assertProblem(call("DELETE", "/v1/databases/shop", READER, null), 403, "dashboard");
         // not while work runs: its result could be neither recorded nor purged

@@ -19,6 +19,8 @@ import dev.tidemark.engine.postgres.Credentials;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.recovery.CatalogRecovery;
+import dev.tidemark.engine.recovery.RepositoryContents;
 import dev.tidemark.engine.registration.DatabaseViews;
 import dev.tidemark.engine.registration.Deregistration;
 import dev.tidemark.engine.registration.Registration;
@@ -29,6 +31,7 @@ import dev.tidemark.engine.restore.RestoreViews;
 import dev.tidemark.engine.retention.Expiry;
 import dev.tidemark.engine.schedule.JobScheduler;
 import dev.tidemark.engine.schedule.ScheduledTick;
+import dev.tidemark.engine.verify.Verification;
 import dev.tidemark.engine.wal.ContinuityCheck;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.storage.Repository;
@@ -114,7 +117,7 @@ public final class Engine implements Operations, AutoCloseable {
                     config.catalogUser(), config.catalogPassword(), config.kafkaBootstrap(), config.kafkaTopic(), clock);
             catalog = Catalog.open(catalogSettings);
             // issue 18: never silently empty on a repository that holds databases; every event mirrored into the repository
-            catalog = dev.tidemark.engine.recovery.CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(),
+            catalog = CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(),
                     () -> Catalog.open(catalogSettings));
             catalog.mirrorTo(repository, MIRROR_INTERVAL);
             PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
@@ -133,6 +136,22 @@ public final class Engine implements Operations, AutoCloseable {
         } catch (RuntimeException e) {
             closeQuietly(catalog, repository);
             throw e;
+        }
+    }
+
+    /**
+     * tidemark catalog recover: with no engine running on this configuration, recovers every database of the repository
+     * the catalog does not hold whole (from its mirrored events, else from its manifests and WAL) and says what it could not.
+     * Running it again changes nothing.
+     */
+    public static CatalogRecoveryView recoverCatalog(EngineConfig config) throws IOException {
+        Files.createDirectories(config.dataDirectory());
+        try (Repository repository = RepositoryFactory.open(config);
+             Catalog catalog = Catalog.open(new CatalogSettings(config.dataDirectory().resolve("catalog"), config.catalogJdbcUrl(),
+                     config.catalogUser(), config.catalogPassword(), null, null, Clock.systemUTC()))) {
+            CatalogRecovery.Report report = CatalogRecovery.recover(catalog, repository, RepositoryContents.scan(repository));
+            return new CatalogRecoveryView(report.databases().stream().map(d -> new CatalogRecoveryView.Database(d.databaseId(),
+                    d.events(), d.imported(), d.problems())).toList());
         }
     }
 
@@ -284,6 +303,14 @@ public final class Engine implements Operations, AutoCloseable {
     @Override
     public WindowView recoveryWindow(String databaseId) {
         return guard(() -> restoreViews.window(databaseId));
+    }
+
+    @Override
+    public VerifyReport verify(String databaseId) throws IOException {
+        guard(() -> node.history(databaseId));
+        streams.flush(databaseId); // the WAL gathered so far is recorded, so the window verified is the one restores see
+        return new Verification(node.repository(), node.history(databaseId), node.workers())
+                .run(node.clock().instant(), streams.live(databaseId));
     }
 
     @Override

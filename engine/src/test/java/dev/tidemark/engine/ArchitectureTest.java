@@ -19,7 +19,7 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
  */
 class ArchitectureTest {
     private static final String ENGINE = "dev.tidemark.engine";
-    private static final String[] CAPABILITIES = {"registration", "wal", "basebackup", "dump", "restore", "retention", "schedule"};
+    private static final String[] CAPABILITIES = {"registration", "wal", "basebackup", "dump", "restore", "retention", "schedule", "verify"};
 
     /**
      * What each capability deliberately exposes to the others (a class and its nested types); the rest of a capability
@@ -32,7 +32,8 @@ class ArchitectureTest {
             "dump", "DumpRequest|DumpViews",
             "restore", "RestoreViews|RestoreRunner|WalScan",
             "retention", "Expiry|Retention",
-            "schedule", "");
+            "schedule", "",
+            "verify", "Verification");
 
     private static JavaClasses engine;
 

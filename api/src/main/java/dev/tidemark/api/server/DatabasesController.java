@@ -13,6 +13,7 @@ import dev.tidemark.engine.operations.PolicyChange;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.operations.RestoreRequest;
 import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.operations.VerifyReport;
 import dev.tidemark.engine.operations.WindowView;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -248,6 +249,20 @@ public class DatabasesController {
     @GetMapping("/{id}/window")
     public WindowView window(@PathVariable String id) {
         return engine.recoveryWindow(id);
+    }
+
+    /**
+     * Reads every object the window needs, whole, and answers what is missing or damaged with what it costs; the answer
+     * comes when the reading is done. GET (read scope may ask) and POST do the same; nothing changes.
+     */
+    @GetMapping("/{id}/verify")
+    public VerifyReport verify(@PathVariable String id) throws IOException {
+        return engine.verify(id);
+    }
+
+    @PostMapping("/{id}/verify")
+    public VerifyReport verifyPost(@PathVariable String id) throws IOException {
+        return engine.verify(id);
     }
 
     @GetMapping("/{id}/events")

@@ -2,7 +2,15 @@ package dev.tidemark.api.server;
 
 import dev.tidemark.engine.EngineConfig;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.ConfigurationPropertySources;
+import org.springframework.boot.env.YamlPropertySourceLoader;
+import org.springframework.core.env.PropertySource;
+import org.springframework.core.env.SystemEnvironmentPropertySource;
+import org.springframework.core.io.ClassPathResource;
+import org.springframework.core.io.FileSystemResource;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -105,6 +113,23 @@ public class TidemarkProperties {
         public void setScope(String v) { scope = v; }
         public List<String> getDatabases() { return databases; }
         public void setDatabases(List<String> v) { databases = v; }
+    }
+
+    /**
+     * The configuration as tidemark serve reads it, for the commands that run the engine's work offline: the server's
+     * defaults, then the file, then environment variables (TIDEMARK_REPOSITORY_URI, ...) over both.
+     */
+    public static TidemarkProperties load(Path file) throws IOException {
+        YamlPropertySourceLoader yaml = new YamlPropertySourceLoader();
+        List<PropertySource<?>> sources = new ArrayList<>();
+        sources.add(new SystemEnvironmentPropertySource("environment", new LinkedHashMap<String, Object>(System.getenv())));
+        if (file != null) {
+            sources.addAll(yaml.load("file", new FileSystemResource(file)));
+        }
+        sources.addAll(yaml.load("defaults", new ClassPathResource("application.yml")));
+        return new Binder(
+                ConfigurationPropertySources.from(sources))
+                .bindOrCreate("tidemark", TidemarkProperties.class);
     }
 
     /** The engine's configuration; refuses an S3 repository without a key unless encryption is explicitly none. */

@@ -80,6 +80,13 @@ public interface Operations {
 
     WindowView recoveryWindow(String databaseId);
 
+    /**
+     * Reads every object the database's window needs, whole (manifests and every file's checksum, the WAL from the oldest
+     * kept base backup's start to the window's end, dumps) and says what is missing or damaged and what that costs the
+     * window. Changes nothing; takes as long as reading them takes.
+     */
+    VerifyReport verify(String databaseId) throws IOException;
+
     /** The audit log: the database's events in order, from a sequence number on. */
     EventPage events(String databaseId, long fromSequence, int limit);
 

@@ -1,0 +1,93 @@
+package dev.tidemark.api.cli;
+
+import dev.tidemark.api.Tidemark;
+import dev.tidemark.engine.Engine;
+import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.operations.DatabaseView;
+import dev.tidemark.engine.operations.RegisterDatabase;
+import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.PostgresCluster;
+import dev.tidemark.storage.codec.MasterKey;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * tidemark catalog recover --config FILE: the engine's data directory lost, a server configured not to recover at start;
+ * the command, run on the same configuration as tidemark serve, recovers the catalog from the repository, says so, and
+ * changes nothing when run again; an engine then starts with the database.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CatalogRecoverCommandTest {
+    private Path tmp;
+    private PostgresCluster cluster;
+
+    @BeforeAll
+    void start() throws Exception {
+        tmp = Files.createTempDirectory("tidemark-catalog-recover-");
+        ServerUser.detect().ownOne(tmp);
+        MasterKey.generate().writeTo(tmp.resolve("master.key"));
+        cluster = PostgresCluster.start();
+    }
+
+    @AfterAll
+    void stop() {
+        if (cluster != null) {
+            cluster.close();
+        }
+        PostgresCluster.deleteTree(tmp);
+    }
+
+    private record Run(int exit, String out) {
+    }
+
+    private static Run cli(String... args) {
+        PrintStream original = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        try {
+            int exit = Tidemark.commandLine().execute(args);
+            return new Run(exit, out.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(original);
+        }
+    }
+
+    @Test
+    void recoversTheLostCatalogOfflineAndAgainChangesNothing() throws Exception {
+        EngineConfig first = EngineConfig.singleHost(tmp.resolve("data-1"), tmp.resolve("repo"), tmp.resolve("master.key"));
+        try (Engine engine = Engine.start(first)) {
+            engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+        }
+        Path config = tmp.resolve("tidemark.yml");
+        Files.writeString(config, "tidemark:\n"
+                + "  data-directory: " + tmp.resolve("data-2") + "\n"
+                + "  master-key-file: " + tmp.resolve("master.key") + "\n"
+                + "  repository:\n    uri: " + tmp.resolve("repo").toUri() + "\n"
+                + "  catalog:\n    recover-on-start: false\n");
+
+        Run recovered = cli("catalog", "recover", "--config", config.toString());
+        assertThat(recovered.exit()).as(recovered.out()).isZero();
+        assertThat(recovered.out()).containsPattern("shop: (\\d+) events in the catalog, \\1 recovered now, whole");
+
+        Run again = cli("catalog", "recover", "--config", config.toString());
+        assertThat(again.exit()).as(again.out()).isZero();
+        assertThat(again.out()).containsPattern("shop: \\d+ events in the catalog, 0 recovered now, whole");
+
+        EngineConfig second = EngineConfig.singleHost(tmp.resolve("data-2"), tmp.resolve("repo"), tmp.resolve("master.key"))
+                .withRecoverOnStart(false);
+        try (Engine engine = Engine.start(second)) {
+            assertThat(engine.databases()).extracting(DatabaseView::id).containsExactly("shop");
+            assertThat(engine.events("shop", 0, 10).events()).first().satisfies(e -> assertThat(e.actor()).isEqualTo("alice"));
+        }
+    }
+}
