@@ -2,6 +2,7 @@ package dev.tidemark.engine.verify;
 
 import dev.tidemark.engine.basebackup.BackupManifest;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory.BaseBackup;
 import dev.tidemark.engine.catalog.RecoveryWindow;
 import dev.tidemark.engine.catalog.api.Commands;
@@ -75,9 +76,9 @@ public final class Verification {
         try (Stream<ObjectInfo> objects = repository.store().list(repository.layout().databasePrefix(db))) {
             listed = objects.collect(Collectors.toMap(ObjectInfo::key, Function.identity(), (a, b) -> a));
         }
-        List<BaseBackup> kept = history.baseBackups().stream().filter(b -> "completed".equals(b.status())).toList();
+        List<BaseBackup> kept = history.baseBackups().stream().filter(b -> b.status() == JobStatus.COMPLETED).toList();
         List<NeededWal> wal = NeededWal.of(history, kept, live);
-        List<DatabaseHistory.Dump> dumps = history.dumps().stream().filter(d -> "completed".equals(d.status())).toList();
+        List<DatabaseHistory.Dump> dumps = history.dumps().stream().filter(d -> d.status() == JobStatus.COMPLETED).toList();
         List<Runnable> reads = new ArrayList<>();
         for (BaseBackup b : kept) {
             manifest(b, listed).ifPresent(m -> bundles(b, m, listed, reads));
