@@ -22,7 +22,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Restores a base backup and replays archived WAL to a target time (or to the end of the archive): checks first,
- * then downloads and verifies every object in parallel, writes the data directory, prefetches the WAL into a local
+ * then downloads and verifies every object in parallel (in place, only those holding files that the moved-aside
+ * directory does not have as backed up), writes the data directory, prefetches the WAL into a local
  * spool, starts PostgreSQL and waits until it has left recovery. A failed restore leaves no startable cluster behind.
  * {@link #run} reads as the whole restore; each phase is a class beside this one.
  */

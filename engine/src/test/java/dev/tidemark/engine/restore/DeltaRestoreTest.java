@@ -103,13 +103,17 @@ class DeltaRestoreTest {
             Files.setLastModifiedTime(damagedCopy, FileTime.from(damaged.mtime()));
             DataDirectoryWriter fromRepository = writer(repo);
             DataDirectoryWriter delta = writer(repo);
+            long t0 = System.nanoTime();
             write(fromRepository, manifest, tmp.resolve("w-full"), null);
+            long t1 = System.nanoTime();
             write(delta, manifest, tmp.resolve("w-delta"), path -> path.equals(damaged.path()) ? damagedCopy : pgdata.resolve(path));
+            long t2 = System.nanoTime();
             assertThat(differences(tree(tmp.resolve("w-delta")), tree(tmp.resolve("w-full")))).as("files, modes or times that differ")
                     .containsExactly("backup_label"); // its time is the restore's own
             assertThat(tmp.resolve("w-delta/backup_label")).hasSameTextualContentAs(tmp.resolve("w-full/backup_label"));
-            System.out.printf("writer: %d bytes downloaded from the repository alone; from the stopped directory %d downloaded, %d copied%n",
-                    fromRepository.downloadedBytes(), delta.downloadedBytes(), delta.reusedBytes());
+            System.out.printf("writer: from the repository alone %d bytes downloaded in %d ms; from the stopped directory %d downloaded,"
+                    + " %d copied in %d ms%n", fromRepository.downloadedBytes(), (t1 - t0) / 1_000_000, delta.downloadedBytes(),
+                    delta.reusedBytes(), (t2 - t1) / 1_000_000);
             assertThat(delta.reusedBytes()).isPositive();
             assertThat(delta.downloadedBytes()).isLessThan(fromRepository.downloadedBytes());
             assertThat(differences(tree(pgdata), before)).as("the directory read from is untouched").isEmpty();
