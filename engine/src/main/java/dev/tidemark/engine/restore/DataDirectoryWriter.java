@@ -294,8 +294,8 @@ final class DataDirectoryWriter {
         boolean piece = fileLock != null;
         MessageDigest digest = Codec.sha256();
         ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
-        Object lock = piece ? fileLock : new Object();
-        synchronized (lock) {
+        // the pieces of one file one at a time, as downloaded ones are (a whole file is this worker's alone)
+        synchronized (piece ? fileLock : digest) {
             try (FileChannel in = FileChannel.open(old, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
                  FileChannel out = FileChannel.open(file, piece ? StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW,
                          StandardOpenOption.WRITE)) {
@@ -305,7 +305,7 @@ final class DataDirectoryWriter {
                     buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
                     int n = in.read(buffer, at);
                     if (n < 0) {
-                        throw new IOException(old + " ended while it was copied into the restore: it changed while the server was stopped");
+                        break; // shorter than it was a moment ago: the checksum below fails, and the entry is downloaded
                     }
                     buffer.flip();
                     digest.update(buffer.duplicate());
