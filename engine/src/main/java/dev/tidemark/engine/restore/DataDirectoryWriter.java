@@ -16,12 +16,16 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
@@ -36,13 +40,16 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
  * Writes a backup's data directory: its directories and links, then every object downloaded, decoded and unpacked in
  * parallel, each file (or piece of one) checked against its SHA-256, large block-aligned ones written with O_DIRECT;
- * then modes, times, backup_label and tablespace_map. One per runner: once the file system refuses O_DIRECT, the
- * runner stops trying.
+ * then modes, times, backup_label and tablespace_map. In place, a file whose previous copy (in the moved-aside
+ * directory) has the backup's size and time is copied from there instead, and kept only when its SHA-256 is the
+ * manifest's; an object is downloaded only for the files that were not. One per runner: once the file system refuses
+ * O_DIRECT, the runner stops trying.
  */
 final class DataDirectoryWriter {
     private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
@@ -58,6 +65,9 @@ final class DataDirectoryWriter {
     private volatile boolean direct = true;
     /** The pool writing the data files, while it runs; stopped when the WAL scan fails. */
     private volatile ExecutorService fileWriters;
+    /** Of the last write: stored bytes of the objects downloaded, and bytes of files copied from the previous data directory instead. */
+    private final AtomicLong downloadedBytes = new AtomicLong();
+    private final AtomicLong reusedBytes = new AtomicLong();
 
     DataDirectoryWriter(Repository repository, AtomicReference<BackupProgress> progress, Cancellation cancellation) {
         this.repository = repository;
@@ -77,9 +87,25 @@ final class DataDirectoryWriter {
         }
     }
 
-    /** Writes the data directory and the tablespaces; the directories it creates outside target are added to created. */
-    void write(RestoreRunner.Request request, BackupManifest manifest, Path target, Tablespaces tablespaces, CreatedPaths created)
-            throws IOException, InterruptedException {
+    /** Stored bytes of the objects downloaded so far. */
+    long downloadedBytes() {
+        return downloadedBytes.get();
+    }
+
+    /** Bytes of the files copied from the previous data directory instead of downloaded. */
+    long reusedBytes() {
+        return reusedBytes.get();
+    }
+
+    /**
+     * Writes the data directory and the tablespaces; the directories it creates outside target are added to created.
+     * previous: where the copy of a manifest path in the data directory this restore replaces is (only read, never
+     * changed), or null for none.
+     */
+    void write(RestoreRunner.Request request, BackupManifest manifest, Path target, Tablespaces tablespaces, CreatedPaths created,
+               Function<String, Path> previous) throws IOException, InterruptedException {
+        downloadedBytes.set(0);
+        reusedBytes.set(0);
         // in place the server's configuration files from outside stay where they are (ExternalConfig)
         List<BackupManifest.FileEntry> entries = manifest.files().stream()
                 .filter(e -> !request.inPlace() || !BackupManifest.isExternal(e.path())).toList();
@@ -114,6 +140,8 @@ final class DataDirectoryWriter {
         // writer spins on it): one piece of a file at a time, while the other workers restore other files
         Map<String, Object> pieced = entriesPerPath.entrySet().stream().filter(e -> e.getValue() > 1)
                 .collect(Collectors.toMap(Map.Entry::getKey, e -> new Object()));
+        Map<String, Long> fileSizes = entries.stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE)
+                .collect(Collectors.toMap(BackupManifest.FileEntry::path, e -> e.fileOffset() + e.size(), Math::max));
         long fileCount = entriesPerPath.size();
         AtomicLong bytes = new AtomicLong();
         AtomicLong files = new AtomicLong();
@@ -132,11 +160,24 @@ final class DataDirectoryWriter {
                 List<BackupManifest.FileEntry> inObject = new ArrayList<>(byObject.getOrDefault(object.number(), List.of()));
                 inObject.sort(Comparator.comparingLong(BackupManifest.FileEntry::offset));
                 futures.add(pool.submit(() -> {
-                    unpack(request, manifest, target, object, inObject, pieced, n -> {
+                    Copied copied = n -> {
                         long done = bytes.addAndGet(n);
                         double secs = Math.max(1e-3, (System.nanoTime() - started) / 1e9);
                         progress.set(new BackupProgress("downloading", done, total, files.get(), fileCount, done / secs));
-                    }, files);
+                    };
+                    List<BackupManifest.FileEntry> download = inObject;
+                    if (previous != null) {
+                        download = new ArrayList<>();
+                        for (BackupManifest.FileEntry e : inObject) {
+                            if (!copyPrevious(previous.apply(e.path()), resolve(request, manifest, target, e.path()), e,
+                                    fileSizes.get(e.path()), pieced.get(e.path()), copied, files)) {
+                                download.add(e);
+                            }
+                        }
+                    }
+                    if (!download.isEmpty()) {
+                        unpack(request, manifest, target, object, download, pieced, copied, files);
+                    }
                     return null;
                 }));
             }
@@ -180,6 +221,7 @@ final class DataDirectoryWriter {
         MessageDigest digest = Codec.sha256();
         // every file (or piece) is checked against its own SHA-256 and every chunk against its GCM tag (or CRC):
         // hashing the whole bundle again would add a pass over every byte and check nothing more
+        downloadedBytes.addAndGet(object.storedBytes());
         try (InputStream in = repository.openDecoded(object.key())) {
             long position = 0;
             for (BackupManifest.FileEntry e : entries) {
@@ -211,16 +253,82 @@ final class DataDirectoryWriter {
                             + " from object " + object.key() + ": manifest says " + e.sha256() + ", restored bytes have " + actual
                             + "; the backup is damaged");
                 }
-                if (!piece) {
-                    Files.setPosixFilePermissions(file, permissions(e.mode()));
-                    Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
-                    files.incrementAndGet();
-                } else if (e.fileOffset() == 0) {
-                    files.incrementAndGet();
-                }
+                written(file, e, piece, files);
             }
             in.transferTo(OutputStream.nullOutputStream()); // reach the end, so the codec sees the final chunk (truncation)
         }
+    }
+
+    /** A whole file gets its mode and time at once; a pieced one once all its pieces are in. */
+    private static void written(Path file, BackupManifest.FileEntry e, boolean piece, AtomicLong files) throws IOException {
+        if (!piece) {
+            Files.setPosixFilePermissions(file, permissions(e.mode()));
+            Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
+            files.incrementAndGet();
+        } else if (e.fileOffset() == 0) {
+            files.incrementAndGet();
+        }
+    }
+
+    /**
+     * Copies the entry's bytes from the previous copy of its file when that has the backup's size and time (a cheap
+     * test, as pgBackRest's delta makes) and keeps them only when their SHA-256 is the manifest's, so the result is
+     * what a download writes. Copied, not linked: the restored server rewrites its relation files in place, and the
+     * previous directory must stay as it was. False, with no whole file left behind, when the entry is to be downloaded.
+     */
+    private boolean copyPrevious(Path old, Path file, BackupManifest.FileEntry e, long fileSize, Object fileLock, Copied copied,
+                                 AtomicLong files) throws IOException {
+        if (old == null) {
+            return false;
+        }
+        BasicFileAttributes a;
+        try {
+            a = Files.readAttributes(old, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException x) {
+            return false;
+        }
+        if (!a.isRegularFile() || a.size() != fileSize
+                || !a.lastModifiedTime().toInstant().truncatedTo(ChronoUnit.MILLIS).equals(e.mtime().truncatedTo(ChronoUnit.MILLIS))) {
+            return false;
+        }
+        boolean piece = fileLock != null;
+        MessageDigest digest = Codec.sha256();
+        ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
+        // the pieces of one file one at a time, as downloaded ones are (a whole file is this worker's alone)
+        synchronized (piece ? fileLock : digest) {
+            try (FileChannel in = FileChannel.open(old, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+                 FileChannel out = FileChannel.open(file, piece ? StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW,
+                         StandardOpenOption.WRITE)) {
+                long at = e.fileOffset();
+                long end = at + e.size();
+                while (at < end) {
+                    buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
+                    int n = in.read(buffer, at);
+                    if (n < 0) {
+                        break; // shorter than it was a moment ago: the checksum below fails, and the entry is downloaded
+                    }
+                    buffer.flip();
+                    digest.update(buffer.duplicate());
+                    long w = at;
+                    while (buffer.hasRemaining()) {
+                        w += out.write(buffer, w);
+                    }
+                    at += n;
+                }
+            }
+        }
+        if (!HexFormat.of().formatHex(digest.digest()).equals(e.sha256())) {
+            // a piece is overwritten at its place by the download; a whole file is written anew
+            if (!piece) {
+                Files.delete(file);
+            }
+            log.debug("restore: {} has the backup's size and time but other bytes; it is downloaded", e.path());
+            return false;
+        }
+        reusedBytes.addAndGet(e.size());
+        copied.bytes(e.size());
+        written(file, e, piece, files);
+        return true;
     }
     /** Writes the entry's bytes from the object's stream at their place in the file, through the page cache. */
     private static void writeBuffered(InputStream in, Path file, BackupManifest.FileEntry e, BackupManifest.BundleObject object,

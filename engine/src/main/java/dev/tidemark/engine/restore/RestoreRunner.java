@@ -22,7 +22,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Restores a base backup and replays archived WAL to a target time (or to the end of the archive): checks first,
- * then downloads and verifies every object in parallel, writes the data directory, prefetches the WAL into a local
+ * then downloads and verifies every object in parallel (in place, only those holding files that the moved-aside
+ * directory does not have as backed up), writes the data directory, prefetches the WAL into a local
  * spool, starts PostgreSQL and waits until it has left recovery. A failed restore leaves no startable cluster behind.
  * {@link #run} reads as the whole restore; each phase is a class beside this one.
  */
@@ -70,9 +71,19 @@ public final class RestoreRunner {
         }
     }
 
-    /** What the restore achieved. */
+    /**
+     * What the restore achieved.
+     *
+     * @param downloadedBytes stored bytes of the backup's objects downloaded
+     * @param reusedBytes     bytes of files copied from the data directory moved aside (in place) instead of downloaded
+     */
     public record Result(Path dataDirectory, int port, Instant reachedTime, String reachedLsn, int timeline,
-                         boolean stoppedAtTarget, Path movedAside, String summary) {
+                         boolean stoppedAtTarget, Path movedAside, String summary, long downloadedBytes, long reusedBytes) {
+        /** Before the files written are counted in. */
+        public Result(Path dataDirectory, int port, Instant reachedTime, String reachedLsn, int timeline, boolean stoppedAtTarget,
+                      Path movedAside, String summary) {
+            this(dataDirectory, port, reachedTime, reachedLsn, timeline, stoppedAtTarget, movedAside, summary, 0, 0);
+        }
     }
 
     private final Repository repository;
@@ -187,8 +198,12 @@ public final class RestoreRunner {
             wal = WalToReplay.openSpool(repository, request, manifest, spool, server.user());
             activeSpool = wal;
             cancellation.check();
+            // in place, files that still hold the backup's bytes are copied from the directory moved aside (local reads
+            // instead of downloads); copied, never linked or moved, so that directory stays the operator's intact state
+            Path previous = movedAside;
             WalToReplay.Scanned scanned = WalToReplay.readWhileWriting(request, manifest, wal, tablespaces, files,
-                    () -> files.write(request, manifest, target, tablespaces, created));
+                    () -> files.write(request, manifest, target, tablespaces, created,
+                            previous == null ? null : path -> tablespaces.previous(path, previous)));
             cancellation.check();
             long t1 = System.nanoTime();
             Optional<Lsn> stopAt = scanned.stopAt();
@@ -198,9 +213,10 @@ public final class RestoreRunner {
             ExternalConfig.placeBeside(request, manifest, target);
             RecoverySettings.Written settings = RecoverySettings.write(request, manifest, target, wal.restoreCommand(), stopAt);
             server.user().own(target);
-            log.info("restore {}: {} MiB of files written and checked, and the WAL to replay read, in {} ms; {} WAL files in the spool; "
-                            + "ownership set in {} ms", request.restoreId(), manifest.totalBytes() >> 20, (t1 - t0) / 1_000_000, walFiles,
-                    (System.nanoTime() - t2) / 1_000_000);
+            log.info("restore {}: {} MiB of files written and checked ({} MiB copied from the old data directory, {} MiB of objects"
+                            + " downloaded), and the WAL to replay read, in {} ms; {} WAL files in the spool; ownership set in {} ms",
+                    request.restoreId(), manifest.totalBytes() >> 20, files.reusedBytes() >> 20, files.downloadedBytes() >> 20,
+                    (t1 - t0) / 1_000_000, walFiles, (System.nanoTime() - t2) / 1_000_000);
             tablespaces.own(server.user());
             Recovery recovery = new Recovery(request, manifest, server, target, logFile, settings, walFiles, cancellation, progress);
             progress.set(new BackupProgress("recovering", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
@@ -229,8 +245,11 @@ public final class RestoreRunner {
             CreatedPaths.deleteTree(spool);
             RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
+            String reused = files.reusedBytes() == 0 ? "" : "; " + (files.reusedBytes() >> 20) + " MiB of files kept from the old data"
+                    + " directory (copied), " + (files.downloadedBytes() >> 20) + " MiB downloaded";
             result = new Result(result.dataDirectory(), result.port(), result.reachedTime(), result.reachedLsn(), result.timeline(),
-                    result.stoppedAtTarget(), result.movedAside(), result.summary() + handedOver);
+                    result.stoppedAtTarget(), result.movedAside(), result.summary() + reused + handedOver, files.downloadedBytes(),
+                    files.reusedBytes());
             progress.set(new BackupProgress("done", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: {}", request.restoreId(), result.summary());
             return result;

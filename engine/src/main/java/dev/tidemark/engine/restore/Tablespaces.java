@@ -142,6 +142,23 @@ final class Tablespaces {
         }
     }
 
+    /**
+     * In place: where the previous copy of a manifest path is, in the data directory or tablespace location moved
+     * aside, or null for none (a tablespace location that was not there; never through the old directory's link in
+     * pg_tblspc, which would lead into what this restore writes).
+     */
+    Path previous(String path, Path movedAside) {
+        for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+            String root = "pg_tblspc/" + ts.oid() + "/";
+            if (path.startsWith(root)) {
+                Path location = Path.of(ts.location());
+                return moved.stream().filter(m -> m[0].equals(location)).findFirst()
+                        .map(m -> m[1].resolve(path.substring(root.length()))).orElse(null);
+            }
+        }
+        return movedAside.resolve(path);
+    }
+
     /** Hands the restored tablespaces to the server's user. */
     void own(ServerUser user) throws IOException {
         for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
