@@ -182,7 +182,9 @@ public final class Engine implements Operations, AutoCloseable {
                     node.sendQuietly(new Commands.RecordOwnerChange(databaseId, recorded, node.id(), epoch, reason, node.clock().instant()));
                 }
                 if (resumed) {
-                    node.adopt(databaseId);
+                    if (previousOwner != null && !previousOwner.equals(node.id())) {
+                        node.adopt(databaseId); // another node's jobs: failed as interrupted, the queued ones start here
+                    }
                     node.find(databaseId).filter(DatabaseHistory::active).ifPresent(streams::start);
                 }
             }
@@ -207,13 +209,22 @@ public final class Engine implements Operations, AutoCloseable {
         node.leases().ifPresent(l -> l.pauseRenewal(pause));
     }
 
-    public List<Leases.NodeRow> nodes() {
-        return node.leases().map(Leases::nodes).orElse(List.of());
+    @Override
+    public List<NodeView> nodes() {
+        return node.leases().map(Leases::nodes).orElse(List.of()).stream()
+                .map(n -> new NodeView(n.id(), n.heartbeat().toInstant(), n.heartbeatAgeSeconds(), n.live(), n.draining(), n.databases()))
+                .toList();
     }
 
-    /** Marks node draining: it hands its databases over on its next renewal and takes none until undrained. */
-    public void drainNode(String nodeId, boolean drain) {
-        node.leases().orElseThrow(() -> new IllegalStateException("no lease table")).requestDrain(nodeId, drain);
+    @Override
+    public NodeView drainNode(String nodeId, boolean drain, String actor) {
+        Leases leases = node.leases().orElseThrow(() -> new IllegalStateException("this engine has no lease table"));
+        if (nodes().stream().noneMatch(n -> n.id().equals(nodeId))) {
+            throw new NotFoundException("node '" + nodeId + "' has no heartbeat in the catalog; see GET /v1/nodes (tidemark node list)");
+        }
+        LOG.info("node {} {} by {}", nodeId, drain ? "drained" : "undrained", actor);
+        leases.requestDrain(nodeId, drain);
+        return nodes().stream().filter(n -> n.id().equals(nodeId)).findFirst().orElseThrow();
     }
 
     public Set<String> ownedDatabases() {

@@ -1,8 +1,8 @@
 package dev.tidemark.engine;
 
-import dev.tidemark.engine.node.Leases;
 import dev.tidemark.engine.operations.BackupView;
 import dev.tidemark.engine.operations.EventPage;
+import dev.tidemark.engine.operations.NodeView;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.operations.RestoreRequest;
 import dev.tidemark.engine.operations.RestoreView;
@@ -157,10 +157,31 @@ class NodeTakeoverTest {
             frozen.pauseLeaseRenewalForTest(false);
             Thread.sleep(Engine.leaseDuration().toMillis() / 2);
             assertThat(frozen.ownedDatabases()).as("rejoins without them").isEmpty();
-            List<Leases.NodeRow> nodes = other.nodes();
-            assertThat(nodes).extracting(Leases.NodeRow::id).contains("node-a", "node-b", "node-c");
+            List<NodeView> nodes = other.nodes();
+            assertThat(nodes).extracting(NodeView::id).contains("node-a", "node-b", "node-c");
             assertThat(nodes).filteredOn(n -> n.id().equals(frozenName)).singleElement().satisfies(n -> assertThat(n.live()).isTrue());
             assertThat(nodes).filteredOn(n -> n.id().equals(victim)).singleElement().satisfies(n -> assertThat(n.live()).isFalse());
+
+            // drain: every database of the other node moves to the rejoined one within seconds, the windows stay whole
+            String otherName = other.config().nodeId();
+            Map<String, Instant> startsBefore = new HashMap<>();
+            for (String id : IDS) {
+                startsBefore.put(id, a.recoveryWindow(id).start());
+            }
+            long drained = System.nanoTime();
+            frozen.drainNode(otherName, true, "admin");
+            await(frozen::ownedDatabases, s -> s.containsAll(IDS), Duration.ofSeconds(30));
+            assertThat((System.nanoTime() - drained) / 1e9).as("moved within 30 s").isLessThan(30);
+            assertThat(other.ownedDatabases()).isEmpty();
+            assertThat(frozen.nodes()).filteredOn(n -> n.id().equals(otherName)).singleElement()
+                    .satisfies(n -> assertThat(n.draining()).isTrue());
+            for (String id : IDS) {
+                await(() -> frozen.database(id).streaming().state(), "streaming"::equals, Duration.ofSeconds(30));
+                Instant now = servers.get(id).serverNow();
+                WindowView w = await(() -> a.recoveryWindow(id), x -> x.end() != null && x.end().isAfter(now), Duration.ofSeconds(60));
+                assertThat(w.start()).isEqualTo(startsBefore.get(id));
+                assertThat(w.excluded()).isEmpty();
+            }
         } finally {
             stop.set(true);
             if (writer != null) {
