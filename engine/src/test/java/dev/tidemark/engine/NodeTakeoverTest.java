@@ -46,7 +46,8 @@ class NodeTakeoverTest {
         AtomicBoolean writing = new AtomicBoolean(true);
         AtomicBoolean stop = new AtomicBoolean();
         Thread writer = null;
-        try (PostgresCluster catalogServer = PostgresCluster.start()) {
+        PostgresCluster catalogServer = PostgresCluster.start(); // closed after the engines: they release their leases in it
+        try {
             catalogServer.execute("create database catalog");
             String catalogUrl = "jdbc:postgresql://127.0.0.1:" + catalogServer.port() + "/catalog";
             for (String id : IDS) {
@@ -190,6 +191,7 @@ class NodeTakeoverTest {
             }
             engines.values().forEach(Engine::close);
             servers.values().forEach(PostgresCluster::close);
+            catalogServer.close();
             PostgresCluster.deleteTree(tmp);
         }
     }
