@@ -7,6 +7,7 @@ import dev.tidemark.api.cli.ClientOptions;
 import dev.tidemark.api.cli.DbCommand;
 import dev.tidemark.api.cli.EventsCommand;
 import dev.tidemark.api.cli.KeyCommand;
+import dev.tidemark.api.cli.NodeCommand;
 import dev.tidemark.api.cli.ReadModelCommand;
 import dev.tidemark.api.cli.RestoreCommand;
 import dev.tidemark.api.cli.TokenCommand;
@@ -23,8 +24,8 @@ import picocli.CommandLine.Command;
 @Command(name = "tidemark", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tidemark 0.1.0",
         description = "Backup and point-in-time recovery for PostgreSQL: WAL streaming, base backups, dumps, restores.",
         subcommands = {ServeCommand.class, Quickstart.class, DbCommand.class, BackupCommand.class, RestoreCommand.class,
-                WindowCommand.class, EventsCommand.class, ReadModelCommand.class, KeyCommand.class, TokenCommand.class,
-                WarmUpCommand.class, VerifyCommand.class, CatalogCommand.class})
+                WindowCommand.class, EventsCommand.class, ReadModelCommand.class, NodeCommand.class, KeyCommand.class,
+                TokenCommand.class, WarmUpCommand.class, VerifyCommand.class, CatalogCommand.class})
 public final class Tidemark implements Runnable {
     /** Set by serve: the server runs on in its own threads once main returns, so main does not exit. */
     static volatile boolean serving;

@@ -13,6 +13,9 @@ import dev.tidemark.engine.dump.DumpJob;
 import dev.tidemark.engine.dump.DumpRequest;
 import dev.tidemark.engine.dump.DumpRestore;
 import dev.tidemark.engine.dump.DumpViews;
+import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.node.Leases;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.operations.*;
 import dev.tidemark.engine.postgres.Credentials;
@@ -43,7 +46,10 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.Optional;
 import java.util.function.Supplier;
 
@@ -75,6 +81,7 @@ public final class Engine implements Operations, AutoCloseable {
     private final Expiry expiry;
     private final ScheduledTick tick;
     private JobScheduler scheduler;
+    private volatile boolean resumed;
 
     private Engine(EngineConfig config, Node node, PgBinaries binaries, PgServer.Factory servers) {
         this.config = config;
@@ -157,6 +164,7 @@ public final class Engine implements Operations, AutoCloseable {
 
     /** After a start: jobs that were running when the engine stopped are failed, streams and the scheduler start. */
     private void resume() {
+        startLeases();
         node.failInterrupted();
         node.catalog().subscribe(node.events()::dispatch);
         streams.startOwned();
@@ -165,6 +173,81 @@ public final class Engine implements Operations, AutoCloseable {
             scheduler = new JobScheduler(node.catalog().dataSource(), Duration.ofSeconds(30), config.nodeId(), tick);
             scheduler.start();
         }
+        resumed = true;
+    }
+
+    /** Lease duration (issue 20): JVM option -Dtidemark.lease-seconds, 15 s by default (a takeover within about 20 s). */
+    static Duration leaseDuration() {
+        return Duration.ofSeconds(Long.getLong("tidemark.lease-seconds", 15L));
+    }
+
+    /**
+     * Ownership as leases in the catalog (issue 20): the first round runs now, so that the databases this node holds
+     * are known before the jobs and streams start; later gains start them, losses stop them.
+     */
+    private void startLeases() {
+        Leases leases = new Leases(node.catalog().dataSource(), node.id(), leaseDuration(), () -> {
+            Map<String, String> active = new HashMap<>();
+            node.catalog().view().databases().stream().filter(DatabaseHistory::active).forEach(db -> active.put(db.id(), db.owner()));
+            return active;
+        });
+        leases.listener(new Leases.Listener() {
+            @Override
+            public void acquired(String databaseId, String previousOwner, long epoch) {
+                String recorded = node.find(databaseId).map(DatabaseHistory::owner).orElse(null);
+                if (!node.id().equals(recorded)) {
+                    String reason = previousOwner == null || previousOwner.equals(node.id()) ? "lease taken"
+                            : "lease of " + previousOwner + " expired or released";
+                    node.sendQuietly(new Commands.RecordOwnerChange(databaseId, recorded, node.id(), epoch, reason, node.clock().instant()));
+                }
+                if (resumed) {
+                    if (previousOwner != null && !previousOwner.equals(node.id())) {
+                        node.adopt(databaseId); // another node's jobs: failed as interrupted, the queued ones start here
+                    }
+                    node.find(databaseId).filter(DatabaseHistory::active).ifPresent(streams::start);
+                }
+            }
+
+            @Override
+            public void lost(String databaseId, String reason) {
+                streams.stop(databaseId);
+            }
+        });
+        node.useLeases(leases);
+        leases.start();
+    }
+
+    /** Test hook: the node stops as if killed: its leases are not released (they lapse), its streams end. */
+    public void crashForTest() {
+        node.leases().ifPresent(Leases::crash);
+        close();
+    }
+
+    /** Test hook: a frozen renewal thread (true) or a resumed one (false); the fence keeps running. */
+    public void pauseLeaseRenewalForTest(boolean pause) {
+        node.leases().ifPresent(l -> l.pauseRenewal(pause));
+    }
+
+    @Override
+    public List<NodeView> nodes() {
+        return node.leases().map(Leases::nodes).orElse(List.of()).stream()
+                .map(n -> new NodeView(n.id(), n.heartbeat().toInstant(), n.heartbeatAgeSeconds(), n.live(), n.draining(), n.databases()))
+                .toList();
+    }
+
+    @Override
+    public NodeView drainNode(String nodeId, boolean drain, String actor) {
+        Leases leases = node.leases().orElseThrow(() -> new IllegalStateException("this engine has no lease table"));
+        if (nodes().stream().noneMatch(n -> n.id().equals(nodeId))) {
+            throw new NotFoundException("node '" + nodeId + "' has no heartbeat in the catalog; see GET /v1/nodes (tidemark node list)");
+        }
+        LOG.info("node {} {} by {}", nodeId, drain ? "drained" : "undrained", actor);
+        leases.requestDrain(nodeId, drain);
+        return nodes().stream().filter(n -> n.id().equals(nodeId)).findFirst().orElseThrow();
+    }
+
+    public Set<String> ownedDatabases() {
+        return node.leases().map(Leases::held).orElse(Set.of());
     }
 
     public EngineConfig config() {
@@ -346,6 +429,7 @@ public final class Engine implements Operations, AutoCloseable {
 
     @Override
     public void close() {
+        node.leases().ifPresent(Leases::stopRenewing); // no new database is taken while the streams stop
         if (scheduler != null) {
             scheduler.close();
         }

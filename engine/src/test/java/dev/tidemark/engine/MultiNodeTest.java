@@ -55,7 +55,7 @@ class MultiNodeTest {
         }
     }
 
-    private static EngineConfig config(Path tmp, String node, String catalogUrl) {
+    static EngineConfig config(Path tmp, String node, String catalogUrl) {
         EngineConfig base = EngineConfig.singleHost(tmp.resolve(node), tmp.resolve("repo"), tmp.resolve("master.key"));
         return new EngineConfig(base.dataDirectory(), catalogUrl, "postgres", null, base.repository(), tmp.resolve("master.key"), false,
                 "zstd", 3, null, null, null, Map.of(), 2, Duration.ofMillis(500), false, node);

@@ -124,6 +124,7 @@ public final class DatabaseHistory {
                 registeredAt = e.at();
             }
             case OwnerAssigned e -> owner = e.node();
+            case OwnerChanged e -> owner = e.to();
             case PolicyChanged e -> policy = e.policy();
             case ConnectionChanged e -> {
                 pgUrl = e.pgUrl();

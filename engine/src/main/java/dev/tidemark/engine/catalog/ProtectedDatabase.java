@@ -56,6 +56,15 @@ public class ProtectedDatabase {
         }
     }
 
+    /** A lease takeover: the lease table decided it, so it is recorded as it came (no validation but registration). */
+    @CommandHandler
+    public void handle(RecordOwnerChange c) {
+        requireRegistered();
+        if (!c.to().equals(history.owner())) {
+            apply(new DatabaseEvent.OwnerChanged(id, c.from(), c.to(), c.epoch(), c.reason(), c.at()));
+        }
+    }
+
     @CommandHandler
     public void handle(ChangeConnection c) {
         requireActive();

@@ -35,6 +35,7 @@ public final class Node implements AutoCloseable {
     private final JobProgress progress = new JobProgress();
     private final EventHandlers events = new EventHandlers(this::owned);
     private final ReadModel readModel;
+    private volatile Leases leases; // null: ownership as the catalog's events record it (no lease table)
 
     /**
      * @param id            this node's name in a multi-node setup
@@ -108,8 +109,35 @@ public final class Node implements AutoCloseable {
                         + "' is not registered; see GET /v1/databases (tidemark db list)"));
     }
 
+    /** Owned: this node holds the database's lease now (with leases), or the catalog records it as the owner (without). */
     public boolean owned(String databaseId) {
+        Leases l = leases;
+        if (l != null) {
+            return l.holds(databaseId);
+        }
         return find(databaseId).map(db -> db.ownedBy(id)).orElse(false);
+    }
+
+    /** The check before writing for a database into the repository: the lease is held now (see {@link Leases}). */
+    public boolean mayWrite(String databaseId) {
+        Leases l = leases;
+        return l == null ? owned(databaseId) : l.mayWrite(databaseId);
+    }
+
+    public void useLeases(Leases leases) {
+        this.leases = leases;
+    }
+
+    public Optional<Leases> leases() {
+        return Optional.ofNullable(leases);
+    }
+
+    /** A database taken over from another node: its interrupted jobs are failed, the queued ones started here. */
+    public void adopt(String databaseId) {
+        find(databaseId).ifPresent(db -> {
+            events.failInterrupted(db);
+            events.startQueued(db);
+        });
     }
 
     /** The database's primary, with its credentials. */
@@ -146,16 +174,20 @@ public final class Node implements AutoCloseable {
 
     /** At start: the jobs of owned databases that were running when the engine stopped are failed. */
     public void failInterrupted() {
-        catalog.view().databases().stream().filter(db -> db.ownedBy(id)).forEach(events::failInterrupted);
+        catalog.view().databases().stream().filter(db -> owned(db.id())).forEach(events::failInterrupted);
     }
 
     /** At start: the jobs of owned databases asked for while the engine was down (or before it stopped) are started. */
     public void startQueued() {
-        catalog.view().databases().stream().filter(db -> db.ownedBy(id)).forEach(events::startQueued);
+        catalog.view().databases().stream().filter(db -> owned(db.id())).forEach(events::startQueued);
     }
 
     @Override
     public void close() {
+        Leases l = leases;
+        if (l != null) {
+            l.close(); // after the streams stopped: the leases are released for the other nodes at once
+        }
         jobs.close();
     }
 }

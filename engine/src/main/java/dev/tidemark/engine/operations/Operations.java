@@ -95,4 +95,13 @@ public interface Operations {
      * everything. Returns once the rows are current, or after a minute with current=false (they keep catching up).
      */
     ReadModelView rebuildReadModel(String actor);
+
+    /** The engine nodes sharing the catalog: heartbeat age, live, draining, databases held (issue 20). */
+    List<NodeView> nodes();
+
+    /**
+     * Drains node (drain=true): it hands every database over to the live nodes on its next lease round (within a few
+     * seconds) and takes none until undrained (drain=false). {@link NotFoundException} for a node with no heartbeat row.
+     */
+    NodeView drainNode(String node, boolean drain, String actor);
 }

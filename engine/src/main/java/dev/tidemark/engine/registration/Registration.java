@@ -69,7 +69,10 @@ public final class Registration {
         Policy policy = Policy.defaults().with(request.window(), null, null, null, null, null, null);
         node.catalog().send(new Commands.RegisterDatabase(request.id(), reach.pgUrl(), reach.pgdata(), reach.standbyUrl(), policy,
                 node.clock().instant()), actor);
-        node.catalog().send(new Commands.AssignOwner(request.id(), node.id(), node.clock().instant()), actor);
+        // issue 20: a new database goes to the live node with the fewest; its lease is taken on that node's next round
+        String owner = node.leases().map(l -> l.leastLoaded()).orElse(node.id());
+        node.catalog().send(new Commands.AssignOwner(request.id(), owner, node.clock().instant()), actor);
+        node.leases().ifPresent(l -> l.renewNow()); // the lease row now: counted by the next registration, taken here if ours
         LOG.info("database {} registered by {}: streaming starts; {}", request.id(), actor, schedulerEnabled
                 ? "the first base backup is taken within a minute" : "the scheduler is off on this node: take a first base backup");
         return views.get(request.id());

@@ -50,7 +50,11 @@ public final class Streams implements StreamedWal, AutoCloseable {
             this.recorder = new WalRecorder(this::record, Duration.ofSeconds(30), Duration.ofMinutes(5), 64, clock, 16L << 20);
             PgConnections source = node.primary(db);
             WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(partialInterval);
-            this.streamer = new WalStreamer(db.id(), source, node.repository(), settings, listener(), db.chain());
+            // issue 20 (fencing): the stream writes through a store that refuses writes once the lease is not held
+            dev.tidemark.storage.Repository fenced = new dev.tidemark.storage.Repository(new dev.tidemark.engine.node.FencedStore(
+                    node.repository().store(), () -> node.mayWrite(databaseId), "database " + databaseId),
+                    node.repository().layout(), node.repository().codec());
+            this.streamer = new WalStreamer(db.id(), source, fenced, settings, listener(), db.chain());
             if (db.standbyUrl() == null && db.pgdata() != null) {
                 streamer.readLocalWal(Path.of(db.pgdata())); // the primary's own directory: a backlog is read from its pg_wal
             }
@@ -139,6 +143,14 @@ public final class Streams implements StreamedWal, AutoCloseable {
                 stop(e.databaseId());
             }
         });
+        // issue 20: a lease takeover or drain recorded in the catalog
+        node.events().onAny(DatabaseEvent.OwnerChanged.class, e -> {
+            if (e.to().equals(node.id())) {
+                node.find(e.databaseId()).filter(DatabaseHistory::active).ifPresent(this::start);
+            } else {
+                stop(e.databaseId());
+            }
+        });
         node.events().onOwned(DatabaseEvent.ChainChanged.class, e -> {
             stop(e.databaseId());
             LOG.error("database {}: the server is another system now ({} instead of {}): streaming stopped; the old chain stays "
@@ -153,7 +165,7 @@ public final class Streams implements StreamedWal, AutoCloseable {
     /** At start: streams every active database this node owns. */
     public void startOwned() {
         for (DatabaseHistory db : catalog.view().databases()) {
-            if (db.active() && db.ownedBy(node.id())) {
+            if (db.active() && node.owned(db.id())) {
                 start(db);
             }
         }
@@ -166,6 +178,9 @@ public final class Streams implements StreamedWal, AutoCloseable {
     }
 
     public void start(DatabaseHistory db) {
+        if (!node.owned(db.id())) {
+            return; // issue 20: only while this node holds the database's lease
+        }
         streams.computeIfAbsent(db.id(), id -> {
             Stream s = new Stream(db);
             s.streamer.start();

@@ -21,6 +21,11 @@ public final class Commands {
     public record AssignOwner(@TargetAggregateIdentifier String databaseId, String node, Instant at) {
     }
 
+    /** Records a lease takeover decided in the catalog's lease table (issue 20): from the old owner (null: none) to node. */
+    public record RecordOwnerChange(@TargetAggregateIdentifier String databaseId, String from, String to, long epoch, String reason,
+                                    Instant at) {
+    }
+
     public record ChangePolicy(@TargetAggregateIdentifier String databaseId, Policy policy, Instant at) {
     }
 

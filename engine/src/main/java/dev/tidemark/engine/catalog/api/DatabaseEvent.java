@@ -17,6 +17,13 @@ public sealed interface DatabaseEvent {
     record OwnerAssigned(String databaseId, String node, Instant at) implements DatabaseEvent {
     }
 
+    /**
+     * The database's lease in the catalog passed from one node to another (issue 20): a takeover after the old owner
+     * stopped renewing (reason "lease expired"), or a drain. A fact the lease table already decided: never refused.
+     */
+    record OwnerChanged(String databaseId, String from, String to, long epoch, String reason, Instant at) implements DatabaseEvent {
+    }
+
     /** Where the database is reached now (after a failover, a move): the primary, the data directory, the standby (null: none). */
     record ConnectionChanged(String databaseId, String pgUrl, String pgdata, String standbyUrl, Instant at) implements DatabaseEvent {
     }
