@@ -35,6 +35,7 @@ public final class Streams implements StreamedWal, AutoCloseable {
 
     private final Node node;
     private final Duration partialInterval;
+    private final WalBuffers buffers;
     private final Catalog catalog;
     private final Clock clock;
     private final Map<String, Stream> streams = new ConcurrentHashMap<>();
@@ -50,7 +51,7 @@ public final class Streams implements StreamedWal, AutoCloseable {
             this.recorder = new WalRecorder(this::record, Duration.ofSeconds(30), Duration.ofMinutes(5), 64, clock, 16L << 20);
             PgConnections source = node.primary(db);
             WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(partialInterval);
-            this.streamer = new WalStreamer(db.id(), source, node.repository(), settings, listener(), db.chain());
+            this.streamer = new WalStreamer(db.id(), source, node.repository(), settings, listener(), db.chain(), buffers);
             if (db.standbyUrl() == null && db.pgdata() != null) {
                 streamer.readLocalWal(Path.of(db.pgdata())); // the primary's own directory: a backlog is read from its pg_wal
             }
@@ -126,12 +127,17 @@ public final class Streams implements StreamedWal, AutoCloseable {
         }
     }
 
-    /** partialInterval: how often the WAL segment being written is uploaded. Registers the streams' event handlers. */
-    public Streams(Node node, Duration partialInterval) {
+    /**
+     * partialInterval: how often the WAL segment being written is uploaded; buffers: the segment memory, uploaders and spool
+     * every stream of this node shares. Registers the streams' event handlers.
+     */
+    public Streams(Node node, Duration partialInterval, WalBuffers buffers) {
         this.node = node;
+        this.buffers = buffers;
         this.partialInterval = partialInterval;
         this.catalog = node.catalog();
         this.clock = node.clock();
+        LOG.info("{}", buffers);
         node.events().onAny(DatabaseEvent.OwnerAssigned.class, e -> {
             if (e.node().equals(node.id())) {
                 node.find(e.databaseId()).filter(DatabaseHistory::active).ifPresent(this::start);
