@@ -2,6 +2,7 @@ package dev.tidemark.api.server;
 
 import dev.tidemark.engine.EngineConfig;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.util.unit.DataSize;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,6 +29,9 @@ public class TidemarkProperties {
     private Map<String, String> pgPasswords = new LinkedHashMap<>();
     private int workers = Math.max(2, Runtime.getRuntime().availableProcessors());
     private Duration walPartialInterval = Duration.ofSeconds(5);
+    /** null: a quarter of the heap, 32 to 256 MiB. */
+    private DataSize walBufferMemory;
+    private int maxConcurrentJobs = EngineConfig.DEFAULT_MAX_CONCURRENT_JOBS;
     private Scheduler scheduler = new Scheduler();
     private String nodeId = "node-1";
     private List<Path> restoreRoots = new ArrayList<>();
@@ -121,13 +125,18 @@ public class TidemarkProperties {
                         blank(repository.getAccessKey()), repository.getSecretKey(), repository.getMaxParts()),
                 none ? null : keyFile, none, compression, compressionLevel, blank(kafka.getBootstrapServers()), kafka.getTopic(),
                 pgBinDirectory, Map.copyOf(pgPasswords), workers, walPartialInterval, scheduler.isEnabled(), nodeId,
-                restoreRoots.stream().map(Path::toAbsolutePath).toList());
+                restoreRoots.stream().map(Path::toAbsolutePath).toList(), walBufferMemory == null ? 0 : walBufferMemory.toBytes(),
+                maxConcurrentJobs);
     }
 
     private static String blank(String s) {
         return s == null || s.isBlank() ? null : s.trim();
     }
 
+    public DataSize getWalBufferMemory() { return walBufferMemory; }
+    public void setWalBufferMemory(DataSize v) { walBufferMemory = v; }
+    public int getMaxConcurrentJobs() { return maxConcurrentJobs; }
+    public void setMaxConcurrentJobs(int v) { maxConcurrentJobs = v; }
     public List<Path> getRestoreRoots() { return restoreRoots; }
     public void setRestoreRoots(List<Path> v) { restoreRoots = v == null ? new ArrayList<>() : v; }
     public Path getDataDirectory() { return dataDirectory; }
