@@ -26,6 +26,7 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else 'n/a')"; }
 echo "== $n clusters (shared_buffers 16MB, max_connections 10), each with pg_receivewal on a slot of its own"
 t0=$(now)
 ports=(); rw_pids=()
+mkdir -p "$root/logs"; [ "$(id -u)" = 0 ] && chown postgres "$root/logs"   # kept out of ROOT/*.log, which the cleanup copies to /tmp
 for i in $(seq 0 $((n - 1))); do
   d="$root/pg$i"; p=$(free_port); ports+=("$p")
   ( as_pg "$bin/initdb" -D "$d" -A trust -U postgres >/dev/null
@@ -34,7 +35,7 @@ for i in $(seq 0 $((n - 1))); do
       echo "wal_level = replica"; echo "max_wal_senders = 4"; echo "max_replication_slots = 4"
       echo "shared_buffers = 16MB"; echo "max_connections = 10"
     } >> "$d/postgresql.conf"
-    as_pg "$bin/pg_ctl" -D "$d" -l "$root/pg$i.log" -w start >/dev/null ) &
+    as_pg "$bin/pg_ctl" -D "$d" -l "$root/logs/pg$i.log" -w start >/dev/null ) &
   if (( (i + 1) % 4 == 0 )); then wait; fi
 done
 wait
@@ -43,7 +44,7 @@ for i in $(seq 0 $((n - 1))); do
   as_pg "$bin/psql" -h 127.0.0.1 -p "$p" -U postgres -Atqc "create table load(id bigserial primary key, at timestamptz not null default clock_timestamp(), pad text)
     ; select pg_create_physical_replication_slot('rw', true)" postgres >/dev/null
   mkdir -p "$root/rw$i"; [ "$(id -u)" = 0 ] && chown postgres "$root/rw$i"
-  as_pg "$bin/pg_receivewal" -h 127.0.0.1 -p "$p" -U postgres -S rw -D "$root/rw$i" -n > "$root/rw$i.log" 2>&1 &
+  as_pg "$bin/pg_receivewal" -h 127.0.0.1 -p "$p" -U postgres -S rw -D "$root/rw$i" -n > "$root/logs/rw$i.log" 2>&1 &
   rw_pids+=("$!")
 done
 sleep 2
