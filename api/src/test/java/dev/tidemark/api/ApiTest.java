@@ -142,6 +142,13 @@ class ApiTest {
         }
         assertThat(json(call("GET", "/v1/databases", ADMIN, null))).as("nothing but shop was registered").hasSize(1);
         assertThat(json(call("GET", "/v1/databases", OPERATOR, null))).as("an operator of 'other' does not see shop").isEmpty();
+        HttpResponse<String> page = call("GET", "/v1/databases?limit=1", ADMIN, null);
+        assertThat(json(page)).as("a page of one").hasSize(1);
+        assertThat(page.headers().firstValue("Link")).as("a full page links to the next")
+                .hasValue("</v1/databases?limit=1&after=shop>; rel=\"next\"");
+        assertThat(json(call("GET", "/v1/databases?limit=1&after=shop", ADMIN, null))).as("nothing after shop").isEmpty();
+        assertThat(json(call("GET", "/v1/databases?limit=5", OPERATOR, null))).as("a page holds only what the token may read").isEmpty();
+        assertProblem(call("GET", "/v1/databases?limit=0", ADMIN, null), 400, "limit must be between 1 and 1000");
         assertProblem(call("GET", "/v1/databases/shop", OPERATOR, null), 403, "may not read database shop");
 
         HttpResponse<String> accepted = call("POST", "/v1/databases/shop/base-backups", ADMIN, null);

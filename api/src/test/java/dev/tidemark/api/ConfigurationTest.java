@@ -51,6 +51,12 @@ class ConfigurationTest {
         assertThat(c.repository().uri()).isEqualTo(dir.resolve("repository").toUri().toString());
         assertThat(c.masterKeyFile()).isEqualTo(dir.resolve("master.key"));
         assertThat(c.toString()).doesNotContain("secret");
+        assertThat(c.walBufferMemory()).as("the default: sized from the heap").isZero();
+        assertThat(c.maxConcurrentJobs()).isEqualTo(2);
+        p.setWalBufferMemory(org.springframework.util.unit.DataSize.ofMegabytes(64));
+        p.setMaxConcurrentJobs(3);
+        assertThat(p.toEngineConfig().walBufferMemory()).isEqualTo(64L << 20);
+        assertThat(p.toEngineConfig().maxConcurrentJobs()).isEqualTo(3);
     }
 
     @Test
@@ -83,7 +89,8 @@ class ConfigurationTest {
         assertThat(ConfigKeys.unknown(typo)).containsExactly(
                 "unknown setting tidemark.repositry (known under tidemark: data-directory, catalog, repository, master-key-file,"
                         + " encryption, compression, compression-level, kafka, pg-bin-directory, pg-passwords, workers,"
-                        + " wal-partial-interval, scheduler, node-id, restore-roots, tokens, allowed-hosts)",
+                        + " wal-partial-interval, wal-buffer-memory, max-concurrent-jobs, scheduler, node-id, restore-roots, tokens,"
+                        + " allowed-hosts)",
                 "tidemark.workers is a single value; it has no settings under it",
                 "unknown setting tidemark.tokens[0].secret (known under tidemark.tokens[0]: name, sha256, scope, databases)",
                 "unknown setting tidemark.kafka.topics (known under tidemark.kafka: bootstrap-servers, topic)");

@@ -37,6 +37,7 @@ import dev.tidemark.engine.schedule.ScheduledTick;
 import dev.tidemark.engine.verify.Verification;
 import dev.tidemark.engine.wal.ContinuityCheck;
 import dev.tidemark.engine.wal.Streams;
+import dev.tidemark.engine.wal.WalBuffers;
 import dev.tidemark.storage.Repository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,6 +52,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.Optional;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -87,7 +89,9 @@ public final class Engine implements Operations, AutoCloseable {
         this.config = config;
         this.node = node;
         // the jobs register their handlers in this order, which is the order they act at start: backups, dumps, restores
-        this.streams = new Streams(node, config.walPartialInterval());
+        this.streams = new Streams(node, config.walPartialInterval(), new WalBuffers(
+                config.walBufferMemory() == 0 ? WalBuffers.defaultMemory() : config.walBufferMemory(), WalBuffers.defaultUploaders(),
+                config.dataDirectory().resolve("wal-spool")));
         new BaseBackupJob(node, streams);
         new DumpJob(node, binaries);
         this.dumpRestore = new DumpRestore(node, binaries);
@@ -129,8 +133,8 @@ public final class Engine implements Operations, AutoCloseable {
             catalog.mirrorTo(repository, MIRROR_INTERVAL);
             PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
             ServerUser user = ServerUser.detect();
-            Node node = new Node(config.nodeId(), config.dataDirectory(), config.workers(), catalog, repository, clock,
-                    new Credentials(config.pgPasswords()));
+            Node node = new Node(config.nodeId(), config.dataDirectory(), config.workers(), config.maxConcurrentJobs(), catalog,
+                    repository, clock, new Credentials(config.pgPasswords()));
             Engine engine = new Engine(config, node, binaries, PgServer.factory(binaries, user));
             engine.resume();
             Warmup.startInBackground();
@@ -266,6 +270,14 @@ public final class Engine implements Operations, AutoCloseable {
     @Override
     public List<DatabaseView> databases() {
         return databaseViews.list();
+    }
+
+    @Override
+    public List<DatabaseView> databases(Predicate<String> visible, String after, int limit) {
+        if (limit < 1) {
+            throw new InvalidRequestException("limit is " + limit + ": ask for at least one database per page");
+        }
+        return databaseViews.page(visible, after, limit);
     }
 
     @Override

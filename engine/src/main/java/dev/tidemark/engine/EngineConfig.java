@@ -23,6 +23,8 @@ import java.util.Map;
  * @param nodeId             this engine node's name in a multi-node setup
  * @param restoreRoots       empty: a restore beside its source may go anywhere the checks allow; else under one of these
  * @param recoverOnStart     an empty catalog on a repository holding databases: recover it (true) or refuse to start
+ * @param walBufferMemory    bytes of WAL segment buffers all streams share; 0: a quarter of the heap, 32 to 256 MiB
+ * @param maxConcurrentJobs  base backups, dumps and restores running at once on this node, the rest queued in order; 0: 2
  */
 public record EngineConfig(
         Path dataDirectory,
@@ -43,26 +45,35 @@ public record EngineConfig(
         boolean schedulerEnabled,
         String nodeId,
         List<Path> restoreRoots,
-        boolean recoverOnStart) {
+        boolean recoverOnStart,
+        long walBufferMemory,
+        int maxConcurrentJobs) {
+
+    /** Base backups, dumps and restores running at once when nothing is configured. */
+    public static final int DEFAULT_MAX_CONCURRENT_JOBS = 2;
 
     public EngineConfig {
         restoreRoots = restoreRoots == null ? List.of() : List.copyOf(restoreRoots);
+        if (walBufferMemory < 0 || maxConcurrentJobs < 0) {
+            throw new IllegalArgumentException("wal-buffer-memory and max-concurrent-jobs must be positive (or 0 for the default)");
+        }
+        maxConcurrentJobs = maxConcurrentJobs == 0 ? DEFAULT_MAX_CONCURRENT_JOBS : maxConcurrentJobs;
     }
 
-    /** Recovering an empty catalog at start (issue 18). */
+    /** Recovering an empty catalog at start (issue 18), with the default WAL buffer memory and job limit. */
     public EngineConfig(Path dataDirectory, String catalogJdbcUrl, String catalogUser, String catalogPassword, RepositoryConfig repository,
                         Path masterKeyFile, boolean encryptionNone, String compression, int compressionLevel, String kafkaBootstrap,
                         String kafkaTopic, Path pgBinDirectory, Map<String, String> pgPasswords, int workers, Duration walPartialInterval,
                         boolean schedulerEnabled, String nodeId, List<Path> restoreRoots) {
         this(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone, compression,
                 compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval, schedulerEnabled,
-                nodeId, restoreRoots, true);
+                nodeId, restoreRoots, true, 0, 0);
     }
 
     public EngineConfig withRecoverOnStart(boolean recover) {
         return new EngineConfig(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone,
                 compression, compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval,
-                schedulerEnabled, nodeId, restoreRoots, recover);
+                schedulerEnabled, nodeId, restoreRoots, recover, walBufferMemory, maxConcurrentJobs);
     }
 
     /** Without restore roots. */
@@ -73,6 +84,13 @@ public record EngineConfig(
         this(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone, compression,
                 compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval, schedulerEnabled,
                 nodeId, List.of());
+    }
+
+    /** The same with another WAL buffer memory (bytes, 0: the default) and job limit (0: the default). */
+    public EngineConfig withFleetLimits(long walBufferMemory, int maxConcurrentJobs) {
+        return new EngineConfig(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone,
+                compression, compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval,
+                schedulerEnabled, nodeId, restoreRoots, recoverOnStart, walBufferMemory, maxConcurrentJobs);
     }
 
     /**
@@ -99,7 +117,8 @@ public record EngineConfig(
     public String toString() {
         return "EngineConfig[dataDirectory=" + dataDirectory + ", catalog=" + (catalogJdbcUrl == null ? "embedded" : dev.tidemark.engine.postgres.PgConnections.redact(catalogJdbcUrl))
                 + ", repository=" + repository + ", encryption=" + (encryptionNone ? "none" : "aes-256-gcm")
-                + ", compression=" + compression + ", kafka=" + kafkaBootstrap + ", workers=" + workers + ", node=" + nodeId
+                + ", compression=" + compression + ", kafka=" + kafkaBootstrap + ", workers=" + workers + ", maxConcurrentJobs=" + maxConcurrentJobs
+                + ", walBufferMemory=" + (walBufferMemory == 0 ? "default" : (walBufferMemory >> 20) + " MiB") + ", node=" + nodeId
                 + (restoreRoots.isEmpty() ? "" : ", restoreRoots=" + restoreRoots) + "]";
     }
 }

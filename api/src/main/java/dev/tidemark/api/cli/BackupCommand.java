@@ -13,10 +13,10 @@ import java.util.Map;
         subcommands = {BackupCommand.Create.class, BackupCommand.Dump.class, BackupCommand.ListAll.class, BackupCommand.ShowAny.class,
                 BackupDownload.class, BackupCommand.RestoreDump.class})
 public final class BackupCommand {
-    static final String[] BACKUP_HEADERS = {"ID", "STATUS", "TRIGGER", "REQUESTED", "CONSISTENT AT", "BYTES", "STORED", "FAILURE"};
-    static final String[] BACKUP_FIELDS = {"/id", "/status", "/trigger", "/requestedAt", "/consistencyTime", "/bytes", "/storedBytes", "/failure"};
-    static final String[] DUMP_HEADERS = {"ID", "STATUS", "TRIGGER", "REQUESTED", "DATABASES", "BYTES", "FAILURE"};
-    static final String[] DUMP_FIELDS = {"/id", "/status", "/trigger", "/requestedAt", "/databases", "/bytes", "/failure"};
+    static final String[] BACKUP_HEADERS = {"ID", "STATUS", "QUEUE", "TRIGGER", "REQUESTED", "CONSISTENT AT", "BYTES", "STORED", "FAILURE"};
+    static final String[] BACKUP_FIELDS = {"/id", "/status", "/queuePosition", "/trigger", "/requestedAt", "/consistencyTime", "/bytes", "/storedBytes", "/failure"};
+    static final String[] DUMP_HEADERS = {"ID", "STATUS", "QUEUE", "TRIGGER", "REQUESTED", "DATABASES", "BYTES", "FAILURE"};
+    static final String[] DUMP_FIELDS = {"/id", "/status", "/queuePosition", "/trigger", "/requestedAt", "/databases", "/bytes", "/failure"};
     /**
      * For the tables: a dump of all databases lists them once it completed, and says "all" before (its list is empty
      * until then). The JSON output keeps the API's document as it is.
@@ -67,8 +67,8 @@ public final class BackupCommand {
         public Integer call() {
             if (id.startsWith("dump-")) {
                 JsonNode d = api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id));
-                options().print(out(), d, () -> Table.details(out(), allDatabasesNamed(d), new String[]{"id", "status", "trigger", "requested", "ended",
-                        "databases", "bytes", "stored", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/completedAt",
+                options().print(out(), d, () -> Table.details(out(), allDatabasesNamed(d), new String[]{"id", "status", "queue position", "trigger", "requested",
+                        "ended", "databases", "bytes", "stored", "failure"}, new String[]{"/id", "/status", "/queuePosition", "/trigger", "/requestedAt", "/completedAt",
                         "/databases", "/bytes", "/storedBytes", "/failure"}));
                 return 0;
             }
@@ -115,10 +115,10 @@ public final class BackupCommand {
 
         Integer show(ClientCommand c, String db, String id) {
             JsonNode b = c.api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id));
-            c.options().print(c.out(), b, () -> Table.details(c.out(), b, new String[]{"id", "status", "trigger", "requested", "started",
-                    "ended", "consistent at", "start LSN", "stop LSN", "timeline", "bytes", "stored", "bad pages", "phase",
-                    "percent", "failure"}, new String[]{"/id", "/status", "/trigger", "/requestedAt", "/startedAt", "/completedAt",
-                    "/consistencyTime", "/startLsn", "/stopLsn", "/timeline", "/bytes", "/storedBytes", "/badPages", "/progress/phase",
+            c.options().print(c.out(), b, () -> Table.details(c.out(), b, new String[]{"id", "status", "queue position", "trigger", "requested",
+                    "started", "ended", "consistent at", "start LSN", "stop LSN", "timeline", "bytes", "stored", "bad pages", "phase",
+                    "percent", "failure"}, new String[]{"/id", "/status", "/queuePosition", "/trigger", "/requestedAt", "/startedAt",
+                    "/completedAt", "/consistencyTime", "/startLsn", "/stopLsn", "/timeline", "/bytes", "/storedBytes", "/badPages", "/progress/phase",
                     "/progress/percent", "/failure"}));
             return 0;
         }

@@ -42,14 +42,26 @@ public final class DbCommand {
         }
     }
 
-    @Command(name = "list", description = "List protected databases with their recovery windows.")
+    @Command(name = "list", description = "List protected databases with their recovery windows (all, or a page with --limit).")
     static final class ListDbs extends ClientCommand {
+        @Option(names = "--limit", description = "at most this many, ordered by id (1-1000)")
+        Integer limit;
+        @Option(names = "--after", description = "those after this id (the last of the previous page)")
+        String after;
+
         @Override
         public Integer call() {
-            JsonNode list = api().get("/v1/databases");
-            options().print(out(), list, () -> Table.print(out(), list,
-                    new String[]{"ID", "STATUS", "WINDOW START", "WINDOW END", "STREAM", "LAST BASE BACKUP"},
-                    new String[]{"/id", "/status", "/window/start", "/window/end", "/streaming/state", "/lastBaseBackup/completedAt"}));
+            String query = limit == null && after == null ? "" : "?limit=" + (limit == null ? 100 : limit)
+                    + (after == null ? "" : "&after=" + enc(after));
+            JsonNode list = api().get("/v1/databases" + query);
+            options().print(out(), list, () -> {
+                Table.print(out(), list,
+                        new String[]{"ID", "STATUS", "WINDOW START", "WINDOW END", "STREAM", "LAST BASE BACKUP"},
+                        new String[]{"/id", "/status", "/window/start", "/window/end", "/streaming/state", "/lastBaseBackup/completedAt"});
+                if (!query.isEmpty() && list.size() == (limit == null ? 100 : limit)) {
+                    out().println("more: tidemark db list --limit " + list.size() + " --after " + list.get(list.size() - 1).path("id").asText());
+                }
+            });
             return 0;
         }
     }

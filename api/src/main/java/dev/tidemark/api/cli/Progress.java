@@ -21,7 +21,8 @@ final class Progress {
         long started = System.nanoTime();
         while (view.path("status").asText().matches("requested|running")) {
             JsonNode p = view.path("progress");
-            String phase = p.path("phase").asText(view.path("status").asText());
+            int queued = view.path("queuePosition").asInt(0); // waiting for its turn under the engine's job limit
+            String phase = queued > 0 ? "queued" : p.path("phase").asText(view.path("status").asText());
             long done = p.path("bytesDone").asLong();
             long total = p.path("bytesTotal").asLong();
             int percent = p.path("percent").asInt();
@@ -33,6 +34,7 @@ final class Progress {
                     : done > 0 || p.path("filesTotal").asLong() > 0
                     ? String.format("%s %-10s %s written, %d of %d done%s", what, phase, Table.bytes(done), p.path("filesDone").asLong(),
                     p.path("filesTotal").asLong(), speed)
+                    : queued > 0 ? String.format("%s %-10s %d in line (the engine runs a few jobs at once)", what, phase, queued)
                     : String.format("%s %-10s ...", what, phase);
             if (terminal) {
                 out.print("\r" + line + " ".repeat(Math.max(0, lastLine.length() - line.length())));

@@ -15,8 +15,8 @@ import java.util.Map;
         + "'restore status' and 'restore list' follow restores.",
         subcommands = {RestoreCommand.Status.class, RestoreCommand.ListRestores.class, RestoreCommand.Cancel.class})
 public final class RestoreCommand extends ClientCommand {
-    static final String[] RESTORE_HEADERS = {"ID", "STATUS", "TARGET", "DIRECTORY", "PORT", "REACHED", "FAILURE"};
-    static final String[] RESTORE_FIELDS = {"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime", "/failure"};
+    static final String[] RESTORE_HEADERS = {"ID", "STATUS", "QUEUE", "TARGET", "DIRECTORY", "PORT", "REACHED", "FAILURE"};
+    static final String[] RESTORE_FIELDS = {"/id", "/status", "/queuePosition", "/target", "/targetDir", "/port", "/reachedTime", "/failure"};
 
     @Parameters(index = "0", arity = "0..1", description = "database id")
     String db;
@@ -128,9 +128,9 @@ public final class RestoreCommand extends ClientCommand {
         @Override
         public Integer call() {
             JsonNode r = api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id));
-            options().print(out(), r, () -> Table.details(out(), r, new String[]{"id", "status", "target", "backup", "directory", "port",
-                    "in place", "requested", "ended", "reached", "result", "phase", "percent", "failure"}, new String[]{"/id",
-                    "/status", "/target", "/backupId", "/targetDir", "/port", "/inPlace", "/requestedAt", "/completedAt", "/reachedTime",
+            options().print(out(), r, () -> Table.details(out(), r, new String[]{"id", "status", "queue position", "target", "backup", "directory",
+                    "port", "in place", "requested", "ended", "reached", "result", "phase", "percent", "failure"}, new String[]{"/id",
+                    "/status", "/queuePosition", "/target", "/backupId", "/targetDir", "/port", "/inPlace", "/requestedAt", "/completedAt", "/reachedTime",
                     "/message", "/progress/phase", "/progress/percent", "/failure"}));
             return 0;
         }

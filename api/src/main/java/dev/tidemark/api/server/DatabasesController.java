@@ -38,6 +38,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.function.Predicate;
 
 /** The REST API: protected databases, their base backups, dumps, restores, recovery window and audit log. */
 @RestController
@@ -75,13 +76,29 @@ public class DatabasesController {
         return ResponseEntity.created(URI.create("/v1/databases/" + view.id())).body(view);
     }
 
-    /** The databases the token may read: an operator token sees only the databases named on it. */
+    /**
+     * The databases the token may read: an operator token sees only the databases named on it. Without limit, all of
+     * them; with ?limit=N (and ?after=ID, the last id of the previous page) one page ordered by id, and when it is full a
+     * Link header to the next.
+     */
     @GetMapping
-    public List<DatabaseView> list(HttpServletRequest request) {
+    public ResponseEntity<List<DatabaseView>> list(@RequestParam(required = false) Integer limit,
+                                                   @RequestParam(required = false) String after, HttpServletRequest request) {
         Object token = request.getAttribute(AuthFilter.TOKEN);
-        return engine.databases().stream()
-                .filter(d -> !(token instanceof Tokens.Token t) || t.mayRead(d.id()))
-                .toList();
+        Predicate<String> visible = id -> !(token instanceof Tokens.Token t) || t.mayRead(id);
+        if (limit == null && after == null) {
+            return ResponseEntity.ok(engine.databases().stream().filter(d -> visible.test(d.id())).toList());
+        }
+        int size = limit == null ? 100 : limit;
+        if (size < 1 || size > 1000) {
+            throw new InvalidRequestException("limit must be between 1 and 1000, not " + size);
+        }
+        List<DatabaseView> page = engine.databases(visible, after, size);
+        ResponseEntity.BodyBuilder ok = ResponseEntity.ok();
+        if (page.size() == size) {
+            ok.header("Link", "</v1/databases?limit=" + size + "&after=" + page.get(page.size() - 1).id() + ">; rel=\"next\"");
+        }
+        return ok.body(page);
     }
 
     @GetMapping("/{id}")

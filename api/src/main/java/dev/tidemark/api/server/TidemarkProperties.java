@@ -9,6 +9,7 @@ import org.springframework.core.env.PropertySource;
 import org.springframework.core.env.SystemEnvironmentPropertySource;
 import org.springframework.core.io.ClassPathResource;
 import org.springframework.core.io.FileSystemResource;
+import org.springframework.util.unit.DataSize;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -36,6 +37,9 @@ public class TidemarkProperties {
     private Map<String, String> pgPasswords = new LinkedHashMap<>();
     private int workers = Math.max(2, Runtime.getRuntime().availableProcessors());
     private Duration walPartialInterval = Duration.ofSeconds(5);
+    /** null: a quarter of the heap, 32 to 256 MiB. */
+    private DataSize walBufferMemory;
+    private int maxConcurrentJobs = EngineConfig.DEFAULT_MAX_CONCURRENT_JOBS;
     private Scheduler scheduler = new Scheduler();
     private String nodeId = "node-1";
     private List<Path> restoreRoots = new ArrayList<>();
@@ -155,7 +159,8 @@ public class TidemarkProperties {
                         blank(repository.getAccessKey()), repository.getSecretKey(), repository.getMaxParts()),
                 none ? null : keyFile, none, compression, compressionLevel, blank(kafka.getBootstrapServers()), kafka.getTopic(),
                 pgBinDirectory, Map.copyOf(pgPasswords), workers, walPartialInterval, scheduler.isEnabled(), nodeId,
-                restoreRoots.stream().map(Path::toAbsolutePath).toList()).withRecoverOnStart(catalog.isRecoverOnStart());
+                restoreRoots.stream().map(Path::toAbsolutePath).toList()).withRecoverOnStart(catalog.isRecoverOnStart())
+                .withFleetLimits(walBufferMemory == null ? 0 : walBufferMemory.toBytes(), maxConcurrentJobs);
     }
 
     /**
@@ -175,6 +180,10 @@ public class TidemarkProperties {
         return s == null || s.isBlank() ? null : s.trim();
     }
 
+    public DataSize getWalBufferMemory() { return walBufferMemory; }
+    public void setWalBufferMemory(DataSize v) { walBufferMemory = v; }
+    public int getMaxConcurrentJobs() { return maxConcurrentJobs; }
+    public void setMaxConcurrentJobs(int v) { maxConcurrentJobs = v; }
     public List<Path> getRestoreRoots() { return restoreRoots; }
     public void setRestoreRoots(List<Path> v) { restoreRoots = v == null ? new ArrayList<>() : v; }
     public Path getDataDirectory() { return dataDirectory; }

@@ -42,7 +42,8 @@ public final class BaseBackupViews {
         Progress p = b.inProgress() ? node.progress().of(h.id(), b.id())
                 .orElse(new Progress(b.status().wire(), 0, 0, 0, 0, 0, 0)) : null;
         return new BackupView(b.id(), ReadModel.shownStatus(h, b.status()), b.trigger(), b.requestedAt(), b.startedAt(), b.completedAt(),
-                b.consistencyTime(), b.startLsn(), b.stopLsn(), b.timeline(), b.bytes(), b.storedBytes(), b.badPages(), b.failure(), p);
+                b.consistencyTime(), b.startLsn(), b.stopLsn(), b.timeline(), b.bytes(), b.storedBytes(), b.badPages(), b.failure(), p,
+                node.jobs().queuePosition(h.id(), b.id()));
     }
 
     /** A running job's progress as the API shows it (base backups, dumps and restores report theirs alike). */

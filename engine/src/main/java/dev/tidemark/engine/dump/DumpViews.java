@@ -45,6 +45,7 @@ public final class DumpViews {
                 ? d.archives().stream().map(a -> a.database()).toList() : d.databases();
         boolean stored = d.status() == JobStatus.COMPLETED || d.status() == JobStatus.EXPIRED;
         return new DumpView(d.id(), ReadModel.shownStatus(h, d.status()), d.trigger(), d.requestedAt(), d.completedAt(), databases,
-                stored ? d.bytes() : null, stored ? d.storedBytes() : null, d.failure(), p);
+                stored ? d.bytes() : null, stored ? d.storedBytes() : null, d.failure(), p,
+                node.jobs().queuePosition(h.id(), d.id()));
     }
 }

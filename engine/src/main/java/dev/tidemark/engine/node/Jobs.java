@@ -3,44 +3,102 @@ package dev.tidemark.engine.node;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The pool the jobs of this node run in (base backups, dumps, restores, deregistrations), each job once at a time, and
- * whether the engine is stopping: a job the stop interrupted is failed at the next start, as {@link #INTERRUPTED}.
+ * The jobs of this node (base backups, dumps, restores) and whether the engine is stopping: at most a configured number
+ * run at once, the others wait in the order they were asked for, each job once; their place in the queue is shown in
+ * their views. Other tasks (deregistrations) run beside them, unqueued. A job the stop interrupted is failed at the next
+ * start, as {@link #INTERRUPTED}; one still queued stays requested in the catalog and is queued again at the next start.
  */
 public final class Jobs implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Jobs.class);
     public static final String INTERRUPTED = "interrupted: the engine stopped while it ran; ask again";
 
-    private final ExecutorService pool = Executors.newFixedThreadPool(4, r -> {
+    private final ExecutorService pool = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "tidemark-work");
         t.setDaemon(true);
         return t;
     });
-    private final Map<String, Boolean> submitted = new ConcurrentHashMap<>();
+    private final int maxConcurrent;
+    /** Guarded by this: the jobs waiting, oldest first, the keys of every job waiting or running, how many run. */
+    private final Deque<Queued> waiting = new ArrayDeque<>();
+    private final Set<String> submitted = new HashSet<>();
+    private int running;
     private volatile boolean closing;
 
-    /** Runs job in the pool unless the job of that id is submitted already. */
-    public void submit(String databaseId, String id, Runnable job) {
-        if (submitted.putIfAbsent(databaseId + "/" + id, Boolean.TRUE) == null) {
-            pool.submit(() -> {
-                try {
-                    job.run();
-                } catch (RuntimeException e) {
-                    LOG.error("job {} of {} failed unexpectedly: {}", id, databaseId, e.toString());
-                } finally {
-                    submitted.remove(databaseId + "/" + id);
-                }
-            });
+    private record Queued(String key, String databaseId, String id, Runnable job) {
+    }
+
+    /** maxConcurrent: jobs running at once; the others are queued. */
+    public Jobs(int maxConcurrent) {
+        if (maxConcurrent < 1) {
+            throw new IllegalArgumentException("at least one job must be allowed to run, not " + maxConcurrent);
+        }
+        this.maxConcurrent = maxConcurrent;
+    }
+
+    /** Queues job, unless the job of that id is queued or running already; it runs when its turn comes. */
+    public synchronized void submit(String databaseId, String id, Runnable job) {
+        String key = databaseId + "/" + id;
+        if (closing || !submitted.add(key)) {
+            return;
+        }
+        waiting.addLast(new Queued(key, databaseId, id, job));
+        startDue();
+        if (!waiting.isEmpty() && waiting.peekLast().key().equals(key)) {
+            LOG.info("{} of {} queued at position {}: {} jobs run at once on this node", id, databaseId, waiting.size(), maxConcurrent);
         }
     }
 
-    /** Runs a task in the pool. */
+    /** The job's place in the queue (1: next to run), or null when it is not waiting (running, done, or unknown): as views show it. */
+    public synchronized Integer queuePosition(String databaseId, String id) {
+        String key = databaseId + "/" + id;
+        int position = 1;
+        for (Queued q : waiting) {
+            if (q.key().equals(key)) {
+                return position;
+            }
+            position++;
+        }
+        return null;
+    }
+
+    /** Jobs running now. */
+    public synchronized int running() {
+        return running;
+    }
+
+    /** Starts waiting jobs, oldest first, while fewer than the limit run. Called holding the lock. */
+    private void startDue() {
+        while (running < maxConcurrent && !waiting.isEmpty() && !closing) {
+            Queued q = waiting.pollFirst();
+            running++;
+            pool.execute(() -> run(q));
+        }
+    }
+
+    private void run(Queued q) {
+        try {
+            q.job().run();
+        } catch (RuntimeException e) {
+            LOG.error("job {} of {} failed unexpectedly: {}", q.id(), q.databaseId(), e.toString());
+        } finally {
+            synchronized (this) {
+                running--;
+                submitted.remove(q.key());
+                startDue();
+            }
+        }
+    }
+
+    /** Runs a task in the pool, beside the queued jobs. */
     public void execute(Runnable task) {
         pool.submit(task);
     }
@@ -78,7 +136,10 @@ public final class Jobs implements AutoCloseable {
 
     @Override
     public void close() {
-        closing = true;
+        synchronized (this) {
+            closing = true;
+            waiting.clear(); // still requested in the catalog: queued again at the next start
+        }
         pool.shutdownNow();
         try {
             pool.awaitTermination(10, TimeUnit.SECONDS);

@@ -31,7 +31,7 @@ public final class Node implements AutoCloseable {
     private final Repository repository;
     private final Clock clock;
     private final Credentials credentials;
-    private final Jobs jobs = new Jobs();
+    private final Jobs jobs;
     private final JobProgress progress = new JobProgress();
     private final EventHandlers events = new EventHandlers(this::owned);
     private final ReadModel readModel;
@@ -41,9 +41,12 @@ public final class Node implements AutoCloseable {
      * @param id            this node's name in a multi-node setup
      * @param dataDirectory spool, embedded catalog, generated files
      * @param workers       parallel workers of base backups and restores
+     * @param maxJobs       base backups, dumps and restores running at once; the others are queued
      */
-    public Node(String id, Path dataDirectory, int workers, Catalog catalog, Repository repository, Clock clock, Credentials credentials) {
+    public Node(String id, Path dataDirectory, int workers, int maxJobs, Catalog catalog, Repository repository, Clock clock,
+                Credentials credentials) {
         this.id = id;
+        this.jobs = new Jobs(maxJobs);
         this.dataDirectory = dataDirectory;
         this.workers = workers;
         this.catalog = catalog;

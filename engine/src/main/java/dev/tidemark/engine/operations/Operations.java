@@ -3,6 +3,7 @@ package dev.tidemark.engine.operations;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * What operators and scheduled jobs can ask of the engine: the one boundary the REST API and the CLI use.
@@ -16,6 +17,12 @@ public interface Operations {
     DatabaseView register(RegisterDatabase request, String actor);
 
     List<DatabaseView> databases();
+
+    /**
+     * A page of the databases, ordered by id: at most limit of those visible, with an id after after (null: from the
+     * first). The next page starts after the last id of a full one.
+     */
+    List<DatabaseView> databases(Predicate<String> visible, String after, int limit);
 
     DatabaseView database(String databaseId);
 

@@ -15,6 +15,7 @@ import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.engine.wal.WalStreamStatus;
 
 import java.util.List;
+import java.util.function.Predicate;
 
 /** What a protected database looks like to the API: its registration, policy, window, stream and newest backups. */
 public final class DatabaseViews {
@@ -34,6 +35,13 @@ public final class DatabaseViews {
 
     public List<DatabaseView> list() {
         return node.catalog().view().databases().stream().map(h -> view(h, false)).toList();
+    }
+
+    /** A page ordered by id: only its views are built (a view reads the window and the stream of its database). */
+    public List<DatabaseView> page(Predicate<String> visible, String after, int limit) {
+        return node.catalog().view().databases().stream()
+                .filter(h -> (after == null || h.id().compareTo(after) > 0) && visible.test(h.id()))
+                .limit(limit).map(h -> view(h, false)).toList();
     }
 
     public DatabaseView get(String databaseId) {

@@ -43,7 +43,8 @@ public final class RestoreViews {
         String directory = r.inPlace() ? (r.dataDirectory() != null ? r.dataDirectory() : h.pgdata()) : r.targetDir();
         Integer port = r.inPlace() ? Integer.valueOf(node.primary(h).port()) : r.port();
         return new RestoreView(r.id(), r.status().wire(), target, r.backupId(), directory, port, r.inPlace(), r.requestedAt(), r.startedAt(),
-                r.completedAt(), r.reachedTime(), r.summary(), r.failure(), p);
+                r.completedAt(), r.reachedTime(), r.summary(), r.failure(), p,
+                node.jobs().queuePosition(h.id(), r.id()));
     }
 
     public WindowView window(String databaseId) {

@@ -117,12 +117,18 @@ final class CatchUp {
                         break; // the rest, and what follows, through the stream
                     }
                 }
-                byte[] buffer = queue.buffer();
-                refused = local.read(segment, systemId, buffer);
+                byte[] buffer = queue.buffer(); // borrowed from the engine's segment buffers until its upload is done
+                try {
+                    refused = local.read(segment, systemId, buffer);
+                } catch (Exception e) {
+                    queue.giveBack(buffer);
+                    throw e;
+                }
                 if (refused != null) {
+                    queue.giveBack(buffer);
                     break;
                 }
-                queue.submit(segment, buffer); // bounded memory, as in the stream
+                queue.submit(segment, buffer);
                 segment = segment.next();
             }
             queue.completeAll();

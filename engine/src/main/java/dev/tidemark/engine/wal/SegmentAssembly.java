@@ -5,26 +5,36 @@ import dev.tidemark.engine.postgres.WalSegment;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 
 /**
- * The segment a stream is filling: the bytes the server sends, in order, into a segment-sized buffer. A full segment goes
- * to the uploads and the next one begins; the bytes so far are uploaded now and then as the partial segment.
+ * The segment a stream is filling: the bytes the server sends, in order, appended to a spool file of the stream (as
+ * pg_receivewal keeps one), so that a stream holds no memory of its own for them, however long its segment takes to fill.
+ * A full segment goes to the uploads and the next one begins; the bytes so far are uploaded now and then as the partial
+ * segment, only when some arrived since the last time.
  */
-final class SegmentAssembly {
+final class SegmentAssembly implements AutoCloseable {
     private final SegmentUploads uploads;
     private final SegmentUploads.Queue queue;
+    private final Path spool;
+    private final long segmentSize;
     /** The segment number where the streamed timeline's part ends, or -1 on the server's current timeline. */
     private final long endSegment;
-    private byte[] buffer;
     private WalSegment segment;
-    private int filled;
-    private int uploadedPartial;
+    private FileChannel file;
+    private long filled;
+    private long uploadedPartial;
 
-    SegmentAssembly(SegmentUploads uploads, SegmentUploads.Queue queue, WalSegment first, long endSegment) {
+    SegmentAssembly(SegmentUploads uploads, SegmentUploads.Queue queue, WalSegment first, long endSegment) throws IOException {
         this.uploads = uploads;
         this.queue = queue;
+        this.spool = uploads.spool();
+        this.segmentSize = first.segmentSize();
         this.endSegment = endSegment;
-        this.buffer = queue.buffer();
         this.segment = first;
     }
 
@@ -35,16 +45,16 @@ final class SegmentAssembly {
 
     /** Half a segment arrived since the last partial upload, and every completed segment is durable. */
     boolean halfway() {
-        return filled - uploadedPartial >= buffer.length / 2 && queue.isEmpty();
+        return filled - uploadedPartial >= segmentSize / 2 && queue.isEmpty();
     }
 
     /**
-     * Uploads the bytes that arrived since the last partial upload, only behind a contiguous durable prefix: while earlier
-     * segments are still uploading, the partial one could not move the durable position anyway.
+     * Uploads the segment so far when bytes arrived since the last partial upload, only behind a contiguous durable prefix:
+     * while earlier segments are still uploading, the partial one could not move the durable position anyway.
      */
-    void uploadPartial() throws IOException {
+    void uploadPartial() throws Exception {
         if (filled > uploadedPartial && queue.isEmpty()) {
-            uploads.uploadPartial(segment, buffer, filled);
+            uploads.uploadPartial(segment, partialFile(), filled);
             uploadedPartial = filled;
         }
     }
@@ -67,12 +77,23 @@ final class SegmentAssembly {
             data.position(data.position() + (int) skip);
         }
         while (data.hasRemaining()) {
-            int n = Math.min(data.remaining(), buffer.length - filled);
-            data.get(buffer, filled, n);
+            int n = (int) Math.min(data.remaining(), segmentSize - filled);
+            if (file == null) {
+                file = FileChannel.open(partialFile(), StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                        StandardOpenOption.WRITE);
+            }
+            ByteBuffer part = data.slice(data.position(), n);
+            while (part.hasRemaining()) {
+                file.write(part);
+            }
+            data.position(data.position() + n);
             filled += n;
-            if (filled == buffer.length) {
-                queue.submit(segment, buffer);
-                buffer = queue.buffer();
+            if (filled == segmentSize) {
+                file.close();
+                file = null;
+                Path complete = spool.resolve(segment.name());
+                Files.move(partialFile(), complete, StandardCopyOption.REPLACE_EXISTING);
+                queue.submit(segment, complete);
                 segment = segment.next();
                 filled = 0;
                 uploadedPartial = 0;
@@ -82,5 +103,19 @@ final class SegmentAssembly {
             }
         }
         return false;
+    }
+
+    private Path partialFile() {
+        return spool.resolve(segment.name() + ".partial");
+    }
+
+    /** The spooled partial segment is not needed after the attempt: the next one streams from what is durable. */
+    @Override
+    public void close() throws IOException {
+        if (file != null) {
+            file.close();
+            file = null;
+        }
+        Files.deleteIfExists(partialFile());
     }
 }

@@ -1,6 +1,5 @@
 package dev.tidemark.engine.wal;
 
-import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.wal.ReplicationSlot.Acknowledger;
@@ -12,67 +11,85 @@ import org.slf4j.LoggerFactory;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
- * One stream's WAL into the repository: completed segments, encoded and uploaded by a few uploaders while the stream
- * reads on ({@link Queue}) and acknowledged to the server strictly in order, each only once it and every segment before
- * it is durable; the segment being written as a partial segment; and segments a stopped run had stored already.
+ * One stream's WAL into the repository: completed segments, encoded and uploaded on the engine's shared uploaders while
+ * the stream reads on ({@link Queue}) and acknowledged to the server strictly in order, each only once it and every
+ * segment before it is durable; the segment being written as a partial segment; and segments a stopped run had stored
+ * already. A completed segment waits in the stream's spool file (or, read from pg_wal, in a buffer borrowed from the
+ * engine's {@link WalBuffers}) until its upload is done.
  */
 final class SegmentUploads {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class); // the stream's log lines keep their logger
-    /** Segments encoded and uploaded at once, beside the stream (each holds a 16 MiB buffer while it is). */
-    static final int UPLOADERS = 2;
+    private static final int COPY_BUFFER = 256 << 10;
 
     private final String databaseId;
     private final Repository repository;
     private final WalListener listener;
     private final StreamProgress progress;
+    private final WalBuffers buffers;
 
-    SegmentUploads(String databaseId, Repository repository, WalListener listener, StreamProgress progress) {
+    SegmentUploads(String databaseId, Repository repository, WalListener listener, StreamProgress progress, WalBuffers buffers) {
         this.databaseId = databaseId;
         this.repository = repository;
         this.listener = listener;
         this.progress = progress;
+        this.buffers = buffers;
     }
 
-    /** A pool of uploaders for one attempt, acknowledging through ack. */
+    /** Removes what an earlier run of this stream left in its spool directory. */
+    void clearSpool() {
+        try (var files = Files.list(spool())) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            log.warn("could not clear the WAL spool of {}: {}", databaseId, e.getMessage());
+        }
+    }
+
+    /** The uploads of one attempt, acknowledging through ack. */
     Queue open(Acknowledger ack, long segmentSize) {
         return new Queue(ack, segmentSize);
     }
 
+    /** The directory this stream spools the segment it is writing in. */
+    Path spool() throws IOException {
+        return buffers.spoolOf(databaseId);
+    }
+
     /**
-     * The segments of one attempt on their way to the repository, oldest first. Closed after a clean
-     * {@link #completeAll()}, it lets the uploaders end; otherwise it stops them and waits, acknowledging nothing more.
+     * The segments of one attempt on their way to the repository, oldest first, at most
+     * {@value WalBuffers#PER_STREAM_IN_FLIGHT} at once. Closed after a clean {@link #completeAll()}, nothing is left;
+     * otherwise it stops the uploads under way and waits for them, acknowledging nothing more.
      */
     final class Queue implements AutoCloseable {
-        private final ExecutorService uploaders = Executors.newFixedThreadPool(UPLOADERS, r -> {
-            Thread t = new Thread(r, "wal-upload-" + databaseId);
-            t.setDaemon(true);
-            return t;
-        });
         private final Deque<Pending> pending = new ArrayDeque<>();
-        private final Deque<byte[]> spare = new ArrayDeque<>();
         private final Acknowledger ack;
         private final long segmentSize;
-        private boolean drained;
 
         private Queue(Acknowledger ack, long segmentSize) {
             this.ack = ack;
             this.segmentSize = segmentSize;
         }
 
-        /** A segment-sized buffer: one an acknowledged upload gave back, or a new one. */
-        byte[] buffer() {
-            return spare.isEmpty() ? new byte[(int) segmentSize] : spare.poll();
+        /** A segment-sized buffer from the engine's; waits while they are all lent out. Give it back or submit it. */
+        byte[] buffer() throws InterruptedException {
+            return buffers.borrow((int) segmentSize);
+        }
+
+        /** Returns a buffer that was not submitted. */
+        void giveBack(byte[] buffer) {
+            buffers.giveBack(buffer);
         }
 
         /** True when no upload is under way: the durable position is contiguous up to the segment being written. */
@@ -80,12 +97,32 @@ final class SegmentUploads {
             return pending.isEmpty();
         }
 
-        /** Hands a completed segment to an uploader; with too many under way, waits for the oldest first. */
-        void submit(WalSegment complete, byte[] bytes) throws Exception {
+        /** Hands a completed segment held in a borrowed buffer to the uploaders; the buffer goes back after its upload. */
+        void submit(WalSegment complete, byte[] borrowed) throws Exception {
+            submit(complete, new InMemory(borrowed));
+        }
+
+        /** Hands a completed segment in a spool file to the uploaders; the file is removed after its upload. */
+        void submit(WalSegment complete, Path spooled) throws Exception {
+            submit(complete, new Spooled(spooled, segmentSize));
+        }
+
+        /** With too many of this stream's segments under way, waits for the oldest first. */
+        private void submit(WalSegment complete, SegmentBytes bytes) throws Exception {
             String segmentChain = progress.chain; // the uploader never reads a field a later attempt may change
-            pending.add(new Pending(complete, bytes, uploaders.submit(() -> archiveSegment(segmentChain, complete, bytes))));
-            while (pending.size() > UPLOADERS) {
-                completeHead(); // bounded memory: wait for the oldest upload first
+            CompletableFuture<Archived> result = new CompletableFuture<>();
+            Thread uploader = Thread.ofVirtual().name("wal-upload-" + databaseId).start(() -> {
+                try {
+                    result.complete(buffers.upload(() -> archiveSegment(segmentChain, complete, bytes)));
+                } catch (Throwable e) {
+                    result.completeExceptionally(e);
+                } finally {
+                    bytes.release();
+                }
+            });
+            pending.add(new Pending(complete, bytes.length(), result, uploader));
+            while (pending.size() > WalBuffers.PER_STREAM_IN_FLIGHT) {
+                completeHead(); // bounded: wait for the oldest upload first
             }
         }
 
@@ -101,7 +138,6 @@ final class SegmentUploads {
             while (!pending.isEmpty()) {
                 completeHead();
             }
-            drained = true;
         }
 
         /** Waits for the oldest upload; once durable, its segment is recorded and the server may release it. */
@@ -126,16 +162,13 @@ final class SegmentUploads {
             } else {
                 if (archived.stored()) {
                     progress.segmentsArchived++;
-                    progress.bytesArchived += head.buffer().length;
+                    progress.bytesArchived += head.length();
                 }
-                listener.segmentArchived(progress.chain, head.segment(), head.buffer().length);
+                listener.segmentArchived(progress.chain, head.segment(), head.length());
             }
             progress.durable = head.segment().end();
             ack.durable(progress.durable);
             progress.reportDurable();
-            if (spare.size() <= UPLOADERS) { // up to UPLOADERS + 1 in flight: reused, not allocated (16 MiB each)
-                spare.add(head.buffer());
-            }
         }
 
         /**
@@ -148,23 +181,14 @@ final class SegmentUploads {
             try {
                 repository.store().delete(conflict.keptAs);
                 for (Pending p : pending) {
-                    if (p.segment().compareTo(conflict.segment) > 0 && p.result().isDone() && !p.result().isCancelled()) {
-                        Archived a;
-                        try {
-                            a = p.result().get();
-                        } catch (ExecutionException e) {
-                            continue;
-                        }
-                        if (a.stored()) {
+                    if (p.segment().compareTo(conflict.segment) > 0 && p.result().isDone() && !p.result().isCompletedExceptionally()) {
+                        if (p.result().join().stored()) {
                             repository.store().delete(repository.layout().walSegment(databaseId, progress.chain, p.segment().name()));
                             removed.add(p.segment().name());
                         }
                     }
                 }
-            } catch (IOException | InterruptedException e) {
-                if (e instanceof InterruptedException) {
-                    Thread.currentThread().interrupt();
-                }
+            } catch (IOException e) {
                 log.warn("WAL of {}: could not remove what the catch-up stored after {} ({}): the stream compares them with the"
                         + " server's bytes as it sends them", databaseId, conflict.segment, e.getMessage());
                 return;
@@ -177,12 +201,24 @@ final class SegmentUploads {
 
         @Override
         public void close() {
-            if (drained) {
-                uploaders.shutdown();
-            } else {
-                // failed or interrupted: nothing more is acknowledged; wait for the uploads under way, so that none
-                // overlaps with the next attempt (which sends the same segments again: a no-op for those stored)
-                Workers.stopAndWait(uploaders);
+            // after a failure or a stop nothing more is acknowledged: the uploads under way are stopped and waited for, so
+            // that none overlaps with the next attempt (which sends the same segments again: a no-op for those stored)
+            for (Pending p : pending) {
+                p.uploader().interrupt();
+            }
+            boolean interrupted = false;
+            for (Pending p : pending) {
+                while (true) {
+                    try {
+                        p.uploader().join();
+                        break;
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
     }
@@ -201,7 +237,52 @@ final class SegmentUploads {
     }
 
     /** A completed segment being uploaded. */
-    private record Pending(WalSegment segment, byte[] buffer, Future<Archived> result) {
+    private record Pending(WalSegment segment, long length, CompletableFuture<Archived> result, Thread uploader) {
+    }
+
+    /** Where the bytes of a completed segment are until it is uploaded; released (given back, removed) after. */
+    private sealed interface SegmentBytes {
+        long length();
+
+        InputStream open() throws IOException;
+
+        void release();
+    }
+
+    /** Read from pg_wal into a buffer borrowed from the engine's. */
+    private final class InMemory implements SegmentBytes {
+        private final byte[] buffer;
+
+        InMemory(byte[] buffer) {
+            this.buffer = buffer;
+        }
+
+        public long length() {
+            return buffer.length;
+        }
+
+        public InputStream open() {
+            return new ByteArrayInputStream(buffer);
+        }
+
+        public void release() {
+            buffers.giveBack(buffer);
+        }
+    }
+
+    /** Streamed into the stream's spool file. */
+    private record Spooled(Path file, long length) implements SegmentBytes {
+        public InputStream open() throws IOException {
+            return Files.newInputStream(file);
+        }
+
+        public void release() {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                log.warn("could not remove the spooled WAL segment {}: {}", file, e.getMessage());
+            }
+        }
     }
 
     /**
@@ -214,42 +295,57 @@ final class SegmentUploads {
     }
 
     /** Runs on an uploader: stores the segment unless the repository has it; a different content is set aside. */
-    private Archived archiveSegment(String chain, WalSegment segment, byte[] buffer) throws IOException {
+    private Archived archiveSegment(String chain, WalSegment segment, SegmentBytes bytes) throws IOException {
         String key = repository.layout().walSegment(databaseId, chain, segment.name());
         Archived archived;
         if (repository.store().stat(key).isPresent()) {
-            String sha = sha256(buffer, buffer.length);
+            String sha = sha256Of(bytes.open());
             String existing = sha256Of(repository.openDecoded(key));
             if (!existing.equals(sha)) {
                 String keptAs = repository.layout().walConflict(databaseId, chain, segment.name(), sha.substring(0, 16));
-                repository.putEncoded(keptAs, new ByteArrayInputStream(buffer));
+                repository.putEncoded(keptAs, bytes.open());
                 log.error("WAL segment {} of {} arrived with content {} but the repository holds {}: kept the first, set the new one aside as {}",
                         segment, databaseId, sha.substring(0, 12), existing.substring(0, 12), keptAs);
                 return new Archived(sha, false, existing, keptAs);
             }
             archived = new Archived(sha, false, null, null);
         } else {
-            store(key, buffer, buffer.length);
+            store(key, bytes.open(), bytes.length());
             archived = new Archived(null, true, null, null);
         }
         repository.store().delete(repository.layout().walPartial(databaseId, chain, segment.name()));
         return archived;
     }
 
-    /** Stores the first filled bytes of segment as its partial segment; the durable position moves to their end. */
-    void uploadPartial(WalSegment segment, byte[] buffer, int filled) throws IOException {
+    /**
+     * Stores the first filled bytes of segment, spooled in file, as its partial segment (on one of the engine's upload
+     * slots); the durable position moves to their end.
+     */
+    void uploadPartial(WalSegment segment, Path file, long filled) throws Exception {
         String key = repository.layout().walPartial(databaseId, progress.chain, segment.name());
-        store(key, buffer, filled);
+        buffers.upload(() -> {
+            store(key, Files.newInputStream(file), filled);
+            return null;
+        });
         Lsn end = segment.start().plus(filled);
         if (end.compareTo(progress.durable) > 0) {
             progress.durable = end;
         }
     }
 
-    /** Stores WAL through the codec without hashing it (see {@link Archived}). */
-    private void store(String key, byte[] buffer, int length) throws IOException {
-        try (Repository.EncodingWriter writer = repository.openEncoded(key, false)) {
-            writer.write(buffer, 0, length);
+    /** Stores the first length bytes of in through the codec without hashing them (see {@link Archived}). */
+    private void store(String key, InputStream in, long length) throws IOException {
+        try (in; Repository.EncodingWriter writer = repository.openEncoded(key, false)) {
+            byte[] buffer = new byte[COPY_BUFFER];
+            long left = length;
+            while (left > 0) {
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+                if (n < 0) {
+                    throw new IOException("WAL for " + key + " ends " + left + " bytes short of " + length);
+                }
+                writer.write(buffer, 0, n);
+                left -= n;
+            }
             writer.commit();
         }
     }
@@ -282,16 +378,10 @@ final class SegmentUploads {
         }
     }
 
-    static String sha256(byte[] data, int length) {
-        java.security.MessageDigest md = Codec.sha256();
-        md.update(data, 0, length);
-        return HexFormat.of().formatHex(md.digest());
-    }
-
     private static String sha256Of(InputStream in) throws IOException {
         try (in) {
             java.security.MessageDigest md = Codec.sha256();
-            byte[] buf = new byte[1 << 16];
+            byte[] buf = new byte[COPY_BUFFER];
             int n;
             while ((n = in.read(buf)) > 0) {
                 md.update(buf, 0, n);

@@ -35,6 +35,7 @@ public final class Streams implements StreamedWal, AutoCloseable {
 
     private final Node node;
     private final Duration partialInterval;
+    private final WalBuffers buffers;
     private final Catalog catalog;
     private final Clock clock;
     private final Map<String, Stream> streams = new ConcurrentHashMap<>();
@@ -54,7 +55,7 @@ public final class Streams implements StreamedWal, AutoCloseable {
             dev.tidemark.storage.Repository fenced = new dev.tidemark.storage.Repository(new dev.tidemark.engine.node.FencedStore(
                     node.repository().store(), () -> node.mayWrite(databaseId), "database " + databaseId),
                     node.repository().layout(), node.repository().codec());
-            this.streamer = new WalStreamer(db.id(), source, fenced, settings, listener(), db.chain());
+            this.streamer = new WalStreamer(db.id(), source, fenced, settings, listener(), db.chain(), buffers);
             if (db.standbyUrl() == null && db.pgdata() != null) {
                 streamer.readLocalWal(Path.of(db.pgdata())); // the primary's own directory: a backlog is read from its pg_wal
             }
@@ -130,12 +131,17 @@ public final class Streams implements StreamedWal, AutoCloseable {
         }
     }
 
-    /** partialInterval: how often the WAL segment being written is uploaded. Registers the streams' event handlers. */
-    public Streams(Node node, Duration partialInterval) {
+    /**
+     * partialInterval: how often the WAL segment being written is uploaded; buffers: the segment memory, uploaders and spool
+     * every stream of this node shares. Registers the streams' event handlers.
+     */
+    public Streams(Node node, Duration partialInterval, WalBuffers buffers) {
         this.node = node;
+        this.buffers = buffers;
         this.partialInterval = partialInterval;
         this.catalog = node.catalog();
         this.clock = node.clock();
+        LOG.info("{}", buffers);
         node.events().onAny(DatabaseEvent.OwnerAssigned.class, e -> {
             if (e.node().equals(node.id())) {
                 node.find(e.databaseId()).filter(DatabaseHistory::active).ifPresent(this::start);

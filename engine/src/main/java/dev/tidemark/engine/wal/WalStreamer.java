@@ -10,6 +10,7 @@ import org.postgresql.replication.PGReplicationStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -32,6 +33,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class WalStreamer implements Runnable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class);
+    /** Between polls of the replication connection: the shortest while bytes arrive, growing to the longest when quiet. */
+    private static final long MIN_POLL_MILLIS = 10;
+    private static final long MAX_POLL_MILLIS = 160;
 
     private final String databaseId;
     private final PgConnections source;
@@ -47,9 +51,18 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private volatile Thread thread;
     private volatile String expectedChain;
 
-    /** expectedChain: the chain this database is recorded on ("SYSID-MAJOR"), or null for the first start. */
+    /** A stream on its own, sharing the process's standalone {@link WalBuffers} (tests and tools). */
     public WalStreamer(String databaseId, PgConnections source, Repository repository, WalStreamSettings settings,
                        WalListener listener, String expectedChain) {
+        this(databaseId, source, repository, settings, listener, expectedChain, WalBuffers.standalone());
+    }
+
+    /**
+     * expectedChain: the chain this database is recorded on ("SYSID-MAJOR"), or null for the first start; buffers: the
+     * engine's, shared by all its streams.
+     */
+    public WalStreamer(String databaseId, PgConnections source, Repository repository, WalStreamSettings settings,
+                       WalListener listener, String expectedChain, WalBuffers buffers) {
         this.databaseId = databaseId;
         this.source = source;
         this.settings = settings;
@@ -59,7 +72,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         this.progress = new StreamProgress(listener, clock);
         this.slot = new ReplicationSlot(databaseId, settings.slotName());
         this.timelines = new Timelines(databaseId, repository, listener, progress, clock);
-        this.uploads = new SegmentUploads(databaseId, repository, listener, progress);
+        this.uploads = new SegmentUploads(databaseId, repository, listener, progress, buffers);
         this.catchUp = new CatchUp(databaseId, settings, progress, clock, slot, uploads, () -> stopped);
         progress.publishStatus();
     }
@@ -123,6 +136,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     @Override
     public void run() {
         int failures = 0;
+        uploads.clearSpool(); // what an engine that stopped left there is streamed again from what is durable
         while (!stopped) {
             try {
                 streamOnce();
@@ -253,6 +267,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         SegmentUploads.Queue queue = uploads.open(ReplicationSlot.acknowledger(stream), segmentSize);
         SegmentAssembly assembly = new SegmentAssembly(uploads, queue,
                 WalSegment.containing(progress.timeline, start, segmentSize), endSegment);
+        long idleSleep = MIN_POLL_MILLIS;
         try {
             progress.state = "streaming";
             progress.lastError = null;
@@ -291,9 +306,12 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     nextPartial = now + settings.partialInterval().toNanos();
                 }
                 if (data == null) {
-                    Thread.sleep(10);
+                    // a quiet stream polls less often: a fleet of idle databases costs next to no CPU
+                    Thread.sleep(idleSleep);
+                    idleSleep = Math.min(MAX_POLL_MILLIS, idleSleep * 2);
                     continue;
                 }
+                idleSleep = MIN_POLL_MILLIS;
                 timelineDone = assembly.take(data, stream.getLastReceiveLSN().asLong());
             }
             if (timelineDone) {
@@ -307,6 +325,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             queue.completeAll();
         } finally {
             queue.close();
+            try {
+                assembly.close();
+            } catch (IOException e) {
+                log.debug("removing the spooled partial segment of {}: {}", databaseId, e.getMessage());
+            }
             try {
                 stream.close();
             } catch (SQLException e) {

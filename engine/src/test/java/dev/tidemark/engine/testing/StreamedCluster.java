@@ -3,15 +3,26 @@ package dev.tidemark.engine.testing;
 import dev.tidemark.engine.basebackup.DurableWal;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.wal.WalBuffers;
 import dev.tidemark.engine.wal.WalListener;
 import dev.tidemark.engine.wal.WalStreamSettings;
 import dev.tidemark.engine.wal.WalStreamStatus;
 import dev.tidemark.engine.wal.WalStreamer;
 import dev.tidemark.storage.Repository;
 
+import dev.tidemark.engine.postgres.WalSegment;
+import dev.tidemark.storage.ObjectInfo;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /** A test cluster whose WAL a streamer sends into a repository, with waits on what the stream has made durable. */
 public final class StreamedCluster implements AutoCloseable {
@@ -36,8 +47,14 @@ public final class StreamedCluster implements AutoCloseable {
 
     /** Streams, reading a backlog from pgdata's pg_wal when pgdata is given (WalStreamer.readLocalWal). */
     public StreamedCluster startStreaming(WalListener listener, java.nio.file.Path pgdata) {
-        streamer = new WalStreamer(databaseId, connections(), repository,
-                WalStreamSettings.defaults(databaseId).withPartialInterval(Duration.ofMillis(500)), listener, null);
+        return startStreaming(listener, pgdata, null);
+    }
+
+    /** As {@link #startStreaming(WalListener, Path)}, on an engine's shared buffers (null: the standalone ones). */
+    public StreamedCluster startStreaming(WalListener listener, java.nio.file.Path pgdata, WalBuffers buffers) {
+        WalStreamSettings settings = WalStreamSettings.defaults(databaseId).withPartialInterval(Duration.ofMillis(500));
+        streamer = buffers == null ? new WalStreamer(databaseId, connections(), repository, settings, listener, null)
+                : new WalStreamer(databaseId, connections(), repository, settings, listener, null, buffers);
         if (pgdata != null) {
             streamer.readLocalWal(pgdata);
         }
@@ -89,5 +106,33 @@ public final class StreamedCluster implements AutoCloseable {
     public void close() {
         stopStreaming();
         cluster.close();
+    }
+
+    /**
+     * Every segment the repository holds below end's segment, decoded, equals the server's own copy (the archive_command
+     * copy of the test cluster) and was reported archived; returns how many there are.
+     */
+    public static long assertStoredAsOnServer(Repository repo, String databaseId, String chain, Path archive, Lsn end,
+                                               List<String> archived) throws Exception {
+        long segSize = 16L << 20;
+        long last = WalSegment.containing(1, end, segSize).number() - 1;
+        long first;
+        try (Stream<ObjectInfo> objects = repo.store().list(repo.layout().walPrefix(databaseId, chain))) {
+            first = objects.map(o -> o.key().substring(o.key().lastIndexOf('/') + 1)).filter(n -> n.matches("[0-9A-F]{24}"))
+                    .mapToLong(n -> WalSegment.parse(n, segSize).number()).min().orElseThrow();
+        }
+        for (long n = first; n <= last; n++) {
+            String name = new WalSegment(1, n, segSize).name();
+            Path copy = archive.resolve(name);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!Files.exists(copy) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            try (InputStream in = repo.openDecoded(repo.layout().walSegment(databaseId, chain, name))) {
+                assertThat(in.readAllBytes()).as("segment %s", name).isEqualTo(Files.readAllBytes(copy));
+            }
+            assertThat(archived).contains(name);
+        }
+        return last - first + 1;
     }
 }

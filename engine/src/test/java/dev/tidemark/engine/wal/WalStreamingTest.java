@@ -23,6 +23,7 @@ import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 
+import static dev.tidemark.engine.testing.StreamedCluster.assertStoredAsOnServer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class WalStreamingTest {
@@ -209,34 +210,6 @@ class WalStreamingTest {
                 }
             }
         }
-    }
-
-    /**
-     * Every segment the repository holds below end's segment, decoded, equals the server's own copy (the archive_command
-     * copy of the test cluster) and was reported archived; returns how many there are.
-     */
-    private static long assertStoredAsOnServer(Repository repo, String databaseId, String chain, Path archive, Lsn end,
-                                               List<String> archived) throws Exception {
-        long segSize = 16L << 20;
-        long last = WalSegment.containing(1, end, segSize).number() - 1;
-        long first;
-        try (Stream<ObjectInfo> objects = repo.store().list(repo.layout().walPrefix(databaseId, chain))) {
-            first = objects.map(o -> o.key().substring(o.key().lastIndexOf('/') + 1)).filter(n -> n.matches("[0-9A-F]{24}"))
-                    .mapToLong(n -> WalSegment.parse(n, segSize).number()).min().orElseThrow();
-        }
-        for (long n = first; n <= last; n++) {
-            String name = new WalSegment(1, n, segSize).name();
-            Path copy = archive.resolve(name);
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (!Files.exists(copy) && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-            }
-            try (InputStream in = repo.openDecoded(repo.layout().walSegment(databaseId, chain, name))) {
-                assertThat(in.readAllBytes()).as("segment %s", name).isEqualTo(Files.readAllBytes(copy));
-            }
-            assertThat(archived).contains(name);
-        }
-        return last - first + 1;
     }
 
     @Test
