@@ -1,7 +1,7 @@
 package dev.tidemark.engine.basebackup;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.node.Jobs;
 import dev.tidemark.engine.operations.BaseBackupDownload;
 import dev.tidemark.engine.operations.ConflictException;

@@ -1,7 +1,7 @@
 package dev.tidemark.engine.basebackup;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.node.Jobs;

@@ -1,7 +1,7 @@
 package dev.tidemark.engine.basebackup;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.node.ReadModel;
 import dev.tidemark.engine.operations.BackupView;

@@ -1,7 +1,7 @@
 package dev.tidemark.engine.dump;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.api.DumpArchive;
 import dev.tidemark.engine.operations.ConflictException;
 import dev.tidemark.engine.operations.DumpDownload;

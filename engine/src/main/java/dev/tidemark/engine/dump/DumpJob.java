@@ -1,8 +1,8 @@
 package dev.tidemark.engine.dump;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.basebackup.BaseBackupViews;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.catalog.api.DumpArchive;
@@ -134,12 +134,16 @@ public final class DumpJob {
         node.progress().track(databaseId, dumpId, () -> BaseBackupViews.progress(runner.progress()));
         LOG.info("dump {} of {} started ({}, from the {})", dumpId, databaseId, databases.isEmpty() ? "all databases" : databases,
                 fromStandby ? "standby" : "primary");
+        long conflictsBefore = fromStandby ? recoveryConflicts(dumpSource) : -1;
         try {
             DumpManifest manifest;
             try {
                 manifest = runner.dump(databaseId, dumpId, dumpSource, databases);
             } catch (IOException e) {
-                if (!fromStandby || !String.valueOf(e.getMessage()).contains("conflict with recovery")) {
+                // cancelled ("canceling statement due to conflict with recovery") or, for a lock conflict, its session
+                // ended ("server closed the connection"): the standby's own conflict counters tell
+                if (!fromStandby || !String.valueOf(e.getMessage()).contains("conflict with recovery")
+                        && recoveryConflicts(dumpSource) <= conflictsBefore) {
                     throw e;
                 }
                 // the standby cancelled the dump's queries to replay the primary's changes (max_standby_streaming_delay
@@ -169,6 +173,17 @@ public final class DumpJob {
             }
         } finally {
             node.progress().done(databaseId, dumpId);
+        }
+    }
+
+    /** The recovery conflicts a standby counted so far (all databases), or -1 when it cannot be asked. */
+    private static long recoveryConflicts(PgConnections standby) {
+        try (Connection c = standby.open(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select coalesce(sum(confl_tablespace + confl_lock + confl_snapshot + confl_bufferpin"
+                     + " + confl_deadlock), 0) from pg_stat_database_conflicts")) {
+            return rs.next() ? rs.getLong(1) : -1;
+        } catch (SQLException e) {
+            return -1;
         }
     }
 }

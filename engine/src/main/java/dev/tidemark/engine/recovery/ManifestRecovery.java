@@ -147,7 +147,18 @@ final class ManifestRecovery {
                 Instant begin = run.get(0).getValue().lastModified().minus(UPLOAD_MARGIN);
                 boolean partial = run.get(run.size() - 1).getValue().key().endsWith(".partial");
                 long segmentSize = dev.tidemark.engine.catalog.DatabaseHistory.SEGMENT_SIZE;
-                Lsn endLsn = new Lsn((partial ? last : last + 1) * segmentSize);
+                // a partial segment holds what the server had written of it when it was uploaded: its decoded length
+                Lsn endLsn = new Lsn(partial ? last * segmentSize + filled(repository, run.get(run.size() - 1).getValue().key())
+                        : (last + 1) * segmentSize);
+                // a base backup whose stop lies in this WAL proves the server had reached its consistency time: the
+                // WAL reaches at least that far, however long ago it was uploaded (an idle stream uploads nothing)
+                for (DatabaseEvent b : backups) {
+                    if (b instanceof DatabaseEvent.BaseBackupCompleted c && c.chain().equals(chain) && c.timeline() == timeline
+                            && c.consistencyTime() != null && Lsn.parse(c.stopLsn()).compareTo(endLsn) <= 0
+                            && Lsn.parse(c.stopLsn()).compareTo(new Lsn(first * segmentSize)) >= 0 && c.consistencyTime().isAfter(end)) {
+                        end = c.consistencyTime();
+                    }
+                }
                 events.add(new DatabaseEvent.WalArchived(databaseId, chain, timeline, new WalSegment(timeline, first, segmentSize).name(),
                         new WalSegment(timeline, last, segmentSize).name(), begin.isAfter(end) ? end : begin, end,
                         run.stream().mapToLong(s -> s.getValue().size()).sum(), endLsn.toString()));
@@ -182,5 +193,14 @@ final class ManifestRecovery {
 
     private static Instant earlier(Instant a, Instant b) {
         return a == null || (b != null && b.isBefore(a)) ? b : a;
+    }
+
+    /** How many bytes of its segment a partial segment object holds (0 when it cannot be read: the window ends before it). */
+    private static long filled(Repository repository, String key) {
+        try (InputStream in = repository.openDecoded(key)) {
+            return in.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
     }
 }

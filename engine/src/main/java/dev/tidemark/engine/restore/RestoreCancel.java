@@ -1,8 +1,8 @@
 package dev.tidemark.engine.restore;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.CatalogRejection;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.operations.NotFoundException;
 import org.slf4j.Logger;

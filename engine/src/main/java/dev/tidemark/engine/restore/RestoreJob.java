@@ -1,9 +1,9 @@
 package dev.tidemark.engine.restore;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.basebackup.BaseBackupViews;
 import dev.tidemark.engine.catalog.CatalogRejection;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.node.Jobs;

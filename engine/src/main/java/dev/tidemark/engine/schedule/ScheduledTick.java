@@ -1,10 +1,10 @@
 package dev.tidemark.engine.schedule;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.basebackup.BackupManifest;
 import dev.tidemark.engine.basebackup.BaseBackupRequest;
 import dev.tidemark.engine.catalog.CatalogRejection;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.api.Policy;
 import dev.tidemark.engine.catalog.api.Schedules;
 import dev.tidemark.engine.dump.DumpRequest;

@@ -1,7 +1,7 @@
 package dev.tidemark.engine.schedule;
 
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.DatabaseHistory;
+import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.node.Jobs;
 
 import java.time.Duration;

@@ -1,15 +1,15 @@
 package dev.tidemark.engine.verify;
 
 import dev.tidemark.engine.basebackup.BackupManifest;
+import dev.tidemark.engine.catalog.DatabaseHistory.BaseBackup;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.JobStatus;
-import dev.tidemark.engine.catalog.DatabaseHistory.BaseBackup;
 import dev.tidemark.engine.catalog.RecoveryWindow;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.api.DumpArchive;
-import dev.tidemark.engine.operations.VerifyReport;
 import dev.tidemark.engine.operations.VerifyReport.Kind;
 import dev.tidemark.engine.operations.VerifyReport.Problem;
+import dev.tidemark.engine.operations.VerifyReport;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
