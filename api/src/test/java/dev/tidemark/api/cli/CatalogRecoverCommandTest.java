@@ -5,9 +5,8 @@ import dev.tidemark.engine.Engine;
 import dev.tidemark.engine.EngineConfig;
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.RegisterDatabase;
-import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.LostEngine;
 import dev.tidemark.engine.testing.PostgresCluster;
-import dev.tidemark.storage.codec.MasterKey;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,23 +27,22 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CatalogRecoverCommandTest {
+    private LostEngine lost;
     private Path tmp;
     private PostgresCluster cluster;
 
     @BeforeAll
     void start() throws Exception {
-        tmp = Files.createTempDirectory("tidemark-catalog-recover-");
-        ServerUser.detect().ownOne(tmp);
-        MasterKey.generate().writeTo(tmp.resolve("master.key"));
-        cluster = PostgresCluster.start();
+        lost = new LostEngine("tidemark-catalog-recover-");
+        tmp = lost.tmp;
+        cluster = lost.cluster;
     }
 
     @AfterAll
     void stop() {
-        if (cluster != null) {
-            cluster.close();
+        if (lost != null) {
+            lost.close();
         }
-        PostgresCluster.deleteTree(tmp);
     }
 
     private record Run(int exit, String out) {

@@ -9,15 +9,14 @@ import dev.tidemark.engine.operations.RestoreView;
 import dev.tidemark.engine.operations.WindowView;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.testing.LostEngine;
 import dev.tidemark.engine.testing.PostgresCluster;
 import dev.tidemark.engine.testing.TableChecksums;
-import dev.tidemark.storage.codec.MasterKey;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,29 +33,26 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ManifestRecoveryTest {
+    private LostEngine lost;
     private Path tmp;
     private PostgresCluster cluster;
 
     @BeforeAll
     void start() throws Exception {
-        tmp = Files.createTempDirectory("tidemark-manifest-recovery-");
-        ServerUser.detect().ownOne(tmp);
-        MasterKey.generate().writeTo(tmp.resolve("master.key"));
-        cluster = PostgresCluster.start();
+        lost = new LostEngine("tidemark-manifest-recovery-");
+        tmp = lost.tmp;
+        cluster = lost.cluster;
     }
 
     @AfterAll
     void stop() {
-        if (cluster != null) {
-            cluster.close();
+        if (lost != null) {
+            lost.close();
         }
-        PostgresCluster.deleteTree(tmp);
     }
 
     private EngineConfig config(String data) {
-        EngineConfig c = EngineConfig.singleHost(tmp.resolve(data), tmp.resolve("repo"), tmp.resolve("master.key"));
-        return new EngineConfig(c.dataDirectory(), null, null, null, c.repository(), c.masterKeyFile(), false, "zstd", 3, null,
-                null, null, Map.of(), 2, Duration.ofMillis(500), false, "node-1");
+        return lost.config(data);
     }
 
     @Test
