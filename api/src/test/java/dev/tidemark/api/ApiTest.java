@@ -341,6 +341,10 @@ class ApiTest {
         assertThat(cli(2, with(read, "read-model", "rebuild"))).contains("error: Forbidden");
         assertThat(parse(cli(0, with(read, "backup", "list", "shop", "--json")))).as("the lists after a rebuild").isEqualTo(all);
         assertThat(cli(0, with(admin, "db", "policy", "shop", "--window", "14d"))).contains("window:               14d");
+        assertThat(cli(2, with(admin, "db", "policy", "shop", "--window", "0d"))).as("the window as the operator wrote it")
+                .contains("recovery window 0d is out of range");
+        assertThat(cli(2, with(read, "backup", "download", "shop", "nosuch", "-o", tmp.resolve("x").toString())))
+                .contains("neither a base backup id (base-...) nor a dump id (dump-...)");
         // connection changes: checked as a registration is, nothing changed on a refusal; the same servers again is no change
         assertThat(cli(2, with(admin, "db", "connection", "shop"))).contains("nothing to change");
         assertThat(cli(2, with(admin, "db", "connection", "shop", "--pg-url", "postgresql://postgres@127.0.0.1:1/postgres")))

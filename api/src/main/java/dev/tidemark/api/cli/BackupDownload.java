@@ -39,6 +39,10 @@ final class BackupDownload extends ClientCommand {
         if (id.startsWith("base-")) {
             return baseBackup();
         }
+        if (!id.startsWith("dump-")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "'" + id + "' is neither a base backup id (base-...) nor a"
+                    + " dump id (dump-...): see 'tidemark backup list " + db + "'");
+        }
         String path = "/v1/databases/" + enc(db) + "/dumps/" + enc(id) + "/download" + (database == null ? "" : "?database=" + enc(database));
         if (output != null && output.toString().equals("-")) {
             return toStandardOutput(path);

@@ -14,7 +14,8 @@ public record Policy(Duration window, String baseBackupSchedule, String dumpSche
 
     public Policy {
         if (window == null || window.compareTo(Duration.ofHours(1)) < 0 || window.compareTo(Duration.ofDays(400)) > 0) {
-            throw new IllegalArgumentException("recovery window " + window + " is out of range: use 1 hour to 400 days (e.g. P7D)");
+            throw new IllegalArgumentException("recovery window " + (window == null ? "(none)" : readable(window))
+                    + " is out of range: use 1 hour to 400 days (e.g. 7d, 36h or P7D)");
         }
         Schedules.lastWeekly(baseBackupSchedule, Instant.EPOCH.plus(Duration.ofDays(30)));
         Schedules.lastDaily(dumpSchedule, Instant.EPOCH.plus(Duration.ofDays(30)));
@@ -23,6 +24,17 @@ public record Policy(Duration window, String baseBackupSchedule, String dumpSche
                 throw new IllegalArgumentException("dump retention counts must be between 0 and 1000, not " + n);
             }
         }
+    }
+
+    /** A window as an operator writes it: "7d", "36h", "90m", or ISO-8601 for anything finer or negative. */
+    static String readable(Duration d) {
+        if (d.isNegative() || d.toNanosPart() != 0 || d.toSecondsPart() != 0) {
+            return d.toString();
+        }
+        if (d.toMinutes() % (24 * 60) == 0) {
+            return d.toDays() + "d";
+        }
+        return d.toMinutes() % 60 == 0 ? d.toHours() + "h" : d.toMinutes() + "m";
     }
 
     public static Policy defaults() {
