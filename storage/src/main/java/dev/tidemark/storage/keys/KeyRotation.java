@@ -93,6 +93,16 @@ public final class KeyRotation {
     }
 
     private Summary run() throws IOException {
+        try {
+            return rotate();
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("key rotation of {} stopped ({} re-wrapped, {} re-encrypted so far): {}; run it again to resume", store.describe(),
+                    rewrapped, reencrypted, e.getMessage());
+            throw e;
+        }
+    }
+
+    private Summary rotate() throws IOException {
         long started = System.nanoTime();
         KeyRecord record = KeyRecord.read(repository).orElseThrow(() -> new IllegalStateException(
                 "repository " + store.describe() + " has no key record: open it with the new key first"));
