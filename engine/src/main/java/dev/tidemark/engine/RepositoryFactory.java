@@ -127,9 +127,10 @@ public final class RepositoryFactory {
                 record = KeyRecord.read(repository);
             } catch (CodecException e) {
                 String needs = KeyRecord.writtenUnder(repository).orElse("?");
-                throw new IllegalStateException("repository " + repository.store().describe() + " needs master key " + needs
-                        + (needs.equals(KeyRecord.NONE) ? " (it is not encrypted)" : "") + ", but the configured key is " + described
-                        + ": " + e.getMessage() + ". Nothing was written; start with the repository's key (tidemark.master-key-file)", e);
+                throw new IllegalStateException("the configured master key " + described + " is not the key of repository "
+                        + repository.store().describe() + ": the repository needs master key " + needs
+                        + (needs.equals(KeyRecord.NONE) ? " (it is not encrypted)" : "") + " (" + e.getMessage() + ")."
+                        + " Nothing was written; start with the repository's key (tidemark.master-key-file)", e);
             }
             KeyRecord now = record.isPresent() ? record.get() : firstRecord(repository, configured);
             KeyRecord next = decide(now, configured, previous, repository.store().describe());
@@ -137,7 +138,7 @@ public final class RepositoryFactory {
                 next.write(repository);
             }
             if (next.rotating()) {
-                LOG.warn("repository key: {}; run 'tidemark key rotate' to finish", next.describe());
+                LOG.warn("repository key: {}", next.describe());
             } else {
                 LOG.info("repository key: {}", next.describe());
             }

@@ -91,7 +91,7 @@ class KeyRotationTest {
 
         // half-way, an engine with the old key alone, or with a key that is neither, is refused and changes nothing
         byte[] record = Files.readAllBytes(scratch.tmp.resolve("repo/repository-key-check"));
-        assertThatThrownBy(() -> Engine.start(underA)).hasMessageContaining("needs master key " + b.fingerprint())
+        assertThatThrownBy(() -> Engine.start(underA)).hasMessageContaining("the repository needs master key " + b.fingerprint())
                 .hasMessageContaining("Nothing was written");
         Path stranger = scratch.tmp.resolve("stranger.key");
         MasterKey.generate().writeTo(stranger);
@@ -133,7 +133,7 @@ class KeyRotationTest {
         Path oldAgain = scratch.tmp.resolve("old-again.key");
         old.writeTo(oldAgain);
         assertThatThrownBy(() -> Engine.start(underA.withMasterKeys(oldAgain, List.of())))
-                .hasMessageContaining("needs master key " + b.fingerprint());
+                .hasMessageContaining("the repository needs master key " + b.fingerprint());
     }
 
     /** Every object of the repository (but the key record) and the key its header names, read without any key. */

@@ -2,6 +2,7 @@ package dev.tidemark.api.cli;
 
 import dev.tidemark.api.server.TidemarkProperties;
 import dev.tidemark.engine.Engine;
+import dev.tidemark.engine.EngineConfig;
 import dev.tidemark.storage.codec.MasterKey;
 import dev.tidemark.storage.keys.KeyRotation;
 import picocli.CommandLine.Command;
@@ -57,11 +58,18 @@ public final class KeyCommand {
                         + newKeyFile + "'");
                 return 2;
             }
+            EngineConfig engineConfig;
+            try {
+                engineConfig = TidemarkProperties.load(config).toEngineConfig();
+            } catch (Exception e) {
+                System.err.println("error: the configuration cannot be used: " + e.getMessage());
+                return 2;
+            }
             boolean terminal = System.console() != null;
             long[] shown = {-1, -1};
             KeyRotation.Summary summary;
             try {
-                summary = Engine.rotateKey(TidemarkProperties.load(config).toEngineConfig(), newKeyFile.toAbsolutePath(), (pass, done, total) -> {
+                summary = Engine.rotateKey(engineConfig, newKeyFile.toAbsolutePath(), (pass, done, total) -> {
                     long percent = total == 0 ? 100 : done * 100 / total;
                     if (terminal && (done % 100 == 0 || done == total)) {
                         System.out.print("\rpass " + pass + " of 2: " + done + " / " + total + " objects");
