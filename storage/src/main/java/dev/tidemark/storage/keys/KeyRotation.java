@@ -11,10 +11,12 @@ import dev.tidemark.storage.codec.MasterKey;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
@@ -31,8 +33,8 @@ import java.util.stream.Stream;
  * few seconds while WAL arrives (under the new key, since an engine in a rotating repository must write with it) and
  * is the one writer that replaces objects: rewriting them beside it is the one place an older copy could win. The second
  * pass takes every object still under another key, partial ones too (an idle stream or a stopped engine leaves them).
- * An object is replaced only when the store still shows it with the size and time it had when it was read: one deleted
- * meanwhile (retention) stays deleted, one replaced meanwhile stays replaced. Restarting after an interruption skips
+ * An object is replaced only when the store still holds the very object that was read (its header, new with every write,
+ * unchanged): one deleted meanwhile (retention) stays deleted, one replaced meanwhile stays replaced. Restarting after an interruption skips
  * what is done, since an object's header names its key.
  */
 public final class KeyRotation {
@@ -172,15 +174,24 @@ public final class KeyRotation {
         }
     }
 
+    /** An object's first bytes: its header, which differs for every write of an encrypted object (a random wrap nonce). */
+    private byte[] head(String name) throws IOException {
+        try (InputStream in = store.get(name, 0, Codec.MAX_HEADER)) {
+            return in.readAllBytes();
+        }
+    }
+
     /**
      * Rewrites one object when it is under another key; returns whether it is under the key (or gone) afterwards. Partial
      * WAL segments wait for the second pass. A damaged or foreign object is noted in unreadable and left as it is.
      */
     private boolean step(ObjectInfo object, boolean secondPass, List<String> unreadable) throws IOException {
         String name = object.key();
+        byte[] head;
         String under;
-        try (InputStream head = store.get(name, 0, Codec.MAX_HEADER)) {
-            under = Codec.keyFingerprint(head, name);
+        try {
+            head = head(name);
+            under = Codec.keyFingerprint(new ByteArrayInputStream(head), name);
         } catch (ObjectNotFoundException e) {
             return true; // deleted since the listing: nothing to rotate
         } catch (CodecException e) {
@@ -198,9 +209,11 @@ public final class KeyRotation {
         }
         try (InputStream in = store.get(name); ObjectWriter out = store.create(name)) {
             Codec.Rewrap how = codec.rewrap(in, out, name);
-            // replace only the object that was read: one another writer deleted or replaced meanwhile stays as it left it
-            Optional<ObjectInfo> now = store.stat(name);
-            if (now.isEmpty() || now.get().size() != object.size() || !now.get().lastModified().equals(object.lastModified())) {
+            // replace only the object that was read: one another writer deleted or replaced meanwhile stays as it left it.
+            // The header tells (a new write has a new random wrap nonce), where sizes and times could match by chance
+            // and S3 gives listings and HEAD requests times of different precision.
+            Optional<byte[]> now = current(name);
+            if (now.isEmpty() || !Arrays.equals(now.get(), head)) {
                 leftAlone++;
                 LOG.info("{} was {} while it was rewritten: left as the other writer left it", name, now.isEmpty() ? "deleted" : "replaced");
                 return false;
@@ -219,6 +232,14 @@ public final class KeyRotation {
         } catch (CodecException e) {
             unreadable.add(name + ": " + e.getMessage());
             return false;
+        }
+    }
+
+    private Optional<byte[]> current(String name) throws IOException {
+        try {
+            return Optional.of(head(name));
+        } catch (ObjectNotFoundException e) {
+            return Optional.empty();
         }
     }
 }

@@ -9,6 +9,7 @@ import dev.tidemark.storage.codec.CodecSettings;
 import dev.tidemark.storage.codec.MasterKey;
 import dev.tidemark.storage.file.FileObjectStore;
 import dev.tidemark.storage.layout.RepositoryLayout;
+import dev.tidemark.storage.testing.S3ProxyServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,7 +43,7 @@ class KeyRotationStoreTest {
     @TempDir
     Path dir;
 
-    private Repository repository(ObjectStore store, MasterKey key, MasterKey... previous) {
+    private static Repository repository(ObjectStore store, MasterKey key, MasterKey... previous) {
         return new Repository(store, new RepositoryLayout(""), new Codec(CodecSettings.defaults(key).withPreviousKeys(List.of(previous))));
     }
 
@@ -56,9 +57,12 @@ class KeyRotationStoreTest {
         }
     }
 
-    /** A repository under A with a few objects, a partial segment and one object of format version 1 (a fixture). */
+    /** A repository under A with a few objects and a partial segment. */
     private FileObjectStore filled() throws IOException {
-        FileObjectStore store = new FileObjectStore(dir.resolve("repo"));
+        return fill(new FileObjectStore(dir.resolve("repo")));
+    }
+
+    private static <S extends ObjectStore> S fill(S store) throws IOException {
         Repository underA = repository(store, A);
         KeyRecord.steady(A.fingerprint()).write(underA);
         put(underA, "db/shop/base/b1/manifest", "manifest");
@@ -127,6 +131,21 @@ class KeyRotationStoreTest {
         assertThat(read(onlyB, "db/shop/base/b1/manifest")).isEqualTo("manifest");
         try (InputStream in = onlyB.openDecoded("db/shop/dump/d1/dump")) {
             assertThat(in.readAllBytes()).hasSize(300_000);
+        }
+    }
+
+    @Test
+    void onS3TheRotationFinishesAndAnObjectReplacedMeanwhileIsLeftToItsWriter() throws IOException {
+        String partial = WAL + "000000010000000000000002.partial";
+        try (S3ProxyServer s3 = S3ProxyServer.start(); ObjectStore inner = fill(s3.store("rotation"))) {
+            Repository streamer = repository(inner, B, A);
+            ObjectStore store = new Busy(inner, partial, s -> put(streamer, partial, "segment 2, grown further"));
+            KeyRotation.Summary summary = KeyRotation.run(rotating(store), (pass, done, total) -> { });
+            assertThat(summary.complete()).as(summary.remaining().toString()).isTrue();
+            assertThat(summary.rewrapped()).isEqualTo(4);
+            assertThat(summary.leftAlone()).isEqualTo(1);
+            assertThat(keysOf(inner)).allSatisfy((object, key) -> assertThat(key).as(object).isEqualTo(B.fingerprint()));
+            assertThat(read(repository(inner, B), partial)).isEqualTo("segment 2, grown further");
         }
     }
 
