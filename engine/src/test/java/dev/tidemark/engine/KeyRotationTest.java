@@ -36,7 +36,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * Master key rotation end to end: a base backup and WAL under key A; the rotation to key B stopped after a few objects
  * (both keys needed, an engine with the old key alone refused and nothing changed), run again to the end; then the old key
- * file is deleted and a point-in-time restore with key B alone equals the source at that moment.
+ * file is deleted and a point-in-time restore with key B alone equals the source at that moment. And the same beside a
+ * running engine that already writes with key B.
  */
 class KeyRotationTest {
     private LostEngine scratch;
@@ -64,11 +65,7 @@ class KeyRotationTest {
         Instant moment;
         Map<String, String> atMoment;
         try (Engine engine = Engine.start(underA)) {
-            engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
-            BackupView backup = engine.requestBaseBackup("shop", "alice");
-            BackupView done = await(() -> engine.baseBackup("shop", backup.id()), v -> !v.status().matches("requested|running"),
-                    Duration.ofMinutes(2));
-            assertThat(done.status()).as(done.failure()).isEqualTo("completed");
+            registerAndBackUp(engine);
             cluster.execute("create table orders(id serial primary key, item text)", "insert into orders(item) values ('first'), ('second')");
             moment = cluster.serverNow();
             atMoment = TableChecksums.of(cluster);
@@ -115,25 +112,72 @@ class KeyRotationTest {
         MasterKey old = MasterKey.load(oldKey);
         Files.delete(oldKey);
         try (Engine engine = Engine.start(underA.withMasterKeys(newKey, List.of()))) {
-            Path target = scratch.tmp.resolve("restored");
-            int port = PostgresCluster.freePort();
-            RestoreView requested = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false,
-                    target.toString(), port, false), "bob");
-            RestoreView restored = await(() -> engine.restore("shop", requested.id()), r -> !r.status().matches("requested|running"),
-                    Duration.ofMinutes(3));
-            assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
-            PostgresCluster copy = PostgresCluster.attach(PgServer.factory(cluster.server().binaries(), ServerUser.detect()).at(target), port);
-            try {
-                assertThat(TableChecksums.of(copy)).isEqualTo(atMoment);
-            } finally {
-                copy.stopServer();
-            }
+            assertThat(restored(engine, moment)).isEqualTo(atMoment);
         }
         // the old key is no longer the repository's: refused, naming the key the repository needs
         Path oldAgain = scratch.tmp.resolve("old-again.key");
         old.writeTo(oldAgain);
         assertThatThrownBy(() -> Engine.start(underA.withMasterKeys(oldAgain, List.of())))
                 .hasMessageContaining("the repository needs master key " + b.fingerprint());
+    }
+
+    @Test
+    void aRotationBesideARunningEngineThatWritesWithTheNewKeyLosesNothingItWrites() throws Exception {
+        PostgresCluster cluster = scratch.cluster;
+        Path oldKey = scratch.tmp.resolve("master.key");
+        Path newKey = scratch.tmp.resolve("new.key");
+        MasterKey.generate().writeTo(newKey);
+        EngineConfig underA = scratch.config("data");
+        try (Engine engine = Engine.start(underA)) {
+            registerAndBackUp(engine);
+            cluster.execute("create table orders(id serial primary key, item text)", "insert into orders(item) values ('under A')");
+        }
+        // step 2 of the procedure: the engine restarted with the new key, the old one as a previous key, streaming on
+        EngineConfig rotating = underA.withMasterKeys(newKey, List.of(oldKey));
+        Instant moment;
+        Map<String, String> atMoment;
+        try (Engine engine = Engine.start(rotating)) {
+            cluster.execute("insert into orders(item) values ('under B, before the rotation')");
+            KeyRotation.Summary summary = Engine.rotateKey(rotating, newKey, (pass, done, total) -> { });
+            assertThat(summary.complete()).as(summary.remaining().toString()).isTrue();
+            cluster.execute("insert into orders(item) values ('after the rotation')");
+            moment = cluster.serverNow();
+            atMoment = TableChecksums.of(cluster);
+            Thread.sleep(1100);
+            cluster.execute("insert into orders(item) values ('after the moment')");
+            await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(moment.plusSeconds(1)), Duration.ofSeconds(30));
+        }
+        Files.delete(oldKey);
+        try (Engine engine = Engine.start(underA.withMasterKeys(newKey, List.of()))) {
+            assertThat(restored(engine, moment)).isEqualTo(atMoment);
+        }
+    }
+
+    private void registerAndBackUp(Engine engine) throws Exception {
+        PostgresCluster cluster = scratch.cluster;
+        engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+        BackupView backup = engine.requestBaseBackup("shop", "alice");
+        BackupView done = await(() -> engine.baseBackup("shop", backup.id()), v -> !v.status().matches("requested|running"),
+                Duration.ofMinutes(2));
+        assertThat(done.status()).as(done.failure()).isEqualTo("completed");
+    }
+
+    /** Restores shop to moment beside the source and returns the copy's table checksums. */
+    private Map<String, String> restored(Engine engine, Instant moment) throws Exception {
+        Path target = scratch.tmp.resolve("restored");
+        int port = PostgresCluster.freePort();
+        RestoreView requested = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false,
+                target.toString(), port, false), "bob");
+        RestoreView restored = await(() -> engine.restore("shop", requested.id()), r -> !r.status().matches("requested|running"),
+                Duration.ofMinutes(3));
+        assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
+        PostgresCluster copy = PostgresCluster.attach(PgServer.factory(scratch.cluster.server().binaries(), ServerUser.detect()).at(target),
+                port);
+        try {
+            return TableChecksums.of(copy);
+        } finally {
+            copy.stopServer();
+        }
     }
 
     /** Every object of the repository (but the key record) and the key its header names, read without any key. */
