@@ -53,9 +53,10 @@ public final class KeyCommand {
                 System.err.println("error: configuration file " + config + " cannot be read");
                 return 2;
             }
-            if (!Files.isRegularFile(newKeyFile)) {
-                System.err.println("error: new master key file " + newKeyFile + " does not exist: make one with 'tidemark key generate "
-                        + newKeyFile + "'");
+            try {
+                MasterKey.load(newKeyFile); // missing, not a key, or readable by others: said before anything is opened
+            } catch (IOException e) {
+                System.err.println("error: " + e.getMessage());
                 return 2;
             }
             EngineConfig engineConfig;
@@ -82,10 +83,13 @@ public final class KeyCommand {
                         shown[1] = percent / 10;
                     }
                 });
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                // refused before anything changed: a wrong key, another rotation in progress, encryption off
+                System.err.println((terminal ? "\n" : "") + "error: no key rotation: " + e.getMessage());
+                return 2;
             } catch (Exception e) {
                 System.err.println((terminal ? "\n" : "") + "error: the key rotation stopped: " + e.getMessage()
-                        + (e instanceof IllegalArgumentException || e instanceof IllegalStateException ? ""
-                        : ". Run the same command again: it resumes where it stopped"));
+                        + ". Both keys are still needed; run the same command again: it resumes where it stopped");
                 return 1;
             }
             System.out.printf("%d objects: %d already under key %s, %d re-wrapped, %d re-encrypted (format version 1), %d changed by"
