@@ -88,7 +88,7 @@ class ConfigurationTest {
                 """).forEach(typo::add);
         assertThat(ConfigKeys.unknown(typo)).containsExactly(
                 "unknown setting tidemark.repositry (known under tidemark: data-directory, catalog, repository, master-key-file,"
-                        + " encryption, compression, compression-level, kafka, pg-bin-directory, pg-passwords, workers,"
+                        + " previous-master-key-files, encryption, compression, compression-level, kafka, pg-bin-directory, pg-passwords, workers,"
                         + " wal-partial-interval, wal-buffer-memory, max-concurrent-jobs, scheduler, node-id, restore-roots, tokens,"
                         + " allowed-hosts)",
                 "tidemark.workers is a single value; it has no settings under it",

@@ -39,14 +39,18 @@ import dev.tidemark.engine.wal.ContinuityCheck;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.engine.wal.WalBuffers;
 import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.codec.MasterKey;
+import dev.tidemark.storage.keys.KeyRotation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -163,6 +167,24 @@ public final class Engine implements Operations, AutoCloseable {
             CatalogRecovery.Report report = CatalogRecovery.recover(catalog, repository, RepositoryContents.scan(repository));
             return new CatalogRecoveryView(report.databases().stream().map(d -> new CatalogRecoveryView.Database(d.databaseId(),
                     d.events(), d.imported(), d.problems())).toList());
+        }
+    }
+
+    /**
+     * Rotates the repository's master key to the key in newKeyFile (docs/operations.md, "Rotating the master key"): the
+     * configured key and previous keys read, the new key writes; the key record says "rotating" until every object is
+     * under the new key. Interrupted (an exception from the listener, a kill), it resumes where it stopped when run again.
+     */
+    public static KeyRotation.Summary rotateKey(EngineConfig config, Path newKeyFile, KeyRotation.Listener listener) throws IOException {
+        if (config.encryptionNone()) {
+            throw new IllegalArgumentException("encryption is off (encryption: none): the repository has no master key to rotate");
+        }
+        MasterKey.load(newKeyFile); // a missing or readable-by-others key file is refused before the repository is touched
+        List<Path> previous = new ArrayList<>();
+        previous.add(config.masterKeyFile() != null ? config.masterKeyFile() : config.dataDirectory().resolve("master.key"));
+        previous.addAll(config.previousKeyFiles());
+        try (Repository repository = RepositoryFactory.open(config.withMasterKeys(newKeyFile, previous))) {
+            return KeyRotation.run(repository, listener);
         }
     }
 

@@ -25,6 +25,7 @@ import java.util.Map;
  * @param recoverOnStart     an empty catalog on a repository holding databases: recover it (true) or refuse to start
  * @param walBufferMemory    bytes of WAL segment buffers all streams share; 0: a quarter of the heap, 32 to 256 MiB
  * @param maxConcurrentJobs  base backups, dumps and restores running at once on this node, the rest queued in order; 0: 2
+ * @param previousKeyFiles   master keys objects may still be under while a key rotation runs: they read, masterKeyFile writes
  */
 public record EngineConfig(
         Path dataDirectory,
@@ -47,13 +48,15 @@ public record EngineConfig(
         List<Path> restoreRoots,
         boolean recoverOnStart,
         long walBufferMemory,
-        int maxConcurrentJobs) {
+        int maxConcurrentJobs,
+        List<Path> previousKeyFiles) {
 
     /** Base backups, dumps and restores running at once when nothing is configured. */
     public static final int DEFAULT_MAX_CONCURRENT_JOBS = 2;
 
     public EngineConfig {
         restoreRoots = restoreRoots == null ? List.of() : List.copyOf(restoreRoots);
+        previousKeyFiles = previousKeyFiles == null ? List.of() : List.copyOf(previousKeyFiles);
         if (walBufferMemory < 0 || maxConcurrentJobs < 0) {
             throw new IllegalArgumentException("wal-buffer-memory and max-concurrent-jobs must be positive (or 0 for the default)");
         }
@@ -67,13 +70,13 @@ public record EngineConfig(
                         boolean schedulerEnabled, String nodeId, List<Path> restoreRoots) {
         this(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone, compression,
                 compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval, schedulerEnabled,
-                nodeId, restoreRoots, true, 0, 0);
+                nodeId, restoreRoots, true, 0, 0, List.of());
     }
 
     public EngineConfig withRecoverOnStart(boolean recover) {
         return new EngineConfig(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone,
                 compression, compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval,
-                schedulerEnabled, nodeId, restoreRoots, recover, walBufferMemory, maxConcurrentJobs);
+                schedulerEnabled, nodeId, restoreRoots, recover, walBufferMemory, maxConcurrentJobs, previousKeyFiles);
     }
 
     /** Without restore roots. */
@@ -90,7 +93,14 @@ public record EngineConfig(
     public EngineConfig withFleetLimits(long walBufferMemory, int maxConcurrentJobs) {
         return new EngineConfig(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKeyFile, encryptionNone,
                 compression, compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval,
-                schedulerEnabled, nodeId, restoreRoots, recoverOnStart, walBufferMemory, maxConcurrentJobs);
+                schedulerEnabled, nodeId, restoreRoots, recoverOnStart, walBufferMemory, maxConcurrentJobs, previousKeyFiles);
+    }
+
+    /** The same with another master key (new objects are written under it) and previous keys (objects under them still read). */
+    public EngineConfig withMasterKeys(Path masterKey, List<Path> previous) {
+        return new EngineConfig(dataDirectory, catalogJdbcUrl, catalogUser, catalogPassword, repository, masterKey, encryptionNone,
+                compression, compressionLevel, kafkaBootstrap, kafkaTopic, pgBinDirectory, pgPasswords, workers, walPartialInterval,
+                schedulerEnabled, nodeId, restoreRoots, recoverOnStart, walBufferMemory, maxConcurrentJobs, previous);
     }
 
     /**

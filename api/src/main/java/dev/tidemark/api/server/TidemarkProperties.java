@@ -29,6 +29,8 @@ public class TidemarkProperties {
     private Catalog catalog = new Catalog();
     private Repository repository = new Repository();
     private Path masterKeyFile;
+    /** Keys objects may still be under while a master key rotation runs (docs/operations.md): they read, the master key writes. */
+    private List<Path> previousMasterKeyFiles = new ArrayList<>();
     private String encryption = "aes-256-gcm";
     private String compression = "zstd";
     private int compressionLevel = 3;
@@ -160,7 +162,8 @@ public class TidemarkProperties {
                 none ? null : keyFile, none, compression, compressionLevel, blank(kafka.getBootstrapServers()), kafka.getTopic(),
                 pgBinDirectory, Map.copyOf(pgPasswords), workers, walPartialInterval, scheduler.isEnabled(), nodeId,
                 restoreRoots.stream().map(Path::toAbsolutePath).toList()).withRecoverOnStart(catalog.isRecoverOnStart())
-                .withFleetLimits(walBufferMemory == null ? 0 : walBufferMemory.toBytes(), maxConcurrentJobs);
+                .withFleetLimits(walBufferMemory == null ? 0 : walBufferMemory.toBytes(), maxConcurrentJobs)
+                .withMasterKeys(none ? null : keyFile, previousMasterKeyFiles.stream().map(Path::toAbsolutePath).toList());
     }
 
     /**
@@ -192,6 +195,8 @@ public class TidemarkProperties {
     public void setCatalog(Catalog v) { catalog = v; }
     public Repository getRepository() { return repository; }
     public void setRepository(Repository v) { repository = v; }
+    public List<Path> getPreviousMasterKeyFiles() { return previousMasterKeyFiles; }
+    public void setPreviousMasterKeyFiles(List<Path> v) { previousMasterKeyFiles = v == null ? new ArrayList<>() : v; }
     public Path getMasterKeyFile() { return masterKeyFile; }
     public void setMasterKeyFile(Path v) { masterKeyFile = v; }
     public String getEncryption() { return encryption; }

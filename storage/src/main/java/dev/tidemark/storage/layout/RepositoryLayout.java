@@ -44,12 +44,20 @@ public final class RepositoryLayout {
         }
     }
 
+    /** The prefix of every object of the repository ("" when the store holds nothing else). */
+    public String root() {
+        return prefix;
+    }
+
     /** Where every database's objects live (the whole repository but the key check). */
     public String databasesPrefix() {
         return prefix + "db/";
     }
 
-    /** A small object encoded with the master key of the repository: proves at start-up that the configured key is that key. */
+    /**
+     * The repository's key record: a small object encoded with the repository's master key, naming the key (and, while a key
+     * rotation runs, the keys it rotates from); proves at start-up that the configured key is that key.
+     */
     public String keyCheck() {
         return prefix + "repository-key-check";
     }
