@@ -23,7 +23,7 @@ class ApiArchitectureTest {
                 .importPackages("dev.tidemark.api");
         noClasses().should().dependOnClassesThat(resideInAPackage("dev.tidemark.engine..")
                         .and(resideOutsideOfPackage("dev.tidemark.engine.operations.."))
-                        .and(not(belongToAnyOf(dev.tidemark.engine.Engine.class, dev.tidemark.engine.EngineConfig.class,
+                        .and(not(belongToAnyOf(dev.tidemark.engine.Engine.class, dev.tidemark.engine.config.EngineConfig.class,
                                 dev.tidemark.engine.postgres.ChildEnvironment.class, dev.tidemark.engine.postgres.PgBinaries.class,
                                 dev.tidemark.engine.postgres.PgServer.class, dev.tidemark.engine.postgres.ServerUser.class))))
                 .check(api);

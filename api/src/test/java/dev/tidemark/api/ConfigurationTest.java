@@ -2,7 +2,7 @@ package dev.tidemark.api;
 
 import dev.tidemark.api.server.ConfigKeys;
 import dev.tidemark.api.server.TidemarkProperties;
-import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.config.EngineConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

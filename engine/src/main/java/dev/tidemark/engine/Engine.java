@@ -8,6 +8,8 @@ import dev.tidemark.engine.basebackup.Warmup;
 import dev.tidemark.engine.catalog.Catalog;
 import dev.tidemark.engine.catalog.CatalogRejection;
 import dev.tidemark.engine.catalog.CatalogSettings;
+import dev.tidemark.engine.config.EngineConfig;
+import dev.tidemark.engine.config.RepositoryFactory;
 import dev.tidemark.engine.dump.DumpDownloads;
 import dev.tidemark.engine.dump.DumpJob;
 import dev.tidemark.engine.dump.DumpRequest;

@@ -15,7 +15,8 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 
 /**
  * The engine's layout rules: packages without cycles, capabilities using only what another capability exposes, the
- * catalog and the node layer knowing no capability, and nothing in the engine using the root facade.
+ * catalog and the node layer knowing no capability, the configuration standing on storage and postgres, and nothing in the
+ * engine using the root facade.
  */
 class ArchitectureTest {
     private static final String ENGINE = "dev.tidemark.engine";
@@ -70,6 +71,15 @@ class ArchitectureTest {
     void operationsAndPostgresKnowNoCapability() {
         noClasses().that().resideInAnyPackage(ENGINE + ".operations..", ENGINE + ".postgres..").should().dependOnClassesThat()
                 .resideInAnyPackage(packages("node", CAPABILITIES)).check(engine);
+    }
+
+    @Test
+    void theConfigurationKnowsNoCapabilityNorTheCatalog() {
+        noClasses().that().resideInAPackage(ENGINE + ".config..").should().dependOnClassesThat()
+                .resideInAnyPackage(packages("node", "catalog", "operations", "recovery", "registration", "wal", "basebackup", "dump",
+                        "restore", "retention", "schedule", "verify"))
+                .because("a node's configuration and the repository it names stand on storage (and postgres, to redact URLs)")
+                .check(engine);
     }
 
     @Test

@@ -3,6 +3,8 @@ package dev.tidemark.engine;
 import dev.tidemark.engine.catalog.Catalog;
 import dev.tidemark.engine.catalog.CatalogSettings;
 import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.config.EngineConfig;
+import dev.tidemark.engine.config.RepositoryFactory;
 import dev.tidemark.engine.operations.BackupView;
 import dev.tidemark.engine.operations.ConflictException;
 import dev.tidemark.engine.operations.DumpView;

@@ -1,6 +1,6 @@
 package dev.tidemark.api.server;
 
-import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.config.EngineConfig;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.ConfigurationPropertySources;

@@ -2,7 +2,7 @@ package dev.tidemark.api.cli;
 
 import dev.tidemark.api.Tidemark;
 import dev.tidemark.engine.Engine;
-import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.testing.LostEngine;

@@ -4,6 +4,7 @@ import dev.tidemark.engine.postgres.DataDirectoryIdentity;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.ServerLayout;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
 import dev.tidemark.storage.StoredObject;
@@ -20,10 +21,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -114,38 +112,23 @@ public final class BaseBackupRunner {
         boolean checksums;
         String systemId;
         long segmentSize;
-        try (Statement st = session.createStatement();
-             ResultSet rs = st.executeQuery("select current_setting('server_version_num')::int, pg_is_in_recovery(),"
-                     + " current_setting('data_checksums') = 'on', (select system_identifier::text from pg_control_system()),"
-                     + " current_setting('port')::int,"
-                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size')")) {
-            rs.next();
-            versionNum = rs.getInt(1);
-            standby = rs.getBoolean(2);
-            checksums = rs.getBoolean(3);
-            systemId = rs.getString(4);
-            int serverPort = rs.getInt(5);
-            segmentSize = rs.getLong(6);
-            // the files copied must be the server's own: a backup of another directory would complete and never restore
-            String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, serverPort, session);
-            if (mismatch != null) {
-                throw new IOException("the data directory to copy is not the server's: " + mismatch);
-            }
+        ServerQueries queries = new ServerQueries(session);
+        ServerQueries.BackupSettings server = queries.backupSettings();
+        versionNum = server.versionNum();
+        standby = server.inRecovery();
+        checksums = server.dataChecksums();
+        systemId = server.systemId();
+        segmentSize = server.walSegmentSize();
+        // the files copied must be the server's own: a backup of another directory would complete and never restore
+        String mismatch = DataDirectoryIdentity.mismatch(pgdata, systemId, server.port(), session);
+        if (mismatch != null) {
+            throw new IOException("the data directory to copy is not the server's: " + mismatch);
         }
         Optional<ServerLayout> layout = layout(session, backupId);
         String chain = systemId + "-" + (versionNum / 10000);
         Instant startTime = Instant.now();
         progress.set(BackupProgress.starting("checkpoint"));
-        Lsn startLsn;
-        String startSql = versionNum >= 150000 ? "select pg_backup_start(?, ?)::text" : "select pg_start_backup(?, ?, false)::text";
-        try (PreparedStatement ps = session.prepareStatement(startSql)) {
-            ps.setString(1, "tidemark " + backupId);
-            ps.setBoolean(2, settings.fastCheckpoint());
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                startLsn = Lsn.parse(rs.getString(1));
-            }
-        }
+        Lsn startLsn = queries.backupStart("tidemark " + backupId, settings.fastCheckpoint(), versionNum);
         log.info("base backup {} of {} started at {} ({}, {} workers)", backupId, databaseId, startLsn,
                 standby ? "from the standby" : "from the primary", settings.workers());
 
@@ -154,23 +137,11 @@ public final class BaseBackupRunner {
         Copy copy = copyFiles(databaseId, backupId, scan, checksums, startLsn);
 
         progress.set(new BackupProgress("stopping", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
-        Lsn stopLsn;
-        String label;
-        String spcmap;
-        String stopSql = versionNum >= 150000
-                ? "select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)"
-                : "select lsn::text, labelfile, spcmapfile from pg_stop_backup(false, false)";
-        try (Statement st = session.createStatement(); ResultSet rs = st.executeQuery(stopSql)) {
-            rs.next();
-            stopLsn = Lsn.parse(rs.getString(1));
-            label = rs.getString(2);
-            spcmap = rs.getString(3);
-        }
-        Instant consistency;
-        try (Statement st = session.createStatement(); ResultSet rs = st.executeQuery("select clock_timestamp()")) {
-            rs.next();
-            consistency = rs.getTimestamp(1).toInstant();
-        }
+        ServerQueries.BackupStop stop = queries.backupStop(versionNum);
+        Lsn stopLsn = stop.lsn();
+        String label = stop.label();
+        String spcmap = stop.tablespaceMap();
+        Instant consistency = queries.clock();
         int timeline = timelineOf(label);
 
         progress.set(new BackupProgress("waiting for WAL", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));

@@ -268,6 +268,7 @@ public class ProtectedDatabase {
         if (c.targetTime() == null && !c.latest()) {
             throw CatalogRejection.invalid("a restore needs a target: a time (ISO-8601 with an offset) or latest");
         }
+        // planned again on the aggregate's own state (restore/PointInTimeRequest says why)
         RestorePlan plan = RestorePlan.plan(history, c.latest() ? null : c.targetTime(), c.at(), c.live());
         BaseBackup b = plan.backup();
         apply(new RestoreRequested(id, c.restoreId(), "pitr", c.latest() ? null : plan.target(), c.latest(), c.targetDir(), c.port(),

@@ -10,15 +10,13 @@ import dev.tidemark.engine.node.Jobs;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.ServerQueries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -70,10 +68,8 @@ public final class DumpJob {
         }
         PgConnections standby = node.credentials().server(db.id(), db.standbyUrl());
         String primaryLsn;
-        try (Connection c = node.primary(db).open(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text")) {
-            rs.next();
-            primaryLsn = rs.getString(1);
+        try (Connection c = node.primary(db).open()) {
+            primaryLsn = new ServerQueries(c).currentWalLsn();
         } catch (SQLException e) {
             LOG.info("dump {} of {}: the primary cannot be asked how far it is ({}); the dump reads the standby as it is", dumpId,
                     db.id(), e.getMessage());
@@ -81,29 +77,25 @@ public final class DumpJob {
         }
         long deadline = System.nanoTime() + STANDBY_CATCH_UP.toNanos();
         String why;
-        try (Connection c = standby.open(); PreparedStatement st = c.prepareStatement(
-                "select pg_is_in_recovery(), pg_is_wal_replay_paused(), pg_last_wal_replay_lsn() >= ?::pg_lsn,"
-                        + " pg_last_wal_replay_lsn()::text, now() - pg_last_xact_replay_timestamp()")) {
-            st.setString(1, primaryLsn);
+        try (Connection c = standby.open()) {
+            ServerQueries queries = new ServerQueries(c);
             while (true) {
-                try (ResultSet rs = st.executeQuery()) {
-                    rs.next();
-                    if (!rs.getBoolean(1)) {
-                        return standby; // promoted meanwhile: it is as current as it gets
-                    }
-                    if (rs.getBoolean(3)) {
-                        return standby;
-                    }
-                    if (rs.getBoolean(2)) {
-                        why = "its WAL replay is paused (pg_wal_replay_pause) at " + rs.getString(4);
-                        break;
-                    }
-                    if (System.nanoTime() > deadline) {
-                        why = "it had replayed up to " + rs.getString(4) + " after " + STANDBY_CATCH_UP.toSeconds()
-                                + " s, short of the primary's " + primaryLsn + " (its last replayed transaction is " + rs.getString(5)
-                                + " old)";
-                        break;
-                    }
+                ServerQueries.StandbyReplay replay = queries.standbyReplay(primaryLsn);
+                if (!replay.inRecovery()) {
+                    return standby; // promoted meanwhile: it is as current as it gets
+                }
+                if (replay.caughtUp()) {
+                    return standby;
+                }
+                if (replay.paused()) {
+                    why = "its WAL replay is paused (pg_wal_replay_pause) at " + replay.replayLsn();
+                    break;
+                }
+                if (System.nanoTime() > deadline) {
+                    why = "it had replayed up to " + replay.replayLsn() + " after " + STANDBY_CATCH_UP.toSeconds()
+                            + " s, short of the primary's " + primaryLsn + " (its last replayed transaction is " + replay.lastReplayAge()
+                            + " old)";
+                    break;
                 }
                 Thread.sleep(200);
             }
@@ -178,10 +170,8 @@ public final class DumpJob {
 
     /** The recovery conflicts a standby counted so far (all databases), or -1 when it cannot be asked. */
     private static long recoveryConflicts(PgConnections standby) {
-        try (Connection c = standby.open(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select coalesce(sum(confl_tablespace + confl_lock + confl_snapshot + confl_bufferpin"
-                     + " + confl_deadlock), 0) from pg_stat_database_conflicts")) {
-            return rs.next() ? rs.getLong(1) : -1;
+        try (Connection c = standby.open()) {
+            return new ServerQueries(c).recoveryConflicts();
         } catch (SQLException e) {
             return -1;
         }

@@ -4,11 +4,10 @@ import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.operations.InvalidRequestException;
+import dev.tidemark.engine.postgres.ServerQueries;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -41,13 +40,8 @@ public final class DumpRequest {
         if (names.isEmpty() || h.pgUrl() == null) {
             return List.of();
         }
-        try (Connection c = node.primary(h).open();
-             Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select datname from pg_database")) {
-            Set<String> have = new HashSet<>();
-            while (rs.next()) {
-                have.add(rs.getString(1));
-            }
+        try (Connection c = node.primary(h).open()) {
+            Set<String> have = new HashSet<>(new ServerQueries(c).databaseNames());
             return names.stream().filter(n -> !have.contains(n)).toList();
         } catch (SQLException | IllegalArgumentException e) {
             return List.of();

@@ -13,15 +13,14 @@ import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.operations.InvalidRequestException;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.ServerQueries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
+import java.util.Optional;
 
 /**
  * Restores one database of a completed dump into an existing database of the protected server (pg_restore --clean,
@@ -90,28 +89,23 @@ public final class DumpRestore {
      * created later is copied from it.
      */
     private void requireTargetDatabase(DatabaseHistory h, String database, String role) {
-        try (Connection c = node.primary(h).open();
-             PreparedStatement st = c.prepareStatement("select r.rolsuper or pg_has_role(d.datdba, 'usage'),"
-                     + " pg_get_userbyid(d.datdba), d.datistemplate from pg_roles r, pg_database d where r.rolname = current_user"
-                     + " and d.datname = ?")) {
-            st.setString(1, database);
-            try (ResultSet rs = st.executeQuery()) {
-                if (!rs.next()) {
-                    throw new InvalidRequestException("target database " + database + " does not exist on the server of " + h.id()
-                            + ": create it first, owned by the role Tidemark connects as (createdb -O " + role + " NAME); a dump is"
-                            + " restored into an existing database (nothing was recorded)");
-                }
-                if (rs.getBoolean(3)) {
-                    throw new InvalidRequestException("database " + database + " is a template: every database created later is a copy"
-                            + " of it, so a dump is never restored into it. Create a database for the dump (createdb -O " + role
-                            + " NAME) and restore into that (nothing was recorded)");
-                }
-                if (!rs.getBoolean(1)) {
-                    throw new InvalidRequestException("database " + database + " belongs to " + rs.getString(2) + ", and the dump is"
-                            + " restored as " + role + ", which may not replace its objects: restore into a database " + role
-                            + " owns (createdb -O " + role + " NAME, or ALTER DATABASE ... OWNER TO " + role + ") (nothing was"
-                            + " recorded)");
-                }
+        try (Connection c = node.primary(h).open()) {
+            Optional<ServerQueries.DatabaseOwnership> ownership = new ServerQueries(c).databaseOwnership(database);
+            if (ownership.isEmpty()) {
+                throw new InvalidRequestException("target database " + database + " does not exist on the server of " + h.id()
+                        + ": create it first, owned by the role Tidemark connects as (createdb -O " + role + " NAME); a dump is"
+                        + " restored into an existing database (nothing was recorded)");
+            }
+            if (ownership.get().template()) {
+                throw new InvalidRequestException("database " + database + " is a template: every database created later is a copy"
+                        + " of it, so a dump is never restored into it. Create a database for the dump (createdb -O " + role
+                        + " NAME) and restore into that (nothing was recorded)");
+            }
+            if (!ownership.get().mayReplace()) {
+                throw new InvalidRequestException("database " + database + " belongs to " + ownership.get().owner() + ", and the dump is"
+                        + " restored as " + role + ", which may not replace its objects: restore into a database " + role
+                        + " owns (createdb -O " + role + " NAME, or ALTER DATABASE ... OWNER TO " + role + ") (nothing was"
+                        + " recorded)");
             }
         } catch (SQLException | IllegalArgumentException e) {
             throw new InvalidRequestException("cannot ask the server of " + h.id() + " who owns database " + database + ": "
@@ -121,13 +115,8 @@ public final class DumpRestore {
 
     /** The tables, views and sequences of a database outside the system schemas; refused when it cannot be asked now. */
     private long userRelations(DatabaseHistory h, String database) {
-        try (Connection c = node.primary(h).withDatabase(database).open();
-             Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-                     + " where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%'"
-                     + " and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')")) {
-            rs.next();
-            return rs.getLong(1);
+        try (Connection c = node.primary(h).withDatabase(database).open()) {
+            return new ServerQueries(c).userRelations();
         } catch (SQLException | IllegalArgumentException e) {
             throw new InvalidRequestException("cannot look into database " + database + " on the server of " + h.id() + ": "
                     + e.getMessage() + " (nothing was recorded)");

@@ -3,6 +3,7 @@ package dev.tidemark.engine.dump;
 import dev.tidemark.engine.postgres.ChildEnvironment;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.StoredObject;
 import org.slf4j.Logger;
@@ -15,9 +16,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,18 +61,12 @@ public final class DumpRunner {
         int serverVersion;
         boolean standby;
         List<String> names;
-        try (Connection c = source.open(); Statement st = c.createStatement()) {
-            try (ResultSet rs = st.executeQuery("select current_setting('server_version_num')::int, pg_is_in_recovery()")) {
-                rs.next();
-                serverVersion = rs.getInt(1);
-                standby = rs.getBoolean(2);
-            }
-            names = new ArrayList<>();
-            try (ResultSet rs = st.executeQuery("select datname from pg_database where datallowconn and not datistemplate order by datname")) {
-                while (rs.next()) {
-                    names.add(rs.getString(1));
-                }
-            }
+        try (Connection c = source.open()) {
+            ServerQueries queries = new ServerQueries(c);
+            ServerQueries.Version version = queries.version();
+            serverVersion = version.versionNum();
+            standby = version.inRecovery();
+            names = new ArrayList<>(queries.connectableDatabases());
         } catch (SQLException e) {
             throw new IOException("dump " + dumpId + " of " + databaseId + ": cannot connect to " + source.url() + ": " + e.getMessage(), e);
         }
@@ -135,11 +128,8 @@ public final class DumpRunner {
 
     /** Whether the server still has the database (true when it cannot be asked: the dump's failure stands then). */
     private static boolean exists(PgConnections source, String database) {
-        try (Connection c = source.open(); java.sql.PreparedStatement st = c.prepareStatement("select 1 from pg_database where datname = ?")) {
-            st.setString(1, database);
-            try (ResultSet rs = st.executeQuery()) {
-                return rs.next();
-            }
+        try (Connection c = source.open()) {
+            return new ServerQueries(c).databaseExists(database);
         } catch (SQLException e) {
             return true;
         }

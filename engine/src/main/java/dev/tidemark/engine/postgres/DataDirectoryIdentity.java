@@ -68,9 +68,8 @@ public final class DataDirectoryIdentity {
         byte[] random = new byte[6];
         new java.security.SecureRandom().nextBytes(random);
         String probe = "tidemark_probe_" + java.util.HexFormat.of().formatHex(random);
-        try (java.sql.PreparedStatement ps = session.prepareStatement("select pg_create_physical_replication_slot(?, false, true)")) {
-            ps.setString(1, probe);
-            ps.execute();
+        try {
+            new ServerQueries(session).createTemporarySlot(probe);
         } catch (java.sql.SQLException e) {
             return "the server could not create a temporary replication slot to show that " + pgdata + " is its live directory ("
                     + e.getMessage().lines().findFirst().orElse("") + "): it needs one free slot (max_replication_slots) and a role"
@@ -83,9 +82,8 @@ public final class DataDirectoryIdentity {
             }
             return null;
         } finally {
-            try (java.sql.PreparedStatement ps = session.prepareStatement("select pg_drop_replication_slot(?)")) {
-                ps.setString(1, probe);
-                ps.execute();
+            try {
+                new ServerQueries(session).dropSlot(probe);
             } catch (java.sql.SQLException e) {
                 // temporary: the server drops it when the session ends
             }

@@ -4,9 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -53,15 +51,11 @@ public record ServerLayout(Path dataDirectory, Path configFile, Path hbaFile, Pa
         Path configFile;
         Path hbaFile;
         Path identFile;
-        try (Statement st = session.createStatement();
-             ResultSet rs = st.executeQuery("select current_setting('data_directory'), current_setting('config_file'),"
-                     + " current_setting('hba_file'), current_setting('ident_file')")) {
-            rs.next();
-            dataDirectory = Path.of(rs.getString(1)).toAbsolutePath().normalize();
-            configFile = dataDirectory.resolve(rs.getString(2)).normalize();
-            hbaFile = dataDirectory.resolve(rs.getString(3)).normalize();
-            identFile = dataDirectory.resolve(rs.getString(4)).normalize();
-        }
+        ServerQueries.FileSettings files = new ServerQueries(session).fileSettings();
+        dataDirectory = Path.of(files.dataDirectory()).toAbsolutePath().normalize();
+        configFile = dataDirectory.resolve(files.configFile()).normalize();
+        hbaFile = dataDirectory.resolve(files.hbaFile()).normalize();
+        identFile = dataDirectory.resolve(files.identFile()).normalize();
         List<Path> includes = new ArrayList<>(ConfigFiles.included(configFile));
         return new ServerLayout(dataDirectory, configFile, hbaFile, identFile, includes, debianCluster(configFile));
     }

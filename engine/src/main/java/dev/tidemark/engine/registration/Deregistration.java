@@ -3,6 +3,7 @@ package dev.tidemark.engine.registration;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.node.Node;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.engine.wal.WalStreamSettings;
 import org.slf4j.Logger;
@@ -10,7 +11,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 
 /**
@@ -34,11 +34,8 @@ public final class Deregistration {
         DatabaseHistory db = node.find(databaseId).orElse(null);
         streams.stop(databaseId);
         if (db != null) {
-            try (Connection c = node.primary(db).open();
-                 PreparedStatement s = c.prepareStatement("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
-                         + "where slot_name = ? and not active")) {
-                s.setString(1, WalStreamSettings.defaults(databaseId).slotName());
-                s.execute();
+            try (Connection c = node.primary(db).open()) {
+                new ServerQueries(c).dropSlotIfInactive(WalStreamSettings.defaults(databaseId).slotName());
                 LOG.info("database {} deregistered: replication slot dropped, so the server no longer keeps WAL for Tidemark", databaseId);
             } catch (SQLException e) {
                 LOG.warn("database {} deregistered, but its replication slot could not be dropped ({}); drop it by hand: "

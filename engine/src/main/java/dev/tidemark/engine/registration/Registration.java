@@ -13,6 +13,7 @@ import dev.tidemark.engine.operations.PolicyChange;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.engine.wal.WalStreamer;
 import dev.tidemark.storage.layout.RepositoryLayout;
@@ -20,9 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -161,11 +160,10 @@ public final class Registration {
         }
         int timeline;
         Lsn position;
-        try (Connection c = primary.open(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text, pg_walfile_name(pg_current_wal_lsn())")) {
-            rs.next();
-            position = Lsn.parse(rs.getString(1));
-            timeline = Integer.parseInt(rs.getString(2).substring(0, 8), 16); // the timeline the server writes now
+        try (Connection c = primary.open()) {
+            ServerQueries.WalInsert now = new ServerQueries(c).walInsert();
+            position = now.lsn();
+            timeline = now.timeline(); // the timeline the server writes now
         } catch (SQLException | RuntimeException e) {
             return;
         }

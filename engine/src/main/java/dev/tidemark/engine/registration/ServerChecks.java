@@ -7,17 +7,16 @@ import dev.tidemark.engine.node.ResolvedPath;
 import dev.tidemark.engine.operations.InvalidRequestException;
 import dev.tidemark.engine.postgres.DataDirectoryIdentity;
 import dev.tidemark.engine.postgres.PgConnections;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.engine.restore.RestoreRunner;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The checks of the servers and data directory a database is to be reached by (at registration, or a change of them):
@@ -137,31 +136,28 @@ final class ServerChecks {
     /** Refuses a server that cannot be protected, saying what to change. */
     private static ServerFacts checkServer(PgConnections server, String role, String refused) {
         ServerFacts facts;
-        try (Connection c = server.open(); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("select current_setting('wal_level'), current_setting('max_wal_senders')::int,"
-                     + " (select setting::bigint from pg_settings where name = 'wal_segment_size'),"
-                     + " (select system_identifier::text from pg_control_system()), current_setting('port')::int, pg_is_in_recovery()")) {
-            r.next();
-            facts = new ServerFacts(r.getString(4), r.getInt(5), r.getBoolean(6));
-            if (r.getLong(3) != DatabaseHistory.SEGMENT_SIZE) { // the size the catalog and the window count in
-                throw new InvalidRequestException("the " + role + " at " + server + " writes WAL segments of " + (r.getLong(3) >> 20)
-                        + " MiB (initdb --wal-segsize): Tidemark handles the default 16 MiB segments only");
+        try (Connection c = server.open()) {
+            ServerQueries.ProtectionSettings settings = new ServerQueries(c).protectionSettings();
+            facts = new ServerFacts(settings.systemId(), settings.port(), settings.inRecovery());
+            if (settings.walSegmentSize() != DatabaseHistory.SEGMENT_SIZE) { // the size the catalog and the window count in
+                throw new InvalidRequestException("the " + role + " at " + server + " writes WAL segments of "
+                        + (settings.walSegmentSize() >> 20) + " MiB (initdb --wal-segsize): Tidemark handles the default 16 MiB segments only");
             }
-            if ("minimal".equals(r.getString(1))) {
+            if ("minimal".equals(settings.walLevel())) {
                 throw new InvalidRequestException("the " + role + " at " + server + " runs with wal_level = minimal: set wal_level = replica "
                         + "and restart it");
             }
-            if (r.getInt(2) < 2) {
-                throw new InvalidRequestException("the " + role + " at " + server + " allows " + r.getInt(2) + " WAL senders: set "
-                        + "max_wal_senders to at least 2 per protected cluster");
+            if (settings.maxWalSenders() < 2) {
+                throw new InvalidRequestException("the " + role + " at " + server + " allows " + settings.maxWalSenders()
+                        + " WAL senders: set max_wal_senders to at least 2 per protected cluster");
             }
             checkPrivileges(c, server, role, refused); // on the same session
         } catch (SQLException e) {
             throw new InvalidRequestException("cannot connect to the " + role + " at " + server + ": " + connectionFailure(e)
                     + " (check the URL, pg_hba.conf and the password configured for this database)");
         }
-        try (Connection c = server.openReplication(); Statement s = c.createStatement()) {
-            s.execute("IDENTIFY_SYSTEM");
+        try (Connection c = server.openReplication()) {
+            new ServerQueries(c).identifySystem();
         } catch (SQLException e) {
             throw new InvalidRequestException("the " + role + " at " + server + " refuses a replication connection: " + e.getMessage()
                     + " (the role needs REPLICATION, and pg_hba.conf a 'replication' line for it)");
@@ -175,32 +171,24 @@ final class ServerChecks {
      */
     private static void checkPrivileges(Connection c, PgConnections server, String role, String refused) {
         List<String> missing = new ArrayList<>();
-        try (Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("select rolsuper, current_setting('server_version_num')::int from pg_roles"
-                     + " where rolname = current_user")) {
-            if (!r.next() || r.getBoolean(1)) {
+        try {
+            ServerQueries queries = new ServerQueries(c);
+            Optional<ServerQueries.Role> current = queries.currentRole();
+            if (current.isEmpty() || current.get().superuser()) {
                 return;
             }
-            int version = r.getInt(2);
+            int version = current.get().versionNum();
             List<String> functions = version >= 150000 ? List.of("pg_backup_start(text, boolean)", "pg_backup_stop(boolean)")
                     : List.of("pg_start_backup(text, boolean, boolean)", "pg_stop_backup(boolean, boolean)");
             for (String function : functions) {
-                try (PreparedStatement p = c.prepareStatement("select has_function_privilege(?, 'execute')")) {
-                    p.setString(1, function);
-                    try (ResultSet f = p.executeQuery()) {
-                        if (f.next() && !f.getBoolean(1)) {
-                            missing.add("GRANT EXECUTE ON FUNCTION " + function + " TO " + server.user() + ";");
-                        }
-                    }
+                if (!queries.mayExecute(function)) {
+                    missing.add("GRANT EXECUTE ON FUNCTION " + function + " TO " + server.user() + ";");
                 }
             }
             // before PostgreSQL 14 there is no pg_read_all_data: the role's grants on each table are its operator's business
             if (version >= 140000) {
-                // 'usage': a member whose privileges apply (a NOINHERIT role's would not)
-                try (ResultSet d = s.executeQuery("select pg_has_role('pg_read_all_data', 'usage')")) {
-                    if (d.next() && !d.getBoolean(1)) {
-                        missing.add("GRANT pg_read_all_data TO " + server.user() + ";");
-                    }
+                if (!queries.mayReadAllData()) {
+                    missing.add("GRANT pg_read_all_data TO " + server.user() + ";");
                 }
             }
         } catch (SQLException e) {

@@ -5,15 +5,14 @@ import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.node.ResolvedPath;
 import dev.tidemark.engine.operations.InvalidRequestException;
+import dev.tidemark.engine.postgres.ServerQueries;
 
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -133,12 +132,8 @@ final class OverlapGuard {
             if (url == null) {
                 continue;
             }
-            try (Connection c = node.credentials().server(h.id(), url).open();
-                 Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select pg_tablespace_location(oid) from pg_tablespace"
-                         + " where spcname not in ('pg_default', 'pg_global')")) {
-                while (rs.next()) {
-                    String location = rs.getString(1);
+            try (Connection c = node.credentials().server(h.id(), url).open()) {
+                for (String location : new ServerQueries(c).tablespaceLocations()) {
                     if (location != null && !location.isBlank() && Path.of(location).isAbsolute()) {
                         locations.add(Path.of(location));
                     }

@@ -15,8 +15,15 @@ import java.time.Instant;
 
 /**
  * A point-in-time restore asked for: the request checked in one place (its shape, the target directory and port
- * against every other restore and guarded directory, the target against the recovery window, planned once, and the
- * runner's own checks of the target), then recorded; the catalog's aggregate holds the window rule again.
+ * against every other restore and guarded directory, the target against the recovery window, and the runner's own
+ * checks of the target), then recorded; the catalog's aggregate holds the window rule again.
+ * <p>
+ * The plan ({@link RestorePlan}: which base backup serves the target) is made here and again by the aggregate, by the
+ * same function over the same live WAL and instant. Both stay: the runner's checks need the plan's backup (its size
+ * against the free space) before anything is recorded, and the aggregate decides on its own state under its lock. The
+ * view read here can be overtaken before the command arrives (a backup expired or completed, WAL recorded by another
+ * node), and the aggregate takes RequestRestore from other senders too; a plan carried in the command would either be
+ * recorded stale or have to be made again to be checked.
  */
 public final class PointInTimeRequest {
     private final Node node;

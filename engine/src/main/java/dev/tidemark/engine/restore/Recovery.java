@@ -5,6 +5,7 @@ import dev.tidemark.engine.basebackup.BackupProgress;
 import dev.tidemark.engine.postgres.LoopbackListener;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgServer;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.engine.restore.RestoreRunner.Request;
 import dev.tidemark.engine.restore.RestoreRunner.Result;
 import org.slf4j.Logger;
@@ -19,9 +20,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
@@ -186,41 +185,35 @@ final class Recovery {
                     if (c == null || c.isClosed()) {
                         c = DriverManager.getConnection(url, props);
                     }
-                    try (Statement st = c.createStatement();
-                         ResultSet rs = st.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
-                                 + " pg_last_wal_replay_lsn()::text, (select timeline_id from pg_control_checkpoint()), "
-                                 + (serverVersionNum >= 100000
-                                 ? "case when pg_is_in_recovery() then pg_is_wal_replay_paused() else false end" : "false"))) {
-                        rs.next();
-                        if (rs.getBoolean(5) && !promoteSent) {
-                            // paused: at the target when the server said it stopped there; any other pause (a setting
-                            // lower than on the source server, for one) is not a state to hand over
-                            if (!promoteAtTarget || targetIsEnd || !logMentions("recovery stopping ")) {
-                                throw new IOException("recovery paused before reaching the target: " + failureFromLog(logFile)
-                                        + " (server log: " + logFile + ")");
-                            }
-                            log.info("restore {}: target reached, promoting", request.restoreId());
-                            server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
-                            promoteSent = true;
+                    ServerQueries.RecoveryState state = new ServerQueries(c).recoveryState(serverVersionNum);
+                    if (state.paused() && !promoteSent) {
+                        // paused: at the target when the server said it stopped there; any other pause (a setting
+                        // lower than on the source server, for one) is not a state to hand over
+                        if (!promoteAtTarget || targetIsEnd || !logMentions("recovery stopping ")) {
+                            throw new IOException("recovery paused before reaching the target: " + failureFromLog(logFile)
+                                    + " (server log: " + logFile + ")");
                         }
-                        if (rs.getBoolean(1) && rs.getString(3) != null && walTotal > 0) {
-                            long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(rs.getString(3)).value() - walStart));
-                            progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
-                        }
-                        if (!rs.getBoolean(1)) {
-                            Instant reached = rs.getTimestamp(2) == null ? null : rs.getTimestamp(2).toInstant();
-                            String lsn = rs.getString(3);
-                            boolean stopped = targetIsEnd || logMentions("recovery stopping ");
-                            int timeline = timelineOf(c);
-                            List<String> prepared = preparedTransactions(c);
-                            String summary = summary(request, target, reached, "no transaction replayed after the backup", targetIsEnd,
-                                    stopped, timeline)
-                                    + (prepared.isEmpty() ? "" : "; " + prepared.size() + " prepared transaction(s) came with it, as"
-                                    + " they were at the target (" + String.join(", ", prepared.subList(0, Math.min(10, prepared.size())))
-                                    + (prepared.size() > 10 ? ", ..." : "") + "): end each with COMMIT PREPARED or"
-                                    + " ROLLBACK PREPARED on the copy");
-                            return new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary);
-                        }
+                        log.info("restore {}: target reached, promoting", request.restoreId());
+                        server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
+                        promoteSent = true;
+                    }
+                    if (state.inRecovery() && state.replayLsn() != null && walTotal > 0) {
+                        long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(state.replayLsn()).value() - walStart));
+                        progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
+                    }
+                    if (!state.inRecovery()) {
+                        Instant reached = state.lastReplayed();
+                        String lsn = state.replayLsn();
+                        boolean stopped = targetIsEnd || logMentions("recovery stopping ");
+                        int timeline = timelineOf(c);
+                        List<String> prepared = preparedTransactions(c);
+                        String summary = summary(request, target, reached, "no transaction replayed after the backup", targetIsEnd,
+                                stopped, timeline)
+                                + (prepared.isEmpty() ? "" : "; " + prepared.size() + " prepared transaction(s) came with it, as"
+                                + " they were at the target (" + String.join(", ", prepared.subList(0, Math.min(10, prepared.size())))
+                                + (prepared.size() > 10 ? ", ..." : "") + "): end each with COMMIT PREPARED or"
+                                + " ROLLBACK PREPARED on the copy");
+                        return new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary);
                     }
                 } catch (SQLException e) {
                     // not accepting connections yet, or in a restart: connect again and keep polling until the deadline
@@ -321,20 +314,14 @@ final class Recovery {
     /** The GIDs of the prepared transactions of the copy. */
     private static List<String> preparedTransactions(Connection c) throws SQLException {
         List<String> gids = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select gid from pg_prepared_xacts order by prepared")) {
-            while (rs.next()) {
-                gids.add("'" + rs.getString(1).replace("'", "''") + "'"); // as COMMIT PREPARED takes it
-            }
+        for (String gid : new ServerQueries(c).preparedTransactions()) {
+            gids.add("'" + gid.replace("'", "''") + "'"); // as COMMIT PREPARED takes it
         }
         return gids;
     }
 
     private static int timelineOf(Connection c) throws SQLException {
-        try (Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")) {
-            rs.next();
-            return rs.getInt(1);
-        }
+        return new ServerQueries(c).currentTimeline();
     }
 
     private static String failureFromLog(Path logFile) {

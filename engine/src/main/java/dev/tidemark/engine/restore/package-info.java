@@ -7,7 +7,8 @@
  * target is a {@link dev.tidemark.engine.restore.RecoveryTarget}.
  * <p>
  * May use node, catalog, postgres, operations, storage, basebackup (manifest, workers, progress) and wal (Streams).
- * The runner and its phases know nothing of the catalog or the jobs; the only SQL they send, to the restored copy
- * they started, is in Recovery.
+ * The runner and its phases know nothing of the catalog or the jobs; the only statements they send, to the restored
+ * copy they started, are Recovery's, through postgres/ServerQueries (as are OverlapGuard's questions to the protected
+ * servers).
  */
 package dev.tidemark.engine.restore;

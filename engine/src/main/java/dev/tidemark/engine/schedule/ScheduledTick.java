@@ -9,6 +9,7 @@ import dev.tidemark.engine.catalog.api.Policy;
 import dev.tidemark.engine.catalog.api.Schedules;
 import dev.tidemark.engine.dump.DumpRequest;
 import dev.tidemark.engine.node.Node;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.engine.restore.WalScan;
 import dev.tidemark.engine.retention.Expiry;
 import dev.tidemark.engine.schedule.SlotRules.SlotJob;
@@ -19,9 +20,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
@@ -93,9 +92,8 @@ public final class ScheduledTick implements Runnable {
             tablespaceNotInNewestBackup(h, now).ifPresent(why -> {
                 // a backup read from a standby starts at its last restartpoint, which follows the primary's checkpoints:
                 // one now, so the new backup starts after the CREATE TABLESPACE (best effort: it needs the privilege)
-                try (Connection c = node.primary(h).open();
-                     Statement st = c.createStatement()) {
-                    st.execute("checkpoint");
+                try (Connection c = node.primary(h).open()) {
+                    new ServerQueries(c).checkpoint();
                 } catch (SQLException | IllegalArgumentException e) {
                     LOG.info("scheduled base backup of {}: no checkpoint on the primary first ({})", h.id(), e.getMessage());
                 }
@@ -160,14 +158,11 @@ public final class ScheduledTick implements Runnable {
         if (!createdDuring.isEmpty()) {
             return Optional.of("a tablespace at " + createdDuring.get(0) + " was created while base backup " + b.id() + " ran");
         }
-        try (Connection c = node.primary(h).open();
-             Statement st = c.createStatement();
-             // only tablespaces with a location of their own: an in-place one (LOCATION '') is backed up as files of pg_tblspc
-             ResultSet rs = st.executeQuery("select oid::text, spcname from pg_tablespace where spcname not in ('pg_default', 'pg_global')"
-                     + " and pg_tablespace_location(oid) like '/%'")) {
-            while (rs.next()) {
-                if (!held.contains(rs.getString(1))) {
-                    return Optional.of("tablespace " + rs.getString(2) + " was created after base backup " + b.id());
+        // only tablespaces with a location of their own: an in-place one (LOCATION '') is backed up as files of pg_tblspc
+        try (Connection c = node.primary(h).open()) {
+            for (ServerQueries.Tablespace t : new ServerQueries(c).tablespacesWithLocation()) {
+                if (!held.contains(t.oid())) {
+                    return Optional.of("tablespace " + t.name() + " was created after base backup " + b.id());
                 }
             }
         } catch (SQLException | IllegalArgumentException e) {

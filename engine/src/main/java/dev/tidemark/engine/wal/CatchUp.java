@@ -1,6 +1,7 @@
 package dev.tidemark.engine.wal;
 
 import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.wal.ReplicationSlot.SlotAdvancer;
 import dev.tidemark.engine.wal.SegmentUploads.ConflictInCatchUp;
@@ -10,9 +11,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 
@@ -164,9 +163,6 @@ final class CatchUp {
     }
 
     private static Lsn flushedPosition(Connection sql) throws SQLException {
-        try (Statement st = sql.createStatement(); ResultSet rs = st.executeQuery("select pg_current_wal_flush_lsn()::text")) {
-            rs.next();
-            return Lsn.parse(rs.getString(1));
-        }
+        return new ServerQueries(sql).walFlushPosition();
     }
 }

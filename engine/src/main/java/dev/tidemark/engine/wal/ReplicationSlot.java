@@ -1,16 +1,14 @@
 package dev.tidemark.engine.wal;
 
 import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.ServerQueries;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -37,20 +35,15 @@ final class ReplicationSlot {
      * window has its gap.
      */
     Lsn ensure(Connection sql, Connection replication) throws SQLException {
-        Slot slot = slot(sql);
+        ServerQueries.PhysicalSlot slot = slot(sql);
         if (slot != null && slot.restart() == null) {
             log.warn("replication slot {} of {} was invalidated by the server (it held more WAL than max_slot_wal_keep_size allows):"
                     + " the WAL it kept is gone; dropping it and making it again", name, databaseId);
-            try (PreparedStatement ps = sql.prepareStatement("select pg_drop_replication_slot(?)")) {
-                ps.setString(1, name);
-                ps.execute();
-            }
+            new ServerQueries(sql).dropSlot(name);
             slot = null;
         }
         if (slot == null) {
-            try (Statement st = replication.createStatement()) {
-                st.execute("CREATE_REPLICATION_SLOT " + name + " PHYSICAL RESERVE_WAL");
-            }
+            new ServerQueries(replication).createPhysicalSlot(name);
             log.info("created replication slot {} for {}", name, databaseId);
             slot = slot(sql);
         }
@@ -60,19 +53,9 @@ final class ReplicationSlot {
         return slot.restart();
     }
 
-    /** This stream's physical slot as the server lists it: restart null when it has none (invalidated). */
-    private record Slot(Lsn restart) {
-    }
-
-    /** This stream's physical slot, or null when the server has none of that name. */
-    private Slot slot(Connection sql) throws SQLException {
-        try (PreparedStatement ps = sql.prepareStatement(
-                "select restart_lsn::text from pg_replication_slots where slot_name = ? and slot_type = 'physical'")) {
-            ps.setString(1, name);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? new Slot(rs.getString(1) == null ? null : Lsn.parse(rs.getString(1))) : null;
-            }
-        }
+    /** This stream's physical slot (restart null when the server invalidated it), or null when the server has none of that name. */
+    private ServerQueries.PhysicalSlot slot(Connection sql) throws SQLException {
+        return new ServerQueries(sql).physicalSlot(name).orElse(null);
     }
 
     /** Tells the server what is durable, so that it may release that WAL. */
@@ -135,10 +118,8 @@ final class ReplicationSlot {
             if (givenUp || lsn.compareTo(advanced) <= 0) {
                 return;
             }
-            try (PreparedStatement ps = sql.prepareStatement("select pg_replication_slot_advance(?, ?::pg_lsn)")) {
-                ps.setString(1, name);
-                ps.setString(2, lsn.toString());
-                ps.execute();
+            try {
+                new ServerQueries(sql).advanceSlot(name, lsn);
                 advanced = lsn;
             } catch (SQLException e) {
                 String state = e.getSQLState();

@@ -1,12 +1,11 @@
 package dev.tidemark.engine.wal;
 
 import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.ServerQueries;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -97,44 +96,32 @@ final class ServerClock {
 
     /** Samples the server's clock, WAL position and the slot's retained WAL; returns the server's timeline. */
     int sample(Connection sql, ServerIdentity id) throws SQLException {
-        String query = id.standby()
-                ? "select clock_timestamp(), coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()),"
-                + " (select received_tli from pg_stat_wal_receiver), pg_is_in_recovery(),"
-                + " (select pg_wal_lsn_diff(coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), restart_lsn)"
-                + "  from pg_replication_slots where slot_name = ?)"
-                : "select clock_timestamp(), pg_current_wal_lsn(), ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int,"
-                + " pg_is_in_recovery(), (select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) from pg_replication_slots where slot_name = ?)";
-        try (PreparedStatement ps = sql.prepareStatement(query)) {
-            ps.setString(1, settings.slotName());
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                Instant time = rs.getTimestamp(1).toInstant();
-                String lsnText = rs.getString(2);
-                int serverTimeline = rs.getObject(3) == null ? id.timeline() : rs.getInt(3);
-                boolean inRecovery = rs.getBoolean(4);
-                retainedBytes = rs.getLong(5);
-                if (inRecovery != id.standby()) {
-                    return -1;
-                }
-                if (lsnText != null) {
-                    serverLsn = Lsn.parse(lsnText).value();
-                    serverTime = time;
-                    samples.addLast(new ClockSample(time, serverLsn));
-                    while (samples.size() > 600) {
-                        samples.removeFirst();
-                    }
-                }
-                if (retainedBytes > settings.retainedWarnBytes() && !retainedWarned) {
-                    retainedWarned = true;
-                    log.warn("replication slot {} of {} holds {} MiB of WAL on the server (warning threshold {} MiB): "
-                                    + "check the repository is reachable before the server's disk fills",
-                            settings.slotName(), databaseId, retainedBytes >> 20, settings.retainedWarnBytes() >> 20);
-                } else if (retainedBytes < settings.retainedWarnBytes() / 2) {
-                    retainedWarned = false;
-                }
-                return serverTimeline;
+        ServerQueries.ClockReading now = new ServerQueries(sql).clockReading(id.standby(), settings.slotName());
+        Instant time = now.time();
+        String lsnText = now.lsn();
+        int serverTimeline = now.timeline() == null ? id.timeline() : now.timeline();
+        boolean inRecovery = now.inRecovery();
+        retainedBytes = now.retainedBytes();
+        if (inRecovery != id.standby()) {
+            return -1;
+        }
+        if (lsnText != null) {
+            serverLsn = Lsn.parse(lsnText).value();
+            serverTime = time;
+            samples.addLast(new ClockSample(time, serverLsn));
+            while (samples.size() > 600) {
+                samples.removeFirst();
             }
         }
+        if (retainedBytes > settings.retainedWarnBytes() && !retainedWarned) {
+            retainedWarned = true;
+            log.warn("replication slot {} of {} holds {} MiB of WAL on the server (warning threshold {} MiB): "
+                            + "check the repository is reachable before the server's disk fills",
+                    settings.slotName(), databaseId, retainedBytes >> 20, settings.retainedWarnBytes() >> 20);
+        } else if (retainedBytes < settings.retainedWarnBytes() / 2) {
+            retainedWarned = false;
+        }
+        return serverTimeline;
     }
 
     private record ClockSample(Instant time, long lsn) {

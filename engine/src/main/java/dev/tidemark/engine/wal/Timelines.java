@@ -1,6 +1,7 @@
 package dev.tidemark.engine.wal;
 
 import dev.tidemark.engine.postgres.Lsn;
+import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.engine.wal.WalStreamer.Fork;
 import dev.tidemark.storage.Repository;
 import org.slf4j.Logger;
@@ -10,9 +11,7 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -43,10 +42,7 @@ final class Timelines {
         if (current <= 1) {
             return List.of();
         }
-        try (Statement st = replication.createStatement(); ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + current)) {
-            rs.next();
-            return forks(new String(rs.getBytes(2), StandardCharsets.UTF_8));
-        }
+        return forks(new ServerQueries(replication).timelineHistoryText(current));
     }
 
     /** Parses a history file ("1\t0/3000000\treason" lines) into the ancestors' ends, oldest first. */
@@ -98,11 +94,7 @@ final class Timelines {
                 }
                 continue;
             }
-            byte[] content;
-            try (Statement st = replication.createStatement(); ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + tli)) {
-                rs.next();
-                content = rs.getBytes(2);
-            }
+            byte[] content = new ServerQueries(replication).timelineHistory(tli);
             repository.putEncoded(key, new ByteArrayInputStream(content));
             Lsn switchPoint = switchPointOf(new String(content, StandardCharsets.UTF_8), tli - 1);
             log.info("archived history of timeline {} for {} (switch from {} at {})", tli, databaseId, tli - 1, switchPoint);

@@ -6,7 +6,8 @@
  * the catalog's WAL batches.
  * <p>
  * May use: the catalog's commands (through the listener the engine gives a stream), {@code postgres} (connections, LSNs,
- * segment names, the data directory identity) and {@code storage} (the repository and its codecs). Nothing here knows
- * another capability.
+ * segment names, the data directory identity, and ServerQueries for every statement and replication command but the
+ * START_REPLICATION that {@link dev.tidemark.engine.wal.HistoricStream} sends through pgjdbc's copy API) and
+ * {@code storage} (the repository and its codecs). Nothing here knows another capability.
  */
 package dev.tidemark.engine.wal;

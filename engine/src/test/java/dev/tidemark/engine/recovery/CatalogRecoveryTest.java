@@ -1,7 +1,7 @@
 package dev.tidemark.engine.recovery;
 
 import dev.tidemark.engine.Engine;
-import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.engine.catalog.Catalog;
 import dev.tidemark.engine.catalog.CatalogSettings;
 import dev.tidemark.engine.catalog.DatabaseHistory;
@@ -155,7 +155,7 @@ class CatalogRecoveryTest {
     }
 
     private dev.tidemark.storage.Repository engineRepository() throws Exception {
-        return dev.tidemark.engine.RepositoryFactory.open(config("data-x"));
+        return dev.tidemark.engine.config.RepositoryFactory.open(config("data-x"));
     }
 
     /** What a catalog holds of "shop": every event, the history, the window it records. */

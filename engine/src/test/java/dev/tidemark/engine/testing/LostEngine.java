@@ -1,6 +1,6 @@
 package dev.tidemark.engine.testing;
 
-import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.storage.codec.MasterKey;
 

@@ -1,7 +1,7 @@
 package dev.tidemark.engine.verify;
 
 import dev.tidemark.engine.Engine;
-import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.engine.operations.BackupView;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.operations.VerifyReport;

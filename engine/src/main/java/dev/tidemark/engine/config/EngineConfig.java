@@ -1,4 +1,4 @@
-package dev.tidemark.engine;
+package dev.tidemark.engine.config;
 
 import java.nio.file.Path;
 import java.time.Duration;
