@@ -1,5 +1,6 @@
 package dev.tidemark.engine;
 
+import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.engine.operations.BackupView;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.operations.RestoreRequest;

@@ -2,7 +2,7 @@ package dev.tidemark.api.cli;
 
 import dev.tidemark.api.server.TidemarkProperties;
 import dev.tidemark.engine.Engine;
-import dev.tidemark.engine.EngineConfig;
+import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.storage.codec.MasterKey;
 import dev.tidemark.storage.keys.KeyRotation;
 import picocli.CommandLine.Command;

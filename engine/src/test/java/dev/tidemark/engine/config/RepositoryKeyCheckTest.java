@@ -1,4 +1,4 @@
-package dev.tidemark.engine;
+package dev.tidemark.engine.config;
 
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
