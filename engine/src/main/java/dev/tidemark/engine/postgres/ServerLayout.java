@@ -46,9 +46,18 @@ public record ServerLayout(Path dataDirectory, Path configFile, Path hbaFile, Pa
 
     /**
      * Asks the server on session where its files are and reads its configuration files on this host for what they
-     * include. Throws SQLException when the role may not read the settings (pg_read_all_settings).
+     * include. Throws SQLException when the role may not read the settings (pg_read_all_settings): asked first, so
+     * such a role never puts "must be superuser" into the server's log.
      */
     public static ServerLayout detect(Connection session) throws SQLException, IOException {
+        try (Statement st = session.createStatement();
+             ResultSet rs = st.executeQuery("select pg_has_role('pg_read_all_settings', 'usage'), current_user")) {
+            rs.next();
+            if (!rs.getBoolean(1)) { // a superuser has the privileges of every role
+                throw new SQLException("the role " + rs.getString(2) + " may not read where the server's files are (data_directory,"
+                        + " config_file): GRANT pg_read_all_settings TO " + rs.getString(2), "42501");
+            }
+        }
         Path dataDirectory;
         Path configFile;
         Path hbaFile;
