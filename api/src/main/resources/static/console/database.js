@@ -76,6 +76,7 @@ export function showDatabase(root, id) {
         el('dt', {}, 'Status'), el('dd', {}, db.status),
         el('dt', {}, 'Server'), el('dd', {}, el('code', {}, db.pgUrl), ' ', stats.serverVersion ? `PostgreSQL ${stats.serverVersion}` : (stats.error || '')),
         el('dt', {}, 'Data directory'), el('dd', {}, el('code', {}, db.pgdata)),
+        el('dt', {}, 'Configuration'), el('dd', {}, db.configuration || '–'),
         el('dt', {}, 'WAL stream'), el('dd', {}, `${s.state}, timeline ${s.timeline}, durable ${s.durableLsn || '–'} at ${utc(s.durableTime)}; `
           + `lag ${bytes(s.lagBytes)} / ${(s.lagSeconds ?? 0).toFixed(1)} s; slot keeps ${bytes(s.retainedBytes)}`),
         el('dt', {}, 'Size'), el('dd', {}, `${bytes(stats.logicalBytes)} of data, ${bytes(stats.diskBytes)} on disk; `

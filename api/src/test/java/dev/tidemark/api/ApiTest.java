@@ -288,7 +288,8 @@ class ApiTest {
                 .as("a refusal with no token says where the CLI looked").contains(noDir.resolve("admin.token") + " does not exist");
         assertThat(cli(0, with(read, "db", "list"))).contains("shop", "active");
         assertThat(parse(cli(0, with(read, "db", "status", "shop", "--json"))).path("id").asText()).isEqualTo("shop");
-        assertThat(cli(0, with(read, "db", "status", "shop"))).as("the timeline the stream follows").containsPattern("timeline:\\s+1");
+        assertThat(cli(0, with(read, "db", "status", "shop"))).as("the timeline the stream follows").containsPattern("timeline:\\s+1")
+                .as("where its configuration is").containsPattern("configuration:\\s+configuration inside the data directory");
         assertThat(cli(0, with(read, "window", "shop"))).startsWith("[");
         JsonNode all = parse(cli(0, with(read, "backup", "list", "shop", "--json")));
         assertThat(all.path("baseBackups").get(0).path("status").asText()).isEqualTo("completed");
@@ -373,7 +374,8 @@ class ApiTest {
                 .contains("protected already as database shop");
         // the restored copy is a cluster of its own: it can be protected
         assertThat(cli(0, with(admin, "db", "add", "shop2", "--pg-url", "postgresql://postgres@127.0.0.1:" + restore.path("port").asInt()
-                + "/postgres", "--pgdata", tmp.resolve("cli-latest").toString(), "--window", "3d"))).contains("registered shop2");
+                + "/postgres", "--pgdata", tmp.resolve("cli-latest").toString(), "--window", "3d"))).contains("registered shop2")
+                .as("the layout registration found").contains("configuration: configuration inside the data directory");
         JsonNode dump = parse(cli(0, with(admin, "backup", "dump", "shop2", "--database", "postgres", "--wait", "--json")));
         assertThat(dump.path("status").asText()).as(dump.toString()).isEqualTo("completed");
         assertThat(cli(0, with(admin, "db", "remove", "shop2", "--purge"))).contains("deregistered shop2");

@@ -7,6 +7,7 @@ import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.engine.config.RepositoryFactory;
 import dev.tidemark.engine.operations.BackupView;
 import dev.tidemark.engine.operations.ConflictException;
+import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.DumpView;
 import dev.tidemark.engine.operations.EventPage;
 import dev.tidemark.engine.operations.InvalidRequestException;
@@ -83,7 +84,9 @@ class EngineTest {
     @Test
     @Order(1)
     void registersBacksUpAndRestoresTheContentOfAMoment() throws Exception {
-        engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+        DatabaseView registered = engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null,
+                null), "alice");
+        assertThat(registered.configuration()).as("the layout registration found").isEqualTo("configuration inside the data directory");
         assertThat(engine.database("shop").stats().serverVersion()).isNotBlank();
         BackupView backup = engine.requestBaseBackup("shop", "alice");
         assertThat(backup.status()).as("the dispatcher may have started it already").isIn("requested", "running");

@@ -35,9 +35,14 @@ public final class DbCommand {
             body.put("standbyUrl", standbyUrl);
             body.put("window", duration(spec, window));
             JsonNode view = api().post("/v1/databases", body);
-            options().print(out(), view, () -> out().println("registered " + view.path("id").asText()
-                    + ": WAL streaming started; the window opens with its first base backup (taken within a minute where the"
-                    + " scheduler runs, or now: tidemark backup base " + view.path("id").asText() + " --wait)"));
+            options().print(out(), view, () -> {
+                out().println("registered " + view.path("id").asText()
+                        + ": WAL streaming started; the window opens with its first base backup (taken within a minute where the"
+                        + " scheduler runs, or now: tidemark backup base " + view.path("id").asText() + " --wait)");
+                if (!view.path("configuration").asText().isEmpty()) {
+                    out().println("configuration: " + view.path("configuration").asText());
+                }
+            });
             return 0;
         }
     }
@@ -78,12 +83,12 @@ public final class DbCommand {
                     new String[]{"id", "status", "primary", "pgdata", "standby", "window", "window start", "window end", "window note",
                             "streaming", "timeline", "durable LSN", "durable time", "lag bytes", "lag seconds", "WAL kept by slot", "last base backup",
                             "last dump", "server version", "connections", "max connections", "logical size", "size on disk",
-                            "base backup schedule", "dump schedule"},
+                            "configuration", "base backup schedule", "dump schedule"},
                     new String[]{"/id", "/status", "/pgUrl", "/pgdata", "/standbyUrl", "/policy/window", "/window/start", "/window/end",
                             "/window/note", "/streaming/state", "/streaming/timeline", "/streaming/durableLsn", "/streaming/durableTime", "/streaming/lagBytes",
                             "/streaming/lagSeconds", "/streaming/retainedBytes", "/lastBaseBackup/completedAt", "/lastDump/completedAt",
                             "/stats/serverVersion", "/stats/openConnections", "/stats/maxConnections", "/stats/logicalBytes",
-                            "/stats/diskBytes", "/policy/baseBackupSchedule", "/policy/dumpSchedule"}));
+                            "/stats/diskBytes", "/configuration", "/policy/baseBackupSchedule", "/policy/dumpSchedule"}));
             return 0;
         }
     }

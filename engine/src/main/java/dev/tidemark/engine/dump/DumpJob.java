@@ -127,6 +127,7 @@ public final class DumpJob {
         LOG.info("dump {} of {} started ({}, from the {})", dumpId, databaseId, databases.isEmpty() ? "all databases" : databases,
                 fromStandby ? "standby" : "primary");
         long conflictsBefore = fromStandby ? recoveryConflicts(dumpSource) : -1;
+        String readFrom = fromStandby ? "standby" : "primary";
         try {
             DumpManifest manifest;
             try {
@@ -143,14 +144,15 @@ public final class DumpJob {
                 LOG.warn("dump {} of {}: the standby cancelled it (conflict with recovery: raise max_standby_streaming_delay or turn"
                         + " on hot_standby_feedback there, see docs/operations.md); dumping from the primary instead", dumpId, databaseId);
                 runner.removeQuietly(node.repository().layout().dumpPrefix(databaseId, dumpId));
+                readFrom = "primary";
                 manifest = runner.dump(databaseId, dumpId, node.primary(db), databases);
             }
             List<DumpArchive> archives = manifest.archives().stream()
                     .map(a -> new DumpArchive(a.database(), a.key(), a.sha256(), a.bytes(), a.storedBytes())).toList();
             node.catalog().send(new Commands.CompleteDump(databaseId, dumpId, archives, node.repository().layout().dumpObject(databaseId, dumpId),
                     node.clock().instant()), node.worker());
-            LOG.info("dump {} of {} completed: {} databases, {} MiB in {} s", dumpId, databaseId, archives.size(),
-                    manifest.totalBytes() >> 20, Duration.between(started, node.clock().instant()).toSeconds());
+            LOG.info("dump {} of {} completed: {} databases read from the {}, {} MiB in {} s", dumpId, databaseId, archives.size(),
+                    readFrom, manifest.totalBytes() >> 20, Duration.between(started, node.clock().instant()).toSeconds());
         } catch (Exception e) {
             if (node.jobs().stoppedByClose("dump", dumpId, databaseId)) {
                 return;

@@ -44,9 +44,15 @@ public record ServerLayout(Path dataDirectory, Path configFile, Path hbaFile, Pa
 
     /**
      * Asks the server on session where its files are and reads its configuration files on this host for what they
-     * include. Throws SQLException when the role may not read the settings (pg_read_all_settings).
+     * include. Throws SQLException when the role may not read the settings (pg_read_all_settings): asked first, so
+     * such a role never puts "must be superuser" into the server's log.
      */
     public static ServerLayout detect(Connection session) throws SQLException, IOException {
+        Optional<String> refused = new ServerQueries(session).roleWithoutSettingsAccess();
+        if (refused.isPresent()) {
+            throw new SQLException("the role " + refused.get() + " may not read where the server's files are (data_directory,"
+                    + " config_file): GRANT pg_read_all_settings TO " + refused.get(), "42501");
+        }
         Path dataDirectory;
         Path configFile;
         Path hbaFile;

@@ -2,6 +2,7 @@ package dev.tidemark.engine.postgres;
 
 import dev.tidemark.engine.operations.ServerStats;
 
+import java.io.IOException;
 import java.sql.Connection;
 import java.sql.SQLException;
 
@@ -22,6 +23,20 @@ public final class ServerProbe {
             return new ServerStats(u.version(), u.connections(), u.maxConnections(), u.databaseBytes(), disk, null);
         } catch (SQLException e) {
             return new ServerStats(null, null, null, null, null, "server unreachable: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Where the server keeps its configuration ({@link ServerLayout#describe()}), or why that is not known. Never throws;
+     * a role without pg_read_all_settings is not let ask (nothing in the server's log).
+     */
+    public static String configuration(PgConnections connections) {
+        try (Connection c = connections.open()) {
+            return ServerLayout.detect(c).describe();
+        } catch (SQLException e) {
+            return "not known: " + e.getMessage();
+        } catch (IOException e) {
+            return "not known: a configuration file cannot be read on the engine's host (" + e.getMessage() + ")";
         }
     }
 }

@@ -118,6 +118,15 @@ public final class ServerQueries {
     public record FileSettings(String dataDirectory, String configFile, String hbaFile, String identFile) {
     }
 
+    /** Empty when the current role may read every setting (pg_read_all_settings, or a superuser); else the role's name. */
+    public Optional<String> roleWithoutSettingsAccess() throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select pg_has_role('pg_read_all_settings', 'usage'), current_user")) {
+            rs.next();
+            return rs.getBoolean(1) ? Optional.empty() : Optional.of(rs.getString(2)); // a superuser has every role's privileges
+        }
+    }
+
     /** Throws SQLException when the role may not read the settings (pg_read_all_settings). */
     public FileSettings fileSettings() throws SQLException {
         try (Statement st = c.createStatement();

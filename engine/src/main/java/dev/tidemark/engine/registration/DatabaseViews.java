@@ -9,6 +9,7 @@ import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.PolicyView;
 import dev.tidemark.engine.operations.ServerStats;
 import dev.tidemark.engine.operations.StreamingView;
+import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.ServerProbe;
 import dev.tidemark.engine.restore.RestoreViews;
 import dev.tidemark.engine.wal.Streams;
@@ -50,8 +51,15 @@ public final class DatabaseViews {
 
     private DatabaseView view(DatabaseHistory h, boolean withStats) {
         ServerStats stats = withStats && h.active() ? ServerProbe.stats(node.primary(h)) : null;
+        String configuration = withStats && h.active() ? ServerProbe.configuration(backupSource(h)) : null;
         return new DatabaseView(h.id(), h.pgUrl(), h.pgdata(), h.standbyUrl(), h.status(), h.registeredAt(), policy(h.policy()),
-                restores.window(h), streaming(h), baseBackups.lastCompleted(h).orElse(null), dumps.lastCompleted(h).orElse(null), stats);
+                restores.window(h), streaming(h), baseBackups.lastCompleted(h).orElse(null), dumps.lastCompleted(h).orElse(null), stats,
+                configuration);
+    }
+
+    /** The server whose data directory base backups read: the standby, with one. */
+    private PgConnections backupSource(DatabaseHistory h) {
+        return h.standbyUrl() == null || h.standbyUrl().isBlank() ? node.primary(h) : node.credentials().server(h.id(), h.standbyUrl());
     }
 
     private static PolicyView policy(Policy p) {

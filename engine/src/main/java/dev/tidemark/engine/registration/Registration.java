@@ -72,9 +72,10 @@ public final class Registration {
         String owner = node.leases().map(l -> l.leastLoaded()).orElse(node.id());
         node.catalog().send(new Commands.AssignOwner(request.id(), owner, node.clock().instant()), actor);
         node.leases().ifPresent(l -> l.renewNow()); // the lease row now: counted by the next registration, taken here if ours
-        LOG.info("database {} registered by {}: streaming starts; {}", request.id(), actor, schedulerEnabled
+        DatabaseView view = views.get(request.id());
+        LOG.info("database {} registered by {}: {}; streaming starts; {}", request.id(), actor, view.configuration(), schedulerEnabled
                 ? "the first base backup is taken within a minute" : "the scheduler is off on this node: take a first base backup");
-        return views.get(request.id());
+        return view;
     }
 
     /**

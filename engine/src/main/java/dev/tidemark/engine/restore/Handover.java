@@ -49,18 +49,25 @@ final class Handover {
         return "; restarted by " + describe(asUsual);
     }
 
-    /** After a failed in-place restore put the original data directory back: that database started again, as usual. */
-    static void restartOriginal(RestoreRunner.Request request, PgServer original, Path logFile) {
+    /**
+     * After a failed in-place restore put the original data directory back: that database started again, as usual.
+     * Returns where it is and how it was left, for the failure's message.
+     */
+    static String restartOriginal(RestoreRunner.Request request, PgServer original, Path logFile) {
+        Path directory = original.dataDirectory();
         if (request.afterRecovery() == RestoreRunner.AfterRecovery.STOPPED) {
-            return;
+            return "the original data directory is back at " + directory + ", stopped as asked: start it the way it is normally started";
         }
         try {
             original.start(logFile, request.startTimeout());
             log.info("restore {} failed: the original database is back at {} and running again ({})", request.restoreId(),
-                    original.dataDirectory(), describe(original.launch()));
+                    directory, describe(original.launch()));
+            return "the original data directory is back at " + directory + " and running again (" + describe(original.launch()) + ")";
         } catch (IOException e) {
             log.warn("restore {} failed: the original database is back at {} but did not start again ({}): start it the way it is"
-                    + " normally started", request.restoreId(), original.dataDirectory(), e.getMessage());
+                    + " normally started", request.restoreId(), directory, e.getMessage());
+            return "the original data directory is back at " + directory + " but did not start again (" + e.getMessage()
+                    + "): start it the way it is normally started";
         }
     }
 

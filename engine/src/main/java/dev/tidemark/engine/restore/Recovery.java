@@ -197,7 +197,9 @@ final class Recovery {
                         server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
                         promoteSent = true;
                     }
-                    if (state.inRecovery() && state.replayLsn() != null && walTotal > 0) {
+                    if (promoteSent) {
+                        progress.set(new BackupProgress("recovering", walTotal, walTotal, 0, 0, 0)); // replay is over
+                    } else if (state.inRecovery() && state.replayLsn() != null && walTotal > 0) {
                         long replayed = Math.max(0, Math.min(walTotal, Lsn.parse(state.replayLsn()).value() - walStart));
                         progress.set(new BackupProgress("replaying WAL", replayed, walTotal, 0, 0, 0));
                     }
@@ -293,7 +295,7 @@ final class Recovery {
     private static String summary(Request request, Path target, Instant reached, String noTime, boolean targetIsEnd, boolean stopped,
                                   int timeline) {
         return "restored " + request.databaseId() + " into " + target + " (port " + request.port() + "), "
-                + (reached == null ? noTime : "last transaction replayed from " + reached)
+                + (reached == null ? noTime : "the last transaction replayed committed at " + reached)
                 + (request.targetTime().isEmpty() ? ", end of the archived WAL reached"
                 : targetIsEnd ? ", no commit between it and target " + request.targetTime().get() + " in the archive: the state at the target"
                 : stopped ? ", target " + request.targetTime().get() + " reached"

@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -138,8 +139,10 @@ public final class RestoreJob {
                 return;
             }
             String by = cancelled.get(key);
-            String reason = by != null ? "cancelled by " + by + " (" + (r.inPlace() ? "the old data directory is back in place"
-                    : "nothing of the copy was kept") + ")" : Jobs.reason(e);
+            // in place, where the original data directory is now and how it was left
+            Optional<String> undone = Optional.ofNullable(running.get(key)).flatMap(RestoreRunner::undone);
+            String reason = by != null ? "cancelled by " + by + " (" + undone.orElse(r.inPlace() ? "the old data directory is back in place"
+                    : "nothing of the copy was kept") + ")" : Jobs.reason(e) + undone.map(u -> "; " + u).orElse("");
             LOG.warn("restore {} of {} failed: {}", restoreId, databaseId, reason);
             node.sendQuietly(new Commands.FailRestore(databaseId, restoreId, reason, node.clock().instant()));
         } finally {

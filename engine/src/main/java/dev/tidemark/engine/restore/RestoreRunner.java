@@ -94,6 +94,7 @@ public final class RestoreRunner {
     private final DataDirectoryWriter files;
     /** The spool to close when the restore is cancelled. */
     private volatile WalSpool activeSpool;
+    private volatile String undone;
 
     public RestoreRunner(Repository repository, PgServer.Factory servers) {
         this(repository, servers, List.of());
@@ -118,6 +119,14 @@ public final class RestoreRunner {
         if (spool != null) {
             spool.close();
         }
+    }
+
+    /**
+     * After a failed in-place restore: where the original data directory is now and how it was left (running again,
+     * stopped as asked, or not started), for the failure's message; empty otherwise.
+     */
+    public Optional<String> undone() {
+        return Optional.ofNullable(undone);
     }
 
     /** Who cancelled the restore, if anyone did. */
@@ -219,7 +228,9 @@ public final class RestoreRunner {
                     (t1 - t0) / 1_000_000, walFiles, (System.nanoTime() - t2) / 1_000_000);
             tablespaces.own(server.user());
             Recovery recovery = new Recovery(request, manifest, server, target, logFile, settings, walFiles, cancellation, progress);
-            progress.set(new BackupProgress("recovering", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
+            // phases from here: starting PostgreSQL, replaying WAL (Recovery, once it accepts connections), recovering
+            // (promotion, the end-of-recovery checkpoint, the recovery's settings removed, the hand-over), done
+            progress.set(new BackupProgress("starting PostgreSQL", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: starting PostgreSQL on port {} to replay WAL {}", request.restoreId(), request.port(),
                     request.targetTime().map(t -> "up to " + t).orElse("to the end of the archive"));
             Result result;
@@ -241,14 +252,16 @@ public final class RestoreRunner {
             }
             log.info("restore {}: {} of {} WAL files fetched ({} MiB stored) by the time recovery ended",
                     request.restoreId(), wal.fetched(), walFiles, wal.fetchedBytes() >> 20);
+            progress.set(new BackupProgress("recovering", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             success = true;
             CreatedPaths.deleteTree(spool);
             RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
             String reused = files.reusedBytes() == 0 ? "" : "; " + (files.reusedBytes() >> 20) + " MiB of files kept from the old data"
                     + " directory (copied), " + (files.downloadedBytes() >> 20) + " MiB downloaded";
+            String kept = movedAside == null ? "" : "; the old data directory is kept at " + movedAside + " (remove it once you are sure)";
             result = new Result(result.dataDirectory(), result.port(), result.reachedTime(), result.reachedLsn(), result.timeline(),
-                    result.stoppedAtTarget(), result.movedAside(), result.summary() + reused + handedOver, files.downloadedBytes(),
+                    result.stoppedAtTarget(), result.movedAside(), result.summary() + reused + handedOver + kept, files.downloadedBytes(),
                     files.reusedBytes());
             progress.set(new BackupProgress("done", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: {}", request.restoreId(), result.summary());
@@ -269,7 +282,8 @@ public final class RestoreRunner {
                 tablespaces.putBack();
                 InPlace.putBack(movedAside, target, request.restoreId());
                 if (movedAside != null) {
-                    Handover.restartOriginal(request, servers.at(target).launchedBy(ExternalConfig.asUsual(request, manifest)), logFile);
+                    undone = Handover.restartOriginal(request, servers.at(target).launchedBy(ExternalConfig.asUsual(request, manifest)),
+                            logFile);
                 }
             }
         }

@@ -26,10 +26,12 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -164,9 +166,12 @@ class ExternalConfigRestoreTest {
             Repository damaged = TestRepositories.copyOf(repo, tmp.resolve("repo"), copyRoot);
             TestRepositories.flipByte(copyRoot, m.objects().get(0).key(), 200);
             db.cluster.stopServer();
-            assertThatThrownBy(() -> new RestoreRunner(damaged, servers).run(request(id, "damaged", backup, target,
+            RestoreRunner failing = new RestoreRunner(damaged, servers);
+            assertThatThrownBy(() -> failing.run(request(id, "damaged", backup, target,
                     db.cluster.dataDirectory(), db.cluster.port(), true))).hasMessageContaining(m.objects().get(0).key());
             assertThat(db.cluster.server().isRunning()).as("the original, put back, is running again").isTrue();
+            assertThat(failing.undone()).as("for the failure's message").hasValueSatisfying(u -> assertThat(u)
+                    .startsWith("the original data directory is back at " + db.cluster.dataDirectory() + " and running again ("));
             try (Connection c = db.cluster.connect(); Statement st = c.createStatement();
                  ResultSet rs = st.executeQuery("select count(*) from t")) {
                 rs.next();
@@ -177,9 +182,38 @@ class ExternalConfigRestoreTest {
 
         // in place: exact, and running with the server's own configuration where it was
         db.cluster.stopServer();
-        RestoreRunner.Result inPlace = runner.run(request(id, "in-place", backup, target, db.cluster.dataDirectory(),
-                db.cluster.port(), true));
+        RestoreRunner inPlaceRunner = new RestoreRunner(repo, servers);
+        List<String> phases = new CopyOnWriteArrayList<>();
+        Thread sampler = Thread.ofVirtual().start(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                String phase = inPlaceRunner.progress().phase();
+                if (phases.isEmpty() || !phases.getLast().equals(phase)) {
+                    phases.add(phase);
+                }
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        RestoreRunner.Result inPlace;
+        try {
+            inPlace = inPlaceRunner.run(request(id, "in-place", backup, target, db.cluster.dataDirectory(), db.cluster.port(), true));
+        } finally {
+            sampler.interrupt();
+            sampler.join();
+        }
+        if (!phases.getLast().equals(inPlaceRunner.progress().phase())) {
+            phases.add(inPlaceRunner.progress().phase());
+        }
         assertThat(inPlace.movedAside()).isNotNull();
+        assertThat(inPlace.summary()).contains("the last transaction replayed committed at ")
+                .contains("the old data directory is kept at " + inPlace.movedAside());
+        // the phases in the order they happen (a short one may pass unseen between two samples)
+        List<String> order = List.of("queued", "downloading", "starting PostgreSQL", "replaying WAL", "recovering", "done");
+        assertThat(phases).as("phases seen: %s", phases).allMatch(order::contains).contains("done")
+                .isSortedAccordingTo(Comparator.comparingInt(order::indexOf));
         assertThat(db.cluster.server().isRunning()).isTrue();
         try (Connection c = db.cluster.connect()) {
             assertThat(TableChecksums.of(c)).isEqualTo(atTarget);

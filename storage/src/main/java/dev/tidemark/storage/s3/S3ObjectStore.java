@@ -25,6 +25,7 @@ import io.minio.messages.DeleteRequest;
 import io.minio.messages.DeleteResult;
 import io.minio.messages.Item;
 import io.minio.messages.Part;
+import okhttp3.ConnectionPool;
 import okhttp3.OkHttpClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,6 +64,8 @@ public final class S3ObjectStore implements ObjectStore {
     private static final Set<String> RETRYABLE_CODES = Set.of("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",
             "Throttling", "ThrottlingException", "RequestTimeTooSkewed", "OperationAborted");
     private static final long MAX_PART = 512L * 1024 * 1024;
+    /** How long an idle connection is kept for reuse: less than S3 servers keep one open. */
+    static final Duration IDLE_CONNECTION_KEEP_ALIVE = Duration.ofSeconds(20);
 
     private final S3Settings settings;
     private final MinioAsyncClient client;
@@ -73,7 +76,13 @@ public final class S3ObjectStore implements ObjectStore {
                 .connectTimeout(Duration.ofSeconds(10))
                 .readTimeout(Duration.ofMinutes(2))
                 .writeTimeout(Duration.ofMinutes(2))
-                .retryOnConnectionFailure(false)
+                // S3 servers, and proxies before them, close a connection idle for a while (often 30 s, some sooner), and
+                // OkHttp reuses a pooled connection for a GET unchecked ("unexpected end of stream" at the start of a
+                // restore): idle ones go after 20 s, and a request that meets one closed all the same is sent again at
+                // once on a new connection (every body here is a byte array), neither a retry of the budget below nor a
+                // warning in the log
+                .connectionPool(new ConnectionPool(5, IDLE_CONNECTION_KEEP_ALIVE.toSeconds(), TimeUnit.SECONDS))
+                .retryOnConnectionFailure(true)
                 .build();
         MinioAsyncClient.Builder builder = MinioAsyncClient.builder().endpoint(settings.endpoint()).httpClient(http, true);
         if (settings.region() != null && !settings.region().isBlank()) {

@@ -1,5 +1,8 @@
 package dev.tidemark.storage.s3;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import dev.tidemark.storage.ObjectWriter;
 import dev.tidemark.storage.testing.S3ProxyServer;
 import io.minio.ListMultipartUploadsArgs;
@@ -7,6 +10,7 @@ import io.minio.MinioAsyncClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -53,6 +57,35 @@ class S3FaultTest {
             assertThat(in.readAllBytes()).isEqualTo(content);
         }
         assertThat(s3.faultsServed() - before).isEqualTo(5);
+    }
+
+    @Test
+    void aPooledConnectionTheServerClosedWhileIdleIsReplacedWithoutARetryOrAWarning() throws Exception {
+        byte[] content = random(2000);
+        Logger storeLog = (Logger) LoggerFactory.getLogger(S3ObjectStore.class);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        storeLog.addAppender(logged);
+        try (S3ObjectStore warm = s3.store("faults-idle")) {
+            warm.put("k", new ByteArrayInputStream(content)); // the server answers within the idle time below from now on
+        }
+        // as S3 servers and load balancers do, but sooner than the store lets a pooled connection idle
+        s3.closeIdleAfter(Duration.ofSeconds(1));
+        try (S3ObjectStore store = new S3ObjectStore(s3.settings("faults-idle"))) {
+            assertThat(store.stat("k")).isPresent();
+            for (int i = 0; i < 3; i++) {
+                Thread.sleep(1500); // the pooled connection is closed by the server meanwhile
+                try (InputStream in = store.get("k")) {
+                    assertThat(in.readAllBytes()).isEqualTo(content);
+                }
+                Thread.sleep(1500);
+                store.put("k" + i, new ByteArrayInputStream(content));
+            }
+        } finally {
+            s3.closeIdleAfter(Duration.ZERO);
+            storeLog.detachAppender(logged);
+        }
+        assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).as("no retry, no warning").isEmpty();
     }
 
     @Test

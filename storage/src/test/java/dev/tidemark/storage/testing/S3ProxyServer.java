@@ -10,14 +10,16 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An in-process S3 server (S3Proxy over a temp directory) for tests, with a fault switch: a TCP forwarder in front
- * answers the next N connections with "503 SlowDown", as a throttling S3 does, or cuts them.
+ * answers the next N connections with "503 SlowDown", as a throttling S3 does, or cuts them, and can close idle ones.
  */
 public final class S3ProxyServer implements AutoCloseable {
     public static final String ACCESS_KEY = "tidemark-test";
@@ -30,6 +32,7 @@ public final class S3ProxyServer implements AutoCloseable {
     private final Thread acceptor;
     private final java.util.Set<Socket> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean outage;
+    private volatile long idleCloseMillis;
 
     private S3ProxyServer() throws Exception {
         proxy = new S3ProxyJunitCore.Builder().withCredentials(ACCESS_KEY, SECRET_KEY).build();
@@ -92,6 +95,14 @@ public final class S3ProxyServer implements AutoCloseable {
         }
     }
 
+    /**
+     * From now on a connection that carries nothing either way for idle is closed, as S3 servers and load balancers do
+     * with idle keep-alive connections; zero turns it off.
+     */
+    public void closeIdleAfter(Duration idle) {
+        idleCloseMillis = idle.toMillis();
+    }
+
     public int faultsServed() {
         return faultsServed.get();
     }
@@ -134,8 +145,14 @@ public final class S3ProxyServer implements AutoCloseable {
                 return;
             }
             try (Socket backend = new Socket(InetAddress.getLoopbackAddress(), proxy.getUri().getPort())) {
-                Thread up = Thread.ofPlatform().daemon().start(() -> pipe(client, backend));
-                pipe(backend, client);
+                AtomicLong lastActive = new AtomicLong(System.nanoTime());
+                long idle = idleCloseMillis;
+                if (idle > 0) {
+                    client.setSoTimeout((int) idle);
+                    backend.setSoTimeout((int) idle);
+                }
+                Thread up = Thread.ofPlatform().daemon().start(() -> pipe(client, backend, lastActive, idle));
+                pipe(backend, client, lastActive, idle);
                 up.join(1000);
             }
         } catch (IOException | InterruptedException ignored) {
@@ -156,13 +173,28 @@ public final class S3ProxyServer implements AutoCloseable {
         }
     }
 
-    private static void pipe(Socket from, Socket to) {
+    /** Copies from one side to the other; with idleMillis > 0, closes both once neither side sent anything for that long. */
+    private static void pipe(Socket from, Socket to, AtomicLong lastActive, long idleMillis) {
         try {
             InputStream in = from.getInputStream();
             OutputStream out = to.getOutputStream();
             byte[] buffer = new byte[64 * 1024];
-            int n;
-            while ((n = in.read(buffer)) >= 0) {
+            while (true) {
+                int n;
+                try {
+                    n = in.read(buffer);
+                } catch (SocketTimeoutException e) {
+                    if (System.nanoTime() - lastActive.get() >= idleMillis * 1_000_000) {
+                        from.close();
+                        to.close();
+                        return;
+                    }
+                    continue; // the other direction was busy
+                }
+                if (n < 0) {
+                    break;
+                }
+                lastActive.set(System.nanoTime());
                 out.write(buffer, 0, n);
                 out.flush();
             }
