@@ -173,6 +173,12 @@ public final class Engine implements Operations, AutoCloseable {
         node.catalog().subscribe(node.events()::dispatch);
         streams.startOwned();
         node.startQueued();
+        // issue 20: every node's window reaches within seconds of the owner's
+        node.livePositions().start(() -> {
+            Map<String, Commands.LiveWal> live = new HashMap<>();
+            ownedDatabases().forEach(id -> live.put(id, streams.live(id)));
+            return live;
+        });
         if (config.schedulerEnabled()) {
             scheduler = new JobScheduler(node.catalog().dataSource(), Duration.ofSeconds(30), config.nodeId(), tick);
             scheduler.start();
@@ -205,15 +211,16 @@ public final class Engine implements Operations, AutoCloseable {
                     node.sendQuietly(new Commands.RecordOwnerChange(databaseId, recorded, node.id(), epoch, reason, node.clock().instant()));
                 }
                 if (resumed) {
-                    if (previousOwner != null && !previousOwner.equals(node.id())) {
-                        node.adopt(databaseId); // another node's jobs: failed as interrupted, the queued ones start here
-                    }
+                    // the jobs another node (or this one, before it lost the lease) was running: failed as interrupted,
+                    // their objects removed, the queued ones started here; in the job pool, not on the lease thread
+                    node.jobs().execute(() -> node.adopt(databaseId));
                     node.find(databaseId).filter(DatabaseHistory::active).ifPresent(streams::start);
                 }
             }
 
             @Override
             public void lost(String databaseId, String reason) {
+                node.jobs().cancel(databaseId); // first: it only interrupts, the stream's stop may take a moment
                 streams.stop(databaseId);
             }
         });
@@ -442,6 +449,7 @@ public final class Engine implements Operations, AutoCloseable {
     @Override
     public void close() {
         node.leases().ifPresent(Leases::stopRenewing); // no new database is taken while the streams stop
+        node.livePositions().close();
         if (scheduler != null) {
             scheduler.close();
         }
