@@ -224,7 +224,8 @@ public final class Streams implements StreamedWal, AutoCloseable {
     public Commands.LiveWal live(String databaseId) {
         Stream stream = streams.get(databaseId);
         if (stream == null) {
-            return node.livePositions().get(databaseId); // issue 20: another node streams it; as that node last shared it
+            // issue 20: another node streams it: as that node last shared it (the owner's own stopped stream: nothing)
+            return node.owned(databaseId) ? null : node.livePositions().get(databaseId);
         }
         Lsn pending = stream == null ? null : stream.recorder.pendingFrom();
         return status(databaseId).filter(s -> s.chain() != null && s.durableLsn() != null && s.durableTime() != null)
