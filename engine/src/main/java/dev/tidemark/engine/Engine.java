@@ -22,6 +22,7 @@ import dev.tidemark.engine.postgres.Credentials;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.postgres.SlotConsumer;
 import dev.tidemark.engine.recovery.CatalogRecovery;
 import dev.tidemark.engine.recovery.RepositoryContents;
 import dev.tidemark.engine.registration.DatabaseViews;
@@ -38,6 +39,7 @@ import dev.tidemark.engine.verify.Verification;
 import dev.tidemark.engine.wal.ContinuityCheck;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.engine.wal.WalBuffers;
+import dev.tidemark.engine.wal.WalStreamSettings;
 import dev.tidemark.storage.Repository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +47,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
@@ -214,7 +217,16 @@ public final class Engine implements Operations, AutoCloseable {
                     // the jobs another node (or this one, before it lost the lease) was running: failed as interrupted,
                     // their objects removed, the queued ones started here; in the job pool, not on the lease thread
                     node.jobs().execute(() -> node.adopt(databaseId));
-                    node.find(databaseId).filter(DatabaseHistory::active).ifPresent(streams::start);
+                    Optional<DatabaseHistory> db = node.find(databaseId).filter(DatabaseHistory::active);
+                    if (db.isPresent() && previousOwner != null && !previousOwner.equals(node.id())) {
+                        // a frozen previous owner still holds the slot: its session is ended first, off the lease thread
+                        Thread.ofPlatform().daemon().name("takeover-" + databaseId).start(() -> {
+                            endPreviousConsumer(db.get(), previousOwner);
+                            streams.start(db.get());
+                        });
+                    } else {
+                        db.ifPresent(streams::start);
+                    }
                 }
             }
 
@@ -226,6 +238,18 @@ public final class Engine implements Operations, AutoCloseable {
         });
         node.useLeases(leases);
         leases.start();
+    }
+
+    /** Ends the replication session a previous owner may still hold on the database's slot (it is fenced by now). */
+    private void endPreviousConsumer(DatabaseHistory db, String previousOwner) {
+        try {
+            if (SlotConsumer.end(node.primary(db), WalStreamSettings.defaults(db.id()).slotName())) {
+                LOG.info("database {}: ended the replication session {} still held on its slot", db.id(), previousOwner);
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.info("database {}: could not look for a session of {} on its slot ({}); the stream retries until it is free", db.id(),
+                    previousOwner, e.getMessage());
+        }
     }
 
     /** Test hook: the node stops as if killed: its leases are not released (they lapse), its streams end. */
