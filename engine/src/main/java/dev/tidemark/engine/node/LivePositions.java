@@ -1,5 +1,6 @@
 package dev.tidemark.engine.node;
 
+import dev.tidemark.engine.catalog.SchemaLock;
 import dev.tidemark.engine.catalog.api.Commands.LiveWal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,7 +44,7 @@ public final class LivePositions implements AutoCloseable {
     public LivePositions(DataSource dataSource, String nodeId) {
         this.dataSource = dataSource;
         this.nodeId = nodeId;
-        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
+        try (SchemaLock lock = SchemaLock.acquire(dataSource); Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
             s.execute("create table if not exists tidemark_live_wal (database_id varchar(200) primary key, owner varchar(200) not null,"
                     + " chain varchar(200) not null, timeline integer not null, lsn varchar(32) not null,"
                     + " server_time timestamp with time zone not null, contiguous_from varchar(32), shared_at timestamp with time zone not null)");
