@@ -401,7 +401,7 @@ class NodeProcessesTest {
         }
 
         void awaitUp() throws InterruptedException {
-            await(() -> call("GET", "/actuator/health", null).statusCode(), code -> code == 200, Duration.ofSeconds(90));
+            await(() -> call("GET", "/actuator/health", null).statusCode(), code -> code == 200, Duration.ofSeconds(150));
         }
 
         HttpResponse<String> call(String method, String path, String body) {

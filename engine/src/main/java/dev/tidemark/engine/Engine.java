@@ -179,7 +179,9 @@ public final class Engine implements Operations, AutoCloseable {
         // issue 20: every node's window reaches within seconds of the owner's
         node.livePositions().start(() -> {
             Map<String, Commands.LiveWal> live = new HashMap<>();
-            ownedDatabases().forEach(id -> live.put(id, streams.live(id)));
+            if (node.leases().map(Leases::othersLive).orElse(false)) { // alone, nobody reads them: no write every 2 s
+                ownedDatabases().forEach(id -> live.put(id, streams.live(id)));
+            }
             return live;
         });
         if (config.schedulerEnabled()) {

@@ -60,6 +60,7 @@ public final class Leases implements AutoCloseable {
     private volatile long validUntilNanos = Long.MIN_VALUE;
     private volatile boolean paused; // a test's stand-in for a frozen renewal thread
     private volatile boolean draining;
+    private volatile int liveNodes = 1; // nodes whose heartbeat is recent, this one included, as of the last round
     private volatile Listener listener = new Listener() {
         @Override
         public void acquired(String databaseId, String previousOwner, long epoch) {
@@ -131,6 +132,11 @@ public final class Leases implements AutoCloseable {
     /** The check before an upload or an acknowledgement: holds the lease now. */
     public boolean mayWrite(String databaseId) {
         return holds(databaseId); // the watchdog stops the stream; never from the writing thread itself
+    }
+
+    /** Whether another node's heartbeat was recent at the last round: someone else may read what this node shares. */
+    public boolean othersLive() {
+        return liveNodes > 1;
     }
 
     public Set<String> held() {
@@ -247,6 +253,12 @@ public final class Leases implements AutoCloseable {
                         i.setObject(2, now);
                         i.executeUpdate();
                     }
+                }
+            }
+            try (PreparedStatement s = c.prepareStatement("select count(*) from tidemark_node where heartbeat_at > ?")) {
+                s.setObject(1, now.minus(duration));
+                try (ResultSet r = s.executeQuery()) {
+                    liveNodes = r.next() ? Math.max(1, r.getInt(1)) : 1;
                 }
             }
             try (PreparedStatement s = c.prepareStatement("select draining from tidemark_node where node_id = ?")) {
