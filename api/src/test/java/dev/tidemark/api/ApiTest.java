@@ -287,6 +287,15 @@ class ApiTest {
         assertThat(cli(2, new String[]{"db", "list", "--server", server, "--data-dir", noDir.toString()}))
                 .as("a refusal with no token says where the CLI looked").contains(noDir.resolve("admin.token") + " does not exist");
         assertThat(cli(0, with(read, "db", "list"))).contains("shop", "active");
+        // issue 20: the engine nodes sharing the catalog (this one alone), with the databases each holds
+        JsonNode nodes = json(call("GET", "/v1/nodes", READER, null));
+        assertThat(nodes).as(nodes.toString()).hasSize(1);
+        assertThat(nodes.get(0).path("id").asText()).isEqualTo("node-1");
+        assertThat(nodes.get(0).path("live").asBoolean()).isTrue();
+        assertThat(nodes.get(0).path("heartbeatAgeSeconds").asDouble()).isBetween(0.0, 10.0);
+        assertThat(nodes.get(0).path("databases").toString()).contains("\"shop\"");
+        assertThat(cli(0, with(read, "node", "list"))).contains("NODE", "HEARTBEAT", "node-1", "s ago", "live", "shop");
+        assertThat(parse(cli(0, with(read, "node", "list", "--json"))).get(0).path("id").asText()).isEqualTo("node-1");
         assertThat(parse(cli(0, with(read, "db", "status", "shop", "--json"))).path("id").asText()).isEqualTo("shop");
         assertThat(cli(0, with(read, "db", "status", "shop"))).as("the timeline the stream follows").containsPattern("timeline:\\s+1")
                 .as("where its configuration is").containsPattern("configuration:\\s+configuration inside the data directory");
@@ -584,6 +593,29 @@ class ApiTest {
             r.next();
             assertThat(r.getInt(1)).as("the slot is dropped, so the server stops keeping WAL").isZero();
         }
+    }
+
+    @Test
+    @Order(10)
+    void aNodeIsDrainedAndUndrainedByAdminsOnly() throws Exception {
+        String server = "http://127.0.0.1:" + port;
+        String[] read = {"--server", server, "--token", READER};
+        String[] admin = {"--server", server, "--token", ADMIN};
+        assertProblem(call("POST", "/v1/nodes/node-1/drain", READER, null), 403, "dashboard");
+        assertProblem(call("POST", "/v1/nodes/node-1/drain", OPERATOR, null), 403, "team-other");
+        assertThat(cli(2, with(read, "node", "drain", "node-1"))).contains("Forbidden");
+        assertProblem(call("POST", "/v1/nodes/node-9/drain", ADMIN, null), 404, "node 'node-9' has no heartbeat");
+        assertThat(cli(2, with(admin, "node", "drain", "node-9"))).contains("node 'node-9' has no heartbeat", "tidemark node list");
+
+        assertThat(cli(0, with(admin, "node", "drain", "node-1"))).contains("node node-1 is draining");
+        JsonNode drained = json(call("GET", "/v1/nodes", READER, null)).get(0);
+        assertThat(drained.path("draining").asBoolean()).as(drained.toString()).isTrue();
+        assertThat(cli(0, with(read, "node", "list"))).contains("live, draining");
+        HttpResponse<String> undone = call("POST", "/v1/nodes/node-1/drain?undo=true", ADMIN, null);
+        assertThat(undone.statusCode()).as(undone.body()).isEqualTo(200);
+        assertThat(json(undone).path("draining").asBoolean()).isFalse();
+        assertThat(cli(0, with(admin, "node", "drain", "node-1", "--undo"))).contains("node node-1 takes databases again");
+        assertThat(cli(0, with(read, "node", "list"))).doesNotContain("draining");
     }
 
     private static long countFiles(Path root) throws Exception {

@@ -24,6 +24,7 @@ import dev.tidemark.engine.postgres.Credentials;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.postgres.SlotConsumer;
 import dev.tidemark.engine.recovery.CatalogRecovery;
 import dev.tidemark.engine.recovery.RepositoryContents;
 import dev.tidemark.engine.registration.DatabaseViews;
@@ -40,6 +41,7 @@ import dev.tidemark.engine.verify.Verification;
 import dev.tidemark.engine.wal.ContinuityCheck;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.engine.wal.WalBuffers;
+import dev.tidemark.engine.wal.WalStreamSettings;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.MasterKey;
 import dev.tidemark.storage.keys.KeyRotation;
@@ -50,6 +52,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -197,6 +200,14 @@ public final class Engine implements Operations, AutoCloseable {
         node.catalog().subscribe(node.events()::dispatch);
         streams.startOwned();
         node.startQueued();
+        // issue 20: every node's window reaches within seconds of the owner's
+        node.livePositions().start(() -> {
+            Map<String, Commands.LiveWal> live = new HashMap<>();
+            if (node.leases().map(Leases::othersLive).orElse(false)) { // alone, nobody reads them: no write every 2 s
+                ownedDatabases().forEach(id -> live.put(id, streams.live(id)));
+            }
+            return live;
+        });
         if (config.schedulerEnabled()) {
             scheduler = new JobScheduler(node.catalog().dataSource(), Duration.ofSeconds(30), config.nodeId(), tick);
             scheduler.start();
@@ -229,20 +240,42 @@ public final class Engine implements Operations, AutoCloseable {
                     node.sendQuietly(new Commands.RecordOwnerChange(databaseId, recorded, node.id(), epoch, reason, node.clock().instant()));
                 }
                 if (resumed) {
-                    if (previousOwner != null && !previousOwner.equals(node.id())) {
-                        node.adopt(databaseId); // another node's jobs: failed as interrupted, the queued ones start here
+                    // the jobs another node (or this one, before it lost the lease) was running: failed as interrupted,
+                    // their objects removed, the queued ones started here; in the job pool, not on the lease thread
+                    node.jobs().execute(() -> node.adopt(databaseId));
+                    Optional<DatabaseHistory> db = node.find(databaseId).filter(DatabaseHistory::active);
+                    if (db.isPresent() && previousOwner != null && !previousOwner.equals(node.id())) {
+                        // a frozen previous owner still holds the slot: its session is ended first, off the lease thread
+                        Thread.ofPlatform().daemon().name("takeover-" + databaseId).start(() -> {
+                            endPreviousConsumer(db.get(), previousOwner);
+                            streams.start(db.get());
+                        });
+                    } else {
+                        db.ifPresent(streams::start);
                     }
-                    node.find(databaseId).filter(DatabaseHistory::active).ifPresent(streams::start);
                 }
             }
 
             @Override
             public void lost(String databaseId, String reason) {
+                node.jobs().cancel(databaseId); // first: it only interrupts, the stream's stop may take a moment
                 streams.stop(databaseId);
             }
         });
         node.useLeases(leases);
         leases.start();
+    }
+
+    /** Ends the replication session a previous owner may still hold on the database's slot (it is fenced by now). */
+    private void endPreviousConsumer(DatabaseHistory db, String previousOwner) {
+        try {
+            if (SlotConsumer.end(node.primary(db), WalStreamSettings.defaults(db.id()).slotName())) {
+                LOG.info("database {}: ended the replication session {} still held on its slot", db.id(), previousOwner);
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.info("database {}: could not look for a session of {} on its slot ({}); the stream retries until it is free", db.id(),
+                    previousOwner, e.getMessage());
+        }
     }
 
     /** Test hook: the node stops as if killed: its leases are not released (they lapse), its streams end. */
@@ -466,6 +499,7 @@ public final class Engine implements Operations, AutoCloseable {
     @Override
     public void close() {
         node.leases().ifPresent(Leases::stopRenewing); // no new database is taken while the streams stop
+        node.livePositions().close();
         if (scheduler != null) {
             scheduler.close();
         }

@@ -179,7 +179,7 @@ class NodeTakeoverTest {
             for (String id : IDS) {
                 await(() -> frozen.database(id).streaming().state(), "streaming"::equals, Duration.ofSeconds(30));
                 Instant now = servers.get(id).serverNow();
-                // the owner's window: another node's lags by up to the recorder's interval (see operations.md)
+                // the owner's window (another node's follows it within seconds: NodeProcessesTest)
                 WindowView w = await(() -> frozen.recoveryWindow(id), x -> x.end() != null && x.end().isAfter(now), Duration.ofSeconds(60));
                 assertThat(w.start()).isEqualTo(startsBefore.get(id));
                 assertThat(w.excluded()).isEmpty();

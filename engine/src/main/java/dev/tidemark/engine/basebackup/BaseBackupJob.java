@@ -48,7 +48,7 @@ public final class BaseBackupJob {
                 new BaseBackupRunner(repository, BaseBackupRunner.Settings.defaults())
                         .removeQuietly(repository.layout().baseBackupPrefix(db.id(), b.id()));
                 node.sendQuietly(new Commands.FailBaseBackup(db.id(), b.id(), Jobs.INTERRUPTED, node.clock().instant()));
-                LOG.warn("base backup {} of {} was interrupted by an engine stop: marked failed, its objects removed", b.id(), db.id());
+                LOG.warn("base backup {} of {} was interrupted (an engine stop, or its node lost the database): marked failed, its objects removed", b.id(), db.id());
             }
         }
     }
@@ -65,7 +65,9 @@ public final class BaseBackupJob {
         if (!node.sendQuietly(new Commands.StartBaseBackup(databaseId, backupId, node.id(), fromStandby, node.clock().instant()))) {
             return;
         }
-        BaseBackupRunner runner = new BaseBackupRunner(repository, BaseBackupRunner.Settings.defaults().withWorkers(node.workers()));
+        // issue 20: written through a store that refuses writes once this node lost the database's lease
+        BaseBackupRunner runner = new BaseBackupRunner(node.writableRepository(databaseId, backupId),
+                BaseBackupRunner.Settings.defaults().withWorkers(node.workers()));
         node.progress().track(databaseId, backupId, () -> BaseBackupViews.progress(runner.progress()));
         LOG.info("base backup {} of {} started (from the {})", backupId, databaseId, fromStandby ? "standby" : "primary");
         try {

@@ -170,11 +170,13 @@ public final class Catalog implements AutoCloseable {
                 .persistenceExceptionResolver(new SQLStateResolver())
                 .dataType(byte[].class)
                 .build();
-        createSchema(dataSource, embedded, storage, transactions);
-        try (Connection c = dataSource.getConnection()) {
-            CatalogRows.createTables(c);
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot create the read-model tables: " + e.getMessage(), e);
+        try (SchemaLock lock = SchemaLock.acquire(dataSource)) { // nodes starting at once on an empty catalog
+            createSchema(dataSource, embedded, storage, transactions);
+            try (Connection c = dataSource.getConnection()) {
+                CatalogRows.createTables(c);
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot create the read-model tables: " + e.getMessage(), e);
+            }
         }
         // the embedded catalog has one node: a claim left by a killed process is its own and taken back at once;
         // nodes sharing a PostgreSQL catalog each claim under their own name (a dead node's claim times out)

@@ -52,7 +52,7 @@ public final class DumpJob {
             if (d.status() == JobStatus.RUNNING) {
                 new DumpRunner(node.repository(), binaries).removeQuietly(node.repository().layout().dumpPrefix(db.id(), d.id()));
                 node.sendQuietly(new Commands.FailDump(db.id(), d.id(), Jobs.INTERRUPTED, node.clock().instant()));
-                LOG.warn("dump {} of {} was interrupted by an engine stop: marked failed, its objects removed", d.id(), db.id());
+                LOG.warn("dump {} of {} was interrupted (an engine stop, or its node lost the database): marked failed, its objects removed", d.id(), db.id());
             }
         }
     }
@@ -121,7 +121,7 @@ public final class DumpJob {
             return;
         }
         List<String> databases = db.dump(dumpId).map(DatabaseHistory.Dump::databases).orElse(List.of());
-        DumpRunner runner = new DumpRunner(node.repository(), binaries);
+        DumpRunner runner = new DumpRunner(node.writableRepository(databaseId, dumpId), binaries); // issue 20: fenced
         Instant started = node.clock().instant();
         node.progress().track(databaseId, dumpId, () -> BaseBackupViews.progress(runner.progress()));
         LOG.info("dump {} of {} started ({}, from the {})", dumpId, databaseId, databases.isEmpty() ? "all databases" : databases,

@@ -14,7 +14,9 @@ import java.util.stream.Stream;
 /**
  * An object store that refuses every write (create, delete) while its guard says no: what a database's WAL stream
  * writes through, so that a node that lost the database's lease (a freeze, a cut from the catalog) uploads nothing
- * more, even before its stream is stopped (issue 20). Reads pass through.
+ * more, even before its stream is stopped (issue 20). The check is made when a write begins, at each write and just
+ * before it is committed; a node frozen in the instant between that last check and the request leaving it can still send that
+ * one request on waking (a store without conditional writes admits no tighter fence). Reads pass through.
  */
 public final class FencedStore implements ObjectStore {
     private final ObjectStore store;
@@ -33,10 +35,40 @@ public final class FencedStore implements ObjectStore {
         }
     }
 
+    /** Checked when the write begins, at each write and at its commit, which is when a store sends or publishes the object. */
     @Override
     public ObjectWriter create(String key) throws IOException {
         check(key);
-        return store.create(key);
+        ObjectWriter writer = store.create(key);
+        return new ObjectWriter() {
+            @Override
+            public void write(int b) throws IOException {
+                check(key);
+                writer.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                check(key); // a store may send parts of a large object as they fill
+                writer.write(b, off, len);
+            }
+
+            @Override
+            public ObjectInfo commit() throws IOException {
+                check(key); // a node frozen since the write began has lost the lease by now: nothing is published
+                return writer.commit();
+            }
+
+            @Override
+            public void abort() {
+                writer.abort();
+            }
+
+            @Override
+            public void close() throws IOException {
+                writer.close();
+            }
+        };
     }
 
     @Override

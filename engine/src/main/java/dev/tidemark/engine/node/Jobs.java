@@ -5,7 +5,9 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -16,6 +18,9 @@ import java.util.concurrent.TimeUnit;
  * run at once, the others wait in the order they were asked for, each job once; their place in the queue is shown in
  * their views. Other tasks (deregistrations) run beside them, unqueued. A job the stop interrupted is failed at the next
  * start, as {@link #INTERRUPTED}; one still queued stays requested in the catalog and is queued again at the next start.
+ * A database whose lease this node loses has its jobs cancelled the same way ({@link #cancel}): the running ones are
+ * interrupted and record nothing, the queued ones dropped; the node that takes the database over fails them as
+ * interrupted and starts the queued ones (issue 20).
  */
 public final class Jobs implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Jobs.class);
@@ -30,6 +35,9 @@ public final class Jobs implements AutoCloseable {
     /** Guarded by this: the jobs waiting, oldest first, the keys of every job waiting or running, how many run. */
     private final Deque<Queued> waiting = new ArrayDeque<>();
     private final Set<String> submitted = new HashSet<>();
+    /** Guarded by this: the thread of each running job, and the jobs cancelled because the node lost their database. */
+    private final Map<String, Thread> threads = new HashMap<>();
+    private final Set<String> cancelled = new HashSet<>();
     private int running;
     private volatile boolean closing;
 
@@ -85,6 +93,9 @@ public final class Jobs implements AutoCloseable {
     }
 
     private void run(Queued q) {
+        synchronized (this) {
+            threads.put(q.key(), Thread.currentThread());
+        }
         try {
             q.job().run();
         } catch (RuntimeException e) {
@@ -93,6 +104,9 @@ public final class Jobs implements AutoCloseable {
             synchronized (this) {
                 running--;
                 submitted.remove(q.key());
+                threads.remove(q.key());
+                cancelled.remove(q.key());
+                Thread.interrupted(); // a cancellation that came after the job's last check ends with it
                 startDue();
             }
         }
@@ -104,11 +118,49 @@ public final class Jobs implements AutoCloseable {
     }
 
     /**
-     * Whether the engine's stop interrupted the job: then the failure it met is the stop's doing, and the job is not
-     * recorded as failed now (the catalog refuses commands from an interrupted thread) but at the next start, as
-     * interrupted, its objects removed.
+     * This node lost the database's lease (issue 20): its queued jobs are dropped (they stay requested in the catalog, for
+     * the new owner) and its running jobs interrupted; they record nothing more, and their writes to the repository are
+     * refused ({@link #cancelled}). Returns how many jobs were running.
+     */
+    public synchronized int cancel(String databaseId) {
+        waiting.removeIf(q -> {
+            if (q.databaseId().equals(databaseId)) {
+                submitted.remove(q.key());
+                return true;
+            }
+            return false;
+        });
+        int interrupted = 0;
+        for (Map.Entry<String, Thread> t : threads.entrySet()) {
+            if (t.getKey().startsWith(databaseId + "/") && cancelled.add(t.getKey())) {
+                t.getValue().interrupt();
+                interrupted++;
+            }
+        }
+        if (interrupted > 0) {
+            LOG.warn("{} jobs of {} interrupted: this node no longer holds its lease; the new owner marks them failed (interrupted)",
+                    interrupted, databaseId);
+        }
+        return interrupted;
+    }
+
+    /** Whether the job was cancelled because this node lost its database (then it must write and record nothing more). */
+    public synchronized boolean cancelled(String databaseId, String id) {
+        return cancelled.contains(databaseId + "/" + id);
+    }
+
+    /**
+     * Whether the engine's stop, or the loss of the database's lease, interrupted the job: then the failure it met is
+     * their doing, and the job is not recorded as failed now (the catalog refuses commands from an interrupted thread;
+     * after a lost lease the node writes nothing for the database) but at the next start, or by the database's new owner
+     * when it takes it over, as interrupted, its objects removed.
      */
     public boolean stoppedByClose(String what, String id, String databaseId) {
+        if (cancelled(databaseId, id)) {
+            LOG.info("{} {} of {} interrupted: this node lost the database's lease; the new owner marks it failed (interrupted)",
+                    what, id, databaseId);
+            return true;
+        }
         if (!closing) {
             return false;
         }

@@ -1,5 +1,6 @@
 package dev.tidemark.engine.node;
 
+import dev.tidemark.engine.catalog.SchemaLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,9 +56,11 @@ public final class Leases implements AutoCloseable {
     private final Duration margin;
     private final Supplier<Map<String, String>> activeDatabases; // id -> owner recorded in the catalog (null: none)
     private final Map<String, Held> held = new ConcurrentHashMap<>();
+    private final Map<String, Long> ownerless = new HashMap<>(); // active databases seen with no owner recorded, since (nanoTime)
     private volatile long validUntilNanos = Long.MIN_VALUE;
     private volatile boolean paused; // a test's stand-in for a frozen renewal thread
     private volatile boolean draining;
+    private volatile int liveNodes = 1; // nodes whose heartbeat is recent, this one included, as of the last round
     private volatile Listener listener = new Listener() {
         @Override
         public void acquired(String databaseId, String previousOwner, long epoch) {
@@ -129,6 +132,11 @@ public final class Leases implements AutoCloseable {
     /** The check before an upload or an acknowledgement: holds the lease now. */
     public boolean mayWrite(String databaseId) {
         return holds(databaseId); // the watchdog stops the stream; never from the writing thread itself
+    }
+
+    /** Whether another node's heartbeat was recent at the last round: someone else may read what this node shares. */
+    public boolean othersLive() {
+        return liveNodes > 1;
     }
 
     public Set<String> held() {
@@ -205,6 +213,23 @@ public final class Leases implements AutoCloseable {
         }
     }
 
+    /**
+     * A new database's lease row, for the node chosen for it, written at once so that the next registration counts it
+     * (the nodes' views of the catalog follow a moment later); that node renews and takes it on its next round.
+     * Nothing changes when the row exists already.
+     */
+    public void assign(String databaseId, String owner) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement s = c.prepareStatement(
+                "insert into tidemark_lease (database_id, owner, expires_at, epoch) values (?, ?, ?, 1)")) {
+            s.setString(1, databaseId);
+            s.setString(2, owner);
+            s.setObject(3, now(c).plus(duration));
+            s.executeUpdate();
+        } catch (SQLException e) {
+            // written already (by the owner's round, or an earlier registration of the id): kept as it is
+        }
+    }
+
     /** One round now (after a registration: the new database's lease is taken without waiting for the next round). */
     public void renewNow() {
         if (!closed && !paused) {
@@ -228,6 +253,12 @@ public final class Leases implements AutoCloseable {
                         i.setObject(2, now);
                         i.executeUpdate();
                     }
+                }
+            }
+            try (PreparedStatement s = c.prepareStatement("select count(*) from tidemark_node where heartbeat_at > ?")) {
+                s.setObject(1, now.minus(duration));
+                try (ResultSet r = s.executeQuery()) {
+                    liveNodes = r.next() ? Math.max(1, r.getInt(1)) : 1;
                 }
             }
             try (PreparedStatement s = c.prepareStatement("select draining from tidemark_node where node_id = ?")) {
@@ -298,8 +329,16 @@ public final class Leases implements AutoCloseable {
                 present.add(r.getString(1));
             }
         }
+        ownerless.keySet().retainAll(active.keySet());
         for (Map.Entry<String, String> db : active.entrySet()) {
             if (present.contains(db.getKey())) {
+                ownerless.remove(db.getKey());
+                continue;
+            }
+            // no owner recorded yet: the registering node is choosing one (its lease row follows at once); taken here
+            // only if none comes within a lease period (a registration cut short between its two commands)
+            if (db.getValue() == null && System.nanoTime() - ownerless.computeIfAbsent(db.getKey(), k -> System.nanoTime())
+                    < duration.toNanos()) {
                 continue;
             }
             String owner = db.getValue() == null ? nodeId : db.getValue();
@@ -396,7 +435,7 @@ public final class Leases implements AutoCloseable {
     }
 
     private void createTables() {
-        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
+        try (SchemaLock lock = SchemaLock.acquire(dataSource); Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
             s.execute("create table if not exists tidemark_node (node_id varchar(200) primary key,"
                     + " heartbeat_at timestamp with time zone not null, draining boolean not null)");
             s.execute("create table if not exists tidemark_lease (database_id varchar(200) primary key, owner varchar(200) not null,"

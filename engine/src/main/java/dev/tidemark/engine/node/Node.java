@@ -36,6 +36,7 @@ public final class Node implements AutoCloseable {
     private final EventHandlers events = new EventHandlers(this::owned);
     private final ReadModel readModel;
     private volatile Leases leases; // null: ownership as the catalog's events record it (no lease table)
+    private final LivePositions livePositions;
 
     /**
      * @param id            this node's name in a multi-node setup
@@ -54,6 +55,7 @@ public final class Node implements AutoCloseable {
         this.clock = clock;
         this.credentials = credentials;
         this.readModel = new ReadModel(catalog);
+        this.livePositions = new LivePositions(catalog.dataSource(), id);
     }
 
     public String id() {
@@ -127,6 +129,29 @@ public final class Node implements AutoCloseable {
         return l == null ? owned(databaseId) : l.mayWrite(databaseId);
     }
 
+    /**
+     * The repository a job of the database writes through: it refuses every write once the job was cancelled or this node
+     * no longer holds the database's lease (issue 20); a refusal for the lease cancels the database's jobs at once, so a
+     * node that wakes from a freeze writes nothing, even before its lease watchdog runs.
+     */
+    public Repository writableRepository(String databaseId, String jobId) {
+        return new Repository(new FencedStore(repository.store(), () -> {
+            if (jobs.cancelled(databaseId, jobId)) {
+                return false;
+            }
+            if (mayWrite(databaseId)) {
+                return true;
+            }
+            jobs.cancel(databaseId);
+            return false;
+        }, "database " + databaseId), repository.layout(), repository.codec());
+    }
+
+    /** The durable WAL positions the owners share (issue 20): another node's databases' windows reach within seconds. */
+    public LivePositions livePositions() {
+        return livePositions;
+    }
+
     public void useLeases(Leases leases) {
         this.leases = leases;
     }
@@ -135,7 +160,10 @@ public final class Node implements AutoCloseable {
         return Optional.ofNullable(leases);
     }
 
-    /** A database taken over from another node: its interrupted jobs are failed, the queued ones started here. */
+    /**
+     * A database this node (re)gained: the jobs its previous owner, or this node before it lost the lease, was running are
+     * failed as interrupted, the queued ones started here.
+     */
     public void adopt(String databaseId) {
         find(databaseId).ifPresent(db -> {
             events.failInterrupted(db);
@@ -191,6 +219,7 @@ public final class Node implements AutoCloseable {
         if (l != null) {
             l.close(); // after the streams stopped: the leases are released for the other nodes at once
         }
+        livePositions.close();
         jobs.close();
     }
 }

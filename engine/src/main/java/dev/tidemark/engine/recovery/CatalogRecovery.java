@@ -2,6 +2,7 @@ package dev.tidemark.engine.recovery;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tidemark.engine.catalog.Catalog;
+import dev.tidemark.engine.catalog.SchemaLock;
 import dev.tidemark.engine.catalog.mirror.EventObjects;
 import dev.tidemark.engine.catalog.mirror.MirroredEvent;
 import dev.tidemark.storage.Repository;
@@ -166,7 +167,7 @@ public final class CatalogRecovery {
     }
 
     private static boolean markerExists(DataSource ds) {
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+        try (SchemaLock lock = SchemaLock.acquire(ds); Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             st.execute("create table if not exists " + MARKER + " (started_at varchar(64) not null)");
             try (ResultSet r = st.executeQuery("select count(*) from " + MARKER)) {
                 r.next();
@@ -178,7 +179,7 @@ public final class CatalogRecovery {
     }
 
     private static void mark(DataSource ds, boolean running) {
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+        try (SchemaLock lock = SchemaLock.acquire(ds); Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             st.execute("create table if not exists " + MARKER + " (started_at varchar(64) not null)");
             st.executeUpdate(running ? "insert into " + MARKER + " values ('" + Instant.now() + "')" : "delete from " + MARKER);
         } catch (SQLException e) {

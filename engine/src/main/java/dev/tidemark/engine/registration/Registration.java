@@ -71,7 +71,10 @@ public final class Registration {
         // issue 20: a new database goes to the live node with the fewest; its lease is taken on that node's next round
         String owner = node.leases().map(l -> l.leastLoaded()).orElse(node.id());
         node.catalog().send(new Commands.AssignOwner(request.id(), owner, node.clock().instant()), actor);
-        node.leases().ifPresent(l -> l.renewNow()); // the lease row now: counted by the next registration, taken here if ours
+        node.leases().ifPresent(l -> {
+            l.assign(request.id(), owner); // the lease row now: counted by the next registration
+            l.renewNow(); // taken here at once if ours
+        });
         DatabaseView view = views.get(request.id());
         LOG.info("database {} registered by {}: {}; streaming starts; {}", request.id(), actor, view.configuration(), schedulerEnabled
                 ? "the first base backup is taken within a minute" : "the scheduler is off on this node: take a first base backup");

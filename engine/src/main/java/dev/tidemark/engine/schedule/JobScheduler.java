@@ -4,6 +4,7 @@ import com.github.kagkarlsson.scheduler.Scheduler;
 import com.github.kagkarlsson.scheduler.task.helper.RecurringTask;
 import com.github.kagkarlsson.scheduler.task.helper.Tasks;
 import com.github.kagkarlsson.scheduler.task.schedule.FixedDelay;
+import dev.tidemark.engine.catalog.SchemaLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -100,7 +101,7 @@ public final class JobScheduler implements AutoCloseable {
     }
 
     private static void createTable(DataSource dataSource) {
-        try (Connection c = dataSource.getConnection()) {
+        try (SchemaLock lock = SchemaLock.acquire(dataSource); Connection c = dataSource.getConnection()) {
             DatabaseMetaData meta = c.getMetaData();
             boolean postgres = meta.getDatabaseProductName().toLowerCase().contains("postgres");
             try (ResultSet tables = meta.getTables(null, null, postgres ? "scheduled_tasks" : "SCHEDULED_TASKS", null)) {

@@ -217,9 +217,16 @@ public final class Streams implements StreamedWal, AutoCloseable {
         }
     }
 
-    /** What the live stream has made durable beyond the recorded segments, for the window and restore plans. */
+    /**
+     * What the live stream has made durable beyond the recorded segments, for the window and restore plans; for a
+     * database another node streams, what that node last shared (a few seconds old).
+     */
     public Commands.LiveWal live(String databaseId) {
         Stream stream = streams.get(databaseId);
+        if (stream == null) {
+            // issue 20: another node streams it: as that node last shared it (the owner's own stopped stream: nothing)
+            return node.owned(databaseId) ? null : node.livePositions().get(databaseId);
+        }
         Lsn pending = stream == null ? null : stream.recorder.pendingFrom();
         return status(databaseId).filter(s -> s.chain() != null && s.durableLsn() != null && s.durableTime() != null)
                 .map(s -> new Commands.LiveWal(s.chain(), s.timeline(), s.durableLsn(), s.durableTime(),
