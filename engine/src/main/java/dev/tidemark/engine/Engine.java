@@ -20,11 +20,11 @@ import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.node.Leases;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.operations.*;
+import dev.tidemark.engine.ownership.Takeover;
 import dev.tidemark.engine.postgres.Credentials;
 import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
-import dev.tidemark.engine.postgres.SlotConsumer;
 import dev.tidemark.engine.recovery.CatalogRecovery;
 import dev.tidemark.engine.recovery.RepositoryContents;
 import dev.tidemark.engine.registration.DatabaseViews;
@@ -41,9 +41,7 @@ import dev.tidemark.engine.verify.Verification;
 import dev.tidemark.engine.wal.ContinuityCheck;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.engine.wal.WalBuffers;
-import dev.tidemark.engine.wal.WalStreamSettings;
 import dev.tidemark.storage.Repository;
-import dev.tidemark.storage.codec.MasterKey;
 import dev.tidemark.storage.keys.KeyRotation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,10 +50,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -181,21 +177,12 @@ public final class Engine implements Operations, AutoCloseable {
      * under the new key. Interrupted (an exception from the listener, a kill), it resumes where it stopped when run again.
      */
     public static KeyRotation.Summary rotateKey(EngineConfig config, Path newKeyFile, KeyRotation.Listener listener) throws IOException {
-        if (config.encryptionNone()) {
-            throw new IllegalArgumentException("encryption is off (encryption: none): the repository has no master key to rotate");
-        }
-        MasterKey.load(newKeyFile); // a missing or readable-by-others key file is refused before the repository is touched
-        List<Path> previous = new ArrayList<>();
-        previous.add(config.masterKeyFile() != null ? config.masterKeyFile() : config.dataDirectory().resolve("master.key"));
-        previous.addAll(config.previousKeyFiles());
-        try (Repository repository = RepositoryFactory.open(config.withMasterKeys(newKeyFile, previous))) {
-            return KeyRotation.run(repository, listener);
-        }
+        return RepositoryFactory.rotateKey(config, newKeyFile, listener);
     }
 
     /** After a start: jobs that were running when the engine stopped are failed, streams and the scheduler start. */
     private void resume() {
-        startLeases();
+        Takeover.start(node, streams, () -> resumed);
         node.failInterrupted();
         node.catalog().subscribe(node.events()::dispatch);
         streams.startOwned();
@@ -215,67 +202,9 @@ public final class Engine implements Operations, AutoCloseable {
         resumed = true;
     }
 
-    /** Lease duration (issue 20): JVM option -Dtidemark.lease-seconds, 15 s by default (a takeover within about 20 s). */
+    /** Lease duration (issue 20): JVM option -Dtidemark.lease-seconds, 15 s by default. */
     static Duration leaseDuration() {
-        return Duration.ofSeconds(Long.getLong("tidemark.lease-seconds", 15L));
-    }
-
-    /**
-     * Ownership as leases in the catalog (issue 20): the first round runs now, so that the databases this node holds
-     * are known before the jobs and streams start; later gains start them, losses stop them.
-     */
-    private void startLeases() {
-        Leases leases = new Leases(node.catalog().dataSource(), node.id(), leaseDuration(), () -> {
-            Map<String, String> active = new HashMap<>();
-            node.catalog().view().databases().stream().filter(DatabaseHistory::active).forEach(db -> active.put(db.id(), db.owner()));
-            return active;
-        });
-        leases.listener(new Leases.Listener() {
-            @Override
-            public void acquired(String databaseId, String previousOwner, long epoch) {
-                String recorded = node.find(databaseId).map(DatabaseHistory::owner).orElse(null);
-                if (!node.id().equals(recorded)) {
-                    String reason = previousOwner == null || previousOwner.equals(node.id()) ? "lease taken"
-                            : "lease of " + previousOwner + " expired or released";
-                    node.sendQuietly(new Commands.RecordOwnerChange(databaseId, recorded, node.id(), epoch, reason, node.clock().instant()));
-                }
-                if (resumed) {
-                    // the jobs another node (or this one, before it lost the lease) was running: failed as interrupted,
-                    // their objects removed, the queued ones started here; in the job pool, not on the lease thread
-                    node.jobs().execute(() -> node.adopt(databaseId));
-                    Optional<DatabaseHistory> db = node.find(databaseId).filter(DatabaseHistory::active);
-                    if (db.isPresent() && previousOwner != null && !previousOwner.equals(node.id())) {
-                        // a frozen previous owner still holds the slot: its session is ended first, off the lease thread
-                        Thread.ofPlatform().daemon().name("takeover-" + databaseId).start(() -> {
-                            endPreviousConsumer(db.get(), previousOwner);
-                            streams.start(db.get());
-                        });
-                    } else {
-                        db.ifPresent(streams::start);
-                    }
-                }
-            }
-
-            @Override
-            public void lost(String databaseId, String reason) {
-                node.jobs().cancel(databaseId); // first: it only interrupts, the stream's stop may take a moment
-                streams.stop(databaseId);
-            }
-        });
-        node.useLeases(leases);
-        leases.start();
-    }
-
-    /** Ends the replication session a previous owner may still hold on the database's slot (it is fenced by now). */
-    private void endPreviousConsumer(DatabaseHistory db, String previousOwner) {
-        try {
-            if (SlotConsumer.end(node.primary(db), WalStreamSettings.defaults(db.id()).slotName())) {
-                LOG.info("database {}: ended the replication session {} still held on its slot", db.id(), previousOwner);
-            }
-        } catch (SQLException | RuntimeException e) {
-            LOG.info("database {}: could not look for a session of {} on its slot ({}); the stream retries until it is free", db.id(),
-                    previousOwner, e.getMessage());
-        }
+        return Takeover.leaseDuration();
     }
 
     /** Test hook: the node stops as if killed: its leases are not released (they lapse), its streams end. */

@@ -20,7 +20,7 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
  */
 class ArchitectureTest {
     private static final String ENGINE = "dev.tidemark.engine";
-    private static final String[] CAPABILITIES = {"registration", "wal", "basebackup", "dump", "restore", "retention", "schedule", "verify"};
+    private static final String[] CAPABILITIES = {"registration", "wal", "basebackup", "dump", "restore", "retention", "schedule", "verify", "ownership"};
 
     /**
      * What each capability deliberately exposes to the others (a class and its nested types); the rest of a capability
@@ -34,7 +34,8 @@ class ArchitectureTest {
             "restore", "RestoreViews|RestoreRunner|WalScan",
             "retention", "Expiry|Retention",
             "schedule", "",
-            "verify", "Verification");
+            "verify", "Verification",
+            "ownership", "Takeover");
 
     private static JavaClasses engine;
 
@@ -77,7 +78,7 @@ class ArchitectureTest {
     void theConfigurationKnowsNoCapabilityNorTheCatalog() {
         noClasses().that().resideInAPackage(ENGINE + ".config..").should().dependOnClassesThat()
                 .resideInAnyPackage(packages("node", "catalog", "operations", "recovery", "registration", "wal", "basebackup", "dump",
-                        "restore", "retention", "schedule", "verify"))
+                        "restore", "retention", "schedule", "verify", "ownership"))
                 .because("a node's configuration and the repository it names stand on storage (and postgres, to redact URLs)")
                 .check(engine);
     }

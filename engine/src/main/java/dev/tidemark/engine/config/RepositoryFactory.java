@@ -9,6 +9,7 @@ import dev.tidemark.storage.codec.Compression;
 import dev.tidemark.storage.codec.MasterKey;
 import dev.tidemark.storage.file.FileObjectStore;
 import dev.tidemark.storage.keys.KeyRecord;
+import dev.tidemark.storage.keys.KeyRotation;
 import dev.tidemark.storage.layout.RepositoryLayout;
 import dev.tidemark.storage.s3.S3ObjectStore;
 import dev.tidemark.storage.s3.S3Settings;
@@ -238,5 +239,23 @@ public final class RepositoryFactory {
             return generated;
         }
         return MasterKey.load(file);
+    }
+
+    /**
+     * Rotates the repository's master key to the key in newKeyFile (docs/operations.md, "Rotating the master key"): the
+     * configured key and previous keys read, the new key writes; the key record says "rotating" until every object is
+     * under the new key. Interrupted (an exception from the listener, a kill), it resumes where it stopped when run again.
+     */
+    public static KeyRotation.Summary rotateKey(EngineConfig config, Path newKeyFile, KeyRotation.Listener listener) throws IOException {
+        if (config.encryptionNone()) {
+            throw new IllegalArgumentException("encryption is off (encryption: none): the repository has no master key to rotate");
+        }
+        MasterKey.load(newKeyFile); // a missing or readable-by-others key file is refused before the repository is touched
+        List<Path> previous = new ArrayList<>();
+        previous.add(config.masterKeyFile() != null ? config.masterKeyFile() : config.dataDirectory().resolve("master.key"));
+        previous.addAll(config.previousKeyFiles());
+        try (Repository repository = open(config.withMasterKeys(newKeyFile, previous))) {
+            return KeyRotation.run(repository, listener);
+        }
     }
 }
