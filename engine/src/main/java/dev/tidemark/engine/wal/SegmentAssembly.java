@@ -43,6 +43,11 @@ final class SegmentAssembly implements AutoCloseable {
         return segment;
     }
 
+    /** Bytes of the segment being filled arrived since its last partial upload. */
+    boolean unsaved() {
+        return filled > uploadedPartial;
+    }
+
     /** Half a segment arrived since the last partial upload, and every completed segment is durable. */
     boolean halfway() {
         return filled - uploadedPartial >= segmentSize / 2 && queue.isEmpty();
