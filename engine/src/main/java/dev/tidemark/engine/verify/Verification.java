@@ -11,6 +11,7 @@ import dev.tidemark.engine.operations.VerifyReport.Kind;
 import dev.tidemark.engine.operations.VerifyReport.Problem;
 import dev.tidemark.engine.operations.VerifyReport;
 import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
 import org.slf4j.Logger;
@@ -183,7 +184,7 @@ public final class Verification {
                     w.chain(), w.segment().number()));
             return;
         }
-        try (InputStream in = repository.openDecoded(key)) {
+        try (InputStream in = PartialSegment.openWal(repository, key)) {
             byte[] page = new byte[WAL_PAGE];
             long read = 0;
             for (int n; (n = in.readNBytes(page, 0, WAL_PAGE)) > 0; read += n) {

@@ -3,6 +3,7 @@ package dev.tidemark.engine.wal;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.wal.ReplicationSlot.Acknowledger;
+import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
 import org.slf4j.Logger;
@@ -313,8 +314,27 @@ final class SegmentUploads {
             store(key, bytes.open(), bytes.length());
             archived = new Archived(null, true, null, null);
         }
-        repository.store().delete(repository.layout().walPartial(databaseId, chain, segment.name()));
+        String partialKey = repository.layout().walPartial(databaseId, chain, segment.name());
+        repository.store().delete(partialKey);
+        removePiecesLater(partialKey);
         return archived;
+    }
+
+    /**
+     * Removes the pieces of a segment that is now stored whole, on a thread of its own: every reader takes the whole
+     * segment over them, and a synchronous stream's next commits should not wait for hundreds of deletes (retention
+     * removes any a failure leaves).
+     */
+    private void removePiecesLater(String partialKey) {
+        Thread.ofVirtual().name("wal-pieces-" + databaseId).start(() -> {
+            try {
+                for (PartialSegment.Piece p : PartialSegment.pieces(repository.store(), partialKey)) {
+                    repository.store().delete(p.key());
+                }
+            } catch (IOException | RuntimeException e) {
+                log.debug("WAL of {}: pieces of {} not removed now ({}); retention removes them", databaseId, partialKey, e.getMessage());
+            }
+        });
     }
 
     /**
@@ -327,6 +347,37 @@ final class SegmentUploads {
             store(key, Files.newInputStream(file), filled);
             return null;
         });
+        advanceDurable(segment, filled);
+    }
+
+    /**
+     * Synchronous mode: stores the bytes of segment from from to to, spooled in file, as a piece appended after its
+     * partial segment (which holds at least the bytes before from); the durable position moves to to. Only what is new
+     * is encoded and sent.
+     */
+    void uploadPiece(WalSegment segment, Path file, long from, long to) throws Exception {
+        String key = repository.layout().walPartialPiece(databaseId, progress.chain, segment.name(), from, to);
+        buffers.upload(() -> {
+            try (var channel = java.nio.channels.FileChannel.open(file)) {
+                store(key, java.nio.channels.Channels.newInputStream(channel.position(from)), to - from);
+            }
+            return null;
+        });
+        advanceDurable(segment, to);
+    }
+
+    /**
+     * Synchronous mode, before the first piece of a segment in a stream attempt: removes the pieces an earlier attempt left
+     * after the partial segment just stored (their bytes after a crash of the primary need not be the server's now).
+     */
+    void removePieces(WalSegment segment) throws IOException {
+        String partialKey = repository.layout().walPartial(databaseId, progress.chain, segment.name());
+        for (PartialSegment.Piece p : PartialSegment.pieces(repository.store(), partialKey)) {
+            repository.store().delete(p.key());
+        }
+    }
+
+    private void advanceDurable(WalSegment segment, long filled) {
         Lsn end = segment.start().plus(filled);
         if (end.compareTo(progress.durable) > 0) {
             progress.durable = end;

@@ -328,7 +328,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     if (assembly.unsaved() && queue.isEmpty() && (data == null || now - unsavedSince >= SYNC_GROUP_NANOS)) {
                         // everything received since the last upload, in one upload (a group commit); the server's
                         // waiting commits are released by the flush position sent right after it
-                        assembly.uploadPartial();
+                        assembly.saveNew();
                         unsavedSince = 0;
                         ack.durable(progress.durable);
                         progress.reportDurable();

@@ -170,6 +170,16 @@ class SynchronousModeTest {
         StreamedCluster db = streamed(repo, synchronous, WalListener.NONE, Duration.ofSeconds(10));
         db.cluster.execute("create table t(n bigint primary key, at timestamptz default clock_timestamp())");
         BaseBackupRunner.Result backup = backUp(db, repo);
+        if (synchronous) {
+            // one commit at a time: each is made durable on its own, as a piece appended after the partial segment
+            for (int i = 1; i <= 5; i++) {
+                db.cluster.execute("insert into t(n) values (-" + i + ")");
+            }
+            try (var objects = repo.store().list(repo.layout().walPrefix(ID, db.status().chain()))) {
+                assertThat(objects.filter(o -> dev.tidemark.storage.PartialSegment.piece(o.key()).isPresent()).count())
+                        .as("pieces of the partial segment").isGreaterThanOrEqualTo(4);
+            }
+        }
         ConcurrentLinkedQueue<long[]> acks = new ConcurrentLinkedQueue<>();
         AtomicBoolean stop = new AtomicBoolean();
         List<Thread> clients = List.of(client(db, 0, stop, acks), client(db, 1, stop, acks), client(db, 2, stop, acks));
