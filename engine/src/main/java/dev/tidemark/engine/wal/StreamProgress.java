@@ -30,6 +30,8 @@ final class StreamProgress {
     /** Since when (System.nanoTime) received WAL waits to become durable, in synchronous mode; 0 while none does. */
     private volatile long waitingSince;
     private boolean stallReported;
+    /** Synchronous mode: the commit times read from the WAL as it arrives, which date what is durable; else null. */
+    CommitTimes commitTimes;
 
     StreamProgress(WalListener listener, ServerClock clock) {
         this.listener = listener;
@@ -43,6 +45,10 @@ final class StreamProgress {
     /** Dates what is durable by the newest sample that covers it, and tells the listener. */
     void reportDurable() {
         Instant time = clock.timeOf(durable);
+        Instant commit = commitTimes == null ? null : commitTimes.lastCommitAtOrBelow(durable);
+        if (commit != null && (time == null || commit.isAfter(time))) {
+            time = commit; // synchronous mode: the window ends at the last durable commit itself
+        }
         if (time != null && (durableTime == null || time.isAfter(durableTime))) {
             durableTime = time;
         }

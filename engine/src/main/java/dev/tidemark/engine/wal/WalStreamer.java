@@ -287,6 +287,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         long connectedAt = System.nanoTime();
         boolean received = false;
         long unsavedSince = 0;
+        if (settings.synchronous()) {
+            progress.commitTimes = new CommitTimes(segmentSize);
+        }
         try {
             progress.state = "streaming";
             progress.lastError = null;
@@ -348,7 +351,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         continue;
                     }
                     syncSleep = SYNC_MIN_POLL_NANOS;
-                    timelineDone = assembly.take(data, stream.getLastReceiveLSN().asLong());
+                    long dataEnd = stream.getLastReceiveLSN().asLong();
+                    progress.commitTimes.take(dataEnd - data.remaining(), data);
+                    timelineDone = assembly.take(data, dataEnd);
                     received = true;
                     if (unsavedSince == 0) {
                         unsavedSince = now;

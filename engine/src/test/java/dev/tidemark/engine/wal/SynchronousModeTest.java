@@ -179,6 +179,15 @@ class SynchronousModeTest {
                 assertThat(objects.filter(o -> dev.tidemark.storage.PartialSegment.piece(o.key()).isPresent()).count())
                         .as("pieces of the partial segment").isGreaterThanOrEqualTo(4);
             }
+            // the window ends at the last durable commit itself, not at the last clock sample before it
+            java.time.Instant committed;
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("select pg_xact_commit_timestamp(xmin) from t where n = -5")) {
+                rs.next();
+                committed = rs.getTimestamp(1).toInstant();
+            }
+            assertThat(db.awaitStatus(st -> committed.equals(st.durableTime()), Duration.ofSeconds(5)))
+                    .as("durable time %s is the last commit's %s", db.status().durableTime(), committed).isTrue();
         }
         ConcurrentLinkedQueue<long[]> acks = new ConcurrentLinkedQueue<>();
         AtomicBoolean stop = new AtomicBoolean();
@@ -224,8 +233,8 @@ class SynchronousModeTest {
     }
 
     private StreamedCluster streamed(Repository repo, boolean synchronous, WalListener listener, Duration stallWarning) throws Exception {
-        PostgresCluster cluster = PostgresCluster.start(false, synchronous ? new String[]{"synchronous_standby_names = '" + NAME + "'"}
-                : new String[0]);
+        PostgresCluster cluster = PostgresCluster.start(false, synchronous
+                ? new String[]{"synchronous_standby_names = '" + NAME + "'", "track_commit_timestamp = on"} : new String[0]);
         StreamedCluster db = new StreamedCluster(cluster, repo, ID);
         closing.add(db);
         db.startStreaming(settings(synchronous, stallWarning), listener);
