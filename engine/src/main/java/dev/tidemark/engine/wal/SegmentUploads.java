@@ -316,7 +316,9 @@ final class SegmentUploads {
         }
         String partialKey = repository.layout().walPartial(databaseId, chain, segment.name());
         repository.store().delete(partialKey);
-        removePiecesLater(partialKey);
+        if (progress.synchronous) {
+            removePiecesLater(partialKey); // an asynchronous stream writes none (pieces a synchronous one left: retention)
+        }
         return archived;
     }
 
