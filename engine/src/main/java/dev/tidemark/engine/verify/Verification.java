@@ -176,7 +176,9 @@ public final class Verification {
     private void segment(String db, NeededWal w, Map<String, ObjectInfo> listed) {
         String name = w.segment().name();
         String key = repository.layout().walSegment(db, w.chain(), name);
-        if (!listed.containsKey(key) && w.mayBePartial() && listed.containsKey(key + ".partial")) {
+        // a partial segment, or (synchronous mode, its whole object not stored) the segment as its partial object and pieces
+        boolean partialOnly = !listed.containsKey(key) && listed.containsKey(key + ".partial");
+        if (partialOnly) {
             key = key + ".partial";
         }
         if (!listed.containsKey(key)) {
@@ -194,7 +196,7 @@ public final class Verification {
                 }
                 checkPage(w, page, n, read);
             }
-            if (!key.endsWith(".partial") && read != DatabaseHistory.SEGMENT_SIZE) {
+            if ((!partialOnly || !w.mayBePartial()) && read != DatabaseHistory.SEGMENT_SIZE) {
                 throw new IOException("it holds " + read + " bytes, not a whole segment");
             }
             objectsRead.incrementAndGet();

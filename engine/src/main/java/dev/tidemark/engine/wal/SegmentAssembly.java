@@ -51,7 +51,7 @@ final class SegmentAssembly implements AutoCloseable {
      * left); the next ones append only the new bytes as pieces, so a commit costs what it wrote, not the segment so far.
      */
     void saveNew() throws Exception {
-        if (filled > uploadedPartial && queue.isEmpty()) {
+        if (filled > uploadedPartial && queue.onlyDurableUnderWay()) {
             if (piecesFollow) {
                 uploads.uploadPiece(segment, partialFile(), uploadedPartial, filled);
             } else {
@@ -116,9 +116,20 @@ final class SegmentAssembly implements AutoCloseable {
             if (filled == segmentSize) {
                 file.close();
                 file = null;
+                // synchronous mode, a segment partly durable already: the rest as one more piece, and the segment is
+                // durable now; storing it whole follows on the uploaders without holding the next commits
+                boolean durable = uploads.synchronous() && piecesFollow && queue.onlyDurableUnderWay();
+                if (durable) {
+                    saveNew();
+                    uploads.durableAsPieces(segment, segmentSize);
+                }
                 Path complete = spool.resolve(segment.name());
                 Files.move(partialFile(), complete, StandardCopyOption.REPLACE_EXISTING);
-                queue.submit(segment, complete);
+                if (durable) {
+                    queue.submitDurable(segment, complete);
+                } else {
+                    queue.submit(segment, complete);
+                }
                 segment = segment.next();
                 filled = 0;
                 uploadedPartial = 0;

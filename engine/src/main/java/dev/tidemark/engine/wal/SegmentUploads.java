@@ -98,6 +98,14 @@ final class SegmentUploads {
             return pending.isEmpty();
         }
 
+        /**
+         * Synchronous mode: true when every segment under way is durable already (as its partial segment and pieces), so
+         * the durable position is contiguous up to the segment being written although their whole objects are not stored yet.
+         */
+        boolean onlyDurableUnderWay() {
+            return pending.stream().allMatch(Pending::durable);
+        }
+
         /** Hands a completed segment held in a borrowed buffer to the uploaders; the buffer goes back after its upload. */
         void submit(WalSegment complete, byte[] borrowed) throws Exception {
             submit(complete, new InMemory(borrowed));
@@ -105,11 +113,23 @@ final class SegmentUploads {
 
         /** Hands a completed segment in a spool file to the uploaders; the file is removed after its upload. */
         void submit(WalSegment complete, Path spooled) throws Exception {
-            submit(complete, new Spooled(spooled, segmentSize));
+            submit(complete, new Spooled(spooled, segmentSize), false);
+        }
+
+        /**
+         * Synchronous mode: hands a completed segment that is durable already, as its partial segment and pieces, to the
+         * uploaders to be stored whole; it was recorded as archived when it became durable.
+         */
+        void submitDurable(WalSegment complete, Path spooled) throws Exception {
+            submit(complete, new Spooled(spooled, segmentSize), true);
+        }
+
+        private void submit(WalSegment complete, SegmentBytes bytes) throws Exception {
+            submit(complete, bytes, false);
         }
 
         /** With too many of this stream's segments under way, waits for the oldest first. */
-        private void submit(WalSegment complete, SegmentBytes bytes) throws Exception {
+        private void submit(WalSegment complete, SegmentBytes bytes, boolean durable) throws Exception {
             String segmentChain = progress.chain; // the uploader never reads a field a later attempt may change
             CompletableFuture<Archived> result = new CompletableFuture<>();
             Thread uploader = Thread.ofVirtual().name("wal-upload-" + databaseId).start(() -> {
@@ -121,7 +141,7 @@ final class SegmentUploads {
                     bytes.release();
                 }
             });
-            pending.add(new Pending(complete, bytes.length(), result, uploader));
+            pending.add(new Pending(complete, bytes.length(), result, uploader, durable));
             while (pending.size() > WalBuffers.PER_STREAM_IN_FLIGHT) {
                 completeHead(); // bounded: wait for the oldest upload first
             }
@@ -165,9 +185,13 @@ final class SegmentUploads {
                     progress.segmentsArchived++;
                     progress.bytesArchived += head.length();
                 }
-                listener.segmentArchived(progress.chain, head.segment(), head.length());
+                if (!head.durable()) {
+                    listener.segmentArchived(progress.chain, head.segment(), head.length());
+                }
             }
-            progress.durable = head.segment().end();
+            if (head.segment().end().compareTo(progress.durable) > 0) { // a synchronous stream may be further already
+                progress.durable = head.segment().end();
+            }
             ack.durable(progress.durable);
             progress.reportDurable();
         }
@@ -238,7 +262,7 @@ final class SegmentUploads {
     }
 
     /** A completed segment being uploaded. */
-    private record Pending(WalSegment segment, long length, CompletableFuture<Archived> result, Thread uploader) {
+    private record Pending(WalSegment segment, long length, CompletableFuture<Archived> result, Thread uploader, boolean durable) {
     }
 
     /** Where the bytes of a completed segment are until it is uploaded; released (given back, removed) after. */
@@ -377,6 +401,16 @@ final class SegmentUploads {
         for (PartialSegment.Piece p : PartialSegment.pieces(repository.store(), partialKey)) {
             repository.store().delete(p.key());
         }
+    }
+
+    /** Synchronous mode: the whole segment is durable as its partial segment and pieces: recorded as archived now. */
+    void durableAsPieces(WalSegment segment, long segmentSize) {
+        listener.segmentArchived(progress.chain, segment, segmentSize);
+    }
+
+    /** Whether the stream runs in synchronous mode. */
+    boolean synchronous() {
+        return progress.synchronous;
     }
 
     private void advanceDurable(WalSegment segment, long filled) {

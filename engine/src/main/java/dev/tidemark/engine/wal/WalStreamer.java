@@ -287,6 +287,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         long connectedAt = System.nanoTime();
         boolean received = false;
         long unsavedSince = 0;
+        // only what this connection made durable is acknowledged: a position of an earlier attempt may lie beyond what this
+        // server has written (a promoted standby behind it), and acknowledging it would release commits not stored here
+        Lsn acknowledged = progress.durable;
         if (settings.synchronous()) {
             progress.commitTimes = new CommitTimes(segmentSize);
         }
@@ -328,18 +331,20 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     nextPartial = now + settings.partialInterval().toNanos();
                 }
                 if (settings.synchronous()) {
-                    if (assembly.unsaved() && queue.isEmpty() && (data == null || now - unsavedSince >= SYNC_GROUP_NANOS)) {
-                        // everything received since the last upload, in one upload (a group commit); the server's
-                        // waiting commits are released by the flush position sent right after it
+                    if (assembly.unsaved() && (data == null || now - unsavedSince >= SYNC_GROUP_NANOS)) {
+                        // everything received since the last upload, in one upload (a group commit)
                         assembly.saveNew();
                         unsavedSince = 0;
-                        ack.durable(progress.durable);
+                    }
+                    if (progress.durable.compareTo(acknowledged) > 0) {
+                        // the server's waiting commits are released by the flush position sent right after the upload
+                        acknowledged = progress.durable;
+                        ack.durable(acknowledged);
                         progress.reportDurable();
-                        nextPartial = now + settings.partialInterval().toNanos();
                     }
                     // caught up: all this connection received is durable (or, with nothing received for a second, the
                     // server had nothing newer than what is durable)
-                    if (!assembly.unsaved() && queue.isEmpty() && (received || now - connectedAt >= TimeUnit.SECONDS.toNanos(1))) {
+                    if (!assembly.unsaved() && queue.onlyDurableUnderWay() && (received || now - connectedAt >= TimeUnit.SECONDS.toNanos(1))) {
                         progress.caughtUp();
                     } else {
                         progress.waiting(now);

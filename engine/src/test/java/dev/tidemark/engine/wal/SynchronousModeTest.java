@@ -191,8 +191,9 @@ class SynchronousModeTest {
         }
         ConcurrentLinkedQueue<long[]> acks = new ConcurrentLinkedQueue<>();
         AtomicBoolean stop = new AtomicBoolean();
-        List<Thread> clients = List.of(client(db, 0, stop, acks), client(db, 1, stop, acks), client(db, 2, stop, acks));
-        Thread.sleep(3000);
+        List<Thread> clients = List.of(client(db, 0, stop, acks), client(db, 1, stop, acks), client(db, 2, stop, acks),
+                bulk(db, stop));
+        Thread.sleep(4000);
         db.cluster.server().stopImmediately(); // pg_ctl -m immediate, the clients still committing
         stop.set(true);
         for (Thread c : clients) {
@@ -200,6 +201,14 @@ class SynchronousModeTest {
         }
         Set<Long> acknowledged = new TreeSet<>();
         acks.forEach(a -> acknowledged.add(a[0]));
+        long segments;
+        try (var objects = repo.store().list(repo.layout().walPrefix(ID, db.status().chain()))) {
+            segments = objects.filter(o -> o.key().matches(".*/[0-9A-F]{24}")).count();
+        }
+        System.out.printf("%s mode: %d whole segments stored%n", synchronous ? "synchronous" : "asynchronous", segments);
+        if (synchronous) {
+            assertThat(segments).as("segments completed under the load").isGreaterThanOrEqualTo(4);
+        }
         return new Lost(acknowledged.size(), restoreLatest(db, repo, backup, acknowledged));
     }
 
@@ -278,6 +287,23 @@ class SynchronousModeTest {
                 // the primary went away: what it acknowledged before is recorded
             }
         }, "client-" + number);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /** A client writing 8 MiB of WAL per statement, so that segments complete while the others commit. */
+    private static Thread bulk(StreamedCluster db, AtomicBoolean stop) {
+        Thread t = new Thread(() -> {
+            try (Connection c = db.cluster.connect(); Statement s = c.createStatement()) {
+                s.execute("create table if not exists bulk(n int, filler text)");
+                while (!stop.get()) {
+                    s.execute("insert into bulk select g, repeat(md5(g::text), 60) from generate_series(1, 4000) g");
+                }
+            } catch (SQLException e) {
+                // the primary went away
+            }
+        }, "bulk");
         t.setDaemon(true);
         t.start();
         return t;
