@@ -60,7 +60,14 @@ tidemark_phases() {
   load "Tidemark synchronous, $2 repository"
   standby_names ""
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
-  psql_ "select pg_drop_replication_slot('$name')" >/dev/null
+  drop_slot "$name"
+}
+# drop_slot NAME: once its walsender has gone
+drop_slot() {
+  for _ in $(seq 1 50); do
+    psql_ "select pg_drop_replication_slot('$1')" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
 }
 
 echo "== pgbench -i -s $scale, then TPC-B -c 8 for $seconds s per phase"
@@ -77,7 +84,7 @@ await_sync pg_receivewal
 load "pg_receivewal --synchronous"
 standby_names ""
 kill "$receiver"; wait "$receiver" 2>/dev/null || true
-psql_ "select pg_drop_replication_slot('bench_receivewal')" >/dev/null
+drop_slot bench_receivewal
 
 echo "== Tidemark, file repository"
 tm_dir="$root/tm" start_tidemark "$here" "$root" "$api_port"
