@@ -91,7 +91,12 @@ tm_dir="$root/tm" start_tidemark "$here" "$root" "$api_port"
 tidemark_phases bench file
 
 echo "== Tidemark, S3 (S3Proxy on loopback)"
-(cd "$here" && ./mvnw -B -q -o dependency:build-classpath -pl storage -Dmdep.includeScope=test -Dmdep.outputFile="$root/s3proxy.cp")
+# the storage module's test classpath holds S3Proxy (offline, the plugin by its full name: its prefix is not resolved)
+for v in 3.9.0 3.8.1 3.11.0; do
+  (cd "$here" && ./mvnw -B -q -o "org.apache.maven.plugins:maven-dependency-plugin:$v:build-classpath" -pl storage \
+    -Dmdep.includeScope=test -Dmdep.outputFile="$root/s3proxy.cp" >/dev/null 2>&1) && break
+done
+[ -s "$root/s3proxy.cp" ] || { echo "could not resolve S3Proxy's classpath offline" >&2; exit 1; }
 s3_port=$(free_port)
 mkdir -p "$root/s3/tidemark"
 cat > "$root/s3proxy.properties" <<PROPS
