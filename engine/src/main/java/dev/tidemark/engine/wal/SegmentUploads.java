@@ -6,6 +6,8 @@ import dev.tidemark.engine.wal.ReplicationSlot.Acknowledger;
 import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
+import dev.tidemark.storage.codec.CodecSettings;
+import dev.tidemark.storage.codec.Compression;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +40,7 @@ final class SegmentUploads {
     private final WalListener listener;
     private final StreamProgress progress;
     private final WalBuffers buffers;
+    private Repository pieces;
 
     SegmentUploads(String databaseId, Repository repository, WalListener listener, StreamProgress progress, WalBuffers buffers) {
         this.databaseId = databaseId;
@@ -385,11 +388,25 @@ final class SegmentUploads {
         String key = repository.layout().walPartialPiece(databaseId, progress.chain, segment.name(), from, to);
         buffers.upload(() -> {
             try (var channel = java.nio.channels.FileChannel.open(file)) {
-                store(key, java.nio.channels.Channels.newInputStream(channel.position(from)), to - from);
+                store(pieces(), key, java.nio.channels.Channels.newInputStream(channel.position(from)), to - from);
             }
             return null;
         });
         advanceDurable(segment, to);
+    }
+
+    /**
+     * The repository as pieces are written to it: encrypted like every object, not compressed. A piece waits for a commit,
+     * compressing a few kilobytes costs about as much as writing them (zstd's context per object), and a piece lives only
+     * until its segment is stored whole, compressed. The reader follows each object's own header.
+     */
+    private Repository pieces() {
+        if (pieces == null) {
+            CodecSettings settings = repository.codec().settings();
+            pieces = new Repository(repository.store(), repository.layout(),
+                    new Codec(new CodecSettings(Compression.NONE, 0, settings.key())));
+        }
+        return pieces;
     }
 
     /**
@@ -422,7 +439,12 @@ final class SegmentUploads {
 
     /** Stores the first length bytes of in through the codec without hashing them (see {@link Archived}). */
     private void store(String key, InputStream in, long length) throws IOException {
-        try (in; Repository.EncodingWriter writer = repository.openEncoded(key, false)) {
+        store(repository, key, in, length);
+    }
+
+    /** As {@link #store(String, InputStream, long)}, through the codec of to. */
+    private static void store(Repository to, String key, InputStream in, long length) throws IOException {
+        try (in; Repository.EncodingWriter writer = to.openEncoded(key, false)) {
             byte[] buffer = new byte[COPY_BUFFER];
             long left = length;
             while (left > 0) {
