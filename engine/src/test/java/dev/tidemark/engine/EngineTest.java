@@ -200,9 +200,9 @@ class EngineTest {
         }
         // a retention count of 0 would expire every such dump at once, and each new one as it completes
         assertThatThrownBy(() -> engine.changePolicy("shop", new dev.tidemark.engine.operations.PolicyChange(null, null, null, null, null,
-                null, 0), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("manualDumps (--manual-dumps) = 0");
+                null, 0, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("manualDumps (--manual-dumps) = 0");
         assertThatThrownBy(() -> engine.changePolicy("shop", new dev.tidemark.engine.operations.PolicyChange(null, null, null, 1001, null,
-                null, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("between 1 and 1000");
+                null, null, null), "alice")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("between 1 and 1000");
         // a role that may stream but not take base backups or dumps: its window would never open
         cluster.execute("create role streamer login replication");
         String limited = "postgresql://streamer@127.0.0.1:" + cluster.port() + "/postgres";

@@ -63,7 +63,7 @@ class SchedulingTest {
         EngineConfig config = config(tmp, false);
         try (PostgresCluster cluster = PostgresCluster.start(); Engine engine = Engine.start(config, clock)) {
             engine.register(new RegisterDatabase("app", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
-            engine.changePolicy("app", new PolicyChange(null, null, null, 3, 2, 1, 2), "alice");
+            engine.changePolicy("app", new PolicyChange(null, null, null, 3, 2, 1, 2, null), "alice");
             int manual = 0;
             for (LocalDate day = LocalDate.parse("2026-10-01"); !day.isAfter(LocalDate.parse("2026-10-31")); day = day.plusDays(1)) {
                 for (int hour : new int[]{1, 4}) {

@@ -58,6 +58,19 @@ abstract class ClientCommand implements Callable<Integer> {
         }
     }
 
+    /** "on" or "off" as true or false; null stays null. */
+    static Boolean onOff(CommandSpec spec, String option, String text) {
+        if (text == null) {
+            return null;
+        }
+        return switch (text.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    option + " takes on or off, not '" + text + "' (nothing was changed)");
+        };
+    }
+
     static String enc(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }

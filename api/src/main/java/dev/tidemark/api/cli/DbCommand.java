@@ -83,12 +83,13 @@ public final class DbCommand {
                     new String[]{"id", "status", "primary", "pgdata", "standby", "window", "window start", "window end", "window note",
                             "streaming", "timeline", "durable LSN", "durable time", "lag bytes", "lag seconds", "WAL kept by slot", "last base backup",
                             "last dump", "server version", "connections", "max connections", "logical size", "size on disk",
-                            "configuration", "base backup schedule", "dump schedule"},
+                            "configuration", "base backup schedule", "dump schedule", "synchronous", "application name", "server waits (sync_state)"},
                     new String[]{"/id", "/status", "/pgUrl", "/pgdata", "/standbyUrl", "/policy/window", "/window/start", "/window/end",
                             "/window/note", "/streaming/state", "/streaming/timeline", "/streaming/durableLsn", "/streaming/durableTime", "/streaming/lagBytes",
                             "/streaming/lagSeconds", "/streaming/retainedBytes", "/lastBaseBackup/completedAt", "/lastDump/completedAt",
                             "/stats/serverVersion", "/stats/openConnections", "/stats/maxConnections", "/stats/logicalBytes",
-                            "/stats/diskBytes", "/configuration", "/policy/baseBackupSchedule", "/policy/dumpSchedule"}));
+                            "/stats/diskBytes", "/configuration", "/policy/baseBackupSchedule", "/policy/dumpSchedule", "/policy/synchronous",
+                            "/streaming/applicationName", "/streaming/synchronousState"}));
             return 0;
         }
     }
@@ -112,6 +113,10 @@ public final class DbCommand {
         Integer monthly;
         @Option(names = "--manual-dumps", description = "the newest dumps asked for by hand kept (1-1000)")
         Integer manual;
+        @Option(names = "--synchronous", paramLabel = "on|off", description = "on: the server acknowledges a commit only once its WAL"
+                + " is in the repository (list the stream's application name, shown by 'db status', in synchronous_standby_names;"
+                + " see docs/operations.md); off (the default): WAL streamed asynchronously")
+        String synchronous;
 
         @Override
         public Integer call() {
@@ -123,12 +128,13 @@ public final class DbCommand {
             body.put("weeklyDumps", weekly);
             body.put("monthlyDumps", monthly);
             body.put("manualDumps", manual);
+            body.put("synchronous", onOff(spec, "--synchronous", synchronous));
             JsonNode d = api().patch("/v1/databases/" + enc(id) + "/policy", body);
             options().print(out(), d, () -> Table.details(out(), d.path("policy"),
                     new String[]{"window", "base backup schedule", "dump schedule", "daily dumps", "weekly dumps", "monthly dumps",
-                            "manual dumps"},
+                            "manual dumps", "synchronous"},
                     new String[]{"/window", "/baseBackupSchedule", "/dumpSchedule", "/dailyDumps", "/weeklyDumps", "/monthlyDumps",
-                            "/manualDumps"}));
+                            "/manualDumps", "/synchronous"}));
             return 0;
         }
     }

@@ -22,7 +22,8 @@ import java.util.function.ToDoubleFunction;
  * Prometheus series per protected database, refreshed every 5 s from the engine: age of the last base backup and dump
  * (since registration while there is none, so a database never backed up alerts as its age grows), window start and
  * end, WAL lag in bytes and seconds (while the stream is not streaming, the seconds since the newest durable WAL: the
- * lag grows while the primary is down), WAL kept by the slot, whether the stream is failing, and a counter of failed
+ * lag grows while the primary is down), WAL kept by the slot, whether the stream is failing, how long WAL has waited to
+ * become durable past the stall warning in synchronous mode (the server's commits wait meanwhile), and a counter of failed
  * jobs by kind ({@code tidemark_failures_total}: it only grows, so {@code increase()} alert rules work).
  */
 @Component
@@ -36,6 +37,7 @@ public class Metrics {
     private final MultiGauge lagSeconds;
     private final MultiGauge retained;
     private final MultiGauge streamFailing;
+    private final MultiGauge synchronousStall;
     private final MeterRegistry registry;
     /** Failed jobs seen per database and kind (ids): the counters only grow, also when retention removes a failed job. */
     private final Map<String, Set<String>> failedSeen = new ConcurrentHashMap<>();
@@ -55,6 +57,9 @@ public class Metrics {
                 .register(registry);
         streamFailing = MultiGauge.builder("tidemark_wal_stream_failing").description("1 while the WAL stream's last attempt failed")
                 .register(registry);
+        synchronousStall = MultiGauge.builder("tidemark_wal_synchronous_stall_seconds")
+                .description("synchronous mode: seconds WAL has waited to become durable, once past the stall warning (commits wait); else 0")
+                .register(registry);
         refresh();
     }
 
@@ -71,6 +76,7 @@ public class Metrics {
         lagSeconds.register(rows(databases, d -> lagSeconds(d, now)), true);
         retained.register(rows(databases, d -> d.streaming().retainedBytes()), true);
         streamFailing.register(rows(databases, d -> d.streaming().lastError() == null ? 0 : 1), true);
+        synchronousStall.register(rows(databases, d -> d.streaming().stalledSeconds()), true);
         for (DatabaseView d : databases) {
             count(d.id(), "base_backup", engine.baseBackups(d.id()).stream().filter(b -> "failed".equals(b.status())).map(b -> b.id()).toList());
             count(d.id(), "dump", engine.dumps(d.id()).stream().filter(b -> "failed".equals(b.status())).map(b -> b.id()).toList());

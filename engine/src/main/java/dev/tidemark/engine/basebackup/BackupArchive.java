@@ -3,6 +3,7 @@ package dev.tidemark.engine.basebackup;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
@@ -146,7 +147,7 @@ public final class BackupArchive {
             TarArchiveEntry entry = entry("pg_wal/" + name, m.walSegmentSize(), 0600, o.lastModified());
             tar.putArchiveEntry(entry);
             long written = 0;
-            try (InputStream in = repository.openDecoded(o.key())) {
+            try (InputStream in = PartialSegment.openWal(repository, o.key())) {
                 for (int n; (n = in.read(buffer)) > 0; ) {
                     if (written + n > m.walSegmentSize()) {
                         throw new IOException("WAL object " + o.key() + " is larger than a segment: the repository is damaged");

@@ -156,6 +156,11 @@ public final class DatabaseHistory {
             }
             case WalConflictDetected e -> conflicts.add(new Conflict(e.chain(), e.segment(), e.existingSha256(), e.newSha256(),
                     e.keptAs(), e.at()));
+            case SynchronousWalStalled e -> {
+                // the audit log's: the stream's status carries the stall while it lasts
+            }
+            case SynchronousWalResumed e -> {
+            }
             case TimelineSwitched e -> timelineStarts.putIfAbsent(e.chain() + "/" + e.toTimeline(), e.switchLsn());
             case ChainChanged e -> {
                 changedToChain = e.actualChain();

@@ -170,6 +170,18 @@ public class ProtectedDatabase {
     }
 
     @CommandHandler
+    public void handle(RecordSynchronousStall c) {
+        requireRegistered();
+        apply(new SynchronousWalStalled(id, c.waitedSeconds(), c.reason(), c.at()));
+    }
+
+    @CommandHandler
+    public void handle(RecordSynchronousResume c) {
+        requireRegistered();
+        apply(new SynchronousWalResumed(id, c.waitedSeconds(), c.at()));
+    }
+
+    @CommandHandler
     public void handle(RecordTimelineSwitch c) {
         requireRegistered();
         if (history.timelineStart(c.chain(), c.toTimeline()).isPresent()) {

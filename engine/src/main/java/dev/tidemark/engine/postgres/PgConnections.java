@@ -121,11 +121,19 @@ public final class PgConnections {
     }
 
     public Connection openReplication() throws SQLException {
+        return openReplication("tidemark-wal");
+    }
+
+    /**
+     * A replication connection that names itself applicationName: the name a server's synchronous_standby_names lists
+     * for a stream it should wait for.
+     */
+    public Connection openReplication(String applicationName) throws SQLException {
         Properties p = base();
         p.setProperty("replication", "true");
         p.setProperty("assumeMinServerVersion", "9.4");
         p.setProperty("preferQueryMode", "simple");
-        p.setProperty("ApplicationName", "tidemark-wal");
+        p.setProperty("ApplicationName", applicationName);
         return DriverManager.getConnection(jdbcUrl(), p);
     }
 

@@ -8,6 +8,7 @@ import dev.tidemark.engine.catalog.mirror.MirroredEvent;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
 
@@ -197,7 +198,7 @@ final class ManifestRecovery {
 
     /** How many bytes of its segment a partial segment object holds (0 when it cannot be read: the window ends before it). */
     private static long filled(Repository repository, String key) {
-        try (InputStream in = repository.openDecoded(key)) {
+        try (InputStream in = PartialSegment.openWal(repository, key)) {
             return in.transferTo(java.io.OutputStream.nullOutputStream());
         } catch (IOException | RuntimeException e) {
             return 0;

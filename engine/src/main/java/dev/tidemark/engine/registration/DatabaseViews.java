@@ -11,9 +11,13 @@ import dev.tidemark.engine.operations.ServerStats;
 import dev.tidemark.engine.operations.StreamingView;
 import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.ServerProbe;
+import dev.tidemark.engine.postgres.SynchronousState;
 import dev.tidemark.engine.restore.RestoreViews;
 import dev.tidemark.engine.wal.Streams;
+import dev.tidemark.engine.wal.WalStreamSettings;
 import dev.tidemark.engine.wal.WalStreamStatus;
+
+import java.sql.SQLException;
 
 import java.util.List;
 import java.util.function.Predicate;
@@ -53,7 +57,7 @@ public final class DatabaseViews {
         ServerStats stats = withStats && h.active() ? ServerProbe.stats(node.primary(h)) : null;
         String configuration = withStats && h.active() ? ServerProbe.configuration(backupSource(h)) : null;
         return new DatabaseView(h.id(), h.pgUrl(), h.pgdata(), h.standbyUrl(), h.status(), h.registeredAt(), policy(h.policy()),
-                restores.window(h), streaming(h), baseBackups.lastCompleted(h).orElse(null), dumps.lastCompleted(h).orElse(null), stats,
+                restores.window(h), streaming(h, withStats), baseBackups.lastCompleted(h).orElse(null), dumps.lastCompleted(h).orElse(null), stats,
                 configuration);
     }
 
@@ -64,16 +68,28 @@ public final class DatabaseViews {
 
     private static PolicyView policy(Policy p) {
         return new PolicyView(p.window(), p.baseBackupSchedule(), p.dumpSchedule(), p.dailyDumps(), p.weeklyDumps(), p.monthlyDumps(),
-                p.manualDumps());
+                p.manualDumps(), p.synchronous());
     }
 
-    private StreamingView streaming(DatabaseHistory h) {
+    private StreamingView streaming(DatabaseHistory h, boolean withServerState) {
+        boolean synchronous = h.policy().synchronous();
+        String applicationName = synchronous ? WalStreamSettings.synchronousName(h.id()) : null;
+        String synchronousState = synchronous && withServerState && h.active() ? synchronousState(h, applicationName) : null;
         WalStreamStatus s = streams.status(h.id()).orElse(null);
         if (s == null) {
             String state = !h.active() ? h.status() : h.ownedBy(node.id()) ? "stopped" : "streamed by " + h.owner();
-            return new StreamingView(state, h.chain(), 0, null, null, 0, 0, 0, 0, null);
+            return new StreamingView(state, h.chain(), 0, null, null, 0, 0, 0, 0, null, synchronous, applicationName, synchronousState, 0);
         }
         return new StreamingView(s.state(), s.chain(), s.timeline(), s.durableLsn(), s.durableTime(), s.lagBytes(), s.lagSeconds(),
-                s.retainedBytes(), s.segmentsArchived(), s.lastError());
+                s.retainedBytes(), s.segmentsArchived(), s.lastError(), synchronous, applicationName, synchronousState, s.stalledSeconds());
+    }
+
+    /** Whether the primary waits for the stream at commit (pg_stat_replication.sync_state), or why that is not known. */
+    private String synchronousState(DatabaseHistory h, String applicationName) {
+        try {
+            return SynchronousState.of(node.primary(h), applicationName);
+        } catch (SQLException e) {
+            return "unknown (" + e.getMessage().lines().findFirst().orElse("the server did not answer") + ")";
+        }
     }
 }

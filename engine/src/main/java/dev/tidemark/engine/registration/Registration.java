@@ -250,7 +250,7 @@ public final class Registration {
             }
         });
         Policy policy = h.policy().with(change.window(), change.baseBackupSchedule(), change.dumpSchedule(), change.dailyDumps(),
-                change.weeklyDumps(), change.monthlyDumps(), change.manualDumps());
+                change.weeklyDumps(), change.monthlyDumps(), change.manualDumps()).withSynchronous(change.synchronous());
         node.catalog().send(new Commands.ChangePolicy(databaseId, policy, node.clock().instant()), actor);
         return views.get(databaseId);
     }

@@ -244,7 +244,7 @@ public final class WalScan {
             java.util.Set<String> names = new java.util.HashSet<>();
             for (dev.tidemark.storage.ObjectInfo o : wal.get().segments()) {
                 String name = o.key().substring(o.key().lastIndexOf('/') + 1, o.key().lastIndexOf('/') + 25);
-                try (java.io.InputStream in = repository.openDecoded(o.key());
+                try (java.io.InputStream in = dev.tidemark.storage.PartialSegment.openWal(repository, o.key());
                      FileChannel out = FileChannel.open(dir.resolve(name), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                     in.transferTo(java.nio.channels.Channels.newOutputStream(out));
                     if (out.size() < m.walSegmentSize()) {

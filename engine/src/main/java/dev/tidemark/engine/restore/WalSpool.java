@@ -4,6 +4,7 @@ import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.layout.RepositoryLayout;
 import org.slf4j.Logger;
@@ -432,7 +433,7 @@ final class WalSpool implements AutoCloseable {
                     + " restore into another file system");
         }
         long written;
-        try (InputStream in = repository.openDecoded(o.key()); FileChannel channel = FileChannel.open(tmp, java.util.Set.of(
+        try (InputStream in = PartialSegment.openWal(repository, o.key()); FileChannel channel = FileChannel.open(tmp, java.util.Set.of(
                 StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), PRIVATE_FILE)) {
             OutputStream out = Channels.newOutputStream(channel);
             written = in.transferTo(out);

@@ -11,6 +11,7 @@ import dev.tidemark.engine.operations.VerifyReport.Kind;
 import dev.tidemark.engine.operations.VerifyReport.Problem;
 import dev.tidemark.engine.operations.VerifyReport;
 import dev.tidemark.storage.ObjectInfo;
+import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
 import org.slf4j.Logger;
@@ -175,7 +176,9 @@ public final class Verification {
     private void segment(String db, NeededWal w, Map<String, ObjectInfo> listed) {
         String name = w.segment().name();
         String key = repository.layout().walSegment(db, w.chain(), name);
-        if (!listed.containsKey(key) && w.mayBePartial() && listed.containsKey(key + ".partial")) {
+        // a partial segment, or (synchronous mode, its whole object not stored) the segment as its partial object and pieces
+        boolean partialOnly = !listed.containsKey(key) && listed.containsKey(key + ".partial");
+        if (partialOnly) {
             key = key + ".partial";
         }
         if (!listed.containsKey(key)) {
@@ -183,7 +186,7 @@ public final class Verification {
                     w.chain(), w.segment().number()));
             return;
         }
-        try (InputStream in = repository.openDecoded(key)) {
+        try (InputStream in = PartialSegment.openWal(repository, key)) {
             byte[] page = new byte[WAL_PAGE];
             long read = 0;
             for (int n; (n = in.readNBytes(page, 0, WAL_PAGE)) > 0; read += n) {
@@ -193,7 +196,7 @@ public final class Verification {
                 }
                 checkPage(w, page, n, read);
             }
-            if (!key.endsWith(".partial") && read != DatabaseHistory.SEGMENT_SIZE) {
+            if ((!partialOnly || !w.mayBePartial()) && read != DatabaseHistory.SEGMENT_SIZE) {
                 throw new IOException("it holds " + read + " bytes, not a whole segment");
             }
             objectsRead.incrementAndGet();

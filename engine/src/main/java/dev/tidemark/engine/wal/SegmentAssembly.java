@@ -28,6 +28,8 @@ final class SegmentAssembly implements AutoCloseable {
     private FileChannel file;
     private long filled;
     private long uploadedPartial;
+    /** Pieces go after the partial segment this attempt stored of the current segment. */
+    private boolean piecesFollow;
 
     SegmentAssembly(SegmentUploads uploads, SegmentUploads.Queue queue, WalSegment first, long endSegment) throws IOException {
         this.uploads = uploads;
@@ -41,6 +43,29 @@ final class SegmentAssembly implements AutoCloseable {
     /** The segment being filled. */
     WalSegment segment() {
         return segment;
+    }
+
+    /**
+     * Synchronous mode: makes durable what arrived since the last upload, only behind a contiguous durable prefix. The
+     * first upload of a segment in a stream attempt stores the partial segment whole (and removes pieces an earlier attempt
+     * left); the next ones append only the new bytes as pieces, so a commit costs what it wrote, not the segment so far.
+     */
+    void saveNew() throws Exception {
+        if (filled > uploadedPartial && queue.onlyDurableUnderWay()) {
+            if (piecesFollow) {
+                uploads.uploadPiece(segment, partialFile(), uploadedPartial, filled);
+            } else {
+                uploads.uploadPartial(segment, partialFile(), filled);
+                uploads.removePieces(segment);
+                piecesFollow = true;
+            }
+            uploadedPartial = filled;
+        }
+    }
+
+    /** Bytes of the segment being filled arrived since its last partial upload. */
+    boolean unsaved() {
+        return filled > uploadedPartial;
     }
 
     /** Half a segment arrived since the last partial upload, and every completed segment is durable. */
@@ -91,12 +116,24 @@ final class SegmentAssembly implements AutoCloseable {
             if (filled == segmentSize) {
                 file.close();
                 file = null;
+                // synchronous mode, a segment partly durable already: the rest as one more piece, and the segment is
+                // durable now; storing it whole follows on the uploaders without holding the next commits
+                boolean durable = uploads.synchronous() && piecesFollow && queue.onlyDurableUnderWay();
+                if (durable) {
+                    saveNew();
+                    uploads.durableAsPieces(segment, segmentSize);
+                }
                 Path complete = spool.resolve(segment.name());
                 Files.move(partialFile(), complete, StandardCopyOption.REPLACE_EXISTING);
-                queue.submit(segment, complete);
+                if (durable) {
+                    queue.submitDurable(segment, complete);
+                } else {
+                    queue.submit(segment, complete);
+                }
                 segment = segment.next();
                 filled = 0;
                 uploadedPartial = 0;
+                piecesFollow = false;
                 if (endSegment >= 0 && segment.number() >= endSegment) {
                     return true;
                 }

@@ -3,8 +3,11 @@ package dev.tidemark.engine.wal;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.wal.ReplicationSlot.Acknowledger;
+import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
+import dev.tidemark.storage.codec.CodecSettings;
+import dev.tidemark.storage.codec.Compression;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +40,7 @@ final class SegmentUploads {
     private final WalListener listener;
     private final StreamProgress progress;
     private final WalBuffers buffers;
+    private Repository pieces;
 
     SegmentUploads(String databaseId, Repository repository, WalListener listener, StreamProgress progress, WalBuffers buffers) {
         this.databaseId = databaseId;
@@ -97,6 +101,14 @@ final class SegmentUploads {
             return pending.isEmpty();
         }
 
+        /**
+         * Synchronous mode: true when every segment under way is durable already (as its partial segment and pieces), so
+         * the durable position is contiguous up to the segment being written although their whole objects are not stored yet.
+         */
+        boolean onlyDurableUnderWay() {
+            return pending.stream().allMatch(Pending::durable);
+        }
+
         /** Hands a completed segment held in a borrowed buffer to the uploaders; the buffer goes back after its upload. */
         void submit(WalSegment complete, byte[] borrowed) throws Exception {
             submit(complete, new InMemory(borrowed));
@@ -104,11 +116,23 @@ final class SegmentUploads {
 
         /** Hands a completed segment in a spool file to the uploaders; the file is removed after its upload. */
         void submit(WalSegment complete, Path spooled) throws Exception {
-            submit(complete, new Spooled(spooled, segmentSize));
+            submit(complete, new Spooled(spooled, segmentSize), false);
+        }
+
+        /**
+         * Synchronous mode: hands a completed segment that is durable already, as its partial segment and pieces, to the
+         * uploaders to be stored whole; it was recorded as archived when it became durable.
+         */
+        void submitDurable(WalSegment complete, Path spooled) throws Exception {
+            submit(complete, new Spooled(spooled, segmentSize), true);
+        }
+
+        private void submit(WalSegment complete, SegmentBytes bytes) throws Exception {
+            submit(complete, bytes, false);
         }
 
         /** With too many of this stream's segments under way, waits for the oldest first. */
-        private void submit(WalSegment complete, SegmentBytes bytes) throws Exception {
+        private void submit(WalSegment complete, SegmentBytes bytes, boolean durable) throws Exception {
             String segmentChain = progress.chain; // the uploader never reads a field a later attempt may change
             CompletableFuture<Archived> result = new CompletableFuture<>();
             Thread uploader = Thread.ofVirtual().name("wal-upload-" + databaseId).start(() -> {
@@ -120,7 +144,7 @@ final class SegmentUploads {
                     bytes.release();
                 }
             });
-            pending.add(new Pending(complete, bytes.length(), result, uploader));
+            pending.add(new Pending(complete, bytes.length(), result, uploader, durable));
             while (pending.size() > WalBuffers.PER_STREAM_IN_FLIGHT) {
                 completeHead(); // bounded: wait for the oldest upload first
             }
@@ -164,9 +188,13 @@ final class SegmentUploads {
                     progress.segmentsArchived++;
                     progress.bytesArchived += head.length();
                 }
-                listener.segmentArchived(progress.chain, head.segment(), head.length());
+                if (!head.durable()) {
+                    listener.segmentArchived(progress.chain, head.segment(), head.length());
+                }
             }
-            progress.durable = head.segment().end();
+            if (head.segment().end().compareTo(progress.durable) > 0) { // a synchronous stream may be further already
+                progress.durable = head.segment().end();
+            }
             ack.durable(progress.durable);
             progress.reportDurable();
         }
@@ -237,7 +265,7 @@ final class SegmentUploads {
     }
 
     /** A completed segment being uploaded. */
-    private record Pending(WalSegment segment, long length, CompletableFuture<Archived> result, Thread uploader) {
+    private record Pending(WalSegment segment, long length, CompletableFuture<Archived> result, Thread uploader, boolean durable) {
     }
 
     /** Where the bytes of a completed segment are until it is uploaded; released (given back, removed) after. */
@@ -313,8 +341,29 @@ final class SegmentUploads {
             store(key, bytes.open(), bytes.length());
             archived = new Archived(null, true, null, null);
         }
-        repository.store().delete(repository.layout().walPartial(databaseId, chain, segment.name()));
+        String partialKey = repository.layout().walPartial(databaseId, chain, segment.name());
+        repository.store().delete(partialKey);
+        if (progress.synchronous) {
+            removePiecesLater(partialKey); // an asynchronous stream writes none (pieces a synchronous one left: retention)
+        }
         return archived;
+    }
+
+    /**
+     * Removes the pieces of a segment that is now stored whole, on a thread of its own: every reader takes the whole
+     * segment over them, and a synchronous stream's next commits should not wait for hundreds of deletes (retention
+     * removes any a failure leaves).
+     */
+    private void removePiecesLater(String partialKey) {
+        Thread.ofVirtual().name("wal-pieces-" + databaseId).start(() -> {
+            try {
+                for (PartialSegment.Piece p : PartialSegment.pieces(repository.store(), partialKey)) {
+                    repository.store().delete(p.key());
+                }
+            } catch (IOException | RuntimeException e) {
+                log.debug("WAL of {}: pieces of {} not removed now ({}); retention removes them", databaseId, partialKey, e.getMessage());
+            }
+        });
     }
 
     /**
@@ -327,6 +376,61 @@ final class SegmentUploads {
             store(key, Files.newInputStream(file), filled);
             return null;
         });
+        advanceDurable(segment, filled);
+    }
+
+    /**
+     * Synchronous mode: stores the bytes of segment from from to to, spooled in file, as a piece appended after its
+     * partial segment (which holds at least the bytes before from); the durable position moves to to. Only what is new
+     * is encoded and sent.
+     */
+    void uploadPiece(WalSegment segment, Path file, long from, long to) throws Exception {
+        String key = repository.layout().walPartialPiece(databaseId, progress.chain, segment.name(), from, to);
+        buffers.upload(() -> {
+            try (var channel = java.nio.channels.FileChannel.open(file)) {
+                store(pieces(), key, java.nio.channels.Channels.newInputStream(channel.position(from)), to - from);
+            }
+            return null;
+        });
+        advanceDurable(segment, to);
+    }
+
+    /**
+     * The repository as pieces are written to it: encrypted like every object, not compressed. A piece waits for a commit,
+     * compressing a few kilobytes costs about as much as writing them (zstd's context per object), and a piece lives only
+     * until its segment is stored whole, compressed. The reader follows each object's own header.
+     */
+    private Repository pieces() {
+        if (pieces == null) {
+            CodecSettings settings = repository.codec().settings();
+            pieces = new Repository(repository.store(), repository.layout(),
+                    new Codec(new CodecSettings(Compression.NONE, 0, settings.key())));
+        }
+        return pieces;
+    }
+
+    /**
+     * Synchronous mode, before the first piece of a segment in a stream attempt: removes the pieces an earlier attempt left
+     * after the partial segment just stored (their bytes after a crash of the primary need not be the server's now).
+     */
+    void removePieces(WalSegment segment) throws IOException {
+        String partialKey = repository.layout().walPartial(databaseId, progress.chain, segment.name());
+        for (PartialSegment.Piece p : PartialSegment.pieces(repository.store(), partialKey)) {
+            repository.store().delete(p.key());
+        }
+    }
+
+    /** Synchronous mode: the whole segment is durable as its partial segment and pieces: recorded as archived now. */
+    void durableAsPieces(WalSegment segment, long segmentSize) {
+        listener.segmentArchived(progress.chain, segment, segmentSize);
+    }
+
+    /** Whether the stream runs in synchronous mode. */
+    boolean synchronous() {
+        return progress.synchronous;
+    }
+
+    private void advanceDurable(WalSegment segment, long filled) {
         Lsn end = segment.start().plus(filled);
         if (end.compareTo(progress.durable) > 0) {
             progress.durable = end;
@@ -335,7 +439,12 @@ final class SegmentUploads {
 
     /** Stores the first length bytes of in through the codec without hashing them (see {@link Archived}). */
     private void store(String key, InputStream in, long length) throws IOException {
-        try (in; Repository.EncodingWriter writer = repository.openEncoded(key, false)) {
+        store(repository, key, in, length);
+    }
+
+    /** As {@link #store(String, InputStream, long)}, through the codec of to. */
+    private static void store(Repository to, String key, InputStream in, long length) throws IOException {
+        try (in; Repository.EncodingWriter writer = to.openEncoded(key, false)) {
             byte[] buffer = new byte[COPY_BUFFER];
             long left = length;
             while (left > 0) {

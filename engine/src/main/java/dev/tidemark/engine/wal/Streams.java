@@ -44,13 +44,16 @@ public final class Streams implements StreamedWal, AutoCloseable {
         final String databaseId;
         final WalStreamer streamer;
         final WalRecorder recorder;
+        final boolean synchronous;
         final Deque<WalRecorder.Batch> unsent = new ArrayDeque<>();
 
         Stream(DatabaseHistory db) {
             this.databaseId = db.id();
             this.recorder = new WalRecorder(this::record, Duration.ofSeconds(30), Duration.ofMinutes(5), 64, clock, 16L << 20);
             PgConnections source = node.primary(db);
-            WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(partialInterval);
+            this.synchronous = db.policy().synchronous();
+            WalStreamSettings settings = WalStreamSettings.defaults(db.id()).withPartialInterval(partialInterval)
+                    .withSynchronous(synchronous, stallWarning());
             // issue 20 (fencing): the stream writes through a store that refuses writes once the lease is not held
             dev.tidemark.storage.Repository fenced = new dev.tidemark.storage.Repository(new dev.tidemark.engine.node.FencedStore(
                     node.repository().store(), () -> node.mayWrite(databaseId), "database " + databaseId),
@@ -116,6 +119,20 @@ public final class Streams implements StreamedWal, AutoCloseable {
                 }
 
                 @Override
+                public void synchronousStalled(Duration waited, String lastError) {
+                    LOG.warn("database {} streams synchronously and its WAL has waited {} s to become durable in the repository{}:"
+                            + " the server's commits wait until it is (see docs/operations.md, synchronous mode)", databaseId,
+                            waited.toSeconds(), lastError == null ? "" : " (" + lastError + ")");
+                    send(new Commands.RecordSynchronousStall(databaseId, waited.toMillis() / 1000.0, lastError, clock.instant()));
+                }
+
+                @Override
+                public void synchronousResumed(Duration waited) {
+                    LOG.info("database {}: its WAL is durable again after a synchronous stall of {} s", databaseId, waited.toSeconds());
+                    send(new Commands.RecordSynchronousResume(databaseId, waited.toMillis() / 1000.0, clock.instant()));
+                }
+
+                @Override
                 public void streamFailed(String message, int consecutiveFailures) {
                     // the streamer logs each failure itself; the status carries the last one
                 }
@@ -166,6 +183,33 @@ public final class Streams implements StreamedWal, AutoCloseable {
         // a thread of its own: the job pool may be busy with long backups and restores of other databases
         node.events().onOwned(DatabaseEvent.ConnectionChanged.class, e -> Thread.ofPlatform().name("restream-" + e.databaseId())
                 .daemon().start(() -> restart(e.databaseId())));
+        // synchronous mode switched: the stream starts again under the other application name, from what is durable
+        node.events().onOwned(DatabaseEvent.PolicyChanged.class, e -> {
+            Stream s = streams.get(e.databaseId());
+            if (s != null && s.synchronous != e.policy().synchronous()) {
+                LOG.info("database {}: WAL streaming switches to {} mode", e.databaseId(), e.policy().synchronous() ? "synchronous" : "asynchronous");
+                Thread.ofPlatform().name("restream-" + e.databaseId()).daemon().start(() -> restart(e.databaseId()));
+            }
+        });
+    }
+
+    /**
+     * How long WAL may wait to become durable in synchronous mode before the stall is reported (an event, the
+     * tidemark_wal_synchronous_stall_seconds metric): JVM option -Dtidemark.wal.synchronous-stall-warning, in seconds or
+     * as an ISO duration (PT30S), 10 s by default.
+     */
+    static Duration stallWarning() {
+        String value = System.getProperty("tidemark.wal.synchronous-stall-warning", "10").trim();
+        try {
+            Duration d = value.matches("\\d+") ? Duration.ofSeconds(Long.parseLong(value)) : Duration.parse(value);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException();
+            }
+            return d;
+        } catch (RuntimeException e) {
+            LOG.warn("-Dtidemark.wal.synchronous-stall-warning={} is not a number of seconds nor an ISO duration (PT30S): using 10 s", value);
+            return Duration.ofSeconds(10);
+        }
     }
 
     /** At start: streams every active database this node owns. */

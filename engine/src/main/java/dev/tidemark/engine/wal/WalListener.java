@@ -26,6 +26,17 @@ public interface WalListener {
     /** Streaming failed and will be retried; message is for operators. */
     void streamFailed(String message, int consecutiveFailures);
 
+    /**
+     * In synchronous mode: received WAL has waited longer than the stall warning to become durable (the repository is
+     * unreachable or slow, or the stream is down); the server's commits wait meanwhile. lastError: the stream's, or null.
+     */
+    default void synchronousStalled(java.time.Duration waited, String lastError) {
+    }
+
+    /** In synchronous mode: a reported stall is over, everything received is durable again. */
+    default void synchronousResumed(java.time.Duration waited) {
+    }
+
     /** A listener that ignores everything, for tests and tools. */
     WalListener NONE = new WalListener() {
         @Override public void segmentArchived(String chain, WalSegment segment, long bytes) { }

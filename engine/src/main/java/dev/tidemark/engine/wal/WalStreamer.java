@@ -24,7 +24,9 @@ import java.util.concurrent.TimeUnit;
  * Streams one database's WAL over a physical replication slot into the repository: whole segments as they
  * complete, the current one as a partial segment every few seconds (and whenever half a segment arrived). The slot's
  * flush position moves only after a segment is durable in the repository, so the server keeps every byte that is not
- * yet safe. A backlog of completed segments is read from the primary's own pg_wal when its data directory is readable
+ * yet safe. In synchronous mode ({@link WalStreamSettings#synchronous()}) whatever arrived is made durable at once (one
+ * upload for all that arrived meanwhile: a group commit) and reported flushed right after, so that a server that lists
+ * the stream in synchronous_standby_names acknowledges a commit only once it is in the repository. A backlog of completed segments is read from the primary's own pg_wal when its data directory is readable
  * here ({@link LocalWal}), with the same in-order acknowledgement.
  * <p>
  * This class is the story of a stream; its parts are the {@link ReplicationSlot}, the {@link SegmentAssembly} and
@@ -36,6 +38,13 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     /** Between polls of the replication connection: the shortest while bytes arrive, growing to the longest when quiet. */
     private static final long MIN_POLL_MILLIS = 10;
     private static final long MAX_POLL_MILLIS = 160;
+    /**
+     * In synchronous mode the server's commits wait for the stream: it polls from 50 microseconds up to 5 ms when quiet,
+     * and makes what it received durable once nothing more is pending, or after at most 20 ms of a continuous flow.
+     */
+    private static final long SYNC_MIN_POLL_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
+    private static final long SYNC_MAX_POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+    private static final long SYNC_GROUP_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     private final String databaseId;
     private final PgConnections source;
@@ -70,6 +79,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         this.expectedChain = expectedChain;
         this.clock = new ServerClock(databaseId, settings);
         this.progress = new StreamProgress(listener, clock);
+        progress.synchronous = settings.synchronous();
         this.slot = new ReplicationSlot(databaseId, settings.slotName());
         this.timelines = new Timelines(databaseId, repository, listener, progress, clock);
         this.uploads = new SegmentUploads(databaseId, repository, listener, progress, buffers);
@@ -156,6 +166,10 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     break;
                 }
                 failures++;
+                if (settings.synchronous()) {
+                    progress.waiting(System.nanoTime()); // no synchronous standby for the server now: its commits wait
+                    progress.checkStall(settings.stallWarning());
+                }
                 progress.lastError = describe(e);
                 progress.state = "retrying";
                 progress.publishStatus();
@@ -172,7 +186,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
 
     /** One connection's worth: identify the server, follow its timelines, find the start, catch up, stream. */
     private void streamOnce() throws Exception {
-        try (Connection sql = source.open(); Connection replication = source.openReplication()) {
+        try (Connection sql = source.open(); Connection replication = source.openReplication(settings.applicationName())) {
             ServerIdentity id = ServerIdentity.identify(replication, sql);
             if (expectedChain != null && !expectedChain.equals(id.chain())) {
                 throw new ChainChangedException(expectedChain, id.chain());
@@ -220,7 +234,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 if (!start.equals(from) && System.nanoTime() - began > TimeUnit.SECONDS.toNanos(30)) {
                     // the replication connection sat idle through a long catch-up (a proxy or idle_session_timeout may
                     // have closed it): the stream goes on over a fresh one
-                    try (Connection fresh = source.openReplication()) {
+                    try (Connection fresh = source.openReplication(settings.applicationName())) {
                         stream(fresh, sql, id, start, history);
                     }
                     return;
@@ -264,10 +278,21 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         long nextSample = 0;
         // completed segments are encoded and uploaded by a few uploaders while the stream reads on; they are
         // acknowledged to the server strictly in order, each only once it and every segment before it is durable
-        SegmentUploads.Queue queue = uploads.open(ReplicationSlot.acknowledger(stream), segmentSize);
+        ReplicationSlot.Acknowledger ack = ReplicationSlot.acknowledger(stream);
+        SegmentUploads.Queue queue = uploads.open(ack, segmentSize);
         SegmentAssembly assembly = new SegmentAssembly(uploads, queue,
                 WalSegment.containing(progress.timeline, start, segmentSize), endSegment);
         long idleSleep = MIN_POLL_MILLIS;
+        long syncSleep = SYNC_MIN_POLL_NANOS;
+        long connectedAt = System.nanoTime();
+        boolean received = false;
+        long unsavedSince = 0;
+        // only what this connection made durable is acknowledged: a position of an earlier attempt may lie beyond what this
+        // server has written (a promoted standby behind it), and acknowledging it would release commits not stored here
+        Lsn acknowledged = progress.durable;
+        if (settings.synchronous()) {
+            progress.commitTimes = new CommitTimes(segmentSize);
+        }
         try {
             progress.state = "streaming";
             progress.lastError = null;
@@ -300,10 +325,46 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 // also when half a segment arrived since the last partial upload: under a heavy write load (full-page
                 // writes after a checkpoint) a segment fills in less than the interval, and the lag stays under one
                 // segment only if the durable position moves within one
-                if (now >= nextPartial || assembly.halfway()) {
+                if (!settings.synchronous() && (now >= nextPartial || assembly.halfway())) {
                     assembly.uploadPartial();
                     progress.reportDurable();
                     nextPartial = now + settings.partialInterval().toNanos();
+                }
+                if (settings.synchronous()) {
+                    if (assembly.unsaved() && (data == null || now - unsavedSince >= SYNC_GROUP_NANOS)) {
+                        // everything received since the last upload, in one upload (a group commit)
+                        assembly.saveNew();
+                        unsavedSince = 0;
+                    }
+                    if (progress.durable.compareTo(acknowledged) > 0) {
+                        // the server's waiting commits are released by the flush position sent right after the upload
+                        acknowledged = progress.durable;
+                        ack.durable(acknowledged);
+                        progress.reportDurable();
+                    }
+                    // caught up: all this connection received is durable (or, with nothing received for a second, the
+                    // server had nothing newer than what is durable)
+                    if (!assembly.unsaved() && queue.onlyDurableUnderWay() && (received || now - connectedAt >= TimeUnit.SECONDS.toNanos(1))) {
+                        progress.caughtUp();
+                    } else {
+                        progress.waiting(now);
+                    }
+                    progress.checkStall(settings.stallWarning());
+                    if (data == null) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(syncSleep);
+                        syncSleep = Math.min(SYNC_MAX_POLL_NANOS, syncSleep * 2);
+                        continue;
+                    }
+                    syncSleep = SYNC_MIN_POLL_NANOS;
+                    long dataEnd = stream.getLastReceiveLSN().asLong();
+                    progress.commitTimes.take(dataEnd - data.remaining(), data);
+                    timelineDone = assembly.take(data, dataEnd);
+                    received = true;
+                    if (unsavedSince == 0) {
+                        unsavedSince = now;
+                    }
+                    progress.waiting(now);
+                    continue;
                 }
                 if (data == null) {
                     // a quiet stream polls less often: a fleet of idle databases costs next to no CPU
@@ -339,7 +400,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     }
 
     private boolean sleepBackoff(int failures) {
-        long cap = Math.min(settings.maxBackoff().toMillis(), 500L << Math.min(failures, 10));
+        long cap = Math.min(settings.backoffCap().toMillis(), 500L << Math.min(failures, 10));
         long delay = ThreadLocalRandom.current().nextLong(cap / 2, cap + 1);
         try {
             Thread.sleep(delay);

@@ -62,6 +62,13 @@ public final class StreamedCluster implements AutoCloseable {
         return this;
     }
 
+    /** Streams with the given settings (synchronous mode, for one), on the standalone buffers. */
+    public StreamedCluster startStreaming(WalStreamSettings settings, WalListener listener) {
+        streamer = new WalStreamer(databaseId, connections(), repository, settings, listener, null);
+        streamer.start();
+        return this;
+    }
+
     public void stopStreaming() {
         if (streamer != null) {
             streamer.close();

@@ -8,6 +8,8 @@ import java.util.regex.Pattern;
  * <pre>
  * db/{database}/chains/{chain}/wal/{24 hex}          a complete WAL segment
  * db/{database}/chains/{chain}/wal/{24 hex}.partial  the segment being written, replaced as it grows
+ * db/{database}/chains/{chain}/wal/{24 hex}.partial.{8 hex}-{8 hex}  a piece of it appended in synchronous mode: its
+ *                                                    bytes from the first offset to the second (read after the .partial)
  * db/{database}/chains/{chain}/wal/{8 hex}.history   a timeline history file
  * db/{database}/chains/{chain}/wal/{24 hex}.conflict-{sha}  a segment that arrived with other content, set aside
  * db/{database}/base/{backup}/manifest               written last: a base backup without it does not exist
@@ -76,6 +78,14 @@ public final class RepositoryLayout {
 
     public String walPartial(String database, String chain, String segment) {
         return walSegment(database, chain, segment) + ".partial";
+    }
+
+    /** A piece of the segment being written: its bytes from offset start (inclusive) to end (exclusive). */
+    public String walPartialPiece(String database, String chain, String segment, long start, long end) {
+        if (start < 0 || end <= start || end > 0xFFFFFFFFL) {
+            throw new InvalidIdentifierException("partial segment piece", start + "-" + end, "0 <= start < end < 2^32");
+        }
+        return walPartial(database, chain, segment) + String.format(".%08X-%08X", start, end);
     }
 
     /** Where a segment that arrived with other content than the stored one is set aside (the first one is kept). */

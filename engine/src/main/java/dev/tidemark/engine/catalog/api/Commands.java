@@ -63,6 +63,13 @@ public final class Commands {
                                     String existingSha256, String newSha256, String keptAs, Instant at) {
     }
 
+    public record RecordSynchronousStall(@TargetAggregateIdentifier String databaseId, double waitedSeconds, String reason,
+                                         Instant at) {
+    }
+
+    public record RecordSynchronousResume(@TargetAggregateIdentifier String databaseId, double waitedSeconds, Instant at) {
+    }
+
     public record RecordTimelineSwitch(@TargetAggregateIdentifier String databaseId, String chain, int fromTimeline, int toTimeline,
                                        String switchLsn, Instant at) {
     }

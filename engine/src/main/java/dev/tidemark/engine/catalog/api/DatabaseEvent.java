@@ -56,6 +56,18 @@ public sealed interface DatabaseEvent {
                                Instant at) implements DatabaseEvent {
     }
 
+    /**
+     * In synchronous mode, WAL the server sent has waited longer than the stall warning to become durable in the
+     * repository (unreachable or slow, or the stream down): the server's commits wait meanwhile. reason: the stream's
+     * last error, or null.
+     */
+    record SynchronousWalStalled(String databaseId, double waitedSeconds, String reason, Instant at) implements DatabaseEvent {
+    }
+
+    /** A reported synchronous stall is over: every byte received is durable again, after waitedSeconds. */
+    record SynchronousWalResumed(String databaseId, double waitedSeconds, Instant at) implements DatabaseEvent {
+    }
+
     record TimelineSwitched(String databaseId, String chain, int fromTimeline, int toTimeline, String switchLsn, Instant at)
             implements DatabaseEvent {
     }

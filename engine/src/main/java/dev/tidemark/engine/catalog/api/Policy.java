@@ -7,10 +7,14 @@ import java.time.Instant;
 /**
  * A database's protection policy, with a managed platform's defaults: a 7-day recovery window, a weekly base backup
  * (Sunday 03:00 UTC), a daily dump (01:00 UTC) kept one a day for 7 days, the Sunday one for 4 weeks and the first
- * Sunday of the month for 12 months, and the last 10 manual dumps.
+ * Sunday of the month for 12 months, and the last 10 manual dumps; WAL streamed asynchronously.
+ *
+ * @param synchronous the server may acknowledge a commit only once its WAL is durable in the repository (the stream names
+ *                    itself so that synchronous_standby_names can list it, and reports as flushed only what is durable);
+ *                    absent from events written before it existed, which read as false
  */
 public record Policy(Duration window, String baseBackupSchedule, String dumpSchedule, int dailyDumps, int weeklyDumps,
-                     int monthlyDumps, int manualDumps) {
+                     int monthlyDumps, int manualDumps, boolean synchronous) {
 
     public Policy {
         if (window == null || window.compareTo(Duration.ofHours(1)) < 0 || window.compareTo(Duration.ofDays(400)) > 0) {
@@ -38,7 +42,13 @@ public record Policy(Duration window, String baseBackupSchedule, String dumpSche
     }
 
     public static Policy defaults() {
-        return new Policy(Duration.ofDays(7), "SUN 03:00", "01:00", 7, 4, 12, 10);
+        return new Policy(Duration.ofDays(7), "SUN 03:00", "01:00", 7, 4, 12, 10, false);
+    }
+
+    /** This policy with synchronous streaming on or off; null keeps it. */
+    public Policy withSynchronous(Boolean on) {
+        return on == null ? this : new Policy(window, baseBackupSchedule, dumpSchedule, dailyDumps, weeklyDumps, monthlyDumps,
+                manualDumps, on);
     }
 
     /** This policy with the given changes; null keeps a value. */
@@ -48,6 +58,6 @@ public record Policy(Duration window, String baseBackupSchedule, String dumpSche
                 newBaseBackupSchedule != null ? Schedules.canonicalWeekly(newBaseBackupSchedule) : baseBackupSchedule,
                 newDumpSchedule != null ? Schedules.canonicalDaily(newDumpSchedule) : dumpSchedule,
                 daily != null ? daily : dailyDumps, weekly != null ? weekly : weeklyDumps,
-                monthly != null ? monthly : monthlyDumps, manual != null ? manual : manualDumps);
+                monthly != null ? monthly : monthlyDumps, manual != null ? manual : manualDumps, synchronous);
     }
 }
