@@ -23,6 +23,7 @@ import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.recovery.CatalogRecovery;
+import dev.tidemark.engine.recovery.Installation;
 import dev.tidemark.engine.recovery.RepositoryContents;
 import dev.tidemark.engine.registration.DatabaseViews;
 import dev.tidemark.engine.registration.Deregistration;
@@ -132,8 +133,10 @@ public final class Engine implements Operations, AutoCloseable {
                     config.catalogUser(), config.catalogPassword(), config.kafkaBootstrap(), config.kafkaTopic(), clock);
             catalog = Catalog.open(catalogSettings);
             // issue 18: never silently empty on a repository that holds databases; every event mirrored into the repository
+            String installation = Installation.check(catalog, repository); // a repository of another installation: refused here
             catalog = CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(),
                     () -> Catalog.open(catalogSettings));
+            Installation.claim(catalog, repository, installation);
             catalog.mirrorTo(repository, MIRROR_INTERVAL);
             PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
             ServerUser user = ServerUser.detect();
@@ -164,7 +167,9 @@ public final class Engine implements Operations, AutoCloseable {
         try (Repository repository = RepositoryFactory.open(config);
              Catalog catalog = Catalog.open(new CatalogSettings(config.dataDirectory().resolve("catalog"), config.catalogJdbcUrl(),
                      config.catalogUser(), config.catalogPassword(), null, null, Clock.systemUTC()))) {
+            String installation = Installation.check(catalog, repository);
             CatalogRecovery.Report report = CatalogRecovery.recover(catalog, repository, RepositoryContents.scan(repository));
+            Installation.claim(catalog, repository, installation);
             return new CatalogRecoveryView(report.databases().stream().map(d -> new CatalogRecoveryView.Database(d.databaseId(),
                     d.events(), d.imported(), d.problems())).toList());
         }
