@@ -239,7 +239,7 @@ public final class CatalogRecovery {
         }
     }
 
-    private static void mark(DataSource ds, boolean running) {
+    static void mark(DataSource ds, boolean running) {
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             st.execute("create table if not exists " + MARKER + " (started_at varchar(64) not null)");
             st.executeUpdate(running ? "insert into " + MARKER + " values ('" + Instant.now() + "')" : "delete from " + MARKER);

@@ -17,6 +17,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
 
@@ -24,8 +25,9 @@ import java.util.stream.Collectors;
  * Which engine installation a catalog and a repository belong to: an id the catalog keeps (one row, shared by every node
  * of a shared catalog) and the repository keeps (its installation record). An engine whose catalog holds databases is
  * refused, before anything is written, on a repository of another installation; an empty catalog takes the repository's
- * id (a new host of a lost engine), and whichever side has no id yet gets the other's (a first start, or a release
- * before the record existed).
+ * id (a new host of a lost engine), and whichever side has no id yet gets the other's (a first start, a release before
+ * the record existed, a recovery killed before it recorded the id) as long as every database the catalog holds is in
+ * the repository.
  */
 public final class Installation {
     private static final String TABLE = "tdm_installation";
@@ -43,15 +45,22 @@ public final class Installation {
         Optional<String> theirs = repositoryId(repository);
         boolean holdsDatabases = !catalog.view().databases().isEmpty();
         if (theirs.isPresent() && holdsDatabases && !theirs.equals(ours)) {
-            String repositoryDatabases;
+            Set<String> held;
             try {
-                repositoryDatabases = String.join(", ", RepositoryContents.scan(repository).databases().keySet());
+                held = RepositoryContents.scan(repository).databases().keySet();
             } catch (IOException e) {
-                repositoryDatabases = "(not listed: " + e.getMessage() + ")";
+                throw new UncheckedIOException("cannot list repository " + repository.store().describe() + " to compare it with"
+                        + " the catalog (" + e.getMessage() + "); nothing was started: start again when it answers", e);
             }
+            // a catalog without an id whose every database is in the repository: recovered from it (killed before it
+            // claimed the id), or this installation's from before installation ids
+            if (ours.isEmpty() && catalog.view().databases().stream().allMatch(d -> held.contains(d.id()))) {
+                return theirs.get();
+            }
+            String repositoryDatabases = String.join(", ", held);
             throw new IllegalStateException("repository " + repository.store().describe() + " belongs to another Tidemark"
                     + " installation (" + theirs.get() + ", databases: " + (repositoryDatabases.isEmpty() ? "none" : repositoryDatabases)
-                    + "); this engine's catalog is installation " + ours.orElse("(from a release before installation ids)")
+                    + "); this engine's catalog is installation " + ours.orElse("(none recorded)")
                     + " with databases " + catalog.view().databases().stream().map(DatabaseHistory::id).collect(Collectors.joining(", "))
                     + ". Nothing was read or written: an engine writes only into its own installation's repository. Point"
                     + " tidemark.repository at this installation's repository, or start on an empty catalog (a new data directory)"

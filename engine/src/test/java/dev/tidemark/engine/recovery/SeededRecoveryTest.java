@@ -7,6 +7,7 @@ import dev.tidemark.engine.catalog.Catalog;
 import dev.tidemark.engine.catalog.CatalogSettings;
 import dev.tidemark.engine.catalog.api.DatabaseEvent;
 import dev.tidemark.engine.catalog.api.Policy;
+import dev.tidemark.engine.catalog.mirror.EventObjects;
 import dev.tidemark.engine.testing.PostgresCluster;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.MasterKey;
@@ -30,11 +31,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Repositories that are not this engine's to recover from or write into, without PostgreSQL (catalogs seeded with
- * registration events): another installation's repository, and one database's objects under two ids. Each is refused
- * with a message saying what and what to do, and neither the catalog nor the repository changes.
+ * Catalog recovery on catalogs seeded with registration events, without PostgreSQL. Repositories that are not this
+ * engine's to recover from or write into (another installation's, one database's objects under two ids) are refused with
+ * a message saying what and what to do, and neither the catalog nor the repository changes; a recovery killed half-way
+ * finishes at the next start with the catalog one uninterrupted run gives.
  */
-class RepositoryOwnershipTest {
+class SeededRecoveryTest {
     @TempDir
     Path tmp;
 
@@ -131,5 +133,41 @@ class RepositoryOwnershipTest {
         assertThatThrownBy(() -> Engine.recoverCatalog(config("data-2", "repo")))
                 .hasMessageContaining("holds events of database shop, not of copy").hasMessageContaining("Nothing was recovered");
         assertThat(events("data-2", "crm")).isZero();
+    }
+
+    @Test
+    void aRecoveryKilledHalfWayFinishesAtTheNextStartAsOneUninterruptedRun() throws Exception {
+        installation("data-1", "repo", Map.of("shop", "/srv/shop", "crm", "/srv/crm"));
+        PostgresCluster.deleteTree(tmp.resolve("data-1"));
+        try (Repository repository = RepositoryFactory.open(config("whole", "repo")); Catalog whole = catalog("whole")) {
+            assertThat(CatalogRecovery.recover(whole, repository, RepositoryContents.scan(repository)).complete()).isTrue();
+        }
+        // what a kill leaves: the marker set, the first database's transaction committed, the second's not
+        try (Repository repository = RepositoryFactory.open(config("killed", "repo")); Catalog killed = catalog("killed")) {
+            CatalogRecovery.mark(killed.dataSource(), true);
+            killed.importEvents("crm", EventObjects.read(repository, Catalog.json(), "crm").events().stream()
+                    .map(e -> e.toMessage(Catalog.json())).toList());
+        }
+        try (Repository repository = RepositoryFactory.open(config("killed", "repo"))) {
+            Catalog started = CatalogRecovery.atStart(catalog("killed"), repository, true, () -> {
+                try {
+                    return catalog("killed");
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            try (started; Catalog whole = catalog("whole")) {
+                for (String id : List.of("shop", "crm")) {
+                    assertThat(started.events(id, 0, 100).events()).isEqualTo(whole.events(id, 0, 100).events()).isNotEmpty();
+                }
+                assertThat(started.view().databases()).extracting(d -> d.id()).containsExactlyInAnyOrder("shop", "crm");
+            }
+        }
+        // finished: the next start finds no marker and a catalog that holds databases, and leaves it as it is
+        try (Repository repository = RepositoryFactory.open(config("killed", "repo")); Catalog again = catalog("killed")) {
+            assertThat(CatalogRecovery.atStart(again, repository, false, () -> {
+                throw new AssertionError("not reopened: nothing to recover");
+            })).isSameAs(again);
+        }
     }
 }
