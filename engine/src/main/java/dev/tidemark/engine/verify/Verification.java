@@ -27,7 +27,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -147,20 +146,7 @@ public final class Verification {
             for (BackupManifest.FileEntry e : files) {
                 in.skipNBytes(e.offset() - position);
                 count(e.offset() - position);
-                digest.reset();
-                for (long left = e.size(); left > 0; ) {
-                    int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
-                    if (n < 0) {
-                        throw new IOException("it ends inside " + e.path());
-                    }
-                    digest.update(buffer, 0, n);
-                    count(n);
-                    left -= n;
-                }
-                String actual = HexFormat.of().formatHex(digest.digest());
-                if (!actual.equals(e.sha256())) {
-                    throw new IOException(e.path() + " has checksum " + actual + ", the manifest says " + e.sha256());
-                }
+                e.copyChecked(in, java.io.OutputStream.nullOutputStream(), o.key(), buffer, digest, this::count);
                 position = e.offset() + e.size();
             }
             drain(in, buffer);
