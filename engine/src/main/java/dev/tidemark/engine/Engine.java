@@ -68,6 +68,8 @@ public final class Engine implements Operations, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
     /** How often committed events are written into the repository (issue 18). */
     private static final Duration MIRROR_INTERVAL = Duration.ofSeconds(2);
+    /** The key a running verification's progress is kept under in the node's job progress (a job id never has a space). */
+    private static final String VERIFICATION = "verification running";
 
     private final EngineConfig config;
     private final Node node;
@@ -431,8 +433,20 @@ public final class Engine implements Operations, AutoCloseable {
     public VerifyReport verify(String databaseId) throws IOException {
         guard(() -> node.history(databaseId));
         streams.flush(databaseId); // the WAL gathered so far is recorded, so the window verified is the one restores see
-        return new Verification(node.repository(), node.history(databaseId), node.workers())
-                .run(node.clock().instant(), streams.live(databaseId));
+        Verification verification = new Verification(node.repository(), node.history(databaseId), node.workers());
+        node.progress().track(databaseId, VERIFICATION, verification::progress);
+        try {
+            return verification.run(node.clock().instant(), streams.live(databaseId));
+        } finally {
+            node.progress().done(databaseId, VERIFICATION);
+        }
+    }
+
+    @Override
+    public Progress verifyProgress(String databaseId) {
+        guard(() -> node.history(databaseId));
+        return node.progress().of(databaseId, VERIFICATION).orElseThrow(() -> new NotFoundException("no verification of "
+                + databaseId + " is running on this node: start one with tidemark verify " + databaseId));
     }
 
     @Override

@@ -7,6 +7,7 @@ import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.RecoveryWindow;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.api.DumpArchive;
+import dev.tidemark.engine.operations.Progress;
 import dev.tidemark.engine.operations.VerifyReport.Kind;
 import dev.tidemark.engine.operations.VerifyReport.Problem;
 import dev.tidemark.engine.operations.VerifyReport;
@@ -36,6 +37,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -56,6 +58,12 @@ public final class Verification {
     private final AtomicLong bytesRead = new AtomicLong();
     private final AtomicLong objectsRead = new AtomicLong();
     private final ConcurrentLinkedQueue<Finding> findings = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger readsDone = new AtomicInteger();
+    private final long startedNanos = System.nanoTime();
+    private volatile int readsTotal;
+    private volatile long bytesExpected;
+    /** The plain bytes of the base backups' objects, added up as their reads are planned. */
+    private long bundleBytes;
 
     /** What is wrong, before it is priced: a backup by id, or a WAL segment by chain and number. */
     private record Finding(Kind kind, String object, String detail, String backupId, String chain, long segment) {
@@ -88,6 +96,8 @@ public final class Verification {
         for (DatabaseHistory.Dump d : dumps) {
             reads.add(() -> dump(d, listed));
         }
+        bytesExpected = expectedBytes(kept, wal.size(), dumps, listed);
+        readsTotal = reads.size();
         readAll(db, reads);
         RecoveryWindow window = RecoveryWindow.of(history, now, live);
         Set<String> damaged = new HashSet<>();
@@ -102,6 +112,34 @@ public final class Verification {
                 .toList();
         return new VerifyReport(db, started, Instant.now(), window.describe(), kept.size(), wal.size(), dumps.size(),
                 objectsRead.get(), bytesRead.get(), problems);
+    }
+
+    /**
+     * How far it has come, for the API and the CLI while it runs: reads done of all (base backup objects, WAL segments,
+     * dumps) and bytes read of about how many (a dump's archives count by their stored size), never 100% before the end.
+     */
+    public Progress progress() {
+        int total = readsTotal;
+        long expected = bytesExpected;
+        long read = bytesRead.get();
+        double seconds = Math.max(0.001, (System.nanoTime() - startedNanos) / 1e9);
+        int percent = total == 0 ? 0 : (int) Math.min(99, expected > 0 ? read * 100 / expected : readsDone.get() * 100L / total);
+        return new Progress(total == 0 ? "listing" : "reading", read, Math.max(expected, read), readsDone.get(), total,
+                read / seconds, percent);
+    }
+
+    private long expectedBytes(List<BaseBackup> kept, int walSegments, List<DatabaseHistory.Dump> dumps, Map<String, ObjectInfo> listed) {
+        long bytes = (long) walSegments * DatabaseHistory.SEGMENT_SIZE;
+        for (BaseBackup b : kept) {
+            String key = b.manifestKey() != null ? b.manifestKey() : repository.layout().baseBackupManifest(history.id(), b.id());
+            bytes += listed.containsKey(key) ? listed.get(key).size() : 0;
+        }
+        for (DatabaseHistory.Dump d : dumps) {
+            for (DumpArchive a : d.archives()) {
+                bytes += listed.containsKey(a.key()) ? listed.get(a.key()).size() : 0;
+            }
+        }
+        return bytes + bundleBytes;
     }
 
     /** The backup's manifest, read whole and checked against the checksum the catalog recorded; empty when it is not usable. */
@@ -130,6 +168,7 @@ public final class Verification {
         for (BackupManifest.BundleObject o : m.objects()) {
             List<BackupManifest.FileEntry> files = byObject.getOrDefault(o.number(), List.of()).stream()
                     .sorted(Comparator.comparingLong(BackupManifest.FileEntry::offset)).toList();
+            bundleBytes += o.plainBytes();
             reads.add(() -> bundle(b, o, files, listed));
         }
     }
@@ -260,7 +299,10 @@ public final class Verification {
             return t;
         });
         try {
-            List<Future<?>> running = reads.stream().<Future<?>>map(pool::submit).toList();
+            List<Future<?>> running = reads.stream().<Future<?>>map(r -> pool.submit(() -> {
+                r.run();
+                readsDone.incrementAndGet();
+            })).toList();
             Instant next = Instant.now().plus(PROGRESS_EVERY);
             for (int i = 0; i < running.size(); i++) {
                 running.get(i).get();
