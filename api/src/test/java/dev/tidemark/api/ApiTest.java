@@ -177,6 +177,8 @@ class ApiTest {
         JsonNode intact = json(call("GET", "/v1/databases/shop/verify", READER, null));
         assertThat(intact.path("problems")).as(intact.toString()).isEmpty();
         assertThat(intact.path("baseBackups").asInt()).isEqualTo(1);
+        // how far a running verification has come is a read; with none running, a 404 that says so
+        assertProblem(call("GET", "/v1/databases/shop/verify/progress", READER, null), 404, "no verification of shop is running");
         assertThat(cli(0, with(new String[]{"--server", server, "--token", READER}, "verify", "shop"))).contains("intact");
         String backupId = json(call("GET", "/v1/databases/shop/base-backups", READER, null)).get(0).path("id").asText();
         Path manifest = tmp.resolve("data/repository/db/shop/base/" + backupId + "/manifest");

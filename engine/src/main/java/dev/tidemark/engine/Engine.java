@@ -26,6 +26,7 @@ import dev.tidemark.engine.postgres.PgBinaries;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.recovery.CatalogRecovery;
+import dev.tidemark.engine.recovery.Installation;
 import dev.tidemark.engine.recovery.RepositoryContents;
 import dev.tidemark.engine.registration.DatabaseViews;
 import dev.tidemark.engine.registration.Deregistration;
@@ -68,6 +69,8 @@ public final class Engine implements Operations, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
     /** How often committed events are written into the repository (issue 18). */
     private static final Duration MIRROR_INTERVAL = Duration.ofSeconds(2);
+    /** The key a running verification's progress is kept under in the node's job progress (a job id never has a space). */
+    private static final String VERIFICATION = "verification running";
 
     private final EngineConfig config;
     private final Node node;
@@ -133,8 +136,10 @@ public final class Engine implements Operations, AutoCloseable {
                     config.catalogUser(), config.catalogPassword(), config.kafkaBootstrap(), config.kafkaTopic(), clock);
             catalog = Catalog.open(catalogSettings);
             // issue 18: never silently empty on a repository that holds databases; every event mirrored into the repository
+            String installation = Installation.check(catalog, repository); // a repository of another installation: refused here
             catalog = CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(),
                     () -> Catalog.open(catalogSettings));
+            Installation.claim(catalog, repository, installation);
             catalog.mirrorTo(repository, MIRROR_INTERVAL);
             PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
             ServerUser user = ServerUser.detect();
@@ -165,7 +170,9 @@ public final class Engine implements Operations, AutoCloseable {
         try (Repository repository = RepositoryFactory.open(config);
              Catalog catalog = Catalog.open(new CatalogSettings(config.dataDirectory().resolve("catalog"), config.catalogJdbcUrl(),
                      config.catalogUser(), config.catalogPassword(), null, null, Clock.systemUTC()))) {
+            String installation = Installation.check(catalog, repository);
             CatalogRecovery.Report report = CatalogRecovery.recover(catalog, repository, RepositoryContents.scan(repository));
+            Installation.claim(catalog, repository, installation);
             return new CatalogRecoveryView(report.databases().stream().map(d -> new CatalogRecoveryView.Database(d.databaseId(),
                     d.events(), d.imported(), d.problems())).toList());
         }
@@ -390,8 +397,20 @@ public final class Engine implements Operations, AutoCloseable {
     public VerifyReport verify(String databaseId) throws IOException {
         guard(() -> node.history(databaseId));
         streams.flush(databaseId); // the WAL gathered so far is recorded, so the window verified is the one restores see
-        return new Verification(node.repository(), node.history(databaseId), node.workers())
-                .run(node.clock().instant(), streams.live(databaseId));
+        Verification verification = new Verification(node.repository(), node.history(databaseId), node.workers());
+        node.progress().track(databaseId, VERIFICATION, verification::progress);
+        try {
+            return verification.run(node.clock().instant(), streams.live(databaseId));
+        } finally {
+            node.progress().done(databaseId, VERIFICATION);
+        }
+    }
+
+    @Override
+    public Progress verifyProgress(String databaseId) {
+        guard(() -> node.history(databaseId));
+        return node.progress().of(databaseId, VERIFICATION).orElseThrow(() -> new NotFoundException("no verification of "
+                + databaseId + " is running on this node: start one with tidemark verify " + databaseId));
     }
 
     @Override

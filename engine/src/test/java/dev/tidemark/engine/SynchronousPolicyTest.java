@@ -1,5 +1,6 @@
 package dev.tidemark.engine;
 
+import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.PolicyChange;
 import dev.tidemark.engine.operations.RegisterDatabase;

@@ -18,7 +18,7 @@ import java.util.concurrent.TimeoutException;
         + " checksum, the WAL from the oldest base backup to the window's end, dumps); name what is missing or damaged and what"
         + " part of the window that costs. Exit code 1 when anything is.")
 public final class VerifyCommand extends ClientCommand {
-    private static final Duration TICK = Duration.ofSeconds(5);
+    private static final Duration TICK = Duration.ofSeconds(2);
 
     @Parameters(index = "0", description = "database id (tidemark db list)")
     String db;
@@ -40,8 +40,7 @@ public final class VerifyCommand extends ClientCommand {
             try {
                 report = answer.get(TICK.toMillis(), TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
-                progressOut().printf("verifying %s: %d s, the server reads every object (its log shows how far)%n", db,
-                        (System.nanoTime() - started) / 1_000_000_000L);
+                progressOut().println(progressLine((System.nanoTime() - started) / 1_000_000_000L));
             } catch (ExecutionException e) {
                 throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             }
@@ -63,5 +62,19 @@ public final class VerifyCommand extends ClientCommand {
             }
         });
         return r.path("problems").isEmpty() ? 0 : 1;
+    }
+
+    /** One line of how far the server has come, from its progress; the time waited when it cannot say (another node runs it). */
+    private String progressLine(long seconds) {
+        JsonNode p;
+        try {
+            p = api().get("/v1/databases/" + enc(db) + "/verify/progress");
+        } catch (ApiClient.ApiException e) {
+            return String.format("verifying %s: %d s, the server reads every object (its log shows how far)", db, seconds);
+        }
+        int percent = p.path("percent").asInt();
+        return String.format("verifying %s [%-30s] %3d%% %s / about %s, %d of %d objects, %s/s", db, "#".repeat(percent * 30 / 100),
+                percent, Table.bytes(p.path("bytesDone").asLong()), Table.bytes(p.path("bytesTotal").asLong()),
+                p.path("filesDone").asLong(), p.path("filesTotal").asLong(), Table.bytes((long) p.path("bytesPerSecond").asDouble()));
     }
 }

@@ -13,6 +13,7 @@ import dev.tidemark.engine.operations.PolicyChange;
 import dev.tidemark.engine.operations.RegisterDatabase;
 import dev.tidemark.engine.operations.RestoreRequest;
 import dev.tidemark.engine.operations.RestoreView;
+import dev.tidemark.engine.operations.Progress;
 import dev.tidemark.engine.operations.VerifyReport;
 import dev.tidemark.engine.operations.WindowView;
 import jakarta.servlet.http.HttpServletRequest;
@@ -280,6 +281,12 @@ public class DatabasesController {
     @PostMapping("/{id}/verify")
     public VerifyReport verifyPost(@PathVariable String id) throws IOException {
         return engine.verify(id);
+    }
+
+    /** How far the verification running on this node has come (404 when none runs): what tidemark verify draws its bar from. */
+    @GetMapping("/{id}/verify/progress")
+    public Progress verifyProgress(@PathVariable String id) {
+        return engine.verifyProgress(id);
     }
 
     @GetMapping("/{id}/events")

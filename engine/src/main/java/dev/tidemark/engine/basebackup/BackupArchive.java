@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -209,7 +208,7 @@ public final class BackupArchive {
                     List<BackupManifest.FileEntry> parts = pieces.get(e.path());
                     if (parts == null && e.path().equals(AUTO_CONF)) {
                         java.io.ByteArrayOutputStream conf = new java.io.ByteArrayOutputStream();
-                        copy(in, conf, e, object, buffer, digest, bytes);
+                        e.copyChecked(in, conf, object.key(), buffer, digest, bytes);
                         conf.writeBytes(inPlaceSetting(m));
                         tar.putArchiveEntry(entry(e.path(), conf.size(), e.mode(), e.mtime()));
                         conf.writeTo(tar);
@@ -219,14 +218,14 @@ public final class BackupArchive {
                     }
                     long size = parts == null ? e.size() : parts.stream().mapToLong(BackupManifest.FileEntry::size).sum();
                     tar.putArchiveEntry(entry(e.path(), size, e.mode(), e.mtime()));
-                    copy(in, tar, e, object, buffer, digest, bytes);
+                    e.copyChecked(in, tar, object.key(), buffer, digest, bytes);
                     position = e.offset() + e.size();
                     if (parts != null) {
                         for (BackupManifest.FileEntry piece : parts.subList(1, parts.size())) {
                             BackupManifest.BundleObject other = object(objects, piece.object());
                             try (InputStream pieceIn = repository.openDecoded(other.key())) {
                                 pieceIn.skipNBytes(piece.offset());
-                                copy(pieceIn, tar, piece, other, buffer, digest, bytes);
+                                piece.copyChecked(pieceIn, tar, other.key(), buffer, digest, bytes);
                             }
                         }
                     }
@@ -258,26 +257,6 @@ public final class BackupArchive {
             throw new IOException("the manifest names object " + number + " but does not list it: the backup is damaged");
         }
         return o;
-    }
-
-    private static void copy(InputStream in, OutputStream out, BackupManifest.FileEntry e, BackupManifest.BundleObject object,
-                             byte[] buffer, MessageDigest digest, LongConsumer bytes) throws IOException {
-        digest.reset();
-        for (long left = e.size(); left > 0; ) {
-            int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
-            if (n < 0) {
-                throw new IOException("object " + object.key() + " ended inside " + e.path() + ": the backup is damaged");
-            }
-            digest.update(buffer, 0, n);
-            out.write(buffer, 0, n);
-            left -= n;
-            bytes.accept(n);
-        }
-        String actual = HexFormat.of().formatHex(digest.digest());
-        if (!actual.equals(e.sha256())) {
-            throw new IOException("checksum mismatch for " + e.path() + " in object " + object.key() + ": the manifest says "
-                    + e.sha256() + ", the stored bytes have " + actual + "; the backup is damaged");
-        }
     }
 
     private static void directory(TarArchiveOutputStream tar, String path, int mode, Instant mtime) throws IOException {

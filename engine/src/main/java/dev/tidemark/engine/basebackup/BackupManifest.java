@@ -80,6 +80,30 @@ public record BackupManifest(
                             long offset, String linkTarget, long fileOffset) {
         public static final char FILE = 'f';
         public static final char DIRECTORY = 'd';
+
+        /**
+         * Reads this file's bytes (size of them) from its object's stream, positioned at its offset, into out, and checks
+         * them against its checksum: what a download and a verification both do. bytes hears every chunk read.
+         */
+        public void copyChecked(InputStream in, java.io.OutputStream out, String objectKey, byte[] buffer,
+                                java.security.MessageDigest digest, java.util.function.LongConsumer bytes) throws IOException {
+            digest.reset();
+            for (long left = size; left > 0; ) {
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+                if (n < 0) {
+                    throw new IOException("object " + objectKey + " ended inside " + path + ": the backup is damaged");
+                }
+                digest.update(buffer, 0, n);
+                out.write(buffer, 0, n);
+                left -= n;
+                bytes.accept(n);
+            }
+            String actual = java.util.HexFormat.of().formatHex(digest.digest());
+            if (!actual.equals(sha256)) {
+                throw new IOException("checksum mismatch for " + path + " in object " + objectKey + ": the manifest says "
+                        + sha256 + ", the stored bytes have " + actual + "; the backup is damaged");
+            }
+        }
     }
 
     /**

@@ -94,6 +94,9 @@ public interface Operations {
      */
     VerifyReport verify(String databaseId) throws IOException;
 
+    /** How far the verification of a database running on this node has come; NotFoundException when none runs. */
+    Progress verifyProgress(String databaseId);
+
     /** The audit log: the database's events in order, from a sequence number on. */
     EventPage events(String databaseId, long fromSequence, int limit);
 

@@ -19,11 +19,15 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 /**
  * Rebuilds a lost catalog from the repository. At engine start: a catalog without databases on a repository that holds
@@ -86,14 +90,35 @@ public final class CatalogRecovery {
         return reopen.get();
     }
 
-    /** Recovers every database of the repository the catalog does not hold whole; see the class comment. */
+    /**
+     * Recovers every database of the repository the catalog does not hold whole; see the class comment. Refused before
+     * anything is imported when the repository holds one database's objects twice (see {@link #duplicates}).
+     */
     public static Report recover(Catalog catalog, Repository repository, RepositoryContents contents) {
         DataSource ds = catalog.dataSource();
-        mark(ds, true);
         ObjectMapper json = Catalog.json();
-        List<DatabaseResult> results = new ArrayList<>();
+        Map<String, Stored> stored = new LinkedHashMap<>();
+        List<String> refusals = new ArrayList<>();
         for (String id : contents.databases().keySet()) {
-            results.add(recoverOne(catalog, repository, json, id));
+            try {
+                stored.put(id, new Stored(EventObjects.read(repository, json, id), null));
+            } catch (IOException e) {
+                stored.put(id, new Stored(null, e));
+            } catch (IllegalStateException e) { // events copied between ids, or written by two engines
+                refusals.add(e.getMessage());
+            }
+        }
+        refusals.addAll(duplicates(catalog, repository, stored));
+        if (!refusals.isEmpty()) {
+            throw new IllegalStateException("the catalog cannot be recovered from repository " + repository.store().describe()
+                    + ": it holds objects of one database under two ids, or written by two engines:\n  - "
+                    + String.join("\n  - ", refusals) + "\nNothing was recovered or changed. Move the objects of the id that is"
+                    + " not wanted aside (out of " + repository.layout().databasesPrefix() + "), then recover again");
+        }
+        mark(ds, true);
+        List<DatabaseResult> results = new ArrayList<>();
+        for (Map.Entry<String, Stored> e : stored.entrySet()) {
+            results.add(recoverOne(catalog, repository, json, e.getKey(), e.getValue()));
         }
         mark(ds, false);
         for (DatabaseResult r : results) {
@@ -107,14 +132,51 @@ public final class CatalogRecovery {
         return new Report(results);
     }
 
-    private static DatabaseResult recoverOne(Catalog catalog, Repository repository, ObjectMapper json, String id) {
-        EventObjects.Read read;
-        try {
-            read = EventObjects.read(repository, json, id);
-        } catch (IOException e) {
-            return new DatabaseResult(id, catalog.eventCount(id), 0, List.of("its events cannot be read from the repository ("
-                    + e.getMessage() + "); run the recovery again when the repository answers"));
+    /** A database's events as the repository holds them, or why they could not be listed. */
+    private record Stored(EventObjects.Read read, IOException failure) {
+    }
+
+    /**
+     * One data directory registered under two ids that are both still registered (by the events; a database the events do
+     * not describe is not compared): recovering both would stream and back up one cluster twice, under two slots.
+     */
+    private static List<String> duplicates(Catalog catalog, Repository repository, Map<String, Stored> stored) {
+        Map<Path, List<String>> byDirectory = new TreeMap<>();
+        for (Map.Entry<String, Stored> e : stored.entrySet()) {
+            if (e.getValue().read() == null) {
+                continue;
+            }
+            String pgdata = null;
+            for (MirroredEvent event : e.getValue().read().events()) {
+                String type = event.payloadType().substring(event.payloadType().lastIndexOf('$') + 1);
+                switch (type) {
+                    case "DatabaseRegistered", "ConnectionChanged" -> pgdata = event.payload().path("pgdata").asText(null);
+                    case "DatabaseDeregistered" -> pgdata = null;
+                    default -> {
+                    }
+                }
+            }
+            if (pgdata != null) {
+                byDirectory.computeIfAbsent(Path.of(pgdata).normalize(), d -> new ArrayList<>()).add(e.getKey());
+            }
         }
+        List<String> found = new ArrayList<>();
+        byDirectory.forEach((dir, ids) -> {
+            if (ids.size() > 1 && !ids.stream().allMatch(id -> catalog.eventCount(id) > 0)) {
+                found.add("data directory " + dir + " is registered under " + ids.size() + " ids, " + String.join(" and ", ids)
+                        + " (" + ids.stream().map(id -> repository.layout().databasePrefix(id)).collect(Collectors.joining(", "))
+                        + "): a cluster is protected once");
+            }
+        });
+        return found;
+    }
+
+    private static DatabaseResult recoverOne(Catalog catalog, Repository repository, ObjectMapper json, String id, Stored stored) {
+        if (stored.failure() != null) {
+            return new DatabaseResult(id, catalog.eventCount(id), 0, List.of("its events cannot be read from the repository ("
+                    + stored.failure().getMessage() + "); run the recovery again when the repository answers"));
+        }
+        EventObjects.Read read = stored.read();
         List<String> problems = new ArrayList<>(read.problems());
         if (read.complete()) {
             List<DomainEventMessage<?>> messages = new ArrayList<>();
@@ -178,7 +240,7 @@ public final class CatalogRecovery {
         }
     }
 
-    private static void mark(DataSource ds, boolean running) {
+    static void mark(DataSource ds, boolean running) {
         try (SchemaLock lock = SchemaLock.acquire(ds); Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             st.execute("create table if not exists " + MARKER + " (started_at varchar(64) not null)");
             st.executeUpdate(running ? "insert into " + MARKER + " values ('" + Instant.now() + "')" : "delete from " + MARKER);

@@ -7,6 +7,7 @@ import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.RecoveryWindow;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.api.DumpArchive;
+import dev.tidemark.engine.operations.Progress;
 import dev.tidemark.engine.operations.VerifyReport.Kind;
 import dev.tidemark.engine.operations.VerifyReport.Problem;
 import dev.tidemark.engine.operations.VerifyReport;
@@ -28,7 +29,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -38,6 +38,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -58,6 +59,12 @@ public final class Verification {
     private final AtomicLong bytesRead = new AtomicLong();
     private final AtomicLong objectsRead = new AtomicLong();
     private final ConcurrentLinkedQueue<Finding> findings = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger readsDone = new AtomicInteger();
+    private final long startedNanos = System.nanoTime();
+    private volatile int readsTotal;
+    private volatile long bytesExpected;
+    /** The plain bytes of the base backups' objects, added up as their reads are planned. */
+    private long bundleBytes;
 
     /** What is wrong, before it is priced: a backup by id, or a WAL segment by chain and number. */
     private record Finding(Kind kind, String object, String detail, String backupId, String chain, long segment) {
@@ -90,6 +97,8 @@ public final class Verification {
         for (DatabaseHistory.Dump d : dumps) {
             reads.add(() -> dump(d, listed));
         }
+        bytesExpected = expectedBytes(kept, wal.size(), dumps, listed);
+        readsTotal = reads.size();
         readAll(db, reads);
         RecoveryWindow window = RecoveryWindow.of(history, now, live);
         Set<String> damaged = new HashSet<>();
@@ -104,6 +113,34 @@ public final class Verification {
                 .toList();
         return new VerifyReport(db, started, Instant.now(), window.describe(), kept.size(), wal.size(), dumps.size(),
                 objectsRead.get(), bytesRead.get(), problems);
+    }
+
+    /**
+     * How far it has come, for the API and the CLI while it runs: reads done of all (base backup objects, WAL segments,
+     * dumps) and bytes read of about how many (a dump's archives count by their stored size), never 100% before the end.
+     */
+    public Progress progress() {
+        int total = readsTotal;
+        long expected = bytesExpected;
+        long read = bytesRead.get();
+        double seconds = Math.max(0.001, (System.nanoTime() - startedNanos) / 1e9);
+        int percent = total == 0 ? 0 : (int) Math.min(99, expected > 0 ? read * 100 / expected : readsDone.get() * 100L / total);
+        return new Progress(total == 0 ? "listing" : "reading", read, Math.max(expected, read), readsDone.get(), total,
+                read / seconds, percent);
+    }
+
+    private long expectedBytes(List<BaseBackup> kept, int walSegments, List<DatabaseHistory.Dump> dumps, Map<String, ObjectInfo> listed) {
+        long bytes = (long) walSegments * DatabaseHistory.SEGMENT_SIZE;
+        for (BaseBackup b : kept) {
+            String key = b.manifestKey() != null ? b.manifestKey() : repository.layout().baseBackupManifest(history.id(), b.id());
+            bytes += listed.containsKey(key) ? listed.get(key).size() : 0;
+        }
+        for (DatabaseHistory.Dump d : dumps) {
+            for (DumpArchive a : d.archives()) {
+                bytes += listed.containsKey(a.key()) ? listed.get(a.key()).size() : 0;
+            }
+        }
+        return bytes + bundleBytes;
     }
 
     /** The backup's manifest, read whole and checked against the checksum the catalog recorded; empty when it is not usable. */
@@ -132,6 +169,7 @@ public final class Verification {
         for (BackupManifest.BundleObject o : m.objects()) {
             List<BackupManifest.FileEntry> files = byObject.getOrDefault(o.number(), List.of()).stream()
                     .sorted(Comparator.comparingLong(BackupManifest.FileEntry::offset)).toList();
+            bundleBytes += o.plainBytes();
             reads.add(() -> bundle(b, o, files, listed));
         }
     }
@@ -148,20 +186,7 @@ public final class Verification {
             for (BackupManifest.FileEntry e : files) {
                 in.skipNBytes(e.offset() - position);
                 count(e.offset() - position);
-                digest.reset();
-                for (long left = e.size(); left > 0; ) {
-                    int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
-                    if (n < 0) {
-                        throw new IOException("it ends inside " + e.path());
-                    }
-                    digest.update(buffer, 0, n);
-                    count(n);
-                    left -= n;
-                }
-                String actual = HexFormat.of().formatHex(digest.digest());
-                if (!actual.equals(e.sha256())) {
-                    throw new IOException(e.path() + " has checksum " + actual + ", the manifest says " + e.sha256());
-                }
+                e.copyChecked(in, java.io.OutputStream.nullOutputStream(), o.key(), buffer, digest, this::count);
                 position = e.offset() + e.size();
             }
             drain(in, buffer);
@@ -277,7 +302,10 @@ public final class Verification {
             return t;
         });
         try {
-            List<Future<?>> running = reads.stream().<Future<?>>map(pool::submit).toList();
+            List<Future<?>> running = reads.stream().<Future<?>>map(r -> pool.submit(() -> {
+                r.run();
+                readsDone.incrementAndGet();
+            })).toList();
             Instant next = Instant.now().plus(PROGRESS_EVERY);
             for (int i = 0; i < running.size(); i++) {
                 running.get(i).get();

@@ -16,10 +16,8 @@ import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.testing.LostEngine;
 import dev.tidemark.engine.testing.PostgresCluster;
 import dev.tidemark.engine.testing.TableChecksums;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.time.Clock;
@@ -37,29 +35,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * The engine's host lost: base backup and WAL, the engine stopped, its data directory (embedded catalog) deleted; a new
  * engine on the same repository and key refuses to start empty, recovers the catalog exactly (events, backups, window),
- * streams on without a gap or a second registration, and restores a moment before the loss.
+ * streams on without a gap or a second registration, and restores a moment before the loss. On a file repository and on
+ * S3 (the in-process server).
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CatalogRecoveryTest {
     /** One moment at which both windows are computed. */
     private static final Instant NOW = Instant.now().plusSeconds(3600);
     private LostEngine lost;
     private Path tmp;
     private PostgresCluster cluster;
-
-    @BeforeAll
-    void start() throws Exception {
-        lost = new LostEngine("tidemark-recovery-");
-        tmp = lost.tmp;
-        cluster = lost.cluster;
-    }
-
-    @AfterAll
-    void stop() {
-        if (lost != null) {
-            lost.close();
-        }
-    }
 
     private EngineConfig config(String data) {
         return lost.config(data);
@@ -69,8 +53,18 @@ class CatalogRecoveryTest {
         return new CatalogSettings(data.resolve("catalog"), null, null, null, null, null, Clock.systemUTC());
     }
 
-    @Test
-    void aNewEngineOnTheRepositoryRecoversTheLostCatalogExactly() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {"a file repository", "S3"})
+    void aNewEngineOnTheRepositoryRecoversTheLostCatalogExactly(String repository) throws Exception {
+        try (LostEngine scratch = new LostEngine("tidemark-recovery-", repository.equals("S3"))) {
+            lost = scratch;
+            tmp = scratch.tmp;
+            cluster = scratch.cluster;
+            recoversTheLostCatalogExactly();
+        }
+    }
+
+    private void recoversTheLostCatalogExactly() throws Exception {
         Instant moment;
         Map<String, String> atMoment;
         try (Engine engine = Engine.start(config("data-1"))) {

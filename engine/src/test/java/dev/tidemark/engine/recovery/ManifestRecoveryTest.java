@@ -12,10 +12,10 @@ import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.testing.LostEngine;
 import dev.tidemark.engine.testing.PostgresCluster;
 import dev.tidemark.engine.testing.TableChecksums;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import dev.tidemark.engine.RepositoryFactory;
+import dev.tidemark.storage.Repository;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,34 +29,30 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The engine's data directory lost and the repository's event objects removed too: a new engine rebuilds the catalog from
- * the manifests and WAL objects alone, says what it could not recover, and a restore inside the window still works.
+ * the manifests and WAL objects alone, says what it could not recover, and a restore inside the window still works. On a
+ * file repository and on S3 (the in-process server).
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ManifestRecoveryTest {
     private LostEngine lost;
     private Path tmp;
     private PostgresCluster cluster;
 
-    @BeforeAll
-    void start() throws Exception {
-        lost = new LostEngine("tidemark-manifest-recovery-");
-        tmp = lost.tmp;
-        cluster = lost.cluster;
-    }
-
-    @AfterAll
-    void stop() {
-        if (lost != null) {
-            lost.close();
-        }
-    }
-
     private EngineConfig config(String data) {
         return lost.config(data);
     }
 
-    @Test
-    void withoutTheEventObjectsTheManifestsAndWalRebuildARestorableCatalog() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {"a file repository", "S3"})
+    void withoutTheEventObjectsTheManifestsAndWalRebuildARestorableCatalog(String repository) throws Exception {
+        try (LostEngine scratch = new LostEngine("tidemark-manifest-recovery-", repository.equals("S3"))) {
+            lost = scratch;
+            tmp = scratch.tmp;
+            cluster = scratch.cluster;
+            rebuildsARestorableCatalog();
+        }
+    }
+
+    private void rebuildsARestorableCatalog() throws Exception {
         Instant moment;
         Map<String, String> atMoment;
         List<String> backups;
@@ -86,7 +82,12 @@ class ManifestRecoveryTest {
             lostWindow = engine.recoveryWindow("shop");
         }
         PostgresCluster.deleteTree(tmp.resolve("data-1"));
-        PostgresCluster.deleteTree(tmp.resolve("repo/db/shop/events"));
+        try (Repository repository = RepositoryFactory.open(config("data-x"));
+             var events = repository.store().list(repository.layout().eventsPrefix("shop"))) {
+            for (String key : events.map(o -> o.key()).toList()) {
+                repository.store().delete(key);
+            }
+        }
 
         try (Engine engine = Engine.start(config("data-2"))) {
             assertThat(engine.databases()).extracting(d -> d.id()).containsExactly("shop");

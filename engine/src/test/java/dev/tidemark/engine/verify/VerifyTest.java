@@ -26,6 +26,7 @@ import java.util.Map;
 
 import static dev.tidemark.engine.testing.Eventually.await;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * tidemark verify on a real repository: two base backups with WAL between and after them; intact it passes, and a flipped
@@ -98,9 +99,31 @@ class VerifyTest {
 
     @Test
     void anIntactRepositoryPasses() throws Exception {
+        assertThatThrownBy(() -> engine.verifyProgress("shop")).hasMessageContaining("no verification of shop is running");
         long began = System.nanoTime();
-        VerifyReport report = engine.verify("shop");
+        java.util.concurrent.CompletableFuture<VerifyReport> running = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return engine.verify("shop");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        // while it reads, its progress is visible (what the API and the CLI's bar show): never past 99%, never going back
+        java.util.List<dev.tidemark.engine.operations.Progress> seen = new java.util.ArrayList<>();
+        while (!running.isDone()) {
+            try {
+                seen.add(engine.verifyProgress("shop"));
+            } catch (dev.tidemark.engine.operations.NotFoundException notYetOrDone) {
+                // before the verification registered, or after it ended
+            }
+            Thread.sleep(5);
+        }
+        VerifyReport report = running.get();
         double seconds = (System.nanoTime() - began) / 1e9;
+        assertThat(seen).isNotEmpty().allSatisfy(p -> assertThat(p.percent()).isBetween(0, 99));
+        assertThat(seen).extracting(dev.tidemark.engine.operations.Progress::bytesDone).isSorted();
+        assertThat(seen).anySatisfy(p -> assertThat(p.filesTotal()).isPositive().isLessThanOrEqualTo(report.objects()));
+        assertThatThrownBy(() -> engine.verifyProgress("shop")).hasMessageContaining("no verification of shop is running");
         assertThat(report.problems()).isEmpty();
         assertThat(report.baseBackups()).isEqualTo(2);
         assertThat(report.walSegments()).isGreaterThanOrEqualTo(6);

@@ -51,7 +51,7 @@ public final class RepositoryLayout {
         return prefix;
     }
 
-    /** Where every database's objects live (the whole repository but the key check). */
+    /** Where every database's objects live (the whole repository but the key check and the installation record). */
     public String databasesPrefix() {
         return prefix + "db/";
     }
@@ -62,6 +62,14 @@ public final class RepositoryLayout {
      */
     public String keyCheck() {
         return prefix + "repository-key-check";
+    }
+
+    /**
+     * The repository's installation record: a small encoded object naming the engine installation (its catalog) that writes
+     * the repository, so that an engine of another installation is refused instead of writing beside it.
+     */
+    public String installation() {
+        return prefix + "repository-installation";
     }
 
     public String databasePrefix(String database) {
