@@ -12,7 +12,7 @@ import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.testing.LostEngine;
 import dev.tidemark.engine.testing.PostgresCluster;
 import dev.tidemark.engine.testing.TableChecksums;
-import dev.tidemark.engine.RepositoryFactory;
+import dev.tidemark.engine.config.RepositoryFactory;
 import dev.tidemark.storage.Repository;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
