@@ -48,14 +48,12 @@ final class SegmentAssembly implements AutoCloseable {
     /**
      * Synchronous mode: makes durable what arrived since the last upload, only behind a contiguous durable prefix. The
      * first upload of a segment in a stream attempt stores the partial segment whole (and removes pieces an earlier attempt
-     * left), before it returns; the next ones append only the new bytes as pieces, so a commit costs what it wrote, not the
-     * segment so far. A piece is started and stored while the stream reads on (the queue moves the durable position over
-     * it once it and the pieces before it are stored).
+     * left); the next ones append only the new bytes as pieces, so a commit costs what it wrote, not the segment so far.
      */
     void saveNew() throws Exception {
         if (filled > uploadedPartial && queue.onlyDurableUnderWay()) {
             if (piecesFollow) {
-                queue.startPiece(segment, partialFile(), uploadedPartial, filled);
+                uploads.uploadPiece(segment, partialFile(), uploadedPartial, filled);
             } else {
                 uploads.uploadPartial(segment, partialFile(), filled);
                 uploads.removePieces(segment);
@@ -123,9 +121,6 @@ final class SegmentAssembly implements AutoCloseable {
                 boolean durable = uploads.synchronous() && piecesFollow && queue.onlyDurableUnderWay();
                 if (durable) {
                     saveNew();
-                }
-                queue.awaitPieces(); // every piece of the segment stored before its spool file moves
-                if (durable) {
                     uploads.durableAsPieces(segment, segmentSize);
                 }
                 Path complete = spool.resolve(segment.name());

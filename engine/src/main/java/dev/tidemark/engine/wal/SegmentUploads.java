@@ -78,8 +78,6 @@ final class SegmentUploads {
      */
     final class Queue implements AutoCloseable {
         private final Deque<Pending> pending = new ArrayDeque<>();
-        /** Synchronous mode: the pieces of the segment being written on their way to the repository, oldest first. */
-        private final Deque<PieceUnderWay> pieces = new ArrayDeque<>();
         private final Acknowledger ack;
         private final long segmentSize;
 
@@ -152,66 +150,6 @@ final class SegmentUploads {
             }
         }
 
-        /**
-         * Synchronous mode: starts storing the bytes of segment from from to to, spooled in file, as a piece after its
-         * partial segment (and the pieces before it), on an uploader of its own, so that the stream reads on and the next
-         * commits' piece can start while this one is written. With {@value WalBuffers#SYNC_PIECES_IN_FLIGHT} pieces under way
-         * (or as set by tidemark.wal.synchronous-pieces-in-flight) it waits for the oldest first. The durable position moves
-         * over each piece only once it and every piece before it are stored ({@link #completePieces()}).
-         */
-        void startPiece(WalSegment segment, Path file, long from, long to) throws Exception {
-            while (pieces.size() >= WalBuffers.syncPiecesInFlight()) {
-                completePiece(pieces.peek());
-            }
-            String chain = progress.chain; // the uploader never reads a field a later attempt may change
-            Thread stream = Thread.currentThread();
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            Thread uploader = Thread.ofVirtual().name("wal-piece-" + databaseId).start(() -> {
-                try {
-                    storePiece(chain, segment, file, from, to);
-                    done.complete(null);
-                } catch (Throwable e) {
-                    done.completeExceptionally(e);
-                } finally {
-                    java.util.concurrent.locks.LockSupport.unpark(stream); // the stream's poll wakes to send the feedback
-                }
-            });
-            pieces.add(new PieceUnderWay(segment, to, done, uploader));
-        }
-
-        /** Synchronous mode: moves the durable position over every stored piece at the head, in order; a failure throws. */
-        void completePieces() throws Exception {
-            while (!pieces.isEmpty() && pieces.peek().done().isDone()) {
-                completePiece(pieces.peek());
-            }
-        }
-
-        /** Synchronous mode: waits for every piece under way; the durable position moves over each, in order. */
-        void awaitPieces() throws Exception {
-            while (!pieces.isEmpty()) {
-                completePiece(pieces.peek());
-            }
-        }
-
-        /** Synchronous mode: pieces are on their way (what they hold is not durable yet). */
-        boolean piecesUnderWay() {
-            return !pieces.isEmpty();
-        }
-
-        private void completePiece(PieceUnderWay head) throws Exception {
-            try {
-                head.done().get();
-            } catch (ExecutionException e) {
-                Throwable cause = e.getCause();
-                if (cause instanceof Exception ex) {
-                    throw ex;
-                }
-                throw new IOException("storing a piece of " + head.segment() + " failed: " + cause, cause);
-            }
-            pieces.poll();
-            advanceDurable(head.segment(), head.to());
-        }
-
         /** Acknowledges every finished upload at the head of the queue. */
         void completeReady() throws Exception {
             while (!pending.isEmpty() && pending.peek().result().isDone()) {
@@ -219,9 +157,8 @@ final class SegmentUploads {
             }
         }
 
-        /** Waits for every upload under way (pieces too) and acknowledges each, in order. */
+        /** Waits for every upload under way and acknowledges each, in order. */
         void completeAll() throws Exception {
-            awaitPieces();
             while (!pending.isEmpty()) {
                 completeHead();
             }
@@ -294,19 +231,14 @@ final class SegmentUploads {
         public void close() {
             // after a failure or a stop nothing more is acknowledged: the uploads under way are stopped and waited for, so
             // that none overlaps with the next attempt (which sends the same segments again: a no-op for those stored)
-            // (a piece under way too: the next attempt removes the pieces an earlier one left, none may land after that)
-            List<Thread> uploaders = new ArrayList<>();
-            pending.forEach(p -> uploaders.add(p.uploader()));
-            pieces.forEach(p -> uploaders.add(p.uploader()));
-            pieces.clear();
-            for (Thread t : uploaders) {
-                t.interrupt();
+            for (Pending p : pending) {
+                p.uploader().interrupt();
             }
             boolean interrupted = false;
-            for (Thread t : uploaders) {
+            for (Pending p : pending) {
                 while (true) {
                     try {
-                        t.join();
+                        p.uploader().join();
                         break;
                     } catch (InterruptedException e) {
                         interrupted = true;
@@ -330,10 +262,6 @@ final class SegmentUploads {
             this.segment = segment;
             this.keptAs = keptAs;
         }
-    }
-
-    /** Synchronous mode: a piece of segment, ending at offset to, being stored. */
-    private record PieceUnderWay(WalSegment segment, long to, CompletableFuture<Void> done, Thread uploader) {
     }
 
     /** A completed segment being uploaded. */
@@ -453,18 +381,18 @@ final class SegmentUploads {
 
     /**
      * Synchronous mode: stores the bytes of segment from from to to, spooled in file, as a piece appended after its
-     * partial segment (which holds at least the bytes before from). Only what is new is encoded and sent. Runs on the
-     * caller's uploader thread; the durable position moves when the queue takes the piece as finished, in order.
+     * partial segment (which holds at least the bytes before from); the durable position moves to to. Only what is new
+     * is encoded and sent.
      */
-    private void storePiece(String chain, WalSegment segment, Path file, long from, long to) throws Exception {
-        Repository target = pieces();
-        String key = repository.layout().walPartialPiece(databaseId, chain, segment.name(), from, to);
+    void uploadPiece(WalSegment segment, Path file, long from, long to) throws Exception {
+        String key = repository.layout().walPartialPiece(databaseId, progress.chain, segment.name(), from, to);
         buffers.upload(() -> {
             try (var channel = java.nio.channels.FileChannel.open(file)) {
-                store(target, key, java.nio.channels.Channels.newInputStream(channel.position(from)), to - from);
+                store(pieces(), key, java.nio.channels.Channels.newInputStream(channel.position(from)), to - from);
             }
             return null;
         });
+        advanceDurable(segment, to);
     }
 
     /**
@@ -472,7 +400,7 @@ final class SegmentUploads {
      * compressing a few kilobytes costs about as much as writing them (zstd's context per object), and a piece lives only
      * until its segment is stored whole, compressed. The reader follows each object's own header.
      */
-    private synchronized Repository pieces() {
+    private Repository pieces() {
         if (pieces == null) {
             CodecSettings settings = repository.codec().settings();
             pieces = new Repository(repository.store(), repository.layout(),

@@ -23,16 +23,6 @@ public final class WalBuffers {
     private static final long MIB = 1L << 20;
     /** Completed segments of one stream on their way at once: a stream writing hard leaves the others their turn. */
     static final int PER_STREAM_IN_FLIGHT = 2;
-    /**
-     * Synchronous mode: pieces (group commits) of one stream stored at once, consecutive ranges; a commit that arrives
-     * while one is written starts its own instead of waiting for it. The system property
-     * tidemark.wal.synchronous-pieces-in-flight sets another number (1: one after the other).
-     */
-    static final int SYNC_PIECES_IN_FLIGHT = 2;
-
-    static int syncPiecesInFlight() {
-        return Math.max(1, Integer.getInteger("tidemark.wal.synchronous-pieces-in-flight", SYNC_PIECES_IN_FLIGHT));
-    }
 
     private static WalBuffers standalone;
 

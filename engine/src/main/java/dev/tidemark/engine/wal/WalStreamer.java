@@ -336,7 +336,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         assembly.saveNew();
                         unsavedSince = 0;
                     }
-                    queue.completePieces(); // the pieces stored by now, in order
                     if (progress.durable.compareTo(acknowledged) > 0) {
                         // the server's waiting commits are released by the flush position sent right after the upload
                         acknowledged = progress.durable;
@@ -345,14 +344,13 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     }
                     // caught up: all this connection received is durable (or, with nothing received for a second, the
                     // server had nothing newer than what is durable)
-                    if (!assembly.unsaved() && !queue.piecesUnderWay() && queue.onlyDurableUnderWay() && (received || now - connectedAt >= TimeUnit.SECONDS.toNanos(1))) {
+                    if (!assembly.unsaved() && queue.onlyDurableUnderWay() && (received || now - connectedAt >= TimeUnit.SECONDS.toNanos(1))) {
                         progress.caughtUp();
                     } else {
                         progress.waiting(now);
                     }
                     progress.checkStall(settings.stallWarning());
                     if (data == null) {
-                        // a piece stored wakes the stream early (its uploader unparks it) to send the feedback at once
                         java.util.concurrent.locks.LockSupport.parkNanos(syncSleep);
                         syncSleep = Math.min(SYNC_MAX_POLL_NANOS, syncSleep * 2);
                         continue;
