@@ -491,6 +491,20 @@ public final class ServerQueries {
         }
     }
 
+    /**
+     * The sync_state of the newest walsender serving applicationName ("sync", "quorum", "potential", "async"), empty
+     * when none does.
+     */
+    public Optional<String> syncState(String applicationName) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "select sync_state from pg_stat_replication where application_name = ? order by backend_start desc limit 1")) {
+            ps.setString(1, applicationName);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.ofNullable(rs.getString(1)) : Optional.empty();
+            }
+        }
+    }
+
     /** The GIDs of the server's prepared transactions, oldest first. */
     public List<String> preparedTransactions() throws SQLException {
         return names("select gid from pg_prepared_xacts order by prepared");

@@ -1,8 +1,6 @@
 package dev.tidemark.engine.postgres;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 
 /**
@@ -17,13 +15,13 @@ public final class SynchronousState {
 
     /** The server's sync_state for the walsender of applicationName; an unreachable server is an SQLException. */
     public static String of(PgConnections primary, String applicationName) throws SQLException {
-        try (Connection c = primary.open();
-             PreparedStatement ps = c.prepareStatement(
-                     "select sync_state from pg_stat_replication where application_name = ? order by backend_start desc limit 1")) {
-            ps.setString(1, applicationName);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() && rs.getString(1) != null ? rs.getString(1) : NOT_CONNECTED;
-            }
+        try (Connection c = primary.open()) {
+            return of(c, applicationName);
         }
+    }
+
+    /** The same over a connection the caller holds. */
+    public static String of(Connection primary, String applicationName) throws SQLException {
+        return new ServerQueries(primary).syncState(applicationName).orElse(NOT_CONNECTED);
     }
 }

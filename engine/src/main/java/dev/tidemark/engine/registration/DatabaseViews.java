@@ -7,17 +7,13 @@ import dev.tidemark.engine.dump.DumpViews;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.operations.DatabaseView;
 import dev.tidemark.engine.operations.PolicyView;
-import dev.tidemark.engine.operations.ServerStats;
 import dev.tidemark.engine.operations.StreamingView;
-import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.ServerProbe;
-import dev.tidemark.engine.postgres.SynchronousState;
 import dev.tidemark.engine.restore.RestoreViews;
 import dev.tidemark.engine.wal.Streams;
 import dev.tidemark.engine.wal.WalStreamSettings;
 import dev.tidemark.engine.wal.WalStreamStatus;
 
-import java.sql.SQLException;
 
 import java.util.List;
 import java.util.function.Predicate;
@@ -54,16 +50,18 @@ public final class DatabaseViews {
     }
 
     private DatabaseView view(DatabaseHistory h, boolean withStats) {
-        ServerStats stats = withStats && h.active() ? ServerProbe.stats(node.primary(h)) : null;
-        String configuration = withStats && h.active() ? ServerProbe.configuration(backupSource(h)) : null;
+        ServerProbe.PrimaryState primary = null;
+        String configuration = null;
+        if (withStats && h.active()) {
+            // one connection to the primary for all it is asked; the configuration from the server base backups read
+            boolean standby = h.standbyUrl() != null && !h.standbyUrl().isBlank();
+            primary = ServerProbe.primary(node.primary(h), !standby,
+                    h.policy().synchronous() ? WalStreamSettings.synchronousName(h.id()) : null);
+            configuration = standby ? ServerProbe.configuration(node.credentials().server(h.id(), h.standbyUrl())) : primary.configuration();
+        }
         return new DatabaseView(h.id(), h.pgUrl(), h.pgdata(), h.standbyUrl(), h.status(), h.registeredAt(), policy(h.policy()),
-                restores.window(h), streaming(h, withStats), baseBackups.lastCompleted(h).orElse(null), dumps.lastCompleted(h).orElse(null), stats,
-                configuration);
-    }
-
-    /** The server whose data directory base backups read: the standby, with one. */
-    private PgConnections backupSource(DatabaseHistory h) {
-        return h.standbyUrl() == null || h.standbyUrl().isBlank() ? node.primary(h) : node.credentials().server(h.id(), h.standbyUrl());
+                restores.window(h), streaming(h, primary), baseBackups.lastCompleted(h).orElse(null), dumps.lastCompleted(h).orElse(null),
+                primary == null ? null : primary.stats(), configuration);
     }
 
     private static PolicyView policy(Policy p) {
@@ -71,10 +69,11 @@ public final class DatabaseViews {
                 p.manualDumps(), p.synchronous());
     }
 
-    private StreamingView streaming(DatabaseHistory h, boolean withServerState) {
+    /** primary: what the primary answered for a detailed view, null for a list's. */
+    private StreamingView streaming(DatabaseHistory h, ServerProbe.PrimaryState primary) {
         boolean synchronous = h.policy().synchronous();
         String applicationName = synchronous ? WalStreamSettings.synchronousName(h.id()) : null;
-        String synchronousState = synchronous && withServerState && h.active() ? synchronousState(h, applicationName) : null;
+        String synchronousState = synchronous && primary != null ? primary.synchronousState() : null;
         WalStreamStatus s = streams.status(h.id()).orElse(null);
         if (s == null) {
             String state = !h.active() ? h.status() : h.ownedBy(node.id()) ? "stopped" : "streamed by " + h.owner();
@@ -82,14 +81,5 @@ public final class DatabaseViews {
         }
         return new StreamingView(s.state(), s.chain(), s.timeline(), s.durableLsn(), s.durableTime(), s.lagBytes(), s.lagSeconds(),
                 s.retainedBytes(), s.segmentsArchived(), s.lastError(), synchronous, applicationName, synchronousState, s.stalledSeconds());
-    }
-
-    /** Whether the primary waits for the stream at commit (pg_stat_replication.sync_state), or why that is not known. */
-    private String synchronousState(DatabaseHistory h, String applicationName) {
-        try {
-            return SynchronousState.of(node.primary(h), applicationName);
-        } catch (SQLException e) {
-            return "unknown (" + e.getMessage().lines().findFirst().orElse("the server did not answer") + ")";
-        }
     }
 }

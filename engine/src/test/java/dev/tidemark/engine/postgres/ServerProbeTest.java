@@ -42,4 +42,28 @@ class ServerProbeTest {
                     .contains(", " + cluster.configDirectory().resolve("postgresql.conf") + ")");
         }
     }
+
+    @Test
+    void aDetailedViewAsksThePrimaryOverOneConnectionAndAnUnreachableOneSaysSoInEachPart() {
+        try (PostgresCluster cluster = PostgresCluster.start()) {
+            cluster.execute("alter system set log_connections = on", "select pg_reload_conf()");
+            long before = cluster.log().lines().filter(l -> l.contains("connection authorized")).count();
+            ServerProbe.PrimaryState state = ServerProbe.primary(PgConnections.parse(cluster.url(), null), true, "tidemark_probe");
+            assertThat(state.stats().error()).isNull();
+            assertThat(state.stats().logicalBytes()).isPositive();
+            assertThat(state.configuration()).isEqualTo("configuration inside the data directory");
+            assertThat(state.synchronousState()).isEqualTo(SynchronousState.NOT_CONNECTED);
+            assertThat(cluster.log().lines().filter(l -> l.contains("connection authorized")).count() - before)
+                    .as("connections opened for usage, configuration and sync state together").isEqualTo(1);
+
+            ServerProbe.PrimaryState asynchronous = ServerProbe.primary(PgConnections.parse(cluster.url(), null), false, null);
+            assertThat(asynchronous.configuration()).isNull();
+            assertThat(asynchronous.synchronousState()).isNull();
+
+            ServerProbe.PrimaryState down = ServerProbe.primary(PgConnections.parse("postgresql://127.0.0.1:1/postgres", null), true, "tidemark_probe");
+            assertThat(down.stats().error()).startsWith("server unreachable: ");
+            assertThat(down.configuration()).startsWith("not known: ");
+            assertThat(down.synchronousState()).startsWith("unknown (");
+        }
+    }
 }
