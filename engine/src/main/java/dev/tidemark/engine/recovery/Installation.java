@@ -42,6 +42,7 @@ public final class Installation {
      * databases. Returns the id both will carry (written by {@link #claim} once the catalog is settled).
      */
     public static String check(Catalog catalog, Repository repository) {
+        createTable(catalog.dataSource());
         Optional<String> ours = catalogId(catalog.dataSource());
         Optional<String> theirs = repositoryId(repository);
         boolean holdsDatabases = !catalog.view().databases().isEmpty();
@@ -103,13 +104,20 @@ public final class Installation {
         }
     }
 
-    static Optional<String> catalogId(DataSource ds) {
+    /** The catalog's table for the id, made once per start by {@link #check} (before any read of it). */
+    private static void createTable(DataSource ds) {
         // under the schema lock: nodes starting together on a new shared PostgreSQL catalog would race on the create
         try (SchemaLock lock = SchemaLock.acquire(ds); Connection c = ds.getConnection(); Statement st = c.createStatement()) {
             st.execute("create table if not exists " + TABLE + " (singleton int primary key, id varchar(64) not null, since varchar(64) not null)");
-            try (ResultSet r = st.executeQuery("select id from " + TABLE)) {
-                return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
-            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot create the catalog's installation table: " + e.getMessage(), e);
+        }
+    }
+
+    static Optional<String> catalogId(DataSource ds) {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet r = st.executeQuery("select id from " + TABLE)) {
+            return r.next() ? Optional.of(r.getString(1)) : Optional.empty();
         } catch (SQLException e) {
             throw new IllegalStateException("cannot read the catalog's installation id: " + e.getMessage(), e);
         }
