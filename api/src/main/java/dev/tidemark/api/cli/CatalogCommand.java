@@ -1,13 +1,11 @@
 package dev.tidemark.api.cli;
 
-import dev.tidemark.api.server.TidemarkProperties;
 import dev.tidemark.engine.Engine;
+import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.engine.operations.CatalogRecoveryView;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** tidemark catalog: the engine's catalog, offline (the server is not running on this configuration). */
@@ -18,18 +16,18 @@ public final class CatalogCommand {
             + " it does not hold whole (from the repository's event objects, else from its manifests and WAL) and say what could"
             + " not be recovered. Running it again changes nothing. Exit code 1 when something could not be recovered.")
     static final class Recover implements Callable<Integer> {
-        @Option(names = "--config", description = "the YAML configuration tidemark serve runs with (docs/configuration.md)")
-        Path config;
+        @Mixin
+        OfflineConfig config;
 
         @Override
         public Integer call() {
-            if (config != null && !Files.isReadable(config)) {
-                System.err.println("error: configuration file " + config + " cannot be read");
+            EngineConfig engineConfig = config.load().orElse(null);
+            if (engineConfig == null) {
                 return 2;
             }
             CatalogRecoveryView result;
             try {
-                result = Engine.recoverCatalog(TidemarkProperties.load(config).toEngineConfig());
+                result = Engine.recoverCatalog(engineConfig);
             } catch (Exception e) {
                 String message = String.valueOf(e.getMessage());
                 if (message.contains("The file is locked") || message.contains("Database may be already in use")) {

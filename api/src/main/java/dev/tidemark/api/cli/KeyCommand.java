@@ -1,12 +1,11 @@
 package dev.tidemark.api.cli;
 
-import dev.tidemark.api.server.TidemarkProperties;
 import dev.tidemark.engine.Engine;
 import dev.tidemark.engine.config.EngineConfig;
 import dev.tidemark.storage.codec.MasterKey;
 import dev.tidemark.storage.keys.KeyRotation;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
@@ -44,26 +43,19 @@ public final class KeyCommand {
         @Parameters(index = "0", description = "the new master key (made with 'tidemark key generate')")
         Path newKeyFile;
 
-        @Option(names = "--config", description = "the YAML configuration tidemark serve runs with (docs/configuration.md)")
-        Path config;
+        @Mixin
+        OfflineConfig config;
 
         @Override
         public Integer call() {
-            if (config != null && !Files.isReadable(config)) {
-                System.err.println("error: configuration file " + config + " cannot be read");
-                return 2;
-            }
             try {
                 MasterKey.load(newKeyFile); // missing, not a key, or readable by others: said before anything is opened
             } catch (IOException e) {
                 System.err.println("error: " + e.getMessage());
                 return 2;
             }
-            EngineConfig engineConfig;
-            try {
-                engineConfig = TidemarkProperties.load(config).toEngineConfig();
-            } catch (Exception e) {
-                System.err.println("error: the configuration cannot be used: " + e.getMessage());
+            EngineConfig engineConfig = config.load().orElse(null);
+            if (engineConfig == null) {
                 return 2;
             }
             boolean terminal = System.console() != null;
