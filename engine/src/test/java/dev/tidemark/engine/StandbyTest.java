@@ -77,6 +77,8 @@ class StandbyTest {
                 List<EventPage.Event> events = engine.events("shop", 0, 100).events();
                 assertThat(events).filteredOn(e -> e.type().equals("BaseBackupStarted") || e.type().equals("DumpStarted"))
                         .hasSize(2).allSatisfy(e -> assertThat(e.payload().get("fromStandby")).isEqualTo(true));
+                assertThat(events).filteredOn(e -> e.type().equals("DumpCompleted") && dump.id().equals(e.payload().get("dumpId")))
+                        .singleElement().satisfies(e -> assertThat(e.payload().get("fromStandby")).isEqualTo(true));
 
                 // a standby whose replay is paused would give a dump without what the primary committed before it: the
                 // dump reads the primary then
@@ -122,6 +124,10 @@ class StandbyTest {
                     DumpView retried = await(() -> engine.dump("shop", conflicted.id()), d -> !d.status().matches("requested|running"),
                             Duration.ofMinutes(2));
                     assertThat(retried.status()).as(retried.failure()).isEqualTo("completed");
+                    assertThat(engine.events("shop", 0, 1000).events())
+                            .filteredOn(e -> e.type().equals("DumpCompleted") && conflicted.id().equals(e.payload().get("dumpId")))
+                            .singleElement().satisfies(e -> assertThat(e.payload().get("fromStandby"))
+                                    .as("read from the primary in the end, though it started on the standby").isEqualTo(false));
                     Path archiveFile = tmp.resolve("conflicted.dump");
                     try (var archive = engine.downloadDump("shop", conflicted.id(), java.util.Optional.empty()).opener().open(0)) {
                         Files.copy(archive, archiveFile);

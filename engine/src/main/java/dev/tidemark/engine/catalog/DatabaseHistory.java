@@ -171,8 +171,8 @@ public final class DatabaseHistory {
             case DumpStarted e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), JobStatus.RUNNING, d.trigger(), d.databases(),
                     d.requestedAt(), e.at(), null, e.fromStandby(), List.of(), null, null));
             case DumpCompleted e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), JobStatus.COMPLETED, d.trigger(),
-                    d.databases(), d.requestedAt(), d.startedAt(), e.at(), d.fromStandby(), List.copyOf(e.archives()),
-                    e.manifestKey(), null));
+                    d.databases(), d.requestedAt(), d.startedAt(), e.at(), e.fromStandby() != null ? e.fromStandby() : d.fromStandby(),
+                    List.copyOf(e.archives()), e.manifestKey(), null));
             case DumpFailed e -> dumps.computeIfPresent(e.dumpId(), (k, d) -> new Dump(d.id(), JobStatus.FAILED, d.trigger(), d.databases(),
                     d.requestedAt(), d.startedAt(), e.at(), d.fromStandby(), List.of(), null, e.reason()));
             case RestoreRequested e -> restores.put(e.restoreId(), new Restore(e.restoreId(), JobStatus.REQUESTED, e.kind(), e.targetTime(),

@@ -238,7 +238,7 @@ public class ProtectedDatabase {
         if (d.status() != JobStatus.RUNNING) {
             throw CatalogRejection.conflict("dump " + d.id() + " is " + d.status() + "; only a running dump can complete");
         }
-        apply(new DumpCompleted(id, d.id(), List.copyOf(c.archives()), c.manifestKey(), c.at()));
+        apply(new DumpCompleted(id, d.id(), List.copyOf(c.archives()), c.manifestKey(), c.at(), c.fromStandby()));
     }
 
     @CommandHandler

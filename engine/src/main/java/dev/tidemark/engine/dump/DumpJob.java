@@ -150,7 +150,7 @@ public final class DumpJob {
             List<DumpArchive> archives = manifest.archives().stream()
                     .map(a -> new DumpArchive(a.database(), a.key(), a.sha256(), a.bytes(), a.storedBytes())).toList();
             node.catalog().send(new Commands.CompleteDump(databaseId, dumpId, archives, node.repository().layout().dumpObject(databaseId, dumpId),
-                    node.clock().instant()), node.worker());
+                    node.clock().instant(), readFrom.equals("standby")), node.worker());
             LOG.info("dump {} of {} completed: {} databases read from the {}, {} MiB in {} s", dumpId, databaseId, archives.size(),
                     readFrom, manifest.totalBytes() >> 20, Duration.between(started, node.clock().instant()).toSeconds());
         } catch (Exception e) {

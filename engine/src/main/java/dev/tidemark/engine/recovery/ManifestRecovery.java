@@ -103,7 +103,7 @@ final class ManifestRecovery {
                             "recovered", started));
                     dumps.add(new DatabaseEvent.DumpStarted(databaseId, dumpId, d.path("fromStandby").asBoolean(), started));
                     dumps.add(new DatabaseEvent.DumpCompleted(databaseId, dumpId, archives, o.key(),
-                            Instant.parse(d.path("finishedAt").asText())));
+                            Instant.parse(d.path("finishedAt").asText()), d.path("fromStandby").asBoolean()));
                     earliest = earlier(earliest, started);
                 } catch (IOException | RuntimeException e) {
                     lost.add("dump " + parts[1] + ": its manifest " + o.key() + " cannot be read (" + e.getMessage() + ")");

@@ -82,7 +82,7 @@ class CatalogRowsTest {
                 catalog.send(new RequestDump("shop", d, List.of(), "manual", t.plusSeconds(400)), "alice");
                 catalog.send(new StartDump("shop", d, false, t.plusSeconds(401)), "node-1");
                 catalog.send(new CompleteDump("shop", d, List.of(new DumpArchive("postgres", "db/shop/dump/" + d + "/0000.dump",
-                        "cd".repeat(32), 10, 5)), "db/shop/dump/" + d + "/manifest", t.plusSeconds(402)), "node-1");
+                        "cd".repeat(32), 10, 5)), "db/shop/dump/" + d + "/manifest", t.plusSeconds(402), false), "node-1");
             }
             catalog.send(new ExpireBackups("shop", List.of(), List.of("d1"), List.of(), t.plusSeconds(500)), "scheduler");
             catalog.send(new RequestRestore("shop", "r1", "dump", null, false, null, null, false, "d2", "postgres", "copy", null,

@@ -86,8 +86,9 @@ public final class Commands {
     public record StartDump(@TargetAggregateIdentifier String databaseId, String dumpId, boolean fromStandby, Instant at) {
     }
 
+    /** fromStandby: the server the dump was read from in the end (the primary after a standby's cancellation). */
     public record CompleteDump(@TargetAggregateIdentifier String databaseId, String dumpId, List<DumpArchive> archives,
-                               String manifestKey, Instant at) {
+                               String manifestKey, Instant at, boolean fromStandby) {
     }
 
     public record FailDump(@TargetAggregateIdentifier String databaseId, String dumpId, String reason, Instant at) {

@@ -81,8 +81,15 @@ public sealed interface DatabaseEvent {
     record DumpStarted(String databaseId, String dumpId, boolean fromStandby, Instant at) implements DatabaseEvent {
     }
 
-    record DumpCompleted(String databaseId, String dumpId, List<DumpArchive> archives, String manifestKey, Instant at)
-            implements DatabaseEvent {
+    /**
+     * fromStandby: the server the dump was read from in the end (false after the standby cancelled it and the primary was
+     * read instead); null in events recorded before the field existed, where DumpStarted's says it.
+     */
+    record DumpCompleted(String databaseId, String dumpId, List<DumpArchive> archives, String manifestKey, Instant at,
+                         Boolean fromStandby) implements DatabaseEvent {
+        public DumpCompleted(String databaseId, String dumpId, List<DumpArchive> archives, String manifestKey, Instant at) {
+            this(databaseId, dumpId, archives, manifestKey, at, null);
+        }
     }
 
     record DumpFailed(String databaseId, String dumpId, String reason, Instant at) implements DatabaseEvent {
