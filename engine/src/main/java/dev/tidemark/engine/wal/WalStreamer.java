@@ -153,9 +153,14 @@ public final class WalStreamer implements Runnable, AutoCloseable {
      */
     public void sampleSoon() {
         clock.sampleSoon();
+        wake();
+    }
+
+    /** Polls the replication connection now: a quiet stream may be waiting up to a second for its next poll. */
+    public void wake() {
         Thread t = thread;
         if (t != null) {
-            LockSupport.unpark(t); // a quiet stream may be waiting up to a second for its next poll
+            LockSupport.unpark(t);
         }
     }
 
