@@ -335,6 +335,16 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 queue.completeReady();
                 ByteBuffer data = stream.readPending();
                 long now = System.nanoTime();
+                // what arrived, every partial interval, and at once after a quiet spell (the interval counts from the
+                // last upload); also when half a segment arrived since the last partial upload: under a heavy write load
+                // (full-page writes after a checkpoint) a segment fills in less than the interval, and the lag stays under
+                // one segment only if the durable position moves within one. Before the clock sample: a sample taken
+                // right after the upload dates it at once
+                if (!settings.synchronous() && assembly.unsaved() && (now >= nextPartial || assembly.halfway())) {
+                    assembly.saveNew();
+                    progress.reportDurable();
+                    nextPartial = now + settings.partialInterval().toNanos();
+                }
                 // a clock sample every sample interval while WAL arrives, less often while none does
                 if (clock.due(now, !sampled ? now : lastSample + (receivedSinceSample ? sampleNanos : idleSampleNanos))) {
                     int serverTimeline = clock.sample(sql, id);
@@ -349,14 +359,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     sampled = true;
                     receivedSinceSample = false;
                     progress.reportDurable(); // a new sample may date what is durable already; the lag is measured against now
-                }
-                // also when half a segment arrived since the last partial upload: under a heavy write load (full-page
-                // writes after a checkpoint) a segment fills in less than the interval, and the lag stays under one
-                // segment only if the durable position moves within one
-                if (!settings.synchronous() && (now >= nextPartial || assembly.halfway())) {
-                    assembly.saveNew();
-                    progress.reportDurable();
-                    nextPartial = now + settings.partialInterval().toNanos();
                 }
                 if (settings.synchronous()) {
                     if (assembly.unsaved() && (data == null || now - unsavedSince >= SYNC_GROUP_NANOS)) {
