@@ -335,15 +335,18 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 queue.completeReady();
                 ByteBuffer data = stream.readPending();
                 long now = System.nanoTime();
-                // what arrived, every partial interval, and at once after a quiet spell (the interval counts from the
-                // last upload); also when half a segment arrived since the last partial upload: under a heavy write load
-                // (full-page writes after a checkpoint) a segment fills in less than the interval, and the lag stays under
-                // one segment only if the durable position moves within one. Before the clock sample: a sample taken
-                // right after the upload dates it at once
-                if (!settings.synchronous() && assembly.unsaved() && (now >= nextPartial || assembly.halfway())) {
+                // what arrived, every partial interval (counted from the last upload, so at once after a quiet spell)
+                // once the stream has read all the server sent (what a clock sample taken meanwhile saw is then durable
+                // and the sample dates it), or when bytes have waited a whole interval; also when half a segment arrived
+                // since the last partial upload: under a heavy write load (full-page writes after a checkpoint) a segment
+                // fills in less than the interval, and the lag stays under one segment only if the durable position
+                // moves within one
+                long interval = settings.partialInterval().toNanos();
+                if (!settings.synchronous() && assembly.unsaved()
+                        && (now >= nextPartial && (data == null || now - unsavedSince >= interval) || assembly.halfway())) {
                     assembly.saveNew();
                     progress.reportDurable();
-                    nextPartial = now + settings.partialInterval().toNanos();
+                    nextPartial = now + interval;
                 }
                 // a clock sample every sample interval while WAL arrives, less often while none does
                 if (clock.due(now, !sampled ? now : lastSample + (receivedSinceSample ? sampleNanos : idleSampleNanos))) {
@@ -406,6 +409,9 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 }
                 idleSleep = MIN_POLL_MILLIS;
                 receivedSinceSample = true;
+                if (!assembly.unsaved()) {
+                    unsavedSince = now;
+                }
                 timelineDone = assembly.take(data, stream.getLastReceiveLSN().asLong());
             }
             if (timelineDone) {
