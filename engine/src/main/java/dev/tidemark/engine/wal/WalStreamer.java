@@ -39,8 +39,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class);
     /**
      * Between polls of the replication connection: the shortest while bytes arrive, growing to the longest when quiet. A
-     * poll late by up to a second delays nothing a reader sees by more: the first bytes after a quiet spell are uploaded at
-     * once, and the partial interval is longer.
+     * poll late by up to a second delays what a reader sees by at most that: the first bytes after a quiet spell are uploaded
+     * as soon as the stream has read what the server sent.
      */
     private static final long MIN_POLL_MILLIS = 10;
     private static final long MAX_POLL_MILLIS = 1000;
