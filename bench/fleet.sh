@@ -28,7 +28,9 @@ t0=$(now)
 ports=(); rw_pids=()
 mkdir -p "$root/logs"; [ "$(id -u)" = 0 ] && chown postgres "$root/logs"   # kept out of ROOT/*.log, which the cleanup copies to /tmp
 for i in $(seq 0 $((n - 1))); do
-  d="$root/pg$i"; p=$(free_port); ports+=("$p")
+  d="$root/pg$i"; p=$(free_port)
+  while [[ " ${ports[*]} $api_port " == *" $p "* ]]; do p=$(free_port); done   # free_port may hand out one port twice
+  ports+=("$p")
   ( as_pg "$bin/initdb" -D "$d" -A trust -U postgres >/dev/null
     {
       echo "port = $p"; echo "listen_addresses = '127.0.0.1'"; echo "unix_socket_directories = '$root'"

@@ -38,7 +38,7 @@ public class TidemarkProperties {
     private Path pgBinDirectory;
     private Map<String, String> pgPasswords = new LinkedHashMap<>();
     private int workers = Math.max(2, Runtime.getRuntime().availableProcessors());
-    private Duration walPartialInterval = Duration.ofSeconds(5);
+    private Duration walPartialInterval = Duration.ofSeconds(2);
     /** null: a quarter of the heap, 32 to 256 MiB. */
     private DataSize walBufferMemory;
     private int maxConcurrentJobs = EngineConfig.DEFAULT_MAX_CONCURRENT_JOBS;

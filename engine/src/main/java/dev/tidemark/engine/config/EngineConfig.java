@@ -120,7 +120,7 @@ public record EngineConfig(
         return new EngineConfig(dataDirectory, null, null, null,
                 new RepositoryConfig(repositoryDirectory.toUri().toString(), null, null, null, null, 10_000),
                 masterKeyFile, false, "zstd", 3, null, "tidemark.events", null, Map.of(),
-                Math.max(2, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(5), true, "node-1");
+                Math.max(2, Runtime.getRuntime().availableProcessors()), Duration.ofSeconds(2), true, "node-1");
     }
 
     @Override

@@ -15,9 +15,11 @@ import java.nio.file.StandardOpenOption;
  * The segment a stream is filling: the bytes the server sends, in order, appended to a spool file of the stream (as
  * pg_receivewal keeps one), so that a stream holds no memory of its own for them, however long its segment takes to fill.
  * A full segment goes to the uploads and the next one begins; the bytes so far are uploaded now and then as the partial
- * segment, only when some arrived since the last time.
+ * segment, only when some arrived since the last time: once whole, then only the new bytes as pieces after it.
  */
 final class SegmentAssembly implements AutoCloseable {
+    /** An asynchronous stream's pieces after one partial segment; the next upload stores the partial segment whole again. */
+    static final int MAX_PIECES = 32;
     private final SegmentUploads uploads;
     private final SegmentUploads.Queue queue;
     private final Path spool;
@@ -30,6 +32,8 @@ final class SegmentAssembly implements AutoCloseable {
     private long uploadedPartial;
     /** Pieces go after the partial segment this attempt stored of the current segment. */
     private boolean piecesFollow;
+    /** Pieces stored after that partial segment. */
+    private int pieces;
 
     SegmentAssembly(SegmentUploads uploads, SegmentUploads.Queue queue, WalSegment first, long endSegment) throws IOException {
         this.uploads = uploads;
@@ -46,18 +50,23 @@ final class SegmentAssembly implements AutoCloseable {
     }
 
     /**
-     * Synchronous mode: makes durable what arrived since the last upload, only behind a contiguous durable prefix. The
-     * first upload of a segment in a stream attempt stores the partial segment whole (and removes pieces an earlier attempt
-     * left); the next ones append only the new bytes as pieces, so a commit costs what it wrote, not the segment so far.
+     * Makes durable what arrived since the last upload, only behind a contiguous durable prefix (while earlier segments are
+     * still uploading, it could not move the durable position anyway). The first upload of a segment in a stream attempt
+     * stores the partial segment whole (and removes pieces an earlier attempt left); the next ones store only the new bytes,
+     * as pieces after it, so an upload costs what arrived, not the segment so far. An asynchronous stream stores the
+     * partial segment whole again after {@value #MAX_PIECES} pieces (and removes them), so that a reader opens few objects
+     * and the re-work stays a fraction of the segment; a synchronous one does not, as that would hold its commits back.
      */
     void saveNew() throws Exception {
         if (filled > uploadedPartial && queue.onlyDurableUnderWay()) {
-            if (piecesFollow) {
+            if (piecesFollow && (uploads.synchronous() || pieces < MAX_PIECES)) {
                 uploads.uploadPiece(segment, partialFile(), uploadedPartial, filled);
+                pieces++;
             } else {
                 uploads.uploadPartial(segment, partialFile(), filled);
                 uploads.removePieces(segment);
                 piecesFollow = true;
+                pieces = 0;
             }
             uploadedPartial = filled;
         }
@@ -71,17 +80,6 @@ final class SegmentAssembly implements AutoCloseable {
     /** Half a segment arrived since the last partial upload, and every completed segment is durable. */
     boolean halfway() {
         return filled - uploadedPartial >= segmentSize / 2 && queue.isEmpty();
-    }
-
-    /**
-     * Uploads the segment so far when bytes arrived since the last partial upload, only behind a contiguous durable prefix:
-     * while earlier segments are still uploading, the partial one could not move the durable position anyway.
-     */
-    void uploadPartial() throws Exception {
-        if (filled > uploadedPartial && queue.isEmpty()) {
-            uploads.uploadPartial(segment, partialFile(), filled);
-            uploadedPartial = filled;
-        }
     }
 
     /**
@@ -134,6 +132,7 @@ final class SegmentAssembly implements AutoCloseable {
                 filled = 0;
                 uploadedPartial = 0;
                 piecesFollow = false;
+                pieces = 0;
                 if (endSegment >= 0 && segment.number() >= endSegment) {
                     return true;
                 }

@@ -343,8 +343,8 @@ final class SegmentUploads {
         }
         String partialKey = repository.layout().walPartial(databaseId, chain, segment.name());
         repository.store().delete(partialKey);
-        if (progress.synchronous) {
-            removePiecesLater(partialKey); // an asynchronous stream writes none (pieces a synchronous one left: retention)
+        if (progress.synchronous || bytes instanceof Spooled) {
+            removePiecesLater(partialKey); // one read from pg_wal had no partial uploads in this run (pieces left before: retention)
         }
         return archived;
     }
@@ -410,8 +410,8 @@ final class SegmentUploads {
     }
 
     /**
-     * Synchronous mode, before the first piece of a segment in a stream attempt: removes the pieces an earlier attempt left
-     * after the partial segment just stored (their bytes after a crash of the primary need not be the server's now).
+     * After the partial segment is stored whole: removes the pieces an earlier attempt left after it (their bytes after a
+     * crash of the primary need not be the server's now), or those it now holds itself.
      */
     void removePieces(WalSegment segment) throws IOException {
         String partialKey = repository.layout().walPartial(databaseId, progress.chain, segment.name());

@@ -310,6 +310,10 @@ public final class Streams implements StreamedWal, AutoCloseable {
                         && Lsn.parse(s.get().durableLsn()).compareTo(lsn) >= 0) {
                     return true;
                 }
+                Stream stream = streams.get(databaseId);
+                if (stream != null) {
+                    stream.streamer.wake(); // the WAL waited for may have arrived while the stream waits for its next poll
+                }
                 Thread.sleep(100);
             }
             return false;

@@ -29,7 +29,7 @@ public record WalStreamSettings(String slotName, Duration partialInterval, Durat
     }
 
     public static WalStreamSettings defaults(String databaseId) {
-        return new WalStreamSettings(synchronousName(databaseId), Duration.ofSeconds(5), Duration.ofSeconds(1), 8L << 30,
+        return new WalStreamSettings(synchronousName(databaseId), Duration.ofSeconds(2), Duration.ofSeconds(1), 8L << 30,
                 Duration.ofSeconds(30), false, Duration.ofSeconds(10));
     }
 

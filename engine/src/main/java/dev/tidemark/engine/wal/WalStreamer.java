@@ -15,10 +15,12 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Streams one database's WAL over a physical replication slot into the repository: whole segments as they
@@ -35,9 +37,19 @@ import java.util.concurrent.TimeUnit;
  */
 public final class WalStreamer implements Runnable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class);
-    /** Between polls of the replication connection: the shortest while bytes arrive, growing to the longest when quiet. */
+    /**
+     * Between polls of the replication connection: the shortest while bytes arrive, growing to the longest when quiet. A
+     * poll late by up to a second delays what a reader sees by at most that: the first bytes after a quiet spell are uploaded
+     * as soon as the stream has read what the server sent.
+     */
     private static final long MIN_POLL_MILLIS = 10;
-    private static final long MAX_POLL_MILLIS = 160;
+    private static final long MAX_POLL_MILLIS = 1000;
+    /**
+     * A stream that received no WAL since its last clock sample samples at most this often instead of every sample
+     * interval: on an idle database the window's end then trails the server's clock by up to this much (a sample only
+     * ever dates WAL that is durable, so the window never claims more than it holds).
+     */
+    static final Duration IDLE_SAMPLE_INTERVAL = Duration.ofSeconds(10);
     /**
      * In synchronous mode the server's commits wait for the stream: it polls from 50 microseconds up to 5 ms when quiet,
      * and makes what it received durable once nothing more is pending, or after at most 20 ms of a continuous flow.
@@ -141,6 +153,15 @@ public final class WalStreamer implements Runnable, AutoCloseable {
      */
     public void sampleSoon() {
         clock.sampleSoon();
+        wake();
+    }
+
+    /** Polls the replication connection now: a quiet stream may be waiting up to a second for its next poll. */
+    public void wake() {
+        Thread t = thread;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
     }
 
     @Override
@@ -275,7 +296,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         .start()
                 : HistoricStream.start(replication, settings.slotName(), start, progress.timeline);
         long nextPartial = System.nanoTime() + settings.partialInterval().toNanos();
-        long nextSample = 0;
+        long lastSample = 0;
+        boolean sampled = false;
+        boolean receivedSinceSample = false;
+        long sampleNanos = settings.sampleInterval().toNanos();
+        long idleSampleNanos = Math.max(sampleNanos, IDLE_SAMPLE_INTERVAL.toNanos());
         // completed segments are encoded and uploaded by a few uploaders while the stream reads on; they are
         // acknowledged to the server strictly in order, each only once it and every segment before it is durable
         ReplicationSlot.Acknowledger ack = ReplicationSlot.acknowledger(stream);
@@ -310,7 +335,21 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 queue.completeReady();
                 ByteBuffer data = stream.readPending();
                 long now = System.nanoTime();
-                if (clock.due(now, nextSample)) {
+                // what arrived, every partial interval (counted from the last upload, so at once after a quiet spell)
+                // once the stream has read all the server sent (what a clock sample taken meanwhile saw is then durable
+                // and the sample dates it), or when bytes have waited a whole interval; also when half a segment arrived
+                // since the last partial upload: under a heavy write load (full-page writes after a checkpoint) a segment
+                // fills in less than the interval, and the lag stays under one segment only if the durable position
+                // moves within one
+                long interval = settings.partialInterval().toNanos();
+                if (!settings.synchronous() && assembly.unsaved()
+                        && (now >= nextPartial && (data == null || now - unsavedSince >= interval) || assembly.halfway())) {
+                    assembly.saveNew();
+                    progress.reportDurable();
+                    nextPartial = now + interval;
+                }
+                // a clock sample every sample interval while WAL arrives, less often while none does
+                if (clock.due(now, !sampled ? now : lastSample + (receivedSinceSample ? sampleNanos : idleSampleNanos))) {
                     int serverTimeline = clock.sample(sql, id);
                     if (serverTimeline != id.timeline()) {
                         log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
@@ -319,16 +358,10 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         queue.completeAll();
                         return;
                     }
-                    nextSample = now + settings.sampleInterval().toNanos();
+                    lastSample = now;
+                    sampled = true;
+                    receivedSinceSample = false;
                     progress.reportDurable(); // a new sample may date what is durable already; the lag is measured against now
-                }
-                // also when half a segment arrived since the last partial upload: under a heavy write load (full-page
-                // writes after a checkpoint) a segment fills in less than the interval, and the lag stays under one
-                // segment only if the durable position moves within one
-                if (!settings.synchronous() && (now >= nextPartial || assembly.halfway())) {
-                    assembly.uploadPartial();
-                    progress.reportDurable();
-                    nextPartial = now + settings.partialInterval().toNanos();
                 }
                 if (settings.synchronous()) {
                     if (assembly.unsaved() && (data == null || now - unsavedSince >= SYNC_GROUP_NANOS)) {
@@ -351,11 +384,12 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     }
                     progress.checkStall(settings.stallWarning());
                     if (data == null) {
-                        java.util.concurrent.locks.LockSupport.parkNanos(syncSleep);
+                        LockSupport.parkNanos(syncSleep);
                         syncSleep = Math.min(SYNC_MAX_POLL_NANOS, syncSleep * 2);
                         continue;
                     }
                     syncSleep = SYNC_MIN_POLL_NANOS;
+                    receivedSinceSample = true;
                     long dataEnd = stream.getLastReceiveLSN().asLong();
                     progress.commitTimes.take(dataEnd - data.remaining(), data);
                     timelineDone = assembly.take(data, dataEnd);
@@ -367,12 +401,17 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     continue;
                 }
                 if (data == null) {
-                    // a quiet stream polls less often: a fleet of idle databases costs next to no CPU
-                    Thread.sleep(idleSleep);
+                    // a quiet stream polls less often: a fleet of idle databases costs next to no CPU (close() interrupts
+                    // the wait, sampleSoon() ends it)
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(idleSleep));
                     idleSleep = Math.min(MAX_POLL_MILLIS, idleSleep * 2);
                     continue;
                 }
                 idleSleep = MIN_POLL_MILLIS;
+                receivedSinceSample = true;
+                if (!assembly.unsaved()) {
+                    unsavedSince = now;
+                }
                 timelineDone = assembly.take(data, stream.getLastReceiveLSN().asLong());
             }
             if (timelineDone) {
