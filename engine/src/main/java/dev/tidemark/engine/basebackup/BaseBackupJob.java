@@ -67,7 +67,7 @@ public final class BaseBackupJob {
         }
         // issue 20: written through a store that refuses writes once this node lost the database's lease
         BaseBackupRunner runner = new BaseBackupRunner(node.writableRepository(databaseId, backupId),
-                BaseBackupRunner.Settings.defaults().withWorkers(node.workers()));
+                BaseBackupRunner.Settings.defaults().withWorkers(node.workers()).withFileChecksum(FileChecksum.configured(repository)));
         node.progress().track(databaseId, backupId, () -> BaseBackupViews.progress(runner.progress()));
         LOG.info("base backup {} of {} started (from the {})", backupId, databaseId, fromStandby ? "standby" : "primary");
         try {
