@@ -66,7 +66,7 @@ tidemark_backup() {
   local t0 t1 c0 c1
   c0=$(cpu_seconds); t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now); c1=$(cpu_seconds)
   python3 - "$root/tm-backup.json" "$t0" "$t1" "$jvm" "$1" "$(seconds "$c0" "$c1")" \
-    "$(grep 'BaseBackupRunner.*complete:' "$root/tidemark.log" | tail -n1 | sed 's/.*consistent at [^ ]* (//; s/)$//')" <<'PY' | tee -a "$root/summary"
+    "$(grep 'BaseBackupRunner.*complete:' "$root/tidemark.log" | tail -n1 | sed 's/.*consistent at [^ ]* (//; s/)$//')" "$call" <<'PY' | tee -a "$root/summary"
 import json, sys, datetime
 d = json.load(open(sys.argv[1]))
 f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
@@ -74,17 +74,18 @@ engine = (f(d["completedAt"]) - f(d["startedAt"])).total_seconds()
 queued = (f(d["startedAt"]) - f(d["requestedAt"])).total_seconds()
 cli = float(sys.argv[3]) - float(sys.argv[2])
 jvm = float(sys.argv[4])
+call = float(sys.argv[8])
 print(f"Tidemark backup ({sys.argv[5]}, {d['status']}): engine {engine:.2f} s, CLI {cli:.2f} s; the CLI over the engine {cli - engine:.2f} s"
-      f" ({cli - engine - jvm:.2f} s beyond the JVM start of {jvm:.2f} s; requested to started {queued:.2f} s); engine CPU {sys.argv[6]} s;"
-      f" {sys.argv[7]}")
+      f" ({cli - engine - jvm:.2f} s beyond the JVM start of {jvm:.2f} s, {cli - engine - call:.2f} s beyond one CLI call of {call:.2f} s;"
+      f" requested to started {queued:.2f} s); engine CPU {sys.argv[6]} s; {sys.argv[7]}")
 PY
 }
 
-# the JVM start of the CLI alone (tidemark --version), the best of three
-jvm_start() {
+# best_of_3 COMMAND...: the shortest of three runs, in seconds
+best_of_3() {
   local best=99 t0 t1
   for _ in 1 2 3; do
-    t0=$(now); "$here/tidemark" --version >/dev/null; t1=$(now)
+    t0=$(now); "$@" >/dev/null; t1=$(now)
     best=$(python3 -c "print(f'{min($best, $t1 - $t0):.2f}')")
   done
   echo "$best"
@@ -94,8 +95,9 @@ echo "== Tidemark: base backup, $codec + AES-256-GCM, $workers workers; pg_baseb
 start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers -Dtidemark.compression="${COMPRESS:-zstd}"
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2
-jvm=$(jvm_start)
-echo "JVM start of the CLI (tidemark --version, best of 3): $jvm s"
+jvm=$(best_of_3 "$here/tidemark" --version)
+call=$(best_of_3 cli backup list bench)
+echo "JVM start of the CLI (tidemark --version, best of 3): $jvm s; one CLI call asking the server once (tidemark backup list, best of 3): $call s"
 rounds="${ROUNDS:-3}"
 for ((round = 1; round <= rounds; round++)); do
   echo "-- round $round"
