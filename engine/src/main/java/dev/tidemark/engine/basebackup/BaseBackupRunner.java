@@ -44,13 +44,13 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class BaseBackupRunner {
     private static final Logger log = LoggerFactory.getLogger(BaseBackupRunner.class);
 
-    /** Settings of one run: parallel workers, fast checkpoint, bundle sizing and how long to wait for WAL. */
     /**
-     * bundleBytes: small files are packed into objects of about this size; ownObjectBytes: a file this large gets an
-     * object of its own; pieceBytes: a file larger than this is kept in pieces of this size (a multiple of 8 KiB),
-     * so that one large relation segment is copied and restored by every worker, not one.
+     * Settings of one run: parallel workers, fast checkpoint, bundle sizing, how long to wait for WAL and the file
+     * checksum. bundleBytes: small files are packed into objects of about this size; ownObjectBytes: a file this large
+     * gets an object of its own; pieceBytes: a file larger than this is kept in pieces of this size (a multiple of
+     * 8 KiB), so that one large relation segment is copied and restored by every worker, not one; fileChecksum: what
+     * each file's (or piece's) bytes are checksummed with (SHA-256 unless told; the job chooses by the repository).
      */
-    /** fileChecksum: what each file's (or piece's) bytes are checksummed with (SHA-256 unless told). */
     public record Settings(int workers, boolean fastCheckpoint, long bundleBytes, long ownObjectBytes, long pieceBytes, Duration walWait,
                            FileChecksum fileChecksum) {
         public static Settings defaults() {
