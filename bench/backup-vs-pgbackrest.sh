@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Base backup and restore, Tidemark beside pgBackRest, on one pgbench cluster in one run (docs/benchmarks.md).
+# Base backup and restore, Tidemark beside pgBackRest and pg_basebackup, on one pgbench cluster in one run
+# (docs/benchmarks.md).
 # Needs: the PostgreSQL server packages, pgbackrest (apt-get install pgbackrest), run as root or as the postgres user.
 #   bench/backup-vs-pgbackrest.sh [SCALE]      (default 100, about 1.5 GiB)
-#   COMPRESS=lz4 bench/backup-vs-pgbackrest.sh  (both with lz4 instead of zstd level 3)
+#   COMPRESS=lz4 bench/backup-vs-pgbackrest.sh  (pgBackRest and Tidemark with lz4 instead of zstd level 3)
+#   ROUNDS=3      rounds of pg_basebackup -Z server-lz4, pg_basebackup -Z server-zstd:level=3,workers=2 and a Tidemark
+#                 base backup, the order turned round every other round (default 3)
+#   SHA256_ROUNDS=3  then the Tidemark server is restarted with SHA-256 file checksums (tidemark.backup.file-checksum=sha256)
+#                 and as many rounds of pg_basebackup -Z server-lz4 and Tidemark run again (default: as ROUNDS; 0: none)
+#   PGBACKREST=no skips pgBackRest's backup and restore
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 scale="${1:-100}"
@@ -27,6 +33,7 @@ t0=$(now); tar -cf - -C "$data" . | cat > /dev/null; t1=$(now)
 echo "raw read of the whole directory, with pg_wal's $((walsize / 1048576)) MiB (tar | cat): $(rate "$((size + walsize))" "$t0" "$t1") MiB/s"
 
 codec=$([ "${COMPRESS:-zstd}" = lz4 ] && echo lz4 || echo zstd-3)
+if [ "${PGBACKREST:-yes}" != no ]; then
 echo "== pgBackRest $(pgbackrest version | cut -d' ' -f2): full backup, $codec, process-max $workers"
 as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
 t0=$(now); as_pg /usr/bin/time -f "%M" -o "$root/pgbr.rss" pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --type=full backup; t1=$(now)
@@ -40,14 +47,68 @@ until [ "$(as_pg "$bin/psql" -h "$root" -p "$(grep '^port' "$root/pgbr-restored/
 t1=$(now)
 echo "pgBackRest restore (files, start, recovery to consistency, promoted): $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s"
 as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
+fi
 
-echo "== Tidemark: base backup, $codec + AES-256-GCM, $workers workers"
+# pg_basebackup METHOD: a complete tar backup with its WAL streamed beside it (-X stream), compressed on the server
+pg_basebackup_run() {
+  local out="$root/pgbb"
+  local t0 t1
+  t0=$(now)
+  as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres -D "$out" -Ft -X stream -c fast -Z "$1"
+  t1=$(now)
+  echo "pg_basebackup -Z $1: $(seconds "$t0" "$t1") s, $(rate "$size" "$t0" "$t1") MiB/s, $(( $(du -sb "$out" | cut -f1) / 1048576 )) MiB written" \
+    | tee -a "$root/summary"
+  rm -rf "$out"
+}
+
+# tidemark_backup LABEL: a base backup through the CLI (--wait), with the engine's own time and where it went
+tidemark_backup() {
+  local t0 t1 c0 c1
+  c0=$(cpu_seconds); t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now); c1=$(cpu_seconds)
+  python3 - "$root/tm-backup.json" "$t0" "$t1" "$jvm" "$1" "$(seconds "$c0" "$c1")" \
+    "$(grep 'BaseBackupRunner.*complete:' "$root/tidemark.log" | tail -n1 | sed 's/.*consistent at [^ ]* (//; s/)$//')" "$call" <<'PY' | tee -a "$root/summary"
+import json, sys, datetime
+d = json.load(open(sys.argv[1]))
+f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+engine = (f(d["completedAt"]) - f(d["startedAt"])).total_seconds()
+queued = (f(d["startedAt"]) - f(d["requestedAt"])).total_seconds()
+cli = float(sys.argv[3]) - float(sys.argv[2])
+jvm = float(sys.argv[4])
+call = float(sys.argv[8])
+print(f"Tidemark backup ({sys.argv[5]}, {d['status']}): engine {engine:.2f} s, CLI {cli:.2f} s; the CLI over the engine {cli - engine:.2f} s"
+      f" ({cli - engine - jvm:.2f} s beyond the JVM start of {jvm:.2f} s, {cli - engine - call:.2f} s beyond one CLI call of {call:.2f} s;"
+      f" requested to started {queued:.2f} s); engine CPU {sys.argv[6]} s; {sys.argv[7]}")
+PY
+}
+
+# best_of_3 COMMAND...: the shortest of three runs, in seconds
+best_of_3() {
+  local best=99 t0 t1
+  for _ in 1 2 3; do
+    t0=$(now); "$@" >/dev/null; t1=$(now)
+    best=$(python3 -c "print(f'{min($best, $t1 - $t0):.2f}')")
+  done
+  echo "$best"
+}
+
+echo "== Tidemark: base backup, $codec + AES-256-GCM, $workers workers; pg_basebackup $("$bin/pg_basebackup" --version | awk '{print $3}') beside it"
 start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers -Dtidemark.compression="${COMPRESS:-zstd}"
 cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
 sleep 2
-c0=$(cpu_seconds); t0=$(now); cli backup base bench --wait --json > "$root/tm-backup.json" 2>/dev/null; t1=$(now); c1=$(cpu_seconds)
+jvm=$(best_of_3 "$here/tidemark" --version)
+call=$(best_of_3 cli backup list bench)
+echo "JVM start of the CLI (tidemark --version, best of 3): $jvm s; one CLI call asking the server once (tidemark backup list, best of 3): $call s"
+rounds="${ROUNDS:-3}"
+for ((round = 1; round <= rounds; round++)); do
+  echo "-- round $round"
+  if ((round % 2)); then
+    pg_basebackup_run server-lz4; pg_basebackup_run server-zstd:level=3,workers=2; tidemark_backup "file checksums: default"
+  else
+    tidemark_backup "file checksums: default"; pg_basebackup_run server-zstd:level=3,workers=2; pg_basebackup_run server-lz4
+  fi
+done
 rss=$(grep VmHWM "/proc/$server_pid/status" | awk '{print $2}')
-echo "Tidemark backup: $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s, engine peak RSS $((rss / 1024)) MiB (whole JVM), engine CPU $(python3 -c "print(f'{$c1-$c0:.1f}')") s"
+echo "Tidemark engine peak RSS $((rss / 1024)) MiB (whole JVM)"
 t0=$(now); cli restore bench --latest --target-dir "$root/tm-restored" --port "$(free_port)" --wait --json > "$root/tm-restore.json" 2>/dev/null; t1=$(now)
 echo "Tidemark restore (files, WAL, start, recovery, promoted): $(python3 -c "print(f'{$t1-$t0:.1f}')") s, $(rate "$size" "$t0" "$t1") MiB/s"
 grep -o '"status" : "[a-z]*"' "$root/tm-backup.json" "$root/tm-restore.json"
@@ -59,3 +120,22 @@ def span(path):
     return (f(d["completedAt"]) - f(d["startedAt"])).total_seconds()
 print(f"Tidemark, as the engine timed them (no CLI start-up or polling): backup {span(sys.argv[1]):.1f} s, restore {span(sys.argv[2]):.1f} s")
 PY
+
+sha_rounds="${SHA256_ROUNDS:-$rounds}"
+if ((sha_rounds > 0)); then
+  echo "== Tidemark restarted with SHA-256 file checksums (-Dtidemark.backup.file-checksum=sha256)"
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=$workers -Dtidemark.compression="${COMPRESS:-zstd}" \
+    -Dtidemark.backup.file-checksum=sha256
+  sleep 2
+  for ((round = 1; round <= sha_rounds; round++)); do
+    echo "-- round $round"
+    if ((round % 2)); then
+      pg_basebackup_run server-lz4; tidemark_backup "file checksums: SHA-256"
+    else
+      tidemark_backup "file checksums: SHA-256"; pg_basebackup_run server-lz4
+    fi
+  done
+fi
+echo "== summary, in run order"
+cat "$root/summary"

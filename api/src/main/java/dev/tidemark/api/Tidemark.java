@@ -41,6 +41,7 @@ public final class Tidemark implements Runnable {
     public static void main(String[] args) {
         int code = commandLine().execute(args);
         if (!serving) {
+            ApiClient.shutdown();
             System.exit(code);
         }
     }

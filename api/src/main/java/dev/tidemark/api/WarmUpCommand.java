@@ -40,7 +40,7 @@ final class WarmUpCommand implements Callable<Integer> {
             System.setErr(nowhere);
             String server = "http://127.0.0.1:" + http.getAddress().getPort();
             for (String[] args : new String[][]{{"db", "list"}, {"db", "status", "warm-up"}, {"backup", "list", "warm-up"},
-                    {"window", "warm-up"}, {"--json", "db", "list"}}) {
+                    {"window", "warm-up"}, {"--json", "db", "list"}, {"backup", "base", "warm-up", "--wait"}}) {
                 List<String> all = new ArrayList<>(List.of(args));
                 all.addAll(List.of("--server", server, "--token", "warm-up"));
                 try {

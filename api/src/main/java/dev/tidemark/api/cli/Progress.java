@@ -43,8 +43,7 @@ final class Progress {
                 out.println(line);
             }
             lastLine = line;
-            // a short job is seen to end at once; a long one is not polled more than once a second
-            Thread.sleep(System.nanoTime() - started < 10_000_000_000L ? 200 : 1000);
+            Thread.sleep(pollInterval((System.nanoTime() - started) / 1_000_000));
             view = poll.get();
         }
         if (!lastLine.isEmpty() && "completed".equals(view.path("status").asText())) {
@@ -87,6 +86,15 @@ final class Progress {
             progress.println(String.format("\r%s [%s] 100%% %s", what, "#".repeat(30), Table.bytes(total)) + " ".repeat(30));
         }
         return total;
+    }
+
+    /**
+     * How long to wait before the next poll, after waitedMillis: a twentieth of the time waited so far, from 20 ms up to a
+     * second. The end of a job is seen within about 5% of its time (a 1.5 s backup: under 40 ms late on average, where a
+     * fixed 200 ms made it 100 ms), and a long one is still polled at most once a second.
+     */
+    static long pollInterval(long waitedMillis) {
+        return Math.max(20, Math.min(1000, waitedMillis / 20));
     }
 
     private static String lastPhase(String line) {

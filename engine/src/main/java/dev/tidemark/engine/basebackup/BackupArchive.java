@@ -5,7 +5,6 @@ import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
-import dev.tidemark.storage.codec.Codec;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
@@ -15,7 +14,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -192,7 +190,6 @@ public final class BackupArchive {
         Map<Integer, BackupManifest.BundleObject> objects = m.objects().stream()
                 .collect(Collectors.toMap(BackupManifest.BundleObject::number, o -> o));
         byte[] buffer = new byte[256 * 1024];
-        MessageDigest digest = Codec.sha256();
         for (Map.Entry<Integer, List<BackupManifest.FileEntry>> group : byObject.entrySet()) {
             List<BackupManifest.FileEntry> entries = new ArrayList<>(group.getValue());
             entries.removeIf(e -> pieces.containsKey(e.path()) && e.fileOffset() != 0);
@@ -208,7 +205,7 @@ public final class BackupArchive {
                     List<BackupManifest.FileEntry> parts = pieces.get(e.path());
                     if (parts == null && e.path().equals(AUTO_CONF)) {
                         java.io.ByteArrayOutputStream conf = new java.io.ByteArrayOutputStream();
-                        e.copyChecked(in, conf, object.key(), buffer, digest, bytes);
+                        e.copyChecked(in, conf, object.key(), buffer, bytes);
                         conf.writeBytes(inPlaceSetting(m));
                         tar.putArchiveEntry(entry(e.path(), conf.size(), e.mode(), e.mtime()));
                         conf.writeTo(tar);
@@ -218,14 +215,14 @@ public final class BackupArchive {
                     }
                     long size = parts == null ? e.size() : parts.stream().mapToLong(BackupManifest.FileEntry::size).sum();
                     tar.putArchiveEntry(entry(e.path(), size, e.mode(), e.mtime()));
-                    e.copyChecked(in, tar, object.key(), buffer, digest, bytes);
+                    e.copyChecked(in, tar, object.key(), buffer, bytes);
                     position = e.offset() + e.size();
                     if (parts != null) {
                         for (BackupManifest.FileEntry piece : parts.subList(1, parts.size())) {
                             BackupManifest.BundleObject other = object(objects, piece.object());
                             try (InputStream pieceIn = repository.openDecoded(other.key())) {
                                 pieceIn.skipNBytes(piece.offset());
-                                piece.copyChecked(pieceIn, tar, other.key(), buffer, digest, bytes);
+                                piece.copyChecked(pieceIn, tar, other.key(), buffer, bytes);
                             }
                         }
                     }

@@ -4,10 +4,14 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.tidemark.storage.codec.Codec;
+import dev.tidemark.storage.codec.Xxh64;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.security.MessageDigest;
 import java.time.Instant;
+import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -40,10 +44,13 @@ public record BackupManifest(
 
     /**
      * 2: large files in pieces (FileEntry.fileOffset). 3: the server's configuration files from outside its data
-     * directory (under {@link #EXTERNAL_CONFIG}, described by {@link #configuration}). A backup whose configuration
-     * lies in its data directory is written as format 2, which older versions read. A restore reads formats 1 to 3.
+     * directory (under {@link #EXTERNAL_CONFIG}, described by {@link #configuration}). 4: files may carry an XXH64
+     * checksum instead of SHA-256 (FileEntry.xxh64). A backup with SHA-256 checksums whose configuration lies in its
+     * data directory is written as format 2, which older versions read; one with XXH64 checksums as format 4, which
+     * they refuse with "upgrade Tidemark" rather than fail on a checksum they do not know. A restore reads formats 1 to 4.
      */
-    public static final int FORMAT_VERSION = 3;
+    public static final int FORMAT_VERSION = 4;
+    public static final int FORMAT_WITH_EXTERNAL_CONFIG = 3;
     public static final int FORMAT_WITHOUT_EXTERNAL_CONFIG = 2;
 
     /**
@@ -75,19 +82,43 @@ public record BackupManifest(
      * A directory, symbolic link or regular file of the data directory, with where its bytes are kept. A large file
      * is kept in pieces, each its own object: one entry per piece, with the same path, the piece's place in the file
      * (fileOffset), its size and checksum; a restore writes the pieces in parallel. (Format 1 has no pieces.)
+     *
+     * <p>The checksum of a file's (or piece's) bytes is sha256 up to format 3, and in format 4 either sha256 or xxh64
+     * (XXH64, hex of its big-endian value, as xxhsum -H1 prints it; sha256 then null): XXH64 where the repository is
+     * encrypted, every object authenticated by AES-GCM (docs/storage.md, "File checksums").
      */
     public record FileEntry(String path, char type, long size, int mode, Instant mtime, String sha256, int object,
-                            long offset, String linkTarget, long fileOffset) {
+                            long offset, String linkTarget, long fileOffset, String xxh64) {
         public static final char FILE = 'f';
         public static final char DIRECTORY = 'd';
+
+        /** The recorded checksum of the bytes, hex: XXH64 where the entry has one, else SHA-256. */
+        public String checksum() {
+            return xxh64 != null ? xxh64 : sha256;
+        }
+
+        /** "XXH64" or "SHA-256": the algorithm of {@link #checksum()}, for messages. */
+        public String checksumAlgorithm() {
+            return xxh64 != null ? Xxh64.NAME : "SHA-256";
+        }
+
+        /** A fresh digest of the algorithm this entry's checksum was made with. */
+        public MessageDigest newDigest() {
+            return xxh64 != null ? new Xxh64() : Codec.sha256();
+        }
+
+        /** Whether a digest (of {@link #newDigest()}) over the bytes gives the recorded checksum; consumes the digest. */
+        public boolean matches(MessageDigest digest) {
+            return HexFormat.of().formatHex(digest.digest()).equals(checksum());
+        }
 
         /**
          * Reads this file's bytes (size of them) from its object's stream, positioned at its offset, into out, and checks
          * them against its checksum: what a download and a verification both do. bytes hears every chunk read.
          */
         public void copyChecked(InputStream in, java.io.OutputStream out, String objectKey, byte[] buffer,
-                                java.security.MessageDigest digest, java.util.function.LongConsumer bytes) throws IOException {
-            digest.reset();
+                                java.util.function.LongConsumer bytes) throws IOException {
+            MessageDigest digest = newDigest();
             for (long left = size; left > 0; ) {
                 int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
                 if (n < 0) {
@@ -98,10 +129,10 @@ public record BackupManifest(
                 left -= n;
                 bytes.accept(n);
             }
-            String actual = java.util.HexFormat.of().formatHex(digest.digest());
-            if (!actual.equals(sha256)) {
+            String actual = HexFormat.of().formatHex(digest.digest());
+            if (!actual.equals(checksum())) {
                 throw new IOException("checksum mismatch for " + path + " in object " + objectKey + ": the manifest says "
-                        + sha256 + ", the stored bytes have " + actual + "; the backup is damaged");
+                        + checksumAlgorithm() + " " + checksum() + ", the stored bytes have " + actual + "; the backup is damaged");
             }
         }
     }

@@ -26,12 +26,14 @@ public final class BaseBackupJob {
     private final Node node;
     private final StreamedWal wal;
     private final Repository repository;
+    private final FileChecksum fileChecksum;
 
-    /** Registers the job's event handler and start hooks with the node. */
+    /** Registers the job's event handler and start hooks with the node; a wrong file checksum setting stops the start. */
     public BaseBackupJob(Node node, StreamedWal wal) {
         this.node = node;
         this.wal = wal;
         this.repository = node.repository();
+        this.fileChecksum = FileChecksum.configured(repository);
         node.events().onOwned(DatabaseEvent.BaseBackupRequested.class, e -> submit(e.databaseId(), e.backupId()));
         node.events().onInterrupted(this::failInterrupted);
         node.events().onQueued(db -> db.baseBackups().stream().filter(b -> b.status() == JobStatus.REQUESTED)
@@ -67,7 +69,7 @@ public final class BaseBackupJob {
         }
         // issue 20: written through a store that refuses writes once this node lost the database's lease
         BaseBackupRunner runner = new BaseBackupRunner(node.writableRepository(databaseId, backupId),
-                BaseBackupRunner.Settings.defaults().withWorkers(node.workers()));
+                BaseBackupRunner.Settings.defaults().withWorkers(node.workers()).withFileChecksum(fileChecksum));
         node.progress().track(databaseId, backupId, () -> BaseBackupViews.progress(runner.progress()));
         LOG.info("base backup {} of {} started (from the {})", backupId, databaseId, fromStandby ? "standby" : "primary");
         try {

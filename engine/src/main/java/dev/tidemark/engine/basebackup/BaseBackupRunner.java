@@ -6,7 +6,6 @@ import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.ServerLayout;
 import dev.tidemark.engine.postgres.ServerQueries;
 import dev.tidemark.storage.Repository;
-import dev.tidemark.storage.codec.Codec;
 import dev.tidemark.storage.StoredObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,33 +38,39 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Takes one base backup: pg_backup_start and pg_backup_stop on one held session, the data directory read by
- * parallel workers (read, SHA-256, page checks, codec, upload), small files bundled, the manifest written last
+ * parallel workers (read, page checks, file checksum, codec, upload), small files bundled, the manifest written last
  * and only once the WAL up to the stop position is durable. On failure every object it wrote is removed.
  */
 public final class BaseBackupRunner {
     private static final Logger log = LoggerFactory.getLogger(BaseBackupRunner.class);
 
-    /** Settings of one run: parallel workers, fast checkpoint, bundle sizing and how long to wait for WAL. */
     /**
-     * bundleBytes: small files are packed into objects of about this size; ownObjectBytes: a file this large gets an
-     * object of its own; pieceBytes: a file larger than this is kept in pieces of this size (a multiple of 8 KiB),
-     * so that one large relation segment is copied and restored by every worker, not one.
+     * Settings of one run: parallel workers, fast checkpoint, bundle sizing, how long to wait for WAL and the file
+     * checksum. bundleBytes: small files are packed into objects of about this size; ownObjectBytes: a file this large
+     * gets an object of its own; pieceBytes: a file larger than this is kept in pieces of this size (a multiple of
+     * 8 KiB), so that one large relation segment is copied and restored by every worker, not one; fileChecksum: what
+     * each file's (or piece's) bytes are checksummed with (SHA-256 unless told; the job chooses by the repository).
      */
-    public record Settings(int workers, boolean fastCheckpoint, long bundleBytes, long ownObjectBytes, long pieceBytes, Duration walWait) {
+    public record Settings(int workers, boolean fastCheckpoint, long bundleBytes, long ownObjectBytes, long pieceBytes, Duration walWait,
+                           FileChecksum fileChecksum) {
         public static Settings defaults() {
             return new Settings(Math.max(1, Runtime.getRuntime().availableProcessors()), true, 16L << 20, 4L << 20, 64L << 20,
-                    Duration.ofMinutes(5));
+                    Duration.ofMinutes(5), FileChecksum.SHA256);
         }
 
         public Settings withWorkers(int n) {
-            return new Settings(Math.max(1, n), fastCheckpoint, bundleBytes, ownObjectBytes, pieceBytes, walWait);
+            return new Settings(Math.max(1, n), fastCheckpoint, bundleBytes, ownObjectBytes, pieceBytes, walWait, fileChecksum);
         }
 
         public Settings withPieceBytes(long bytes) {
             if (bytes <= 0 || bytes % PageChecksum.PAGE_SIZE != 0) {
                 throw new IllegalArgumentException("piece size " + bytes + " is not a positive multiple of 8 KiB");
             }
-            return new Settings(workers, fastCheckpoint, bundleBytes, ownObjectBytes, bytes, walWait);
+            return new Settings(workers, fastCheckpoint, bundleBytes, ownObjectBytes, bytes, walWait, fileChecksum);
+        }
+
+        public Settings withFileChecksum(FileChecksum checksum) {
+            return new Settings(workers, fastCheckpoint, bundleBytes, ownObjectBytes, pieceBytes, walWait, checksum);
         }
     }
 
@@ -128,13 +133,16 @@ public final class BaseBackupRunner {
         String chain = systemId + "-" + (versionNum / 10000);
         Instant startTime = Instant.now();
         progress.set(BackupProgress.starting("checkpoint"));
+        long t0 = System.nanoTime();
         Lsn startLsn = queries.backupStart("tidemark " + backupId, settings.fastCheckpoint(), versionNum);
         log.info("base backup {} of {} started at {} ({}, {} workers)", backupId, databaseId, startLsn,
                 standby ? "from the standby" : "from the primary", settings.workers());
 
         DataDirectoryScan.Result scan = DataDirectoryScan.withExternal(DataDirectoryScan.scan(pgdata),
                 layout.map(ServerLayout::outsideDataDirectory).orElse(List.of()));
+        long t1 = System.nanoTime();
         Copy copy = copyFiles(databaseId, backupId, scan, checksums, startLsn);
+        long t2 = System.nanoTime();
 
         progress.set(new BackupProgress("stopping", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
         ServerQueries.BackupStop stop = queries.backupStop(versionNum);
@@ -143,15 +151,18 @@ public final class BaseBackupRunner {
         String spcmap = stop.tablespaceMap();
         Instant consistency = queries.clock();
         int timeline = timelineOf(label);
+        long t3 = System.nanoTime();
 
         progress.set(new BackupProgress("waiting for WAL", copy.bytes, scan.totalBytes(), copy.files.size(), copy.files.size(), 0));
         if (!wal.awaitDurable(chain, timeline, stopLsn, settings.walWait())) {
             throw new IOException("WAL up to the backup's stop position " + stopLsn + " did not become durable in the repository within "
                     + settings.walWait().toSeconds() + " s: check that WAL streaming of " + databaseId + " is running");
         }
+        long t4 = System.nanoTime();
 
         BackupManifest.Configuration configuration = layout.map(BaseBackupRunner::configuration).orElse(null);
-        int format = configuration != null && configuration.hasExternal() ? BackupManifest.FORMAT_VERSION
+        int format = settings.fileChecksum() == FileChecksum.XXH64 ? BackupManifest.FORMAT_VERSION
+                : configuration != null && configuration.hasExternal() ? BackupManifest.FORMAT_WITH_EXTERNAL_CONFIG
                 : BackupManifest.FORMAT_WITHOUT_EXTERNAL_CONFIG;
         BackupManifest manifest = new BackupManifest(format, databaseId, backupId, chain, systemId,
                 versionNum, timeline, segmentSize, startLsn.toString(), stopLsn.toString(), startTime, consistency, standby, checksums,
@@ -161,9 +172,11 @@ public final class BaseBackupRunner {
         StoredObject stored = repository.putEncoded(manifestKey, new ByteArrayInputStream(manifest.toJson()));
         long storedBytes = copy.objects.stream().mapToLong(BackupManifest.BundleObject::storedBytes).sum() + stored.storedBytes();
         progress.set(new BackupProgress("done", copy.bytes, copy.bytes, copy.files.size(), copy.files.size(), 0));
-        log.info("base backup {} of {} complete: {} files, {} MiB read, {} MiB stored, {} objects, stop {}, consistent at {}{}",
+        log.info("base backup {} of {} complete: {} files, {} MiB read, {} MiB stored, {} objects, stop {}, consistent at {}{}"
+                        + " (start and checkpoint {} ms, copy {} ms, stop {} ms, WAL {} ms, manifest {} ms; {} checksums)",
                 backupId, databaseId, copy.files.size(), copy.bytes >> 20, storedBytes >> 20, copy.objects.size() + 1, stopLsn,
-                consistency, copy.badPages.isEmpty() ? "" : ", " + copy.badPages.size() + " BAD PAGES");
+                consistency, copy.badPages.isEmpty() ? "" : ", " + copy.badPages.size() + " BAD PAGES", millis(t0, t1), millis(t1, t2),
+                millis(t2, t3), millis(t3, t4), millis(t4, System.nanoTime()), settings.fileChecksum());
         return new Result(manifest, manifestKey, stored.sha256Hex(), storedBytes);
     }
 
@@ -205,7 +218,7 @@ public final class BaseBackupRunner {
                 regular.add(item);
             } else {
                 entries.add(new BackupManifest.FileEntry(item.path(), item.type(), 0, item.mode(), item.mtime(), null, -1, 0,
-                        item.linkTarget(), 0));
+                        item.linkTarget(), 0, null));
             }
         }
         List<List<Part>> units = plan(regular);
@@ -306,8 +319,8 @@ public final class BaseBackupRunner {
             throws IOException {
         String key = repository.layout().baseBackupBundle(databaseId, backupId, number);
         ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
-        MessageDigest digest = Codec.sha256();
-        // every file (and piece) gets its own SHA-256 here: the bundle as a whole is not hashed again
+        MessageDigest digest = settings.fileChecksum().newDigest();
+        // every file (and piece) gets its own checksum here: the bundle as a whole is not hashed again
         try (Repository.EncodingWriter out = repository.openEncoded(key, false)) {
             long offset = 0;
             for (Part part : unit) {
@@ -324,8 +337,10 @@ public final class BaseBackupRunner {
                 if (size == 0 && part.from() > 0) {
                     continue; // the file shrank below this piece since the scan: nothing to keep
                 }
-                entries.add(new BackupManifest.FileEntry(item.path(), 'f', size, item.mode(), item.mtime(),
-                        HexFormat.of().formatHex(digest.digest()), number, offset, null, part.from()));
+                String checksum = HexFormat.of().formatHex(digest.digest());
+                boolean xxh64 = settings.fileChecksum() == FileChecksum.XXH64;
+                entries.add(new BackupManifest.FileEntry(item.path(), 'f', size, item.mode(), item.mtime(), xxh64 ? null : checksum,
+                        number, offset, null, part.from(), xxh64 ? checksum : null));
                 offset += size;
                 if (part.last()) {
                     filesDone.incrementAndGet();
@@ -393,6 +408,10 @@ public final class BaseBackupRunner {
                 log.warn("page checksum mismatch in {} block {}: stored {}, computed {}", path, firstBlock + i, expected, actual);
             }
         }
+    }
+
+    private static long millis(long from, long to) {
+        return (to - from) / 1_000_000;
     }
 
     private static int timelineOf(String label) {

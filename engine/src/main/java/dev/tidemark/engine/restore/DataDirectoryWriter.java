@@ -5,7 +5,6 @@ import dev.tidemark.engine.basebackup.BackupProgress;
 import dev.tidemark.engine.basebackup.DataDirectoryScan;
 import dev.tidemark.engine.basebackup.Workers;
 import dev.tidemark.storage.Repository;
-import dev.tidemark.storage.codec.Codec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,9 +44,9 @@ import java.util.stream.Collectors;
 
 /**
  * Writes a backup's data directory: its directories and links, then every object downloaded, decoded and unpacked in
- * parallel, each file (or piece of one) checked against its SHA-256, large block-aligned ones written with O_DIRECT;
+ * parallel, each file (or piece of one) checked against its checksum, large block-aligned ones written with O_DIRECT;
  * then modes, times, backup_label and tablespace_map. In place, a file whose previous copy (in the moved-aside
- * directory) has the backup's size and time is copied from there instead, and kept only when its SHA-256 is the
+ * directory) has the backup's size and time is copied from there instead, and kept only when its checksum is the
  * manifest's; an object is downloaded only for the files that were not. One per runner: once the file system refuses
  * O_DIRECT, the runner stops trying.
  */
@@ -218,8 +217,7 @@ final class DataDirectoryWriter {
                         List<BackupManifest.FileEntry> entries, Map<String, Object> pieced, Copied copied, AtomicLong files)
             throws IOException {
         byte[] buffer = new byte[256 * 1024];
-        MessageDigest digest = Codec.sha256();
-        // every file (or piece) is checked against its own SHA-256 and every chunk against its GCM tag (or CRC):
+        // every file (or piece) is checked against its own checksum and every chunk against its GCM tag (or CRC):
         // hashing the whole bundle again would add a pass over every byte and check nothing more
         downloadedBytes.addAndGet(object.storedBytes());
         try (InputStream in = repository.openDecoded(object.key())) {
@@ -232,7 +230,7 @@ final class DataDirectoryWriter {
                 Path file = resolve(request, manifest, target, e.path());
                 Object fileLock = pieced.get(e.path());
                 boolean piece = fileLock != null;
-                digest.reset();
+                MessageDigest digest = e.newDigest();
                 // a whole file is new (the target was checked empty); the pieces of one file share it
                 StandardOpenOption create = piece ? StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW;
                 if (!writeDirect(in, file, e, object, buffer, digest, copied, create)) {
@@ -248,9 +246,10 @@ final class DataDirectoryWriter {
                 }
                 position += e.size();
                 String actual = HexFormat.of().formatHex(digest.digest());
-                if (!actual.equals(e.sha256())) {
+                if (!actual.equals(e.checksum())) {
                     throw new IOException("checksum mismatch for " + e.path() + (piece ? " (piece at byte " + e.fileOffset() + ")" : "")
-                            + " from object " + object.key() + ": manifest says " + e.sha256() + ", restored bytes have " + actual
+                            + " from object " + object.key() + ": manifest says " + e.checksumAlgorithm() + " " + e.checksum()
+                            + ", restored bytes have " + actual
                             + "; the backup is damaged");
                 }
                 written(file, e, piece, files);
@@ -272,7 +271,7 @@ final class DataDirectoryWriter {
 
     /**
      * Copies the entry's bytes from the previous copy of its file when that has the backup's size and time (a cheap
-     * test, as pgBackRest's delta makes) and keeps them only when their SHA-256 is the manifest's, so the result is
+     * test, as pgBackRest's delta makes) and keeps them only when their checksum is the manifest's, so the result is
      * what a download writes. Copied, not linked: the restored server rewrites its relation files in place, and the
      * previous directory must stay as it was. False, with no whole file left behind, when the entry is to be downloaded.
      */
@@ -292,7 +291,7 @@ final class DataDirectoryWriter {
             return false;
         }
         boolean piece = fileLock != null;
-        MessageDigest digest = Codec.sha256();
+        MessageDigest digest = e.newDigest();
         ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
         // the pieces of one file one at a time, as downloaded ones are (a whole file is this worker's alone)
         synchronized (piece ? fileLock : digest) {
@@ -317,7 +316,7 @@ final class DataDirectoryWriter {
                 }
             }
         }
-        if (!HexFormat.of().formatHex(digest.digest()).equals(e.sha256())) {
+        if (!e.matches(digest)) {
             // a piece is overwritten at its place by the download; a whole file is written anew
             if (!piece) {
                 Files.delete(file);

@@ -14,7 +14,6 @@ import dev.tidemark.engine.operations.VerifyReport;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
-import dev.tidemark.storage.codec.Codec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,7 +22,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -179,14 +177,13 @@ public final class Verification {
             findings.add(new Finding(Kind.BASE_BACKUP_DAMAGED, "base backup " + b.id(), "its object " + o.key() + " is missing", b.id(), null, 0));
             return;
         }
-        MessageDigest digest = Codec.sha256();
         byte[] buffer = new byte[256 * 1024];
         try (InputStream in = o.sha256() == null ? repository.openDecoded(o.key()) : repository.openDecoded(o.key(), o.sha256())) {
             long position = 0;
             for (BackupManifest.FileEntry e : files) {
                 in.skipNBytes(e.offset() - position);
                 count(e.offset() - position);
-                e.copyChecked(in, java.io.OutputStream.nullOutputStream(), o.key(), buffer, digest, this::count);
+                e.copyChecked(in, java.io.OutputStream.nullOutputStream(), o.key(), buffer, this::count);
                 position = e.offset() + e.size();
             }
             drain(in, buffer);

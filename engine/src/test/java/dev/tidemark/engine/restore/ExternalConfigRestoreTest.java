@@ -105,7 +105,7 @@ class ExternalConfigRestoreTest {
         BaseBackupRunner.Result backup = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2))
                 .run(id, "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
         BackupManifest m = backup.manifest();
-        assertThat(m.formatVersion()).isEqualTo(BackupManifest.FORMAT_VERSION);
+        assertThat(m.formatVersion()).isGreaterThanOrEqualTo(BackupManifest.FORMAT_WITH_EXTERNAL_CONFIG);
         assertThat(m.configuration().configFile()).isEqualTo(configFile.toString());
         assertThat(m.configuration().external()).containsAll(external.stream().map(Path::toString).toList());
         assertThat(m.files()).extracting(BackupManifest.FileEntry::path)
