@@ -125,6 +125,11 @@ public final class PgServer {
                 Duration.ofSeconds(70), "pg_ctl stop");
     }
 
+    /** Makes the server read its configuration files again (pg_ctl reload: a signal, no SQL privilege needed). */
+    public void reload() throws IOException {
+        run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "reload"), Duration.ofSeconds(30), "pg_ctl reload");
+    }
+
     /** Asks a server in recovery to promote (pg_ctl promote, without waiting: the caller watches it end recovery). */
     public void promote() throws IOException {
         run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-W", "promote"), Duration.ofSeconds(30),

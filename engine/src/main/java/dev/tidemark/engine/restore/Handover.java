@@ -30,7 +30,10 @@ final class Handover {
             return "; the server is stopped, as asked";
         }
         if (!request.inPlace()) {
-            return ""; // a copy beside runs on as its recovery started it (its recovery settings are gone from its files)
+            // a copy beside runs on as its recovery started it; its recovery settings are gone from its files, and a reload
+            // gives it its own checkpoint and I/O settings again (RecoveryTuning); shared_buffers takes a restart
+            recovered.reload();
+            return "";
         }
         // in place, the production server runs on: restarted, it runs with none of what the restore set for its recovery
         // (restore_command, log prefix and language), the way it is normally started
