@@ -64,7 +64,7 @@ import json, sys, datetime
 d = json.load(open(sys.argv[1]))
 f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 print(f"Tidemark PITR, as the engine timed it (download, WAL prefetch, replay, promoted): {(f(d['completedAt']) - f(d['startedAt'])).total_seconds():.1f} s; {d['status']}")
-for line in (d.get('summary') or '').split('; '):
+for line in (d.get('message') or '').split('; '):
     if line.startswith('phases'):
         print(f"  {line}")
 PY
