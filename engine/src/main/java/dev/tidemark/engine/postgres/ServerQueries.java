@@ -491,6 +491,17 @@ public final class ServerQueries {
         }
     }
 
+    /**
+     * Ends a recovery paused at its target once a promotion was asked for: the paused startup process looks for the
+     * promotion only once a second, and a resume wakes it at once (it then finds the promotion and ends recovery with
+     * an end-of-recovery record, as promoted). Needs the privilege of pg_wal_replay_resume (a superuser's).
+     */
+    public void resumeReplay() throws SQLException {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select pg_wal_replay_resume()")) {
+            rs.next();
+        }
+    }
+
     /** The GIDs of the server's prepared transactions, oldest first. */
     public List<String> preparedTransactions() throws SQLException {
         return names("select gid from pg_prepared_xacts order by prepared");

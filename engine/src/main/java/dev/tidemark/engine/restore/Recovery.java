@@ -205,6 +205,16 @@ final class Recovery {
                         log.info("restore {}: target reached, promoting", request.restoreId());
                         server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
                         promoteSent = true;
+                        try {
+                            // after the promotion was signalled (a resume alone would end recovery with a checkpoint;
+                            // the signal goes through the postmaster, so a moment's grace): wakes the paused recovery
+                            // now instead of at its next check, up to a second later
+                            Thread.sleep(20);
+                            new ServerQueries(c).resumeReplay();
+                        } catch (SQLException e) {
+                            log.debug("restore {}: no resume ({}): the promotion is noticed at the recovery's next check",
+                                    request.restoreId(), e.getMessage());
+                        }
                     }
                     if (promoteSent) {
                         progress.set(new BackupProgress("recovering", walTotal, walTotal, 0, 0, 0)); // replay is over
