@@ -3,7 +3,7 @@
 # then ROUNDS restores by each (default 1), the order alternating from round to round, and the median and spread.
 #   bench/pitr-vs-pgbackrest.sh [WAL_SCALE]     (pgbench scale written after the backups, default 70: about 1 GiB of WAL)
 #   ROUNDS=5 ORDER=tidemark-first bench/pitr-vs-pgbackrest.sh 70
-# TIDEMARK_BENCH_JAVA_OPTS passes engine settings to the server (a recovery setting turned off to measure it, say).
+# TIDEMARK_BENCH_JAVA_OPTS passes engine settings to the server; VARIANTS (below) compares several in the same run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 wal_scale="${1:-70}"
@@ -78,23 +78,47 @@ PY
 # ORDER=tidemark-first runs Tidemark first in the first round; the order alternates from round to round, so that it
 # does not decide the result
 rounds="${ROUNDS:-1}"
-ratios=()
+# VARIANTS: Tidemark servers to compare in each round, "label=JVM options" separated by ";" (each restarts the server
+# with its options, the setup kept), e.g. VARIANTS="tuned=;untuned=-Dtidemark.restore.recovery-tuning-skip=all"
+IFS=';' read -r -a variants <<< "${VARIANTS:-tidemark=}"
+current_opts=""
+run_variants() {
+  for v in "${variants[@]}"; do
+    label="${v%%=*}"; opts="${v#*=}"
+    if [ "$opts" != "$current_opts" ]; then
+      kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+      # shellcheck disable=SC2086
+      start_tidemark "$here" "$root" "$api_port" $opts
+      current_opts="$opts"
+    fi
+    sync; echo "[$label]"; run_tidemark
+    results+=("$label $tm_s")
+  done
+}
+results=()
 first="${ORDER:-pgbackrest-first}"
 for round in $(seq 1 "$rounds"); do
   echo "round $round of $rounds ($first)"
   if [ "$first" = "tidemark-first" ]; then
-    sync; run_tidemark; sync; run_pgbackrest; first=pgbackrest-first
+    run_variants; sync; run_pgbackrest; first=pgbackrest-first
   else
-    sync; run_pgbackrest; sync; run_tidemark; first=tidemark-first
+    sync; run_pgbackrest; run_variants; first=tidemark-first
   fi
-  ratios+=("$tm_s/$pgbr_s")
+  results+=("pgbackrest $pgbr_s")
 done
-python3 - "${ratios[@]}" <<'PY'
+python3 - "${results[@]}" <<'PY'
 import statistics, sys
-pairs = [tuple(map(float, a.split('/'))) for a in sys.argv[1:]]
-r = [t / p for t, p in pairs]
-print("Tidemark through the CLI / pgBackRest, by round: " + ", ".join(f"{x:.2f}" for x in r))
-if len(r) > 1:
-    print(f"median {statistics.median(r):.2f}, spread {min(r):.2f}-{max(r):.2f}; Tidemark median {statistics.median(t for t, _ in pairs):.1f} s,"
-          f" pgBackRest median {statistics.median(p for _, p in pairs):.1f} s")
+rounds, current = [], {}
+for a in sys.argv[1:]:
+    label, secs = a.rsplit(' ', 1)
+    current[label] = float(secs)
+    if label == 'pgbackrest':
+        rounds.append(current); current = {}
+for label in [k for k in rounds[0] if k != 'pgbackrest']:
+    r = [x[label] / x['pgbackrest'] for x in rounds]
+    line = f"{label}: Tidemark through the CLI / pgBackRest, by round: " + ", ".join(f"{x:.2f}" for x in r)
+    if len(r) > 1:
+        line += (f"; median {statistics.median(r):.2f}, spread {min(r):.2f}-{max(r):.2f}; Tidemark median"
+                 f" {statistics.median(x[label] for x in rounds):.1f} s, pgBackRest median {statistics.median(x['pgbackrest'] for x in rounds):.1f} s")
+    print(line)
 PY

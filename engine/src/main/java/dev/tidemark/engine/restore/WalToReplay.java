@@ -114,11 +114,17 @@ final class WalToReplay {
         return key.substring(key.lastIndexOf('/') + 1);
     }
 
+    /**
+     * How many workers fetch the WAL: as many as the files are written with, unless the system property
+     * {@value #FETCH_WORKERS_PROPERTY} says otherwise (to measure more of them: a fetch waits on the disk as well as the CPU).
+     */
+    static final String FETCH_WORKERS_PROPERTY = "tidemark.restore.wal-fetch-workers";
+
     /** The spool of the WAL objects, started: fetching with as many workers as the files are written with. */
     static WalSpool openSpool(Repository repository, RestoreRunner.Request request, BackupManifest manifest, Path spool,
                               ServerUser user) throws IOException, InterruptedException {
         WalSpool wal = new WalSpool(repository, spool, objects(repository, request, manifest), manifest.walSegmentSize(),
-                Math.max(1, request.workers()), request.restoreId(), user);
+                Math.max(1, Integer.getInteger(FETCH_WORKERS_PROPERTY, request.workers())), request.restoreId(), user);
         wal.start(); // timeline histories now; the segments in the background
         return wal;
     }
