@@ -98,6 +98,15 @@ final class WalSpool implements AutoCloseable {
     private final Map<String, Path> unoffered = new LinkedHashMap<>();
     private boolean allFetched;
     private ExecutorService pool;
+    /**
+     * With {@value #SYNC_BEHIND_PROPERTY}: each segment is written out to disk by threads of its own, behind the fetch, so
+     * the fetch (and the scan that reads what it wrote) does not wait for the disk; a segment is offered to PostgreSQL
+     * only once it is written out, as without.
+     */
+    static final String SYNC_BEHIND_PROPERTY = "tidemark.restore.wal-sync-behind";
+    private final boolean syncBehind = Boolean.getBoolean(SYNC_BEHIND_PROPERTY);
+    private ExecutorService syncer;
+    private final List<Future<?>> syncs = java.util.Collections.synchronizedList(new ArrayList<>());
     private Thread coordinator;
     private long started;
 
@@ -386,13 +395,20 @@ final class WalSpool implements AutoCloseable {
         owner.ownOne(script);
         started = System.nanoTime();
         for (Map.Entry<String, ObjectInfo> h : histories.entrySet()) {
-            fetch(h.getValue(), spool.resolve(h.getKey()), 0);
+            fetch(h.getValue(), spool.resolve(h.getKey()), 0, true);
         }
         pool = Executors.newFixedThreadPool(workers, r -> {
             Thread t = new Thread(r, "wal-prefetch-" + restoreId);
             t.setDaemon(true);
             return t;
         });
+        if (syncBehind) {
+            syncer = Executors.newFixedThreadPool(workers, r -> {
+                Thread t = new Thread(r, "wal-sync-" + restoreId);
+                t.setDaemon(true);
+                return t;
+            });
+        }
         coordinator = new Thread(this::dispatch, "wal-prefetch-" + restoreId + "-watch");
         coordinator.setDaemon(true);
         coordinator.start();
@@ -428,8 +444,24 @@ final class WalSpool implements AutoCloseable {
                 ObjectInfo o = s.getValue();
                 boolean partial = name(o.key()).endsWith(".partial");
                 futures.add(pool.submit(() -> {
-                    fetch(o, spool.resolve(s.getKey() + UNREAD), partial ? segmentSize : 0);
-                    offerOrKeep(s.getKey());
+                    Path unread = spool.resolve(s.getKey() + UNREAD);
+                    fetch(o, unread, partial ? segmentSize : 0, !syncBehind);
+                    if (syncBehind) {
+                        syncs.add(syncer.submit(() -> {
+                            try (FileChannel channel = FileChannel.open(unread, StandardOpenOption.WRITE)) {
+                                channel.force(true);
+                                offerOrKeep(s.getKey());
+                            } catch (IOException | RuntimeException e) {
+                                if (!closed) {
+                                    fail("writing WAL segment " + s.getKey() + " out to disk failed: " + e.getMessage());
+                                }
+                                throw e;
+                            }
+                            return null;
+                        }));
+                    } else {
+                        offerOrKeep(s.getKey());
+                    }
                     return null;
                 }));
                 position++;
@@ -451,6 +483,9 @@ final class WalSpool implements AutoCloseable {
     private void finish(List<Future<?>> futures) {
         try {
             for (Future<?> f : futures) {
+                f.get();
+            }
+            for (Future<?> f : List.copyOf(syncs)) {
                 f.get();
             }
             synchronized (unoffered) {
@@ -539,7 +574,7 @@ final class WalSpool implements AutoCloseable {
                 """.formatted(restoreId, dir, PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE, WAITS);
     }
 
-    private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {
+    private void fetch(ObjectInfo o, Path destination, long padTo, boolean sync) throws IOException {
         Path tmp = destination.resolveSibling(destination.getFileName() + ".tmp");
         // the disk check before the restore estimated; this one is sure: the restore fails before the disk is full
         long free = Files.getFileStore(spool).getUsableSpace();
@@ -564,7 +599,9 @@ final class WalSpool implements AutoCloseable {
             }
             // PostgreSQL fsyncs each segment it restores (durable_rename) in its one replay process: written out here,
             // by the workers beside the replay, that fsync finds nothing left to write
-            channel.force(true);
+            if (sync) {
+                channel.force(true);
+            }
         }
         owner.ownOne(tmp);
         // the script sees a file only once it is whole
@@ -579,6 +616,9 @@ final class WalSpool implements AutoCloseable {
         closed = true;
         if (pool != null) {
             Workers.stopAndWait(pool);
+        }
+        if (syncer != null) {
+            Workers.stopAndWait(syncer);
         }
         if (coordinator != null) {
             coordinator.interrupt();

@@ -135,7 +135,15 @@ class WalSpoolTest {
             assertThat(aborted.waitFor(20, TimeUnit.SECONDS)).isTrue();
             assertThat(aborted.exitValue()).isEqualTo(126);
         }
-        try (WalSpool spool = new WalSpool(repo, tmp.resolve("spool2"), objects, SEGMENT, 2, "t", ServerUser.detect())) {
+        // (this one writes each segment out to disk behind the fetch: offered once written out, the same to PostgreSQL)
+        System.setProperty(WalSpool.SYNC_BEHIND_PROPERTY, "true");
+        WalSpool behind;
+        try {
+            behind = new WalSpool(repo, tmp.resolve("spool2"), objects, SEGMENT, 2, "t", ServerUser.detect());
+        } finally {
+            System.clearProperty(WalSpool.SYNC_BEHIND_PROPERTY);
+        }
+        try (WalSpool spool = behind) {
             spool.offerAsRead();
             spool.start();
             awaitFetched(spool, 6);
