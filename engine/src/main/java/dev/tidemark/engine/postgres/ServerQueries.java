@@ -491,14 +491,11 @@ public final class ServerQueries {
         }
     }
 
-    /**
-     * Ends a recovery paused at its target once a promotion was asked for: the paused startup process looks for the
-     * promotion only once a second, and a resume wakes it at once (it then finds the promotion and ends recovery with
-     * an end-of-recovery record, as promoted). Needs the privilege of pg_wal_replay_resume (a superuser's).
-     */
-    public void resumeReplay() throws SQLException {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select pg_wal_replay_resume()")) {
-            rs.next();
+    /** The PID of the server's startup process (the recovery), if it runs and this role may see it. */
+    public java.util.Optional<Long> startupProcess() throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select pid from pg_stat_activity where backend_type = 'startup'")) {
+            return rs.next() ? java.util.Optional.of(rs.getLong(1)) : java.util.Optional.empty();
         }
     }
 

@@ -30,16 +30,7 @@ final class Handover {
             return "; the server is stopped, as asked";
         }
         if (!request.inPlace()) {
-            // a copy beside runs on as its recovery started it; its recovery settings are gone from its files, and a reload
-            // gives it its own checkpoint and I/O settings again (RecoveryTuning); shared_buffers takes a restart
-            try {
-                recovered.reload();
-            } catch (IOException e) {
-                log.warn("restore {}: could not reload the copy ({}): it runs with the recovery's checkpoint and I/O settings until"
-                        + " 'pg_ctl reload' or a restart", request.restoreId(), e.getMessage());
-                return "; reload it (pg_ctl reload): it still runs with the recovery's checkpoint and I/O settings";
-            }
-            return "";
+            return ""; // a copy beside runs on as its recovery started it (its recovery settings are gone from its files)
         }
         // in place, the production server runs on: restarted, it runs with none of what the restore set for its recovery
         // (restore_command, log prefix and language), the way it is normally started

@@ -205,16 +205,7 @@ final class Recovery {
                         log.info("restore {}: target reached, promoting", request.restoreId());
                         server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
                         promoteSent = true;
-                        try {
-                            // after the promotion was signalled (a resume alone would end recovery with a checkpoint;
-                            // the signal goes through the postmaster, so a moment's grace): wakes the paused recovery
-                            // now instead of at its next check, up to a second later
-                            Thread.sleep(20);
-                            new ServerQueries(c).resumeReplay();
-                        } catch (SQLException e) {
-                            log.debug("restore {}: no resume ({}): the promotion is noticed at the recovery's next check",
-                                    request.restoreId(), e.getMessage());
-                        }
+                        wakeForPromotion(c);
                     }
                     if (promoteSent) {
                         progress.set(new BackupProgress("recovering", walTotal, walTotal, 0, 0, 0)); // replay is over
@@ -262,6 +253,27 @@ final class Recovery {
             }
         } finally {
             closeQuietly(c);
+        }
+    }
+
+    /**
+     * Paused at the target, the startup process looks for the promotion once a second (its pause sleeps on a latch the
+     * promotion signal does not set): woken now, it finds it at once. Not pg_wal_replay_resume(): a resume ends the
+     * pause before the promotion is looked for, and recovery then ends with a checkpoint it waits for, as without
+     * promoting (measured: 1.7 s instead of 1.05 s). Without it the promotion is found at the next check.
+     */
+    private void wakeForPromotion(Connection c) {
+        try {
+            Optional<Long> startup = new ServerQueries(c).startupProcess();
+            if (startup.isPresent() && server.isRunning()) {
+                Thread.sleep(20); // the promotion's signal reaches the startup process through the postmaster
+                server.wakeStartupProcess(startup.get());
+            }
+        } catch (SQLException | IOException e) {
+            log.debug("restore {}: the recovery was not woken ({}): it finds the promotion at its next check", request.restoreId(),
+                    e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

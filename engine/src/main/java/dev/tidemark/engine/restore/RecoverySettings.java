@@ -89,8 +89,6 @@ final class RecoverySettings {
             // the restored files are not yet durable: one syncfs of the file system instead of an fsync per file
             lines.add("recovery_init_sync_method = syncfs");
         }
-        // faster replay at no cost in safety, for the recovery only (RecoveryTuning)
-        lines.addAll(RecoveryTuning.lines(manifest, target, ExternalConfig.configFile(request, manifest, target)));
         Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         Files.deleteIfExists(target.resolve("standby.signal"));
@@ -101,7 +99,7 @@ final class RecoverySettings {
     /** The settings the restore wrote that serve the recovery only; its port and raised settings stay. */
     private static final Pattern RECOVERY_ONLY = Pattern.compile(
             "\\s*(restore_command|recovery_target\\w*|recovery_init_sync_method|logging_collector|log_destination|lc_messages"
-                    + "|log_min_messages|log_line_prefix|" + String.join("|", RecoveryTuning.NAMES) + ")\\s*=.*");
+                    + "|log_min_messages|log_line_prefix)\\s*=.*");
     /**
      * What else an in-place restore wrote and takes back: the database is the production one again, with its own
      * archiving and replication settings. A copy beside keeps them off: it must never archive into, or follow, the

@@ -187,16 +187,7 @@ class PointInTimeRestoreTest {
         try {
             String auto = Files.readString(target.resolve("postgresql.auto.conf"));
             assertThat(auto).contains("port = " + port).doesNotContain("restore_command").doesNotContain("recovery_target")
-                    .as("a copy beside must not archive into its source's archive").contains("archive_mode = off")
-                    .as("the recovery's tuning is taken out").doesNotContain("checkpoint_timeout").doesNotContain("max_wal_size")
-                    .doesNotContain("maintenance_io_concurrency");
-            // and the running copy was reloaded: its own checkpoint settings apply again without a restart
-            try (Connection c = restored.connect(); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select current_setting('checkpoint_timeout'), current_setting('max_wal_size')")) {
-                rs.next();
-                assertThat(rs.getString(1)).isEqualTo("5min");
-                assertThat(rs.getString(2)).isNotEqualTo("1TB");
-            }
+                    .as("a copy beside must not archive into its source's archive").contains("archive_mode = off");
             server.stop();
             server.start(tmp.resolve("restart.log"), Duration.ofSeconds(60));
             try (Connection c = restored.connect()) {
