@@ -125,14 +125,6 @@ public final class PgServer {
                 Duration.ofSeconds(70), "pg_ctl stop");
     }
 
-    /**
-     * Wakes the server's startup process (SIGUSR1, which only sets its latch when no request is pending): a recovery
-     * paused at its target looks for a promotion once a second, and woken it looks at once.
-     */
-    public void wakeStartupProcess(long pid) throws IOException {
-        run(List.of("kill", "-USR1", Long.toString(pid)), Duration.ofSeconds(10), "kill -USR1");
-    }
-
     /** Asks a server in recovery to promote (pg_ctl promote, without waiting: the caller watches it end recovery). */
     public void promote() throws IOException {
         run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-W", "promote"), Duration.ofSeconds(30),
