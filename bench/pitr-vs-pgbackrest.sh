@@ -96,15 +96,22 @@ run_variants() {
   done
 }
 results=()
-first="${ORDER:-pgbackrest-first}"
-for round in $(seq 1 "$rounds"); do
-  echo "round $round of $rounds ($first)"
-  if [ "$first" = "tidemark-first" ]; then
-    run_variants; sync; run_pgbackrest; first=pgbackrest-first
-  else
-    sync; run_pgbackrest; run_variants; first=tidemark-first
-  fi
-  results+=("pgbackrest $pgbr_s")
+all_variants=("${variants[@]}")
+# BLOCKS=1: each variant's ROUNDS in a block of their own (one server start per variant, so every restore but the
+# block's first runs on a warm server, as an operator's would); otherwise every round runs every variant
+if [ "${BLOCKS:-0}" = 1 ]; then blocks=("${all_variants[@]}"); else blocks=("ALL"); fi
+for block in "${blocks[@]}"; do
+  if [ "$block" != "ALL" ]; then variants=("$block"); fi
+  first="${ORDER:-pgbackrest-first}"
+  for round in $(seq 1 "$rounds"); do
+    echo "round $round of $rounds ($first)"
+    if [ "$first" = "tidemark-first" ]; then
+      run_variants; sync; run_pgbackrest; first=pgbackrest-first
+    else
+      sync; run_pgbackrest; run_variants; first=tidemark-first
+    fi
+    results+=("pgbackrest $pgbr_s")
+  done
 done
 python3 - "${results[@]}" <<'PY'
 import statistics, sys
@@ -114,11 +121,15 @@ for a in sys.argv[1:]:
     current[label] = float(secs)
     if label == 'pgbackrest':
         rounds.append(current); current = {}
-for label in [k for k in rounds[0] if k != 'pgbackrest']:
-    r = [x[label] / x['pgbackrest'] for x in rounds]
+labels = []
+for x in rounds:
+    labels += [k for k in x if k != 'pgbackrest' and k not in labels]
+for label in labels:
+    mine = [x for x in rounds if label in x]
+    r = [x[label] / x['pgbackrest'] for x in mine]
     line = f"{label}: Tidemark through the CLI / pgBackRest, by round: " + ", ".join(f"{x:.2f}" for x in r)
     if len(r) > 1:
         line += (f"; median {statistics.median(r):.2f}, spread {min(r):.2f}-{max(r):.2f}; Tidemark median"
-                 f" {statistics.median(x[label] for x in rounds):.1f} s, pgBackRest median {statistics.median(x['pgbackrest'] for x in rounds):.1f} s")
+                 f" {statistics.median(x[label] for x in mine):.1f} s, pgBackRest median {statistics.median(x['pgbackrest'] for x in mine):.1f} s")
     print(line)
 PY
