@@ -29,7 +29,7 @@ class ProgressTest {
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
         Progress.await(views::next, "restore", new PrintStream(buffer, true, StandardCharsets.UTF_8));
         String shown = buffer.toString(StandardCharsets.UTF_8);
-        assertThat(shown).contains("replaying WAL").contains("100.0 MiB / 200.0 MiB")
+        assertThat(shown).contains("replaying WAL").contains("100 MiB / 200 MiB")
                 .contains("commits up to 2026-12-05T03:23:10Z of 2026-12-05T03:24:00Z (LSN 0/6800000 of 0/CC00000)");
         assertThat(Progress.replayed(ApiClient.JSON.readTree("{\"lsn\":\"0/3000028\",\"targetLsn\":\"0/9000000\"}")))
                 .isEqualTo(", no commit yet of the latest (LSN 0/3000028 of 0/9000000)");
