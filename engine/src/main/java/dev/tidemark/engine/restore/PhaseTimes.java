@@ -22,11 +22,6 @@ final class PhaseTimes {
         mark = now;
     }
 
-    /** Starts timing anew without ending a phase (the time since is not counted until the next lap). */
-    synchronized void restart() {
-        mark = System.nanoTime();
-    }
-
     /** Something measured inside a phase, shown after the phases. */
     synchronized void note(String what, String value) {
         notes.put(what, value);
@@ -34,10 +29,6 @@ final class PhaseTimes {
 
     static String seconds(long nanos) {
         return String.format(Locale.ROOT, "%.2f s", nanos / 1e9);
-    }
-
-    synchronized long of(String phase) {
-        return nanos.getOrDefault(phase, 0L);
     }
 
     /** "phases: files written and WAL read 1.20 s, ... (files alone 0.90 s, ...)"; no "; " inside (the summary's separator). */

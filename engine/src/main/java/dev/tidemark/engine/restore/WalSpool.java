@@ -1,6 +1,7 @@
 package dev.tidemark.engine.restore;
 
 import dev.tidemark.engine.basebackup.Workers;
+import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
@@ -225,12 +226,12 @@ final class WalSpool implements AutoCloseable {
      * Where the replay ends, for its progress: the stop point when the restore knows it, else the end of the newest
      * segment the archive holds (a partial one counts whole).
      */
-    dev.tidemark.engine.postgres.Lsn replayEnd(Optional<dev.tidemark.engine.postgres.Lsn> stopAt) {
+    Lsn replayEnd(Optional<Lsn> stopAt) {
         if (stopAt.isPresent()) {
             return stopAt.get();
         }
         long newest = segments.keySet().stream().mapToLong(n -> WalSegment.parse(n, segmentSize).number()).max().orElse(-1);
-        return new dev.tidemark.engine.postgres.Lsn((newest + 1) * segmentSize);
+        return new Lsn((newest + 1) * segmentSize);
     }
 
     /**
