@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Point-in-time restore with about 1 GiB of WAL to replay, Tidemark beside pgBackRest (archive-get async), one run.
+# Point-in-time restore with about 1 GiB of WAL to replay, Tidemark beside pgBackRest (archive-get async): set up once,
+# then ROUNDS restores by each (default 1), the order alternating from round to round, and the median and spread.
 #   bench/pitr-vs-pgbackrest.sh [WAL_SCALE]     (pgbench scale written after the backups, default 70: about 1 GiB of WAL)
+#   ROUNDS=5 ORDER=tidemark-first bench/pitr-vs-pgbackrest.sh 70
+# TIDEMARK_BENCH_JAVA_OPTS passes engine settings to the server; VARIANTS (below) compares several in the same run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 wal_scale="${1:-70}"
@@ -43,8 +46,11 @@ run_pgbackrest() {
   as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -l "$root/pgbr-restored.log" -w -t 600 start >/dev/null
   until [ "$(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select pg_is_in_recovery()' 2>/dev/null)" = "f" ]; do sleep 0.1; done
   t1=$(now)
-  echo "pgBackRest PITR (restore, archive-get async, replay, promoted): $(seconds "$t0" "$t1") s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select count(*) from marker')"
+  pgbr_s=$(seconds "$t0" "$t1")
+  echo "pgBackRest PITR (restore, archive-get async, replay, promoted): $pgbr_s s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p1" -U postgres -Atc 'select count(*) from marker')"
   as_pg "$bin/pg_ctl" -D "$root/pgbr-restored" -m fast stop >/dev/null
+  cp "$root/pgbr-restored.log" "$root/pgbr-restored-round$round.log" 2>/dev/null || true
+  rm -rf "$root/pgbr-restored"
 }
 
 run_tidemark() {
@@ -52,20 +58,78 @@ run_tidemark() {
   t0=$(now)
   cli restore bench --time "$target_iso" --target-dir "$root/tm-restored" --port "$p2" --wait --json > "$root/tm-restore.json" 2>/dev/null
   t1=$(now)
+  tm_s=$(seconds "$t0" "$t1")
   python3 - "$root/tm-restore.json" <<'PY'
 import json, sys, datetime
 d = json.load(open(sys.argv[1]))
 f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
 print(f"Tidemark PITR, as the engine timed it (download, WAL prefetch, replay, promoted): {(f(d['completedAt']) - f(d['startedAt'])).total_seconds():.1f} s; {d['status']}")
+for line in (d.get('message') or '').split('; '):
+    if line.startswith('phases'):
+        print(f"  {line}")
 PY
-  echo "Tidemark PITR through the CLI: $(seconds "$t0" "$t1") s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p2" -U postgres -Atc 'select count(*) from marker')"
+  echo "Tidemark PITR through the CLI: $tm_s s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p2" -U postgres -Atc 'select count(*) from marker')"
   as_pg "$bin/pg_ctl" -D "$root/tm-restored" -m fast stop >/dev/null || true
+  cp "$root/tm-restored.tidemark-restore.log" "$root/tm-restored-round$round.log" 2>/dev/null || true
+  rm -rf "$root/tm-restored" "$root"/tm-restored.tidemark-*
 }
 
 # each run starts with the page cache written back (the load above, the other run's shutdown checkpoint);
-# ORDER=tidemark-first runs Tidemark first, to see that the order does not decide the result
-if [ "${ORDER:-pgbackrest-first}" = "tidemark-first" ]; then
-  sync; run_tidemark; sync; run_pgbackrest
-else
-  sync; run_pgbackrest; sync; run_tidemark
-fi
+# ORDER=tidemark-first runs Tidemark first in the first round; the order alternates from round to round, so that it
+# does not decide the result
+rounds="${ROUNDS:-1}"
+# VARIANTS: Tidemark servers to compare in each round, "label=JVM options" separated by ";" (each restarts the server
+# with its options, the setup kept), e.g. VARIANTS="tuned=;untuned=-Dtidemark.restore.recovery-tuning-skip=all"
+IFS=';' read -r -a variants <<< "${VARIANTS:-tidemark=}"
+current_opts=""
+run_variants() {
+  for v in "${variants[@]}"; do
+    label="${v%%=*}"; opts="${v#*=}"
+    if [ "$opts" != "$current_opts" ]; then
+      kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+      # shellcheck disable=SC2086
+      start_tidemark "$here" "$root" "$api_port" $opts
+      current_opts="$opts"
+    fi
+    sync; echo "[$label]"; run_tidemark
+    results+=("$label $tm_s")
+  done
+}
+results=()
+all_variants=("${variants[@]}")
+# BLOCKS=1: each variant's ROUNDS in a block of their own (one server start per variant, so every restore but the
+# block's first runs on a warm server, as an operator's would); otherwise every round runs every variant
+if [ "${BLOCKS:-0}" = 1 ]; then blocks=("${all_variants[@]}"); else blocks=("ALL"); fi
+for block in "${blocks[@]}"; do
+  if [ "$block" != "ALL" ]; then variants=("$block"); fi
+  first="${ORDER:-pgbackrest-first}"
+  for round in $(seq 1 "$rounds"); do
+    echo "round $round of $rounds ($first)"
+    if [ "$first" = "tidemark-first" ]; then
+      run_variants; sync; run_pgbackrest; first=pgbackrest-first
+    else
+      sync; run_pgbackrest; run_variants; first=tidemark-first
+    fi
+    results+=("pgbackrest $pgbr_s")
+  done
+done
+python3 - "${results[@]}" <<'PY'
+import statistics, sys
+rounds, current = [], {}
+for a in sys.argv[1:]:
+    label, secs = a.rsplit(' ', 1)
+    current[label] = float(secs)
+    if label == 'pgbackrest':
+        rounds.append(current); current = {}
+labels = []
+for x in rounds:
+    labels += [k for k in x if k != 'pgbackrest' and k not in labels]
+for label in labels:
+    mine = [x for x in rounds if label in x]
+    r = [x[label] / x['pgbackrest'] for x in mine]
+    line = f"{label}: Tidemark through the CLI / pgBackRest, by round: " + ", ".join(f"{x:.2f}" for x in r)
+    if len(r) > 1:
+        line += (f"; median {statistics.median(r):.2f}, spread {min(r):.2f}-{max(r):.2f}; Tidemark median"
+                 f" {statistics.median(x[label] for x in mine):.1f} s, pgBackRest median {statistics.median(x['pgbackrest'] for x in mine):.1f} s")
+    print(line)
+PY

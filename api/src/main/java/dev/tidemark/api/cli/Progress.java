@@ -28,6 +28,7 @@ final class Progress {
             int percent = p.path("percent").asInt();
             double rate = p.path("bytesPerSecond").asDouble();
             String speed = rate >= 1 ? " " + Table.bytes((long) rate) + "/s" : ""; // no rate in phases that move no bytes
+            speed += replayed(p.path("replay"));
             String line = total > 0
                     ? String.format("%s %-10s [%-30s] %3d%% %s / %s%s", what, phase, "#".repeat(Math.min(30, percent * 30 / 100)),
                     percent, Table.bytes(done), Table.bytes(total), speed)
@@ -95,6 +96,16 @@ final class Progress {
      */
     static long pollInterval(long waitedMillis) {
         return Math.max(20, Math.min(1000, waitedMillis / 20));
+    }
+
+    /** A restore's replay against its target: the last commit replayed and the target time, and the LSNs. */
+    static String replayed(JsonNode replay) {
+        if (replay.isMissingNode() || replay.isNull()) {
+            return "";
+        }
+        String at = replay.path("lastCommitAt").isTextual() ? "commits up to " + replay.path("lastCommitAt").asText() : "no commit yet";
+        String target = replay.path("targetTime").isTextual() ? replay.path("targetTime").asText() : "the latest";
+        return ", " + at + " of " + target + " (LSN " + replay.path("lsn").asText() + " of " + replay.path("targetLsn").asText() + ")";
     }
 
     private static String lastPhase(String line) {

@@ -1,11 +1,40 @@
 package dev.tidemark.api.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Iterator;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The CLI's --wait polls often while a job is young and at most once a second when it is long. */
+/** The CLI's --wait: how often it polls, and a restore's replay shown against its target while PostgreSQL replays. */
 class ProgressTest {
+    @Test
+    void aReplayIsShownAgainstItsTargetInBytesAndTime() throws Exception {
+        Iterator<JsonNode> views = List.of(
+                ApiClient.JSON.readTree("""
+                        {"status":"running","progress":{"phase":"replaying WAL","bytesDone":104857600,"bytesTotal":209715200,
+                         "percent":50,"bytesPerSecond":0,"replay":{"lsn":"0/6800000","targetLsn":"0/CC00000",
+                         "lastCommitAt":"2026-12-05T03:23:10Z","targetTime":"2026-12-05T03:24:00Z"}}}
+                        """),
+                ApiClient.JSON.readTree("""
+                        {"status":"running","progress":{"phase":"replaying WAL","bytesDone":1,"bytesTotal":2,"percent":50,
+                         "replay":{"lsn":"0/3000028","targetLsn":"0/9000000","lastCommitAt":null,"targetTime":null}}}
+                        """),
+                ApiClient.JSON.readTree("{\"status\":\"completed\"}")).iterator();
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        Progress.await(views::next, "restore", new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        String shown = buffer.toString(StandardCharsets.UTF_8);
+        assertThat(shown).contains("replaying WAL").contains("100 MiB / 200 MiB")
+                .contains("commits up to 2026-12-05T03:23:10Z of 2026-12-05T03:24:00Z (LSN 0/6800000 of 0/CC00000)");
+        assertThat(Progress.replayed(ApiClient.JSON.readTree("{\"lsn\":\"0/3000028\",\"targetLsn\":\"0/9000000\"}")))
+                .isEqualTo(", no commit yet of the latest (LSN 0/3000028 of 0/9000000)");
+        assertThat(Progress.replayed(ApiClient.JSON.readTree("{}").path("replay"))).isEmpty();
+    }
 
     @Test
     void thePollIntervalGrowsWithTheTimeWaited() {

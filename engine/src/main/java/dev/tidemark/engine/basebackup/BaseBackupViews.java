@@ -48,6 +48,7 @@ public final class BaseBackupViews {
 
     /** A running job's progress as the API shows it (base backups, dumps and restores report theirs alike). */
     public static Progress progress(BackupProgress p) {
-        return new Progress(p.phase(), p.bytesDone(), p.bytesTotal(), p.filesDone(), p.filesTotal(), p.bytesPerSecond(), p.percent());
+        return new Progress(p.phase(), p.bytesDone(), p.bytesTotal(), p.filesDone(), p.filesTotal(), p.bytesPerSecond(), p.percent(),
+                p.replay());
     }
 }

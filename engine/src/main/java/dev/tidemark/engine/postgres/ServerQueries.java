@@ -505,6 +505,21 @@ public final class ServerQueries {
         }
     }
 
+    /**
+     * Wakes a recovery paused at its target that was asked to promote: paused, the startup process looks for the
+     * promotion once a second, sleeping on the pause's condition variable, which only a resume wakes. A resume alone
+     * ends the pause before the promotion is looked for (recovery then ends with a checkpoint it waits for, as without
+     * promoting); resumed and at once paused again, it wakes, finds itself still paused and looks for the promotion. If
+     * the startup process runs between the two, it ends recovery as after a resume: slower, never less safe. Needs the
+     * privilege of both functions (a superuser's).
+     */
+    public void wakePausedRecovery() throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select pg_wal_replay_resume(), pg_wal_replay_pause()")) {
+            rs.next();
+        }
+    }
+
     /** The GIDs of the server's prepared transactions, oldest first. */
     public List<String> preparedTransactions() throws SQLException {
         return names("select gid from pg_prepared_xacts order by prepared");

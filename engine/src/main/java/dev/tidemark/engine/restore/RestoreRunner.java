@@ -172,6 +172,7 @@ public final class RestoreRunner {
     }
 
     private Result runClaimed(Request request, Path target) throws IOException, InterruptedException {
+        PhaseTimes phases = new PhaseTimes();
         BackupManifest manifest = check(request);
         Path spool = spoolOf(target);
         TargetClaim.createSpool(target, spool);
@@ -189,11 +190,13 @@ public final class RestoreRunner {
             CreatedPaths.deleteTree(spool);
             throw e;
         }
+        phases.lap("checks");
         Path logFile = target.resolveSibling(target.getFileName() + ".tidemark-restore.log");
         // in place with its configuration elsewhere, the server is started with it (the copy beside gets its own)
         PgServer server = servers.at(target).launchedBy(ExternalConfig.forRecovery(request, manifest));
         boolean success = false;
         WalSpool wal = null;
+        WalToReplay.Reading reading = null;
         // an empty directory of the server's user (RestoreTarget) is kept on failure, emptied; what the restore
         // creates is listed as it goes and removed on failure, and nothing else is
         CreatedPaths created = new CreatedPaths(target);
@@ -202,32 +205,43 @@ public final class RestoreRunner {
             Files.setPosixFilePermissions(target, EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
                     PosixFilePermission.OWNER_EXECUTE));
             long t0 = System.nanoTime();
-            // the WAL is fetched, and read by the scan, while the files are written; PostgreSQL starts once the WAL up
-            // to the stop point is in (the scan needs it), so the fetch has as many workers as the files
+            // the WAL is fetched, and read by the scan, while the files are written; for a time target PostgreSQL starts
+            // once the WAL up to the stop point is in (the scan needs it), so the fetch has as many workers as the files;
+            // for the latest moment it starts once the files are written, and replays what the scan has read
             wal = WalToReplay.openSpool(repository, request, manifest, spool, server.user());
             activeSpool = wal;
             cancellation.check();
             // in place, files that still hold the backup's bytes are copied from the directory moved aside (local reads
             // instead of downloads); copied, never linked or moved, so that directory stays the operator's intact state
             Path previous = movedAside;
-            WalToReplay.Scanned scanned = WalToReplay.readWhileWriting(request, manifest, wal, tablespaces, files,
-                    () -> files.write(request, manifest, target, tablespaces, created,
-                            previous == null ? null : path -> tablespaces.previous(path, previous)));
+            reading = WalToReplay.readWhileWriting(request, manifest, wal, tablespaces, files, () -> {
+                long started = System.nanoTime();
+                files.write(request, manifest, target, tablespaces, created, previous == null ? null : path -> tablespaces.previous(path, previous));
+                phases.note("files alone", PhaseTimes.seconds(System.nanoTime() - started));
+            });
             cancellation.check();
             long t1 = System.nanoTime();
-            Optional<Lsn> stopAt = scanned.stopAt();
-            tablespaces.guard(scanned.scan(), stopAt);
+            phases.lap(reading.streamed() ? "files written" : "files written and WAL read");
+            Optional<Lsn> stopAt = reading.stopAt();
+            if (!reading.streamed()) {
+                WalToReplay.Scanned scanned = reading.done();
+                phases.note("WAL read", PhaseTimes.seconds(scanned.readNanos()));
+                tablespaces.guard(scanned.scan(), stopAt);
+            }
             int walFiles = wal.files();
             long t2 = System.nanoTime();
             ExternalConfig.placeBeside(request, manifest, target);
             RecoverySettings.Written settings = RecoverySettings.write(request, manifest, target, wal.restoreCommand(), stopAt);
             server.user().own(target);
             log.info("restore {}: {} MiB of files written and checked ({} MiB copied from the old data directory, {} MiB of objects"
-                            + " downloaded), and the WAL to replay read, in {} ms; {} WAL files in the spool; ownership set in {} ms",
+                            + " downloaded){}, in {} ms; {} WAL files in the spool; ownership set in {} ms",
                     request.restoreId(), manifest.totalBytes() >> 20, files.reusedBytes() >> 20, files.downloadedBytes() >> 20,
-                    (t1 - t0) / 1_000_000, walFiles, (System.nanoTime() - t2) / 1_000_000);
+                    reading.streamed() ? " (the WAL is read beside the replay)" : ", and the WAL to replay read", (t1 - t0) / 1_000_000,
+                    walFiles, (System.nanoTime() - t2) / 1_000_000);
             tablespaces.own(server.user());
-            Recovery recovery = new Recovery(request, manifest, server, target, logFile, settings, walFiles, cancellation, progress);
+            phases.lap("settings and ownership");
+            Recovery recovery = new Recovery(request, manifest, server, target, logFile, settings, wal.replayEnd(stopAt), cancellation,
+                    progress, phases);
             // phases from here: starting PostgreSQL, replaying WAL (Recovery, once it accepts connections), recovering
             // (promotion, the end-of-recovery checkpoint, the recovery's settings removed, the hand-over), done
             progress.set(new BackupProgress("starting PostgreSQL", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
@@ -236,8 +250,17 @@ public final class RestoreRunner {
             Result result;
             try {
                 result = recovery.recover(movedAside, wal);
+                if (reading.streamed()) {
+                    // the replay ended, so the read did (it is offered nothing the read has not passed): its result
+                    WalToReplay.Scanned scanned = reading.done();
+                    phases.note("WAL read beside the replay", PhaseTimes.seconds(scanned.readNanos()));
+                }
                 WalToReplay.requireNoHole(wal, request);
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
+                reading.rethrowFailure(); // the read's failure (a refusal keeps its kind) is what aborted the recovery
+                if (e instanceof RuntimeException r) {
+                    throw r;
+                }
                 if (wal.failure().isPresent()) {
                     throw new IOException("fetching WAL for the recovery failed, so the recovery was aborted: " + wal.failure().get(), e);
                 }
@@ -252,21 +275,28 @@ public final class RestoreRunner {
             }
             log.info("restore {}: {} of {} WAL files fetched ({} MiB stored) by the time recovery ended",
                     request.restoreId(), wal.fetched(), walFiles, wal.fetchedBytes() >> 20);
+            long[] waits = wal.waits();
+            phases.note("restore_command waited", waits[0] == 0 ? "for no segment"
+                    : PhaseTimes.seconds(waits[1] * 1_000_000) + " for " + waits[0] + " segment" + (waits[0] == 1 ? "" : "s"));
             progress.set(new BackupProgress("recovering", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             success = true;
             CreatedPaths.deleteTree(spool);
             RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
+            phases.lap("settings removed and hand-over");
             String reused = files.reusedBytes() == 0 ? "" : "; " + (files.reusedBytes() >> 20) + " MiB of files kept from the old data"
                     + " directory (copied), " + (files.downloadedBytes() >> 20) + " MiB downloaded";
             String kept = movedAside == null ? "" : "; the old data directory is kept at " + movedAside + " (remove it once you are sure)";
             result = new Result(result.dataDirectory(), result.port(), result.reachedTime(), result.reachedLsn(), result.timeline(),
-                    result.stoppedAtTarget(), result.movedAside(), result.summary() + reused + handedOver + kept, files.downloadedBytes(),
-                    files.reusedBytes());
+                    result.stoppedAtTarget(), result.movedAside(), result.summary() + reused + handedOver + kept + "; " + phases.summary(),
+                    files.downloadedBytes(), files.reusedBytes());
             progress.set(new BackupProgress("done", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: {}", request.restoreId(), result.summary());
             return result;
         } finally {
+            if (reading != null) {
+                reading.cancel();
+            }
             if (wal != null) {
                 wal.close();
             }

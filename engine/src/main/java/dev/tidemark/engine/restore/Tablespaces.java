@@ -101,8 +101,16 @@ final class Tablespaces {
      * directory is, and replay starts it afresh.
      */
     void guard(WalScan.Result scan, Optional<Lsn> stopAt) throws IOException {
+        guard(scan.tablespaces(), stopAt);
+    }
+
+    /**
+     * The same for the creations read so far (a restore to the latest moment learns of them while the replay follows
+     * its read); a location already dealt with is left as it is.
+     */
+    synchronized void guard(List<WalScan.TablespaceCreation> creations, Optional<Lsn> stopAt) throws IOException {
         // an in-place tablespace (LOCATION '') is created inside the copy's own pg_tblspc: no hazard
-        List<WalScan.TablespaceCreation> replayed = scan.tablespaces().stream()
+        List<WalScan.TablespaceCreation> replayed = creations.stream()
                 .filter(t -> stopAt.isEmpty() || t.lsn().compareTo(stopAt.get()) < 0)
                 .filter(t -> t.location() == null || !t.location().isEmpty() && Path.of(t.location()).isAbsolute()).toList();
         if (replayed.isEmpty()) {
@@ -174,7 +182,7 @@ final class Tablespaces {
     }
 
     /** After a failed restore: what it made at each location removed, and what was there put back, the last move first. */
-    void putBack() throws IOException {
+    synchronized void putBack() throws IOException {
         for (Path[] m : moved.reversed()) {
             CreatedPaths.deleteTree(m[0]); // what the restore made there (a tablespace the replayed WAL created again)
             Files.move(m[1], m[0], StandardCopyOption.ATOMIC_MOVE);

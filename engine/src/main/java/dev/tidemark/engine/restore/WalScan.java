@@ -78,6 +78,13 @@ public final class WalScan {
 
         /** Every segment name the archive holds for the restore. */
         java.util.Set<String> names();
+
+        /**
+         * Told of a tablespace creation as soon as it is read, before the scan reads on (so before it asks for a later
+         * segment): a replay that follows the scan can be stopped short of it.
+         */
+        default void tablespaceCreated(TablespaceCreation creation) throws IOException {
+        }
     }
 
     /** One timeline of the path the recovery follows: it holds the WAL from begin (a switch point) on. */
@@ -193,6 +200,7 @@ public final class WalScan {
                 ByteBuffer main = mainData(record);
                 if (main == null || main.remaining() < 4) {
                     tablespaces.add(new TablespaceCreation(new Lsn(pos), 0, null)); // unreadable: a hazard all the same
+                    segments.tablespaceCreated(tablespaces.get(tablespaces.size() - 1));
                 } else {
                     long oid = Integer.toUnsignedLong(main.getInt(0));
                     int from = record.length - main.remaining() + 4; // the slice's bytes are the record's last ones
@@ -202,6 +210,7 @@ public final class WalScan {
                     }
                     String location = new String(record, from, to - from, StandardCharsets.UTF_8);
                     tablespaces.add(new TablespaceCreation(new Lsn(pos), oid, location));
+                    segments.tablespaceCreated(tablespaces.get(tablespaces.size() - 1));
                 }
             }
             if (rmid == RM_XLOG && (info & 0xf0) == XLOG_SWITCH) {

@@ -1,6 +1,7 @@
 package dev.tidemark.engine.restore;
 
 import dev.tidemark.engine.basebackup.Workers;
+import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.storage.ObjectInfo;
@@ -45,6 +46,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * The fetch runs at most {@link #lookahead} segments ahead of the newest one asked for (by the scan, or by PostgreSQL:
  * the script notes each name it is asked for), so a restore to a time early in a long window fetches, and keeps on
  * disk, the WAL up to its target and a bounded margin, not the whole window.
+ * <p>
+ * Offered as read ({@link #offerAsRead}, a restore to the latest moment, whose scan runs beside the replay): a fetched
+ * segment is kept under a name the script does not look for until the scan has read past it, so the replay never runs
+ * ahead of the scan's checks.
  */
 final class WalSpool implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WalSpool.class);
@@ -56,6 +61,10 @@ final class WalSpool implements AutoCloseable {
     static final String SCRIPT = "restore-command.sh";
     /** Written by the restore_command: the name PostgreSQL asked for last. */
     static final String WANTED = ".wanted";
+    /** Written by the restore_command: each segment PostgreSQL had to wait for, with the milliseconds it waited. */
+    static final String WAITS = ".waits";
+    /** A fetched segment's name while the scan has not read past it (offered as read). */
+    static final String UNREAD = ".unread";
     /** How much WAL the fetch may run ahead of the newest segment asked for. */
     static final long LOOKAHEAD_BYTES = 512L << 20;
     /** Disk space a fetch leaves free (for the server's own files while it recovers). */
@@ -84,7 +93,21 @@ final class WalSpool implements AutoCloseable {
     private final AtomicLong fetchedBytes = new AtomicLong();
     private volatile String failure;
     private volatile boolean closed;
+    /** Segments numbered below this are offered to PostgreSQL as they come; the rest wait for the scan (offerAsRead). */
+    private long offeredBelow = Long.MAX_VALUE;
+    /** Fetched, not yet offered (offered as read), in replay order. */
+    private final Map<String, Path> unoffered = new LinkedHashMap<>();
+    private boolean allFetched;
     private ExecutorService pool;
+    /**
+     * With {@value #SYNC_BEHIND_PROPERTY}: each segment is written out to disk by threads of its own, behind the fetch, so
+     * the fetch (and the scan that reads what it wrote) does not wait for the disk; a segment is offered to PostgreSQL
+     * only once it is written out, as without.
+     */
+    static final String SYNC_BEHIND_PROPERTY = "tidemark.restore.wal-sync-behind";
+    private final boolean syncBehind = Boolean.getBoolean(SYNC_BEHIND_PROPERTY);
+    private ExecutorService syncer;
+    private final List<Future<?>> syncs = java.util.Collections.synchronizedList(new ArrayList<>());
     private Thread coordinator;
     private long started;
 
@@ -199,6 +222,84 @@ final class WalSpool implements AutoCloseable {
         return histories + count * segmentSize;
     }
 
+    /**
+     * Where the replay ends, for its progress: the stop point when the restore knows it, else the end of the newest
+     * segment the archive holds (a partial one counts whole).
+     */
+    Lsn replayEnd(Optional<Lsn> stopAt) {
+        if (stopAt.isPresent()) {
+            return stopAt.get();
+        }
+        long newest = segments.keySet().stream().mapToLong(n -> WalSegment.parse(n, segmentSize).number()).max().orElse(-1);
+        return new Lsn((newest + 1) * segmentSize);
+    }
+
+    /**
+     * From now on (before start) a segment is offered to PostgreSQL only once the scan has read past it
+     * ({@link #readUpTo}) or has ended ({@link #offerAll}).
+     */
+    void offerAsRead() {
+        synchronized (unoffered) {
+            offeredBelow = -1;
+        }
+    }
+
+    /** The scan is reading segment number: every segment numbered below it (on any timeline) may be replayed. */
+    void readUpTo(long number) throws IOException {
+        synchronized (unoffered) {
+            if (number <= offeredBelow) {
+                return;
+            }
+            offeredBelow = number;
+            for (var it = unoffered.entrySet().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                if (WalSegment.parse(e.getKey(), segmentSize).number() < number) {
+                    offer(e.getKey());
+                    it.remove();
+                }
+            }
+        }
+    }
+
+    /** The scan ended well: every segment may be replayed, those fetched now and those still to come. */
+    void offerAll() throws IOException {
+        readUpTo(Long.MAX_VALUE);
+        synchronized (unoffered) {
+            markDoneIfOffered();
+        }
+    }
+
+    /** The restore failed beside the recovery (its scan): the script fails PostgreSQL's next request, and it aborts. */
+    void abort(String reason) {
+        if (failure == null) {
+            fail(reason);
+        }
+    }
+
+    private void offerOrKeep(String name) throws IOException {
+        synchronized (unoffered) {
+            if (WalSegment.parse(name, segmentSize).number() < offeredBelow) {
+                offer(name);
+            } else {
+                unoffered.put(name, spool.resolve(name + UNREAD));
+            }
+        }
+    }
+
+    /** A second name for the fetched file, the one the script waits for (the scan may still be reading the first). */
+    private void offer(String name) throws IOException {
+        Path offered = spool.resolve(name);
+        Files.deleteIfExists(offered);
+        Files.createLink(offered, spool.resolve(name + UNREAD));
+    }
+
+    /** "All in" tells the script that a segment of the plan not there now never comes: only once all are offered. */
+    private void markDoneIfOffered() throws IOException {
+        if (allFetched && offeredBelow == Long.MAX_VALUE && !closed) {
+            Files.writeString(spool.resolve(DONE), "");
+        }
+    }
+
     /** Files the recovery may ask for. */
     int files() {
         return segments.size() + histories.size();
@@ -225,7 +326,7 @@ final class WalSpool implements AutoCloseable {
             return Optional.empty();
         }
         asked(name);
-        Path file = spool.resolve(name);
+        Path file = spool.resolve(name + UNREAD);
         while (!Files.exists(file)) {
             if (failure != null) {
                 throw new IOException("fetching WAL for the recovery failed: " + failure);
@@ -253,6 +354,23 @@ final class WalSpool implements AutoCloseable {
         return Optional.of(Map.entry(timeline, Files.readString(spool.resolve(newest.get()), StandardCharsets.UTF_8)));
     }
 
+    /** How often PostgreSQL's restore_command waited for a segment not yet in the spool, and how long in all (ms). */
+    long[] waits() {
+        try {
+            long[] total = new long[2];
+            for (String line : Files.readAllLines(spool.resolve(WAITS), StandardCharsets.US_ASCII)) {
+                String[] parts = line.strip().split(" ");
+                if (parts.length == 2 && parts[1].matches("\\d{1,12}")) {
+                    total[0]++;
+                    total[1] += Long.parseLong(parts[1]);
+                }
+            }
+            return total;
+        } catch (IOException e) {
+            return new long[2]; // it never waited
+        }
+    }
+
     /** The first segment the recovery asked for that is missing from the middle of the archived WAL, if any. */
     Optional<String> missingSegment() {
         try {
@@ -278,13 +396,20 @@ final class WalSpool implements AutoCloseable {
         owner.ownOne(script);
         started = System.nanoTime();
         for (Map.Entry<String, ObjectInfo> h : histories.entrySet()) {
-            fetch(h.getValue(), spool.resolve(h.getKey()), 0);
+            fetch(h.getValue(), spool.resolve(h.getKey()), 0, true);
         }
         pool = Executors.newFixedThreadPool(workers, r -> {
             Thread t = new Thread(r, "wal-prefetch-" + restoreId);
             t.setDaemon(true);
             return t;
         });
+        if (syncBehind) {
+            syncer = Executors.newFixedThreadPool(workers, r -> {
+                Thread t = new Thread(r, "wal-sync-" + restoreId);
+                t.setDaemon(true);
+                return t;
+            });
+        }
         coordinator = new Thread(this::dispatch, "wal-prefetch-" + restoreId + "-watch");
         coordinator.setDaemon(true);
         coordinator.start();
@@ -320,7 +445,24 @@ final class WalSpool implements AutoCloseable {
                 ObjectInfo o = s.getValue();
                 boolean partial = name(o.key()).endsWith(".partial");
                 futures.add(pool.submit(() -> {
-                    fetch(o, spool.resolve(s.getKey()), partial ? segmentSize : 0);
+                    Path unread = spool.resolve(s.getKey() + UNREAD);
+                    fetch(o, unread, partial ? segmentSize : 0, !syncBehind);
+                    if (syncBehind) {
+                        syncs.add(syncer.submit(() -> {
+                            try (FileChannel channel = FileChannel.open(unread, StandardOpenOption.WRITE)) {
+                                channel.force(true);
+                                offerOrKeep(s.getKey());
+                            } catch (IOException | RuntimeException e) {
+                                if (!closed) {
+                                    fail("writing WAL segment " + s.getKey() + " out to disk failed: " + e.getMessage());
+                                }
+                                throw e;
+                            }
+                            return null;
+                        }));
+                    } else {
+                        offerOrKeep(s.getKey());
+                    }
                     return null;
                 }));
                 position++;
@@ -344,7 +486,13 @@ final class WalSpool implements AutoCloseable {
             for (Future<?> f : futures) {
                 f.get();
             }
-            Files.writeString(spool.resolve(DONE), "");
+            for (Future<?> f : List.copyOf(syncs)) {
+                f.get();
+            }
+            synchronized (unoffered) {
+                allFetched = true;
+                markDoneIfOffered();
+            }
             log.info("restore {}: all {} WAL files in the spool after {} ms", restoreId, files(), (System.nanoTime() - started) / 1_000_000);
         } catch (ExecutionException e) {
             if (!closed) {
@@ -410,6 +558,9 @@ final class WalSpool implements AutoCloseable {
                 fi
                 # the name asked for, for the fetch (which runs a bounded way ahead of it)
                 echo "$1" > "$d/%s.$$" && mv -f "$d/%s.$$" "$d/%s" || rm -f "$d/%s.$$"
+                # a wait is timed (for the restore's account of where its time went); the clock is read only then
+                w=""
+                if [ ! -f "$d/$1" ]; then w=$(date +%%s%%N); fi
                 while [ ! -f "$d/$1" ]; do
                   # the spool gone (the restore failed or was abandoned): nothing will come, PostgreSQL must not wait
                   if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
@@ -417,13 +568,14 @@ final class WalSpool implements AutoCloseable {
                   if [ -f "$d/%s" ] && [ ! -f "$d/$1" ]; then exit 1; fi
                   sleep 0.02
                 done
+                if [ -n "$w" ]; then echo "$1 $(( ($(date +%%s%%N) - w) / 1000000 ))" >> "$d/%s"; fi
                 # a hard link costs nothing (PostgreSQL renames or recycles it, never rewrites what it replays); a copy
                 # when the spool is on another file system
                 ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                """.formatted(restoreId, dir, PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE);
+                """.formatted(restoreId, dir, PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE, WAITS);
     }
 
-    private void fetch(ObjectInfo o, Path destination, long padTo) throws IOException {
+    private void fetch(ObjectInfo o, Path destination, long padTo, boolean sync) throws IOException {
         Path tmp = destination.resolveSibling(destination.getFileName() + ".tmp");
         // the disk check before the restore estimated; this one is sure: the restore fails before the disk is full
         long free = Files.getFileStore(spool).getUsableSpace();
@@ -448,7 +600,9 @@ final class WalSpool implements AutoCloseable {
             }
             // PostgreSQL fsyncs each segment it restores (durable_rename) in its one replay process: written out here,
             // by the workers beside the replay, that fsync finds nothing left to write
-            channel.force(true);
+            if (sync) {
+                channel.force(true);
+            }
         }
         owner.ownOne(tmp);
         // the script sees a file only once it is whole
@@ -463,6 +617,9 @@ final class WalSpool implements AutoCloseable {
         closed = true;
         if (pool != null) {
             Workers.stopAndWait(pool);
+        }
+        if (syncer != null) {
+            Workers.stopAndWait(syncer);
         }
         if (coordinator != null) {
             coordinator.interrupt();

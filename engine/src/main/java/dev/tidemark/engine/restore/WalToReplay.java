@@ -26,8 +26,11 @@ import java.util.stream.Stream;
 
 /**
  * The WAL a restore replays: the archived objects from the backup's start on, fetched into the local spool
- * (WalSpool), read before PostgreSQL starts (WalScan) while the files are written, and the point a time target
- * stops at (the recovery target LSN). A hole in the archive fails the restore.
+ * (WalSpool) and read (WalScan). For a time target the read ends before PostgreSQL starts (while the files are
+ * written): it finds the point the recovery stops at (the recovery target LSN). For the latest moment there is no such
+ * point to find: PostgreSQL starts once the files are written and the read runs beside the replay, which is offered
+ * only the segments the read has passed, so its checks (a tablespace the WAL creates, a hole in the archive) still
+ * come before the replay of what they concern, and a failed check aborts the recovery. A hole fails the restore.
  */
 final class WalToReplay {
     private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
@@ -36,7 +39,52 @@ final class WalToReplay {
     }
 
     /** The WAL read before the recovery, and where a time target stops in it (empty: at the end, or by the time). */
-    record Scanned(WalScan.Result scan, Optional<Lsn> stopAt) {
+    record Scanned(WalScan.Result scan, Optional<Lsn> stopAt, long readNanos) {
+    }
+
+    /** The read of the WAL: ended before the recovery starts, or going on beside it (streamed). */
+    static final class Reading {
+        private final Future<Scanned> scanning;
+        private final boolean streamed;
+
+        private Reading(Future<Scanned> scanning, boolean streamed) {
+            this.scanning = scanning;
+            this.streamed = streamed;
+        }
+
+        /** The read goes on beside the recovery, which replays only what it has read. */
+        boolean streamed() {
+            return streamed;
+        }
+
+        /** Where a time target stops (the read ended for a target); empty for the latest moment. */
+        Optional<Lsn> stopAt() throws IOException, InterruptedException {
+            return streamed ? Optional.empty() : done().stopAt();
+        }
+
+        /** The read's result, once it has ended (a refusal keeps its kind). */
+        Scanned done() throws IOException, InterruptedException {
+            try {
+                return scanning.get();
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+            }
+        }
+
+        /** Streamed: the read's failure, when it has failed (what aborted the recovery); nothing while it runs or went well. */
+        void rethrowFailure() throws IOException, InterruptedException {
+            if (scanning.isDone()) {
+                done();
+            }
+        }
+
+        void cancel() {
+            scanning.cancel(true);
+        }
     }
 
     /** The writing of the files, done while the WAL is read; the scan stops it when it fails. */
@@ -66,11 +114,17 @@ final class WalToReplay {
         return key.substring(key.lastIndexOf('/') + 1);
     }
 
+    /**
+     * How many workers fetch the WAL: as many as the files are written with, unless the system property
+     * {@value #FETCH_WORKERS_PROPERTY} says otherwise (to measure more of them: a fetch waits on the disk as well as the CPU).
+     */
+    static final String FETCH_WORKERS_PROPERTY = "tidemark.restore.wal-fetch-workers";
+
     /** The spool of the WAL objects, started: fetching with as many workers as the files are written with. */
     static WalSpool openSpool(Repository repository, RestoreRunner.Request request, BackupManifest manifest, Path spool,
                               ServerUser user) throws IOException, InterruptedException {
         WalSpool wal = new WalSpool(repository, spool, objects(repository, request, manifest), manifest.walSegmentSize(),
-                Math.max(1, request.workers()), request.restoreId(), user);
+                Math.max(1, Integer.getInteger(FETCH_WORKERS_PROPERTY, request.workers())), request.restoreId(), user);
         wal.start(); // timeline histories now; the segments in the background
         return wal;
     }
@@ -78,10 +132,13 @@ final class WalToReplay {
     /**
      * Reads the WAL to replay in the background while writing runs here. A copy beside learns here, before the files
      * are all written, that the WAL creates a tablespace (refused). A failed scan stops the file writers, and its
-     * failure is the one reported.
+     * failure is the one reported. For a time target the read has ended when this returns; for the latest moment it goes
+     * on (streamed): the spool offers the recovery only what it has read, a tablespace the WAL creates is dealt with
+     * (Tablespaces.guard) as soon as it is read, and a failed read aborts the recovery through the spool.
      */
-    static Scanned readWhileWriting(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal, Tablespaces tablespaces,
+    static Reading readWhileWriting(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal, Tablespaces tablespaces,
                                     DataDirectoryWriter files, FileWriting writing) throws IOException, InterruptedException {
+        boolean streamed = request.targetTime().isEmpty();
         // set by the scan before it stops the file writers, so a writer's interruption is not taken for the reason
         AtomicBoolean scanStoppedWriters = new AtomicBoolean();
         ExecutorService scanner = Executors.newSingleThreadExecutor(r -> {
@@ -91,19 +148,29 @@ final class WalToReplay {
         });
         Future<Scanned> scanning = scanner.submit(() -> {
             try {
-                WalScan.Result read = scan(request, manifest, wal);
-                Scanned scanned = new Scanned(read, stopPoint(request, manifest, read));
+                long started = System.nanoTime();
+                WalScan.Result read = scan(request, manifest, wal, streamed ? tablespaces : null);
+                Scanned scanned = new Scanned(read, stopPoint(request, manifest, read), System.nanoTime() - started);
                 if (!request.inPlace()) { // refused beside: known before the files are all written
                     tablespaces.guard(read, scanned.stopAt());
+                }
+                if (streamed) {
+                    wal.offerAll();
+                    log.info("restore {}: the WAL read beside the replay ended; all of it is offered to the recovery", request.restoreId());
                 }
                 return scanned;
             } catch (IOException | RuntimeException e) {
                 scanStoppedWriters.set(true);
                 files.stop(); // the restore fails: writing the rest of the files would be for nothing
+                if (streamed) {
+                    wal.abort("reading the WAL failed: " + e.getMessage()); // a recovery already running aborts
+                }
                 throw e;
             }
         });
         scanner.shutdown();
+        Reading reading = new Reading(scanning, streamed);
+        boolean handedOn = false;
         try {
             try {
                 writing.run();
@@ -111,19 +178,21 @@ final class WalToReplay {
                 if (scanStoppedWriters.get() || scanning.isDone()) {
                     // the scan's failure, which stopped the writers, is the reason to report; it is thrown the
                     // moment after the writers were stopped, so waiting for it is short
-                    scanning.get();
+                    reading.done();
                 }
                 throw e;
             }
-            return scanning.get();
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof RuntimeException r) {
-                throw r; // a refusal (RestoreRejectedException) keeps its kind
+            if (streamed) {
+                reading.rethrowFailure(); // failed already: no recovery to start
+                handedOn = true;
+                return reading;
             }
-            throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+            reading.done();
+            return reading;
         } finally {
-            scanning.cancel(true);
+            if (!handedOn) {
+                scanning.cancel(true);
+            }
         }
     }
 
@@ -131,7 +200,7 @@ final class WalToReplay {
      * Reads the WAL the recovery will replay (WalScan), from the backup's start along the timelines recovery follows,
      * up to the first commit after the target (or the end of the WAL for the latest moment).
      */
-    private static WalScan.Result scan(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal)
+    private static WalScan.Result scan(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal, Tablespaces streamedTo)
             throws IOException, InterruptedException {
         long started = System.nanoTime();
         Optional<Map.Entry<Integer, String>> newest = wal.newestHistory();
@@ -140,7 +209,19 @@ final class WalToReplay {
         WalScan.Result result = new WalScan(new WalScan.Segments() {
             @Override
             public Optional<Path> segment(String name) throws IOException, InterruptedException {
+                if (streamedTo != null) {
+                    // reading this one means every segment before it was read: the replay may have them
+                    wal.readUpTo(WalSegment.parse(name, manifest.walSegmentSize()).number());
+                }
                 return wal.segment(name);
+            }
+
+            @Override
+            public void tablespaceCreated(WalScan.TablespaceCreation creation) throws IOException {
+                if (streamedTo != null) {
+                    // before the replay may read the segment that ends the record: refused beside, made ready in place
+                    streamedTo.guard(List.of(creation), Optional.empty());
+                }
             }
 
             @Override

@@ -393,6 +393,9 @@ class PointInTimeRestoreTest {
         Path target = tmp.resolve("restore-" + name);
         int port = PostgresCluster.freePort();
         RestoreRunner.Result result = runner().run(request(target, port, time, name));
+        // where the time went; the latest moment reads the WAL beside the replay, a time target before it
+        assertThat(result.summary()).contains("phases: checks ").contains("PostgreSQL start-up until consistent ")
+                .contains(time.isPresent() ? "files written and WAL read " : "WAL read beside the replay ");
         PostgresCluster restored = PostgresCluster.attach(
                 PgServer.factory(db.cluster.server().binaries(), ServerUser.detect()).at(target), port);
         try (Connection c = restored.connect()) {

@@ -95,6 +95,75 @@ class WalSpoolTest {
     }
 
     @Test
+    void offeredAsReadTheRestoreCommandGetsOnlyWhatTheScanHasReadPastAndAnAbortFailsIt() throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= 6; i++) {
+            String name = new WalSegment(1, i, SEGMENT).name();
+            names.add(name);
+            repo.putEncoded("wal/" + name, new ByteArrayInputStream(("segment " + i).getBytes(StandardCharsets.US_ASCII)));
+        }
+        List<ObjectInfo> objects;
+        try (Stream<ObjectInfo> all = repo.store().list("wal/")) {
+            objects = all.toList();
+        }
+        Path dir = tmp.resolve("spool");
+        ServerUser.detect().ownOne(tmp);
+        Path into = tmp.resolve("pg_wal");
+        Files.createDirectories(into);
+        ServerUser.detect().ownOne(into);
+        try (WalSpool spool = new WalSpool(repo, dir, objects, SEGMENT, 2, "t", ServerUser.detect())) {
+            spool.offerAsRead();
+            spool.start();
+            awaitFetched(spool, 6);
+            assertThat(spool.segment(names.get(0))).as("the scan reads what is fetched").isPresent();
+            // fetched, not yet read past: PostgreSQL waits
+            Process waiting = restoreCommand(dir, names.get(1), into);
+            assertThat(waiting.waitFor(500, TimeUnit.MILLISECONDS)).as("restore_command waits for the scan").isFalse();
+            assertThat(spooled(dir)).isEmpty();
+            spool.readUpTo(3); // the scan reads segment 3: segments 1 and 2 may be replayed
+            assertThat(waiting.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(waiting.exitValue()).isZero();
+            assertThat(Files.readString(into.resolve("RECOVERYXLOG"))).isEqualTo("segment 2");
+            assertThat(spooled(dir)).hasSize(2);
+            assertThat(dir.resolve(WalSpool.DONE)).doesNotExist(); // "all in" would end the recovery at segment 3
+            assertThat(spool.waits()[0]).as("the wait is counted").isEqualTo(1);
+
+            // the scan fails: the next request is fatal to the recovery, not the end of the WAL
+            Process aborted = restoreCommand(dir, names.get(3), into);
+            spool.abort("reading the WAL failed: a test");
+            assertThat(aborted.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(aborted.exitValue()).isEqualTo(126);
+        }
+        // (this one writes each segment out to disk behind the fetch: offered once written out, the same to PostgreSQL)
+        System.setProperty(WalSpool.SYNC_BEHIND_PROPERTY, "true");
+        WalSpool behind;
+        try {
+            behind = new WalSpool(repo, tmp.resolve("spool2"), objects, SEGMENT, 2, "t", ServerUser.detect());
+        } finally {
+            System.clearProperty(WalSpool.SYNC_BEHIND_PROPERTY);
+        }
+        try (WalSpool spool = behind) {
+            spool.offerAsRead();
+            spool.start();
+            awaitFetched(spool, 6);
+            spool.offerAll(); // the scan ended well: everything, and the end of the WAL after it
+            Process last = restoreCommand(tmp.resolve("spool2"), names.get(5), into);
+            assertThat(last.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(last.exitValue()).isZero();
+            assertThat(tmp.resolve("spool2").resolve(WalSpool.DONE)).exists();
+            Process beyond = restoreCommand(tmp.resolve("spool2"), new WalSegment(1, 7, SEGMENT).name(), into);
+            assertThat(beyond.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(beyond.exitValue()).as("the end of the WAL").isEqualTo(1);
+        }
+    }
+
+    private static Process restoreCommand(Path dir, String name, Path into) throws Exception {
+        return new ProcessBuilder(ServerUser.detect().command(List.of(dir.resolve(WalSpool.SCRIPT).toString(), name,
+                into.resolve("RECOVERYXLOG").toString()))).redirectErrorStream(true).start();
+    }
+
+    @Test
     void theDiskCheckCountsWholeSegmentsUpToTheFirstStoredWellAfterTheTarget() {
         Instant t0 = Instant.parse("2026-12-01T10:00:00Z");
         List<ObjectInfo> objects = new ArrayList<>();
