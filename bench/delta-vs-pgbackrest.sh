@@ -40,15 +40,17 @@ sleep 1
 psql_ "create table after_target(id int)" >/dev/null
 last_wal=$(psql_ "select pg_walfile_name(pg_switch_wal())")
 until [ "$(psql_ "select coalesce(last_archived_wal, '') >= '$last_wal' from pg_stat_archiver")" = "t" ]; do sleep 0.5; done
-as_pg "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null
-# the stream has the shutdown checkpoint once its durable position is past the checkpoint's start
-checkpoint=$(LC_ALL=C as_pg "$bin/pg_controldata" -D "$data" | sed -n 's/^Latest checkpoint location: *//p')
+# stopped once Tidemark's stream has everything written (the stream ends with the server: what it received since its
+# last upload of the segment being written would be missing, and --delta refused)
 lsn() { python3 -c "import sys; h, l = sys.argv[1].split('/'); print((int(h, 16) << 32) + int(l, 16))" "$1"; }
+insert=$(psql_ "select pg_current_wal_insert_lsn()")
 for _ in $(seq 1 120); do
   durable=$(cli db status bench --json | python3 -c "import json, sys; print(json.load(sys.stdin).get('streaming', {}).get('durableLsn') or '0/0')")
-  [ "$(lsn "$durable")" -gt "$(lsn "$checkpoint")" ] && break
+  [ "$(lsn "$durable")" -ge "$(lsn "$insert")" ] && break
   sleep 0.5
 done
+as_pg "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null
+checkpoint=$(LC_ALL=C as_pg "$bin/pg_controldata" -D "$data" | sed -n 's/^Latest checkpoint location: *//p')
 echo "stopped at checkpoint $checkpoint; Tidemark's WAL durable to $durable; target $target"
 cp -a "$data" "$root/data.orig"
 size=$(du -sb --exclude=pg_wal "$data" | cut -f1)
@@ -93,12 +95,14 @@ run_tidemark() { # $1: name, then the restore's options
   t0=$(now)
   cli restore bench --time "$target_iso" --in-place "$@" --wait --json > "$root/tm-restore.json" 2>/dev/null || true
   t1=$(now)
-  python3 - "$root/tm-restore.json" "$name" <<'PY'
+  python3 - "$root/tm-restore.json" "$name" "$root/times" <<'PY'
 import json, sys, datetime
 d = json.load(open(sys.argv[1]))
 f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-print(f"Tidemark {sys.argv[2]}, as the engine timed it: {(f(d['completedAt']) - f(d['startedAt'])).total_seconds():.1f} s; {d['status']}"
-      f" ({d.get('message') or d.get('failure')})")
+took = f"{(f(d['completedAt']) - f(d['startedAt'])).total_seconds():.1f} s" if d.get('completedAt') and d.get('startedAt') else "-"
+print(f"Tidemark {sys.argv[2]}, as the engine timed it: {took}; {d.get('status')} ({d.get('message') or d.get('failure')})")
+with open(sys.argv[3], "a") as out:
+    out.write(f"{sys.argv[2]} (engine) {took.split()[0]}\n")
 PY
   echo "Tidemark $name through the CLI: $(seconds "$t0" "$t1") s; $(check)"
   echo "$name $(seconds "$t0" "$t1")" >> "$root/times"
@@ -118,9 +122,12 @@ import sys, collections
 t = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     name, s = line.rsplit(" ", 1)
-    t[name].append(float(s))
-mean = {k: sum(v) / len(v) for k, v in t.items()}
-d, f, p = mean["delta without a copy"], mean["in place (default)"], mean["pgbackrest"]
-print(f"means: delta {d:.1f} s, default in place {f:.1f} s, pgBackRest --delta {p:.1f} s;"
-      f" delta / default {d / f:.2f}, delta / pgBackRest {d / p:.2f}")
+    if s.strip() != "-":
+        t[name].append(float(s))
+mean = {k: sum(v) / len(v) for k, v in t.items() if v}
+print("means: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(mean.items())))
+for how in ("", " (engine)"):
+    d, f, p = mean.get("delta without a copy" + how), mean.get("in place (default)" + how), mean.get("pgbackrest")
+    if d and f and p:
+        print(f"delta / default in place{how}: {d / f:.2f}; delta{how} / pgBackRest --delta: {d / p:.2f}")
 PY

@@ -14,7 +14,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -36,8 +35,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * An in-place restore without a copy (delta): the data directory is restored where it is, and nothing of its current
  * state is kept. So it is allowed only when the repository can give that state back: the server stopped cleanly, the
- * same database system as the backup's, and its last checkpoint record (and every segment from the backup's start up
- * to it) in the repository's WAL, byte for byte as in the directory's pg_wal. Before the first change, global/pg_control
+ * same database system as the backup's, and the WAL below its last checkpoint (every segment from the backup's start
+ * up to it) in the repository, byte for byte as in the directory's pg_wal. Before the first change, global/pg_control
  * goes (the restore writes it last), so that a restore failing halfway leaves a directory no server starts; then what
  * the backup does not have is removed. The files themselves are DataDirectoryWriter's.
  */
@@ -93,16 +92,9 @@ final class DeltaInPlace {
                     + " system " + manifest.systemIdentifier());
         }
         long segmentSize = manifest.walSegmentSize();
-        WalSegment first = WalSegment.containing(control.timeline(), control.checkpoint(), segmentSize);
-        Path local = target.resolve("pg_wal").resolve(first.name());
-        Lsn end;
-        try {
-            end = recordEnd(control.checkpoint(), local, segmentSize);
-        } catch (IOException e) {
-            throw refused(target, "its last checkpoint record (at " + control.checkpoint() + ") could not be read from pg_wal/" + first.name()
-                    + " (" + e.getMessage() + ")");
-        }
-        WalSegment last = WalSegment.containing(control.timeline(), end.plus(-1), segmentSize);
+        // a shutdown checkpoint changes no data: the directory's state is the WAL below it (its REDO location)
+        Lsn required = dataEnd(control.checkpoint(), segmentSize);
+        WalSegment last = WalSegment.containing(control.timeline(), required.plus(-1), segmentSize);
         List<ObjectInfo> objects = WalToReplay.objects(repository, request, manifest);
         Set<Long> held = new HashSet<>();
         for (ObjectInfo o : objects) {
@@ -121,12 +113,13 @@ final class DeltaInPlace {
                         + ") lacks segment " + new WalSegment(control.timeline(), n, segmentSize).name());
             }
         }
-        for (WalSegment s = first; s.compareTo(last) <= 0; s = s.next()) {
-            long upTo = Math.min(segmentSize, end.value() - s.start().value());
-            String problem = sameAsRepository(repository, request, manifest, objects, s, target.resolve("pg_wal").resolve(s.name()), upTo);
-            if (problem != null) {
-                throw refused(target, problem + " (the directory's last checkpoint record ends at " + end + ")");
-            }
+        String problem = sameAsRepository(repository, request, manifest, objects, last, target.resolve("pg_wal").resolve(last.name()),
+                required.value() - last.start().value());
+        if (problem != null) {
+            throw refused(target, problem + " (the directory's last checkpoint is at " + control.checkpoint() + "). The stream uploads the"
+                    + " segment being written every few seconds, so a server stopped while it wrote can leave its last seconds out:"
+                    + " start it, let 'tidemark db status' show the durable LSN at the server's pg_current_wal_lsn() with nothing"
+                    + " writing, stop it, and ask again");
         }
         log.info("restore {}: {} was stopped cleanly at checkpoint {} on timeline {}, and the repository holds its WAL up to there:"
                         + " restored in place without a copy", request.restoreId(), target, control.checkpoint(), control.timeline());
@@ -155,7 +148,7 @@ final class DeltaInPlace {
             stored = in.readNBytes((int) upTo);
         }
         if (stored.length < upTo) {
-            return "the repository's WAL ends at " + s.start().plus(stored.length) + ", before the directory's last checkpoint record does";
+            return "the repository's WAL ends at " + s.start().plus(stored.length) + ", before the directory's last checkpoint";
         }
         byte[] own = new byte[(int) upTo];
         try (FileChannel in = FileChannel.open(local, StandardOpenOption.READ)) {
@@ -164,7 +157,7 @@ final class DeltaInPlace {
                 // until full or the end
             }
         } catch (NoSuchFileException e) {
-            return "pg_wal/" + s.name() + " is missing from the directory";
+            return null; // removed or recycled by the checkpoint: the repository's bytes are all there, nothing to compare with
         }
         int at = Arrays.mismatch(stored, own);
         if (at >= 0) {
@@ -174,37 +167,14 @@ final class DeltaInPlace {
         return null;
     }
 
-    /** Where the WAL record starting at start ends, by its length in segment file, counting the page headers it crosses. */
-    static Lsn recordEnd(Lsn start, Path segment, long segmentSize) throws IOException {
-        long offset = start.value() % segmentSize;
-        ByteBuffer length = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-        try (FileChannel in = FileChannel.open(segment, StandardOpenOption.READ)) {
-            while (length.hasRemaining()) {
-                if (in.read(length, offset + length.position()) < 0) {
-                    throw new IOException("the file ends before the record");
-                }
-            }
-        }
-        long left = Integer.toUnsignedLong(length.flip().getInt());
-        if (left < 24 || left > 1 << 20) {
-            throw new IOException("no WAL record at " + start + " (length " + left + ")");
-        }
-        return recordEnd(start, left, segmentSize);
-    }
-
-    /** Where a record of totalLength bytes starting at start ends, counting the page headers of the pages it continues on. */
-    static Lsn recordEnd(Lsn start, long totalLength, long segmentSize) {
-        long at = start.value();
-        long left = totalLength;
-        while (true) {
-            long inPage = WAL_PAGE - at % WAL_PAGE;
-            if (left <= inPage) {
-                return new Lsn(at + left);
-            }
-            left -= inPage;
-            at += inPage;
-            at += at % segmentSize == 0 ? LONG_PAGE_HEADER : SHORT_PAGE_HEADER;
-        }
+    /**
+     * Where the WAL that made the directory's state ends, for a clean shut-down at checkpoint: the checkpoint's start,
+     * or the start of its page when the record opens the page (the page header holds no data).
+     */
+    static Lsn dataEnd(Lsn checkpoint, long segmentSize) {
+        long inPage = checkpoint.value() % WAL_PAGE;
+        long header = checkpoint.value() % segmentSize < WAL_PAGE ? LONG_PAGE_HEADER : SHORT_PAGE_HEADER;
+        return inPage == header ? new Lsn(checkpoint.value() - inPage) : checkpoint;
     }
 
     /**
