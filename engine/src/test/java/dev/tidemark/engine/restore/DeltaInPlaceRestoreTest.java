@@ -41,7 +41,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * An in-place restore without a copy (delta) restores the stopped database where it is: the content equals the
  * source's at the target after updates, deletes, a dropped and a new table; files that still match keep their inode
  * and time; files the backup does not have are removed; no copy is left beside. A damaged file with the backup's size
- * and time is kept by the cheap check and caught by the checksum option. A directory the repository could not give
+ * and time is kept by the cheap check and caught by the checksum option (the writer, on a copy of the stopped directory). A directory the repository could not give
  * back (not stopped cleanly, or its last checkpoint beyond the repository's WAL) is refused with nothing changed.
  */
 class DeltaInPlaceRestoreTest {
@@ -100,6 +100,31 @@ class DeltaInPlaceRestoreTest {
             db.cluster.startServer();
             db.startStreaming(WalListener.NONE);
             stopCleanly(db);
+            // the writer on a copy of the stopped directory, one file damaged there with the backup's size and time:
+            // kept by the cheap check, rewritten with checksums
+            Path copy = tmp.resolve("copy");
+            Process cp = new ProcessBuilder("cp", "-a", pgdata.toString(), copy.toString()).inheritIO().start();
+            assertThat(cp.waitFor()).isZero();
+            Path damaged = copy.resolve(keep);
+            FileTime time = Files.getLastModifiedTime(damaged);
+            assertThat(time.toMillis()).as("keep's file as backed up").isEqualTo(manifest.files().stream()
+                    .filter(e -> e.path().equals(keep)).findFirst().orElseThrow().mtime().toEpochMilli());
+            try (FileChannel f = FileChannel.open(damaged, StandardOpenOption.WRITE)) {
+                f.write(ByteBuffer.wrap("damage".getBytes()), Files.size(damaged) / 2 + 100);
+            }
+            Files.setLastModifiedTime(damaged, time);
+            String damagedSha = sha256(damaged);
+            Object damagedInode = Files.getAttribute(damaged, "unix:ino");
+            DataDirectoryWriter writer = new DataDirectoryWriter(repo, new java.util.concurrent.atomic.AtomicReference<>(
+                    dev.tidemark.engine.basebackup.BackupProgress.starting("test")), new Cancellation());
+            write(writer, manifest, copy, RestoreRunner.InPlaceMode.DELTA);
+            assertThat(sha256(damaged)).as("the cheap check keeps a file with the backup's size and time").isEqualTo(damagedSha);
+            assertThat(Files.getAttribute(damaged, "unix:ino")).isEqualTo(damagedInode);
+            write(writer, manifest, copy, RestoreRunner.InPlaceMode.DELTA_CHECKSUM);
+            assertThat(piecesMatch(damaged, manifest, keep)).as("the damaged file, rewritten as backed up").isTrue();
+            assertThat(Files.getLastModifiedTime(damaged)).isEqualTo(time);
+            assertThat(writer.rewrittenFiles()).isPositive();
+
             String stray = Path.of(keep).resolveSibling("999999").toString();
             Files.writeString(pgdata.resolve(stray), "not in the backup");
             Map<String, Object> inodesBefore = inodes(pgdata, manifest);
@@ -125,30 +150,16 @@ class DeltaInPlaceRestoreTest {
             System.out.printf("delta in place: %d files kept, %d rewritten, %d paths removed; %d of %d stored bytes downloaded%n",
                     cheap.keptFiles(), cheap.rewrittenFiles(), cheap.removedPaths(), cheap.downloadedBytes(), allObjects);
 
-            // a damaged file with the backup's size and time: kept by the cheap check, rewritten with checksums
-            db.startStreaming(WalListener.NONE);
-            stopCleanly(db);
-            Path damaged = pgdata.resolve(keep);
-            FileTime time = Files.getLastModifiedTime(damaged);
-            try (FileChannel f = FileChannel.open(damaged, StandardOpenOption.WRITE)) {
-                f.write(ByteBuffer.wrap("damage".getBytes()), Files.size(damaged) / 2 + 100);
-            }
-            Files.setLastModifiedTime(damaged, time);
-            String damagedSha = sha256(damaged);
-            Object damagedInode = Files.getAttribute(damaged, "unix:ino");
-            runner.run(request(backup, "r4", target, pgdata, db.cluster.port(), RestoreRunner.InPlaceMode.DELTA));
-            assertThat(sha256(damaged)).as("the cheap check keeps a file with the backup's size and time").isEqualTo(damagedSha);
-            assertThat(Files.getAttribute(damaged, "unix:ino")).isEqualTo(damagedInode);
-            db.startStreaming(WalListener.NONE);
-            stopCleanly(db);
-            RestoreRunner.Result checked = runner.run(request(backup, "r5", target, pgdata, db.cluster.port(),
-                    RestoreRunner.InPlaceMode.DELTA_CHECKSUM));
-            assertThat(piecesMatch(damaged, manifest, keep)).as("the damaged file, rewritten as backed up").isTrue();
-            assertThat(TableChecksums.of(db.cluster)).as("the database as at the target").isEqualTo(atTarget);
-            assertThat(checked.rewrittenFiles()).isPositive();
         } finally {
             PostgresCluster.deleteTree(tmp);
         }
+    }
+
+    private static void write(DataDirectoryWriter writer, BackupManifest manifest, Path dir, RestoreRunner.InPlaceMode mode)
+            throws Exception {
+        RestoreRunner.Request request = new RestoreRunner.Request("dip", "w", "b1", null, Optional.empty(), dir, 1, true, "postgres", 2,
+                Duration.ofMinutes(1)).withInPlaceMode(mode);
+        writer.write(request, manifest, dir, new Tablespaces(request, manifest, dir, null), new CreatedPaths(dir), null);
     }
 
     private static RestoreRunner.Request request(BaseBackupRunner.Result backup, String id, Instant target, Path pgdata, int port,
