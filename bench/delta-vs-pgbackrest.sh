@@ -38,12 +38,15 @@ target=$(psql_ "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD
 target_iso="${target/ /T}Z"
 sleep 1
 psql_ "create table after_target(id int)" >/dev/null
-last_wal=$(psql_ "select pg_walfile_name(pg_switch_wal())")
+switched=$(psql_ "select pg_switch_wal()")
+last_wal=$(psql_ "select pg_walfile_name('$switched')")
 until [ "$(psql_ "select coalesce(last_archived_wal, '') >= '$last_wal' from pg_stat_archiver")" = "t" ]; do sleep 0.5; done
 # stopped once Tidemark's stream has everything written (the stream ends with the server: what it received since its
 # last upload of the segment being written would be missing, and --delta refused)
 lsn() { python3 -c "import sys; h, l = sys.argv[1].split('/'); print((int(h, 16) << 32) + int(l, 16))" "$1"; }
 insert=$(psql_ "select pg_current_wal_insert_lsn()")
+next_segment=$(python3 -c "import sys; h, l = sys.argv[1].split('/'); v = ((((int(h, 16) << 32) + int(l, 16)) >> 24) + 1) << 24; print(f'{v >> 32:X}/{v & 0xFFFFFFFF:X}')" "$switched")
+[ "$(lsn "$insert")" -lt "$(lsn "$next_segment")" ] && insert="$next_segment"   # the switched segment's end, uploaded whole
 for _ in $(seq 1 120); do
   durable=$(cli db status bench --json | python3 -c "import json, sys; print(json.load(sys.stdin).get('streaming', {}).get('durableLsn') or '0/0')")
   [ "$(lsn "$durable")" -ge "$(lsn "$insert")" ] && break
