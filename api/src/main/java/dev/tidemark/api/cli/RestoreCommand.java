@@ -33,6 +33,13 @@ public final class RestoreCommand extends ClientCommand {
     @Option(names = "--leave-stopped", description = "with --in-place: once recovered, stop the server for its service manager to "
             + "start (default: restarted the way it is normally started, pg_ctlcluster for a Debian cluster)")
     boolean leaveStopped;
+    @Option(names = "--delta", description = "with --in-place: restore the directory where it is, without keeping a copy; files with "
+            + "the backup's size and time are left untouched, only what differs is downloaded. Allowed only when the repository can "
+            + "give the directory's current state back (stopped cleanly, its last checkpoint in the repository's WAL)")
+    boolean delta;
+    @Option(names = "--checksum", description = "with --delta: compare the SHA-256 of files with the backup's size and time too "
+            + "(reads every file; a damaged one is rewritten)")
+    boolean checksum;
     @Option(names = "--wait", description = "wait for it, with progress")
     boolean waitFor;
 
@@ -41,7 +48,7 @@ public final class RestoreCommand extends ClientCommand {
         picocli.CommandLine cl = spec.commandLine();
         if (db == null) {
             throw new picocli.CommandLine.ParameterException(cl, "give the database id: tidemark restore ID (--time ISO-8601 | --latest) "
-                    + "(--target-dir DIR --port N | --in-place) [--wait]");
+                    + "(--target-dir DIR --port N | --in-place [--delta [--checksum]]) [--wait]");
         }
         if ((time == null) == !latest) {
             throw new picocli.CommandLine.ParameterException(cl, "give exactly one of --time ISO-8601 and --latest");
@@ -51,6 +58,13 @@ public final class RestoreCommand extends ClientCommand {
         }
         if (leaveStopped && !inPlace) {
             throw new picocli.CommandLine.ParameterException(cl, "--leave-stopped goes with --in-place: a copy beside is started by the restore");
+        }
+        if (delta && !inPlace) {
+            throw new picocli.CommandLine.ParameterException(cl, "--delta goes with --in-place: a copy beside is written whole");
+        }
+        if (checksum && !delta) {
+            throw new picocli.CommandLine.ParameterException(cl, "--checksum goes with --in-place --delta: the default in-place restore"
+                    + " checks every file it keeps by SHA-256 already");
         }
         Map<String, Object> body = new LinkedHashMap<>();
         if (time != null) {
@@ -65,6 +79,12 @@ public final class RestoreCommand extends ClientCommand {
         body.put("inPlace", inPlace);
         if (leaveStopped) {
             body.put("leaveStopped", true);
+        }
+        if (delta) {
+            body.put("delta", true);
+        }
+        if (checksum) {
+            body.put("checksum", true);
         }
         if (!inPlace) {
             body.put("targetDir", absolute(targetDir));

@@ -63,7 +63,7 @@ public final class DatabaseHistory {
                           boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain, Integer timeline,
                           String dumpId, String dumpDatabase, String targetDatabase, Instant requestedAt, Instant startedAt,
                           Instant completedAt, Instant reachedTime, String reachedLsn, String dataDirectory, String summary,
-                          String failure, boolean leaveStopped) {
+                          String failure, boolean leaveStopped, boolean delta, boolean checksum) {
         public boolean inProgress() {
             return status.inProgress();
         }
@@ -178,7 +178,7 @@ public final class DatabaseHistory {
             case RestoreRequested e -> restores.put(e.restoreId(), new Restore(e.restoreId(), JobStatus.REQUESTED, e.kind(), e.targetTime(),
                     e.latest(), e.targetDir(), e.port(), e.inPlace(), e.backupId(), e.manifestKey(), e.manifestSha256(), e.chain(),
                     e.timeline(), e.dumpId(), e.dumpDatabase(), e.targetDatabase(), e.at(), null, null, null, null, null, null, null,
-                    e.leaveStopped()));
+                    e.leaveStopped(), e.delta(), e.checksum()));
             case RestoreStarted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, JobStatus.RUNNING, e.at(), null, null, null,
                     null, null, null));
             case RestoreCompleted e -> restores.computeIfPresent(e.restoreId(), (k, r) -> restore(r, JobStatus.COMPLETED, r.startedAt(), e.at(),
@@ -197,7 +197,7 @@ public final class DatabaseHistory {
                                    String dataDirectory, String summary, String failure) {
         return new Restore(r.id(), status, r.kind(), r.targetTime(), r.latest(), r.targetDir(), r.port(), r.inPlace(), r.backupId(),
                 r.manifestKey(), r.manifestSha256(), r.chain(), r.timeline(), r.dumpId(), r.dumpDatabase(), r.targetDatabase(),
-                r.requestedAt(), started, completed, reached, lsn, dataDirectory, summary, failure, r.leaveStopped());
+                r.requestedAt(), started, completed, reached, lsn, dataDirectory, summary, failure, r.leaveStopped(), r.delta(), r.checksum());
     }
 
     /** Extends the range this one continues (its last segment may have been partial then), or starts a new range. */

@@ -285,7 +285,7 @@ public class ProtectedDatabase {
         BaseBackup b = plan.backup();
         apply(new RestoreRequested(id, c.restoreId(), "pitr", c.latest() ? null : plan.target(), c.latest(), c.targetDir(), c.port(),
                 c.inPlace(), b.id(), b.manifestKey(), b.manifestSha256(), b.chain(), b.timeline(), null, null, null, c.at(),
-                c.leaveStopped()));
+                c.leaveStopped(), c.inPlace() && c.delta(), c.inPlace() && c.delta() && c.checksum()));
         return c.restoreId();
     }
 

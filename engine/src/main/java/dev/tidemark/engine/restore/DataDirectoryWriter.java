@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
@@ -28,11 +29,13 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -47,8 +50,12 @@ import java.util.stream.Collectors;
  * parallel, each file (or piece of one) checked against its checksum, large block-aligned ones written with O_DIRECT;
  * then modes, times, backup_label and tablespace_map. In place, a file whose previous copy (in the moved-aside
  * directory) has the backup's size and time is copied from there instead, and kept only when its checksum is the
- * manifest's; an object is downloaded only for the files that were not. One per runner: once the file system refuses
- * O_DIRECT, the runner stops trying.
+ * manifest's; an object is downloaded only for the files that were not. In place without a copy (delta,
+ * DeltaInPlace), the directory is restored where it is: a file with the backup's size and time is left untouched (with
+ * checksums, only when its checksum is the manifest's too), another is compared piece by piece and only the pieces that
+ * differ are downloaded; a whole file is written to a temporary name, synced and renamed over, a large one's pieces at
+ * their places; what the backup does not have is removed, and global/pg_control is written last. One per runner: once
+ * the file system refuses O_DIRECT, the runner stops trying.
  */
 final class DataDirectoryWriter {
     private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
@@ -67,6 +74,15 @@ final class DataDirectoryWriter {
     /** Of the last write: stored bytes of the objects downloaded, and bytes of files copied from the previous data directory instead. */
     private final AtomicLong downloadedBytes = new AtomicLong();
     private final AtomicLong reusedBytes = new AtomicLong();
+    /** Of the last write in place without a copy: files left as they were, files (re)written, paths removed. */
+    private final AtomicLong keptFiles = new AtomicLong();
+    private final AtomicLong rewrittenFiles = new AtomicLong();
+    private final AtomicLong removedPaths = new AtomicLong();
+    /** Of the last delta write: the files written whole (renamed over), the files written into piece by piece. */
+    private final Set<String> replaced = ConcurrentHashMap.newKeySet();
+    private final Set<String> writtenInto = ConcurrentHashMap.newKeySet();
+    /** Of the last delta write: global/pg_control's new copy under its temporary name, renamed last. */
+    private volatile Path newControlFile;
 
     DataDirectoryWriter(Repository repository, AtomicReference<BackupProgress> progress, Cancellation cancellation) {
         this.repository = repository;
@@ -91,9 +107,24 @@ final class DataDirectoryWriter {
         return downloadedBytes.get();
     }
 
-    /** Bytes of the files copied from the previous data directory instead of downloaded. */
+    /** Bytes of the files copied from the previous data directory (or, delta, kept where they are) instead of downloaded. */
     long reusedBytes() {
         return reusedBytes.get();
+    }
+
+    /** Delta: files left as they were (no byte written; at most their time or mode set back to the backup's). */
+    long keptFiles() {
+        return keptFiles.get();
+    }
+
+    /** Delta: files written, whole or in the pieces that differed. */
+    long rewrittenFiles() {
+        return rewrittenFiles.get();
+    }
+
+    /** Delta: paths the backup does not have (or has as another kind), removed. */
+    long removedPaths() {
+        return removedPaths.get();
     }
 
     /**
@@ -105,9 +136,20 @@ final class DataDirectoryWriter {
                Function<String, Path> previous) throws IOException, InterruptedException {
         downloadedBytes.set(0);
         reusedBytes.set(0);
+        keptFiles.set(0);
+        rewrittenFiles.set(0);
+        removedPaths.set(0);
+        replaced.clear();
+        writtenInto.clear();
+        newControlFile = null;
+        boolean delta = request.delta();
         // in place the server's configuration files from outside stay where they are (ExternalConfig)
         List<BackupManifest.FileEntry> entries = manifest.files().stream()
                 .filter(e -> !request.inPlace() || !BackupManifest.isExternal(e.path())).toList();
+        if (delta) {
+            DeltaInPlace.disable(target); // first: from here the directory is not startable until the restore is done
+            removeExtras(request, manifest, target, entries);
+        }
         // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
         tablespaces.create(created);
         for (BackupManifest.FileEntry e : entries) {
@@ -124,7 +166,8 @@ final class DataDirectoryWriter {
                 if (e.path().equals("pg_wal")) {
                     Files.createDirectories(dir.resolve("archive_status"));
                 }
-            } else if (e.type() == 'l') {
+            } else if (e.type() == 'l' && !(delta && Files.isSymbolicLink(resolve(request, manifest, target, e.path())))) {
+                // (delta: a link already there points where the backup's does; removeExtras removed any other)
                 Files.createSymbolicLink(resolve(request, manifest, target, e.path()), Path.of(e.linkTarget()));
             }
         }
@@ -173,6 +216,14 @@ final class DataDirectoryWriter {
                                 download.add(e);
                             }
                         }
+                    } else if (delta) {
+                        download = new ArrayList<>();
+                        for (BackupManifest.FileEntry e : inObject) {
+                            if (!keepLocal(resolve(request, manifest, target, e.path()), e, fileSizes.get(e.path()),
+                                    request.inPlaceMode() == RestoreRunner.InPlaceMode.DELTA_CHECKSUM, copied)) {
+                                download.add(e);
+                            }
+                        }
                     }
                     if (!download.isEmpty()) {
                         unpack(request, manifest, target, object, download, pieced, copied, files);
@@ -193,7 +244,9 @@ final class DataDirectoryWriter {
             Workers.stopAndWait(pool);
         }
         for (BackupManifest.FileEntry e : entries) {
-            if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && pieced.containsKey(e.path())) {
+            if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && delta) {
+                settle(resolve(request, manifest, target, e.path()), e, fileSizes.get(e.path()));
+            } else if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && pieced.containsKey(e.path())) {
                 Path file = resolve(request, manifest, target, e.path());
                 Files.setPosixFilePermissions(file, permissions(e.mode()));
                 Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
@@ -207,6 +260,139 @@ final class DataDirectoryWriter {
         }
         Files.writeString(target.resolve("backup_label"), manifest.backupLabel(), StandardCharsets.UTF_8);
         tablespaces.writeMap();
+        if (newControlFile != null) {
+            renameOver(newControlFile, target.resolve("global").resolve("pg_control"));
+        }
+    }
+
+    /**
+     * Delta: removes, under the data directory and the tablespaces' locations, every path the restore does not write
+     * (a file of the server after the backup, a dropped table's, the old pg_wal's segments), and one of another kind
+     * than the backup's. What PostgreSQL needs empty (pg_wal and the like) stays, empty, as a full restore leaves it.
+     */
+    private void removeExtras(RestoreRunner.Request request, BackupManifest manifest, Path target, List<BackupManifest.FileEntry> entries)
+            throws IOException {
+        Map<Path, String> expected = new HashMap<>();
+        for (BackupManifest.FileEntry e : entries) {
+            if (isTablespaceRoot(manifest, e.path())) {
+                continue;
+            }
+            Path p = resolve(request, manifest, target, e.path());
+            if (e.type() == BackupManifest.FileEntry.DIRECTORY || e.type() == 'l' && DataDirectoryScan.isEmptiedDirectory(e.path())) {
+                expected.put(p, "d");
+                if (e.path().equals("pg_wal")) {
+                    expected.put(p.resolve("archive_status"), "d");
+                }
+            } else if (e.type() == 'l') {
+                expected.put(p, "l:" + e.linkTarget());
+            } else {
+                expected.put(p, "f");
+            }
+        }
+        List<Path> roots = new ArrayList<>(List.of(target));
+        for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
+            Path location = Tablespaces.location(request, target, ts);
+            expected.put(target.resolve("pg_tblspc").resolve(ts.oid()), "l:" + location);
+            roots.add(location);
+        }
+        long removed = 0;
+        for (Path root : roots) {
+            removed += DeltaInPlace.removeExtras(root, expected);
+        }
+        removedPaths.set(removed);
+    }
+
+    /**
+     * Delta: whether the entry's bytes are in the file already, so nothing of it is downloaded. A file with the backup's
+     * size and time is taken as it is (a cheap test, as pgBackRest's delta makes), unless checksums are asked for; any
+     * other file long enough is read and its bytes there kept when their checksum (SHA-256 or XXH64) is the manifest's.
+     */
+    private boolean keepLocal(Path file, BackupManifest.FileEntry e, long fileSize, boolean checksum, Copied copied) throws IOException {
+        BasicFileAttributes a;
+        try {
+            a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException x) {
+            return false;
+        }
+        if (!a.isRegularFile()) {
+            return false;
+        }
+        boolean sameSizeAndTime = a.size() == fileSize && sameTime(a.lastModifiedTime(), e);
+        if (!(sameSizeAndTime && !checksum)) {
+            if (a.size() < e.fileOffset() + e.size()) {
+                return false;
+            }
+            MessageDigest digest = e.newDigest();
+            ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
+            try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                long at = e.fileOffset();
+                long end = at + e.size();
+                while (at < end) {
+                    buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
+                    int n = in.read(buffer, at);
+                    if (n < 0) {
+                        return false;
+                    }
+                    buffer.flip();
+                    digest.update(buffer);
+                    at += n;
+                }
+            }
+            if (!HexFormat.of().formatHex(digest.digest()).equals(e.checksum())) {
+                if (sameSizeAndTime) {
+                    log.info("restore: {} has the backup's size and time but other bytes{}; it is rewritten", e.path(),
+                            e.fileOffset() == 0 && e.size() == fileSize ? "" : " (piece at byte " + e.fileOffset() + ")");
+                }
+                return false;
+            }
+        }
+        reusedBytes.addAndGet(e.size());
+        copied.bytes(e.size());
+        return true;
+    }
+
+    private static boolean sameTime(FileTime time, BackupManifest.FileEntry e) {
+        return time.toInstant().truncatedTo(ChronoUnit.MILLIS).equals(e.mtime().truncatedTo(ChronoUnit.MILLIS));
+    }
+
+    /**
+     * Delta, once every entry is in: a file written piece by piece is cut to its size and synced; every file not
+     * renamed over gets the backup's mode and time where they differ (a file left as it was keeps its inode and time).
+     */
+    private void settle(Path file, BackupManifest.FileEntry e, long size) throws IOException {
+        if (replaced.contains(e.path())) {
+            rewrittenFiles.incrementAndGet();
+            return;
+        }
+        boolean written = writtenInto.contains(e.path());
+        if (written || Files.size(file) != size) {
+            try (FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                out.truncate(size);
+                out.force(true);
+            }
+            rewrittenFiles.incrementAndGet();
+        } else {
+            keptFiles.incrementAndGet();
+        }
+        if (!Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS).equals(permissions(e.mode()))) {
+            Files.setPosixFilePermissions(file, permissions(e.mode()));
+        }
+        if (!sameTime(Files.getLastModifiedTime(file, LinkOption.NOFOLLOW_LINKS), e)) {
+            Files.setLastModifiedTime(file, FileTime.from(e.mtime()));
+        }
+    }
+
+    /** A whole file written under a temporary name: synced, then renamed over the file it replaces. */
+    private static void renameOver(Path written, Path file) throws IOException {
+        try (FileChannel out = FileChannel.open(written, StandardOpenOption.WRITE)) {
+            out.force(true);
+        }
+        Files.move(written, file, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Delta: where a whole file is written before it is renamed over its place. */
+    private static Path temporary(Path file) {
+        return file.resolveSibling(file.getFileName() + ".tidemark-new");
     }
 
     private interface Copied {
@@ -230,6 +416,11 @@ final class DataDirectoryWriter {
                 Path file = resolve(request, manifest, target, e.path());
                 Object fileLock = pieced.get(e.path());
                 boolean piece = fileLock != null;
+                boolean delta = request.delta();
+                Path place = file;
+                if (delta && !piece) {
+                    file = temporary(place);
+                }
                 MessageDigest digest = e.newDigest();
                 // a whole file is new (the target was checked empty); the pieces of one file share it
                 StandardOpenOption create = piece ? StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW;
@@ -253,6 +444,16 @@ final class DataDirectoryWriter {
                             + "; the backup is damaged");
                 }
                 written(file, e, piece, files);
+                if (delta && piece) {
+                    writtenInto.add(e.path());
+                } else if (delta) {
+                    replaced.add(e.path());
+                    if (e.path().equals("global/pg_control")) {
+                        newControlFile = file; // renamed last, once every other file is in
+                    } else {
+                        renameOver(file, place);
+                    }
+                }
             }
             in.transferTo(OutputStream.nullOutputStream()); // reach the end, so the codec sees the final chunk (truncation)
         }

@@ -56,6 +56,14 @@ public final class PointInTimeRequest {
             throw new InvalidRequestException("leaveStopped is for a restore in place (the database's own server, left for its service"
                     + " manager to start); a copy beside is started by the restore: leave leaveStopped out");
         }
+        if (!request.inPlace() && (Boolean.TRUE.equals(request.delta()) || Boolean.TRUE.equals(request.checksum()))) {
+            throw new InvalidRequestException("delta and checksum are for a restore in place (the database's own directory, restored"
+                    + " where it is); a copy beside is written whole: leave them out");
+        }
+        if (Boolean.TRUE.equals(request.checksum()) && !Boolean.TRUE.equals(request.delta())) {
+            throw new InvalidRequestException("checksum goes with delta (a restore in place without a copy): the default in-place"
+                    + " restore checks every file it keeps by SHA-256 already");
+        }
         if (!request.inPlace() && !Path.of(request.targetDir()).isAbsolute()) {
             throw new InvalidRequestException("targetDir must be an absolute path, not '" + request.targetDir() + "'");
         }
@@ -80,13 +88,15 @@ public final class PointInTimeRequest {
         String restoreId = node.newId("restore");
         try {
             job.runner(h).check(job.runnerRequest(h, restoreId, plan.backup().id(), plan.backup().manifestSha256(), target,
-                    request.targetDir(), request.port(), request.inPlace(), Boolean.TRUE.equals(request.leaveStopped())));
+                    request.targetDir(), request.port(), request.inPlace(), Boolean.TRUE.equals(request.leaveStopped()),
+                    Boolean.TRUE.equals(request.delta()), Boolean.TRUE.equals(request.checksum())));
         } catch (IOException e) {
             throw new InvalidRequestException("restore refused before anything was written: " + e.getMessage());
         }
         node.catalog().send(new Commands.RequestRestore(databaseId, restoreId, RestoreJob.KIND, target.time().orElse(null),
                 target instanceof RecoveryTarget.Latest, request.targetDir(), request.port(), request.inPlace(), null, null, null, live,
-                now, Boolean.TRUE.equals(request.leaveStopped())), actor);
+                now, Boolean.TRUE.equals(request.leaveStopped()), Boolean.TRUE.equals(request.delta()),
+                Boolean.TRUE.equals(request.checksum())), actor);
         return restoreId;
     }
 

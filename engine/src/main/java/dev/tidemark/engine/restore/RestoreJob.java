@@ -66,13 +66,16 @@ public final class RestoreJob {
 
     /** The runner's request a restore record describes (also used to check one before it is recorded). */
     RestoreRunner.Request runnerRequest(DatabaseHistory db, String restoreId, String backupId, String manifestSha256, RecoveryTarget target,
-                                        String targetDir, Integer port, boolean inPlace, boolean leaveStopped) {
+                                        String targetDir, Integer port, boolean inPlace, boolean leaveStopped, boolean delta,
+                                        boolean checksum) {
         PgConnections primary = node.primary(db);
         Path directory = Path.of(inPlace ? db.pgdata() : targetDir);
         int restorePort = inPlace ? primary.port() : port;
         return new RestoreRunner.Request(db.id(), restoreId, backupId, manifestSha256, target.time(), directory,
                 restorePort, inPlace, primary.user(), node.workers(), Duration.ofMinutes(30), primary.password(),
-                leaveStopped ? RestoreRunner.AfterRecovery.STOPPED : RestoreRunner.AfterRecovery.RUNNING);
+                leaveStopped ? RestoreRunner.AfterRecovery.STOPPED : RestoreRunner.AfterRecovery.RUNNING,
+                !delta ? RestoreRunner.InPlaceMode.MOVE_ASIDE : checksum ? RestoreRunner.InPlaceMode.DELTA_CHECKSUM
+                        : RestoreRunner.InPlaceMode.DELTA);
     }
 
     /**
@@ -104,7 +107,7 @@ public final class RestoreJob {
             node.progress().track(databaseId, restoreId, () -> BaseBackupViews.progress(runner.progress()));
             RecoveryTarget target = RecoveryTarget.of(r);
             RestoreRunner.Request request = runnerRequest(db, restoreId, r.backupId(), r.manifestSha256(), target, r.targetDir(), r.port(),
-                    r.inPlace(), r.leaveStopped());
+                    r.inPlace(), r.leaveStopped(), r.delta(), r.checksum());
             LOG.info("restore {} of {} started: {} into {} (port {})", restoreId, databaseId, target, request.targetDirectory(),
                     request.port());
             RestoreRunner.Result result;
@@ -174,7 +177,17 @@ public final class RestoreJob {
             if (KIND.equals(r.kind()) && r.status() == JobStatus.RUNNING) {
                 Path dir = r.inPlace() ? Path.of(db.pgdata()) : r.targetDir() == null ? null : Path.of(r.targetDir());
                 String stopped = dir == null ? "" : stopRestoredServer(dir, r.id());
-                String advice = r.inPlace()
+                if (r.inPlace() && r.delta()) {
+                    try {
+                        DeltaInPlace.disable(dir); // no server is to start the partial state
+                    } catch (IOException e) {
+                        LOG.warn("restore {}: could not remove {}/global/pg_control: {}", r.id(), dir, e.getMessage());
+                    }
+                }
+                String advice = r.inPlace() && r.delta()
+                        ? " (" + db.pgdata() + " was being restored where it is, without a copy" + stopped + ": it is not startable as it"
+                        + " was; restore it again from the repository, e.g. tidemark restore " + db.id() + " --latest --in-place --delta)"
+                        : r.inPlace()
                         ? " (" + db.pgdata() + " may hold a partial copy" + stopped + ": the previous data directory is beside it as "
                         + movedAside(Path.of(db.pgdata())) + "; delete the partial copy and move it back)"
                         : r.targetDir() != null ? " (the target directory " + r.targetDir() + " may hold a partial copy" + stopped

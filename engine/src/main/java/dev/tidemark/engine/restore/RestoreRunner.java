@@ -38,16 +38,43 @@ public final class RestoreRunner {
         STOPPED
     }
 
+    /** What an in-place restore does with the data directory that is there. */
+    public enum InPlaceMode {
+        /** Moved aside and kept until the operator removes it; files that still match are copied from it. */
+        MOVE_ASIDE,
+        /**
+         * Restored where it is, no copy kept (delta): files with the backup's size and time are left untouched, the
+         * others compared by SHA-256 (in pieces for a large file) and only what differs downloaded; allowed only when the
+         * repository can give the directory's current state back (DeltaInPlace).
+         */
+        DELTA,
+        /** As DELTA, and the SHA-256 of every file with the backup's size and time compared too (a damaged one is rewritten). */
+        DELTA_CHECKSUM
+    }
+
     /**
      * One restore.
      *
      * @param targetTime   empty: to the end of the archived WAL ("latest")
-     * @param inPlace      the target directory holds the stopped database itself: it is moved aside first
+     * @param inPlace      the target directory holds the stopped database itself: it is moved aside first (or, with
+     *                     inPlaceMode DELTA, restored where it is)
      * @param expectedManifestSha256 the manifest checksum the catalog recorded, or null
      */
     public record Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
                           Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
-                          int workers, Duration startTimeout, String password, AfterRecovery afterRecovery) {
+                          int workers, Duration startTimeout, String password, AfterRecovery afterRecovery, InPlaceMode inPlaceMode) {
+        public Request {
+            inPlaceMode = inPlaceMode == null ? InPlaceMode.MOVE_ASIDE : inPlaceMode;
+        }
+
+        /** In place, the data directory moved aside. */
+        public Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
+                       Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
+                       int workers, Duration startTimeout, String password, AfterRecovery afterRecovery) {
+            this(databaseId, restoreId, backupId, expectedManifestSha256, targetTime, targetDirectory, port, inPlace, superuser, workers,
+                    startTimeout, password, afterRecovery, InPlaceMode.MOVE_ASIDE);
+        }
+
         /** Left running. */
         public Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
                        Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
@@ -64,10 +91,22 @@ public final class RestoreRunner {
                     startTimeout, null);
         }
 
+        /** The same restore with the in-place mode given. */
+        public Request withInPlaceMode(InPlaceMode mode) {
+            return new Request(databaseId, restoreId, backupId, expectedManifestSha256, targetTime, targetDirectory, port, inPlace,
+                    superuser, workers, startTimeout, password, afterRecovery, mode);
+        }
+
+        /** In place without a copy (DeltaInPlace). */
+        public boolean delta() {
+            return inPlace && inPlaceMode != InPlaceMode.MOVE_ASIDE;
+        }
+
         @Override
         public String toString() { // never the password
             return "restore " + restoreId + " of " + databaseId + " from " + backupId + " into " + targetDirectory + " (port " + port
-                    + ", " + targetTime.map(Instant::toString).orElse("latest") + (inPlace ? ", in place" : "") + ")";
+                    + ", " + targetTime.map(Instant::toString).orElse("latest") + (inPlace ? ", in place" : "")
+                    + (delta() ? " without a copy (delta" + (inPlaceMode == InPlaceMode.DELTA_CHECKSUM ? ", checksums" : "") + ")" : "") + ")";
         }
     }
 
@@ -75,14 +114,19 @@ public final class RestoreRunner {
      * What the restore achieved.
      *
      * @param downloadedBytes stored bytes of the backup's objects downloaded
-     * @param reusedBytes     bytes of files copied from the data directory moved aside (in place) instead of downloaded
+     * @param reusedBytes     bytes of files copied from the data directory moved aside (in place) instead of downloaded, or
+     *                        (in place without a copy) kept where they were
+     * @param keptFiles       in place without a copy: files left as they were
+     * @param rewrittenFiles  in place without a copy: files written (whole, or the pieces that differed)
+     * @param removedPaths    in place without a copy: files, links and directories the backup does not have, removed
      */
     public record Result(Path dataDirectory, int port, Instant reachedTime, String reachedLsn, int timeline,
-                         boolean stoppedAtTarget, Path movedAside, String summary, long downloadedBytes, long reusedBytes) {
+                         boolean stoppedAtTarget, Path movedAside, String summary, long downloadedBytes, long reusedBytes,
+                         long keptFiles, long rewrittenFiles, long removedPaths) {
         /** Before the files written are counted in. */
         public Result(Path dataDirectory, int port, Instant reachedTime, String reachedLsn, int timeline, boolean stoppedAtTarget,
                       Path movedAside, String summary) {
-            this(dataDirectory, port, reachedTime, reachedLsn, timeline, stoppedAtTarget, movedAside, summary, 0, 0);
+            this(dataDirectory, port, reachedTime, reachedLsn, timeline, stoppedAtTarget, movedAside, summary, 0, 0, 0, 0, 0);
         }
     }
 
@@ -157,7 +201,15 @@ public final class RestoreRunner {
         // hard-links what it replays, so that is counted once
         long walBytes = WalSpool.spoolBytes(WalToReplay.objects(repository, request, manifest), manifest.walSegmentSize(),
                 request.targetTime());
-        TargetCheck.room(target, existing, manifest.totalBytes() + walBytes + (64L << 20));
+        if (request.delta()) {
+            DeltaInPlace.requireReproducible(request, target, existing, manifest, repository);
+            // the files are rewritten where they are: beyond the WAL, room for a whole file per worker under its temporary name
+            long largest = manifest.files().stream().filter(e -> e.type() == BackupManifest.FileEntry.FILE)
+                    .mapToLong(BackupManifest.FileEntry::size).max().orElse(0);
+            TargetCheck.room(target, existing, walBytes + largest * Math.max(1, request.workers()) + (64L << 20));
+        } else {
+            TargetCheck.room(target, existing, manifest.totalBytes() + walBytes + (64L << 20));
+        }
         return manifest;
     }
 
@@ -180,7 +232,7 @@ public final class RestoreRunner {
         // in place: the old data directory and what is at its tablespaces' locations go aside first (back at once if that fails)
         Path movedAside = null;
         try {
-            if (request.inPlace()) {
+            if (request.inPlace() && !request.delta()) {
                 movedAside = InPlace.moveAside(target, request.restoreId());
                 tablespaces.moveAsideInPlace();
             }
@@ -233,11 +285,19 @@ public final class RestoreRunner {
             ExternalConfig.placeBeside(request, manifest, target);
             RecoverySettings.Written settings = RecoverySettings.write(request, manifest, target, wal.restoreCommand(), stopAt);
             server.user().own(target);
-            log.info("restore {}: {} MiB of files written and checked ({} MiB copied from the old data directory, {} MiB of objects"
-                            + " downloaded){}, in {} ms; {} WAL files in the spool; ownership set in {} ms",
-                    request.restoreId(), manifest.totalBytes() >> 20, files.reusedBytes() >> 20, files.downloadedBytes() >> 20,
-                    reading.streamed() ? " (the WAL is read beside the replay)" : ", and the WAL to replay read", (t1 - t0) / 1_000_000,
-                    walFiles, (System.nanoTime() - t2) / 1_000_000);
+            if (request.delta()) {
+                log.info("restore {}: in place without a copy: {} files kept untouched, {} rewritten, {} paths removed; {} MiB of"
+                                + " objects downloaded, {} MiB kept{}, in {} ms; {} WAL files in the spool; ownership set in {} ms",
+                        request.restoreId(), files.keptFiles(), files.rewrittenFiles(), files.removedPaths(), files.downloadedBytes() >> 20,
+                        files.reusedBytes() >> 20, reading.streamed() ? " (the WAL is read beside the replay)" : "; and the WAL to replay read",
+                        (t1 - t0) / 1_000_000, walFiles, (System.nanoTime() - t2) / 1_000_000);
+            } else {
+                log.info("restore {}: {} MiB of files written and checked ({} MiB copied from the old data directory, {} MiB of objects"
+                                + " downloaded){}, in {} ms; {} WAL files in the spool; ownership set in {} ms",
+                        request.restoreId(), manifest.totalBytes() >> 20, files.reusedBytes() >> 20, files.downloadedBytes() >> 20,
+                        reading.streamed() ? " (the WAL is read beside the replay)" : ", and the WAL to replay read", (t1 - t0) / 1_000_000,
+                        walFiles, (System.nanoTime() - t2) / 1_000_000);
+            }
             tablespaces.own(server.user());
             phases.lap("settings and ownership");
             Recovery recovery = new Recovery(request, manifest, server, target, logFile, settings, wal.replayEnd(stopAt), cancellation,
@@ -284,12 +344,14 @@ public final class RestoreRunner {
             RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
             phases.lap("settings removed and hand-over");
-            String reused = files.reusedBytes() == 0 ? "" : "; " + (files.reusedBytes() >> 20) + " MiB of files kept from the old data"
-                    + " directory (copied), " + (files.downloadedBytes() >> 20) + " MiB downloaded";
+            String reused = request.delta() ? "; in place without a copy: " + files.keptFiles() + " files kept untouched, "
+                    + files.rewrittenFiles() + " rewritten, " + files.removedPaths() + " paths removed, " + (files.downloadedBytes() >> 20)
+                    + " MiB downloaded" : files.reusedBytes() == 0 ? "" : "; " + (files.reusedBytes() >> 20) + " MiB of files kept from the"
+                    + " old data directory (copied), " + (files.downloadedBytes() >> 20) + " MiB downloaded";
             String kept = movedAside == null ? "" : "; the old data directory is kept at " + movedAside + " (remove it once you are sure)";
             result = new Result(result.dataDirectory(), result.port(), result.reachedTime(), result.reachedLsn(), result.timeline(),
                     result.stoppedAtTarget(), result.movedAside(), result.summary() + reused + handedOver + kept + "; " + phases.summary(),
-                    files.downloadedBytes(), files.reusedBytes());
+                    files.downloadedBytes(), files.reusedBytes(), files.keptFiles(), files.rewrittenFiles(), files.removedPaths());
             progress.set(new BackupProgress("done", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
             log.info("restore {}: {}", request.restoreId(), result.summary());
             return result;
@@ -308,7 +370,11 @@ public final class RestoreRunner {
                 } catch (IOException e) {
                     log.warn("restore {}: could not stop the server it started: {}", request.restoreId(), e.getMessage());
                 }
-                created.remove();
+                if (request.delta()) {
+                    undone = DeltaInPlace.failed(target, request);
+                } else {
+                    created.remove();
+                }
                 tablespaces.putBack();
                 InPlace.putBack(movedAside, target, request.restoreId());
                 if (movedAside != null) {

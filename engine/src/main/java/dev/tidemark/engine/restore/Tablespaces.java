@@ -49,7 +49,7 @@ final class Tablespaces {
         return target.resolveSibling(target.getFileName() + ".tablespaces").resolve(ts.oid());
     }
 
-    /** In place: what is at each of the backup's tablespace locations is moved aside, as the data directory is. */
+    /** In place (not delta): what is at each of the backup's tablespace locations is moved aside, as the data directory is. */
     void moveAsideInPlace() throws IOException {
         for (BackupManifest.Tablespace ts : manifest.tablespaces()) {
             Path location = Path.of(ts.location());
@@ -79,7 +79,9 @@ final class Tablespaces {
             }
             Path link = target.resolve("pg_tblspc").resolve(ts.oid());
             Files.createDirectories(link.getParent());
-            Files.createSymbolicLink(link, location);
+            if (!(request.delta() && Files.isSymbolicLink(link))) { // delta: a link there points to location (DeltaInPlace)
+                Files.createSymbolicLink(link, location);
+            }
         }
     }
 

@@ -2,7 +2,7 @@
  * Point-in-time restores: the request (checked once here: shape, overlap guard, window plan, the runner's checks), the
  * job, cancel, the views and the recovery window, and {@link dev.tidemark.engine.restore.RestoreRunner}, whose
  * {@code run} reads as the whole restore over its phases: TargetCheck (with RestoreTarget's rules) and TargetClaim,
- * InPlace, Tablespaces, DataDirectoryWriter, ExternalConfig (configuration from outside the data directory), WalToReplay
+ * InPlace (or DeltaInPlace, in place without a copy), Tablespaces, DataDirectoryWriter, ExternalConfig (configuration from outside the data directory), WalToReplay
  * (WalSpool, WalScan), RecoverySettings, Recovery (RecoveryLog), Handover (how the server is left), CreatedPaths. A
  * target is a {@link dev.tidemark.engine.restore.RecoveryTarget}.
  * <p>

@@ -101,13 +101,22 @@ public final class Commands {
      */
     public record RequestRestore(@TargetAggregateIdentifier String databaseId, String restoreId, String kind, Instant targetTime,
                                  boolean latest, String targetDir, Integer port, boolean inPlace, String dumpId,
-                                 String dumpDatabase, String targetDatabase, LiveWal live, Instant at, boolean leaveStopped) {
+                                 String dumpDatabase, String targetDatabase, LiveWal live, Instant at, boolean leaveStopped,
+                                 boolean delta, boolean checksum) {
+        /** In place, the old directory moved aside (delta: restored where it is, without a copy; checksum: with delta, every file compared). */
+        public RequestRestore(String databaseId, String restoreId, String kind, Instant targetTime, boolean latest, String targetDir,
+                              Integer port, boolean inPlace, String dumpId, String dumpDatabase, String targetDatabase, LiveWal live,
+                              Instant at, boolean leaveStopped) {
+            this(databaseId, restoreId, kind, targetTime, latest, targetDir, port, inPlace, dumpId, dumpDatabase, targetDatabase, live,
+                    at, leaveStopped, false, false);
+        }
+
         /** A restore that leaves the server running once recovery ends (leaveStopped: in place, stopped for the service manager). */
         public RequestRestore(String databaseId, String restoreId, String kind, Instant targetTime, boolean latest, String targetDir,
                               Integer port, boolean inPlace, String dumpId, String dumpDatabase, String targetDatabase, LiveWal live,
                               Instant at) {
             this(databaseId, restoreId, kind, targetTime, latest, targetDir, port, inPlace, dumpId, dumpDatabase, targetDatabase, live,
-                    at, false);
+                    at, false, false, false);
         }
     }
 

@@ -99,13 +99,25 @@ public sealed interface DatabaseEvent {
     record RestoreRequested(String databaseId, String restoreId, String kind, Instant targetTime, boolean latest, String targetDir,
                             Integer port, boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain,
                             Integer timeline, String dumpId, String dumpDatabase, String targetDatabase, Instant at,
-                            boolean leaveStopped) implements DatabaseEvent {
-        /** leaveStopped (absent from events recorded before it existed: false): in place, the server is left stopped. */
+                            boolean leaveStopped, boolean delta, boolean checksum) implements DatabaseEvent {
+        /**
+         * leaveStopped, delta, checksum (absent from events recorded before they existed: false): in place, the server is
+         * left stopped; in place without a copy; with checksums.
+         */
+        public RestoreRequested(String databaseId, String restoreId, String kind, Instant targetTime, boolean latest, String targetDir,
+                                Integer port, boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain,
+                                Integer timeline, String dumpId, String dumpDatabase, String targetDatabase, Instant at,
+                                boolean leaveStopped) {
+            this(databaseId, restoreId, kind, targetTime, latest, targetDir, port, inPlace, backupId, manifestKey, manifestSha256, chain,
+                    timeline, dumpId, dumpDatabase, targetDatabase, at, leaveStopped, false, false);
+        }
+
+        /** Left running, the old directory moved aside. */
         public RestoreRequested(String databaseId, String restoreId, String kind, Instant targetTime, boolean latest, String targetDir,
                                 Integer port, boolean inPlace, String backupId, String manifestKey, String manifestSha256, String chain,
                                 Integer timeline, String dumpId, String dumpDatabase, String targetDatabase, Instant at) {
             this(databaseId, restoreId, kind, targetTime, latest, targetDir, port, inPlace, backupId, manifestKey, manifestSha256, chain,
-                    timeline, dumpId, dumpDatabase, targetDatabase, at, false);
+                    timeline, dumpId, dumpDatabase, targetDatabase, at, false, false, false);
         }
     }
 
