@@ -91,13 +91,22 @@ tm_dir="$root/tm" start_tidemark "$here" "$root" "$api_port"
 tidemark_phases bench file
 
 echo "== Tidemark, S3 (S3Proxy on loopback)"
-# the storage module's test classpath holds S3Proxy (offline, the plugin by its full name: its prefix is not resolved)
-for v in 3.9.0 3.8.1 3.11.0; do
-  (cd "$here" && ./mvnw -B -q -o "org.apache.maven.plugins:maven-dependency-plugin:$v:build-classpath" -pl storage \
-    -Dmdep.includeScope=test -Dmdep.outputFile="$root/s3proxy.cp" >/dev/null 2>&1) && break
-done
+# the storage module's test classpath holds S3Proxy. The dependency plugin needs artifacts of its own that an offline
+# machine may lack (commons-beanutils), so the classpath is taken from the compiler's debug output, which Maven resolves
+# from the local repository alone
+(cd "$here" && ./mvnw -B -o -X test-compile -pl storage 2>/dev/null) | python3 -c '
+import sys
+blocks, block = [], None
+for line in sys.stdin.read().splitlines():   # "[DEBUG] Classpath:", one "[DEBUG]  entry" a line; the test compile is the last
+    if line.strip() == "[DEBUG] Classpath:":
+        block = []; blocks.append(block)
+    elif block is not None and line.startswith("[DEBUG]  "):
+        block.append(line[9:].strip())
+    else:
+        block = None
+print(":".join(blocks[-1]) if blocks else "")' > "$root/s3proxy.cp" || true
 if [ ! -s "$root/s3proxy.cp" ]; then
-  echo "S3 phase skipped: S3Proxy's classpath could not be resolved offline (maven-dependency-plugin)" >&2
+  echo "S3 phase skipped: S3Proxy's classpath could not be read from Maven's output (see $root/s3proxy.cp)" >&2
 else
   s3_port=$(free_port)
   mkdir -p "$root/s3/tidemark"

@@ -35,6 +35,16 @@ public interface ObjectStore extends AutoCloseable {
     /** Lists, lazily and in ascending key order, every object whose key starts with prefix; close the stream when done. */
     Stream<ObjectInfo> list(String prefix) throws IOException;
 
+    /**
+     * Creates an empty object under key that grows in place, replacing any object there, and returns its appender; empty
+     * when the store cannot grow an object (S3: objects are immutable, callers store each part as an object of its own).
+     * The object reads like any other (its bytes so far, possibly with a torn tail, see {@link Appender}); preallocate is
+     * the size it is expected to reach, which a store may reserve so that an append changes no file size.
+     */
+    default Optional<Appender> appender(String key, long preallocate) throws IOException {
+        return Optional.empty();
+    }
+
     /** Removes the object; removing a missing object is not an error. */
     void delete(String key) throws IOException;
 

@@ -1,5 +1,6 @@
 package dev.tidemark.storage.file;
 
+import dev.tidemark.storage.Appender;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.ObjectNotFoundException;
 import dev.tidemark.storage.ObjectStore;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -166,6 +168,49 @@ public final class FileObjectStore implements ObjectStore {
         }
         Iterator<ObjectInfo> iterator = new SortedWalk(start, directoryPart, prefix);
         return StreamSupport.stream(Spliterators.spliteratorUnknownSize(iterator, Spliterator.ORDERED | Spliterator.NONNULL), false);
+    }
+
+    /**
+     * A file written in place: created (with preallocate bytes of zeros, fsynced, so that an append changes no file size
+     * and fdatasync has no metadata to flush) and renamed into place as any object is, then each append written at the end
+     * of the bytes appended so far and made durable with one fdatasync. Reading it shows the zeros after what was appended.
+     */
+    @Override
+    public Optional<Appender> appender(String key, long preallocate) throws IOException {
+        try (ObjectWriter writer = create(key)) {
+            byte[] zeros = new byte[1 << 20];
+            for (long left = preallocate; left > 0; left -= zeros.length) {
+                writer.write(zeros, 0, (int) Math.min(zeros.length, left));
+            }
+            writer.commit();
+        }
+        Path path = resolve(key);
+        FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE);
+        return Optional.of(new Appender() {
+            private long end;
+            private boolean failed;
+
+            @Override
+            public void append(ByteBuffer bytes) throws IOException {
+                if (failed) {
+                    throw new IOException("appending to " + key + " failed before: what follows its last append is unknown");
+                }
+                try {
+                    while (bytes.hasRemaining()) {
+                        end += channel.write(bytes, end);
+                    }
+                    channel.force(false);
+                } catch (IOException e) {
+                    failed = true; // after a failed write or fdatasync the file's state is unknown: no append goes after it
+                    throw new IOException("appending to " + key + " in the repository " + root + " failed: " + e.getMessage(), e);
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                channel.close();
+            }
+        });
     }
 
     @Override
