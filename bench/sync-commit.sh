@@ -92,19 +92,15 @@ tidemark_phases bench file
 
 echo "== Tidemark, S3 (S3Proxy on loopback)"
 # the storage module's test classpath holds S3Proxy. The dependency plugin needs artifacts of its own that an offline
-# machine may lack (commons-beanutils), so the classpath is taken from the compiler's debug output, which Maven resolves
-# from the local repository alone
+# machine may lack (commons-beanutils), so the classpath is read from the test compiler's configuration in Maven's debug
+# output ("(f) testPath = [...]"), which Maven resolves from the local repository alone
 (cd "$here" && ./mvnw -B -o -X test-compile -pl storage 2>/dev/null) | python3 -c '
 import sys
-blocks, block = [], None
-for line in sys.stdin.read().splitlines():   # "[DEBUG] Classpath:", one "[DEBUG]  entry" a line; the test compile is the last
-    if line.strip() == "[DEBUG] Classpath:":
-        block = []; blocks.append(block)
-    elif block is not None and line.startswith("[DEBUG]  "):
-        block.append(line[9:].strip())
-    else:
-        block = None
-print(":".join(blocks[-1]) if blocks else "")' > "$root/s3proxy.cp" || true
+path = ""
+for line in sys.stdin:
+    if "(f) testPath = [" in line:
+        path = ":".join(p.strip() for p in line.split("[", 1)[1].rsplit("]", 1)[0].split(","))
+print(path)' > "$root/s3proxy.cp" || true
 if [ ! -s "$root/s3proxy.cp" ]; then
   echo "S3 phase skipped: S3Proxy's classpath could not be read from Maven's output (see $root/s3proxy.cp)" >&2
 else
@@ -120,8 +116,12 @@ jclouds.filesystem.basedir=$root/s3
 PROPS
   # jackson-annotations 2.21 ahead of the 2.18 its dependencies pull in (shared/LEARNED.md)
   annotations=$(ls ~/.m2/repository/com/fasterxml/jackson/core/jackson-annotations/2.21*/jackson-annotations-2.21*.jar 2>/dev/null | head -n1 || true)
-  java -cp "${annotations:+$annotations:}$(cat "$root/s3proxy.cp")" org.gaul.s3proxy.Main --properties "$root/s3proxy.properties" \
-    > "$root/s3proxy.log" 2>&1 &
+  # S3Proxy brings logback, which logs every request at DEBUG without a configuration: warnings only
+  printf '%s\n' '<configuration><appender name="o" class="ch.qos.logback.core.ConsoleAppender"><encoder><pattern>%msg%n</pattern></encoder></appender>' \
+    '<root level="WARN"><appender-ref ref="o"/></root></configuration>' > "$root/s3proxy-logback.xml"
+  # the JDK the build and the launcher pick (>= 21): the test classes on this classpath are compiled for it
+  (. "$here/.mvn/jdk.sh"; exec "$JAVA_HOME/bin/java" -Dlogback.configurationFile="$root/s3proxy-logback.xml" -cp "${annotations:+$annotations:}$(cat "$root/s3proxy.cp")" org.gaul.s3proxy.Main \
+    --properties "$root/s3proxy.properties") > "$root/s3proxy.log" 2>&1 &
   s3proxy=$!
   until curl -s "http://127.0.0.1:$s3_port/" >/dev/null 2>&1; do sleep 0.5; done
   rm -rf "$root/tm"; api_port=$(free_port)
