@@ -25,8 +25,8 @@ import java.util.Set;
  * object in place (a file repository): one record per piece, each {@code int32 length | an object encoded by the codec}
  * whose plaintext is {@code segment name (24 ASCII) | int64 start | int64 end | the bytes from start to end}, so the codec
  * authenticates the offsets and the segment with the bytes. A reader takes the records from the first on and stops at the
- * first that is not whole: a zero length (space reserved, never written), a length past the end, or a record the codec
- * rejects (an append torn by a crash before it was durable, so never acknowledged).
+ * first that is not whole: a zero length (blocks a file system allocated but never wrote), a length past the end, or a
+ * record the codec rejects (an append torn by a crash before it was durable, so never acknowledged).
  */
 public final class AppendedPieces {
     /** What follows a partial segment's key to name the object its pieces are appended to. */

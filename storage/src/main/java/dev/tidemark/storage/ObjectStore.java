@@ -38,10 +38,9 @@ public interface ObjectStore extends AutoCloseable {
     /**
      * Creates an empty object under key that grows in place, replacing any object there, and returns its appender; empty
      * when the store cannot grow an object (S3: objects are immutable, callers store each part as an object of its own).
-     * The object reads like any other (its bytes so far, possibly with a torn tail, see {@link Appender}); preallocate is
-     * the size it is expected to reach, which a store may reserve so that an append changes no file size.
+     * The object reads like any other: its bytes so far, possibly with a torn tail (see {@link Appender}).
      */
-    default Optional<Appender> appender(String key, long preallocate) throws IOException {
+    default Optional<Appender> appender(String key) throws IOException {
         return Optional.empty();
     }
 

@@ -75,9 +75,9 @@ public final class FencedStore implements ObjectStore {
 
     /** Checked when the object is created and before each append. */
     @Override
-    public Optional<Appender> appender(String key, long preallocate) throws IOException {
+    public Optional<Appender> appender(String key) throws IOException {
         check(key);
-        Optional<Appender> appender = store.appender(key, preallocate);
+        Optional<Appender> appender = store.appender(key);
         return appender.map(a -> new Appender() {
             @Override
             public void append(ByteBuffer bytes) throws IOException {

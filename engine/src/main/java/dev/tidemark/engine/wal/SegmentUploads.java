@@ -40,7 +40,6 @@ import java.util.concurrent.ExecutionException;
 final class SegmentUploads {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class); // the stream's log lines keep their logger
     private static final int COPY_BUFFER = 256 << 10;
-    private static final boolean PREALLOCATE = false;
 
     private final String databaseId;
     private final Repository repository;
@@ -429,7 +428,7 @@ final class SegmentUploads {
             return appending.appender();
         }
         closeAppender();
-        Optional<Appender> appender = repository.store().appender(key, PREALLOCATE ? segment.segmentSize() : 0);
+        Optional<Appender> appender = repository.store().appender(key);
         appender.ifPresent(a -> appending = new Appending(key, a));
         return appender.orElse(null);
     }

@@ -142,7 +142,7 @@ class KeyRotationStoreTest {
         String segment = "000000010000000000000002";
         String appended = WAL + segment + ".partial" + AppendedPieces.SUFFIX;
         byte[] wal = "the WAL of segment 2".getBytes(StandardCharsets.UTF_8);
-        try (Appender appender = store.appender(appended, 0).orElseThrow()) {
+        try (Appender appender = store.appender(appended).orElseThrow()) {
             AppendedPieces.append(appender, repository(store, A).codec(), segment, 18, wal, 0, wal.length);
         }
         Repository repository = rotating(store);
@@ -153,7 +153,7 @@ class KeyRotationStoreTest {
         assertThat(AppendedPieces.read(repository, appended)).singleElement().satisfies(r -> assertThat(r.bytes()).isEqualTo(wal));
         // the stream stored the segment whole and removed its pieces; appended under the new key they are not in the way
         store.delete(appended);
-        try (Appender appender = store.appender(appended, 0).orElseThrow()) {
+        try (Appender appender = store.appender(appended).orElseThrow()) {
             AppendedPieces.append(appender, repository.codec(), segment, 18, wal, 0, wal.length);
         }
         assertThat(KeyRotation.run(repository, (pass, done, total) -> { }).complete()).isTrue();
