@@ -91,13 +91,18 @@ tm_dir="$root/tm" start_tidemark "$here" "$root" "$api_port"
 tidemark_phases bench file
 
 echo "== Tidemark, S3 (S3Proxy on loopback)"
-# the storage module's test classpath holds S3Proxy (offline, the plugin by its full name: its prefix is not resolved)
-for v in 3.9.0 3.8.1 3.11.0; do
-  (cd "$here" && ./mvnw -B -q -o "org.apache.maven.plugins:maven-dependency-plugin:$v:build-classpath" -pl storage \
-    -Dmdep.includeScope=test -Dmdep.outputFile="$root/s3proxy.cp" >/dev/null 2>&1) && break
-done
+# the storage module's test classpath holds S3Proxy. The dependency plugin needs artifacts of its own that an offline
+# machine may lack (commons-beanutils), so the classpath is read from the test compiler's configuration in Maven's debug
+# output ("(f) testPath = [...]"), which Maven resolves from the local repository alone
+(cd "$here" && ./mvnw -B -o -X test-compile -pl storage 2>/dev/null) | python3 -c '
+import sys
+path = ""
+for line in sys.stdin:
+    if "(f) testPath = [" in line:
+        path = ":".join(p.strip() for p in line.split("[", 1)[1].rsplit("]", 1)[0].split(","))
+print(path)' > "$root/s3proxy.cp" || true
 if [ ! -s "$root/s3proxy.cp" ]; then
-  echo "S3 phase skipped: S3Proxy's classpath could not be resolved offline (maven-dependency-plugin)" >&2
+  echo "S3 phase skipped: S3Proxy's classpath could not be read from Maven's output (see $root/s3proxy.cp)" >&2
 else
   s3_port=$(free_port)
   mkdir -p "$root/s3/tidemark"
@@ -111,8 +116,12 @@ jclouds.filesystem.basedir=$root/s3
 PROPS
   # jackson-annotations 2.21 ahead of the 2.18 its dependencies pull in (shared/LEARNED.md)
   annotations=$(ls ~/.m2/repository/com/fasterxml/jackson/core/jackson-annotations/2.21*/jackson-annotations-2.21*.jar 2>/dev/null | head -n1 || true)
-  java -cp "${annotations:+$annotations:}$(cat "$root/s3proxy.cp")" org.gaul.s3proxy.Main --properties "$root/s3proxy.properties" \
-    > "$root/s3proxy.log" 2>&1 &
+  # S3Proxy brings logback, which logs every request at DEBUG without a configuration: warnings only
+  printf '%s\n' '<configuration><appender name="o" class="ch.qos.logback.core.ConsoleAppender"><encoder><pattern>%msg%n</pattern></encoder></appender>' \
+    '<root level="WARN"><appender-ref ref="o"/></root></configuration>' > "$root/s3proxy-logback.xml"
+  # the JDK the build and the launcher pick (>= 21): the test classes on this classpath are compiled for it
+  (. "$here/.mvn/jdk.sh"; exec "$JAVA_HOME/bin/java" -Dlogback.configurationFile="$root/s3proxy-logback.xml" -cp "${annotations:+$annotations:}$(cat "$root/s3proxy.cp")" org.gaul.s3proxy.Main \
+    --properties "$root/s3proxy.properties") > "$root/s3proxy.log" 2>&1 &
   s3proxy=$!
   until curl -s "http://127.0.0.1:$s3_port/" >/dev/null 2>&1; do sleep 0.5; done
   rm -rf "$root/tm"; api_port=$(free_port)

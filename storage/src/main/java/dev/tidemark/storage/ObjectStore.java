@@ -35,6 +35,15 @@ public interface ObjectStore extends AutoCloseable {
     /** Lists, lazily and in ascending key order, every object whose key starts with prefix; close the stream when done. */
     Stream<ObjectInfo> list(String prefix) throws IOException;
 
+    /**
+     * Creates an empty object under key that grows in place, replacing any object there, and returns its appender; empty
+     * when the store cannot grow an object (S3: objects are immutable, callers store each part as an object of its own).
+     * The object reads like any other: its bytes so far, possibly with a torn tail (see {@link Appender}).
+     */
+    default Optional<Appender> appender(String key) throws IOException {
+        return Optional.empty();
+    }
+
     /** Removes the object; removing a missing object is not an error. */
     void delete(String key) throws IOException;
 

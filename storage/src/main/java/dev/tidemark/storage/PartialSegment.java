@@ -1,5 +1,6 @@
 package dev.tidemark.storage;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -12,8 +13,9 @@ import java.util.stream.Stream;
 
 /**
  * A WAL segment being written, as the repository holds it: the partial-segment object ({@code {segment}.partial}, its
- * first bytes) and, in synchronous mode, the pieces appended after it ({@code {segment}.partial.{start}-{end}}, offsets
- * in hex). Its bytes are the partial object's, then those of each piece that continues them, in order; a piece that
+ * first bytes) and, in synchronous mode, the pieces appended after it: objects of their own
+ * ({@code {segment}.partial.{start}-{end}}, offsets in hex), or, where the store can grow an object in place, records of
+ * one object ({@code {segment}.partial.appended}, see {@link AppendedPieces}). Its bytes are the partial object's, then those of each piece that continues them, in order; a piece that
  * starts beyond what the ones before reach, or lies inside it, is not read (left over from an earlier stream).
  */
 public final class PartialSegment {
@@ -41,16 +43,44 @@ public final class PartialSegment {
         }
     }
 
-    /** The segment's bytes: the partial object partialKey decoded, then the pieces (any order) that continue it. */
-    public static InputStream open(Repository repository, String partialKey, List<Piece> pieces) throws IOException {
-        List<Piece> sorted = new ArrayList<>(pieces);
-        sorted.sort(Comparator.comparingLong(Piece::start));
-        return new Joined(repository, repository.openDecoded(partialKey), sorted);
+    /** The keys of every piece after the partial object partialKey: pieces of their own and the object of appended ones. */
+    public static List<String> following(ObjectStore store, String partialKey) throws IOException {
+        try (Stream<ObjectInfo> objects = store.list(partialKey + ".")) {
+            return objects.map(ObjectInfo::key).filter(k -> piece(k).isPresent() || k.equals(partialKey + AppendedPieces.SUFFIX)).toList();
+        }
     }
 
-    /** The segment's bytes with the pieces as the store lists them now. */
+    /**
+     * The segment's bytes with the pieces as the store holds them now: the partial object partialKey decoded, then the pieces
+     * (stored as objects of their own, or appended to one object, see {@link AppendedPieces}) that continue it.
+     */
     public static InputStream open(Repository repository, String partialKey) throws IOException {
-        return open(repository, partialKey, pieces(repository.store(), partialKey));
+        List<Part> parts = new ArrayList<>();
+        boolean appended = false;
+        try (Stream<ObjectInfo> objects = repository.store().list(partialKey + ".")) {
+            for (ObjectInfo o : (Iterable<ObjectInfo>) objects::iterator) {
+                Optional<Piece> p = piece(o.key());
+                if (p.isPresent()) {
+                    parts.add(new Part(p.get().start(), p.get().end(), () -> repository.openDecoded(p.get().key())));
+                }
+                appended |= o.key().equals(partialKey + AppendedPieces.SUFFIX);
+            }
+        }
+        if (appended) {
+            for (AppendedPieces.Record r : AppendedPieces.read(repository, partialKey + AppendedPieces.SUFFIX)) {
+                parts.add(new Part(r.start(), r.end(), () -> new ByteArrayInputStream(r.bytes())));
+            }
+        }
+        parts.sort(Comparator.comparingLong(Part::start));
+        return new Joined(repository.openDecoded(partialKey), parts);
+    }
+
+    /** Bytes of the segment from start to end, opened when the reader reaches them. */
+    private record Part(long start, long end, Opener opener) {
+    }
+
+    private interface Opener {
+        InputStream open() throws IOException;
     }
 
     /** A WAL object's bytes: a whole segment (or any other object) as stored, a partial segment with its pieces. */
@@ -58,18 +88,16 @@ public final class PartialSegment {
         return key.endsWith(".partial") ? open(repository, key) : repository.openDecoded(key);
     }
 
-    /** Reads the partial object, then each piece that continues where the bytes so far end. */
+    /** Reads the partial object, then each part that continues where the bytes so far end. */
     private static final class Joined extends InputStream {
-        private final Repository repository;
-        private final List<Piece> pieces;
+        private final List<Part> parts;
         private InputStream current;
         private long position;
         private int next;
 
-        Joined(Repository repository, InputStream first, List<Piece> pieces) {
-            this.repository = repository;
+        Joined(InputStream first, List<Part> parts) {
             this.current = first;
-            this.pieces = pieces;
+            this.parts = parts;
         }
 
         @Override
@@ -96,15 +124,15 @@ public final class PartialSegment {
             return -1;
         }
 
-        /** The piece that continues at position (skipping what the bytes so far hold of it), or null. */
+        /** The part that continues at position (skipping what the bytes so far hold of it), or null. */
         private InputStream following() throws IOException {
-            while (next < pieces.size()) {
-                Piece p = pieces.get(next++);
+            while (next < parts.size()) {
+                Part p = parts.get(next++);
                 if (p.start() > position) {
                     return null; // a gap: what follows it cannot be replayed
                 }
                 if (p.end() > position) {
-                    InputStream in = repository.openDecoded(p.key());
+                    InputStream in = p.opener().open();
                     in.skipNBytes(position - p.start());
                     return in;
                 }

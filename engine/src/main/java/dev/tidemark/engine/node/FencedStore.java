@@ -1,18 +1,20 @@
 package dev.tidemark.engine.node;
 
+import dev.tidemark.storage.Appender;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.ObjectStore;
 import dev.tidemark.storage.ObjectWriter;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.util.Collection;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
 /**
- * An object store that refuses every write (create, delete) while its guard says no: what a database's WAL stream
+ * An object store that refuses every write (create, append, delete) while its guard says no: what a database's WAL stream
  * writes through, so that a node that lost the database's lease (a freeze, a cut from the catalog) uploads nothing
  * more, even before its stream is stopped (issue 20). The check is made when a write begins, at each write and just
  * before it is committed; a node frozen in the instant between that last check and the request leaving it can still send that
@@ -69,6 +71,25 @@ public final class FencedStore implements ObjectStore {
                 writer.close();
             }
         };
+    }
+
+    /** Checked when the object is created and before each append. */
+    @Override
+    public Optional<Appender> appender(String key) throws IOException {
+        check(key);
+        Optional<Appender> appender = store.appender(key);
+        return appender.map(a -> new Appender() {
+            @Override
+            public void append(ByteBuffer bytes) throws IOException {
+                check(key);
+                a.append(bytes);
+            }
+
+            @Override
+            public void close() throws IOException {
+                a.close();
+            }
+        });
     }
 
     @Override

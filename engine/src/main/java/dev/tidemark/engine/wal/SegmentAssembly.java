@@ -148,6 +148,7 @@ final class SegmentAssembly implements AutoCloseable {
     /** The spooled partial segment is not needed after the attempt: the next one streams from what is durable. */
     @Override
     public void close() throws IOException {
+        uploads.closeAppender();
         if (file != null) {
             file.close();
             file = null;

@@ -3,6 +3,8 @@ package dev.tidemark.engine.wal;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.wal.ReplicationSlot.Acknowledger;
+import dev.tidemark.storage.AppendedPieces;
+import dev.tidemark.storage.Appender;
 import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
 import dev.tidemark.storage.codec.Codec;
@@ -14,6 +16,9 @@ import org.slf4j.LoggerFactory;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -21,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
@@ -41,6 +47,7 @@ final class SegmentUploads {
     private final StreamProgress progress;
     private final WalBuffers buffers;
     private Repository pieces;
+    private Appending appending;
 
     SegmentUploads(String databaseId, Repository repository, WalListener listener, StreamProgress progress, WalBuffers buffers) {
         this.databaseId = databaseId;
@@ -357,9 +364,7 @@ final class SegmentUploads {
     private void removePiecesLater(String partialKey) {
         Thread.ofVirtual().name("wal-pieces-" + databaseId).start(() -> {
             try {
-                for (PartialSegment.Piece p : PartialSegment.pieces(repository.store(), partialKey)) {
-                    repository.store().delete(p.key());
-                }
+                repository.store().deleteAll(PartialSegment.following(repository.store(), partialKey));
             } catch (IOException | RuntimeException e) {
                 log.debug("WAL of {}: pieces of {} not removed now ({}); retention removes them", databaseId, partialKey, e.getMessage());
             }
@@ -380,19 +385,68 @@ final class SegmentUploads {
     }
 
     /**
-     * Synchronous mode: stores the bytes of segment from from to to, spooled in file, as a piece appended after its
-     * partial segment (which holds at least the bytes before from); the durable position moves to to. Only what is new
-     * is encoded and sent.
+     * Synchronous mode: stores the bytes of segment from from to to, spooled in file, as a piece after its partial
+     * segment (which holds at least the bytes before from): appended to the segment's one object of pieces where the store
+     * can grow an object, else an object of its own. The durable position moves to to. Only what is new is encoded and sent.
      */
     void uploadPiece(WalSegment segment, Path file, long from, long to) throws Exception {
-        String key = repository.layout().walPartialPiece(databaseId, progress.chain, segment.name(), from, to);
         buffers.upload(() -> {
-            try (var channel = java.nio.channels.FileChannel.open(file)) {
-                store(pieces(), key, java.nio.channels.Channels.newInputStream(channel.position(from)), to - from);
+            try (FileChannel channel = FileChannel.open(file)) {
+                Appender appender = appenderFor(segment);
+                if (appender != null) {
+                    ByteBuffer bytes = ByteBuffer.allocate((int) (to - from));
+                    while (bytes.hasRemaining() && channel.read(bytes, from + bytes.position()) >= 0) {
+                        // until the piece is read whole
+                    }
+                    if (bytes.hasRemaining()) {
+                        throw new IOException("the spooled WAL of " + segment + " ends before " + to);
+                    }
+                    try {
+                        AppendedPieces.append(appender, pieces().codec(), segment.name(), from, bytes.array(), 0, bytes.capacity());
+                    } catch (IOException | RuntimeException e) {
+                        closeAppender(); // the next attempt starts the segment's pieces anew
+                        throw e;
+                    }
+                } else {
+                    String key = repository.layout().walPartialPiece(databaseId, progress.chain, segment.name(), from, to);
+                    store(pieces(), key, Channels.newInputStream(channel.position(from)), to - from);
+                }
             }
             return null;
         });
         advanceDurable(segment, to);
+    }
+
+    /**
+     * Where the store can grow an object in place (a file repository), the appender of segment's pieces, opened with its
+     * first piece of this attempt; null where each piece is an object of its own (S3). One append and one fdatasync per
+     * group commit, where an object of its own costs a temporary file, two fsyncs and a rename.
+     */
+    private Appender appenderFor(WalSegment segment) throws IOException {
+        String key = repository.layout().walPartialAppended(databaseId, progress.chain, segment.name());
+        if (appending != null && appending.key().equals(key)) {
+            return appending.appender();
+        }
+        closeAppender();
+        Optional<Appender> appender = repository.store().appender(key);
+        appender.ifPresent(a -> appending = new Appending(key, a));
+        return appender.orElse(null);
+    }
+
+    /** Closes the appender of the segment pieces were appended to last (its object stays). */
+    void closeAppender() {
+        if (appending != null) {
+            try {
+                appending.appender().close();
+            } catch (IOException e) {
+                log.debug("WAL of {}: closing {} failed: {}", databaseId, appending.key(), e.getMessage());
+            }
+            appending = null;
+        }
+    }
+
+    /** The object pieces are appended to and its appender. */
+    private record Appending(String key, Appender appender) {
     }
 
     /**
@@ -415,9 +469,10 @@ final class SegmentUploads {
      */
     void removePieces(WalSegment segment) throws IOException {
         String partialKey = repository.layout().walPartial(databaseId, progress.chain, segment.name());
-        for (PartialSegment.Piece p : PartialSegment.pieces(repository.store(), partialKey)) {
-            repository.store().delete(p.key());
+        if (appending != null && appending.key().startsWith(partialKey + ".")) {
+            closeAppender();
         }
+        repository.store().deleteAll(PartialSegment.following(repository.store(), partialKey));
     }
 
     /** Synchronous mode: the whole segment is durable as its partial segment and pieces: recorded as archived now. */

@@ -9,7 +9,15 @@ import dev.tidemark.engine.restore.RestoreRunner;
 import dev.tidemark.engine.testing.PostgresCluster;
 import dev.tidemark.engine.testing.StreamedCluster;
 import dev.tidemark.engine.testing.TestRepositories;
+import dev.tidemark.storage.AppendedPieces;
+import dev.tidemark.storage.PartialSegment;
 import dev.tidemark.storage.Repository;
+import dev.tidemark.storage.codec.Codec;
+import dev.tidemark.storage.codec.CodecSettings;
+import dev.tidemark.storage.codec.MasterKey;
+import dev.tidemark.storage.file.FileObjectStore;
+import dev.tidemark.storage.layout.RepositoryLayout;
+import dev.tidemark.storage.testing.S3ProxyServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -64,6 +72,18 @@ class SynchronousModeTest {
         System.out.printf("synchronous mode: %d commits acknowledged, %d of them lost%n", lost.acknowledged, lost.missing.size());
         assertThat(lost.acknowledged).isGreaterThan(100);
         assertThat(lost.missing).as("acknowledged rows missing after the restore").isEmpty();
+    }
+
+    @Test
+    void onS3EveryAcknowledgedCommitSurvivesAsPieceObjects() throws Exception {
+        try (S3ProxyServer s3 = S3ProxyServer.start()) {
+            Repository repo = new Repository(s3.store("synchronous"), new RepositoryLayout(""),
+                    new Codec(CodecSettings.defaults(MasterKey.generate())));
+            Lost lost = commitThenLosePrimary(repo, true);
+            System.out.printf("synchronous mode on S3: %d commits acknowledged, %d of them lost%n", lost.acknowledged, lost.missing.size());
+            assertThat(lost.acknowledged).isGreaterThan(20); // an S3Proxy put per group, beside the bulk load's segments
+            assertThat(lost.missing).as("acknowledged rows missing after the restore").isEmpty();
+        }
     }
 
     @Test
@@ -166,18 +186,34 @@ class SynchronousModeTest {
     }
 
     private Lost commitThenLosePrimary(boolean synchronous) throws Exception {
-        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        return commitThenLosePrimary(TestRepositories.file(tmp.resolve("repo")), synchronous);
+    }
+
+    private Lost commitThenLosePrimary(Repository repo, boolean synchronous) throws Exception {
         StreamedCluster db = streamed(repo, synchronous, WalListener.NONE, Duration.ofSeconds(10));
         db.cluster.execute("create table t(n bigint primary key, at timestamptz default clock_timestamp())");
         BaseBackupRunner.Result backup = backUp(db, repo);
         if (synchronous) {
-            // one commit at a time: each is made durable on its own, as a piece appended after the partial segment
+            // one commit at a time: each is made durable on its own, as a piece after the partial segment: on a file
+            // repository a record appended to the segment's one object of pieces, on S3 an object of its own
             for (int i = 1; i <= 5; i++) {
                 db.cluster.execute("insert into t(n) values (-" + i + ")");
             }
+            long pieces = 0;
             try (var objects = repo.store().list(repo.layout().walPrefix(ID, db.status().chain()))) {
-                assertThat(objects.filter(o -> dev.tidemark.storage.PartialSegment.piece(o.key()).isPresent()).count())
-                        .as("pieces of the partial segment").isGreaterThanOrEqualTo(4);
+                for (String key : objects.map(o -> o.key()).toList()) {
+                    if (AppendedPieces.is(key)) {
+                        pieces += AppendedPieces.read(repo, key).size();
+                    } else if (PartialSegment.piece(key).isPresent()) {
+                        pieces++;
+                    }
+                }
+            }
+            assertThat(pieces).as("pieces of the partial segment").isGreaterThanOrEqualTo(4);
+            if (repo.store() instanceof FileObjectStore) {
+                try (var objects = repo.store().list(repo.layout().walPrefix(ID, db.status().chain()))) {
+                    assertThat(objects.filter(o -> PartialSegment.piece(o.key()).isPresent())).as("pieces as objects of their own").isEmpty();
+                }
             }
             // the window ends at the last durable commit itself, not at the last clock sample before it
             java.time.Instant committed;

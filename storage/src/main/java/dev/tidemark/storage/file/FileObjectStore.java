@@ -1,5 +1,6 @@
 package dev.tidemark.storage.file;
 
+import dev.tidemark.storage.Appender;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.ObjectNotFoundException;
 import dev.tidemark.storage.ObjectStore;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -166,6 +168,45 @@ public final class FileObjectStore implements ObjectStore {
         }
         Iterator<ObjectInfo> iterator = new SortedWalk(start, directoryPart, prefix);
         return StreamSupport.stream(Spliterators.spliteratorUnknownSize(iterator, Spliterator.ORDERED | Spliterator.NONNULL), false);
+    }
+
+    /**
+     * A file written in place: created empty and renamed into place as any object is, then each append written at its end
+     * and made durable with one fdatasync. Not preallocated: zero-filling a segment's size costs about 25 ms in the commit
+     * that opens the file and saves about 0.06 ms per append (docs/benchmarks.md).
+     */
+    @Override
+    public Optional<Appender> appender(String key) throws IOException {
+        try (ObjectWriter writer = create(key)) {
+            writer.commit();
+        }
+        Path path = resolve(key);
+        FileChannel channel = FileChannel.open(path, StandardOpenOption.WRITE);
+        return Optional.of(new Appender() {
+            private long end;
+            private boolean failed;
+
+            @Override
+            public void append(ByteBuffer bytes) throws IOException {
+                if (failed) {
+                    throw new IOException("appending to " + key + " failed before: what follows its last append is unknown");
+                }
+                try {
+                    while (bytes.hasRemaining()) {
+                        end += channel.write(bytes, end);
+                    }
+                    channel.force(false);
+                } catch (IOException e) {
+                    failed = true; // after a failed write or fdatasync the file's state is unknown: no append goes after it
+                    throw new IOException("appending to " + key + " in the repository " + root + " failed: " + e.getMessage(), e);
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                channel.close();
+            }
+        });
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.tidemark.storage.keys;
 
+import dev.tidemark.storage.AppendedPieces;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.ObjectNotFoundException;
 import dev.tidemark.storage.ObjectStore;
@@ -187,6 +188,9 @@ public final class KeyRotation {
      */
     private boolean step(ObjectInfo object, boolean secondPass, List<String> unreadable) throws IOException {
         String name = object.key();
+        if (AppendedPieces.is(name)) {
+            return appended(name, secondPass, unreadable);
+        }
         byte[] head;
         String under;
         try {
@@ -233,6 +237,26 @@ public final class KeyRotation {
             unreadable.add(name + ": " + e.getMessage());
             return false;
         }
+    }
+
+    /**
+     * The object a synchronous stream appends a segment's pieces to cannot be replaced beside its writer: it counts as under
+     * the key when every record is, and otherwise stays until the stream removes it (when the segment is complete).
+     */
+    private boolean appended(String name, boolean secondPass, List<String> unreadable) throws IOException {
+        Set<String> keys = AppendedPieces.keys(store, name);
+        if (keys.stream().allMatch(key::equals)) {
+            if (!secondPass) {
+                alreadyUnder++;
+            }
+            return true;
+        }
+        if (secondPass) {
+            unreadable.add(name + ": pieces of a WAL segment that a synchronous stream appended under key " + String.join(", ", keys)
+                    + "; the stream removes them when the segment is complete (pg_switch_wal() on the server completes it now):"
+                    + " run the rotation again then");
+        }
+        return false;
     }
 
     private Optional<byte[]> current(String name) throws IOException {

@@ -1,5 +1,7 @@
 package dev.tidemark.storage.layout;
 
+import dev.tidemark.storage.AppendedPieces;
+
 import java.util.regex.Pattern;
 
 /**
@@ -10,6 +12,8 @@ import java.util.regex.Pattern;
  * db/{database}/chains/{chain}/wal/{24 hex}.partial  the segment being written, replaced as it grows
  * db/{database}/chains/{chain}/wal/{24 hex}.partial.{8 hex}-{8 hex}  a piece of it appended in synchronous mode: its
  *                                                    bytes from the first offset to the second (read after the .partial)
+ * db/{database}/chains/{chain}/wal/{24 hex}.partial.appended  the same pieces appended as records to one object, where
+ *                                                    the store can grow one (a file repository)
  * db/{database}/chains/{chain}/wal/{8 hex}.history   a timeline history file
  * db/{database}/chains/{chain}/wal/{24 hex}.conflict-{sha}  a segment that arrived with other content, set aside
  * db/{database}/base/{backup}/manifest               written last: a base backup without it does not exist
@@ -94,6 +98,11 @@ public final class RepositoryLayout {
             throw new InvalidIdentifierException("partial segment piece", start + "-" + end, "0 <= start < end < 2^32");
         }
         return walPartial(database, chain, segment) + String.format(".%08X-%08X", start, end);
+    }
+
+    /** The pieces of the segment being written appended to one object, where the store can grow one (AppendedPieces). */
+    public String walPartialAppended(String database, String chain, String segment) {
+        return walPartial(database, chain, segment) + AppendedPieces.SUFFIX;
     }
 
     /** Where a segment that arrived with other content than the stored one is set aside (the first one is kept). */

@@ -25,6 +25,24 @@ class FileObjectStoreTest extends ObjectStoreContract {
     }
 
     @Test
+    void anAppendableObjectGrowsInPlace() throws IOException {
+        store.put("w/a", new java.io.ByteArrayInputStream(new byte[]{9, 9, 9}));
+        try (dev.tidemark.storage.Appender appender = store.appender("w/a").orElseThrow()) {
+            assertThat(store.get("w/a").readAllBytes()).as("replaced: empty").isEmpty();
+            appender.append(java.nio.ByteBuffer.wrap(new byte[]{1, 2, 3}));
+            appender.append(java.nio.ByteBuffer.wrap(new byte[]{4, 5, 6, 7, 8, 9}));
+        }
+        assertThat(store.get("w/a").readAllBytes()).isEqualTo(new byte[]{1, 2, 3, 4, 5, 6, 7, 8, 9});
+        try (dev.tidemark.storage.Appender appender = store.appender("w/b").orElseThrow()) {
+            appender.append(java.nio.ByteBuffer.wrap(new byte[]{1, 2}));
+        }
+        assertThat(store.get("w/b").readAllBytes()).isEqualTo(new byte[]{1, 2});
+        try (Stream<Path> files = Files.list(root.resolve("w"))) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("a", "b");
+        }
+    }
+
+    @Test
     void directoriesAndObjectsAreTheOwnersAlone() throws IOException {
         Path fresh = root.resolve("new-repository");
         ObjectStore store = new FileObjectStore(fresh);

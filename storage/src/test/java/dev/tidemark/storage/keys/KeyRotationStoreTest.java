@@ -1,5 +1,7 @@
 package dev.tidemark.storage.keys;
 
+import dev.tidemark.storage.AppendedPieces;
+import dev.tidemark.storage.Appender;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.ObjectStore;
 import dev.tidemark.storage.ObjectWriter;
@@ -132,6 +134,29 @@ class KeyRotationStoreTest {
         try (InputStream in = onlyB.openDecoded("db/shop/dump/d1/dump")) {
             assertThat(in.readAllBytes()).hasSize(300_000);
         }
+    }
+
+    @Test
+    void piecesAppendedUnderTheOldKeyKeepTheRotationOpenUntilTheirObjectGoes() throws IOException {
+        FileObjectStore store = filled();
+        String segment = "000000010000000000000002";
+        String appended = WAL + segment + ".partial" + AppendedPieces.SUFFIX;
+        byte[] wal = "the WAL of segment 2".getBytes(StandardCharsets.UTF_8);
+        try (Appender appender = store.appender(appended).orElseThrow()) {
+            AppendedPieces.append(appender, repository(store, A).codec(), segment, 18, wal, 0, wal.length);
+        }
+        Repository repository = rotating(store);
+        KeyRotation.Summary summary = KeyRotation.run(repository, (pass, done, total) -> { });
+        assertThat(summary.complete()).isFalse();
+        assertThat(summary.remaining()).singleElement().asString().startsWith(appended + ": pieces of a WAL segment")
+                .contains(A.fingerprint());
+        assertThat(AppendedPieces.read(repository, appended)).singleElement().satisfies(r -> assertThat(r.bytes()).isEqualTo(wal));
+        // the stream stored the segment whole and removed its pieces; appended under the new key they are not in the way
+        store.delete(appended);
+        try (Appender appender = store.appender(appended).orElseThrow()) {
+            AppendedPieces.append(appender, repository.codec(), segment, 18, wal, 0, wal.length);
+        }
+        assertThat(KeyRotation.run(repository, (pass, done, total) -> { }).complete()).isTrue();
     }
 
     @Test
