@@ -423,9 +423,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             // stopped: acknowledge what is on its way (when close() interrupted us, the wait below throws instead
             // and the uploads are cancelled unacknowledged; the slot keeps their WAL for the next start)
             queue.completeAll();
-        } catch (SQLException e) {
-            saveOnDisconnect(assembly, queue);
-            throw e;
         } finally {
             queue.close();
             try {
@@ -438,26 +435,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             } catch (SQLException e) {
                 log.debug("closing the replication stream of {}: {}", databaseId, e.getMessage());
             }
-        }
-    }
-
-    /**
-     * The connection ended (the server stopped or was lost): what it sent since the last upload is WAL it had flushed,
-     * stored now instead of streamed again from the slot, which a server that never comes back cannot do. A server
-     * stopped on purpose thus has all it sent in the repository at once (an in-place delta restore needs its WAL up to
-     * the shutdown). Skipped while completed segments are still on their way (their order decides what is durable).
-     */
-    private void saveOnDisconnect(SegmentAssembly assembly, SegmentUploads.Queue queue) {
-        if (stopped || !assembly.unsaved() || !queue.onlyDurableUnderWay()) {
-            return;
-        }
-        try {
-            assembly.saveNew();
-            progress.reportDurable();
-            log.info("WAL of {}: the connection ended; what it sent is stored, durable up to {}", databaseId, progress.durable);
-        } catch (Exception x) {
-            log.warn("WAL of {}: the connection ended and what it sent since the last upload could not be stored ({}); it is"
-                    + " streamed again from the replication slot when the server is back", databaseId, x.getMessage());
         }
     }
 

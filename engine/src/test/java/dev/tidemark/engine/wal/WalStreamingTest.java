@@ -234,29 +234,6 @@ class WalStreamingTest {
         }
     }
 
-    @Test
-    void whatTheServerSentBeforeItStoppedIsStoredWithoutWaitingForTheInterval(@TempDir Path tmp) throws Exception {
-        Repository repo = TestRepositories.file(tmp.resolve("repo"));
-        try (PostgresCluster cluster = PostgresCluster.start();
-             WalStreamer streamer = new WalStreamer("stopping", dev.tidemark.engine.postgres.PgConnections.parse(cluster.url(), null), repo,
-                     WalStreamSettings.defaults("stopping").withPartialInterval(Duration.ofHours(1)), WalListener.NONE, null).start()) {
-            Lsn start = switchWal(cluster).segmentStart(16L << 20);
-            assertThat(awaitDurable(streamer, start, 60)).isTrue();
-            cluster.execute("create table last_words as select g from generate_series(1, 1000) g");
-            Lsn written;
-            try (Connection c = cluster.connect(); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text")) {
-                rs.next();
-                written = Lsn.parse(rs.getString(1));
-            }
-            Thread.sleep(500); // the stream reads it; the interval (an hour) does not upload it
-            assertThat(Lsn.parse(streamer.status().durableLsn())).as("not uploaded before the server stops").isLessThan(written);
-            cluster.stopServer();
-            // the connection ends: what the server sent (its last commit, and the shutdown) is stored then
-            assertThat(awaitDurable(streamer, written, 30)).as("%s", streamer.status()).isTrue();
-        }
-    }
-
     private static boolean awaitDurable(WalStreamer streamer, Lsn lsn, int seconds) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
         while (System.nanoTime() < deadline) {
