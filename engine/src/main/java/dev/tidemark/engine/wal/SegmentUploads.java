@@ -392,7 +392,10 @@ final class SegmentUploads {
     void uploadPiece(WalSegment segment, Path file, long from, long to) throws Exception {
         buffers.upload(() -> {
             try (FileChannel channel = FileChannel.open(file)) {
-                Appender appender = appenderFor(segment);
+                // appended only for a synchronous stream, whose commits wait for each piece: an asynchronous one's
+                // pieces (one every partial interval) stay objects of their own, which a key rotation rewraps at once,
+                // where an appended file can be rotated only once its segment is complete
+                Appender appender = progress.synchronous ? appenderFor(segment) : null;
                 if (appender != null) {
                     ByteBuffer bytes = ByteBuffer.allocate((int) (to - from));
                     while (bytes.hasRemaining() && channel.read(bytes, from + bytes.position()) >= 0) {
@@ -418,8 +421,8 @@ final class SegmentUploads {
     }
 
     /**
-     * Where the store can grow an object in place (a file repository), the appender of segment's pieces, opened with its
-     * first piece of this attempt; null where each piece is an object of its own (S3). One append and one fdatasync per
+     * Synchronous mode, where the store can grow an object in place (a file repository): the appender of segment's pieces,
+     * opened with its first piece of this attempt; null where each piece is an object of its own (S3). One append and one fdatasync per
      * group commit, where an object of its own costs a temporary file, two fsyncs and a rename.
      */
     private Appender appenderFor(WalSegment segment) throws IOException {

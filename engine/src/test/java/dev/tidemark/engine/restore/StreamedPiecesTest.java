@@ -57,7 +57,7 @@ class StreamedPiecesTest {
             }
             String chain = streamer.status().chain();
             String partialKey = repo.layout().walPartial(ID, chain, segment.name());
-            List<PartialSegment.Piece> pieces = PartialSegment.pieces(repo.store(), partialKey);
+            List<Part> pieces = parts(repo, partialKey);
             long whole = decodedLength(repo, partialKey);
             assertThat(pieces).as("uploads after the first, as pieces").hasSizeGreaterThanOrEqualTo(4);
             assertContiguous(repo, whole, pieces);
@@ -68,7 +68,7 @@ class StreamedPiecesTest {
             }
             streamer.close();
             long durable = Lsn.parse(streamer.status().durableLsn()).value() - start.value();
-            List<PartialSegment.Piece> later = PartialSegment.pieces(repo.store(), partialKey);
+            List<Part> later = parts(repo, partialKey);
             long wholeLater = decodedLength(repo, partialKey);
             assertThat(wholeLater).as("the partial segment stored whole again").isGreaterThan(whole);
             assertThat(later).as("pieces after it").hasSizeLessThan(40);
@@ -94,12 +94,30 @@ class StreamedPiecesTest {
         }
     }
 
+    /** A piece as stored: an object of its own, or a record appended to the segment's one file (a file repository). */
+    private record Part(String name, long start, long end, long bytes) {
+    }
+
+    /** The pieces after the partial segment, in either form, by first offset. */
+    private static List<Part> parts(Repository repo, String partialKey) throws Exception {
+        List<Part> parts = new java.util.ArrayList<>();
+        for (PartialSegment.Piece p : PartialSegment.pieces(repo.store(), partialKey)) {
+            parts.add(new Part(p.key(), p.start(), p.end(), decodedLength(repo, p.key())));
+        }
+        for (dev.tidemark.storage.AppendedPieces.Record r : dev.tidemark.storage.AppendedPieces.read(repo,
+                partialKey + dev.tidemark.storage.AppendedPieces.SUFFIX)) {
+            parts.add(new Part("record " + r.start() + "-" + r.end(), r.start(), r.end(), r.bytes().length));
+        }
+        parts.sort(java.util.Comparator.comparingLong(Part::start));
+        return parts;
+    }
+
     /** Each piece holds exactly its bytes and starts where the partial segment, or the piece before it, ends. */
-    private static void assertContiguous(Repository repo, long whole, List<PartialSegment.Piece> pieces) throws Exception {
+    private static void assertContiguous(Repository repo, long whole, List<Part> pieces) {
         long end = whole;
-        for (PartialSegment.Piece p : pieces) {
-            assertThat(p.start()).as("%s follows on at %d", p.key(), end).isEqualTo(end);
-            assertThat(decodedLength(repo, p.key())).as("%s holds only the new bytes", p.key()).isEqualTo(p.end() - p.start());
+        for (Part p : pieces) {
+            assertThat(p.start()).as("%s follows on at %d", p.name(), end).isEqualTo(end);
+            assertThat(p.bytes()).as("%s holds only the new bytes", p.name()).isEqualTo(p.end() - p.start());
             end = p.end();
         }
     }
