@@ -198,7 +198,7 @@ class ApiSecurityTest {
         String register = "{\"id\":\"shop\",\"pgUrl\":\"" + cluster.url() + "\",\"pgdata\":\"" + cluster.dataDirectory() + "\"}";
         Answer created = call("POST", "/v1/databases", ADMIN, register);
         assertThat(created.status).as(created.body).isEqualTo(201);
-        long eventsBefore = JSON.readTree(call("GET", "/v1/databases/shop/events?limit=1000", ADMIN, null).body).path("events").size();
+        long eventsBefore = requestedEvents();
 
         JsonNode openapi = JSON.readTree(call("GET", "/v1/openapi", null, null).body);
         List<String[]> routes = new ArrayList<>();
@@ -259,8 +259,19 @@ class ApiSecurityTest {
         assertThat(JSON.readTree(shop.body).path("status").asText()).isEqualTo("active");
         assertThat(JSON.readTree(call("GET", "/v1/databases/shop/base-backups", ADMIN, null).body)).isEmpty();
         assertThat(JSON.readTree(call("GET", "/v1/databases/shop/dumps", ADMIN, null).body)).isEmpty();
-        assertThat(JSON.readTree(call("GET", "/v1/databases/shop/events?limit=1000", ADMIN, null).body).path("events").size())
-                .as("no event was recorded by any attempt").isEqualTo(eventsBefore);
+        assertThat(requestedEvents()).as("no event was recorded by any attempt").isEqualTo(eventsBefore);
+    }
+
+    /** The database's events but the WAL stream's own (its recording goes on meanwhile, whatever the attempts do). */
+    private long requestedEvents() throws Exception {
+        JsonNode events = JSON.readTree(call("GET", "/v1/databases/shop/events?limit=1000", ADMIN, null).body).path("events");
+        long n = 0;
+        for (JsonNode e : events) {
+            if (!"wal-stream".equals(e.path("actor").asText())) {
+                n++;
+            }
+        }
+        return n;
     }
 
     @Test
