@@ -162,7 +162,12 @@ final class Recovery {
         }
         String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
         Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
-        boolean promoteSent = false;
+        // the promotion is asked for now, while the replay runs: paused at the target, the startup process looks for it
+        // before it first sleeps, so it promotes the moment it stops (without it, a one-second check or a wake that can
+        // lose a race with the pause). Outside a pause a recovery that is not a standby's never looks for it.
+        boolean promoteSignalled = !targetIsEnd && promoteAtTarget && signalPromotionEarly();
+        boolean promoteSent = false; // the pause at the target was seen and dealt with
+        long pausedSince = 0;
         String refused = null; // why the restored server does not let the engine in: then its log is followed instead
         try {
             while (true) {
@@ -179,7 +184,9 @@ final class Recovery {
                     if (!promoteSent && pausedAtTargetInLog(serverLog, targetIsEnd)) {
                         phases.lap("replay to the target");
                         log.info("restore {}: target reached, promoting", request.restoreId());
-                        server.promote();
+                        if (!promoteSignalled) {
+                            server.promote();
+                        }
                         promoteSent = true;
                     }
                     if (System.nanoTime() > deadline) {
@@ -201,11 +208,21 @@ final class Recovery {
                             throw new IOException("recovery paused before reaching the target: " + failureFromLog(logFile)
                                     + " (server log: " + logFile + ")");
                         }
-                        phases.lap("replay to the target");
-                        log.info("restore {}: target reached, promoting", request.restoreId());
-                        server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
-                        promoteSent = true;
-                        wakeForPromotion(c);
+                        if (!promoteSignalled) {
+                            phases.lap("replay to the target");
+                            log.info("restore {}: target reached, promoting", request.restoreId());
+                            server.promote(); // pg_ctl promote: a signal, no SQL privilege needed
+                            promoteSent = true;
+                            wakeForPromotion(c);
+                        } else if (pausedSince == 0) {
+                            pausedSince = System.nanoTime(); // promoting by itself in a moment: seen between the two
+                        } else if (System.nanoTime() - pausedSince > 40_000_000L) {
+                            // still paused a poll later: it paused before the signal reached it (a target reached right at
+                            // the start), and looks again only a second later: woken, it finds the promotion
+                            log.debug("restore {}: paused at the target before the promotion's signal came; waking it", request.restoreId());
+                            promoteSent = true;
+                            wakeForPromotion(c);
+                        }
                     }
                     if (promoteSent) {
                         progress.set(new BackupProgress("recovering", walTotal, walTotal, 0, 0, 0)); // replay is over
@@ -213,7 +230,8 @@ final class Recovery {
                         progress.set(replayProgress(Lsn.parse(state.replayLsn()), state.lastReplayed()));
                     }
                     if (!state.inRecovery()) {
-                        phases.lap(promoteSent ? "promotion" : "replay and end of recovery");
+                        phases.lap(promoteSent ? "promotion" : promoteSignalled ? "replay to the target and promotion"
+                                : "replay and end of recovery");
                         Instant reached = state.lastReplayed();
                         String lsn = state.replayLsn();
                         boolean stopped = targetIsEnd || logMentions("recovery stopping ");
@@ -253,6 +271,24 @@ final class Recovery {
             }
         } finally {
             closeQuietly(c);
+        }
+    }
+
+    /**
+     * Signals the promotion while the recovery still replays (pg_ctl promote, no wait). PostgreSQL's startup process
+     * acts on it only where it pauses (at the target, recovery_target_action = pause) or waits for WAL as a standby
+     * (never here: recovery.signal, no standby.signal); a pause for any other reason (a setting below the source's)
+     * refuses it with a warning and stays paused. Returns whether it was sent; when pg_ctl fails (the server already
+     * ended), the pause at the target, if it comes, is promoted as before.
+     */
+    private boolean signalPromotionEarly() {
+        try {
+            server.promote();
+            return true;
+        } catch (IOException e) {
+            log.debug("restore {}: the promotion was not signalled ahead ({}): it is asked for at the target", request.restoreId(),
+                    e.getMessage());
+            return false;
         }
     }
 

@@ -69,6 +69,8 @@ final class RecoverySettings {
         boolean promoteAtTarget = request.targetTime().isPresent() && manifest.serverVersionNum() >= 130000;
         lines.add("recovery_target_action = '" + (promoteAtTarget ? "pause" : "promote") + "'");
         lines.add("recovery_target_timeline = 'latest'");
+        // a delayed standby's setting would hold each recent commit back by its delay: a restore replays at once
+        lines.add("recovery_min_apply_delay = 0");
         // a time target keeps the commits at the target; an LSN target stops before the record at that position
         lines.add("recovery_target_inclusive = " + (stopAt.isPresent() ? "off" : "on"));
         lines.add("archive_mode = off");
@@ -98,7 +100,7 @@ final class RecoverySettings {
 
     /** The settings the restore wrote that serve the recovery only; its port and raised settings stay. */
     private static final Pattern RECOVERY_ONLY = Pattern.compile(
-            "\\s*(restore_command|recovery_target\\w*|recovery_init_sync_method|logging_collector|log_destination|lc_messages"
+            "\\s*(restore_command|recovery_target\\w*|recovery_min_apply_delay|recovery_init_sync_method|logging_collector|log_destination|lc_messages"
                     + "|log_min_messages|log_line_prefix)\\s*=.*");
     /**
      * What else an in-place restore wrote and takes back: the database is the production one again, with its own
