@@ -266,14 +266,9 @@ public final class RestoreRunner {
             // in place, files that still hold the backup's bytes are copied from the directory moved aside (local reads
             // instead of downloads); copied, never linked or moved, so that directory stays the operator's intact state
             Path previous = movedAside;
-            WalSpool spooled = wal;
             reading = WalToReplay.readWhileWriting(request, manifest, wal, tablespaces, files, () -> {
                 long started = System.nanoTime();
-                try {
-                    files.write(request, manifest, target, tablespaces, created, previous == null ? null : path -> tablespaces.previous(path, previous));
-                } finally {
-                    spooled.filesWritten();
-                }
+                files.write(request, manifest, target, tablespaces, created, previous == null ? null : path -> tablespaces.previous(path, previous));
                 phases.note("files alone", PhaseTimes.seconds(System.nanoTime() - started));
             });
             cancellation.check();

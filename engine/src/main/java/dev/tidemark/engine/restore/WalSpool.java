@@ -107,12 +107,6 @@ final class WalSpool implements AutoCloseable {
     static final String SYNC_BEHIND_PROPERTY = "tidemark.restore.wal-sync-behind";
     private final boolean syncBehind = Boolean.getBoolean(SYNC_BEHIND_PROPERTY);
     private ExecutorService syncer;
-    /**
-     * Sync-behind writes nothing out until the data files are written ({@link #filesWritten}): both go to the same disk,
-     * and PostgreSQL can start only once the files are in (and the scan, which reads the spool from memory, is done),
-     * so the files get the disk first; the segments are written out beside the replay, which takes each once it is out.
-     */
-    private final java.util.concurrent.CountDownLatch filesWritten = new java.util.concurrent.CountDownLatch(1);
     private final List<Future<?>> syncs = java.util.Collections.synchronizedList(new ArrayList<>());
     private Thread coordinator;
     private long started;
@@ -455,7 +449,6 @@ final class WalSpool implements AutoCloseable {
                     fetch(o, unread, partial ? segmentSize : 0, !syncBehind);
                     if (syncBehind) {
                         syncs.add(syncer.submit(() -> {
-                            filesWritten.await();
                             try (FileChannel channel = FileChannel.open(unread, StandardOpenOption.WRITE)) {
                                 channel.force(true);
                                 offerOrKeep(s.getKey());
@@ -616,11 +609,6 @@ final class WalSpool implements AutoCloseable {
         Files.move(tmp, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         fetched.incrementAndGet();
         fetchedBytes.addAndGet(o.size());
-    }
-
-    /** The data files are written (or their writing ended): sync-behind may now write the segments out. */
-    void filesWritten() {
-        filesWritten.countDown();
     }
 
     /** Stops fetching (what is not fetched yet is not needed any more) and waits for the workers. */
