@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -30,6 +31,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.zip.CRC32C;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -147,9 +149,6 @@ final class DeltaInPlace {
         try (InputStream in = PartialSegment.openWal(repository, key)) {
             stored = in.readNBytes((int) upTo);
         }
-        if (stored.length < upTo) {
-            return "the repository's WAL ends at " + s.start().plus(stored.length) + ", before the directory's last checkpoint";
-        }
         byte[] own = new byte[(int) upTo];
         try (FileChannel in = FileChannel.open(local, StandardOpenOption.READ)) {
             ByteBuffer b = ByteBuffer.wrap(own);
@@ -157,14 +156,77 @@ final class DeltaInPlace {
                 // until full or the end
             }
         } catch (NoSuchFileException e) {
+            if (stored.length < upTo) {
+                return "the repository's WAL ends at " + s.start().plus(stored.length) + ", before the directory's last checkpoint";
+            }
             return null; // removed or recycled by the checkpoint: the repository's bytes are all there, nothing to compare with
         }
-        int at = Arrays.mismatch(stored, own);
+        return compare(stored, own, s);
+    }
+
+    /**
+     * Null when the repository's bytes of segment s give the local segment's WAL (own, up to the directory's data end):
+     * the same bytes, all of them, or all up to a segment switch after which the local segment holds nothing but its
+     * zeroed padding (the stream may not have sent the padding of a segment switched right before the server stopped;
+     * recovery never reads past a switch record). Else what differs.
+     */
+    static String compare(byte[] stored, byte[] own, WalSegment s) {
+        int common = Math.min(stored.length, own.length);
+        int at = Arrays.mismatch(stored, 0, common, own, 0, common);
         if (at >= 0) {
             return "the repository's WAL differs from the directory's own pg_wal/" + s.name() + " at " + s.start().plus(at)
                     + " (another history)";
         }
-        return null;
+        if (stored.length >= own.length) {
+            return null;
+        }
+        int end = switchEnd(stored);
+        if (end > 0 && isZero(own, end, own.length) && isZero(stored, end, stored.length)) {
+            return null;
+        }
+        return "the repository's WAL ends at " + s.start().plus(stored.length) + ", before the directory's last checkpoint";
+    }
+
+    /** SizeOfXLogRecord: a record's header, and the whole of an XLOG_SWITCH record. */
+    private static final int RECORD_HEADER = 24;
+    /** XLOG_SWITCH in xl_info (resource manager 0, RM_XLOG_ID). */
+    private static final int XLOG_SWITCH = 0x40;
+
+    /**
+     * Where the segment's WAL ends when its last record (the bytes after it all zero) is a segment switch: the end of that
+     * record, proved by its CRC-32C; 0 otherwise.
+     */
+    static int switchEnd(byte[] wal) {
+        int last = wal.length - 1;
+        while (last >= 0 && wal[last] == 0) {
+            last--;
+        }
+        int end = (last + 8) & ~7; // records are MAXALIGNed: the switch record's last byte may be a zero of its CRC
+        for (int candidate = end; candidate >= RECORD_HEADER && candidate >= end - 8; candidate -= 8) {
+            int start = candidate - RECORD_HEADER;
+            ByteBuffer h = ByteBuffer.wrap(wal, start, RECORD_HEADER).order(ByteOrder.LITTLE_ENDIAN);
+            int totalLength = h.getInt(start);
+            int info = wal[start + 16] & 0xF0;
+            int resourceManager = wal[start + 17];
+            if (totalLength != RECORD_HEADER || resourceManager != 0 || info != XLOG_SWITCH) {
+                continue;
+            }
+            CRC32C crc = new CRC32C();
+            crc.update(wal, start, 20); // the header up to xl_crc; a switch record has no data after it
+            if ((int) crc.getValue() == h.getInt(start + 20)) {
+                return candidate;
+            }
+        }
+        return 0;
+    }
+
+    private static boolean isZero(byte[] bytes, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (bytes[i] != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
