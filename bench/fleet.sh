@@ -22,6 +22,42 @@ rss_kib() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/^VmRSS/ {print $2}' 
 cpu_of() { local p; for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null || true; done \
   | awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); t += $12 + $13} END {printf "%.2f\n", t / hz}'; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else 'n/a')"; }
+# wal_lsns: every cluster's pg_current_wal_lsn, one a line, in order (read in parallel, not by the engine)
+wal_lsns() { local i pids=(); for i in "${!ports[@]}"; do
+    as_pg "$bin/psql" -h 127.0.0.1 -p "${ports[$i]}" -U postgres -Atqc "select pg_current_wal_lsn()" postgres > "$root/lsn$i" 2>/dev/null &
+    pids+=("$!")
+  done; [ ${#pids[@]} = 0 ] || wait "${pids[@]}" || true   # not a bare wait: the server is a child too
+  for i in "${!ports[@]}"; do cat "$root/lsn$i"; done; }
+# thread_ticks: the server's threads, one "tid name user+system-ticks" line each
+thread_ticks() { local t; for t in /proc/"$server_pid"/task/*; do
+    echo "${t##*/} $(tr ' ' _ < "$t/comm" 2>/dev/null) $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}')" || true; done; }
+# by_thread BEFORE AFTER T0 T1: the server's CPU between two thread_ticks, grouped by thread name with the digits
+# taken out (wal-db17 and wal-db3 are one "wal-db#"), largest first, in % of a core; threads that ended are not counted
+by_thread() { python3 - "$@" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+before, after, t0, t1, hz = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+def read(path):
+    r = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) == 3:
+            r[f[0]] = (f[1], int(f[2]))
+    return r
+a, b = read(before), read(after)
+groups, counts = {}, {}
+for tid, (name, ticks) in b.items():
+    d = ticks - a.get(tid, (name, 0))[1]
+    g = re.sub(r"[0-9]+", "#", name)
+    groups[g] = groups.get(g, 0) + d
+    counts[g] = counts.get(g, 0) + 1
+span = t1 - t0
+total = sum(groups.values())
+print(f"idle CPU by thread ({span:.0f} s, threads alive at the end, {total / hz / span * 100:.2f}% of a core in all):")
+for g, d in sorted(groups.items(), key=lambda kv: -kv[1]):
+    if d > 0:
+        print(f"  {g:<24} x{counts[g]:<4} {d / hz:6.2f} s  {d / hz / span * 100:5.2f}%")
+PY
+}
 
 echo "== $n clusters (shared_buffers 16MB, max_connections 10), each with pg_receivewal on a slot of its own"
 t0=$(now)
@@ -92,13 +128,30 @@ echo "base backups of all $n in $(seconds "$t0" "$(now)") s"
 
 echo "== idle for $idle_seconds s"
 sleep 5   # the base backups' last WAL settles
+wal_lsns > "$root/wal0"
+thread_ticks > "$root/threads0"
 c0=$(cpu_seconds); r0=$(cpu_of "${rw_real[@]}"); t0=$(now)
 sleep "$idle_seconds"
 c1=$(cpu_seconds); r1=$(cpu_of "${rw_real[@]}"); t1=$(now)
+thread_ticks > "$root/threads1"
+wal_lsns > "$root/wal1"
+by_thread "$root/threads0" "$root/threads1" "$t0" "$t1"
+python3 - "$root/wal0" "$root/wal1" "$t0" "$t1" <<'PY'
+import sys
+def lsns(path):
+    return [int(a, 16) << 32 | int(b, 16) for a, b in (l.strip().split("/") for l in open(path) if "/" in l)]
+a, b = lsns(sys.argv[1]), lsns(sys.argv[2])
+moved = [y - x for x, y in zip(a, b)]
+if moved:
+    print(f"idle WAL written by the {len(moved)} clusters (pg_current_wal_lsn before/after, read outside the CPU window):"
+          f" {sum(moved) / 1024:.0f} KiB in all, {sum(m > 0 for m in moved)} clusters wrote any, at most {max(moved) / 1024:.0f} KiB one")
+PY
 tm_rss=$(rss_kib "$server_pid"); rw_rss=$(rss_kib "${rw_real[@]}")
 tm_cpu=$(python3 -c "print(f'{100*($c1-$c0)/($t1-$t0):.2f}')"); rw_cpu=$(python3 -c "print(f'{100*($r1-$r0)/($t1-$t0):.2f}')")
 echo "idle: Tidemark $((tm_rss / 1024)) MiB resident, ${tm_cpu}% of a core; $n pg_receivewal $((rw_rss / 1024)) MiB resident in all, ${rw_cpu}% of a core;" \
   "ratio of memory $(ratio "$tm_rss" "$rw_rss"), of CPU $(ratio "$tm_cpu" "$rw_cpu")"
+
+if [ -n "${FLEET_IDLE_ONLY:-}" ]; then kill "${rw_pids[@]}" 2>/dev/null || true; exit 0; fi   # a profiling run: no load, no restore
 
 echo "== $load_seconds s of 10 small transactions a second on every database"
 echo "insert into load(pad) values (repeat('x', 100));" > "$root/tx.sql"; chmod 644 "$root/tx.sql"
