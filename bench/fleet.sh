@@ -8,6 +8,8 @@
 # (queued under tidemark.max-concurrent-jobs); idle; a load of 10 small transactions a second on every database;
 # time until each window reaches its last commit; one restore of a random database to a random moment of the load,
 # its table compared with the source's at that moment. FLEET_JAVA_OPTS: the server's JVM options (default -Xmx256m).
+# The idle window also prints the server's CPU by thread name, the WAL the clusters wrote in it, and the streams' CPU split
+# by whether their cluster wrote any; FLEET_IDLE_ONLY=1 ends the run there (a profiling run, N=0 for the server's floor).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n="${1:-20}"
@@ -136,8 +138,8 @@ c1=$(cpu_seconds); r1=$(cpu_of "${rw_real[@]}"); t1=$(now)
 thread_ticks > "$root/threads1"
 wal_lsns > "$root/wal1"
 by_thread "$root/threads0" "$root/threads1" "$t0" "$t1"
-python3 - "$root/wal0" "$root/wal1" "$t0" "$t1" <<'PY'
-import sys
+python3 - "$root/wal0" "$root/wal1" "$t0" "$t1" "$root/threads0" "$root/threads1" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
 def lsns(path):
     return [int(a, 16) << 32 | int(b, 16) for a, b in (l.strip().split("/") for l in open(path) if "/" in l)]
 a, b = lsns(sys.argv[1]), lsns(sys.argv[2])
@@ -145,6 +147,21 @@ moved = [y - x for x, y in zip(a, b)]
 if moved:
     print(f"idle WAL written by the {len(moved)} clusters (pg_current_wal_lsn before/after, read outside the CPU window):"
           f" {sum(moved) / 1024:.0f} KiB in all, {sum(m > 0 for m in moved)} clusters wrote any, at most {max(moved) / 1024:.0f} KiB one")
+    # each stream's thread (wal-dbI) against what its cluster wrote: what a quiet database costs, what one that wrote does
+    span, hz = float(sys.argv[4]) - float(sys.argv[3]), int(sys.argv[7])
+    def ticks(path):
+        return {f[0]: (f[1], int(f[2])) for f in (l.split() for l in open(path)) if len(f) == 3}
+    t0, t1 = ticks(sys.argv[5]), ticks(sys.argv[6])
+    groups = {"wrote at most 1 KiB": [0, 0], "wrote more": [0, 0]}
+    for tid, (name, t) in t1.items():
+        m = re.fullmatch(r"wal-db(\d+)", name)
+        if m and int(m.group(1)) < len(moved):
+            g = groups["wrote at most 1 KiB" if moved[int(m.group(1))] <= 1024 else "wrote more"]
+            g[0] += t - t0.get(tid, (name, 0))[1]
+            g[1] += 1
+    for label, (d, k) in groups.items():
+        if k:
+            print(f"  streams whose cluster {label}: {k}, {100 * d / hz / span:.2f}% of a core, {100 * d / hz / span / k:.4f}% each")
 PY
 tm_rss=$(rss_kib "$server_pid"); rw_rss=$(rss_kib "${rw_real[@]}")
 tm_cpu=$(python3 -c "print(f'{100*($c1-$c0)/($t1-$t0):.2f}')"); rw_cpu=$(python3 -c "print(f'{100*($r1-$r0)/($t1-$t0):.2f}')")
