@@ -30,9 +30,9 @@ wal_lsns() { local i pids=(); for i in "${!ports[@]}"; do
     pids+=("$!")
   done; [ ${#pids[@]} = 0 ] || wait "${pids[@]}" || true   # not a bare wait: the server is a child too
   for i in "${!ports[@]}"; do cat "$root/lsn$i"; done; }
-# thread_ticks: the server's threads, one "tid name user+system-ticks" line each
+# thread_ticks: the server's threads, one "tid name user+system-ticks system-ticks" line each
 thread_ticks() { local t; for t in /proc/"$server_pid"/task/*; do
-    echo "${t##*/} $(tr ' ' _ < "$t/comm" 2>/dev/null) $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}')" || true; done; }
+    echo "${t##*/} $(tr ' ' _ < "$t/comm" 2>/dev/null) $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13, $13}')" || true; done; }
 # by_thread BEFORE AFTER T0 T1: the server's CPU between two thread_ticks, grouped by thread name with the digits
 # taken out (wal-db17 and wal-db3 are one "wal-db#"), largest first, in % of a core; threads that ended are not counted
 by_thread() { python3 - "$@" "$(getconf CLK_TCK)" <<'PY'
@@ -42,22 +42,24 @@ def read(path):
     r = {}
     for line in open(path):
         f = line.split()
-        if len(f) == 3:
-            r[f[0]] = (f[1], int(f[2]))
+        if len(f) == 4:
+            r[f[0]] = (f[1], int(f[2]), int(f[3]))
     return r
 a, b = read(before), read(after)
-groups, counts = {}, {}
-for tid, (name, ticks) in b.items():
-    d = ticks - a.get(tid, (name, 0))[1]
+groups, system, counts = {}, {}, {}
+for tid, (name, ticks, sys_ticks) in b.items():
+    _, t_before, s_before = a.get(tid, (name, 0, 0))
     g = re.sub(r"[0-9]+", "#", name)
-    groups[g] = groups.get(g, 0) + d
+    groups[g] = groups.get(g, 0) + ticks - t_before
+    system[g] = system.get(g, 0) + sys_ticks - s_before
     counts[g] = counts.get(g, 0) + 1
 span = t1 - t0
 total = sum(groups.values())
-print(f"idle CPU by thread ({span:.0f} s, threads alive at the end, {total / hz / span * 100:.2f}% of a core in all):")
+print(f"idle CPU by thread ({span:.0f} s, threads alive at the end, {total / hz / span * 100:.2f}% of a core in all;"
+      " of it in the kernel):")
 for g, d in sorted(groups.items(), key=lambda kv: -kv[1]):
     if d > 0:
-        print(f"  {g:<24} x{counts[g]:<4} {d / hz:6.2f} s  {d / hz / span * 100:5.2f}%")
+        print(f"  {g:<24} x{counts[g]:<4} {d / hz:6.2f} s  {d / hz / span * 100:5.2f}%  ({system[g] / hz / span * 100:5.2f}%)")
 PY
 }
 
@@ -150,7 +152,7 @@ if moved:
     # each stream's thread (wal-dbI) against what its cluster wrote: what a quiet database costs, what one that wrote does
     span, hz = float(sys.argv[4]) - float(sys.argv[3]), int(sys.argv[7])
     def ticks(path):
-        return {f[0]: (f[1], int(f[2])) for f in (l.split() for l in open(path)) if len(f) == 3}
+        return {f[0]: (f[1], int(f[2])) for f in (l.split() for l in open(path)) if len(f) == 4}
     t0, t1 = ticks(sys.argv[5]), ticks(sys.argv[6])
     groups = {"wrote at most 1 KiB": [0, 0], "wrote more": [0, 0]}
     for tid, (name, t) in t1.items():
