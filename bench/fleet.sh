@@ -8,6 +8,8 @@
 # (queued under tidemark.max-concurrent-jobs); idle; a load of 10 small transactions a second on every database;
 # time until each window reaches its last commit; one restore of a random database to a random moment of the load,
 # its table compared with the source's at that moment. FLEET_JAVA_OPTS: the server's JVM options (default -Xmx256m).
+# The idle window also prints the server's CPU by thread name, the WAL the clusters wrote in it, and the streams' CPU split
+# by whether their cluster wrote any; FLEET_IDLE_ONLY=1 ends the run there (a profiling run, N=0 for the server's floor).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n="${1:-20}"
@@ -22,6 +24,44 @@ rss_kib() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/^VmRSS/ {print $2}' 
 cpu_of() { local p; for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null || true; done \
   | awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); t += $12 + $13} END {printf "%.2f\n", t / hz}'; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 else 'n/a')"; }
+# wal_lsns: every cluster's pg_current_wal_lsn, one a line, in order (read in parallel, not by the engine)
+wal_lsns() { local i pids=(); for i in "${!ports[@]}"; do
+    as_pg "$bin/psql" -h 127.0.0.1 -p "${ports[$i]}" -U postgres -Atqc "select pg_current_wal_lsn()" postgres > "$root/lsn$i" 2>/dev/null &
+    pids+=("$!")
+  done; [ ${#pids[@]} = 0 ] || wait "${pids[@]}" || true   # not a bare wait: the server is a child too
+  for i in "${!ports[@]}"; do cat "$root/lsn$i"; done; }
+# thread_ticks: the server's threads, one "tid name user+system-ticks system-ticks" line each
+thread_ticks() { local t; for t in /proc/"$server_pid"/task/*; do
+    echo "${t##*/} $(tr ' ' _ < "$t/comm" 2>/dev/null) $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13, $13}')" || true; done; }
+# by_thread BEFORE AFTER T0 T1: the server's CPU between two thread_ticks, grouped by thread name with the digits
+# taken out (wal-db17 and wal-db3 are one "wal-db#"), largest first, in % of a core; threads that ended are not counted
+by_thread() { python3 - "$@" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+before, after, t0, t1, hz = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+def read(path):
+    r = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) == 4:
+            r[f[0]] = (f[1], int(f[2]), int(f[3]))
+    return r
+a, b = read(before), read(after)
+groups, system, counts = {}, {}, {}
+for tid, (name, ticks, sys_ticks) in b.items():
+    _, t_before, s_before = a.get(tid, (name, 0, 0))
+    g = re.sub(r"[0-9]+", "#", name)
+    groups[g] = groups.get(g, 0) + ticks - t_before
+    system[g] = system.get(g, 0) + sys_ticks - s_before
+    counts[g] = counts.get(g, 0) + 1
+span = t1 - t0
+total = sum(groups.values())
+print(f"idle CPU by thread ({span:.0f} s, threads alive at the end, {total / hz / span * 100:.2f}% of a core in all;"
+      " of it in the kernel):")
+for g, d in sorted(groups.items(), key=lambda kv: -kv[1]):
+    if d > 0:
+        print(f"  {g:<24} x{counts[g]:<4} {d / hz:6.2f} s  {d / hz / span * 100:5.2f}%  ({system[g] / hz / span * 100:5.2f}%)")
+PY
+}
 
 echo "== $n clusters (shared_buffers 16MB, max_connections 10), each with pg_receivewal on a slot of its own"
 t0=$(now)
@@ -92,13 +132,45 @@ echo "base backups of all $n in $(seconds "$t0" "$(now)") s"
 
 echo "== idle for $idle_seconds s"
 sleep 5   # the base backups' last WAL settles
+wal_lsns > "$root/wal0"
+thread_ticks > "$root/threads0"
 c0=$(cpu_seconds); r0=$(cpu_of "${rw_real[@]}"); t0=$(now)
 sleep "$idle_seconds"
 c1=$(cpu_seconds); r1=$(cpu_of "${rw_real[@]}"); t1=$(now)
+thread_ticks > "$root/threads1"
+wal_lsns > "$root/wal1"
+by_thread "$root/threads0" "$root/threads1" "$t0" "$t1"
+python3 - "$root/wal0" "$root/wal1" "$t0" "$t1" "$root/threads0" "$root/threads1" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+def lsns(path):
+    return [int(a, 16) << 32 | int(b, 16) for a, b in (l.strip().split("/") for l in open(path) if "/" in l)]
+a, b = lsns(sys.argv[1]), lsns(sys.argv[2])
+moved = [y - x for x, y in zip(a, b)]
+if moved:
+    print(f"idle WAL written by the {len(moved)} clusters (pg_current_wal_lsn before/after, read outside the CPU window):"
+          f" {sum(moved) / 1024:.0f} KiB in all, {sum(m > 0 for m in moved)} clusters wrote any, at most {max(moved) / 1024:.0f} KiB one")
+    # each stream's thread (wal-dbI) against what its cluster wrote: what a quiet database costs, what one that wrote does
+    span, hz = float(sys.argv[4]) - float(sys.argv[3]), int(sys.argv[7])
+    def ticks(path):
+        return {f[0]: (f[1], int(f[2])) for f in (l.split() for l in open(path)) if len(f) == 4}
+    t0, t1 = ticks(sys.argv[5]), ticks(sys.argv[6])
+    groups = {"wrote at most 1 KiB": [0, 0], "wrote more": [0, 0]}
+    for tid, (name, t) in t1.items():
+        m = re.fullmatch(r"wal-db(\d+)", name)
+        if m and int(m.group(1)) < len(moved):
+            g = groups["wrote at most 1 KiB" if moved[int(m.group(1))] <= 1024 else "wrote more"]
+            g[0] += t - t0.get(tid, (name, 0))[1]
+            g[1] += 1
+    for label, (d, k) in groups.items():
+        if k:
+            print(f"  streams whose cluster {label}: {k}, {100 * d / hz / span:.2f}% of a core, {100 * d / hz / span / k:.4f}% each")
+PY
 tm_rss=$(rss_kib "$server_pid"); rw_rss=$(rss_kib "${rw_real[@]}")
 tm_cpu=$(python3 -c "print(f'{100*($c1-$c0)/($t1-$t0):.2f}')"); rw_cpu=$(python3 -c "print(f'{100*($r1-$r0)/($t1-$t0):.2f}')")
 echo "idle: Tidemark $((tm_rss / 1024)) MiB resident, ${tm_cpu}% of a core; $n pg_receivewal $((rw_rss / 1024)) MiB resident in all, ${rw_cpu}% of a core;" \
   "ratio of memory $(ratio "$tm_rss" "$rw_rss"), of CPU $(ratio "$tm_cpu" "$rw_cpu")"
+
+if [ -n "${FLEET_IDLE_ONLY:-}" ]; then kill "${rw_pids[@]}" 2>/dev/null || true; exit 0; fi   # a profiling run: no load, no restore
 
 echo "== $load_seconds s of 10 small transactions a second on every database"
 echo "insert into load(pad) values (repeat('x', 100));" > "$root/tx.sql"; chmod 644 "$root/tx.sql"

@@ -24,10 +24,16 @@ import java.util.function.ToDoubleFunction;
  * end, WAL lag in bytes and seconds (while the stream is not streaming, the seconds since the newest durable WAL: the
  * lag grows while the primary is down), WAL kept by the slot, whether the stream is failing, how long WAL has waited to
  * become durable past the stall warning in synchronous mode (the server's commits wait meanwhile), and a counter of failed
- * jobs by kind ({@code tidemark_failures_total}: it only grows, so {@code increase()} alert rules work).
+ * jobs by kind ({@code tidemark_failures_total}: it only grows, so {@code increase()} alert rules work; counted when a
+ * database is first seen, then every {@link #FAILURE_RECOUNT}).
  */
 @Component
 public class Metrics {
+    /**
+     * A database's failed jobs are counted when it is first seen, then at most this often: a failed job shows in
+     * {@code tidemark_failures_total} within a minute, and a fleet's metrics do not read every job list every 5 s.
+     */
+    static final Duration FAILURE_RECOUNT = Duration.ofSeconds(60);
     private final Operations engine;
     private final MultiGauge backupAge;
     private final MultiGauge dumpAge;
@@ -42,10 +48,20 @@ public class Metrics {
     /** Failed jobs seen per database and kind (ids): the counters only grow, also when retention removes a failed job. */
     private final Map<String, Set<String>> failedSeen = new ConcurrentHashMap<>();
     private final Map<String, FunctionCounter> failureCounters = new ConcurrentHashMap<>();
+    /** When (System.nanoTime) each database's failed jobs were last counted. */
+    private final Map<String, Long> countedAt = new ConcurrentHashMap<>();
+    private final long recountNanos;
 
+    @org.springframework.beans.factory.annotation.Autowired
     public Metrics(Operations engine, MeterRegistry registry) {
+        this(engine, registry, FAILURE_RECOUNT);
+    }
+
+    /** recount: how often a database's failed jobs are counted again once counted (the gauges follow every refresh). */
+    Metrics(Operations engine, MeterRegistry registry, Duration recount) {
         this.engine = engine;
         this.registry = registry;
+        this.recountNanos = recount.toNanos();
         backupAge = MultiGauge.builder("tidemark_last_base_backup_age_seconds").description("seconds since the last completed base backup")
                 .register(registry);
         dumpAge = MultiGauge.builder("tidemark_last_dump_age_seconds").description("seconds since the last completed dump").register(registry);
@@ -77,12 +93,21 @@ public class Metrics {
         retained.register(rows(databases, d -> d.streaming().retainedBytes()), true);
         streamFailing.register(rows(databases, d -> d.streaming().lastError() == null ? 0 : 1), true);
         synchronousStall.register(rows(databases, d -> d.streaming().stalledSeconds()), true);
+        long nanos = System.nanoTime();
         for (DatabaseView d : databases) {
+            // three catalog reads per database: at once for a database not counted yet, then once per recount interval
+            // (every 5 s, they were most of an idle fleet's metrics cost: 60 queries a second at 100 databases)
+            Long last = countedAt.get(d.id());
+            if (last != null && nanos - last < recountNanos) {
+                continue;
+            }
+            countedAt.put(d.id(), nanos);
             count(d.id(), "base_backup", engine.baseBackups(d.id()).stream().filter(b -> "failed".equals(b.status())).map(b -> b.id()).toList());
             count(d.id(), "dump", engine.dumps(d.id()).stream().filter(b -> "failed".equals(b.status())).map(b -> b.id()).toList());
             count(d.id(), "restore", engine.restores(d.id()).stream().filter(b -> "failed".equals(b.status())).map(b -> b.id()).toList());
         }
         Set<String> protectedIds = databases.stream().map(DatabaseView::id).collect(java.util.stream.Collectors.toSet());
+        countedAt.keySet().removeIf(id -> !protectedIds.contains(id));
         failureCounters.keySet().removeIf(key -> {
             boolean gone = !protectedIds.contains(key.substring(0, key.indexOf('/')));
             if (gone) {
