@@ -193,7 +193,8 @@ public final class Engine implements Operations, AutoCloseable {
         Takeover.start(node, streams, () -> resumed);
         node.failInterrupted();
         node.catalog().subscribe(node.events()::dispatch);
-        node.catalog().subscribe(committed -> node.jobChanges().signal()); // after the handlers: a started job is submitted
+        // after the handlers (a job asked for is submitted by then): GETs waiting for a job of the database look again
+        node.catalog().subscribe(committed -> node.jobChanges().signal(committed.databaseId()));
         streams.startOwned();
         node.startQueued();
         // issue 20: every node's window reaches within seconds of the owner's
@@ -325,7 +326,8 @@ public final class Engine implements Operations, AutoCloseable {
 
     @Override
     public BackupView baseBackup(String databaseId, String backupId, Duration wait) {
-        awaitChange(wait, () -> node.find(databaseId).flatMap(h -> h.baseBackup(backupId)).map(DatabaseHistory.BaseBackup::status));
+        awaitChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.baseBackup(backupId))
+                .map(DatabaseHistory.BaseBackup::status));
         return baseBackup(databaseId, backupId);
     }
 
@@ -351,7 +353,8 @@ public final class Engine implements Operations, AutoCloseable {
 
     @Override
     public DumpView dump(String databaseId, String dumpId, Duration wait) {
-        awaitChange(wait, () -> node.find(databaseId).flatMap(h -> h.dump(dumpId)).map(DatabaseHistory.Dump::status));
+        awaitChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.dump(dumpId))
+                .map(DatabaseHistory.Dump::status));
         return dump(databaseId, dumpId);
     }
 
@@ -396,7 +399,8 @@ public final class Engine implements Operations, AutoCloseable {
 
     @Override
     public RestoreView restore(String databaseId, String restoreId, Duration wait) {
-        awaitChange(wait, () -> node.find(databaseId).flatMap(h -> h.restore(restoreId)).map(DatabaseHistory.Restore::status));
+        awaitChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.restore(restoreId))
+                .map(DatabaseHistory.Restore::status));
         return restore(databaseId, restoreId);
     }
 
@@ -405,13 +409,13 @@ public final class Engine implements Operations, AutoCloseable {
      * progress: the GET that follows shows the change the moment it is recorded. An unknown job waits for nothing (the
      * view's answer says it is not found).
      */
-    private void awaitChange(Duration wait, Supplier<Optional<JobStatus>> status) {
+    private void awaitChange(String databaseId, Duration wait, Supplier<Optional<JobStatus>> status) {
         Optional<JobStatus> first = status.get();
         if (wait.isZero() || wait.isNegative() || first.isEmpty() || !first.get().inProgress()) {
             return;
         }
         try {
-            node.jobChanges().await(() -> !status.get().equals(first), wait);
+            node.jobChanges().await(databaseId, () -> !status.get().equals(first), wait);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt(); // the engine stops: the view as it is
         }

@@ -1,6 +1,8 @@
 package dev.tidemark.engine.node;
 
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -8,8 +10,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * Wakes whoever waits for a job to change (a client's GET of a job that asks to wait): every event the catalog commits
- * signals, and each waiter looks at its own job again. The answer leaves as soon as the change is in the catalog's view,
- * where a client polling on its own sees it only at its next poll.
+ * signals its database, and each waiter on that database looks at its job again. The answer leaves as soon as the change
+ * is in the catalog's view, where a client polling on its own sees it only at its next poll.
  */
 public final class JobChanges {
     /** A waiter looks again at least this often: a change it was not told of (another node's) is seen within it. */
@@ -17,27 +19,31 @@ public final class JobChanges {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition signalled = lock.newCondition();
-    private long generation;
+    /** Guarded by lock: per database, how many of its events committed since this node started. */
+    private final Map<String, Long> generations = new HashMap<>();
 
-    /** Something committed: every waiter looks at its job again. */
-    public void signal() {
+    /** An event of the database committed: the waiters on it look at their jobs again. */
+    public void signal(String databaseId) {
         lock.lock();
         try {
-            generation++;
+            generations.merge(databaseId, 1L, Long::sum);
             signalled.signalAll();
         } finally {
             lock.unlock();
         }
     }
 
-    /** Waits until changed says true or timeout has passed; true when it changed. The check runs outside the lock. */
-    public boolean await(BooleanSupplier changed, Duration timeout) throws InterruptedException {
+    /**
+     * Waits until changed says true or timeout has passed; true when it changed. changed is asked again after each event
+     * of the database (outside the lock), and at least every quarter of a second.
+     */
+    public boolean await(String databaseId, BooleanSupplier changed, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             long seen;
             lock.lock();
             try {
-                seen = generation;
+                seen = generations.getOrDefault(databaseId, 0L);
             } finally {
                 lock.unlock();
             }
@@ -50,8 +56,10 @@ public final class JobChanges {
             }
             lock.lock();
             try {
-                if (generation == seen) {
-                    signalled.awaitNanos(Math.min(left, RECHECK_NANOS));
+                long wakeAt = System.nanoTime() + Math.min(left, RECHECK_NANOS);
+                for (long wait = wakeAt - System.nanoTime(); wait > 0 && generations.getOrDefault(databaseId, 0L) == seen;
+                     wait = wakeAt - System.nanoTime()) {
+                    signalled.awaitNanos(wait);
                 }
             } finally {
                 lock.unlock();
