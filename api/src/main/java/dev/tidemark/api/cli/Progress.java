@@ -111,9 +111,9 @@ final class Progress {
     }
 
     /**
-     * How long to wait before the next poll of a server that does not wait itself, after waitedMillis: a twentieth of the time waited so far, from 20 ms up to a
-     * second. The end of a job is seen within about 5% of its time (a 1.5 s backup: under 40 ms late on average, where a
-     * fixed 200 ms made it 100 ms), and a long one is still polled at most once a second.
+     * How long to wait before the next poll of a server that does not wait itself, after waitedMillis: a twentieth of the
+     * time waited so far, from 20 ms up to a second. The end of a job is seen within about 5% of its time (a 1.5 s backup:
+     * under 40 ms late on average, where a fixed 200 ms made it 100 ms), and a long one is still polled at most once a second.
      */
     static long pollInterval(long waitedMillis) {
         return Math.max(20, Math.min(1000, waitedMillis / 20));
