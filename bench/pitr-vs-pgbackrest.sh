@@ -59,11 +59,17 @@ run_tidemark() {
   cli restore bench --time "$target_iso" --target-dir "$root/tm-restored" --port "$p2" --wait --json > "$root/tm-restore.json" 2>/dev/null
   t1=$(now)
   tm_s=$(seconds "$t0" "$t1")
-  python3 - "$root/tm-restore.json" <<'PY'
+  python3 - "$root/tm-restore.json" "$t0" "$t1" <<'PY'
 import json, sys, datetime
 d = json.load(open(sys.argv[1]))
 f = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-print(f"Tidemark PITR, as the engine timed it (download, WAL prefetch, replay, promoted): {(f(d['completedAt']) - f(d['startedAt'])).total_seconds():.1f} s; {d['status']}")
+engine = (f(d['completedAt']) - f(d['startedAt'])).total_seconds()
+t0, t1 = float(sys.argv[2]), float(sys.argv[3])
+print(f"Tidemark PITR, as the engine timed it (download, WAL prefetch, replay, promoted): {engine:.1f} s; {d['status']}")
+# the CLI's time outside the engine's: its start and the request's checks, the job's start, the answer's way back
+print(f"  the CLI over the engine {t1 - t0 - engine:.2f} s: command to requested {f(d['requestedAt']).timestamp() - t0:.2f} s,"
+      f" requested to started {(f(d['startedAt']) - f(d['requestedAt'])).total_seconds():.2f} s,"
+      f" completed to the CLI's exit {t1 - f(d['completedAt']).timestamp():.2f} s")
 for line in (d.get('message') or '').split('; '):
     if line.startswith('phases'):
         print(f"  {line}")

@@ -40,7 +40,10 @@ final class WarmUpCommand implements Callable<Integer> {
             System.setErr(nowhere);
             String server = "http://127.0.0.1:" + http.getAddress().getPort();
             for (String[] args : new String[][]{{"db", "list"}, {"db", "status", "warm-up"}, {"backup", "list", "warm-up"},
-                    {"window", "warm-up"}, {"--json", "db", "list"}, {"backup", "base", "warm-up", "--wait"}}) {
+                    {"window", "warm-up"}, {"--json", "db", "list"}, {"backup", "base", "warm-up", "--wait"},
+                    {"backup", "base", "warm-up", "--wait", "--json"}, {"restore", "warm-up", "--time", "2026-01-01T00:00:00+01:00",
+                    "--target-dir", "/nonexistent/tidemark-warm-up", "--port", "5999", "--wait", "--json"},
+                    {"restore", "warm-up", "--latest", "--in-place", "--wait"}}) {
                 List<String> all = new ArrayList<>(List.of(args));
                 all.addAll(List.of("--server", server, "--token", "warm-up"));
                 try {

@@ -156,8 +156,23 @@ class ApiTest {
         String id = json(accepted).path("id").asText();
         assertThat(accepted.headers().firstValue("Location")).hasValue("/v1/databases/shop/base-backups/" + id);
         assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, null), 409, id);
-        JsonNode backup = awaitDone("/v1/databases/shop/base-backups/" + id);
+        // a GET that waits for the job's change: its range checked, the token's scope and databases as for any GET
+        String path = "/v1/databases/shop/base-backups/" + id;
+        assertProblem(call("GET", path + "?waitSeconds=31", READER, null), 400, "waitSeconds must be between 0 and 30, not 31");
+        assertProblem(call("GET", path + "?waitSeconds=-1", READER, null), 400, "waitSeconds must be between 0 and 30");
+        assertProblem(call("GET", path + "?waitSeconds=20", OPERATOR, null), 403, "may not read database shop");
+        assertThat(call("GET", path + "?waitSeconds=20", null, null).statusCode()).isEqualTo(401);
+        String before = json(call("GET", path, READER, null)).path("status").asText();
+        long asked = System.nanoTime();
+        JsonNode after = json(call("GET", path + "?waitSeconds=20", READER, null));
+        assertThat(Duration.ofNanos(System.nanoTime() - asked)).as("answered when the status changed, not after the 20 s")
+                .isLessThan(Duration.ofSeconds(15));
+        assertThat(after.path("status").asText()).as("from %s", before).isNotEqualTo(before.matches("requested|running") ? before : "");
+        JsonNode backup = awaitDone(path);
         assertThat(backup.path("status").asText()).as(backup.toString()).isEqualTo("completed");
+        asked = System.nanoTime();
+        assertThat(json(call("GET", path + "?waitSeconds=30", READER, null)).path("status").asText()).isEqualTo("completed");
+        assertThat(Duration.ofNanos(System.nanoTime() - asked)).as("an ended job answers at once").isLessThan(Duration.ofSeconds(5));
 
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN,
                 "{\"time\":\"2020-01-01T00:00:00Z\",\"targetDir\":\"" + tmp.resolve("r") + "\",\"port\":5999}"), 400,

@@ -41,15 +41,57 @@ public final class ApiClient {
         static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     }
 
-    /** Whether the shared client was made (reading Shared.HTTP would make it). */
+    /**
+     * The same for a server reached over plain http (the usual local one): a client made without a TLS context does load
+     * the JVM's default one (the trusted certificates parsed, tens of milliseconds of every command), which plain http
+     * never uses. Its context trusts no certificate, so it could not make a TLS connection even by mistake.
+     */
+    private static final class SharedPlain {
+        static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).sslContext(noTls()).build();
+    }
+
+    /** Whether a shared client was made (reading Shared.HTTP or SharedPlain.HTTP would make it). */
     private static volatile boolean shared;
+    private static volatile boolean sharedPlain;
 
-    private final HttpClient http = sharedClient();
-
-    private static HttpClient sharedClient() {
+    private static HttpClient sharedClient(String server) {
+        if (server.regionMatches(true, 0, "http://", 0, 7)) {
+            sharedPlain = true;
+            return SharedPlain.HTTP;
+        }
         shared = true;
         return Shared.HTTP;
     }
+
+    private static javax.net.ssl.SSLContext noTls() {
+        javax.net.ssl.X509TrustManager none = new javax.net.ssl.X509TrustManager() {
+            @Override
+            public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String authType)
+                    throws java.security.cert.CertificateException {
+                throw new java.security.cert.CertificateException("plain http: no TLS connection is made");
+            }
+
+            @Override
+            public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String authType)
+                    throws java.security.cert.CertificateException {
+                throw new java.security.cert.CertificateException("plain http: no TLS connection is made");
+            }
+
+            @Override
+            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                return new java.security.cert.X509Certificate[0];
+            }
+        };
+        try {
+            javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(new javax.net.ssl.KeyManager[0], new javax.net.ssl.TrustManager[]{none}, null);
+            return context;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("cannot set up the HTTP client: " + e.getMessage(), e);
+        }
+    }
+
+    private final HttpClient http;
     private final String server;
     private final String token;
 
@@ -65,12 +107,19 @@ public final class ApiClient {
      */
     public static void shutdown() {
         if (shared) {
-            Shared.HTTP.shutdownNow();
-            try {
-                Shared.HTTP.awaitTermination(Duration.ofMillis(200));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            stop(Shared.HTTP);
+        }
+        if (sharedPlain) {
+            stop(SharedPlain.HTTP);
+        }
+    }
+
+    private static void stop(HttpClient client) {
+        client.shutdownNow();
+        try {
+            client.awaitTermination(Duration.ofMillis(200));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -80,6 +129,7 @@ public final class ApiClient {
 
     public ApiClient(String server, String token, String tokenOrigin) {
         this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
+        this.http = sharedClient(this.server);
         this.token = token;
         this.tokenOrigin = tokenOrigin;
     }

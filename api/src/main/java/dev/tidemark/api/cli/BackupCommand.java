@@ -92,8 +92,8 @@ public final class BackupCommand {
                         + db + " " + id));
                 return 0;
             }
-            JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id)), "base backup",
-                    progressOut());
+            JsonNode done = Progress.await(seconds -> api().get("/v1/databases/" + enc(db) + "/base-backups/" + enc(id)
+                    + "?waitSeconds=" + seconds), "base backup", progressOut());
             options().print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "consistent at", "bytes", "stored",
                     "bad pages", "failure"}, new String[]{"/id", "/status", "/consistencyTime", "/bytes", "/storedBytes", "/badPages",
                     "/failure"}));
@@ -141,7 +141,8 @@ public final class BackupCommand {
                 options().print(out(), d, () -> out().println("dump " + id + " requested; follow it with: tidemark backup show " + db + " " + id));
                 return 0;
             }
-            JsonNode done = Progress.await(() -> api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id)), "dump", progressOut());
+            JsonNode done = Progress.await(seconds -> api().get("/v1/databases/" + enc(db) + "/dumps/" + enc(id)
+                    + "?waitSeconds=" + seconds), "dump", progressOut());
             options().print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "databases", "bytes", "failure"},
                     new String[]{"/id", "/status", "/databases", "/bytes", "/failure"}));
             return "completed".equals(done.path("status").asText()) ? 0 : 1;

@@ -6,18 +6,34 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.util.function.Supplier;
 
 /** Waits for a job to finish, drawing a progress bar on a terminal (plain lines otherwise). */
 final class Progress {
     private Progress() {
     }
 
-    /** Polls until status is no longer requested/running; returns the last view. */
-    static JsonNode await(Supplier<JsonNode> poll, String what, PrintStream out) throws InterruptedException {
+    /**
+     * How long each GET asks the server to wait for the job's status to change (?waitSeconds): the answer comes the moment
+     * the job starts or ends, and otherwise once a second, for the progress drawn meanwhile.
+     */
+    static final int WAIT_SECONDS = 1;
+
+    /** A job's view from the server; waitSeconds above 0 lets the server hold the answer until the status changes. */
+    @FunctionalInterface
+    interface Poll {
+        JsonNode get(int waitSeconds);
+    }
+
+    /**
+     * Asks until the status is no longer requested/running; returns the last view. Each GET waits on the server for the
+     * status to change, so the end is seen as soon as it is recorded, without polls in between. A server that answers at
+     * once with the status unchanged (one from before ?waitSeconds) is polled as before: after a pause of a twentieth of
+     * the time waited so far.
+     */
+    static JsonNode await(Poll poll, String what, PrintStream out) throws InterruptedException {
         boolean terminal = System.console() != null;
         String lastLine = "";
-        JsonNode view = poll.get();
+        JsonNode view = poll.get(WAIT_SECONDS);
         long started = System.nanoTime();
         while (view.path("status").asText().matches("requested|running")) {
             JsonNode p = view.path("progress");
@@ -44,8 +60,13 @@ final class Progress {
                 out.println(line);
             }
             lastLine = line;
-            Thread.sleep(pollInterval((System.nanoTime() - started) / 1_000_000));
-            view = poll.get();
+            String status = view.path("status").asText();
+            long asked = System.nanoTime();
+            view = poll.get(WAIT_SECONDS);
+            if (view.path("status").asText().equals(status) && System.nanoTime() - asked < WAIT_SECONDS * 500_000_000L) {
+                // answered at once, nothing changed: a server that does not wait; ask again after a pause
+                Thread.sleep(pollInterval((System.nanoTime() - started) / 1_000_000));
+            }
         }
         if (!lastLine.isEmpty() && "completed".equals(view.path("status").asText())) {
             // the last poll may have caught the bar short of the end: a completed job is drawn at 100%
@@ -90,9 +111,9 @@ final class Progress {
     }
 
     /**
-     * How long to wait before the next poll, after waitedMillis: a twentieth of the time waited so far, from 20 ms up to a
-     * second. The end of a job is seen within about 5% of its time (a 1.5 s backup: under 40 ms late on average, where a
-     * fixed 200 ms made it 100 ms), and a long one is still polled at most once a second.
+     * How long to wait before the next poll of a server that does not wait itself, after waitedMillis: a twentieth of the
+     * time waited so far, from 20 ms up to a second. The end of a job is seen within about 5% of its time (a 1.5 s backup:
+     * under 40 ms late on average, where a fixed 200 ms made it 100 ms), and a long one is still polled at most once a second.
      */
     static long pollInterval(long waitedMillis) {
         return Math.max(20, Math.min(1000, waitedMillis / 20));

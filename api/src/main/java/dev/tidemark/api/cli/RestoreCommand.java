@@ -101,7 +101,8 @@ public final class RestoreCommand extends ClientCommand {
                     + db + " " + id));
             return 0;
         }
-        JsonNode done = Progress.await(() -> c.api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id)), "restore", c.progressOut());
+        JsonNode done = Progress.await(seconds -> c.api().get("/v1/databases/" + enc(db) + "/restores/" + enc(id)
+                + "?waitSeconds=" + seconds), "restore", c.progressOut());
         c.options().print(c.out(), done, () -> Table.details(c.out(), done, new String[]{"id", "status", "target", "directory", "port",
                 "reached", "result", "failure"}, new String[]{"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime",
                 "/message", "/failure"}));

@@ -35,6 +35,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URI;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -140,9 +141,15 @@ public class DatabasesController {
         return engine.baseBackups(id);
     }
 
+    /**
+     * One base backup. With ?waitSeconds=N (0 to 30) and the backup requested or running, the answer waits up to N seconds
+     * for its status to change and comes the moment it does: a client waiting for the end asks again at once instead of
+     * sleeping between polls.
+     */
     @GetMapping("/{id}/base-backups/{backupId}")
-    public BackupView baseBackup(@PathVariable String id, @PathVariable String backupId) {
-        return engine.baseBackup(id, backupId);
+    public BackupView baseBackup(@PathVariable String id, @PathVariable String backupId,
+                                 @RequestParam(required = false) Integer waitSeconds) {
+        return engine.baseBackup(id, backupId, waitFor(waitSeconds));
     }
 
     /**
@@ -175,9 +182,10 @@ public class DatabasesController {
         return engine.dumps(id);
     }
 
+    /** One dump; ?waitSeconds=N waits for its status to change, as for a base backup. */
     @GetMapping("/{id}/dumps/{dumpId}")
-    public DumpView dump(@PathVariable String id, @PathVariable String dumpId) {
-        return engine.dump(id, dumpId);
+    public DumpView dump(@PathVariable String id, @PathVariable String dumpId, @RequestParam(required = false) Integer waitSeconds) {
+        return engine.dump(id, dumpId, waitFor(waitSeconds));
     }
 
     /** The plain pg_dump -Fc archive; "Range: bytes=N-" resumes an interrupted download. */
@@ -252,9 +260,25 @@ public class DatabasesController {
         return engine.restores(id);
     }
 
+    /** One restore; ?waitSeconds=N waits for its status to change, as for a base backup. */
     @GetMapping("/{id}/restores/{restoreId}")
-    public RestoreView restore(@PathVariable String id, @PathVariable String restoreId) {
-        return engine.restore(id, restoreId);
+    public RestoreView restore(@PathVariable String id, @PathVariable String restoreId,
+                               @RequestParam(required = false) Integer waitSeconds) {
+        return engine.restore(id, restoreId, waitFor(waitSeconds));
+    }
+
+    /** The longest a GET of a job waits for its change: within the server's graceful stop, which waits for open requests. */
+    static final int MAX_WAIT_SECONDS = 30;
+
+    private static Duration waitFor(Integer waitSeconds) {
+        if (waitSeconds == null) {
+            return Duration.ZERO;
+        }
+        if (waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
+            throw new InvalidRequestException("waitSeconds must be between 0 and " + MAX_WAIT_SECONDS + ", not " + waitSeconds
+                    + ": the answer waits that long at most for the job's status to change");
+        }
+        return Duration.ofSeconds(waitSeconds);
     }
 
     @PostMapping("/{id}/restores/{restoreId}/cancel")

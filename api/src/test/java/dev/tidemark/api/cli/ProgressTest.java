@@ -6,12 +6,16 @@ import org.junit.jupiter.api.Test;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The CLI's --wait: how often it polls, and a restore's replay shown against its target while PostgreSQL replays. */
+/**
+ * The CLI's --wait: each GET asks the server to wait for the change, a server that does not is polled with pauses, and a
+ * restore's replay is shown against its target while PostgreSQL replays.
+ */
 class ProgressTest {
     @Test
     void aReplayIsShownAgainstItsTargetInBytesAndTime() throws Exception {
@@ -27,13 +31,31 @@ class ProgressTest {
                         """),
                 ApiClient.JSON.readTree("{\"status\":\"completed\"}")).iterator();
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        Progress.await(views::next, "restore", new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        Progress.await(seconds -> views.next(), "restore", new PrintStream(buffer, true, StandardCharsets.UTF_8));
         String shown = buffer.toString(StandardCharsets.UTF_8);
         assertThat(shown).contains("replaying WAL").contains("100 MiB / 200 MiB")
                 .contains("commits up to 2026-12-05T03:23:10Z of 2026-12-05T03:24:00Z (LSN 0/6800000 of 0/CC00000)");
         assertThat(Progress.replayed(ApiClient.JSON.readTree("{\"lsn\":\"0/3000028\",\"targetLsn\":\"0/9000000\"}")))
                 .isEqualTo(", no commit yet of the latest (LSN 0/3000028 of 0/9000000)");
         assertThat(Progress.replayed(ApiClient.JSON.readTree("{}").path("replay"))).isEmpty();
+    }
+
+    @Test
+    void everyPollAsksTheServerToWaitAndAnAnswerThatDidNotWaitIsFollowedByAPause() throws Exception {
+        JsonNode running = ApiClient.JSON.readTree("{\"status\":\"running\"}");
+        JsonNode completed = ApiClient.JSON.readTree("{\"status\":\"completed\"}");
+        List<Integer> asked = new ArrayList<>();
+        Iterator<JsonNode> views = List.of(running, running, running, running, completed).iterator();
+        long started = System.nanoTime();
+        JsonNode last = Progress.await(seconds -> {
+            asked.add(seconds);
+            return views.next();
+        }, "base backup", new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        long tookMillis = (System.nanoTime() - started) / 1_000_000;
+        assertThat(last.path("status").asText()).isEqualTo("completed");
+        assertThat(asked).as("every GET asks the server to wait for the change").containsOnly(Progress.WAIT_SECONDS).hasSize(5);
+        // an old server answers at once with nothing changed: three pauses of at least 20 ms, not a busy loop
+        assertThat(tookMillis).isGreaterThanOrEqualTo(60);
     }
 
     @Test

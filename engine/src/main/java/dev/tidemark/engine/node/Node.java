@@ -34,6 +34,7 @@ public final class Node implements AutoCloseable {
     private final Jobs jobs;
     private final JobProgress progress = new JobProgress();
     private final EventHandlers events = new EventHandlers(this::owned);
+    private final JobChanges jobChanges = new JobChanges();
     private final ReadModel readModel;
     private volatile Leases leases; // null: ownership as the catalog's events record it (no lease table)
     private final LivePositions livePositions;
@@ -96,6 +97,11 @@ public final class Node implements AutoCloseable {
 
     public EventHandlers events() {
         return events;
+    }
+
+    /** Signalled on every committed event: what a GET waiting for its job's change waits on. */
+    public JobChanges jobChanges() {
+        return jobChanges;
     }
 
     public ReadModel readModel() {

@@ -1,6 +1,7 @@
 package dev.tidemark.engine.operations;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Predicate;
@@ -51,6 +52,13 @@ public interface Operations {
     BackupView baseBackup(String databaseId, String backupId);
 
     /**
+     * The base backup once its status changes: while it is requested or running, the answer waits up to wait for the
+     * change and comes as soon as it is recorded; an ended backup, or a zero wait, answers at once (what a client waiting
+     * for a job asks instead of polling).
+     */
+    BackupView baseBackup(String databaseId, String backupId, Duration wait);
+
+    /**
      * A completed base backup as a tar archive that starts as a data directory of its own (consistent at the backup's
      * consistency point); refused when the WAL it needs is gone from the repository.
      */
@@ -62,6 +70,9 @@ public interface Operations {
     List<DumpView> dumps(String databaseId);
 
     DumpView dump(String databaseId, String dumpId);
+
+    /** The dump once its status changes, waiting up to wait, as {@link #baseBackup(String, String, Duration)}. */
+    DumpView dump(String databaseId, String dumpId, Duration wait);
 
     /** Opens a completed dump's pg_dump -Fc archive (of one database of the dump; the first when empty). */
     DumpDownload downloadDump(String databaseId, String dumpId, Optional<String> database) throws IOException;
@@ -78,6 +89,9 @@ public interface Operations {
     List<RestoreView> restores(String databaseId);
 
     RestoreView restore(String databaseId, String restoreId);
+
+    /** The restore once its status changes, waiting up to wait, as {@link #baseBackup(String, String, Duration)}. */
+    RestoreView restore(String databaseId, String restoreId, Duration wait);
 
     /**
      * Cancels a point-in-time restore that is requested or running: it stops at its next step and fails as "cancelled",
