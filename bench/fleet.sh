@@ -139,14 +139,14 @@ if [ "${FLEET_SETTLE:-1}" = 1 ]; then
   t_settle=$(now)
   vacuums=()   # waited for by PID: a bare wait would wait for the server too
   for i in $(seq 0 $((n - 1))); do
-    as_pg "$bin/vacuumdb" -h 127.0.0.1 -p "${ports[$i]}" -U postgres --all --analyze --quiet >/dev/null &
+    as_pg "$bin/psql" -h 127.0.0.1 -p "${ports[$i]}" -U postgres -Atqc "vacuum" postgres >/dev/null &
     vacuums+=("$!")
     if (( (i + 1) % 8 == 0 )); then wait "${vacuums[@]}"; vacuums=(); fi
   done
   if (( ${#vacuums[@]} > 0 )); then wait "${vacuums[@]}"; fi
   for i in $(seq 0 $((n - 1))); do as_pg "$bin/psql" -h 127.0.0.1 -p "${ports[$i]}" -U postgres -Atqc "checkpoint" postgres >/dev/null; done
   sleep 20   # the streams upload what the vacuum wrote; the servers' last snapshot records follow within 15 s
-  echo "settled (vacuumdb --all --analyze and CHECKPOINT on every cluster, then 20 s) in $(seconds "$t_settle" "$(now)") s"
+  echo "settled (VACUUM and CHECKPOINT on every cluster, then 20 s) in $(seconds "$t_settle" "$(now)") s"
 else
   sleep 5   # the base backups' last WAL settles
 fi
