@@ -323,22 +323,12 @@ final class DataDirectoryWriter {
                 return false;
             }
             MessageDigest digest = e.newDigest();
-            ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
             try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-                long at = e.fileOffset();
-                long end = at + e.size();
-                while (at < end) {
-                    buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
-                    int n = in.read(buffer, at);
-                    if (n < 0) {
-                        return false;
-                    }
-                    buffer.flip();
-                    digest.update(buffer);
-                    at += n;
+                if (!readRange(in, e, (chunk, at) -> digest.update(chunk))) {
+                    return false;
                 }
             }
-            if (!HexFormat.of().formatHex(digest.digest()).equals(e.checksum())) {
+            if (!e.matches(digest)) {
                 if (sameSizeAndTime) {
                     log.info("restore: {} has the backup's size and time but other bytes{}; it is rewritten", e.path(),
                             e.fileOffset() == 0 && e.size() == fileSize ? "" : " (piece at byte " + e.fileOffset() + ")");
@@ -348,6 +338,31 @@ final class DataDirectoryWriter {
         }
         reusedBytes.addAndGet(e.size());
         copied.bytes(e.size());
+        return true;
+    }
+
+    /** What is done with each chunk of a local file's bytes read by readRange: the chunk, and its place in the file. */
+    private interface Chunk {
+        void accept(ByteBuffer chunk, long at) throws IOException;
+    }
+
+    /**
+     * Reads the entry's bytes of a local file (its offset on, its size of them) in 256 KiB chunks, each handed on
+     * flipped; false when the file ends first.
+     */
+    private static boolean readRange(FileChannel in, BackupManifest.FileEntry e, Chunk chunk) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
+        long end = e.fileOffset() + e.size();
+        for (long at = e.fileOffset(); at < end; ) {
+            buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
+            int n = in.read(buffer, at);
+            if (n < 0) {
+                return false;
+            }
+            buffer.flip();
+            chunk.accept(buffer, at);
+            at += n;
+        }
         return true;
     }
 
@@ -487,34 +502,23 @@ final class DataDirectoryWriter {
         } catch (NoSuchFileException x) {
             return false;
         }
-        if (!a.isRegularFile() || a.size() != fileSize
-                || !a.lastModifiedTime().toInstant().truncatedTo(ChronoUnit.MILLIS).equals(e.mtime().truncatedTo(ChronoUnit.MILLIS))) {
+        if (!a.isRegularFile() || a.size() != fileSize || !sameTime(a.lastModifiedTime(), e)) {
             return false;
         }
         boolean piece = fileLock != null;
         MessageDigest digest = e.newDigest();
-        ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
         // the pieces of one file one at a time, as downloaded ones are (a whole file is this worker's alone)
         synchronized (piece ? fileLock : digest) {
             try (FileChannel in = FileChannel.open(old, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
                  FileChannel out = FileChannel.open(file, piece ? StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW,
                          StandardOpenOption.WRITE)) {
-                long at = e.fileOffset();
-                long end = at + e.size();
-                while (at < end) {
-                    buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
-                    int n = in.read(buffer, at);
-                    if (n < 0) {
-                        break; // shorter than it was a moment ago: the checksum below fails, and the entry is downloaded
+                // shorter than it was a moment ago: the checksum below fails, and the entry is downloaded
+                readRange(in, e, (chunk, at) -> {
+                    digest.update(chunk.duplicate());
+                    for (long w = at; chunk.hasRemaining(); ) {
+                        w += out.write(chunk, w);
                     }
-                    buffer.flip();
-                    digest.update(buffer.duplicate());
-                    long w = at;
-                    while (buffer.hasRemaining()) {
-                        w += out.write(buffer, w);
-                    }
-                    at += n;
-                }
+                });
             }
         }
         if (!e.matches(digest)) {
