@@ -120,7 +120,7 @@ class FleetTest {
             light.get();
             // idle: no segment buffer lent out, at most the partial segment spooled per stream, nothing uploaded
             for (StreamedCluster db : dbs) {
-                Lsn now = currentLsn(db.cluster);
+                Lsn now = db.cluster.currentLsn();
                 assertThat(db.awaitStatus(s -> Lsn.parse(s.durableLsn()).compareTo(now) >= 0, Duration.ofSeconds(60))).isTrue();
             }
             Thread.sleep(1500); // the last partial uploads and acknowledgements settle
@@ -140,7 +140,7 @@ class FleetTest {
             for (int i = 0; i < DATABASES; i++) {
                 Lsn before = quietStart.get(i);
                 StreamedCluster db = dbs.get(i);
-                if (currentLsn(db.cluster).compareTo(before) > 0) {
+                if (db.cluster.currentLsn().compareTo(before) > 0) {
                     wrote.add(db.databaseId);
                 }
             }
@@ -241,15 +241,7 @@ class FleetTest {
 
     private static Lsn commitAndLsn(PostgresCluster cluster) throws Exception {
         cluster.execute("create table if not exists t(x bigint)", "insert into t values (-1)");
-        return currentLsn(cluster);
-    }
-
-    private static Lsn currentLsn(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text")) {
-            rs.next();
-            return Lsn.parse(rs.getString(1));
-        }
+        return cluster.currentLsn();
     }
 
     private static Lsn switchWal(PostgresCluster cluster) throws Exception {
@@ -260,7 +252,7 @@ class FleetTest {
                 rs.next();
             }
         }
-        return currentLsn(cluster);
+        return cluster.currentLsn();
     }
 
     /** The stack of the thread of that name, for a failure's message. */

@@ -52,7 +52,7 @@ class ReplayHazardsTest {
             try (Connection c = db.cluster.connect("appdb")) {
                 appAtTarget = TableChecksums.of(c);
             }
-            Instant target = now(db.cluster);
+            Instant target = db.cluster.serverNow();
             Thread.sleep(1100);
             db.cluster.execute("drop database appdb");
 
@@ -61,7 +61,7 @@ class ReplayHazardsTest {
             db.cluster.execute("create tablespace fast location '" + space + "'",
                     "create table hot(id int primary key, v text) tablespace fast",
                     "insert into hot select g, md5(g::text) from generate_series(1, 2000) g", "checkpoint");
-            Instant afterTablespace = now(db.cluster);
+            Instant afterTablespace = db.cluster.serverNow();
             db.awaitDurableTime(afterTablespace, Duration.ofSeconds(60));
             Map<String, Long> sourceSpace = files(space);
 
@@ -99,7 +99,7 @@ class ReplayHazardsTest {
             // scheduler takes another; the real one's window holds none
             assertThat(WalScan.tablespacesCreatedDuring(repo, backup.manifest(), tmp)).isEmpty();
             String json = new String(backup.manifest().toJson(), java.nio.charset.StandardCharsets.UTF_8)
-                    .replace("\"stopLsn\" : \"" + backup.manifest().stopLsn() + "\"", "\"stopLsn\" : \"" + currentLsn(db.cluster) + "\"");
+                    .replace("\"stopLsn\" : \"" + backup.manifest().stopLsn() + "\"", "\"stopLsn\" : \"" + db.cluster.currentLsn() + "\"");
             dev.tidemark.engine.basebackup.BackupManifest widened = dev.tidemark.engine.basebackup.BackupManifest.fromJson(
                     new java.io.ByteArrayInputStream(json.getBytes(java.nio.charset.StandardCharsets.UTF_8)), "widened");
             assertThat(widened.stopLsn()).isNotEqualTo(backup.manifest().stopLsn());
@@ -147,21 +147,5 @@ class ReplayHazardsTest {
             }
         }
         return files;
-    }
-
-    /** The server's current WAL position, once it is durable in the repository (a switch completes its segment). */
-    private static String currentLsn(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect(); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("select pg_current_wal_lsn()::text")) {
-            r.next();
-            return r.getString(1);
-        }
-    }
-
-    private static Instant now(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect(); Statement s = c.createStatement(); ResultSet r = s.executeQuery("select clock_timestamp()")) {
-            r.next();
-            return r.getTimestamp(1).toInstant();
-        }
     }
 }

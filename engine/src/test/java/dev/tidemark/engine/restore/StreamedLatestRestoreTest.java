@@ -17,10 +17,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -46,7 +43,7 @@ class StreamedLatestRestoreTest {
             db.cluster.pgbench("postgres", "-i", "-s", "1", "-q");
             BaseBackupRunner.Result backup = new BaseBackupRunner(repo, BaseBackupRunner.Settings.defaults().withWorkers(2))
                     .run("st", "b1", db.connections(), db.cluster.dataDirectory(), db.durableWal());
-            String start = lsn(db.cluster);
+            String start = db.cluster.currentLsn().toString();
             db.cluster.execute("create database more");
             db.cluster.pgbench("more", "-i", "-s", "6", "-q"); // about 100 MiB of WAL after the backup
             db.cluster.pgbench("postgres", "-c", "2", "-t", "200", "-n");
@@ -59,9 +56,9 @@ class StreamedLatestRestoreTest {
             try (Connection c = db.cluster.connect("more")) {
                 more = TableChecksums.of(c);
             }
-            long walAfterBackup = Lsn.parse(lsn(db.cluster)).value() - Lsn.parse(start).value();
+            long walAfterBackup = Lsn.parse(db.cluster.currentLsn().toString()).value() - Lsn.parse(start).value();
             assertThat(walAfterBackup).as("several segments of WAL to replay").isGreaterThan(5L * 16 * 1024 * 1024);
-            db.awaitDurableTime(now(db.cluster), Duration.ofSeconds(60));
+            db.awaitDurableTime(db.cluster.serverNow(), Duration.ofSeconds(60));
 
             RestoreRunner runner = new RestoreRunner(repo, PgServer.factory(db.cluster.server().binaries(), user));
             List<BackupProgress> seen = new CopyOnWriteArrayList<>();
@@ -114,21 +111,6 @@ class StreamedLatestRestoreTest {
             }
         } finally {
             PostgresCluster.deleteTree(tmp);
-        }
-    }
-
-    private static String lsn(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect(); Statement s = c.createStatement();
-             ResultSet r = s.executeQuery("select pg_current_wal_lsn()::text")) {
-            r.next();
-            return r.getString(1);
-        }
-    }
-
-    private static Instant now(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect(); Statement s = c.createStatement(); ResultSet r = s.executeQuery("select clock_timestamp()")) {
-            r.next();
-            return r.getTimestamp(1).toInstant();
         }
     }
 }

@@ -130,7 +130,7 @@ class StreamedPiecesTest {
 
     private static void commitAndAwait(PostgresCluster cluster, WalStreamer streamer, int n) throws Exception {
         cluster.execute("insert into t values (" + n + ", repeat('x', 300))");
-        assertThat(awaitDurable(streamer, currentLsn(cluster), 30)).as("%s", streamer.status()).isTrue();
+        assertThat(awaitDurable(streamer, cluster.currentLsn(), 30)).as("%s", streamer.status()).isTrue();
     }
 
     private static boolean awaitDurable(WalStreamer streamer, Lsn lsn, int seconds) throws InterruptedException {
@@ -145,14 +145,6 @@ class StreamedPiecesTest {
         return false;
     }
 
-    private static Lsn currentLsn(PostgresCluster cluster) throws Exception {
-        try (Connection c = cluster.connect(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text")) {
-            rs.next();
-            return Lsn.parse(rs.getString(1));
-        }
-    }
-
     private static Lsn switchWal(PostgresCluster cluster) throws Exception {
         try (Connection c = cluster.connect(); Statement st = c.createStatement()) {
             st.execute("insert into t values (0, 'switch')");
@@ -160,6 +152,6 @@ class StreamedPiecesTest {
                 rs.next();
             }
         }
-        return currentLsn(cluster).segmentStart(SEGMENT);
+        return cluster.currentLsn().segmentStart(SEGMENT);
     }
 }

@@ -264,6 +264,15 @@ public final class PostgresCluster implements AutoCloseable {
         return connect("postgres");
     }
 
+    /** The server's current WAL insert position (pg_current_wal_lsn()). */
+    public dev.tidemark.engine.postgres.Lsn currentLsn() throws SQLException {
+        try (Connection c = connect(); Statement st = c.createStatement();
+             java.sql.ResultSet rs = st.executeQuery("select pg_current_wal_lsn()::text")) {
+            rs.next();
+            return dev.tidemark.engine.postgres.Lsn.parse(rs.getString(1));
+        }
+    }
+
     /** The server's clock now (clock_timestamp()), the time restore targets are given in. */
     public java.time.Instant serverNow() throws SQLException {
         try (Connection c = connect(); Statement st = c.createStatement(); java.sql.ResultSet rs = st.executeQuery("select clock_timestamp()")) {
