@@ -16,7 +16,6 @@ import dev.tidemark.engine.dump.DumpRequest;
 import dev.tidemark.engine.dump.DumpRestore;
 import dev.tidemark.engine.dump.DumpViews;
 import dev.tidemark.engine.catalog.DatabaseHistory;
-import dev.tidemark.engine.catalog.JobStatus;
 import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.node.Leases;
 import dev.tidemark.engine.node.Node;
@@ -326,7 +325,7 @@ public final class Engine implements Operations, AutoCloseable {
 
     @Override
     public BackupView baseBackup(String databaseId, String backupId, Duration wait) {
-        awaitChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.baseBackup(backupId))
+        node.jobChanges().awaitStatusChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.baseBackup(backupId))
                 .map(DatabaseHistory.BaseBackup::status));
         return baseBackup(databaseId, backupId);
     }
@@ -353,7 +352,7 @@ public final class Engine implements Operations, AutoCloseable {
 
     @Override
     public DumpView dump(String databaseId, String dumpId, Duration wait) {
-        awaitChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.dump(dumpId))
+        node.jobChanges().awaitStatusChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.dump(dumpId))
                 .map(DatabaseHistory.Dump::status));
         return dump(databaseId, dumpId);
     }
@@ -399,26 +398,9 @@ public final class Engine implements Operations, AutoCloseable {
 
     @Override
     public RestoreView restore(String databaseId, String restoreId, Duration wait) {
-        awaitChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.restore(restoreId))
+        node.jobChanges().awaitStatusChange(databaseId, wait, () -> node.find(databaseId).flatMap(h -> h.restore(restoreId))
                 .map(DatabaseHistory.Restore::status));
         return restore(databaseId, restoreId);
-    }
-
-    /**
-     * Waits up to wait while a job's status (from the catalog's view, current at each commit) stays what it was and in
-     * progress: the GET that follows shows the change the moment it is recorded. An unknown job waits for nothing (the
-     * view's answer says it is not found).
-     */
-    private void awaitChange(String databaseId, Duration wait, Supplier<Optional<JobStatus>> status) {
-        Optional<JobStatus> first = status.get();
-        if (wait.isZero() || wait.isNegative() || first.isEmpty() || !first.get().inProgress()) {
-            return;
-        }
-        try {
-            node.jobChanges().await(databaseId, () -> !status.get().equals(first), wait);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // the engine stops: the view as it is
-        }
     }
 
     @Override

@@ -1,12 +1,16 @@
 package dev.tidemark.engine.node;
 
+import dev.tidemark.engine.catalog.JobStatus;
+
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * Wakes whoever waits for a job to change (a client's GET of a job that asks to wait): every event the catalog commits
@@ -30,6 +34,23 @@ public final class JobChanges {
             signalled.signalAll();
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * Waits up to wait while a job's status (from the catalog's view, current at each commit) stays what it was and in
+     * progress: a GET that follows shows the change the moment it is recorded. An unknown or ended job waits for nothing;
+     * an interrupted wait (the engine stops) ends at once.
+     */
+    public void awaitStatusChange(String databaseId, Duration wait, Supplier<Optional<JobStatus>> status) {
+        Optional<JobStatus> first = status.get();
+        if (wait.isZero() || wait.isNegative() || first.isEmpty() || !first.get().inProgress()) {
+            return;
+        }
+        try {
+            await(databaseId, () -> !status.get().equals(first), wait);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
