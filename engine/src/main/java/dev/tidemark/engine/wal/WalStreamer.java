@@ -70,6 +70,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
     private final CatchUp catchUp;
     private volatile boolean stopped;
     private volatile Thread thread;
+    /** The watch over the current connection, for an asynchronous stream (see {@link ArrivalWatch}); else null. */
+    private volatile ArrivalWatch watch;
     private volatile String expectedChain;
 
     /** A stream on its own, sharing the process's standalone {@link WalBuffers} (tests and tools). */
@@ -156,8 +158,12 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         wake();
     }
 
-    /** Polls the replication connection now: a quiet stream may be waiting up to a second for its next poll. */
+    /** Ends the stream's wait now: a quiet stream may be waiting for its next clock sample (or, polling, its next poll). */
     public void wake() {
+        ArrivalWatch w = watch;
+        if (w != null) {
+            w.wake();
+        }
         Thread t = thread;
         if (t != null) {
             LockSupport.unpark(t);
@@ -318,7 +324,14 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         if (settings.synchronous()) {
             progress.commitTimes = new CommitTimes(segmentSize);
         }
+        ArrivalWatch watch = null;
         try {
+            // an asynchronous stream of the server's current timeline sleeps until the server sends something or its timed
+            // work is due (ArrivalWatch); a synchronous one, and one of a timeline the server left, poll
+            if (!settings.synchronous() && endSegment < 0) {
+                watch = ArrivalWatch.start(replication, databaseId);
+                this.watch = watch;
+            }
             progress.state = "streaming";
             progress.lastError = null;
             if (endSegment < 0) {
@@ -333,7 +346,17 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             boolean timelineDone = false;
             while (!stopped && !timelineDone) {
                 queue.completeReady();
-                ByteBuffer data = stream.readPending();
+                ByteBuffer data;
+                long dataEnd = 0;
+                if (watch == null || watch.readable()) {
+                    data = stream.readPending();
+                    dataEnd = data == null ? 0 : stream.getLastReceiveLSN().asLong();
+                    if (data == null && watch != null) {
+                        watch.drained(); // all the server sent is read: the watcher waits for more
+                    }
+                } else {
+                    data = null;
+                }
                 long now = System.nanoTime();
                 // what arrived, every partial interval (counted from the last upload, so at once after a quiet spell)
                 // once the stream has read all the server sent (what a clock sample taken meanwhile saw is then durable
@@ -349,7 +372,8 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     nextPartial = now + interval;
                 }
                 // a clock sample every sample interval while WAL arrives, less often while none does
-                if (clock.due(now, !sampled ? now : lastSample + (receivedSinceSample ? sampleNanos : idleSampleNanos))) {
+                long nextSample = !sampled ? now : lastSample + (receivedSinceSample ? sampleNanos : idleSampleNanos);
+                if (clock.due(now, nextSample)) {
                     int serverTimeline = clock.sample(sql, id);
                     if (serverTimeline != id.timeline()) {
                         log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
@@ -361,6 +385,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     lastSample = now;
                     sampled = true;
                     receivedSinceSample = false;
+                    nextSample = now + idleSampleNanos;
                     progress.reportDurable(); // a new sample may date what is durable already; the lag is measured against now
                 }
                 if (settings.synchronous()) {
@@ -390,7 +415,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                     }
                     syncSleep = SYNC_MIN_POLL_NANOS;
                     receivedSinceSample = true;
-                    long dataEnd = stream.getLastReceiveLSN().asLong();
                     progress.commitTimes.take(dataEnd - data.remaining(), data);
                     timelineDone = assembly.take(data, dataEnd);
                     received = true;
@@ -398,6 +422,20 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                         unsavedSince = now;
                     }
                     progress.waiting(now);
+                    continue;
+                }
+                if (data == null && watch != null) {
+                    // nothing read: wait for the watcher, or until the next timed work is due (the partial upload of what
+                    // arrived, the clock sample); while completed segments upload, look at them at the polls' pace
+                    long wait = nextSample - now;
+                    if (assembly.unsaved()) {
+                        wait = Math.min(wait, nextPartial - now);
+                    }
+                    if (!queue.isEmpty()) {
+                        wait = Math.min(wait, TimeUnit.MILLISECONDS.toNanos(idleSleep));
+                        idleSleep = Math.min(MAX_POLL_MILLIS, idleSleep * 2);
+                    }
+                    watch.await(wait); // close() interrupts it, sampleSoon() and wake() end it
                     continue;
                 }
                 if (data == null) {
@@ -412,7 +450,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 if (!assembly.unsaved()) {
                     unsavedSince = now;
                 }
-                timelineDone = assembly.take(data, stream.getLastReceiveLSN().asLong());
+                timelineDone = assembly.take(data, dataEnd);
             }
             if (timelineDone) {
                 queue.completeAll();
@@ -424,6 +462,10 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             // and the uploads are cancelled unacknowledged; the slot keeps their WAL for the next start)
             queue.completeAll();
         } finally {
+            if (watch != null) {
+                this.watch = null;
+                watch.close(stream, replication); // before the stream's close, which reads the server's answer
+            }
             queue.close();
             try {
                 assembly.close();

@@ -234,6 +234,40 @@ class WalStreamingTest {
         }
     }
 
+    @Test
+    void aQuietStreamSleepsUntilTheServerSendsSomethingAndAnswersItsKeepalives(@TempDir Path tmp) throws Exception {
+        assertThat(ArrivalWatch.available()).as("pgjdbc's connection input is reachable: quiet streams do not poll").isTrue();
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        try (PostgresCluster cluster = PostgresCluster.start()) {
+            // the server drops a receiver that has not answered for 2 s, and asks for an answer after 1 s of silence
+            cluster.execute("alter system set wal_sender_timeout = '2s'");
+            cluster.execute("select pg_reload_conf()");
+            try (WalStreamer streamer = new WalStreamer("quiet", dev.tidemark.engine.postgres.PgConnections.parse(cluster.url(), null),
+                    repo, WalStreamSettings.defaults("quiet"), WalListener.NONE, null).start()) {
+                Lsn start = switchWal(cluster);
+                assertThat(awaitDurable(streamer, start, 60)).isTrue();
+                assertThat(Thread.getAllStackTraces().keySet()).as("the stream waits for its connection instead of polling it")
+                        .anyMatch(t -> t.getName().equals("wal-watch-quiet") && t.isAlive());
+                int walsender = walsenderPid(cluster);
+                Thread.sleep(6000); // three of the server's timeouts, with nothing to stream
+                assertThat(walsenderPid(cluster)).as("the same connection: every keepalive was answered").isEqualTo(walsender);
+                assertThat(streamer.status().lastError()).isNull();
+                Lsn later = switchWal(cluster);
+                assertThat(awaitDurable(streamer, later, 30)).as("%s", streamer.status()).isTrue();
+            }
+            assertThat(Thread.getAllStackTraces().keySet()).as("the watcher ends with the stream")
+                    .noneMatch(t -> t.getName().equals("wal-watch-quiet") && t.isAlive());
+        }
+    }
+
+    private static int walsenderPid(PostgresCluster cluster) throws Exception {
+        try (Connection c = cluster.connect(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select pid from pg_stat_replication")) {
+            assertThat(rs.next()).as("a walsender").isTrue();
+            return rs.getInt(1);
+        }
+    }
+
     private static boolean awaitDurable(WalStreamer streamer, Lsn lsn, int seconds) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
         while (System.nanoTime() < deadline) {
