@@ -190,7 +190,8 @@ class StandbyTest {
                 }
                 Thread.sleep(1100);
                 promoted.execute("delete from stock");
-                await(() -> engine.recoveryWindow("shop"), w -> w.end() != null && w.end().isAfter(later.plusSeconds(1)),
+                // the whole view: a failure shows the stream's state, source and last error beside the window
+                await(() -> engine.database("shop"), d -> d.window().end() != null && d.window().end().isAfter(later.plusSeconds(1)),
                         Duration.ofMinutes(2));
                 assertThat(engine.database("shop").streaming().timeline()).isEqualTo(2);
                 assertThat(restoredContent(engine, later, tmp.resolve("restored-after-failover"), primary))
