@@ -30,9 +30,10 @@ wal_lsns() { local i pids=(); for i in "${!ports[@]}"; do
     pids+=("$!")
   done; [ ${#pids[@]} = 0 ] || wait "${pids[@]}" || true   # not a bare wait: the server is a child too
   for i in "${!ports[@]}"; do cat "$root/lsn$i"; done; }
-# thread_ticks: the server's threads, one "tid name user+system-ticks system-ticks" line each
+# thread_ticks: the server's threads, one "tid name user+system-ticks system-ticks run-nanoseconds" line each (the last
+# from schedstat: exact, where a thread that runs 50 us a second shows in ticks of 10 ms only by chance)
 thread_ticks() { local t; for t in /proc/"$server_pid"/task/*; do
-    echo "${t##*/} $(tr ' ' _ < "$t/comm" 2>/dev/null) $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13, $13}')" || true; done; }
+    echo "${t##*/} $(tr ' ' _ < "$t/comm" 2>/dev/null) $(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13, $13}') $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null)" || true; done; }
 # by_thread BEFORE AFTER T0 T1: the server's CPU between two thread_ticks, grouped by thread name with the digits
 # taken out (wal-db17 and wal-db3 are one "wal-db#"), largest first, in % of a core; threads that ended are not counted
 by_thread() { python3 - "$@" "$(getconf CLK_TCK)" <<'PY'
@@ -42,8 +43,8 @@ def read(path):
     r = {}
     for line in open(path):
         f = line.split()
-        if len(f) == 4:
-            r[f[0]] = (f[1], int(f[2]), int(f[3]))
+        if len(f) == 5:  # the total in run nanoseconds, the kernel's share in ticks
+            r[f[0]] = (f[1], int(f[4]) * hz / 1e9, int(f[3]))
     return r
 a, b = read(before), read(after)
 groups, system, counts = {}, {}, {}
@@ -76,6 +77,9 @@ for i in $(seq 0 $((n - 1))); do
       echo "port = $p"; echo "listen_addresses = '127.0.0.1'"; echo "unix_socket_directories = '$root'"
       echo "wal_level = replica"; echo "max_wal_senders = 4"; echo "max_replication_slots = 4"
       echo "shared_buffers = 16MB"; echo "max_connections = 10"
+      # FLEET_AUTOVACUUM=off: a diagnostic run whose clusters write no WAL at all in the idle minute (what a stream
+      # costs when nothing arrives); the reported runs keep autovacuum on
+      echo "autovacuum = ${FLEET_AUTOVACUUM:-on}"
     } >> "$d/postgresql.conf"
     as_pg "$bin/pg_ctl" -D "$d" -l "$root/logs/pg$i.log" -w start >/dev/null ) &
   if (( (i + 1) % 4 == 0 )); then wait; fi
@@ -170,7 +174,7 @@ if moved:
     # each stream's thread (wal-dbI) against what its cluster wrote: what a quiet database costs, what one that wrote does
     span, hz = float(sys.argv[4]) - float(sys.argv[3]), int(sys.argv[7])
     def ticks(path):
-        return {f[0]: (f[1], int(f[2])) for f in (l.split() for l in open(path)) if len(f) == 4}
+        return {f[0]: (f[1], int(f[4]) * hz / 1e9) for f in (l.split() for l in open(path)) if len(f) == 5}
     t0, t1 = ticks(sys.argv[5]), ticks(sys.argv[6])
     groups = {"wrote at most 1 KiB": [0, 0], "wrote more": [0, 0]}
     for tid, (name, t) in t1.items():
