@@ -237,34 +237,64 @@ class WalStreamingTest {
     @Test
     void aQuietStreamSleepsUntilTheServerSendsSomethingAndAnswersItsKeepalives(@TempDir Path tmp) throws Exception {
         assertThat(ArrivalWatch.available()).as("pgjdbc's connection input is reachable: quiet streams do not poll").isTrue();
-        Repository repo = TestRepositories.file(tmp.resolve("repo"));
         try (PostgresCluster cluster = PostgresCluster.start()) {
-            // the server drops a receiver that has not answered for 2 s, and asks for an answer after 1 s of silence
-            cluster.execute("alter system set wal_sender_timeout = '2s'");
-            cluster.execute("select pg_reload_conf()");
-            try (WalStreamer streamer = new WalStreamer("quiet", dev.tidemark.engine.postgres.PgConnections.parse(cluster.url(), null),
-                    repo, WalStreamSettings.defaults("quiet"), WalListener.NONE, null).start()) {
-                Lsn start = switchWal(cluster);
-                assertThat(awaitDurable(streamer, start, 60)).isTrue();
-                assertThat(Thread.getAllStackTraces().keySet()).as("the stream waits for its connection instead of polling it")
-                        .anyMatch(t -> t.getName().equals("wal-watch-quiet") && t.isAlive());
-                int walsender = walsenderPid(cluster);
-                Thread.sleep(6000); // three of the server's timeouts, with nothing to stream
-                assertThat(walsenderPid(cluster)).as("the same connection: every keepalive was answered").isEqualTo(walsender);
-                assertThat(streamer.status().lastError()).isNull();
-                Lsn later = switchWal(cluster);
-                assertThat(awaitDurable(streamer, later, 30)).as("%s", streamer.status()).isTrue();
-            }
-            assertThat(Thread.getAllStackTraces().keySet()).as("the watcher ends with the stream")
-                    .noneMatch(t -> t.getName().equals("wal-watch-quiet") && t.isAlive());
+            quietStreamKeepsItsConnection(cluster, TestRepositories.file(tmp.resolve("repo")), "quiet", false);
         }
     }
 
-    private static int walsenderPid(PostgresCluster cluster) throws Exception {
+    @Test
+    void overTlsAsWellTheWatchAndTheStreamShareTheConnection(@TempDir Path tmp) throws Exception {
+        // Debian's clusters have ssl = on, and pgjdbc prefers TLS: the watcher's read and the stream's writes meet in
+        // the JDK's SSLSocket
+        try (PostgresCluster cluster = PostgresCluster.start()) {
+            Path data = cluster.dataDirectory();
+            Process openssl = new ProcessBuilder("openssl", "req", "-new", "-x509", "-days", "2", "-nodes", "-subj", "/CN=localhost",
+                    "-keyout", data.resolve("server.key").toString(), "-out", data.resolve("server.crt").toString())
+                    .redirectErrorStream(true).start();
+            String said = new String(openssl.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(openssl.waitFor()).as(said).isZero();
+            Files.setPosixFilePermissions(data.resolve("server.key"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            dev.tidemark.engine.postgres.ServerUser user = dev.tidemark.engine.postgres.ServerUser.detect();
+            user.ownOne(data.resolve("server.key"));
+            user.ownOne(data.resolve("server.crt"));
+            cluster.execute("alter system set ssl = on");
+            cluster.execute("select pg_reload_conf()");
+            quietStreamKeepsItsConnection(cluster, TestRepositories.file(tmp.resolve("repo")), "quiet-tls", true);
+        }
+    }
+
+    /**
+     * A stream on a server that drops a receiver silent for 2 s (and asks for an answer after 1 s): it waits for its
+     * connection instead of polling it, answers every keepalive on the same connection through a quiet spell, takes
+     * WAL written after it, and its watcher ends with it.
+     */
+    private static void quietStreamKeepsItsConnection(PostgresCluster cluster, Repository repo, String id, boolean tls) throws Exception {
+        cluster.execute("alter system set wal_sender_timeout = '2s'");
+        cluster.execute("select pg_reload_conf()");
+        try (WalStreamer streamer = new WalStreamer(id, dev.tidemark.engine.postgres.PgConnections.parse(cluster.url(), null),
+                repo, WalStreamSettings.defaults(id), WalListener.NONE, null).start()) {
+            Lsn start = switchWal(cluster);
+            assertThat(awaitDurable(streamer, start, 60)).isTrue();
+            assertThat(Thread.getAllStackTraces().keySet()).as("the stream waits for its connection instead of polling it")
+                    .anyMatch(t -> t.getName().equals("wal-watch-" + id) && t.isAlive());
+            assertThat(walsender(cluster)).as("the stream's connection uses TLS").endsWith("|" + tls);
+            String walsender = walsender(cluster);
+            Thread.sleep(6000); // three of the server's timeouts, with nothing to stream
+            assertThat(walsender(cluster)).as("the same connection: every keepalive was answered").isEqualTo(walsender);
+            assertThat(streamer.status().lastError()).isNull();
+            Lsn later = switchWal(cluster);
+            assertThat(awaitDurable(streamer, later, 30)).as("%s", streamer.status()).isTrue();
+        }
+        assertThat(Thread.getAllStackTraces().keySet()).as("the watcher ends with the stream")
+                .noneMatch(t -> t.getName().equals("wal-watch-" + id) && t.isAlive());
+    }
+
+    /** The one walsender's process id and whether its connection uses TLS: "1234|true". */
+    private static String walsender(PostgresCluster cluster) throws Exception {
         try (Connection c = cluster.connect(); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select pid from pg_stat_replication")) {
+             ResultSet rs = st.executeQuery("select r.pid, coalesce(s.ssl, false) from pg_stat_replication r left join pg_stat_ssl s using (pid)")) {
             assertThat(rs.next()).as("a walsender").isTrue();
-            return rs.getInt(1);
+            return rs.getInt(1) + "|" + rs.getBoolean(2);
         }
     }
 
