@@ -44,6 +44,10 @@ final class ArrivalWatch {
     private boolean ready;
     private boolean woken;
     private boolean closed;
+    /** What ended the watcher's peek: the server closed the connection (or it broke); null while it is open. */
+    private IOException ended;
+    /** The message type the watcher saw next. */
+    private int peeked = -1;
 
     private ArrivalWatch(PGStream input, String databaseId) {
         this.input = input;
@@ -100,18 +104,25 @@ final class ArrivalWatch {
             } finally {
                 lock.unlock();
             }
+            IOException failure = null;
+            int next = -1;
             try {
-                input.peekChar(); // blocks until the server sends something; the stream's read reports an end or a failure
+                next = input.peekChar(); // blocks until the server sends something
             } catch (IOException e) {
-                // closed, reset or ended: the stream's next read says which, unless it is closing anyway
+                failure = e; // closed, reset or ended: pgjdbc's non-blocking read would only ever find nothing there
             }
             lock.lock();
             try {
                 watching = false;
                 ready = true;
+                ended = failure;
+                peeked = next;
                 changed.signalAll();
             } finally {
                 lock.unlock();
+            }
+            if (failure != null) {
+                return;
             }
         }
     }
@@ -126,10 +137,21 @@ final class ArrivalWatch {
         }
     }
 
-    /** The stream's thread read all there was: the watcher takes the connection again. */
-    void drained() {
+    /**
+     * The stream's thread read all there was: the watcher takes the connection again. Throws when the connection ended
+     * (pgjdbc's non-blocking read reports an end of the connection as nothing to read, for ever).
+     */
+    void drained() throws SQLException {
         lock.lock();
         try {
+            if (ended != null) {
+                throw new SQLException("the replication connection ended: " + ended, "08006", ended);
+            }
+            if (peeked == 'C') {
+                // CommandComplete: the server ended its side of the copy (a shutdown, the end of a timeline). pgjdbc
+                // holds that message back from a non-blocking read until the stream ends its side: nothing more comes
+                throw new SQLException("the server ended the replication stream", "08006");
+            }
             ready = false;
             watching = true;
             changed.signalAll();

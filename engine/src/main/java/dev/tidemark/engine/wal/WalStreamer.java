@@ -51,6 +51,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
      */
     static final Duration IDLE_SAMPLE_INTERVAL = Duration.ofSeconds(10);
     /**
+     * How long the stream goes on while its clock samples fail (their ordinary session ended) before it starts again: a
+     * server shutting down ends ordinary sessions before its walsenders send the shutdown checkpoint.
+     */
+    private static final Duration SAMPLE_FAILURES_TOLERATED = Duration.ofSeconds(10);
+    /**
      * In synchronous mode the server's commits wait for the stream: it polls from 50 microseconds up to 5 ms when quiet,
      * and makes what it received durable once nothing more is pending, or after at most 20 ms of a continuous flow.
      */
@@ -309,12 +314,20 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         long idleSampleNanos = Math.max(sampleNanos, IDLE_SAMPLE_INTERVAL.toNanos());
         // completed segments are encoded and uploaded by a few uploaders while the stream reads on; they are
         // acknowledged to the server strictly in order, each only once it and every segment before it is durable
-        ReplicationSlot.Acknowledger ack = ReplicationSlot.acknowledger(stream);
+        // (once the server ended the stream, nothing is acknowledged any more: what arrived is still made durable)
+        ReplicationSlot.Acknowledger toServer = ReplicationSlot.acknowledger(stream);
+        boolean[] ended = {false};
+        ReplicationSlot.Acknowledger ack = lsn -> {
+            if (!ended[0]) {
+                toServer.durable(lsn);
+            }
+        };
         SegmentUploads.Queue queue = uploads.open(ack, segmentSize);
         SegmentAssembly assembly = new SegmentAssembly(uploads, queue,
                 WalSegment.containing(progress.timeline, start, segmentSize), endSegment);
         long idleSleep = MIN_POLL_MILLIS;
         long syncSleep = SYNC_MIN_POLL_NANOS;
+        long sampleFailingSince = 0;
         long connectedAt = System.nanoTime();
         boolean received = false;
         long unsavedSince = 0;
@@ -368,25 +381,50 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 if (!settings.synchronous() && assembly.unsaved()
                         && (now >= nextPartial && (data == null || now - unsavedSince >= interval) || assembly.halfway())) {
                     assembly.saveNew();
+                    if (progress.durable.compareTo(acknowledged) > 0) {
+                        // the server learns it too: a server shutting down waits for its last WAL to be acknowledged
+                        acknowledged = progress.durable;
+                        ack.durable(acknowledged);
+                    }
                     progress.reportDurable();
                     nextPartial = now + interval;
                 }
                 // a clock sample every sample interval while WAL arrives, less often while none does
                 long nextSample = !sampled ? now : lastSample + (receivedSinceSample ? sampleNanos : idleSampleNanos);
                 if (clock.due(now, nextSample)) {
-                    int serverTimeline = clock.sample(sql, id);
-                    if (serverTimeline != id.timeline()) {
+                    Integer serverTimeline = null;
+                    try {
+                        serverTimeline = clock.sample(sql, id);
+                        sampleFailingSince = 0;
+                    } catch (SQLException e) {
+                        // a server shutting down ends its ordinary sessions first, then writes its shutdown checkpoint and
+                        // sends it to the stream: the stream goes on without samples for a while to take that WAL
+                        if (sampleFailingSince == 0) {
+                            sampleFailingSince = now;
+                        }
+                        if (now - sampleFailingSince > SAMPLE_FAILURES_TOLERATED.toNanos()) {
+                            throw e;
+                        }
+                        log.debug("clock sample of {} failed, streaming on: {}", databaseId, e.getMessage());
+                        lastSample = now; // tried again a sample interval later
+                        sampled = true;
+                        nextSample = now + sampleNanos;
+                        nextPartial = now; // what arrived is made durable and acknowledged at once: a shutdown waits for it
+                    }
+                    if (serverTimeline != null && serverTimeline != id.timeline()) {
                         log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
                         // the completed segments on their way keep this timeline's names: acknowledge them first (the
                         // next connection streams from the durable position under the new timeline's names)
                         queue.completeAll();
                         return;
                     }
-                    lastSample = now;
-                    sampled = true;
-                    receivedSinceSample = false;
-                    nextSample = now + idleSampleNanos;
-                    progress.reportDurable(); // a new sample may date what is durable already; the lag is measured against now
+                    if (serverTimeline != null) {
+                        lastSample = now;
+                        sampled = true;
+                        receivedSinceSample = false;
+                        nextSample = now + idleSampleNanos;
+                        progress.reportDurable(); // a new sample may date what is durable already; the lag is measured against now
+                    }
                 }
                 if (settings.synchronous()) {
                     if (assembly.unsaved() && (data == null || now - unsavedSince >= SYNC_GROUP_NANOS)) {
@@ -461,6 +499,10 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             // stopped: acknowledge what is on its way (when close() interrupted us, the wait below throws instead
             // and the uploads are cancelled unacknowledged; the slot keeps their WAL for the next start)
             queue.completeAll();
+        } catch (SQLException e) {
+            ended[0] = true;
+            keepWhatArrived(queue, assembly, e);
+            throw e;
         } finally {
             if (watch != null) {
                 this.watch = null;
@@ -477,6 +519,32 @@ public final class WalStreamer implements Runnable, AutoCloseable {
             } catch (SQLException e) {
                 log.debug("closing the replication stream of {}: {}", databaseId, e.getMessage());
             }
+        }
+    }
+
+    /**
+     * The server ended the stream or the connection failed: what arrived before is made durable now rather than left to
+     * the next connection, which a server that shut down never accepts. A server sends its last WAL, the shutdown
+     * checkpoint, right before it ends the stream; without it in the repository, the stopped directory could not be shown
+     * whole for a restore in place without a copy. Nothing more is acknowledged; a failure here only adds to the first.
+     */
+    private void keepWhatArrived(SegmentUploads.Queue queue, SegmentAssembly assembly, SQLException ending) {
+        if (stopped) {
+            return;
+        }
+        Lsn before = progress.durable;
+        try {
+            queue.completeAll();
+            assembly.saveNew();
+            progress.reportDurable();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            ending.addSuppressed(e);
+        } catch (Exception e) {
+            ending.addSuppressed(e);
+        }
+        if (progress.durable.compareTo(before) > 0) {
+            log.info("WAL of {} up to {} is durable: what the server sent before the stream ended", databaseId, progress.durable);
         }
     }
 

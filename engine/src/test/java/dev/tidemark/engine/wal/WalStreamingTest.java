@@ -289,6 +289,39 @@ class WalStreamingTest {
                 .noneMatch(t -> t.getName().equals("wal-watch-" + id) && t.isAlive());
     }
 
+    @Test
+    void theWalAServerSendsAsItShutsDownIsMadeDurableWhenTheStreamEnds(@TempDir Path tmp) throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        try (PostgresCluster cluster = PostgresCluster.start()) {
+            // the walsender of a server shutting down waits this long for the stream to acknowledge its last WAL
+            cluster.execute("alter system set wal_sender_timeout = '3s'");
+            cluster.execute("select pg_reload_conf()");
+            try (WalStreamer streamer = new WalStreamer("shutdown", dev.tidemark.engine.postgres.PgConnections.parse(cluster.url(), null),
+                    repo, WalStreamSettings.defaults("shutdown").withPartialInterval(Duration.ofHours(1)), WalListener.NONE, null).start()) {
+                Lsn switched = switchWal(cluster);
+                assertThat(awaitDurable(streamer, switched.segmentStart(16L << 20), 60)).isTrue();
+                cluster.execute("insert into tick values (2)");
+                // a fast shutdown ends the stream's clock session first, then sends the shutdown checkpoint to the stream
+                cluster.stopServer();
+                Lsn checkpoint = latestCheckpoint(cluster);
+                assertThat(checkpoint).isGreaterThan(switched);
+                // the partial interval is an hour: only the end of the stream makes the shutdown checkpoint durable, and
+                // without it a restore in place without a copy would refuse this directory
+                assertThat(awaitDurable(streamer, checkpoint.plus(1), 30)).as("%s", streamer.status()).isTrue();
+            }
+        }
+    }
+
+    private static Lsn latestCheckpoint(PostgresCluster cluster) throws Exception {
+        Process p = new ProcessBuilder(cluster.server().binaries().tool("pg_controldata").toString(), cluster.dataDirectory().toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("Latest checkpoint location:\\s+(\\S+)").matcher(out);
+        assertThat(m.find()).as(out).isTrue();
+        return Lsn.parse(m.group(1));
+    }
+
     /** The one walsender's process id and whether its connection uses TLS: "1234|true". */
     private static String walsender(PostgresCluster cluster) throws Exception {
         try (Connection c = cluster.connect(); Statement st = c.createStatement();
