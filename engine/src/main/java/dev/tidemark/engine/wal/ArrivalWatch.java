@@ -24,7 +24,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * A watcher thread blocks in a peek of the connection's input (pgjdbc's PGStream, which pgjdbc does not expose: read
  * through reflection; without it the stream polls as before). The peek takes none of pgjdbc's locks, so the stream's
  * thread may write meanwhile (its acknowledgements); it reads only once the watcher has seen bytes and stopped
- * ({@link #readable()}), and hands the connection back when it has read all there was ({@link #drained()}): the two
+ * ({@link #readable()}), and hands the connection back when it has read all there was ({@link #drained(boolean)}): the two
  * never read the connection at once. An acknowledgement asks the server for a reply, and the server asks for one itself
  * at half of wal_sender_timeout, so pgjdbc's status messages go out as they did while polling.
  */
@@ -48,6 +48,11 @@ final class ArrivalWatch {
     private IOException ended;
     /** The message type the watcher saw next. */
     private int peeked = -1;
+    /** Wake-ups of the stream's thread that found no WAL to read (keepalives, replies), since emptySince. */
+    private int emptyRounds;
+    private long emptySince;
+    /** More wake-ups without WAL than this within a second: the connection is stuck, not talkative. */
+    private static final int MAX_EMPTY_ROUNDS = 1_000;
 
     private ArrivalWatch(PGStream input, String databaseId) {
         this.input = input;
@@ -138,10 +143,25 @@ final class ArrivalWatch {
     }
 
     /**
-     * The stream's thread read all there was: the watcher takes the connection again. Throws when the connection ended
-     * (pgjdbc's non-blocking read reports an end of the connection as nothing to read, for ever).
+     * The stream's thread read all there was (readWal: WAL among it): the watcher takes the connection again. Throws when
+     * the connection ended or the server ended the copy (pgjdbc's non-blocking read reports either as nothing to read,
+     * for ever), and when the stream keeps being woken for nothing it can read.
      */
-    void drained() throws SQLException {
+    void drained(boolean readWal) throws SQLException {
+        if (readWal) {
+            emptyRounds = 0;
+        } else {
+            long now = System.nanoTime();
+            if (emptyRounds == 0 || now - emptySince >= TimeUnit.SECONDS.toNanos(1)) {
+                emptyRounds = 0;
+                emptySince = now;
+            }
+            if (++emptyRounds > MAX_EMPTY_ROUNDS) {
+                // a message pgjdbc's non-blocking read does not take would wake the stream for ever: a core spent for nothing
+                throw new SQLException("the replication connection holds a message the stream cannot take (" + emptyRounds
+                        + " wake-ups without WAL within a second)", "08006");
+            }
+        }
         lock.lock();
         try {
             if (ended != null) {

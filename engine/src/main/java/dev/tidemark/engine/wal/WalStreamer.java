@@ -328,6 +328,7 @@ public final class WalStreamer implements Runnable, AutoCloseable {
         long idleSleep = MIN_POLL_MILLIS;
         long syncSleep = SYNC_MIN_POLL_NANOS;
         long sampleFailingSince = 0;
+        boolean readWal = false; // since the watcher last saw bytes
         long connectedAt = System.nanoTime();
         boolean received = false;
         long unsavedSince = 0;
@@ -364,8 +365,11 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 if (watch == null || watch.readable()) {
                     data = stream.readPending();
                     dataEnd = data == null ? 0 : stream.getLastReceiveLSN().asLong();
-                    if (data == null && watch != null) {
-                        watch.drained(); // all the server sent is read: the watcher waits for more
+                    if (data != null) {
+                        readWal = true;
+                    } else if (watch != null) {
+                        watch.drained(readWal); // all the server sent is read: the watcher waits for more
+                        readWal = false;
                     }
                 } else {
                     data = null;
