@@ -7,9 +7,11 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.OptionalInt;
 
 /**
  * The server's clock as one stream sees it: samples of the server's time and WAL position map a WAL position to the
@@ -20,6 +22,8 @@ final class ServerClock {
     private static final Logger log = LoggerFactory.getLogger(WalStreamer.class); // the stream's log lines keep their logger
     /** Size of the page header that opens every WAL segment (XLogLongPageHeaderData). */
     private static final long LONG_PAGE_HEADER = 40;
+    /** How long the stream goes on while its clock samples fail before it starts again ({@link #sampleTolerating}). */
+    static final Duration FAILURES_TOLERATED = Duration.ofSeconds(10);
 
     private final String databaseId;
     private final WalStreamSettings settings;
@@ -31,6 +35,8 @@ final class ServerClock {
     private Instant serverTime;
     private long retainedBytes;
     private boolean retainedWarned;
+    /** Since when (System.nanoTime) samples fail, 0 while they succeed. */
+    private long failingSince;
 
     ServerClock(String databaseId, WalStreamSettings settings) {
         this.databaseId = databaseId;
@@ -92,6 +98,28 @@ final class ServerClock {
             }
         }
         return best;
+    }
+
+    /**
+     * As {@link #sample}, but a failing sample is tolerated for {@link #FAILURES_TOLERATED} (empty then) before its
+     * failure is thrown: a server shutting down ends its ordinary sessions, this sample's among them, before its walsenders
+     * send the shutdown checkpoint, which the stream must still take. now: System.nanoTime().
+     */
+    OptionalInt sampleTolerating(Connection sql, ServerIdentity id, long now) throws SQLException {
+        try {
+            int timeline = sample(sql, id);
+            failingSince = 0;
+            return OptionalInt.of(timeline);
+        } catch (SQLException e) {
+            if (failingSince == 0) {
+                failingSince = now;
+            }
+            if (now - failingSince > FAILURES_TOLERATED.toNanos()) {
+                throw e;
+            }
+            log.debug("clock sample of {} failed, streaming on: {}", databaseId, e.getMessage());
+            return OptionalInt.empty();
+        }
     }
 
     /** Samples the server's clock, WAL position and the slot's retained WAL; returns the server's timeline. */

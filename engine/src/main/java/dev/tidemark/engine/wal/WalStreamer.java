@@ -18,6 +18,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -50,11 +51,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
      * ever dates WAL that is durable, so the window never claims more than it holds).
      */
     static final Duration IDLE_SAMPLE_INTERVAL = Duration.ofSeconds(10);
-    /**
-     * How long the stream goes on while its clock samples fail (their ordinary session ended) before it starts again: a
-     * server shutting down ends ordinary sessions before its walsenders send the shutdown checkpoint.
-     */
-    private static final Duration SAMPLE_FAILURES_TOLERATED = Duration.ofSeconds(10);
     /**
      * In synchronous mode the server's commits wait for the stream: it polls from 50 microseconds up to 5 ms when quiet,
      * and makes what it received durable once nothing more is pending, or after at most 20 ms of a continuous flow.
@@ -327,7 +323,6 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 WalSegment.containing(progress.timeline, start, segmentSize), endSegment);
         long idleSleep = MIN_POLL_MILLIS;
         long syncSleep = SYNC_MIN_POLL_NANOS;
-        long sampleFailingSince = 0;
         boolean readWal = false; // since the watcher last saw bytes
         long connectedAt = System.nanoTime();
         boolean received = false;
@@ -396,33 +391,21 @@ public final class WalStreamer implements Runnable, AutoCloseable {
                 // a clock sample every sample interval while WAL arrives, less often while none does
                 long nextSample = !sampled ? now : lastSample + (receivedSinceSample ? sampleNanos : idleSampleNanos);
                 if (clock.due(now, nextSample)) {
-                    Integer serverTimeline = null;
-                    try {
-                        serverTimeline = clock.sample(sql, id);
-                        sampleFailingSince = 0;
-                    } catch (SQLException e) {
-                        // a server shutting down ends its ordinary sessions first, then writes its shutdown checkpoint and
-                        // sends it to the stream: the stream goes on without samples for a while to take that WAL
-                        if (sampleFailingSince == 0) {
-                            sampleFailingSince = now;
-                        }
-                        if (now - sampleFailingSince > SAMPLE_FAILURES_TOLERATED.toNanos()) {
-                            throw e;
-                        }
-                        log.debug("clock sample of {} failed, streaming on: {}", databaseId, e.getMessage());
-                        lastSample = now; // tried again a sample interval later
+                    OptionalInt serverTimeline = clock.sampleTolerating(sql, id, now);
+                    if (serverTimeline.isEmpty()) {
+                        // a shutdown ends ordinary sessions first: what arrived is made durable and acknowledged at once
+                        // (the walsender waits for it), and the next sample is tried a sample interval later
+                        lastSample = now;
                         sampled = true;
                         nextSample = now + sampleNanos;
-                        nextPartial = now; // what arrived is made durable and acknowledged at once: a shutdown waits for it
-                    }
-                    if (serverTimeline != null && serverTimeline != id.timeline()) {
-                        log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline);
+                        nextPartial = now;
+                    } else if (serverTimeline.getAsInt() != id.timeline()) {
+                        log.info("server of {} is on timeline {} now; reconnecting to follow it", databaseId, serverTimeline.getAsInt());
                         // the completed segments on their way keep this timeline's names: acknowledge them first (the
                         // next connection streams from the durable position under the new timeline's names)
                         queue.completeAll();
                         return;
-                    }
-                    if (serverTimeline != null) {
+                    } else {
                         lastSample = now;
                         sampled = true;
                         receivedSinceSample = false;
