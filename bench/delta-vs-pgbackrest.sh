@@ -6,6 +6,7 @@
 #   bench/delta-vs-pgbackrest.sh [SCALE]          (default 100, about 1.5 GiB)
 #   UPDATE=range bench/delta-vs-pgbackrest.sh     (the 5% as one range of aid instead of every 20th row)
 #   ROUNDS=1 ...                                  (default 2: the second round in the reverse order)
+#   ORDER="delta default" ...                     (what each round runs, in that order: pgbackrest, default, delta)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 scale="${1:-100}"
@@ -125,11 +126,21 @@ PY
 
 for round in $(seq 1 "$rounds"); do
   echo "== round $round"
-  if [ $((round % 2)) = 1 ]; then
-    run_pgbackrest; run_tidemark "in place (default)"; run_tidemark "delta without a copy" --delta
+  if [ -n "${ORDER:-}" ]; then
+    order="$ORDER"
+  elif [ $((round % 2)) = 1 ]; then
+    order="pgbackrest default delta"
   else
-    run_tidemark "delta without a copy" --delta; run_tidemark "in place (default)"; run_pgbackrest
+    order="delta default pgbackrest"
   fi
+  for what in $order; do
+    case "$what" in
+      pgbackrest) run_pgbackrest ;;
+      default) run_tidemark "in place (default)" ;;
+      delta) run_tidemark "delta without a copy" --delta ;;
+      *) echo "ORDER: unknown restore '$what' (pgbackrest, default or delta)" >&2; exit 2 ;;
+    esac
+  done
 done
 python3 - "$root/times" <<'PY'
 import sys, collections

@@ -336,6 +336,10 @@ class EngineTest {
                 && !b.status().matches("requested|running"), Duration.ofMinutes(2));
         assertThat(after.status()).as(after.failure()).isEqualTo("completed");
         assertThat(after.timeline()).isEqualTo(2);
+        // the new timeline's WAL from its branch on is in the repository (the stream's slot kept it while the stream was
+        // away): the history up to the target stays restorable, not only what followed the backup after the restore
+        WindowView kept = engine.recoveryWindow("shop");
+        assertThat(kept.start()).as("the window after the in-place restore: %s", kept).isNotNull().isBeforeOrEqualTo(moment);
         cluster.execute("insert into ledger(entry) values ('after the restore')");
         Instant later = serverNow();
         Map<String, String> atLater = checksums(cluster);

@@ -258,6 +258,21 @@ public final class ServerQueries {
         }
     }
 
+    /**
+     * Makes a physical slot that keeps WAL from the last checkpoint's redo position on (a plain SQL connection), unless one
+     * of that name exists; true when it was made.
+     */
+    public boolean reservePhysicalSlot(String name) throws SQLException {
+        if (physicalSlot(name).isPresent()) {
+            return false;
+        }
+        try (PreparedStatement ps = c.prepareStatement("select pg_create_physical_replication_slot(?, true)")) {
+            ps.setString(1, name);
+            ps.execute();
+        }
+        return true;
+    }
+
     /** Makes a temporary physical slot, dropped by the server when this session ends. */
     public void createTemporarySlot(String name) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("select pg_create_physical_replication_slot(?, false, true)")) {

@@ -40,6 +40,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
@@ -83,6 +84,14 @@ final class DataDirectoryWriter {
     private final Set<String> writtenInto = ConcurrentHashMap.newKeySet();
     /** Of the last delta write: global/pg_control's new copy under its temporary name, renamed last. */
     private volatile Path newControlFile;
+    /**
+     * Of the last delta write, where its time went: removing what the backup lacks, then (summed over the workers)
+     * comparing local bytes and downloading what differed, then settling the files written into.
+     */
+    private final AtomicLong removeNanos = new AtomicLong();
+    private final AtomicLong compareNanos = new AtomicLong();
+    private final AtomicLong downloadNanos = new AtomicLong();
+    private final AtomicLong settleNanos = new AtomicLong();
 
     DataDirectoryWriter(Repository repository, AtomicReference<BackupProgress> progress, Cancellation cancellation) {
         this.repository = repository;
@@ -127,6 +136,12 @@ final class DataDirectoryWriter {
         return removedPaths.get();
     }
 
+    /** Delta: where the files' time went, for the log (the workers' compare and download times are summed over them). */
+    String deltaTimes() {
+        return "removing what the backup lacks " + removeNanos.get() / 1_000_000 + " ms beside the rest, comparing " + compareNanos.get() / 1_000_000 + " ms and downloading "
+                + downloadNanos.get() / 1_000_000 + " ms over the workers, settling " + settleNanos.get() / 1_000_000 + " ms";
+    }
+
     /**
      * Writes the data directory and the tablespaces; the directories it creates outside target are added to created.
      * previous: where the copy of a manifest path in the data directory this restore replaces is (only read, never
@@ -142,13 +157,28 @@ final class DataDirectoryWriter {
         replaced.clear();
         writtenInto.clear();
         newControlFile = null;
+        removeNanos.set(0);
+        compareNanos.set(0);
+        downloadNanos.set(0);
+        settleNanos.set(0);
         boolean delta = request.delta();
         // in place the server's configuration files from outside stay where they are (ExternalConfig)
         List<BackupManifest.FileEntry> entries = manifest.files().stream()
                 .filter(e -> !request.inPlace() || !BackupManifest.isExternal(e.path())).toList();
+        FutureTask<Void> removal = null;
         if (delta) {
             DeltaInPlace.disable(target); // first: from here the directory is not startable until the restore is done
-            removeExtras(request, manifest, target, entries);
+            List<Path> strays = removeExtras(request, manifest, target, entries);
+            // what the backup does not have (the old pg_wal's segments, above all) goes while the files are written
+            removal = new FutureTask<>(() -> {
+                long removing = System.nanoTime();
+                removedPaths.addAndGet(DeltaInPlace.removeAll(strays));
+                removeNanos.set(System.nanoTime() - removing);
+                return null;
+            });
+            Thread remover = new Thread(removal, "restore-" + request.restoreId() + "-remove");
+            remover.setDaemon(true);
+            remover.start();
         }
         // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
         tablespaces.create(created);
@@ -217,6 +247,7 @@ final class DataDirectoryWriter {
                             }
                         }
                     } else if (delta) {
+                        long comparing = System.nanoTime();
                         download = new ArrayList<>();
                         for (BackupManifest.FileEntry e : inObject) {
                             if (!keepLocal(resolve(request, manifest, target, e.path()), e, fileSizes.get(e.path()),
@@ -224,9 +255,12 @@ final class DataDirectoryWriter {
                                 download.add(e);
                             }
                         }
+                        compareNanos.addAndGet(System.nanoTime() - comparing);
                     }
                     if (!download.isEmpty()) {
+                        long downloading = System.nanoTime();
                         unpack(request, manifest, target, object, download, pieced, copied, files);
+                        downloadNanos.addAndGet(System.nanoTime() - downloading);
                     }
                     return null;
                 }));
@@ -242,7 +276,14 @@ final class DataDirectoryWriter {
             }
         } finally {
             Workers.stopAndWait(pool);
+            if (removal != null) {
+                finish(removal); // not left running behind a failure's clean-up
+            }
         }
+        if (removal != null) {
+            awaitRemoval(removal);
+        }
+        long settling = System.nanoTime();
         for (BackupManifest.FileEntry e : entries) {
             if (e.type() == BackupManifest.FileEntry.FILE && e.fileOffset() == 0 && delta) {
                 settle(resolve(request, manifest, target, e.path()), e, fileSizes.get(e.path()));
@@ -258,6 +299,7 @@ final class DataDirectoryWriter {
                 Files.setPosixFilePermissions(dir, permissions(e.mode() == 0 ? 0700 : e.mode()));
             }
         }
+        settleNanos.set(System.nanoTime() - settling);
         Files.writeString(target.resolve("backup_label"), manifest.backupLabel(), StandardCharsets.UTF_8);
         tablespaces.writeMap();
         if (newControlFile != null) {
@@ -265,12 +307,34 @@ final class DataDirectoryWriter {
         }
     }
 
+    /** Waits for the removal to end, however it ends. */
+    private static void finish(FutureTask<Void> removal) {
+        try {
+            removal.get();
+        } catch (ExecutionException | java.util.concurrent.CancellationException e) {
+            // reported by awaitRemoval, when the restore gets that far
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Waits for the removal of what the backup does not have; its failure is the restore's. */
+    private static void awaitRemoval(FutureTask<Void> removal) throws IOException, InterruptedException {
+        try {
+            removal.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw cause instanceof IOException io ? io : new IOException("removing what the backup does not have failed: " + cause, cause);
+        }
+    }
+
     /**
-     * Delta: removes, under the data directory and the tablespaces' locations, every path the restore does not write
-     * (a file of the server after the backup, a dropped table's, the old pg_wal's segments), and one of another kind
-     * than the backup's. What PostgreSQL needs empty (pg_wal and the like) stays, empty, as a full restore leaves it.
+     * Delta: removes, under the data directory and the tablespaces' locations, every path of another kind than the
+     * backup's, and returns every path the restore does not write (a file of the server after the backup, a dropped
+     * table's, the old pg_wal's segments), for removal beside the file work. What PostgreSQL needs empty (pg_wal and the
+     * like) stays, empty, as a full restore leaves it.
      */
-    private void removeExtras(RestoreRunner.Request request, BackupManifest manifest, Path target, List<BackupManifest.FileEntry> entries)
+    private List<Path> removeExtras(RestoreRunner.Request request, BackupManifest manifest, Path target, List<BackupManifest.FileEntry> entries)
             throws IOException {
         Map<Path, String> expected = new HashMap<>();
         for (BackupManifest.FileEntry e : entries) {
@@ -296,10 +360,12 @@ final class DataDirectoryWriter {
             roots.add(location);
         }
         long removed = 0;
+        List<Path> later = new ArrayList<>();
         for (Path root : roots) {
-            removed += DeltaInPlace.removeExtras(root, expected);
+            removed += DeltaInPlace.removeExtras(root, expected, later);
         }
         removedPaths.set(removed);
+        return later;
     }
 
     /**

@@ -169,6 +169,7 @@ final class Recovery {
         boolean promoteSent = false; // the pause at the target was seen and dealt with
         long pausedSince = 0;
         String refused = null; // why the restored server does not let the engine in: then its log is followed instead
+        boolean slotMade = false;
         try {
             while (true) {
                 cancellation.check();
@@ -199,6 +200,10 @@ final class Recovery {
                 try {
                     if (c == null || c.isClosed()) {
                         c = DriverManager.getConnection(url, props);
+                        if (!slotMade) {
+                            slotMade = true;
+                            keepWalForStream(c);
+                        }
                     }
                     ServerQueries.RecoveryState state = new ServerQueries(c).recoveryState(serverVersionNum);
                     if (state.paused() && !promoteSent) {
@@ -396,6 +401,30 @@ final class Recovery {
             gids.add("'" + gid.replace("'", "''") + "'"); // as COMMIT PREPARED takes it
         }
         return gids;
+    }
+
+    /**
+     * In place, the database's WAL stream is away while it is restored and comes back once the restore is done: it reads
+     * the new timeline from its branch. Its slot, made at the first connection (in recovery, it keeps WAL from the last
+     * restartpoint's redo on), holds that WAL through the checkpoint after the promotion and the hand-over's restart
+     * until the stream has it. Without it the stream could find the branch's segment recycled, and the recovery window
+     * had a gap from the branch to the next base backup (the bench hit it: a second in-place restore was refused).
+     */
+    private void keepWalForStream(Connection c) {
+        if (request.streamSlot() == null) {
+            return;
+        }
+        try {
+            if (new ServerQueries(c).reservePhysicalSlot(request.streamSlot())) {
+                log.info("restore {}: made replication slot {} on the restored server, so that its new timeline's WAL stays until"
+                        + " the stream has it", request.restoreId(), request.streamSlot());
+            }
+        } catch (SQLException e) {
+            // the restore is complete; the stream makes its slot itself when it is back, later
+            log.warn("restore {}: could not make replication slot {} on the restored server ({}): WAL its first checkpoint recycles"
+                    + " before the stream is back leaves a gap in the recovery window until the next base backup", request.restoreId(),
+                    request.streamSlot(), e.getMessage());
+        }
     }
 
     private static int timelineOf(Connection c) throws SQLException {

@@ -13,6 +13,7 @@ import dev.tidemark.engine.postgres.PgConnections;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.wal.Streams;
+import dev.tidemark.engine.wal.WalStreamSettings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,7 +76,10 @@ public final class RestoreJob {
                 restorePort, inPlace, primary.user(), node.workers(), Duration.ofMinutes(30), primary.password(),
                 leaveStopped ? RestoreRunner.AfterRecovery.STOPPED : RestoreRunner.AfterRecovery.RUNNING,
                 !delta ? RestoreRunner.InPlaceMode.MOVE_ASIDE : checksum ? RestoreRunner.InPlaceMode.DELTA_CHECKSUM
-                        : RestoreRunner.InPlaceMode.DELTA);
+                        : RestoreRunner.InPlaceMode.DELTA)
+                // the stream (started again once the restore ends) reads the new timeline from its branch: its slot holds that
+                // WAL from the end of the recovery on, which the first checkpoint would otherwise recycle before it is back
+                .withStreamSlot(db.active() ? WalStreamSettings.defaults(db.id()).slotName() : null);
     }
 
     /**

@@ -59,12 +59,23 @@ public final class RestoreRunner {
      * @param inPlace      the target directory holds the stopped database itself: it is moved aside first (or, with
      *                     inPlaceMode DELTA, restored where it is)
      * @param expectedManifestSha256 the manifest checksum the catalog recorded, or null
+     * @param streamSlot   in place, the replication slot of the database's WAL stream, made on the restored server the
+     *                     moment its recovery ends, so that its new timeline's WAL stays until the stream is back; or null
      */
     public record Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
                           Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
-                          int workers, Duration startTimeout, String password, AfterRecovery afterRecovery, InPlaceMode inPlaceMode) {
+                          int workers, Duration startTimeout, String password, AfterRecovery afterRecovery, InPlaceMode inPlaceMode,
+                          String streamSlot) {
         public Request {
             inPlaceMode = inPlaceMode == null ? InPlaceMode.MOVE_ASIDE : inPlaceMode;
+        }
+
+        /** No stream's slot made. */
+        public Request(String databaseId, String restoreId, String backupId, String expectedManifestSha256,
+                       Optional<Instant> targetTime, Path targetDirectory, int port, boolean inPlace, String superuser,
+                       int workers, Duration startTimeout, String password, AfterRecovery afterRecovery, InPlaceMode inPlaceMode) {
+            this(databaseId, restoreId, backupId, expectedManifestSha256, targetTime, targetDirectory, port, inPlace, superuser, workers,
+                    startTimeout, password, afterRecovery, inPlaceMode, null);
         }
 
         /** In place, the data directory moved aside. */
@@ -94,7 +105,13 @@ public final class RestoreRunner {
         /** The same restore with the in-place mode given. */
         public Request withInPlaceMode(InPlaceMode mode) {
             return new Request(databaseId, restoreId, backupId, expectedManifestSha256, targetTime, targetDirectory, port, inPlace,
-                    superuser, workers, startTimeout, password, afterRecovery, mode);
+                    superuser, workers, startTimeout, password, afterRecovery, mode, streamSlot);
+        }
+
+        /** The same restore, making the stream's slot named slot on the restored server (in place only). */
+        public Request withStreamSlot(String slot) {
+            return new Request(databaseId, restoreId, backupId, expectedManifestSha256, targetTime, targetDirectory, port, inPlace,
+                    superuser, workers, startTimeout, password, afterRecovery, inPlaceMode, inPlace ? slot : null);
         }
 
         /** In place without a copy (DeltaInPlace). */
@@ -287,9 +304,9 @@ public final class RestoreRunner {
             server.user().own(target);
             if (request.delta()) {
                 log.info("restore {}: in place without a copy: {} files kept untouched, {} rewritten, {} paths removed; {} MiB of"
-                                + " objects downloaded, {} MiB kept{}, in {} ms; {} WAL files in the spool; ownership set in {} ms",
+                                + " objects downloaded, {} MiB kept ({}){}, in {} ms; {} WAL files in the spool; ownership set in {} ms",
                         request.restoreId(), files.keptFiles(), files.rewrittenFiles(), files.removedPaths(), files.downloadedBytes() >> 20,
-                        files.reusedBytes() >> 20, reading.streamed() ? " (the WAL is read beside the replay)" : "; and the WAL to replay read",
+                        files.reusedBytes() >> 20, files.deltaTimes(), reading.streamed() ? " (the WAL is read beside the replay)" : "; and the WAL to replay read",
                         (t1 - t0) / 1_000_000, walFiles, (System.nanoTime() - t2) / 1_000_000);
             } else {
                 log.info("restore {}: {} MiB of files written and checked ({} MiB copied from the old data directory, {} MiB of objects"

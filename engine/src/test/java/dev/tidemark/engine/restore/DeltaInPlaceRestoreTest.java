@@ -5,6 +5,7 @@ import dev.tidemark.engine.basebackup.BaseBackupRunner;
 import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.testing.PostgresCluster;
 import dev.tidemark.engine.testing.StreamedCluster;
 import dev.tidemark.engine.testing.TableChecksums;
@@ -129,7 +130,8 @@ class DeltaInPlaceRestoreTest {
             Files.writeString(pgdata.resolve(stray), "not in the backup");
             Map<String, Object> inodesBefore = inodes(pgdata, manifest);
             FileTime keepTime = Files.getLastModifiedTime(pgdata.resolve(keep));
-            RestoreRunner.Result cheap = runner.run(request(backup, "r3", target, pgdata, db.cluster.port(), RestoreRunner.InPlaceMode.DELTA));
+            RestoreRunner.Result cheap = runner.run(request(backup, "r3", target, pgdata, db.cluster.port(), RestoreRunner.InPlaceMode.DELTA)
+                    .withStreamSlot("tidemark_dip"));
             assertThat(TableChecksums.of(db.cluster)).as("the database as at the target").isEqualTo(atTarget);
             assertThat(cheap.movedAside()).isNull();
             try (Stream<Path> siblings = Files.list(pgdata.getParent())) {
@@ -155,6 +157,20 @@ class DeltaInPlaceRestoreTest {
             assertThat(cheap.summary()).contains("files kept untouched").contains("rewritten").contains("paths removed");
             System.out.printf("delta in place: %d files kept, %d rewritten, %d paths removed; %d of %d stored bytes downloaded%n",
                     cheap.keptFiles(), cheap.rewrittenFiles(), cheap.removedPaths(), cheap.downloadedBytes(), allObjects);
+            // the stream's slot, made as the recovery began, keeps the new timeline's WAL from its branch through the
+            // checkpoints that follow, until the stream is back to read it
+            String branchSegment = WalSegment.containing(cheap.timeline(), Lsn.parse(cheap.reachedLsn()), SEGMENT).name();
+            db.cluster.execute("checkpoint", "select pg_switch_wal()", "create table after_restore(id int)", "insert into after_restore values (1)", "checkpoint",
+                    "select pg_switch_wal()", "checkpoint");
+            String restart;
+            try (Connection c = db.cluster.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select restart_lsn::text from pg_replication_slots where slot_name = 'tidemark_dip'")) {
+                assertThat(rs.next()).as("the stream's slot on the restored server").isTrue();
+                restart = rs.getString(1);
+            }
+            assertThat(Lsn.parse(restart)).as("where the slot keeps WAL from").isLessThanOrEqualTo(Lsn.parse(cheap.reachedLsn()));
+            assertThat(pgdata.resolve("pg_wal").resolve(branchSegment)).as("the new timeline's first segment, kept by the slot").exists();
+            db.cluster.execute("select pg_drop_replication_slot('tidemark_dip')");
 
         } finally {
             PostgresCluster.deleteTree(tmp);
