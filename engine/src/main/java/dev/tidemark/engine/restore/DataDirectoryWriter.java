@@ -89,6 +89,11 @@ final class DataDirectoryWriter {
      * comparing local bytes and downloading what differed, then settling the files written into.
      */
     private final AtomicLong removeNanos = new AtomicLong();
+    /** Delta: the deletion of what was moved out of the data directory, which ends by the end of the restore (awaitRemoved). */
+    private volatile FutureTask<Void> removed;
+    private volatile Path removedFrom;
+    /** Delta: how many paths (a directory with what it holds counting once) the backup does not have. */
+    private volatile int strayCount;
     private final AtomicLong compareNanos = new AtomicLong();
     private final AtomicLong downloadNanos = new AtomicLong();
     private final AtomicLong settleNanos = new AtomicLong();
@@ -136,6 +141,11 @@ final class DataDirectoryWriter {
         return removedPaths.get();
     }
 
+    /** Delta: paths the backup does not have, found (a directory counting once), being removed beside the restore. */
+    int strays() {
+        return strayCount;
+    }
+
     /** Delta: where the files' time went, for the log (the workers' compare and download times are summed over them). */
     String deltaTimes() {
         return "removing what the backup lacks " + removeNanos.get() / 1_000_000 + " ms beside the rest, comparing " + compareNanos.get() / 1_000_000 + " ms and downloading "
@@ -167,17 +177,47 @@ final class DataDirectoryWriter {
                 .filter(e -> !request.inPlace() || !BackupManifest.isExternal(e.path())).toList();
         FutureTask<Void> removal = null;
         if (delta) {
+            awaitRemoved(request.restoreId()); // a previous write's, still deleting
             DeltaInPlace.disable(target); // first: from here the directory is not startable until the restore is done
             List<Path> strays = removeExtras(request, manifest, target, entries);
-            // what the backup does not have (the old pg_wal's segments, above all) goes while the files are written
+            strayCount = strays.size();
+            // what the backup does not have (the old pg_wal's segments, above all) is moved out of the data directory now
+            // (a rename each) and deleted beside the rest of the restore: freeing a large file's blocks takes the file
+            // system about 14 ms per WAL segment here, longer than comparing and writing the files. What lies in a
+            // tablespace's location (maybe another file system) is deleted there, before the files are done
+            Path trash = target.resolveSibling(target.getFileName() + ".tidemark-removed-" + request.restoreId());
+            List<Path> elsewhere = new ArrayList<>();
+            int moved = 0;
+            for (Path stray : strays) {
+                if (stray.startsWith(target)) {
+                    if (moved++ == 0) {
+                        Files.createDirectory(trash, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                    }
+                    Files.move(stray, trash.resolve(Integer.toString(moved)), StandardCopyOption.ATOMIC_MOVE);
+                } else {
+                    elsewhere.add(stray);
+                }
+            }
+            long removing = System.nanoTime();
             removal = new FutureTask<>(() -> {
-                long removing = System.nanoTime();
-                removedPaths.addAndGet(DeltaInPlace.removeAll(strays));
+                removedPaths.addAndGet(DeltaInPlace.removeAll(elsewhere));
+                return null;
+            });
+            FutureTask<Void> emptying = new FutureTask<>(() -> {
+                if (Files.isDirectory(trash, LinkOption.NOFOLLOW_LINKS)) {
+                    removedPaths.addAndGet(DeltaInPlace.removeAll(List.of(trash)) - 1); // the trash directory itself is no path of the database's
+                }
                 removeNanos.set(System.nanoTime() - removing);
                 return null;
             });
-            Thread remover = new Thread(removal, "restore-" + request.restoreId() + "-remove");
+            FutureTask<Void> first = removal;
+            Thread remover = new Thread(() -> {
+                first.run();
+                emptying.run();
+            }, "restore-" + request.restoreId() + "-remove");
             remover.setDaemon(true);
+            removed = emptying;
+            removedFrom = trash;
             remover.start();
         }
         // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
@@ -304,6 +344,25 @@ final class DataDirectoryWriter {
         tablespaces.writeMap();
         if (newControlFile != null) {
             renameOver(newControlFile, target.resolve("global").resolve("pg_control"));
+        }
+    }
+
+    /**
+     * Delta: waits until what the backup does not have, moved out of the data directory, is deleted (it is deleted while
+     * the restore goes on); a failure to delete it is logged, and the restore stands: nothing of it is the database's.
+     */
+    void awaitRemoved(String restoreId) throws InterruptedException {
+        FutureTask<Void> task = removed;
+        if (task == null) {
+            return;
+        }
+        try {
+            task.get();
+        } catch (ExecutionException e) {
+            log.warn("restore {}: could not delete {} (what the data directory held that the backup does not have, moved out of it):"
+                    + " {}; remove it yourself", restoreId, removedFrom, e.getCause().getMessage());
+        } finally {
+            removed = null;
         }
     }
 

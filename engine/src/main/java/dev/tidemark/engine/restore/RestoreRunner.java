@@ -303,9 +303,9 @@ public final class RestoreRunner {
             RecoverySettings.Written settings = RecoverySettings.write(request, manifest, target, wal.restoreCommand(), stopAt);
             server.user().own(target);
             if (request.delta()) {
-                log.info("restore {}: in place without a copy: {} files kept untouched, {} rewritten, {} paths removed; {} MiB of"
+                log.info("restore {}: in place without a copy: {} files kept untouched, {} rewritten, {} paths the backup lacks being removed; {} MiB of"
                                 + " objects downloaded, {} MiB kept ({}){}, in {} ms; {} WAL files in the spool; ownership set in {} ms",
-                        request.restoreId(), files.keptFiles(), files.rewrittenFiles(), files.removedPaths(), files.downloadedBytes() >> 20,
+                        request.restoreId(), files.keptFiles(), files.rewrittenFiles(), files.strays(), files.downloadedBytes() >> 20,
                         files.reusedBytes() >> 20, files.deltaTimes(), reading.streamed() ? " (the WAL is read beside the replay)" : "; and the WAL to replay read",
                         (t1 - t0) / 1_000_000, walFiles, (System.nanoTime() - t2) / 1_000_000);
             } else {
@@ -361,6 +361,10 @@ public final class RestoreRunner {
             RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
             phases.lap("settings removed and hand-over");
+            if (request.delta()) {
+                files.awaitRemoved(request.restoreId()); // what the backup lacks, deleted beside the restore
+                phases.lap("waiting for what the backup lacks to be deleted");
+            }
             String reused = request.delta() ? "; in place without a copy: " + files.keptFiles() + " files kept untouched, "
                     + files.rewrittenFiles() + " rewritten, " + files.removedPaths() + " paths removed, " + (files.downloadedBytes() >> 20)
                     + " MiB downloaded" : files.reusedBytes() == 0 ? "" : "; " + (files.reusedBytes() >> 20) + " MiB of files kept from the"
@@ -388,6 +392,11 @@ public final class RestoreRunner {
                     log.warn("restore {}: could not stop the server it started: {}", request.restoreId(), e.getMessage());
                 }
                 if (request.delta()) {
+                    try {
+                        files.awaitRemoved(request.restoreId());
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
                     undone = DeltaInPlace.failed(target, request);
                 } else {
                     created.remove();

@@ -135,7 +135,8 @@ class DeltaInPlaceRestoreTest {
             assertThat(TableChecksums.of(db.cluster)).as("the database as at the target").isEqualTo(atTarget);
             assertThat(cheap.movedAside()).isNull();
             try (Stream<Path> siblings = Files.list(pgdata.getParent())) {
-                assertThat(siblings.map(p -> p.getFileName().toString())).as("no copy beside").noneMatch(n -> n.contains(".tidemark-moved-"));
+                assertThat(siblings.map(p -> p.getFileName().toString())).as("no copy beside, and what the backup lacks deleted by the end")
+                        .noneMatch(n -> n.contains(".tidemark-moved-") || n.contains(".tidemark-removed-"));
             }
             assertThat(pgdata.resolve(stray)).as("a file the backup does not have").doesNotExist();
             assertThat(pgdata.resolve(late)).as("a table created after the target").doesNotExist();
