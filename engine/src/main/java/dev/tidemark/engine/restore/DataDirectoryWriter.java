@@ -92,6 +92,8 @@ final class DataDirectoryWriter {
     /** Delta: the deletion of what was moved out of the data directory, which ends by the end of the restore (awaitRemoved). */
     private volatile FutureTask<Void> removed;
     private volatile Path removedFrom;
+    private volatile String removerName;
+    private volatile boolean removing;
     /** Delta: how many paths (a directory with what it holds counting once) the backup does not have. */
     private volatile int strayCount;
     private final AtomicLong compareNanos = new AtomicLong();
@@ -148,8 +150,13 @@ final class DataDirectoryWriter {
 
     /** Delta: where the files' time went, for the log (the workers' compare and download times are summed over them). */
     String deltaTimes() {
-        return "removing what the backup lacks " + removeNanos.get() / 1_000_000 + " ms beside the rest, comparing " + compareNanos.get() / 1_000_000 + " ms and downloading "
+        return "comparing " + compareNanos.get() / 1_000_000 + " ms and downloading "
                 + downloadNanos.get() / 1_000_000 + " ms over the workers, settling " + settleNanos.get() / 1_000_000 + " ms";
+    }
+
+    /** Delta: how long deleting what the backup does not have took, beside the recovery. */
+    String removeTime() {
+        return PhaseTimes.seconds(removeNanos.get());
     }
 
     /**
@@ -198,27 +205,25 @@ final class DataDirectoryWriter {
                     elsewhere.add(stray);
                 }
             }
-            long removing = System.nanoTime();
             removal = new FutureTask<>(() -> {
                 removedPaths.addAndGet(DeltaInPlace.removeAll(elsewhere));
                 return null;
             });
-            FutureTask<Void> emptying = new FutureTask<>(() -> {
+            Thread remover = new Thread(removal, "restore-" + request.restoreId() + "-remove");
+            remover.setDaemon(true);
+            remover.start();
+            // the data directory's strays are deleted once PostgreSQL starts (removeBesideRecovery): beside the downloads
+            // and the WAL fetch, whose writes and syncs share the file system's journal with it, they slowed both
+            removed = new FutureTask<>(() -> {
+                long from = System.nanoTime();
                 if (Files.isDirectory(trash, LinkOption.NOFOLLOW_LINKS)) {
                     removedPaths.addAndGet(DeltaInPlace.removeAll(List.of(trash)) - 1); // the trash directory itself is no path of the database's
                 }
-                removeNanos.set(System.nanoTime() - removing);
+                removeNanos.set(System.nanoTime() - from);
                 return null;
             });
-            FutureTask<Void> first = removal;
-            Thread remover = new Thread(() -> {
-                first.run();
-                emptying.run();
-            }, "restore-" + request.restoreId() + "-remove");
-            remover.setDaemon(true);
-            removed = emptying;
             removedFrom = trash;
-            remover.start();
+            removerName = "restore-" + request.restoreId() + "-remove";
         }
         // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
         tablespaces.create(created);
@@ -356,6 +361,9 @@ final class DataDirectoryWriter {
         if (task == null) {
             return;
         }
+        if (!removing) {
+            task.run(); // never started (a failure before the recovery): here and now
+        }
         try {
             task.get();
         } catch (ExecutionException e) {
@@ -363,7 +371,20 @@ final class DataDirectoryWriter {
                     + " {}; remove it yourself", restoreId, removedFrom, e.getCause().getMessage());
         } finally {
             removed = null;
+            removing = false;
         }
+    }
+
+    /** Delta: starts deleting what the backup does not have, moved out of the data directory, beside the recovery. */
+    void removeBesideRecovery() {
+        FutureTask<Void> task = removed;
+        if (task == null || removing) {
+            return;
+        }
+        removing = true;
+        Thread remover = new Thread(task, removerName);
+        remover.setDaemon(true);
+        remover.start();
     }
 
     /** Waits for the removal to end, however it ends. */

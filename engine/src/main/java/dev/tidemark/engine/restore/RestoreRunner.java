@@ -326,6 +326,7 @@ public final class RestoreRunner {
                     request.targetTime().map(t -> "up to " + t).orElse("to the end of the archive"));
             Result result;
             try {
+                files.removeBesideRecovery();
                 result = recovery.recover(movedAside, wal);
                 if (reading.streamed()) {
                     // the replay ended, so the read did (it is offered nothing the read has not passed): its result
@@ -362,8 +363,9 @@ public final class RestoreRunner {
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
             phases.lap("settings removed and hand-over");
             if (request.delta()) {
-                files.awaitRemoved(request.restoreId()); // what the backup lacks, deleted beside the restore
+                files.awaitRemoved(request.restoreId()); // what the backup lacks, deleted beside the recovery
                 phases.lap("waiting for what the backup lacks to be deleted");
+                phases.note("what the backup lacks deleted in", files.removeTime());
             }
             String reused = request.delta() ? "; in place without a copy: " + files.keptFiles() + " files kept untouched, "
                     + files.rewrittenFiles() + " rewritten, " + files.removedPaths() + " paths removed, " + (files.downloadedBytes() >> 20)
