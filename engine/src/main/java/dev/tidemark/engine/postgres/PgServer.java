@@ -113,16 +113,42 @@ public final class PgServer {
             command.addAll(List.of("-o", "-c 'config_file=" + config.file() + "'"));
         }
         command.addAll(List.of("-w", "-t", seconds, "start"));
-        run(command, timeout.plusSeconds(10), "pg_ctl start");
+        if (isRunning()) {
+            run(command, timeout.plusSeconds(10), "pg_ctl start"); // pg_ctl's own answer, not the running server's status
+        } else {
+            runUntil(command, timeout.plusSeconds(10), "pg_ctl start", this::accepting);
+        }
+    }
+
+    /**
+     * Whether the postmaster says it accepts connections (its pid file's status line "ready", or "standby" for a server in
+     * recovery), as pg_ctl -w waits for; pg_ctl looks every 100 ms, this every 10.
+     */
+    private boolean accepting() {
+        Path pidFile = dataDirectory.resolve("postmaster.pid");
+        try {
+            List<String> lines = Files.readAllLines(pidFile, StandardCharsets.UTF_8);
+            if (lines.size() < 8 || !lines.get(0).trim().matches("\\d+")) {
+                return false;
+            }
+            String status = lines.get(7).trim();
+            return (status.equals("ready") || status.equals("standby"))
+                    && ProcessHandle.of(Long.parseLong(lines.get(0).trim())).filter(ProcessHandle::isAlive).isPresent();
+        } catch (IOException | RuntimeException e) {
+            return false; // not there yet, or being written
+        }
     }
 
     /** Stops the postmaster (fast mode: active transactions rolled back, a clean shutdown checkpoint). */
     public void stop() throws IOException {
-        if (postmasterPid().isEmpty()) {
+        Optional<Long> pid = postmasterPid();
+        if (pid.isEmpty()) {
             return;
         }
-        run(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-m", "fast", "-w", "-t", "60", "stop"),
-                Duration.ofSeconds(70), "pg_ctl stop");
+        // done as pg_ctl -w sees it: the postmaster gone and its pid file removed (looked for every 10 ms, not 100)
+        runUntil(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-m", "fast", "-w", "-t", "60", "stop"),
+                Duration.ofSeconds(70), "pg_ctl stop", () -> ProcessHandle.of(pid.get()).filter(ProcessHandle::isAlive).isEmpty()
+                        && !Files.exists(dataDirectory.resolve("postmaster.pid")));
     }
 
     /** Asks a server in recovery to promote (pg_ctl promote, without waiting: the caller watches it end recovery). */
@@ -176,6 +202,50 @@ public final class PgServer {
 
     public boolean isRunning() {
         return postmasterPid().isPresent();
+    }
+
+    /**
+     * Runs pg_ctl waiting (-w) as run does, but returns as soon as done says what it waits for has happened: pg_ctl
+     * checks only every 100 ms. It then ends by itself a moment later (its output read to the end by a thread of its own);
+     * when it ends first, its exit and output count as in run.
+     */
+    private void runUntil(List<String> command, Duration timeout, String what, java.util.function.BooleanSupplier done) throws IOException {
+        Process process = ChildEnvironment.builder(user.command(command)).redirectErrorStream(true).start();
+        process.getOutputStream().close();
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        Thread reader = new Thread(() -> {
+            try {
+                process.getInputStream().transferTo(out);
+            } catch (IOException e) {
+                // the process ended; what it printed so far is kept
+            }
+        }, "pg_ctl-output");
+        reader.setDaemon(true);
+        reader.start();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (!process.waitFor(10, TimeUnit.MILLISECONDS)) {
+                if (done.getAsBoolean()) {
+                    return;
+                }
+                if (System.nanoTime() > deadline) {
+                    process.destroyForcibly();
+                    throw new IOException(what + " did not finish within " + timeout.toSeconds() + " s");
+                }
+            }
+            reader.join(TimeUnit.SECONDS.toMillis(5));
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException(what + " was interrupted", e);
+        }
+        if (process.exitValue() != 0) {
+            String text;
+            synchronized (out) {
+                text = out.toString(StandardCharsets.UTF_8).trim();
+            }
+            throw new IOException(what + " failed (exit " + process.exitValue() + "): " + text);
+        }
     }
 
     /** Runs a server program as the server's user; a non-zero exit becomes an exception carrying its output. */

@@ -61,10 +61,14 @@ final class Recovery {
     /** The WAL from the backup's start to where the replay ends (the stop point, or the end of the archive). */
     private final long walTotal;
     private final PhaseTimes phases;
+    /** Run once, when the restored server first lets the engine in (it is consistent: its start-up's sync is behind it). */
+    private final Runnable whenConsistent;
 
     /** replayEnd: where the replay ends, for its progress (WalSpool.replayEnd). */
     Recovery(Request request, BackupManifest manifest, PgServer server, Path target, Path logFile, RecoverySettings.Written settings,
-             Lsn replayEnd, Cancellation cancellation, AtomicReference<BackupProgress> progress, PhaseTimes phases) {
+             Lsn replayEnd, Cancellation cancellation, AtomicReference<BackupProgress> progress, PhaseTimes phases,
+             Runnable whenConsistent) {
+        this.whenConsistent = whenConsistent;
         this.request = request;
         this.server = server;
         this.target = target;
@@ -169,7 +173,7 @@ final class Recovery {
         boolean promoteSent = false; // the pause at the target was seen and dealt with
         long pausedSince = 0;
         String refused = null; // why the restored server does not let the engine in: then its log is followed instead
-        boolean slotMade = false;
+        boolean connectedOnce = false;
         try {
             while (true) {
                 cancellation.check();
@@ -200,9 +204,10 @@ final class Recovery {
                 try {
                     if (c == null || c.isClosed()) {
                         c = DriverManager.getConnection(url, props);
-                        if (!slotMade) {
-                            slotMade = true;
+                        if (!connectedOnce) {
+                            connectedOnce = true;
                             keepWalForStream(c);
+                            whenConsistent.run();
                         }
                     }
                     ServerQueries.RecoveryState state = new ServerQueries(c).recoveryState(serverVersionNum);

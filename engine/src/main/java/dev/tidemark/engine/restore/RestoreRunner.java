@@ -317,8 +317,9 @@ public final class RestoreRunner {
             }
             tablespaces.own(server.user());
             phases.lap("settings and ownership");
+            // delta: what the backup lacks is deleted once the server is consistent (not beside its start-up's file system sync)
             Recovery recovery = new Recovery(request, manifest, server, target, logFile, settings, wal.replayEnd(stopAt), cancellation,
-                    progress, phases);
+                    progress, phases, files::removeBesideRecovery);
             // phases from here: starting PostgreSQL, replaying WAL (Recovery, once it accepts connections), recovering
             // (promotion, the end-of-recovery checkpoint, the recovery's settings removed, the hand-over), done
             progress.set(new BackupProgress("starting PostgreSQL", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
@@ -326,7 +327,6 @@ public final class RestoreRunner {
                     request.targetTime().map(t -> "up to " + t).orElse("to the end of the archive"));
             Result result;
             try {
-                files.removeBesideRecovery();
                 result = recovery.recover(movedAside, wal);
                 if (reading.streamed()) {
                     // the replay ended, so the read did (it is offered nothing the read has not passed): its result
