@@ -7,6 +7,8 @@
 #   UPDATE=range bench/delta-vs-pgbackrest.sh     (the 5% as one range of aid instead of every 20th row)
 #   ROUNDS=1 ...                                  (default 2: the second round in the reverse order)
 #   ORDER="delta default" ...                     (what each round runs, in that order: pgbackrest, default, delta)
+#   FRESH=1 ...                                   (each round on a new cluster and database: no round restores what
+#                                                   an earlier round's restores left in the repository)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 scale="${1:-100}"
@@ -14,51 +16,65 @@ rounds="${ROUNDS:-2}"
 . "$here/bench/common.sh"
 bench_setup tidemark-delta
 
-echo "== cluster: pgbench scale $scale, data checksums, port $port"
-pgbackrest_conf "$root" "$data" "$port" "start-fast=y"
-init_cluster "shared_buffers = 256MB" "max_wal_size = 4GB"
-as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
-as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s "$scale" -q postgres 2>&1 | tail -n1
-psql_ "checkpoint" >/dev/null
-
-start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=2
-cli db add bench --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
-sleep 2
-as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --type=full backup
-cli backup base bench --wait --json > /dev/null 2>&1
-
+db=bench
 rows=$((scale * 100000 / 20))
 if [ "${UPDATE:-spread}" = range ]; then
   where="aid <= $rows"
 else
   where="aid % 20 = 0"
 fi
-t0=$(now); psql_ "update pgbench_accounts set abalance = abalance + 1 where $where" >/dev/null; t1=$(now)
-echo "updated $rows of $((scale * 100000)) rows ($where) in $(seconds "$t0" "$t1") s"
-target=$(psql_ "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
-target_iso="${target/ /T}Z"
-sleep 1
-psql_ "create table after_target(id int)" >/dev/null
-switched=$(psql_ "select pg_switch_wal()")
-last_wal=$(psql_ "select pg_walfile_name('$switched')")
-until [ "$(psql_ "select coalesce(last_archived_wal, '') >= '$last_wal' from pg_stat_archiver")" = "t" ]; do sleep 0.5; done
-# stopped once Tidemark's stream has everything written (the stream ends with the server: what it received since its
-# last upload of the segment being written would be missing, and --delta refused)
 lsn() { python3 -c "import sys; h, l = sys.argv[1].split('/'); print((int(h, 16) << 32) + int(l, 16))" "$1"; }
-insert=$(psql_ "select pg_current_wal_insert_lsn()")
-next_segment=$(python3 -c "import sys; h, l = sys.argv[1].split('/'); v = ((((int(h, 16) << 32) + int(l, 16)) >> 24) + 1) << 24; print(f'{v >> 32:X}/{v & 0xFFFFFFFF:X}')" "$switched")
-[ "$(lsn "$insert")" -lt "$(lsn "$next_segment")" ] && insert="$next_segment"   # the switched segment's end, uploaded whole
-for _ in $(seq 1 120); do
-  durable=$(cli db status bench --json | python3 -c "import json, sys; print(json.load(sys.stdin).get('streaming', {}).get('durableLsn') or '0/0')")
-  [ "$(lsn "$durable")" -ge "$(lsn "$insert")" ] && break
-  sleep 0.5
-done
-as_pg "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null
-checkpoint=$(LC_ALL=C as_pg "$bin/pg_controldata" -D "$data" | sed -n 's/^Latest checkpoint location: *//p')
-echo "stopped at checkpoint $checkpoint; Tidemark's WAL durable to $durable; target $target"
-cp -a "$data" "$root/data.orig"
-size=$(du -sb --exclude=pg_wal "$data" | cut -f1)
-echo "data directory without pg_wal: $((size / 1048576)) MiB"
+
+# prepare: a pgbench cluster, both backups, the update, the target, the server stopped and its directory copied
+prepare() {
+  echo "== cluster: pgbench scale $scale, data checksums, port $port, database $db"
+  pgbackrest_conf "$root" "$data" "$port" "start-fast=y"
+  init_cluster "shared_buffers = 256MB" "max_wal_size = 4GB"
+  as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench stanza-create >/dev/null
+  as_pg "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -s "$scale" -q postgres 2>&1 | tail -n1
+  psql_ "checkpoint" >/dev/null
+
+  [ -n "$server_pid" ] || start_tidemark "$here" "$root" "$api_port" -Dtidemark.workers=2
+  cli db add "$db" --pg-url "postgresql://postgres@127.0.0.1:$port/postgres" --pgdata "$data" >/dev/null
+  sleep 2
+  as_pg pgbackrest --config="$root/pgbackrest.conf" --stanza=bench --type=full backup
+  cli backup base "$db" --wait --json > /dev/null 2>&1
+
+  t0=$(now); psql_ "update pgbench_accounts set abalance = abalance + 1 where $where" >/dev/null; t1=$(now)
+  echo "updated $rows of $((scale * 100000)) rows ($where) in $(seconds "$t0" "$t1") s"
+  target=$(psql_ "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
+  target_iso="${target/ /T}Z"
+  sleep 1
+  psql_ "create table after_target(id int)" >/dev/null
+  switched=$(psql_ "select pg_switch_wal()")
+  last_wal=$(psql_ "select pg_walfile_name('$switched')")
+  until [ "$(psql_ "select coalesce(last_archived_wal, '') >= '$last_wal' from pg_stat_archiver")" = "t" ]; do sleep 0.5; done
+  # stopped once Tidemark's stream has everything written (the stream ends with the server: what it received since its
+  # last upload of the segment being written would be missing, and --delta refused)
+  insert=$(psql_ "select pg_current_wal_insert_lsn()")
+  next_segment=$(python3 -c "import sys; h, l = sys.argv[1].split('/'); v = ((((int(h, 16) << 32) + int(l, 16)) >> 24) + 1) << 24; print(f'{v >> 32:X}/{v & 0xFFFFFFFF:X}')" "$switched")
+  [ "$(lsn "$insert")" -lt "$(lsn "$next_segment")" ] && insert="$next_segment"   # the switched segment's end, uploaded whole
+  for _ in $(seq 1 120); do
+    durable=$(cli db status "$db" --json | python3 -c "import json, sys; print(json.load(sys.stdin).get('streaming', {}).get('durableLsn') or '0/0')")
+    [ "$(lsn "$durable")" -ge "$(lsn "$insert")" ] && break
+    sleep 0.5
+  done
+  as_pg "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null
+  checkpoint=$(LC_ALL=C as_pg "$bin/pg_controldata" -D "$data" | sed -n 's/^Latest checkpoint location: *//p')
+  echo "stopped at checkpoint $checkpoint; Tidemark's WAL durable to $durable; target $target"
+  cp -a "$data" "$root/data.orig"
+  size=$(du -sb --exclude=pg_wal "$data" | cut -f1)
+  echo "data directory without pg_wal: $((size / 1048576)) MiB"
+}
+
+# FRESH=1: every round on a cluster of its own (a new database id), so that no round restores a repository that earlier
+# rounds' in-place restores gave new timelines (the restore reads their WAL, and the later mode in a round pays for it)
+fresh_cluster() {
+  as_pg "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
+  cli db remove "$db" >/dev/null
+  db="bench$1"
+  rm -rf "$data" "$data".tidemark-* "$root/data.orig" "$root/pgbr-repo"
+}
 
 # the stopped directory back as it was before each restore, written back to disk
 reset_data() {
@@ -77,7 +93,7 @@ check() {
 
 # waits until no base backup is requested or running (an in-place restore asks for one after it)
 await_backups() {
-  until cli backup list bench --json | python3 -c "import json, sys; d = json.load(sys.stdin); sys.exit(any(b['status'] in ('requested', 'running') for b in d['baseBackups']))"; do
+  until cli backup list "$db" --json | python3 -c "import json, sys; d = json.load(sys.stdin); sys.exit(any(b['status'] in ('requested', 'running') for b in d['baseBackups']))"; do
     sleep 1
   done
 }
@@ -104,7 +120,7 @@ run_tidemark() { # $1: name, then the restore's options
   local name="$1"; shift
   reset_data
   t0=$(now)
-  cli restore bench --time "$target_iso" --in-place "$@" --wait --json > "$root/tm-restore.json" 2> "$root/tm-restore.err" || true
+  cli restore "$db" --time "$target_iso" --in-place "$@" --wait --json > "$root/tm-restore.json" 2> "$root/tm-restore.err" || true
   # a refused request prints no job: say why
   if ! python3 -c "import json, sys; sys.exit(0 if json.load(open(sys.argv[1])).get('status') else 1)" "$root/tm-restore.json" 2>/dev/null; then
     echo "Tidemark $name: the request failed: $(tr '\n' ' ' < "$root/tm-restore.err") $(tr '\n' ' ' < "$root/tm-restore.json")"
@@ -124,7 +140,12 @@ PY
   await_backups
 }
 
+prepare
 for round in $(seq 1 "$rounds"); do
+  if [ "${FRESH:-0}" = 1 ] && [ "$round" -gt 1 ]; then
+    fresh_cluster "$round"
+    prepare
+  fi
   echo "== round $round"
   if [ -n "${ORDER:-}" ]; then
     order="$ORDER"
