@@ -40,7 +40,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * same database system as the backup's, and the WAL below its last checkpoint (every segment from the backup's start
  * up to it) in the repository, byte for byte as in the directory's pg_wal. Before the first change, global/pg_control
  * goes (the restore writes it last), so that a restore failing halfway leaves a directory no server starts; then what
- * the backup does not have is removed. The files themselves are DataDirectoryWriter's.
+ * the backup does not have is moved out and deleted beside the recovery. The files themselves are DataDirectoryWriter's.
  */
 final class DeltaInPlace {
     private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);

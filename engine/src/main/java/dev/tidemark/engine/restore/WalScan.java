@@ -45,6 +45,8 @@ public final class WalScan {
     private static final int RM_XACT = 1;
     private static final int RM_TBLSPC = 5;
     private static final int XLOG_SWITCH = 0x40;
+    /** xl_end_of_recovery, whose main data starts with the time the recovery ended (a promotion that began a timeline). */
+    private static final int XLOG_END_OF_RECOVERY = 0x90;
     private static final int XLOG_TBLSPC_CREATE = 0x00;
     /** PostgreSQL's timestamps count microseconds from 2000-01-01 00:00 UTC. */
     private static final Instant POSTGRES_EPOCH = Instant.parse("2000-01-01T00:00:00Z");
@@ -55,8 +57,8 @@ public final class WalScan {
 
     /**
      * lastCommitEnd/lastCommitTime: the end of the last commit (or abort) at or before the target, if any after the
-     * start; stoppedAt: the first commit after the target, if the scan found one (else the scan went to the end of the
-     * WAL); end: where the readable WAL ended or the scan stopped; tablespaces: those created before that point.
+     * start; stoppedAt: the first commit after the target, or the end of a recovery after it (the start of a later
+     * timeline), if the scan found one (else the scan went to the end of the WAL); end: where the readable WAL ended or the scan stopped; tablespaces: those created before that point.
      */
     record Result(Optional<Lsn> lastCommitEnd, Optional<Instant> lastCommitTime, Optional<Lsn> stoppedAt, Lsn end,
                   List<TablespaceCreation> tablespaces, long records, Optional<String> hole, boolean unreadableCommit) {
@@ -132,8 +134,8 @@ public final class WalScan {
     }
 
     /**
-     * Reads from start (a record boundary: the backup's redo point) until the first commit after target, or to the end
-     * of the readable WAL when there is no target (or no commit after it).
+     * Reads from start (a record boundary: the backup's redo point) until the first commit after target (or the end of
+     * a recovery after it), or to the end of the readable WAL when there is no target (or no such record).
      */
     Result scan(Lsn start, Optional<Instant> target) throws IOException, InterruptedException {
         Optional<Long> targetMicros = target.map(t -> ChronoUnit.MICROS.between(POSTGRES_EPOCH, t));
@@ -157,6 +159,7 @@ public final class WalScan {
             long end;
             boolean commit;
             boolean tablespace;
+            boolean endOfRecovery;
             int info;
             int rmid;
             try {
@@ -172,7 +175,8 @@ public final class WalScan {
                 rmid = head[17] & 0xff;
                 commit = rmid == RM_XACT && isCommitOrAbort(info);
                 tablespace = rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE;
-                record = commit || tablespace ? read(pos, (int) totalLength) : null;
+                endOfRecovery = targetMicros.isPresent() && rmid == RM_XLOG && (info & 0xf0) == XLOG_END_OF_RECOVERY;
+                record = commit || tablespace || endOfRecovery ? read(pos, (int) totalLength) : null;
                 end = advance(pos, totalLength);
                 if (end < 0 || (commit || tablespace) && record == null) {
                     break; // the record continues past the readable WAL: it was never completed
@@ -195,6 +199,15 @@ public final class WalScan {
                     }
                     lastCommitEnd = new Lsn(end);
                     lastCommitTime = time;
+                }
+            } else if (endOfRecovery && record != null) {
+                // a timeline begun by a promotion after the target (a restore's, a failover's): everything after it was
+                // written later still, so no commit at or before the target follows. The scan stops here instead of
+                // reading that timeline to its end (after a restore in place, whose new timeline may hold no commit yet)
+                ByteBuffer main = mainData(record);
+                if (main != null && main.remaining() >= 8 && main.getLong(0) > targetMicros.orElseThrow()) {
+                    stoppedAt = new Lsn(pos);
+                    break;
                 }
             } else if (tablespace) {
                 ByteBuffer main = mainData(record);
