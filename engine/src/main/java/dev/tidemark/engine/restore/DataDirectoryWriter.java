@@ -585,7 +585,10 @@ final class DataDirectoryWriter {
                 MessageDigest digest = e.newDigest();
                 // a whole file is new (the target was checked empty); the pieces of one file share it
                 StandardOpenOption create = piece ? StandardOpenOption.CREATE : StandardOpenOption.CREATE_NEW;
-                if (!writeDirect(in, file, e, object, buffer, digest, copied, create)) {
+                // delta: through the page cache, where the file's pages are (the compare just read them): a copy into
+                // them, written back while the work goes on and synced when the file is settled; O_DIRECT waited for
+                // the disk at every write and dropped the cached pages the recovery then reads
+                if (delta || !writeDirect(in, file, e, object, buffer, digest, copied, create)) {
                     if (piece) {
                         // buffered, the kernel writes one file at a time (ext4 holds the inode's lock for each write and
                         // a second writer spins on it): one piece of a file at a time, other workers on other files
