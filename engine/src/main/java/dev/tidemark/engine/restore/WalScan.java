@@ -58,10 +58,11 @@ public final class WalScan {
     /**
      * lastCommitEnd/lastCommitTime: the end of the last commit (or abort) at or before the target, if any after the
      * start; stoppedAt: the first commit after the target, or the end of a recovery after it (the start of a later
-     * timeline), if the scan found one (else the scan went to the end of the WAL); end: where the readable WAL ended or the scan stopped; tablespaces: those created before that point.
+     * timeline), if the scan found one (else the scan went to the end of the WAL); end: where the readable WAL ended or the scan stopped;
+     * tablespaces: those created before that point; readTo: the end of the last record read (the one the scan stopped at included).
      */
     record Result(Optional<Lsn> lastCommitEnd, Optional<Instant> lastCommitTime, Optional<Lsn> stoppedAt, Lsn end,
-                  List<TablespaceCreation> tablespaces, long records, Optional<String> hole, boolean unreadableCommit) {
+                  List<TablespaceCreation> tablespaces, long records, Optional<String> hole, boolean unreadableCommit, Lsn readTo) {
     }
 
     /** A page says the record being read was cut short by a crash: reading goes on at resumeAt. */
@@ -145,6 +146,7 @@ public final class WalScan {
         Lsn stoppedAt = null;
         List<TablespaceCreation> tablespaces = new ArrayList<>();
         long records = 0;
+        long readTo = start.value();
         boolean unreadableCommit = false;
         while (true) {
             if (pos % PAGE == 0) {
@@ -186,6 +188,7 @@ public final class WalScan {
                 continue;
             }
             records++;
+            readTo = Math.max(readTo, end);
             if (commit) {
                 ByteBuffer main = mainData(record);
                 if (main == null || main.remaining() < 8) {
@@ -234,7 +237,8 @@ public final class WalScan {
             }
         }
         return new Result(Optional.ofNullable(lastCommitEnd), Optional.ofNullable(lastCommitTime), Optional.ofNullable(stoppedAt),
-                new Lsn(pos), List.copyOf(tablespaces), records, stoppedAt == null ? hole(pos) : Optional.empty(), unreadableCommit);
+                new Lsn(pos), List.copyOf(tablespaces), records, stoppedAt == null ? hole(pos) : Optional.empty(), unreadableCommit,
+                new Lsn(readTo));
     }
 
     /**

@@ -98,6 +98,8 @@ final class WalSpool implements AutoCloseable {
     /** Fetched, not yet offered (offered as read), in replay order. */
     private final Map<String, Path> unoffered = new LinkedHashMap<>();
     private boolean allFetched;
+    /** Segments numbered above this are not fetched (fetchNoFurtherThan): the recovery never reads them. */
+    private volatile long lastNeeded = Long.MAX_VALUE;
     private ExecutorService pool;
     /**
      * With {@value #SYNC_BEHIND_PROPERTY}: each segment is written out to disk by threads of its own, behind the fetch, so
@@ -300,6 +302,22 @@ final class WalSpool implements AutoCloseable {
         }
     }
 
+    /**
+     * The scan for a time target has read the record the recovery stops at, in a segment numbered at most last: the
+     * segments after it are not fetched (those already fetched stay). PostgreSQL's read-ahead may ask for the next one;
+     * the spool then says there is none, once the rest is in, and the recovery stops where it would anyway.
+     */
+    void fetchNoFurtherThan(long last) {
+        lastNeeded = last;
+        synchronized (gate) {
+            gate.notifyAll();
+        }
+    }
+
+    private boolean beyondNeed(String segmentName) {
+        return WalSegment.parse(segmentName, segmentSize).number() > lastNeeded;
+    }
+
     /** Files the recovery may ask for. */
     int files() {
         return segments.size() + histories.size();
@@ -425,7 +443,7 @@ final class WalSpool implements AutoCloseable {
             int position = 0;
             int checked = 0; // the fetches before this one succeeded
             for (Map.Entry<String, ObjectInfo> s : segments.entrySet()) {
-                while (position > asked.get() + lookahead) {
+                while (position > asked.get() + lookahead && !beyondNeed(s.getKey())) {
                     if (closed || failure != null) {
                         return;
                     }
@@ -441,6 +459,10 @@ final class WalSpool implements AutoCloseable {
                             gate.wait(20);
                         }
                     }
+                }
+                if (beyondNeed(s.getKey())) {
+                    position++;
+                    continue;
                 }
                 ObjectInfo o = s.getValue();
                 boolean partial = name(o.key()).endsWith(".partial");
@@ -493,7 +515,8 @@ final class WalSpool implements AutoCloseable {
                 allFetched = true;
                 markDoneIfOffered();
             }
-            log.info("restore {}: all {} WAL files in the spool after {} ms", restoreId, files(), (System.nanoTime() - started) / 1_000_000);
+            log.info("restore {}: all {} WAL files {}in the spool after {} ms", restoreId, fetched.get(),
+                    lastNeeded == Long.MAX_VALUE ? "" : "the recovery needs (of " + files() + ") ", (System.nanoTime() - started) / 1_000_000);
         } catch (ExecutionException e) {
             if (!closed) {
                 fail(e.getCause() == null ? e.getMessage() : e.getCause().getMessage());

@@ -151,6 +151,11 @@ final class WalToReplay {
                 long started = System.nanoTime();
                 WalScan.Result read = scan(request, manifest, wal, streamed ? tablespaces : null);
                 Scanned scanned = new Scanned(read, stopPoint(request, manifest, read), System.nanoTime() - started);
+                if (!streamed && scanned.stopAt().isPresent() && read.stoppedAt().isPresent()) {
+                    // the recovery stops at a record the scan read whole: nothing after the segment it ends in (and the
+                    // next, for PostgreSQL's read-ahead) is needed, however much later WAL the repository holds
+                    wal.fetchNoFurtherThan(WalSegment.containing(1, read.readTo().plus(-1), manifest.walSegmentSize()).number() + 1);
+                }
                 if (!request.inPlace()) { // refused beside: known before the files are all written
                     tablespaces.guard(read, scanned.stopAt());
                 }

@@ -95,6 +95,51 @@ class WalSpoolTest {
     }
 
     @Test
+    void onceTheScanHasReadTheStopNothingBeyondItIsFetchedAndTheRestoreCommandSaysSoAtOnce() throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= 40; i++) {
+            String name = new WalSegment(1, i, SEGMENT).name();
+            names.add(name);
+            repo.putEncoded("wal/" + name, new ByteArrayInputStream(("segment " + i).getBytes(StandardCharsets.US_ASCII)));
+        }
+        List<ObjectInfo> objects;
+        try (Stream<ObjectInfo> all = repo.store().list("wal/")) {
+            objects = all.toList();
+        }
+        Path dir = tmp.resolve("spool");
+        ServerUser.detect().ownOne(tmp);
+        try (WalSpool spool = new WalSpool(repo, dir, objects, SEGMENT, 2, "t", ServerUser.detect(), 4 * SEGMENT)) {
+            spool.start();
+            assertThat(spool.segment(names.get(9))).isPresent(); // the scan reads segment 10 and stops in it
+            awaitFetched(spool, 14);
+            spool.fetchNoFurtherThan(11);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (!Files.exists(dir.resolve(WalSpool.DONE)) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(dir.resolve(WalSpool.DONE)).as("all the recovery needs is in").exists();
+            Thread.sleep(300);
+            assertThat(spool.fetched()).as("nothing fetched beyond the margin there was").isEqualTo(14);
+
+            Path into = tmp.resolve("pg_wal");
+            Files.createDirectories(into);
+            ServerUser.detect().ownOne(into);
+            // PostgreSQL's read-ahead asks for a segment after the stop: told at once there is none (exit 1), no wait
+            Process p = new ProcessBuilder(ServerUser.detect().command(List.of(dir.resolve(WalSpool.SCRIPT).toString(),
+                    names.get(20), into.resolve("RECOVERYXLOG").toString()))).redirectErrorStream(true).start();
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).as("answered without waiting for a fetch that never comes").isTrue();
+            assertThat(p.exitValue()).isEqualTo(1);
+            // one it needs is there
+            p = new ProcessBuilder(ServerUser.detect().command(List.of(dir.resolve(WalSpool.SCRIPT).toString(),
+                    names.get(10), into.resolve("RECOVERYXLOG").toString()))).redirectErrorStream(true).start();
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+            assertThat(Files.readString(into.resolve("RECOVERYXLOG"))).isEqualTo("segment 11");
+        }
+    }
+
+    @Test
     void offeredAsReadTheRestoreCommandGetsOnlyWhatTheScanHasReadPastAndAnAbortFailsIt() throws Exception {
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
         List<String> names = new ArrayList<>();
