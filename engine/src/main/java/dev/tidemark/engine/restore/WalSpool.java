@@ -45,7 +45,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>
  * The fetch runs at most {@link #lookahead} segments ahead of the newest one asked for (by the scan, or by PostgreSQL:
  * the script notes each name it is asked for), so a restore to a time early in a long window fetches, and keeps on
- * disk, the WAL up to its target and a bounded margin, not the whole window.
+ * disk, the WAL up to its target and a bounded margin, not the whole window. For a time target the margin is two
+ * segments per worker (the scan has read to the stop before PostgreSQL starts), and once the scan has found the stop
+ * nothing after it is fetched ({@link #fetchNoFurtherThan}).
  * <p>
  * Offered as read ({@link #offerAsRead}, a restore to the latest moment, whose scan runs beside the replay): a fetched
  * segment is kept under a name the script does not look for until the scan has read past it, so the replay never runs
@@ -515,8 +517,9 @@ final class WalSpool implements AutoCloseable {
                 allFetched = true;
                 markDoneIfOffered();
             }
+            int skipped = files() - fetched.get();
             log.info("restore {}: all {} WAL files {}in the spool after {} ms", restoreId, fetched.get(),
-                    lastNeeded == Long.MAX_VALUE ? "" : "the recovery needs (of " + files() + ") ", (System.nanoTime() - started) / 1_000_000);
+                    skipped == 0 ? "" : "the recovery needs (" + skipped + " later ones not fetched) ", (System.nanoTime() - started) / 1_000_000);
         } catch (ExecutionException e) {
             if (!closed) {
                 fail(e.getCause() == null ? e.getMessage() : e.getCause().getMessage());

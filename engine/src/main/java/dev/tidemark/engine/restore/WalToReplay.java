@@ -123,8 +123,12 @@ final class WalToReplay {
     /** The spool of the WAL objects, started: fetching with as many workers as the files are written with. */
     static WalSpool openSpool(Repository repository, RestoreRunner.Request request, BackupManifest manifest, Path spool,
                               ServerUser user) throws IOException, InterruptedException {
+        // for a time target PostgreSQL starts once the scan has read to the stop, and replays only what it read: the fetch
+        // keeps a few segments (two per worker) ahead of the scan, not the 512 MiB a recovery reading beside the fetch
+        // is given, which before the scan found the stop fetched WAL beyond it for nothing, beside the files
         WalSpool wal = new WalSpool(repository, spool, objects(repository, request, manifest), manifest.walSegmentSize(),
-                Math.max(1, Integer.getInteger(FETCH_WORKERS_PROPERTY, request.workers())), request.restoreId(), user);
+                Math.max(1, Integer.getInteger(FETCH_WORKERS_PROPERTY, request.workers())), request.restoreId(), user,
+                request.targetTime().isPresent() ? 0 : WalSpool.LOOKAHEAD_BYTES);
         wal.start(); // timeline histories now; the segments in the background
         return wal;
     }
