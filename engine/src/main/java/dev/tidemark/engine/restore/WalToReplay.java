@@ -129,6 +129,14 @@ final class WalToReplay {
         WalSpool wal = new WalSpool(repository, spool, objects(repository, request, manifest), manifest.walSegmentSize(),
                 Math.max(1, Integer.getInteger(FETCH_WORKERS_PROPERTY, request.workers())), request.restoreId(), user,
                 request.targetTime().isPresent() ? 0 : WalSpool.LOOKAHEAD_BYTES);
+        if (request.targetTime().isEmpty()) {
+            // the latest moment: the scan reads beside the replay, which must never run ahead of its checks (a tablespace
+            // the WAL creates, refused beside before the replay creates it at the source's location): from the first
+            // segment on, the recovery is offered only what the scan has read past. Before the fetch starts, or the first
+            // segments would be offered as they came (never set before: a suite run saw a copy's replay write into the
+            // source's tablespace before the scan refused it)
+            wal.offerAsRead();
+        }
         wal.start(); // timeline histories now; the segments in the background
         return wal;
     }
