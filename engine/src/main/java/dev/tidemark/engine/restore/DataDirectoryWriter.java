@@ -193,18 +193,7 @@ final class DataDirectoryWriter {
             // system about 14 ms per WAL segment here, longer than comparing and writing the files. What lies in a
             // tablespace's location (maybe another file system) is deleted there, before the files are done
             Path trash = target.resolveSibling(target.getFileName() + ".tidemark-removed-" + request.restoreId());
-            List<Path> elsewhere = new ArrayList<>();
-            int moved = 0;
-            for (Path stray : strays) {
-                if (stray.startsWith(target)) {
-                    if (moved++ == 0) {
-                        Files.createDirectory(trash, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-                    }
-                    Files.move(stray, trash.resolve(Integer.toString(moved)), StandardCopyOption.ATOMIC_MOVE);
-                } else {
-                    elsewhere.add(stray);
-                }
-            }
+            List<Path> elsewhere = moveOut(strays, target, trash, request.restoreId());
             removal = new FutureTask<>(() -> {
                 removedPaths.addAndGet(DeltaInPlace.removeAll(elsewhere));
                 return null;
@@ -385,6 +374,35 @@ final class DataDirectoryWriter {
         Thread remover = new Thread(task, removerName);
         remover.setDaemon(true);
         remover.start();
+    }
+
+    /**
+     * Delta: moves each stray under target into trash (a sibling of target, made here), a rename each; returns the strays
+     * left where they are, to be deleted there: those outside target (a tablespace's location), and all of them once a
+     * move fails (trash on another file system than a data directory that is a mount point, or no room for a sibling).
+     */
+    static List<Path> moveOut(List<Path> strays, Path target, Path trash, String restoreId) {
+        List<Path> left = new ArrayList<>();
+        boolean moving = true;
+        int moved = 0;
+        for (Path stray : strays) {
+            if (moving && stray.startsWith(target)) {
+                try {
+                    if (moved == 0) {
+                        Files.createDirectory(trash, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                    }
+                    Files.move(stray, trash.resolve(Integer.toString(moved + 1)), StandardCopyOption.ATOMIC_MOVE);
+                    moved++;
+                    continue;
+                } catch (IOException e) {
+                    moving = false;
+                    log.info("restore {}: what the backup lacks cannot be moved to {} ({}); it is deleted where it is, before the"
+                            + " recovery starts", restoreId, trash, e.toString());
+                }
+            }
+            left.add(stray);
+        }
+        return left;
     }
 
     /** Waits for the removal to end, however it ends. */
