@@ -116,19 +116,24 @@ public final class PgServer {
         if (isRunning()) {
             run(command, timeout.plusSeconds(10), "pg_ctl start"); // pg_ctl's own answer, not the running server's status
         } else {
-            runUntil(command, timeout.plusSeconds(10), "pg_ctl start", this::accepting);
+            long launched = System.currentTimeMillis() / 1000;
+            runUntil(command, timeout.plusSeconds(10), "pg_ctl start", () -> accepting(launched));
         }
     }
 
     /**
-     * Whether the postmaster says it accepts connections (its pid file's status line "ready", or "standby" for a server in
-     * recovery), as pg_ctl -w waits for; pg_ctl looks every 100 ms, this every 10.
+     * Whether the postmaster started at or after launchedEpochSeconds says it accepts connections (its pid file's status
+     * line "ready", or "standby" for a server in recovery), as pg_ctl -w waits for; pg_ctl looks every 100 ms, this every 10.
      */
-    private boolean accepting() {
+    private boolean accepting(long launchedEpochSeconds) {
         Path pidFile = dataDirectory.resolve("postmaster.pid");
         try {
             List<String> lines = Files.readAllLines(pidFile, StandardCharsets.UTF_8);
             if (lines.size() < 8 || !lines.get(0).trim().matches("\\d+")) {
+                return false;
+            }
+            // a pid file left by a server that crashed, its pid since reused, is not this start's (pg_ctl's own check)
+            if (Long.parseLong(lines.get(2).trim()) < launchedEpochSeconds - 2) {
                 return false;
             }
             String status = lines.get(7).trim();
