@@ -40,7 +40,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
@@ -84,18 +83,9 @@ final class DataDirectoryWriter {
     private final Set<String> writtenInto = ConcurrentHashMap.newKeySet();
     /** Of the last delta write: global/pg_control's new copy under its temporary name, renamed last. */
     private volatile Path newControlFile;
-    /**
-     * Of the last delta write, where its time went: removing what the backup lacks, then (summed over the workers)
-     * comparing local bytes and downloading what differed, then settling the files written into.
-     */
-    private final AtomicLong removeNanos = new AtomicLong();
-    /** Delta: the deletion of what was moved out of the data directory, which ends by the end of the restore (awaitRemoved). */
-    private volatile FutureTask<Void> removed;
-    private volatile Path removedFrom;
-    private volatile String removerName;
-    private volatile boolean removing;
-    /** Delta: how many paths (a directory with what it holds counting once) the backup does not have. */
-    private volatile int strayCount;
+    /** Of the last delta write: what the directory held that the backup lacks, being deleted. */
+    private volatile Strays strays;
+    /** Of the last delta write, where its time went (summed over the workers): comparing, downloading; then settling. */
     private final AtomicLong compareNanos = new AtomicLong();
     private final AtomicLong downloadNanos = new AtomicLong();
     private final AtomicLong settleNanos = new AtomicLong();
@@ -145,7 +135,8 @@ final class DataDirectoryWriter {
 
     /** Delta: paths the backup does not have, found (a directory counting once), being removed beside the restore. */
     int strays() {
-        return strayCount;
+        Strays s = strays;
+        return s == null ? 0 : s.found();
     }
 
     /** Delta: where the files' time went, for the log (the workers' compare and download times are summed over them). */
@@ -156,7 +147,8 @@ final class DataDirectoryWriter {
 
     /** Delta: how long deleting what the backup does not have took, beside the recovery. */
     String removeTime() {
-        return PhaseTimes.seconds(removeNanos.get());
+        Strays s = strays;
+        return s == null ? PhaseTimes.seconds(0) : s.movedTime();
     }
 
     /**
@@ -174,7 +166,6 @@ final class DataDirectoryWriter {
         replaced.clear();
         writtenInto.clear();
         newControlFile = null;
-        removeNanos.set(0);
         compareNanos.set(0);
         downloadNanos.set(0);
         settleNanos.set(0);
@@ -182,37 +173,12 @@ final class DataDirectoryWriter {
         // in place the server's configuration files from outside stay where they are (ExternalConfig)
         List<BackupManifest.FileEntry> entries = manifest.files().stream()
                 .filter(e -> !request.inPlace() || !BackupManifest.isExternal(e.path())).toList();
-        FutureTask<Void> removal = null;
+        Strays found = null;
         if (delta) {
-            awaitRemoved(request.restoreId()); // a previous write's, still deleting
+            awaitRemoved(); // a previous write's, still deleting
             DeltaInPlace.disable(target); // first: from here the directory is not startable until the restore is done
-            List<Path> strays = removeExtras(request, manifest, target, entries);
-            strayCount = strays.size();
-            // what the backup does not have (the old pg_wal's segments, above all) is moved out of the data directory now
-            // (a rename each) and deleted beside the rest of the restore: freeing a large file's blocks takes the file
-            // system about 14 ms per WAL segment here, longer than comparing and writing the files. What lies in a
-            // tablespace's location (maybe another file system) is deleted there, before the files are done
-            Path trash = target.resolveSibling(target.getFileName() + ".tidemark-removed-" + request.restoreId());
-            List<Path> elsewhere = moveOut(strays, target, trash, request.restoreId());
-            removal = new FutureTask<>(() -> {
-                removedPaths.addAndGet(DeltaInPlace.removeAll(elsewhere));
-                return null;
-            });
-            Thread remover = new Thread(removal, "restore-" + request.restoreId() + "-remove");
-            remover.setDaemon(true);
-            remover.start();
-            // the data directory's strays are deleted once PostgreSQL starts (removeBesideRecovery): beside the downloads
-            // and the WAL fetch, whose writes and syncs share the file system's journal with it, they slowed both
-            removed = new FutureTask<>(() -> {
-                long from = System.nanoTime();
-                if (Files.isDirectory(trash, LinkOption.NOFOLLOW_LINKS)) {
-                    removedPaths.addAndGet(DeltaInPlace.removeAll(List.of(trash)) - 1); // the trash directory itself is no path of the database's
-                }
-                removeNanos.set(System.nanoTime() - from);
-                return null;
-            });
-            removedFrom = trash;
-            removerName = "restore-" + request.restoreId() + "-remove";
+            found = Strays.start(removeExtras(request, manifest, target, entries), target, request.restoreId(), removedPaths);
+            strays = found;
         }
         // the tablespaces' directories first: the ones of the backup's directories that lie in them go inside
         tablespaces.create(created);
@@ -310,12 +276,12 @@ final class DataDirectoryWriter {
             }
         } finally {
             Workers.stopAndWait(pool);
-            if (removal != null) {
-                finish(removal); // not left running behind a failure's clean-up
+            if (found != null) {
+                found.settleInPlace(); // not left running behind a failure's clean-up
             }
         }
-        if (removal != null) {
-            awaitRemoval(removal);
+        if (found != null) {
+            found.awaitInPlace();
         }
         long settling = System.nanoTime();
         for (BackupManifest.FileEntry e : entries) {
@@ -341,88 +307,19 @@ final class DataDirectoryWriter {
         }
     }
 
-    /**
-     * Delta: waits until what the backup does not have, moved out of the data directory, is deleted (it is deleted while
-     * the restore goes on); a failure to delete it is logged, and the restore stands: nothing of it is the database's.
-     */
-    void awaitRemoved(String restoreId) throws InterruptedException {
-        FutureTask<Void> task = removed;
-        if (task == null) {
-            return;
-        }
-        if (!removing) {
-            task.run(); // never started (a failure before the recovery): here and now
-        }
-        try {
-            task.get();
-        } catch (ExecutionException e) {
-            log.warn("restore {}: could not delete {} (what the data directory held that the backup does not have, moved out of it):"
-                    + " {}; remove it yourself", restoreId, removedFrom, e.getCause().getMessage());
-        } finally {
-            removed = null;
-            removing = false;
+    /** Delta: waits until what the backup does not have, moved out of the data directory, is deleted (Strays.awaitMoved). */
+    void awaitRemoved() throws InterruptedException {
+        Strays s = strays;
+        if (s != null) {
+            s.awaitMoved();
         }
     }
 
     /** Delta: starts deleting what the backup does not have, moved out of the data directory, beside the recovery. */
     void removeBesideRecovery() {
-        FutureTask<Void> task = removed;
-        if (task == null || removing) {
-            return;
-        }
-        removing = true;
-        Thread remover = new Thread(task, removerName);
-        remover.setDaemon(true);
-        remover.start();
-    }
-
-    /**
-     * Delta: moves each stray under target into trash (a sibling of target, made here), a rename each; returns the strays
-     * left where they are, to be deleted there: those outside target (a tablespace's location), and all of them once a
-     * move fails (trash on another file system than a data directory that is a mount point, or no room for a sibling).
-     */
-    static List<Path> moveOut(List<Path> strays, Path target, Path trash, String restoreId) {
-        List<Path> left = new ArrayList<>();
-        boolean moving = true;
-        int moved = 0;
-        for (Path stray : strays) {
-            if (moving && stray.startsWith(target)) {
-                try {
-                    if (moved == 0) {
-                        Files.createDirectory(trash, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-                    }
-                    Files.move(stray, trash.resolve(Integer.toString(moved + 1)), StandardCopyOption.ATOMIC_MOVE);
-                    moved++;
-                    continue;
-                } catch (IOException e) {
-                    moving = false;
-                    log.info("restore {}: what the backup lacks cannot be moved to {} ({}); it is deleted where it is, before the"
-                            + " recovery starts", restoreId, trash, e.toString());
-                }
-            }
-            left.add(stray);
-        }
-        return left;
-    }
-
-    /** Waits for the removal to end, however it ends. */
-    private static void finish(FutureTask<Void> removal) {
-        try {
-            removal.get();
-        } catch (ExecutionException | java.util.concurrent.CancellationException e) {
-            // reported by awaitRemoval, when the restore gets that far
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** Waits for the removal of what the backup does not have; its failure is the restore's. */
-    private static void awaitRemoval(FutureTask<Void> removal) throws IOException, InterruptedException {
-        try {
-            removal.get();
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            throw cause instanceof IOException io ? io : new IOException("removing what the backup does not have failed: " + cause, cause);
+        Strays s = strays;
+        if (s != null) {
+            s.deleteMovedBesideRecovery();
         }
     }
 

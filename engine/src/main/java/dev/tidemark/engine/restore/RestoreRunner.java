@@ -363,7 +363,7 @@ public final class RestoreRunner {
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
             phases.lap("settings removed and hand-over");
             if (request.delta()) {
-                files.awaitRemoved(request.restoreId()); // what the backup lacks, deleted beside the recovery
+                files.awaitRemoved(); // what the backup lacks, deleted beside the recovery
                 phases.lap("waiting for what the backup lacks to be deleted");
                 phases.note("what the backup lacks deleted in", files.removeTime());
             }
@@ -395,7 +395,7 @@ public final class RestoreRunner {
                 }
                 if (request.delta()) {
                     try {
-                        files.awaitRemoved(request.restoreId());
+                        files.awaitRemoved();
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                     }

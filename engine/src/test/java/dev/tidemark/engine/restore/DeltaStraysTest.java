@@ -27,7 +27,7 @@ class DeltaStraysTest {
         Path inTablespace = Files.writeString(Files.createDirectories(tmp.resolve("space")).resolve("16400"), "elsewhere");
         Path trash = data.resolveSibling("data.tidemark-removed-r1");
 
-        List<Path> left = DataDirectoryWriter.moveOut(List.of(segment, dropped, inTablespace), data, trash, "r1");
+        List<Path> left = Strays.moveOut(List.of(segment, dropped, inTablespace), data, trash, "r1");
         assertThat(left).containsExactly(inTablespace);
         assertThat(segment).doesNotExist();
         assertThat(dropped).doesNotExist();
@@ -37,7 +37,7 @@ class DeltaStraysTest {
         // the trash cannot be made (here: no parent): every stray stays, to be deleted where it is; nothing moved
         Path other = Files.writeString(data.resolve("postmaster.opts"), "opts");
         Path unreachable = tmp.resolve("no-such-parent").resolve("data.tidemark-removed-r2");
-        assertThat(DataDirectoryWriter.moveOut(List.of(other, inTablespace), data, unreachable, "r2")).containsExactly(other, inTablespace);
+        assertThat(Strays.moveOut(List.of(other, inTablespace), data, unreachable, "r2")).containsExactly(other, inTablespace);
         assertThat(other).exists();
         assertThat(unreachable).doesNotExist();
         assertThat(DeltaInPlace.removeAll(List.of(other, trash))).as("paths deleted: the file, the trash and what it held").isEqualTo(5);

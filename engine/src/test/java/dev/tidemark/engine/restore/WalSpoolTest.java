@@ -37,17 +37,8 @@ class WalSpoolTest {
     void theFetchRunsABoundedWayAheadOfWhatTheScanAndTheRestoreCommandAskFor() throws Exception {
         Path root = tmp.resolve("repo");
         Repository repo = TestRepositories.file(root);
-        List<String> names = new ArrayList<>();
-        for (int i = 1; i <= 40; i++) {
-            String name = new WalSegment(1, i, SEGMENT).name();
-            names.add(name);
-            // small stand-ins: the spool copies what is stored (only a partial segment is padded)
-            repo.putEncoded("wal/" + name, new ByteArrayInputStream(("segment " + i).getBytes(StandardCharsets.US_ASCII)));
-        }
-        List<ObjectInfo> objects;
-        try (Stream<ObjectInfo> all = repo.store().list("wal/")) {
-            objects = all.toList();
-        }
+        List<String> names = segments(repo, 40);
+        List<ObjectInfo> objects = objects(repo);
         Path dir = tmp.resolve("spool");
         ServerUser.detect().ownOne(tmp);
         // two workers, four segments of margin
@@ -97,16 +88,8 @@ class WalSpoolTest {
     @Test
     void onceTheScanHasReadTheStopNothingBeyondItIsFetchedAndTheRestoreCommandSaysSoAtOnce() throws Exception {
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
-        List<String> names = new ArrayList<>();
-        for (int i = 1; i <= 40; i++) {
-            String name = new WalSegment(1, i, SEGMENT).name();
-            names.add(name);
-            repo.putEncoded("wal/" + name, new ByteArrayInputStream(("segment " + i).getBytes(StandardCharsets.US_ASCII)));
-        }
-        List<ObjectInfo> objects;
-        try (Stream<ObjectInfo> all = repo.store().list("wal/")) {
-            objects = all.toList();
-        }
+        List<String> names = segments(repo, 40);
+        List<ObjectInfo> objects = objects(repo);
         Path dir = tmp.resolve("spool");
         ServerUser.detect().ownOne(tmp);
         try (WalSpool spool = new WalSpool(repo, dir, objects, SEGMENT, 2, "t", ServerUser.detect(), 4 * SEGMENT)) {
@@ -142,16 +125,8 @@ class WalSpoolTest {
     @Test
     void offeredAsReadTheRestoreCommandGetsOnlyWhatTheScanHasReadPastAndAnAbortFailsIt() throws Exception {
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
-        List<String> names = new ArrayList<>();
-        for (int i = 1; i <= 6; i++) {
-            String name = new WalSegment(1, i, SEGMENT).name();
-            names.add(name);
-            repo.putEncoded("wal/" + name, new ByteArrayInputStream(("segment " + i).getBytes(StandardCharsets.US_ASCII)));
-        }
-        List<ObjectInfo> objects;
-        try (Stream<ObjectInfo> all = repo.store().list("wal/")) {
-            objects = all.toList();
-        }
+        List<String> names = segments(repo, 6);
+        List<ObjectInfo> objects = objects(repo);
         Path dir = tmp.resolve("spool");
         ServerUser.detect().ownOne(tmp);
         Path into = tmp.resolve("pg_wal");
@@ -233,6 +208,23 @@ class WalSpoolTest {
     private static List<Path> spooled(Path dir) throws Exception {
         try (Stream<Path> files = Files.list(dir)) {
             return files.filter(f -> f.getFileName().toString().matches("[0-9A-F]{24}")).toList();
+        }
+    }
+
+    /** Segments 1 to count of timeline 1 under wal/: small stand-ins (the spool copies what is stored; only a partial segment is padded). */
+    private static List<String> segments(Repository repo, int count) throws Exception {
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= count; i++) {
+            String name = new WalSegment(1, i, SEGMENT).name();
+            names.add(name);
+            repo.putEncoded("wal/" + name, new ByteArrayInputStream(("segment " + i).getBytes(StandardCharsets.US_ASCII)));
+        }
+        return names;
+    }
+
+    private static List<ObjectInfo> objects(Repository repo) throws Exception {
+        try (Stream<ObjectInfo> all = repo.store().list("wal/")) {
+            return all.toList();
         }
     }
 
