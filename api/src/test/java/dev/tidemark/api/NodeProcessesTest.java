@@ -243,7 +243,17 @@ class NodeProcessesTest {
             await(() -> frozen.json("GET", "/v1/nodes"), n -> nodeRow(n, "node-b").path("live").asBoolean()
                     && nodeRow(n, "node-b").path("databases").isEmpty(), Duration.ofSeconds(20));
             Thread.sleep(3000); // a few of its partial-segment intervals, had its streams gone on
-            assertThat(frozen.writes.seen()).as("writes of the frozen node for databases it lost").isEmpty();
+            // nothing is begun after the lease is lost; a request let through in the instant before the freeze may still leave
+            // on waking (FencedStore: no tighter fence without conditional writes), and the node then names it in its log
+            String frozenLog = frozen.log();
+            for (String write : frozen.writes.seen()) {
+                if (write.startsWith("DELETE ") && write.contains("uploadId=")) {
+                    continue; // the abort of a multipart upload whose completion the fence refused: it removes, publishes nothing
+                }
+                assertThat(frozenLog).as("a write of the frozen node for a database it lost, not named as one let through before"
+                        + " the freeze: %s", write).contains("ended after the lease was lost (the node was frozen or cut off in between): "
+                        + WriteWatch.key(write));
+            }
             for (String id : frozenDbs) {
                 assertThat(frozen.json("GET", "/v1/databases/" + id).path("streaming").path("state").asText()).isEqualTo("streamed by node-a");
                 assertThat(awake.json("GET", "/v1/databases/" + id).path("streaming").path("state").asText()).isEqualTo("streaming");
@@ -505,6 +515,14 @@ class NodeProcessesTest {
 
         List<String> seen() {
             return List.copyOf(seen);
+        }
+
+        /** The object key a noted request line names: its path after the bucket, without the query. */
+        static String key(String requestLine) {
+            String path = requestLine.split(" ")[1];
+            path = path.substring(path.indexOf('/', 1) + 1);
+            int query = path.indexOf('?');
+            return java.net.URLDecoder.decode(query < 0 ? path : path.substring(0, query), StandardCharsets.UTF_8);
         }
 
         private void accept() {

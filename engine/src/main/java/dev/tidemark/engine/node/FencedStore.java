@@ -4,6 +4,8 @@ import dev.tidemark.storage.Appender;
 import dev.tidemark.storage.ObjectInfo;
 import dev.tidemark.storage.ObjectStore;
 import dev.tidemark.storage.ObjectWriter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,9 +20,12 @@ import java.util.stream.Stream;
  * writes through, so that a node that lost the database's lease (a freeze, a cut from the catalog) uploads nothing
  * more, even before its stream is stopped (issue 20). The check is made when a write begins, at each write and just
  * before it is committed; a node frozen in the instant between that last check and the request leaving it can still send that
- * one request on waking (a store without conditional writes admits no tighter fence). Reads pass through.
+ * one request on waking (a store without conditional writes admits no tighter fence). Such a write is found after the
+ * fact (the guard says no once it returns) and named in the log, so an operator (and a test) can tell it from a fence
+ * that failed. Reads pass through.
  */
 public final class FencedStore implements ObjectStore {
+    private static final Logger log = LoggerFactory.getLogger(FencedStore.class);
     private final ObjectStore store;
     private final BooleanSupplier mayWrite;
     private final String what;
@@ -31,9 +36,22 @@ public final class FencedStore implements ObjectStore {
         this.what = what;
     }
 
-    private void check(String key) throws IOException {
+    /** Throws unless the guard lets the write through; returns when it did (System.nanoTime). */
+    private long check(String key) throws IOException {
         if (!mayWrite.getAsBoolean()) {
             throw new IOException("fenced: this node no longer holds the lease of " + what + "; nothing is written (" + key + ")");
+        }
+        return System.nanoTime();
+    }
+
+    /**
+     * After a write the guard let through at passedAt: if the guard says no now, the lease was lost while the write was on its
+     * way (a freeze in between), and the write is named in the log.
+     */
+    private void checkAfter(String key, long passedAt) {
+        if (!mayWrite.getAsBoolean()) {
+            log.warn("{}: a write let through while this node held the lease ended after the lease was lost (the node was frozen or"
+                    + " cut off in between): {} (let through {} ms before it ended)", what, key, (System.nanoTime() - passedAt) / 1_000_000);
         }
     }
 
@@ -51,14 +69,17 @@ public final class FencedStore implements ObjectStore {
 
             @Override
             public void write(byte[] b, int off, int len) throws IOException {
-                check(key); // a store may send parts of a large object as they fill
+                long passed = check(key); // a store may send parts of a large object as they fill
                 writer.write(b, off, len);
+                checkAfter(key, passed);
             }
 
             @Override
             public ObjectInfo commit() throws IOException {
-                check(key); // a node frozen since the write began has lost the lease by now: nothing is published
-                return writer.commit();
+                long passed = check(key); // a node frozen since the write began has lost the lease by now: nothing is published
+                ObjectInfo info = writer.commit();
+                checkAfter(key, passed);
+                return info;
             }
 
             @Override
@@ -81,8 +102,9 @@ public final class FencedStore implements ObjectStore {
         return appender.map(a -> new Appender() {
             @Override
             public void append(ByteBuffer bytes) throws IOException {
-                check(key);
+                long passed = check(key);
                 a.append(bytes);
+                checkAfter(key, passed);
             }
 
             @Override
@@ -94,8 +116,10 @@ public final class FencedStore implements ObjectStore {
 
     @Override
     public ObjectInfo put(String key, InputStream content) throws IOException {
-        check(key);
-        return store.put(key, content);
+        long passed = check(key);
+        ObjectInfo info = store.put(key, content);
+        checkAfter(key, passed);
+        return info;
     }
 
     @Override
@@ -120,8 +144,9 @@ public final class FencedStore implements ObjectStore {
 
     @Override
     public void delete(String key) throws IOException {
-        check(key);
+        long passed = check(key);
         store.delete(key);
+        checkAfter(key, passed);
     }
 
     @Override

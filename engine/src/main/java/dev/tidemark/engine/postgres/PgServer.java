@@ -215,6 +215,20 @@ public final class PgServer {
      * when it ends first, its exit and output count as in run.
      */
     private void runUntil(List<String> command, Duration timeout, String what, java.util.function.BooleanSupplier done) throws IOException {
+        execute(command, timeout, what, done);
+    }
+
+    /** Runs a server program as the server's user; a non-zero exit becomes an exception carrying its output. */
+    public String run(List<String> command, Duration timeout, String what) throws IOException {
+        return execute(command, timeout, what, () -> false);
+    }
+
+    /**
+     * Runs command as the server's user until it ends or done says true (then "" is returned, and the program ends by
+     * itself). Its output is read by a thread of its own, so the timeout holds even while the program prints nothing
+     * or a child it started keeps the output open (a server started without a log file).
+     */
+    private String execute(List<String> command, Duration timeout, String what, java.util.function.BooleanSupplier done) throws IOException {
         Process process = ChildEnvironment.builder(user.command(command)).redirectErrorStream(true).start();
         process.getOutputStream().close();
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
@@ -231,7 +245,7 @@ public final class PgServer {
         try {
             while (!process.waitFor(10, TimeUnit.MILLISECONDS)) {
                 if (done.getAsBoolean()) {
-                    return;
+                    return "";
                 }
                 if (System.nanoTime() > deadline) {
                     process.destroyForcibly();
@@ -244,32 +258,10 @@ public final class PgServer {
             Thread.currentThread().interrupt();
             throw new IOException(what + " was interrupted", e);
         }
-        if (process.exitValue() != 0) {
-            String text;
-            synchronized (out) {
-                text = out.toString(StandardCharsets.UTF_8).trim();
-            }
-            throw new IOException(what + " failed (exit " + process.exitValue() + "): " + text);
+        String text;
+        synchronized (out) { // ByteArrayOutputStream's methods lock it: what the reader wrote so far
+            text = out.toString(StandardCharsets.UTF_8).trim();
         }
-    }
-
-    /** Runs a server program as the server's user; a non-zero exit becomes an exception carrying its output. */
-    public String run(List<String> command, Duration timeout, String what) throws IOException {
-        Process process = ChildEnvironment.builder(user.command(command)).redirectErrorStream(true).start();
-        process.getOutputStream().close();
-        byte[] out;
-        try {
-            out = process.getInputStream().readAllBytes();
-            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                throw new IOException(what + " did not finish within " + timeout.toSeconds() + " s");
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException(what + " was interrupted", e);
-        }
-        String text = new String(out, StandardCharsets.UTF_8).trim();
         if (process.exitValue() != 0) {
             throw new IOException(what + " failed (exit " + process.exitValue() + "): " + text);
         }

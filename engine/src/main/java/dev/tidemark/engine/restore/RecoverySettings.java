@@ -91,6 +91,14 @@ final class RecoverySettings {
             // the restored files are not yet durable: one syncfs of the file system instead of an fsync per file
             lines.add("recovery_init_sync_method = syncfs");
         }
+        if (manifest.serverVersionNum() >= 150000 && !PREFETCH_AS_SERVER) {
+            // replayed from a base backup, a block's first change carries its full-page image (full_page_writes, on by
+            // default and forced on while the backup ran), which replaces the page unread; the prefetcher looks ahead of
+            // the replay and asks the kernel for each page a later change in its window touches, before that image is
+            // in shared buffers: a read from disk of every changed page the restore wrote past the page cache, the
+            // replay's own pace (docs/benchmarks.md, "The recovery's prefetch")
+            lines.add("recovery_prefetch = off");
+        }
         Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         Files.deleteIfExists(target.resolve("standby.signal"));
@@ -98,9 +106,16 @@ final class RecoverySettings {
         return new Written(promoteAtTarget, logTag);
     }
 
+    /**
+     * With {@value #PREFETCH_PROPERTY}{@code =server}: the recovery prefetches as the server's own setting says (PostgreSQL's
+     * default: where the system can), for a benchmark's side-by-side; without it, prefetching is off for the recovery.
+     */
+    static final String PREFETCH_PROPERTY = "tidemark.restore.recovery-prefetch";
+    private static final boolean PREFETCH_AS_SERVER = "server".equals(System.getProperty(PREFETCH_PROPERTY));
+
     /** The settings the restore wrote that serve the recovery only; its port and raised settings stay. */
     private static final Pattern RECOVERY_ONLY = Pattern.compile(
-            "\\s*(restore_command|recovery_target\\w*|recovery_min_apply_delay|recovery_init_sync_method|logging_collector|log_destination|lc_messages"
+            "\\s*(restore_command|recovery_target\\w*|recovery_min_apply_delay|recovery_init_sync_method|recovery_prefetch|logging_collector|log_destination|lc_messages"
                     + "|log_min_messages|log_line_prefix)\\s*=.*");
     /**
      * What else an in-place restore wrote and takes back: the database is the production one again, with its own

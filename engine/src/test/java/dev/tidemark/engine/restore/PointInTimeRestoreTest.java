@@ -187,11 +187,27 @@ class PointInTimeRestoreTest {
         try {
             String auto = Files.readString(target.resolve("postgresql.auto.conf"));
             assertThat(auto).contains("port = " + port).doesNotContain("restore_command").doesNotContain("recovery_target")
-                    .as("a copy beside must not archive into its source's archive").contains("archive_mode = off");
+                    .as("a copy beside must not archive into its source's archive").contains("archive_mode = off")
+                    .doesNotContain("recovery_prefetch");
+            boolean hasPrefetchSetting = false;
+            try (Connection c = restored.connect(); var st = c.createStatement()) {
+                if (c.getMetaData().getDatabaseMajorVersion() >= 15) {
+                    // the settings the recovery ran with are still loaded: it replayed without prefetching (RecoverySettings)
+                    var rs = st.executeQuery("show recovery_prefetch");
+                    rs.next();
+                    assertThat(rs.getString(1)).isEqualTo("off");
+                    hasPrefetchSetting = true;
+                }
+            }
             server.stop();
             server.start(tmp.resolve("restart.log"), Duration.ofSeconds(60));
-            try (Connection c = restored.connect()) {
+            try (Connection c = restored.connect(); var st = c.createStatement()) {
                 assertThat(TableChecksums.of(c)).isEqualTo(contents.get(1));
+                if (hasPrefetchSetting) {
+                    var rs = st.executeQuery("show recovery_prefetch");
+                    rs.next();
+                    assertThat(rs.getString(1)).as("the server's own setting again after a restart").isEqualTo("try");
+                }
             }
         } finally {
             restored.stopServer();
