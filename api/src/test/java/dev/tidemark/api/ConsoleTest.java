@@ -149,7 +149,7 @@ class ConsoleTest {
         await(d -> visible(By.cssSelector("#fleet tr[data-database=shop] a")));
         assertThat(script("return document.cookie")).as("no cookie holds the token").isEqualTo("");
         assertThat(browser.getCurrentUrl()).doesNotContain(ADMIN);
-        browser.findElement(By.cssSelector("#fleet tr[data-database=shop] a")).click();
+        click(By.cssSelector("#fleet tr[data-database=shop] a"));
         WebElement backupButton = await(d -> visible(By.id("action-base-backup")));
         backupButton.click();
         await(Duration.ofMinutes(2), d -> "completed".equals(attribute(By.id("base-backup-progress"), "data-status")));
@@ -179,7 +179,7 @@ class ConsoleTest {
         for (String id : List.of("shop", "blog")) {
             await(Duration.ofSeconds(30), d -> browser.findElement(By.cssSelector("#fleet tr[data-database=" + id + "] td.window")).getText().contains("→"));
         }
-        browser.findElement(By.cssSelector("[data-sort=id]")).click();
+        click(By.cssSelector("[data-sort=id]"));
         await(d -> browser.findElements(By.cssSelector("#fleet tbody tr")).get(0).getAttribute("data-database").equals("blog"));
         WebElement filter = browser.findElement(By.id("fleet-filter"));
         filter.sendKeys("sho");
@@ -230,7 +230,7 @@ class ConsoleTest {
             copy.stopServer();
         }
         await(d -> browser.findElements(By.cssSelector("#timeline .mark.restore")).size() == 1);
-        browser.findElements(By.cssSelector("#timeline .mark.base")).get(0).click();
+        click(By.cssSelector("#timeline .mark.base"));
         screenshot("database.png", 1900);
     }
 
@@ -241,7 +241,8 @@ class ConsoleTest {
         open("/#/");
         browser.findElement(By.id("logout")).click();
         signIn(READER);
-        await(d -> visible(By.cssSelector("#fleet tr[data-database=blog] a"))).click();
+        await(d -> visible(By.cssSelector("#fleet tr[data-database=blog] a")));
+        click(By.cssSelector("#fleet tr[data-database=blog] a"));
         await(d -> "false".equals(attribute(By.id("capability"), "data-may-change")));
         await(d -> visible(By.cssSelector("#base-backups button.download")));
         assertThat(browser.findElement(By.id("read-only")).getText()).contains("can read and download");
@@ -316,6 +317,14 @@ class ConsoleTest {
 
     private Object script(String js) {
         return ((JavascriptExecutor) browser).executeScript(js);
+    }
+
+    /** Clicks the first element by finds, found again if the page redrew it in between (the views refresh as they poll). */
+    private void click(By by) {
+        await(d -> {
+            d.findElement(by).click();
+            return true;
+        });
     }
 
     private <T> T await(Function<org.openqa.selenium.WebDriver, T> condition) {
