@@ -121,11 +121,11 @@ run_tidemark() { # $1: name, then the restore's options
   reset_data
   t0=$(now)
   cli restore "$db" --time "$target_iso" --in-place "$@" --wait --json > "$root/tm-restore.json" 2> "$root/tm-restore.err" || true
+  t1=$(now)   # the CLI's time alone (the check below starts a Python of its own)
   # a refused request prints no job: say why
   if ! python3 -c "import json, sys; sys.exit(0 if json.load(open(sys.argv[1])).get('status') else 1)" "$root/tm-restore.json" 2>/dev/null; then
     echo "Tidemark $name: the request failed: $(tr '\n' ' ' < "$root/tm-restore.err") $(tr '\n' ' ' < "$root/tm-restore.json")"
   fi
-  t1=$(now)
   python3 - "$root/tm-restore.json" "$name" "$root/times" <<'PY'
 import json, sys, datetime
 d = json.load(open(sys.argv[1]))
