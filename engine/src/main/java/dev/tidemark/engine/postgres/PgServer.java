@@ -209,26 +209,18 @@ public final class PgServer {
         return postmasterPid().isPresent();
     }
 
-    /**
-     * Runs pg_ctl waiting (-w) as run does, but returns as soon as done says what it waits for has happened: pg_ctl
-     * checks only every 100 ms. It then ends by itself a moment later (its output read to the end by a thread of its own);
-     * when it ends first, its exit and output count as in run.
-     */
-    private void runUntil(List<String> command, Duration timeout, String what, java.util.function.BooleanSupplier done) throws IOException {
-        execute(command, timeout, what, done);
-    }
-
     /** Runs a server program as the server's user; a non-zero exit becomes an exception carrying its output. */
     public String run(List<String> command, Duration timeout, String what) throws IOException {
-        return execute(command, timeout, what, () -> false);
+        return runUntil(command, timeout, what, () -> false);
     }
 
     /**
-     * Runs command as the server's user until it ends or done says true (then "" is returned, and the program ends by
-     * itself). Its output is read by a thread of its own, so the timeout holds even while the program prints nothing
-     * or a child it started keeps the output open (a server started without a log file).
+     * Runs command as the server's user until it ends or done says true: pg_ctl waiting (-w) checks only every 100 ms,
+     * so start and stop return as soon as what they wait for has happened ("" is then returned, and pg_ctl ends by itself
+     * a moment later). Its output is read by a thread of its own, so the timeout holds even while the program prints
+     * nothing or a child it started keeps the output open (a server started without a log file).
      */
-    private String execute(List<String> command, Duration timeout, String what, java.util.function.BooleanSupplier done) throws IOException {
+    private String runUntil(List<String> command, Duration timeout, String what, java.util.function.BooleanSupplier done) throws IOException {
         Process process = ChildEnvironment.builder(user.command(command)).redirectErrorStream(true).start();
         process.getOutputStream().close();
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
@@ -238,7 +230,7 @@ public final class PgServer {
             } catch (IOException e) {
                 // the process ended; what it printed so far is kept
             }
-        }, "pg_ctl-output");
+        }, "server-program-output");
         reader.setDaemon(true);
         reader.start();
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -96,7 +96,7 @@ final class RecoverySettings {
             // default and forced on while the backup ran), which replaces the page unread; the prefetcher looks ahead of
             // the replay and asks the kernel for each page a later change in its window touches, before that image is
             // in shared buffers: a read from disk of every changed page the restore wrote past the page cache, the
-            // replay's own pace (docs/benchmarks.md, "The recovery's prefetch")
+            // replay's own pace (docs/benchmarks.md, "Delta restore in place", session 33)
             lines.add("recovery_prefetch = off");
         }
         Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8,
