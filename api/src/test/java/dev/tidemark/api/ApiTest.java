@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -46,6 +47,8 @@ class ApiTest {
 
     @LocalServerPort
     int port;
+    @org.springframework.beans.factory.annotation.Autowired
+    dev.tidemark.engine.Engine engine;
 
     @DynamicPropertySource
     static void properties(DynamicPropertyRegistry registry) throws Exception {
@@ -523,11 +526,31 @@ class ApiTest {
         assertThat(restored.path("status").asText()).as(restored.toString()).isEqualTo("completed");
         assertThat(cluster.dataDirectory().resolve("postmaster.pid")).as("left stopped for the service manager").doesNotExist();
         assertThat(Files.readString(cluster.dataDirectory().resolve("postgresql.auto.conf"))).doesNotContain("restore_command");
+        // the first base backup of the new timeline: not asked for while the server is stopped (it would fail), asked for
+        // by the scheduler once it accepts connections again
+        engine.runScheduledJobs();
+        assertThat(afterRestoreBackups()).as("nothing asked of a stopped server").isEmpty();
         cluster.startServer();
+        engine.runScheduledJobs();
+        List<JsonNode> asked = afterRestoreBackups();
+        assertThat(asked).as("the first base backup of the new timeline, asked once the server is back").hasSize(1);
+        assertThat(awaitDone("/v1/databases/shop/base-backups/" + asked.get(0).path("id").asText()).path("status").asText())
+                .isEqualTo("completed");
+        engine.runScheduledJobs();
+        assertThat(afterRestoreBackups()).as("asked once").hasSize(1);
         try (var c = cluster.connect(); var st = c.createStatement(); var r = st.executeQuery("select string_agg(name, ',' order by name) from fruit")) {
             r.next();
             assertThat(r.getString(1)).as("the database as at the moment").isEqualTo("apple,cherry,pear");
         }
+    }
+
+    /** The base backups asked for after the newest completed restore, by the restore or the scheduler. */
+    private List<JsonNode> afterRestoreBackups() throws Exception {
+        java.time.Instant restored = java.util.stream.StreamSupport.stream(json(call("GET", "/v1/databases/shop/restores", READER, null))
+                        .spliterator(), false).filter(r -> r.path("status").asText().equals("completed"))
+                .map(r -> java.time.Instant.parse(r.path("completedAt").asText())).max(java.util.Comparator.naturalOrder()).orElseThrow();
+        return java.util.stream.StreamSupport.stream(json(call("GET", "/v1/databases/shop/base-backups", READER, null)).spliterator(), false)
+                .filter(b -> !java.time.Instant.parse(b.path("requestedAt").asText()).isBefore(restored)).toList();
     }
 
     @Test
@@ -600,12 +623,13 @@ class ApiTest {
         assertProblem(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null), 409, "purged already");
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"shop\",\"pgUrl\":\"" + cluster.url() + "\",\"pgdata\":\""
                 + cluster.dataDirectory() + "\"}"), 409, "choose another id");
+        // backups, dumps and WAL go; the database's history (its events) stays, for an engine rebuilt from the repository
         Path objects = tmp.resolve("data/repository/db/shop");
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (System.nanoTime() < deadline && countFiles(objects) > 0) {
+        while (System.nanoTime() < deadline && !listFiles(objects).stream().allMatch(f -> f.startsWith("events/"))) {
             Thread.sleep(200);
         }
-        assertThat(countFiles(objects)).as("purged").isZero();
+        assertThat(listFiles(objects)).as("purged").isNotEmpty().allMatch(f -> f.startsWith("events/"));
         long metricsDeadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (System.nanoTime() < metricsDeadline && call("GET", "/actuator/prometheus", READER, null).body().contains("database=\"shop\"")) {
             Thread.sleep(500);
@@ -642,21 +666,17 @@ class ApiTest {
         assertThat(cli(0, with(read, "node", "list"))).doesNotContain("draining");
     }
 
-    private static long countFiles(Path root) throws Exception {
+    private static List<String> listFiles(Path root) throws Exception {
         if (!Files.exists(root)) {
-            return 0;
+            return List.of();
         }
         try (var files = Files.walk(root)) {
-            return files.filter(Files::isRegularFile).count();
-        } catch (java.nio.file.NoSuchFileException e) {
-            return 0; // the whole directory went meanwhile
-        } catch (java.io.UncheckedIOException e) {
-            if (e.getCause() instanceof java.nio.file.NoSuchFileException) {
-                return 1; // a file went while it was listed: the purge is still under way
-            }
-            throw e;
+            return files.filter(Files::isRegularFile).map(p -> root.relativize(p).toString()).toList();
+        } catch (java.nio.file.NoSuchFileException | java.io.UncheckedIOException e) {
+            return listFiles(root); // a file went while it was listed
         }
     }
+
 
     /** The command followed by the connection options. */
     private static String[] with(String[] connection, String... command) {

@@ -81,9 +81,17 @@ public final class Repository implements AutoCloseable {
 
     /** Deletes every object whose key starts with prefix (an unfinished backup, an expired dump); returns how many. */
     public int deleteUnder(String prefix) throws IOException {
+        return deleteUnder(prefix, null);
+    }
+
+    /**
+     * Deletes every object whose key starts with prefix but not with kept (null: none kept), and unfinished uploads
+     * under prefix (a kept object's writer whose upload is cut off writes it again); returns how many objects.
+     */
+    public int deleteUnder(String prefix, String kept) throws IOException {
         List<String> keys;
         try (Stream<ObjectInfo> objects = store.list(prefix)) {
-            keys = objects.map(ObjectInfo::key).toList();
+            keys = objects.map(ObjectInfo::key).filter(k -> kept == null || !k.startsWith(kept)).toList();
         }
         store.deleteAll(keys);
         store.deleteUnfinished(prefix); // the prefix is no writer's any more: what a killed one left goes too

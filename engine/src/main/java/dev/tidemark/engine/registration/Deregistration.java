@@ -15,7 +15,8 @@ import java.sql.SQLException;
 
 /**
  * What runs on the owning node when a database is deregistered: its stream stops, its replication slot is dropped (so
- * the server no longer keeps WAL for Tidemark), and with purge its objects are deleted from the repository.
+ * the server no longer keeps WAL for Tidemark), and with purge its backups, dumps and WAL are deleted from the repository
+ * (its events stay, as its history does in the catalog).
  */
 public final class Deregistration {
     private static final Logger LOG = LoggerFactory.getLogger(Deregistration.class);
@@ -44,8 +45,12 @@ public final class Deregistration {
         }
         if (purge) {
             String prefix = node.repository().layout().databasePrefix(databaseId);
+            // its history (the catalog's events, encrypted as every object) stays: an engine rebuilt from the repository
+            // alone knows the database was purged, lists its backups as such, and keeps its id taken
+            String history = node.repository().layout().eventsPrefix(databaseId);
             try {
-                LOG.info("database {} purged: {} objects deleted from the repository", databaseId, node.repository().deleteUnder(prefix));
+                LOG.info("database {} purged: {} objects deleted from the repository (its history of events kept)", databaseId,
+                        node.repository().deleteUnder(prefix, history));
             } catch (IOException | RuntimeException e) {
                 LOG.warn("purging the objects of {} failed: {}; run the deregistration again or delete {} by hand", databaseId,
                         e.getMessage(), prefix);

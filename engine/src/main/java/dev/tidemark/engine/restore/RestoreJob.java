@@ -130,7 +130,9 @@ public final class RestoreJob {
             node.catalog().send(new Commands.CompleteRestore(databaseId, restoreId, result.reachedTime(), result.reachedLsn(),
                     result.timeline(), result.dataDirectory().toString(), result.port(), result.summary(), node.clock().instant()),
                     node.worker());
-            if (r.inPlace()) {
+            // left stopped, the server is not there to be backed up: the scheduler asks once it accepts connections
+            // again (ScheduledTick.firstBackupOfANewTimeline)
+            if (r.inPlace() && !r.leaveStopped()) {
                 try {
                     node.catalog().send(new Commands.RequestBaseBackup(databaseId, node.newId("base"), "after-restore",
                             node.clock().instant()), node.worker());

@@ -88,6 +88,9 @@ public final class ScheduledTick implements Runnable {
         }
         if ((!anyBackup || Schedules.due(weekly, lastBackup)) && h.runningBaseBackup().isEmpty()) {
             ask(() -> baseBackups.ask(h.id(), "scheduled", SCHEDULER), "base backup", h.id());
+        } else if (h.runningBaseBackup().isEmpty() && restoredInPlaceWithoutBackup(h)) {
+            ask(() -> baseBackups.ask(h.id(), "after-restore", SCHEDULER), "base backup (the first of the timeline an in-place"
+                    + " restore left, now that the server accepts connections again)", h.id());
         } else if (h.runningBaseBackup().isEmpty()) {
             tablespaceNotInNewestBackup(h, now).ifPresent(why -> {
                 // a backup read from a standby starts at its last restartpoint, which follows the primary's checkpoints:
@@ -112,6 +115,28 @@ public final class ScheduledTick implements Runnable {
         if (checked == null || Duration.between(checked, now).compareTo(Duration.ofHours(1)) >= 0) {
             continuityChecked.put(h.id(), now);
             continuity.check(h.id());
+        }
+    }
+
+    /**
+     * Whether the newest completed in-place restore still lacks the first base backup of the timeline it left, and the
+     * server is back to take it. A restore asks for that backup itself; one that left the server stopped for its service
+     * manager cannot (the backup would fail on a stopped server), nor one whose request the catalog refused. No base
+     * backup asked for since the restore completed, and the server accepts a connection: then it is asked for, once.
+     */
+    private boolean restoredInPlaceWithoutBackup(DatabaseHistory h) {
+        Optional<Instant> restored = h.restores().stream()
+                .filter(r -> r.inPlace() && r.status() == JobStatus.COMPLETED && r.completedAt() != null)
+                .map(DatabaseHistory.Restore::completedAt).max(Comparator.naturalOrder());
+        if (restored.isEmpty() || h.baseBackups().stream()
+                .anyMatch(b -> b.requestedAt() != null && !b.requestedAt().isBefore(restored.get()))) {
+            return false;
+        }
+        try (Connection c = node.primary(h).open()) {
+            return c.isValid(5);
+        } catch (SQLException | IllegalArgumentException e) {
+            LOG.debug("{}: restored in place, its server not accepting connections yet ({})", h.id(), e.getMessage());
+            return false;
         }
     }
 
