@@ -96,8 +96,23 @@ public final class PgServer {
      * output goes to logFile, except under pg_ctlcluster, which logs where the cluster's configuration says.
      */
     public void start(Path logFile, Duration timeout) throws IOException {
+        start(logFile, timeout, List.of());
+    }
+
+    /**
+     * As {@link #start(Path, Duration)}, with settings ("name=value") given on the server's command line: they outrank
+     * the configuration files, and a reload leaves them as they are. Their values must hold no single quote; not for a
+     * Debian cluster started by pg_ctlcluster.
+     */
+    public void start(Path logFile, Duration timeout, List<String> settings) throws IOException {
         String seconds = Long.toString(Math.max(1, timeout.toSeconds()));
+        if (settings.stream().anyMatch(v -> v.contains("'") || !v.contains("="))) {
+            throw new IllegalArgumentException("a command-line setting is name=value without a single quote: " + settings);
+        }
         if (launch instanceof Launch.DebianCluster debian) {
+            if (!settings.isEmpty()) {
+                throw new IllegalArgumentException("pg_ctlcluster starts a Debian cluster with its own options only");
+            }
             run(List.of(ServerLayout.PG_CTLCLUSTER.toString(), debian.cluster().version(), debian.cluster().name(), "start", "--",
                     "-w", "-t", seconds), timeout.plusSeconds(10), "pg_ctlcluster start");
             return;
@@ -109,8 +124,13 @@ public final class PgServer {
         user.ownOne(logFile);
         List<String> command = new ArrayList<>(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(),
                 "-l", logFile.toString()));
+        List<String> options = new ArrayList<>();
         if (launch instanceof Launch.ConfigFile config) {
-            command.addAll(List.of("-o", "-c 'config_file=" + config.file() + "'"));
+            options.add("-c 'config_file=" + config.file() + "'");
+        }
+        settings.forEach(setting -> options.add("-c '" + setting + "'"));
+        if (!options.isEmpty()) {
+            command.addAll(List.of("-o", String.join(" ", options)));
         }
         command.addAll(List.of("-w", "-t", seconds, "start"));
         if (isRunning()) {
@@ -154,6 +174,26 @@ public final class PgServer {
         runUntil(List.of(binaries.tool("pg_ctl").toString(), "-D", dataDirectory.toString(), "-m", "fast", "-w", "-t", "60", "stop"),
                 Duration.ofSeconds(70), "pg_ctl stop", () -> ProcessHandle.of(pid.get()).filter(ProcessHandle::isAlive).isEmpty()
                         && !Files.exists(dataDirectory.resolve("postmaster.pid")));
+    }
+
+    /**
+     * Takes settings given on the command line at its start (start's "name=value") out of the options a later
+     * {@code pg_ctl restart} reuses (postmaster.opts): that restart then starts the server without them. The running
+     * server keeps them until it is restarted.
+     */
+    public void forgetStartSettings(List<String> settings) throws IOException {
+        Path opts = dataDirectory.resolve("postmaster.opts");
+        String line = Files.readString(opts, StandardCharsets.UTF_8);
+        String kept = line;
+        for (String setting : settings) {
+            kept = kept.replace(" \"-c\" \"" + setting + "\"", ""); // the postmaster writes each argument quoted
+        }
+        if (!kept.equals(line)) {
+            Path fresh = opts.resolveSibling("postmaster.opts.tidemark");
+            Files.writeString(fresh, kept, StandardCharsets.UTF_8);
+            user.ownOne(fresh);
+            Files.move(fresh, opts, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
     }
 
     /** Asks a server in recovery to promote (pg_ctl promote, without waiting: the caller watches it end recovery). */

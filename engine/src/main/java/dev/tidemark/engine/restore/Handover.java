@@ -6,6 +6,9 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * How a restore leaves the server: once recovery has ended, running as it is normally started (a Debian cluster
@@ -20,10 +23,12 @@ final class Handover {
 
     /**
      * After a successful recovery by recovered (started for the recovery): a copy beside runs on; a database restored in
-     * place is restarted as asUsual starts it (or stopped, when asked), so nothing of the recovery's settings stays loaded.
+     * place is restarted as asUsual starts it (or stopped, when asked), so nothing of the recovery's settings stays loaded;
+     * or, where the recovery's restart-only settings were given on its command line, it reloads its configuration
+     * instead (reload: empty when that left it as a restart would, else why not) and runs on.
      */
-    static String afterRecovery(RestoreRunner.Request request, PgServer recovered, PgServer.Launch asUsual, Path logFile)
-            throws IOException {
+    static String afterRecovery(RestoreRunner.Request request, PgServer recovered, PgServer.Launch asUsual, Path logFile,
+                                List<String> commandLine, Supplier<Optional<String>> reload) throws IOException {
         if (request.afterRecovery() == RestoreRunner.AfterRecovery.STOPPED) {
             recovered.stop();
             log.info("restore {}: the server is stopped, as asked: start it the way it is normally started", request.restoreId());
@@ -31,6 +36,23 @@ final class Handover {
         }
         if (!request.inPlace()) {
             return ""; // a copy beside runs on as its recovery started it (its recovery settings are gone from its files)
+        }
+        if (!commandLine.isEmpty()) {
+            // started by pg_ctl as it normally is, and what a reload cannot take back given on its command line
+            // (RecoverySettings.canReloadAfter): reloaded, it runs as a restart would leave it, without the restart's
+            // shutdown checkpoint and start-up
+            Optional<String> refused = reload.get();
+            if (refused.isEmpty()) {
+                try {
+                    recovered.forgetStartSettings(commandLine); // a later pg_ctl restart starts it without them
+                    log.info("restore {}: the server runs on, its configuration reloaded without the recovery's settings (no restart"
+                            + " needed)", request.restoreId());
+                    return "; running on, its own configuration reloaded (no restart needed)";
+                } catch (IOException e) {
+                    refused = Optional.of("postmaster.opts could not be rewritten (" + e.getMessage() + ")");
+                }
+            }
+            log.info("restore {}: restarting the server rather than reloading its configuration: {}", request.restoreId(), refused.get());
         }
         // in place, the production server runs on: restarted, it runs with none of what the restore set for its recovery
         // (restore_command, log prefix and language), the way it is normally started

@@ -63,6 +63,8 @@ final class Recovery {
     private final PhaseTimes phases;
     /** Run once, when the restored server first lets the engine in (it is consistent: its start-up's sync is behind it). */
     private final Runnable whenConsistent;
+    /** The recovery's settings on the server's command line (RecoverySettings.Written); a resume without the target drops its own. */
+    private final List<String> commandLine;
 
     /** replayEnd: where the replay ends, for its progress (WalSpool.replayEnd). */
     Recovery(Request request, BackupManifest manifest, PgServer server, Path target, Path logFile, RecoverySettings.Written settings,
@@ -78,6 +80,7 @@ final class Recovery {
         this.promoteAtTarget = settings.promoteAtTarget();
         this.serverVersionNum = manifest.serverVersionNum();
         this.logTag = settings.logTag();
+        this.commandLine = new ArrayList<>(settings.commandLine());
         this.walStart = Lsn.parse(manifest.startLsn()).value();
         this.walTotal = Math.max(0, replayEnd.value() - walStart);
         this.phases = phases;
@@ -110,6 +113,7 @@ final class Recovery {
                             + "resuming recovery to it", request.restoreId(), request.targetTime().get());
                     lines.add("recovery_target_time = ''");
                     lines.add("recovery_target_lsn = ''");
+                    commandLine.removeIf(c -> c.startsWith("recovery_target_time=") || c.startsWith("recovery_target_lsn="));
                     targetIsEnd = true;
                 } else {
                     throw e;
@@ -144,7 +148,7 @@ final class Recovery {
         Files.createFile(logFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         server.user().ownOne(logFile);
         try {
-            server.start(logFile, request.startTimeout());
+            server.start(logFile, request.startTimeout(), commandLine);
         } catch (IOException e) {
             throw new IOException("PostgreSQL could not start on the restored directory: " + failureFromLog(logFile)
                     + " (server log: " + logFile + ")", e);
@@ -152,19 +156,9 @@ final class Recovery {
         // pg_ctl -w returns once the server accepts connections: in recovery, once the replay made the copy consistent
         phases.lap("PostgreSQL start-up until consistent");
         long deadline = System.nanoTime() + request.startTimeout().toNanos();
-        Properties props = new Properties();
-        props.setProperty("user", request.superuser());
-        if (request.password() != null && server.postmasterPid().filter(pid -> LoopbackListener.heldBy(pid, request.port())).isPresent()) {
-            // the restored copy has the source's roles and pg_hba.conf: the role's password as it was at the target. Only
-            // when the postmaster this restore started (its PID from the copy's postmaster.pid, in a directory only the
-            // server's user writes) itself holds the listener of 127.0.0.1:port: then 127.0.0.1:port reaches it and no
-            // other process (LoopbackListener). Otherwise no password is sent, and the recovery is followed in its log
-            props.setProperty("password", request.password());
-        } else if (request.password() != null) {
-            log.warn("restore {}: the server it started does not itself listen on 127.0.0.1:{} (its listen_addresses leave it out,"
-                    + " or another process holds it): the password is not sent there", request.restoreId(), request.port());
-        }
-        String url = "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
+        Properties props = connectionProperties(true);
+        refusedOnce = null;
+        String url = url();
         Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
         // the promotion is asked for now, while the replay runs: paused at the target, the startup process looks for it
         // before it first sleeps, so it promotes the moment it stops (without it, a one-second check or a wake that can
@@ -264,6 +258,7 @@ final class Recovery {
                         // the source's pg_hba.conf and roles came with the copy: a password the engine lacks, or no
                         // entry for it from 127.0.0.1. That is the copy's business, not a failure of the restore
                         refused = e.getMessage();
+                        refusedOnce = refused;
                         log.info("restore {}: the restored server does not let the engine in as {} ({}); following its recovery"
                                 + " through its log", request.restoreId(), request.superuser(), refused);
                         continue;
@@ -282,6 +277,112 @@ final class Recovery {
         } finally {
             closeQuietly(c);
         }
+    }
+
+    private String url() {
+        return "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
+    }
+
+    /** Why the restored server did not let the engine in, when it did not (its recovery was then followed in its log). */
+    private String refusedOnce;
+
+    /** The engine's role, and its password where the server this restore started is the one listening on the port. */
+    private Properties connectionProperties(boolean warn) {
+        Properties props = new Properties();
+        props.setProperty("user", request.superuser());
+        if (request.password() != null && server.postmasterPid().filter(pid -> LoopbackListener.heldBy(pid, request.port())).isPresent()) {
+            // the restored copy has the source's roles and pg_hba.conf: the role's password as it was at the target. Only
+            // when the postmaster this restore started (its PID from the copy's postmaster.pid, in a directory only the
+            // server's user writes) itself holds the listener of 127.0.0.1:port: then 127.0.0.1:port reaches it and no
+            // other process (LoopbackListener). Otherwise no password is sent, and the recovery is followed in its log
+            props.setProperty("password", request.password());
+        } else if (request.password() != null && warn) {
+            log.warn("restore {}: the server it started does not itself listen on 127.0.0.1:{} (its listen_addresses leave it out,"
+                    + " or another process holds it): the password is not sent there", request.restoreId(), request.port());
+        }
+        return props;
+    }
+
+    /**
+     * Once recovery has ended and the recovery's settings are out of postgresql.auto.conf (RecoverySettings.remove): the
+     * server reloads its configuration, which leaves it as a restart would, where nothing it loaded needs a restart to
+     * change. Returns empty when that is so (the reload has taken effect); otherwise why not, and the caller restarts it:
+     * a setting pending a restart, or one of the recovery's command-line settings (archiving, the logging collector, hot
+     * standby) other than what the server's own files give. Recovery targets given there stay loaded and act in no
+     * later recovery: a recovery reads them from its own start.
+     */
+    Optional<String> reloadInsteadOfRestart() {
+        if (refusedOnce != null) {
+            return Optional.of("the engine cannot connect to confirm a reload (" + refusedOnce + ")");
+        }
+        try (Connection c = DriverManager.getConnection(url(), connectionProperties(false)); var st = c.createStatement()) {
+            String loaded;
+            try (var r = st.executeQuery("select pg_conf_load_time()::text")) {
+                r.next();
+                loaded = r.getString(1);
+            }
+            st.execute("select pg_reload_conf()");
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+            while (true) {
+                // the postmaster reloads, then signals every process; this session reloads before its next command
+                try (var r = st.executeQuery("select pg_conf_load_time()::text")) {
+                    r.next();
+                    if (!loaded.equals(r.getString(1))) {
+                        break;
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    return Optional.of("the reload was not seen within 10 s");
+                }
+                Thread.sleep(10);
+            }
+            try (var r = st.executeQuery("select string_agg(name, ', ' order by name) from pg_settings where pending_restart")) {
+                r.next();
+                if (r.getString(1) != null) {
+                    return Optional.of("settings that take a restart: " + r.getString(1));
+                }
+            }
+            List<String> differ = new ArrayList<>();
+            for (String setting : commandLine) {
+                String name = setting.substring(0, setting.indexOf('='));
+                if (name.startsWith("recovery_target")) {
+                    continue;
+                }
+                try (var ps = c.prepareStatement("select s.setting, coalesce((select f.setting from pg_file_settings f"
+                        + " where f.name = s.name and f.error is null order by f.seqno desc limit 1), s.boot_val)"
+                        + " from pg_settings s where s.name = ?")) {
+                    ps.setString(1, name);
+                    try (var r = ps.executeQuery()) {
+                        if (!r.next() || !sameSetting(r.getString(1), r.getString(2))) {
+                            differ.add(name);
+                        }
+                    }
+                }
+            }
+            return differ.isEmpty() ? Optional.empty()
+                    : Optional.of("the server's own configuration sets " + String.join(", ", differ) + " otherwise than the recovery ran with");
+        } catch (SQLException e) {
+            return Optional.of("the reload could not be confirmed (" + e.getMessage() + ")");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.of("interrupted");
+        }
+    }
+
+    /**
+     * A running value against a value as a file writes it: a boolean (or archive_mode's on and off) as PostgreSQL reads
+     * one (on, true, yes, 1...).
+     */
+    static boolean sameSetting(String running, String inFile) {
+        if (running == null || inFile == null) {
+            return false;
+        }
+        String file = switch (inFile.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "on", "true", "yes", "1", "t", "tr", "tru", "y", "ye" -> "on";
+            case "off", "false", "no", "0", "f", "fa", "fal", "fals", "n", "of" -> "off";
+            case String other -> other;
+        };
+        return running.equalsIgnoreCase(file);
     }
 
     /**

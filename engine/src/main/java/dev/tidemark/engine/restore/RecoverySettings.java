@@ -40,13 +40,38 @@ final class RecoverySettings {
      * @param promoteAtTarget recovery pauses at the target and the runner promotes it (fast promotion, no
      *                        end-of-recovery checkpoint)
      * @param logTag          the secret the recovery's log lines start with (RecoveryLog)
+     * @param commandLine     the recovery's settings that only a restart could take back once loaded from a file
+     *                        ("name=value", for the server's command line); empty when all are in postgresql.auto.conf
      */
-    record Written(boolean promoteAtTarget, String logTag) {
+    record Written(boolean promoteAtTarget, String logTag, List<String> commandLine) {
     }
 
-    /** Appends the recovery's settings to postgresql.auto.conf and writes recovery.signal (no standby.signal). */
+    /**
+     * The recovery's settings a reload cannot change (postmaster context in PostgreSQL 14-17). Loaded from a file and
+     * taken out of it, each is flagged as pending a restart, with an error in the server's log; given on the command line
+     * they outrank the files, and only a restart drops them (recovery targets act only in a recovery).
+     */
+    private static final Pattern RESTART_ONLY = Pattern.compile(
+            "(recovery_target\\w*|archive_mode|hot_standby|logging_collector) = .*");
+
+    private static final String COMMAND_LINE_NOTE = "# and on the server's command line";
+
+    /**
+     * Whether a restore can hand its recovered server over without a restart: in place and left running, started by
+     * pg_ctl as it is normally started (not a Debian cluster, which its service starts), on PostgreSQL 14 or later
+     * (where restore_command takes a reload).
+     */
+    static boolean canReloadAfter(RestoreRunner.Request request, BackupManifest manifest, PgServer.Launch asUsual) {
+        return request.inPlace() && request.afterRecovery() == RestoreRunner.AfterRecovery.RUNNING
+                && !(asUsual instanceof PgServer.Launch.DebianCluster) && manifest.serverVersionNum() >= 140000;
+    }
+
+    /**
+     * Appends the recovery's settings to postgresql.auto.conf and writes recovery.signal (no standby.signal); with
+     * onCommandLine, the settings a reload cannot take back are returned for the server's command line instead.
+     */
     static Written write(RestoreRunner.Request request, BackupManifest manifest, Path target, String restoreCommand,
-                         Optional<Lsn> stopAt) throws IOException {
+                         Optional<Lsn> stopAt, boolean onCommandLine) throws IOException {
         List<String> lines = new ArrayList<>();
         lines.add("");
         lines.add("# Written by Tidemark restore " + request.restoreId() + " of backup " + manifest.backupId() + " at " + Instant.now());
@@ -99,11 +124,20 @@ final class RecoverySettings {
             // replay's own pace (docs/benchmarks.md, "Delta restore in place", session 33)
             lines.add("recovery_prefetch = off");
         }
+        List<String> commandLine = new ArrayList<>();
+        if (onCommandLine) {
+            // name = 'value' or name = value, as written above; on the command line name=value (no quote inside any)
+            lines.stream().filter(l -> RESTART_ONLY.matcher(l).matches())
+                    .forEach(l -> commandLine.add(l.replaceFirst(" = ", "=").replace("'", "")));
+            lines.removeIf(l -> RESTART_ONLY.matcher(l).matches());
+            lines.add(COMMAND_LINE_NOTE + ", so that a reload takes everything here back: "
+                    + String.join(", ", commandLine.stream().map(c -> c.substring(0, c.indexOf('='))).toList()));
+        }
         Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         Files.deleteIfExists(target.resolve("standby.signal"));
         Files.writeString(target.resolve("recovery.signal"), "");
-        return new Written(promoteAtTarget, logTag);
+        return new Written(promoteAtTarget, logTag, List.copyOf(commandLine));
     }
 
     /**
@@ -155,7 +189,7 @@ final class RecoverySettings {
                     + "; its recovery settings were removed when recovery ended");
             boolean ownPort = request.inPlace() && setsPort(configFile, request.port());
             for (String line : lines.subList(from + 1, lines.size())) {
-                if (!RECOVERY_ONLY.matcher(line).matches() && !(request.inPlace() && IN_PLACE_ONLY.matcher(line).matches())
+                if (!RECOVERY_ONLY.matcher(line).matches() && !line.startsWith(COMMAND_LINE_NOTE) && !(request.inPlace() && IN_PLACE_ONLY.matcher(line).matches())
                         && !(ownPort && line.strip().equals("port = " + request.port()))) {
                     kept.add(line);
                 }

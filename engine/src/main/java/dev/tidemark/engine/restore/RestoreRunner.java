@@ -300,7 +300,8 @@ public final class RestoreRunner {
             int walFiles = wal.files();
             long t2 = System.nanoTime();
             ExternalConfig.placeBeside(request, manifest, target);
-            RecoverySettings.Written settings = RecoverySettings.write(request, manifest, target, wal.restoreCommand(), stopAt);
+            RecoverySettings.Written settings = RecoverySettings.write(request, manifest, target, wal.restoreCommand(), stopAt,
+                    RecoverySettings.canReloadAfter(request, manifest, ExternalConfig.asUsual(request, manifest)));
             server.user().own(target);
             if (request.delta()) {
                 log.info("restore {}: in place without a copy: {} files kept untouched, {} rewritten, {} paths the backup lacks being removed; {} MiB of"
@@ -360,7 +361,8 @@ public final class RestoreRunner {
             success = true;
             CreatedPaths.deleteTree(spool);
             RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
-            String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile);
+            String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile,
+                    settings.commandLine(), recovery::reloadInsteadOfRestart);
             phases.lap("settings removed and hand-over");
             if (request.delta()) {
                 files.awaitRemoved(); // what the backup lacks, deleted beside the recovery

@@ -155,7 +155,34 @@ class DeltaInPlaceRestoreTest {
             assertThat(cheap.removedPaths()).isPositive();
             long allObjects = manifest.objects().stream().mapToLong(BackupManifest.BundleObject::storedBytes).sum();
             assertThat(cheap.downloadedBytes()).isLessThan(allObjects);
-            assertThat(cheap.summary()).contains("files kept untouched").contains("rewritten").contains("paths removed");
+            assertThat(cheap.summary()).contains("files kept untouched").contains("rewritten").contains("paths removed")
+                    .contains("running on, its own configuration reloaded (no restart needed)");
+            // handed over without a restart: nothing of the recovery's left in what it reads, and a later pg_ctl restart
+            // starts it with its own settings
+            try (Connection c = db.cluster.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select current_setting('restore_command'), current_setting('recovery_prefetch'),"
+                         + " current_setting('log_line_prefix'), (select count(*) from pg_settings where pending_restart),"
+                         + " current_setting('recovery_target_time')")) {
+                rs.next();
+                assertThat(rs.getString(1)).as("restore_command").isEmpty();
+                assertThat(rs.getString(2)).as("recovery_prefetch, the server's own").isEqualTo("try");
+                assertThat(rs.getString(3)).as("log_line_prefix, the server's own").isEqualTo("%m [%p] ");
+                assertThat(rs.getInt(4)).as("settings pending a restart").isZero();
+            }
+            String opts = Files.readString(pgdata.resolve("postmaster.opts"));
+            assertThat(opts).as("what pg_ctl restart reuses").doesNotContain("recovery_target").doesNotContain("archive_mode")
+                    .doesNotContain("hot_standby").doesNotContain("logging_collector");
+            Path restartLog = tmp.resolve("restart.log");
+            db.cluster.server().run(List.of(db.cluster.server().binaries().tool("pg_ctl").toString(), "-D", pgdata.toString(), "-l",
+                    restartLog.toString(), "-w", "-t", "60", "-m", "fast", "restart"), Duration.ofSeconds(90), "pg_ctl restart");
+            try (Connection c = db.cluster.connect(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select current_setting('recovery_target_time'), current_setting('archive_mode'),"
+                         + " pg_is_in_recovery()")) {
+                rs.next();
+                assertThat(rs.getString(1)).as("after pg_ctl restart").isEmpty();
+                assertThat(rs.getString(3)).isEqualTo("f");
+            }
+            assertThat(TableChecksums.of(db.cluster)).as("the database, restarted").isEqualTo(atTarget);
             System.out.printf("delta in place: %d files kept, %d rewritten, %d paths removed; %d of %d stored bytes downloaded%n",
                     cheap.keptFiles(), cheap.rewrittenFiles(), cheap.removedPaths(), cheap.downloadedBytes(), allObjects);
             // the stream's slot, made as the recovery began, keeps the new timeline's WAL from its branch through the

@@ -219,12 +219,17 @@ class ExternalConfigRestoreTest {
             assertThat(TableChecksums.of(c)).isEqualTo(atTarget);
             assertThat(show(c, "config_file")).isEqualTo(configFile.toString());
             assertThat(show(c, "work_mem")).isEqualTo("7MB");
-            if (!failInPlace) {
-                // a Debian cluster is restarted by pg_ctlcluster: the recovery's settings (removed from postgresql.auto.conf) are
-                // gone; the stand-in keeps running as the recovery started it, with them loaded until its next start
-                assertThat(show(c, "restore_command")).as("the recovery's settings are gone").isEmpty();
+            // a Debian cluster is restarted by pg_ctlcluster; the stand-in, started by pg_ctl as it normally is, reloads its
+            // configuration instead: either way the recovery's settings (removed from postgresql.auto.conf) are gone
+            assertThat(show(c, "restore_command")).as("the recovery's settings are gone").isEmpty();
+            assertThat(show(c, "recovery_prefetch")).as("the server's own").isEqualTo("try");
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select count(*) from pg_settings where pending_restart")) {
+                rs.next();
+                assertThat(rs.getInt(1)).as("settings pending a restart").isZero();
             }
         }
+        assertThat(inPlace.summary()).contains(failInPlace ? "running on, its own configuration reloaded (no restart needed)"
+                : "restarted by pg_ctlcluster");
         assertThat(db.cluster.dataDirectory().resolve(BackupManifest.EXTERNAL_CONFIG)).doesNotExist();
         assertThat(contents(external)).as("the server's own configuration files, where they were")
                 .containsExactlyInAnyOrderEntriesOf(sourceFiles);

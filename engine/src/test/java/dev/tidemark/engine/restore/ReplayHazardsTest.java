@@ -42,6 +42,10 @@ class ReplayHazardsTest {
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
         try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "hz")) {
             db.startStreaming(WalListener.NONE);
+            // the server's own configuration (in the backup) turns hot standby off, where a recovery needs it on: an
+            // in-place restore then restarts the server, as a reload would leave it on (RecoverySettings.canReloadAfter)
+            Files.writeString(db.cluster.dataDirectory().resolve("postgresql.conf"), "\nhot_standby = off\n",
+                    java.nio.file.StandardOpenOption.APPEND);
             db.cluster.execute("create database appdb");
             db.cluster.executeIn("appdb", "create table orders(id int primary key, item text)",
                     "insert into orders select g, md5(g::text) from generate_series(1, 5000) g");
@@ -112,12 +116,15 @@ class ReplayHazardsTest {
             RestoreRunner.Result inPlace = runner.run(new RestoreRunner.Request("hz", "r3", "b1", backup.manifestSha256(),
                     Optional.of(afterTablespace), db.cluster.dataDirectory(), db.cluster.port(), true, "postgres", 2, Duration.ofMinutes(3)));
             assertThat(inPlace.movedAside()).isNotNull();
+            assertThat(inPlace.summary()).as("restarted: its own hot_standby differs from the recovery's").contains("; restarted by pg_ctl")
+                    .doesNotContain("no restart needed");
             ServerEnvironment.assertMinimal(db.cluster.dataDirectory()); // the production server, after an in-place restore
             // and it runs with nothing of the recovery's settings: restarted, its own port in its own postgresql.conf
             try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
                  ResultSet r = s.executeQuery("select current_setting('restore_command'), current_setting('log_line_prefix'),"
-                         + " current_setting('port')")) {
+                         + " current_setting('port'), current_setting('hot_standby')")) {
                 r.next();
+                assertThat(r.getString(4)).as("its own hot_standby, after the restart").isEqualTo("off");
                 assertThat(r.getString(1)).as("restore_command of the running server").isEmpty();
                 assertThat(r.getString(2)).as("log_line_prefix of the running server").isEqualTo("%m [%p] ");
                 assertThat(r.getInt(3)).isEqualTo(db.cluster.port());
