@@ -98,8 +98,14 @@ final class RecoverySettings {
         lines.add("recovery_min_apply_delay = 0");
         // a time target keeps the commits at the target; an LSN target stops before the record at that position
         lines.add("recovery_target_inclusive = " + (stopAt.isPresent() ? "off" : "on"));
-        lines.add("archive_mode = off");
-        lines.add("archive_command = ''");
+        if (!request.inPlace()) {
+            // a copy beside must never archive into its source's archive. In place the server keeps its own archiving:
+            // nothing is archived during the recovery (only archive_mode = always archives there, and never what the
+            // recovery restored), and at the promotion the new timeline's history and the old timeline's last, partial
+            // segment are archived as on any promotion: an archive of the operator's own follows the timeline switch
+            lines.add("archive_mode = off");
+            lines.add("archive_command = ''");
+        }
         lines.add("primary_conninfo = ''");
         lines.add("primary_slot_name = ''");
         lines.add("hot_standby = on");
@@ -153,8 +159,8 @@ final class RecoverySettings {
                     + "|log_min_messages|log_line_prefix)\\s*=.*");
     /**
      * What else an in-place restore wrote and takes back: the database is the production one again, with its own
-     * archiving and replication settings. A copy beside keeps them off: it must never archive into, or follow, the
-     * source's archive or primary.
+     * replication settings (its archiving it kept throughout; an older restore wrote archiving off, and takes that back too).
+     * A copy beside keeps them off: it must never archive into, or follow, the source's archive or primary.
      */
     private static final Pattern IN_PLACE_ONLY = Pattern.compile(
             "\\s*(archive_mode|archive_command|primary_conninfo|primary_slot_name|hot_standby)\\s*=.*");

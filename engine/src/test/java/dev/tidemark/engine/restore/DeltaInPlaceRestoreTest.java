@@ -54,7 +54,8 @@ class DeltaInPlaceRestoreTest {
         ServerUser user = ServerUser.detect();
         user.ownOne(tmp);
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
-        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(), repo, "dip")) {
+        // archiving of its own (archive_command copying each segment): kept on through an in-place restore
+        try (StreamedCluster db = new StreamedCluster(PostgresCluster.start(true), repo, "dip")) {
             db.startStreaming(WalListener.NONE);
             db.cluster.execute("create table keep(id int primary key, v text)",
                     "insert into keep select g, md5(g::text) from generate_series(1, 100000) g",
@@ -169,6 +170,13 @@ class DeltaInPlaceRestoreTest {
                 assertThat(rs.getString(3)).as("log_line_prefix, the server's own").isEqualTo("%m [%p] ");
                 assertThat(rs.getInt(4)).as("settings pending a restart").isZero();
             }
+            // its own archive follows the timeline switch: the new timeline's history, archived at the promotion
+            Path history = db.cluster.archiveDirectory().resolve(String.format("%08X.history", cheap.timeline()));
+            long archivedBy = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!Files.exists(history) && System.nanoTime() < archivedBy) {
+                Thread.sleep(100);
+            }
+            assertThat(history).as("the new timeline's history in the server's own archive").exists();
             String opts = Files.readString(pgdata.resolve("postmaster.opts"));
             assertThat(opts).as("what pg_ctl restart reuses").doesNotContain("recovery_target").doesNotContain("archive_mode")
                     .doesNotContain("hot_standby").doesNotContain("logging_collector");
@@ -180,6 +188,7 @@ class DeltaInPlaceRestoreTest {
                          + " pg_is_in_recovery()")) {
                 rs.next();
                 assertThat(rs.getString(1)).as("after pg_ctl restart").isEmpty();
+                assertThat(rs.getString(2)).as("its own archive_mode").isEqualTo("on");
                 assertThat(rs.getString(3)).isEqualTo("f");
             }
             assertThat(TableChecksums.of(db.cluster)).as("the database, restarted").isEqualTo(atTarget);
