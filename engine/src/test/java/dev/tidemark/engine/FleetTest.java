@@ -123,7 +123,12 @@ class FleetTest {
                 Lsn now = db.cluster.currentLsn();
                 assertThat(db.awaitStatus(s -> Lsn.parse(s.durableLsn()).compareTo(now) >= 0, Duration.ofSeconds(60))).isTrue();
             }
-            Thread.sleep(1500); // the last partial uploads and acknowledgements settle
+            // the last partial uploads and acknowledgements settle: nothing written to the repository for a second and a
+            // half (a loaded machine takes longer than an idle one to send what was durable locally before)
+            long settleBy = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            do {
+                Thread.sleep(500);
+            } while (newestObject(tmp.resolve("repo")).isAfter(Instant.now().minusMillis(1500)) && System.nanoTime() < settleBy);
             List<Lsn> quietStart = new ArrayList<>(); // what each stream had made durable
             for (StreamedCluster db : dbs) {
                 quietStart.add(Lsn.parse(db.status().durableLsn()));
@@ -259,6 +264,15 @@ class FleetTest {
     private static String stackOf(String threadName) {
         return Thread.getAllStackTraces().entrySet().stream().filter(t -> t.getKey().getName().equals(threadName))
                 .map(t -> threadName + ": " + java.util.Arrays.toString(t.getValue())).findFirst().orElse("no thread " + threadName);
+    }
+
+    /** When the newest object under root was last written. */
+    private static Instant newestObject(Path root) throws java.io.IOException {
+        try (Stream<Path> objects = Files.walk(root)) {
+            return objects.filter(Files::isRegularFile).map(p -> lastModified(p).toInstant()).max(Instant::compareTo).orElse(Instant.EPOCH);
+        } catch (java.io.UncheckedIOException e) {
+            return Instant.now(); // a file went while it was listed: still writing
+        }
     }
 
     private static FileTime lastModified(Path p) {

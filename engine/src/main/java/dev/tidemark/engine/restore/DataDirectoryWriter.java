@@ -68,7 +68,12 @@ final class DataDirectoryWriter {
     private final Repository repository;
     private final AtomicReference<BackupProgress> progress;
     private final Cancellation cancellation;
-    private volatile boolean direct = true;
+    /**
+     * With {@value #BUFFERED_PROPERTY}{@code =true} every file is written through the page cache, for a benchmark's
+     * side-by-side (docs/benchmarks.md); without it, large block-aligned files are written with O_DIRECT.
+     */
+    static final String BUFFERED_PROPERTY = "tidemark.restore.buffered-writes";
+    private volatile boolean direct = !Boolean.getBoolean(BUFFERED_PROPERTY);
     /** The pool writing the data files, while it runs; stopped when the WAL scan fails. */
     private volatile ExecutorService fileWriters;
     /** Of the last write: stored bytes of the objects downloaded, and bytes of files copied from the previous data directory instead. */
