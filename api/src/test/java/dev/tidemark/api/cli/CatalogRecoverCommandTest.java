@@ -63,9 +63,26 @@ class CatalogRecoverCommandTest {
     @Test
     void recoversTheLostCatalogOfflineAndAgainChangesNothing() throws Exception {
         EngineConfig first = EngineConfig.singleHost(tmp.resolve("data-1"), tmp.resolve("repo"), tmp.resolve("master.key"));
+        String purgedBackup;
         try (Engine engine = Engine.start(first)) {
             engine.register(new RegisterDatabase("shop", cluster.url(), cluster.dataDirectory().toString(), null, null), "alice");
+            // a database deregistered with its backups purged: its history stays in the repository, so a catalog
+            // recovered from it knows the database and that its backups are gone
+            purgedBackup = engine.requestBaseBackup("shop", "alice").id();
+            long doneBy = System.nanoTime() + java.time.Duration.ofMinutes(2).toNanos();
+            while (System.nanoTime() < doneBy && engine.baseBackups("shop").stream().anyMatch(b -> b.status().matches("requested|running"))) {
+                Thread.sleep(100);
+            }
+            assertThat(engine.baseBackups("shop")).extracting(dev.tidemark.engine.operations.BackupView::status).containsExactly("completed");
+            engine.deregister("shop", true, "alice");
+            Path base = tmp.resolve("repo").resolve("db/shop/base");
+            long purgedBy = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+            while (System.nanoTime() < purgedBy && holdsFiles(base)) {
+                Thread.sleep(100);
+            }
+            assertThat(holdsFiles(base)).as("the base backup's objects, purged").isFalse();
         }
+        assertThat(tmp.resolve("repo").resolve("db/shop/events")).as("the purged database's history, kept").isDirectory();
         Path config = tmp.resolve("tidemark.yml");
         Files.writeString(config, "tidemark:\n"
                 + "  data-directory: " + tmp.resolve("data-2") + "\n"
@@ -86,6 +103,20 @@ class CatalogRecoverCommandTest {
         try (Engine engine = Engine.start(second)) {
             assertThat(engine.databases()).extracting(DatabaseView::id).containsExactly("shop");
             assertThat(engine.events("shop", 0, 10).events()).first().satisfies(e -> assertThat(e.actor()).isEqualTo("alice"));
+            assertThat(engine.databases()).first().extracting(DatabaseView::status).isEqualTo("deregistered");
+            assertThat(engine.baseBackups("shop")).extracting(dev.tidemark.engine.operations.BackupView::id,
+                    dev.tidemark.engine.operations.BackupView::status).containsExactly(org.assertj.core.groups.Tuple.tuple(purgedBackup, "purged"));
+        }
+    }
+
+    private static boolean holdsFiles(Path dir) throws java.io.IOException {
+        if (!Files.exists(dir)) {
+            return false;
+        }
+        try (var files = Files.walk(dir)) {
+            return files.anyMatch(Files::isRegularFile);
+        } catch (java.io.UncheckedIOException e) {
+            return true; // a file went while it was listed: still purging
         }
     }
 }
