@@ -307,8 +307,8 @@ final class Recovery {
      * Once recovery has ended and the recovery's settings are out of postgresql.auto.conf (RecoverySettings.remove): the
      * server reloads its configuration, which leaves it as a restart would, where nothing it loaded needs a restart to
      * change. Returns empty when that is so (the reload has taken effect); otherwise why not, and the caller restarts it:
-     * a setting pending a restart, or one of the recovery's command-line settings (archiving, the logging collector, hot
-     * standby) other than what the server's own files give. Recovery targets given there stay loaded and act in no
+     * a setting pending a restart, or one of the recovery's command-line settings (the logging collector, hot standby)
+     * other than what the server's own files give. Recovery targets given there stay loaded and act in no
      * later recovery: a recovery reads them from its own start.
      */
     Optional<String> reloadInsteadOfRestart() {
