@@ -150,10 +150,18 @@ class FleetTest {
                 }
             }
             try (Stream<Path> objects = Files.walk(tmp.resolve("repo"))) {
-                List<String> uploaded = objects.filter(Files::isRegularFile).filter(p -> lastModified(p).toInstant().isAfter(quietFrom))
-                        .map(p -> tmp.resolve("repo").relativize(p).getName(1).toString()).distinct().toList();
-                LOG.info("idle for 3 s: {} of {} servers had new WAL of their own, {} streams uploaded", wrote.size(), DATABASES, uploaded.size());
-                assertThat(uploaded).as("streams that uploaded while idle (servers that wrote: %s)", wrote).isSubsetOf(wrote);
+                List<Path> written = objects.filter(Files::isRegularFile).filter(p -> lastModified(p).toInstant().isAfter(quietFrom))
+                        .map(p -> tmp.resolve("repo").relativize(p)).toList();
+                List<String> uploaded = written.stream().map(p -> p.getName(1).toString()).distinct().toList();
+                LOG.info("idle for 3 s: {} of {} servers had new WAL of their own, {} streams uploaded: {}", wrote.size(), DATABASES,
+                        uploaded.size(), written);
+                // a stream whose server wrote nothing may still finish one upload of what it had (the full suite's load
+                // delayed one now and then past the settling above); one that kept uploading (a piece every partial
+                // interval, six in these 3 s) would be polling its server's nothing
+                java.util.Map<String, Long> byIdle = written.stream().filter(p -> !wrote.contains(p.getName(1).toString()))
+                        .collect(java.util.stream.Collectors.groupingBy(p -> p.getName(1).toString(), java.util.stream.Collectors.counting()));
+                assertThat(byIdle.values()).as("objects written while idle by streams whose server wrote nothing (servers that wrote: %s;"
+                        + " objects written: %s)", wrote, written).allMatch(n -> n <= 1);
             }
 
             // every segment of every database in the repository is the server's own
