@@ -539,4 +539,68 @@ public final class ServerQueries {
     public List<String> preparedTransactions() throws SQLException {
         return names("select gid from pg_prepared_xacts order by prepared");
     }
+
+    /**
+     * Has the server reload its configuration files (pg_reload_conf) and waits until this session has reloaded too: the
+     * postmaster reloads first, then signals every process, so from then on every new session has what the files say.
+     * False when that was not seen within timeout.
+     */
+    public boolean reloadConfiguration(java.time.Duration timeout) throws SQLException, InterruptedException {
+        try (Statement st = c.createStatement()) {
+            String loaded = loadTime(st);
+            st.execute("select pg_reload_conf()");
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (loaded.equals(loadTime(st))) {
+                if (System.nanoTime() > deadline) {
+                    return false;
+                }
+                Thread.sleep(10);
+            }
+            return true;
+        }
+    }
+
+    private static String loadTime(Statement st) throws SQLException {
+        try (ResultSet r = st.executeQuery("select pg_conf_load_time()::text")) {
+            r.next();
+            return r.getString(1);
+        }
+    }
+
+    /** The settings the configuration files change but only a restart would apply, comma-separated; empty when none. */
+    public Optional<String> pendingRestart() throws SQLException {
+        try (Statement st = c.createStatement();
+             ResultSet r = st.executeQuery("select string_agg(name, ', ' order by name) from pg_settings where pending_restart")) {
+            r.next();
+            return Optional.ofNullable(r.getString(1));
+        }
+    }
+
+    /**
+     * Whether the setting runs with the value the configuration files give it as they are now (the last one they set, or
+     * PostgreSQL's default where none does); a boolean compared as PostgreSQL reads one (on, true, yes, 1...).
+     */
+    public boolean runsAsFilesSay(String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select s.setting, coalesce((select f.setting from pg_file_settings f"
+                + " where f.name = s.name and f.error is null order by f.seqno desc limit 1), s.boot_val)"
+                + " from pg_settings s where s.name = ?")) {
+            ps.setString(1, name);
+            try (ResultSet r = ps.executeQuery()) {
+                return r.next() && sameSetting(r.getString(1), r.getString(2));
+            }
+        }
+    }
+
+    /** A running value against a value as a file writes it: booleans (and archive_mode's on, off) as PostgreSQL reads them. */
+    static boolean sameSetting(String running, String inFile) {
+        if (running == null || inFile == null) {
+            return false;
+        }
+        String file = switch (inFile.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "on", "true", "yes", "1", "t", "tr", "tru", "y", "ye" -> "on";
+            case "off", "false", "no", "0", "f", "fa", "fal", "fals", "n", "of" -> "off";
+            case String other -> other;
+        };
+        return running.equalsIgnoreCase(file);
+    }
 }

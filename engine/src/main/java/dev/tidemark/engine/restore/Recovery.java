@@ -157,7 +157,7 @@ final class Recovery {
         phases.lap("PostgreSQL start-up until consistent");
         long deadline = System.nanoTime() + request.startTimeout().toNanos();
         Properties props = connectionProperties(true);
-        refusedOnce = null;
+        refused = null;
         String url = url();
         Connection c = null; // one session polls (a new one every 50 ms would fork a backend each time)
         // the promotion is asked for now, while the replay runs: paused at the target, the startup process looks for it
@@ -166,7 +166,6 @@ final class Recovery {
         boolean promoteSignalled = !targetIsEnd && promoteAtTarget && signalPromotionEarly();
         boolean promoteSent = false; // the pause at the target was seen and dealt with
         long pausedSince = 0;
-        String refused = null; // why the restored server does not let the engine in: then its log is followed instead
         boolean connectedOnce = false;
         try {
             while (true) {
@@ -258,7 +257,6 @@ final class Recovery {
                         // the source's pg_hba.conf and roles came with the copy: a password the engine lacks, or no
                         // entry for it from 127.0.0.1. That is the copy's business, not a failure of the restore
                         refused = e.getMessage();
-                        refusedOnce = refused;
                         log.info("restore {}: the restored server does not let the engine in as {} ({}); following its recovery"
                                 + " through its log", request.restoreId(), request.superuser(), refused);
                         continue;
@@ -283,8 +281,8 @@ final class Recovery {
         return "jdbc:postgresql://127.0.0.1:" + request.port() + "/postgres";
     }
 
-    /** Why the restored server did not let the engine in, when it did not (its recovery was then followed in its log). */
-    private String refusedOnce;
+    /** Why the restored server does not let the engine in, when it does not: its recovery is then followed in its log. */
+    private String refused;
 
     /** The engine's role, and its password where the server this restore started is the one listening on the port. */
     private Properties connectionProperties(boolean warn) {
@@ -312,51 +310,23 @@ final class Recovery {
      * later recovery: a recovery reads them from its own start.
      */
     Optional<String> reloadInsteadOfRestart() {
-        if (refusedOnce != null) {
-            return Optional.of("the engine cannot connect to confirm a reload (" + refusedOnce + ")");
+        if (refused != null) {
+            return Optional.of("the engine cannot connect to confirm a reload (" + refused + ")");
         }
-        try (Connection c = DriverManager.getConnection(url(), connectionProperties(false)); var st = c.createStatement()) {
-            String loaded;
-            try (var r = st.executeQuery("select pg_conf_load_time()::text")) {
-                r.next();
-                loaded = r.getString(1);
+        try (Connection c = DriverManager.getConnection(url(), connectionProperties(false))) {
+            ServerQueries queries = new ServerQueries(c);
+            if (!queries.reloadConfiguration(java.time.Duration.ofSeconds(10))) {
+                return Optional.of("the reload was not seen within 10 s");
             }
-            st.execute("select pg_reload_conf()");
-            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-            while (true) {
-                // the postmaster reloads, then signals every process; this session reloads before its next command
-                try (var r = st.executeQuery("select pg_conf_load_time()::text")) {
-                    r.next();
-                    if (!loaded.equals(r.getString(1))) {
-                        break;
-                    }
-                }
-                if (System.nanoTime() > deadline) {
-                    return Optional.of("the reload was not seen within 10 s");
-                }
-                Thread.sleep(10);
-            }
-            try (var r = st.executeQuery("select string_agg(name, ', ' order by name) from pg_settings where pending_restart")) {
-                r.next();
-                if (r.getString(1) != null) {
-                    return Optional.of("settings that take a restart: " + r.getString(1));
-                }
+            Optional<String> pending = queries.pendingRestart();
+            if (pending.isPresent()) {
+                return Optional.of("settings that take a restart: " + pending.get());
             }
             List<String> differ = new ArrayList<>();
             for (String setting : commandLine) {
                 String name = setting.substring(0, setting.indexOf('='));
-                if (name.startsWith("recovery_target")) {
-                    continue;
-                }
-                try (var ps = c.prepareStatement("select s.setting, coalesce((select f.setting from pg_file_settings f"
-                        + " where f.name = s.name and f.error is null order by f.seqno desc limit 1), s.boot_val)"
-                        + " from pg_settings s where s.name = ?")) {
-                    ps.setString(1, name);
-                    try (var r = ps.executeQuery()) {
-                        if (!r.next() || !sameSetting(r.getString(1), r.getString(2))) {
-                            differ.add(name);
-                        }
-                    }
+                if (!name.startsWith("recovery_target") && !queries.runsAsFilesSay(name)) {
+                    differ.add(name);
                 }
             }
             return differ.isEmpty() ? Optional.empty()
@@ -367,22 +337,6 @@ final class Recovery {
             Thread.currentThread().interrupt();
             return Optional.of("interrupted");
         }
-    }
-
-    /**
-     * A running value against a value as a file writes it: a boolean (or archive_mode's on and off) as PostgreSQL reads
-     * one (on, true, yes, 1...).
-     */
-    static boolean sameSetting(String running, String inFile) {
-        if (running == null || inFile == null) {
-            return false;
-        }
-        String file = switch (inFile.strip().toLowerCase(java.util.Locale.ROOT)) {
-            case "on", "true", "yes", "1", "t", "tr", "tru", "y", "ye" -> "on";
-            case "off", "false", "no", "0", "f", "fa", "fal", "fals", "n", "of" -> "off";
-            case String other -> other;
-        };
-        return running.equalsIgnoreCase(file);
     }
 
     /**
