@@ -54,21 +54,28 @@ final class Recovery {
     private final AtomicReference<BackupProgress> progress;
     /** Recovery pauses at the target and the runner promotes it (fast promotion, no end-of-recovery checkpoint). */
     private final boolean promoteAtTarget;
+    /** Recovery runs as a standby, asked to promote from its start: it ends where the WAL the spool offers ends. */
+    private final boolean standby;
     private final int serverVersionNum;
     /** The secret the recovery's log lines start with (RecoveryLog). */
     private final String logTag;
     private final long walStart;
-    /** The WAL from the backup's start to where the replay ends (the stop point, or the end of the archive). */
-    private final long walTotal;
+    /** Where the replay ends (the stop point once known, or the end of the archive), for the WAL from the backup's start to it. */
+    private final java.util.function.Supplier<Lsn> replayEnd;
     private final PhaseTimes phases;
     /** Run once, when the restored server first lets the engine in (it is consistent: its start-up's sync is behind it). */
     private final Runnable whenConsistent;
+    /**
+     * A time target read beside the replay (WalToReplay, gated): whether the read found a commit after the target (asked
+     * once the recovery has ended, when the read has); without one the state at the target is the end of the archive.
+     */
+    private java.util.function.BooleanSupplier commitAfterTarget = () -> true;
     /** The recovery's settings on the server's command line (RecoverySettings.Written); a resume without the target drops its own. */
     private final List<String> commandLine;
 
     /** replayEnd: where the replay ends, for its progress (WalSpool.replayEnd). */
     Recovery(Request request, BackupManifest manifest, PgServer server, Path target, Path logFile, RecoverySettings.Written settings,
-             Lsn replayEnd, Cancellation cancellation, AtomicReference<BackupProgress> progress, PhaseTimes phases,
+             java.util.function.Supplier<Lsn> replayEnd, Cancellation cancellation, AtomicReference<BackupProgress> progress, PhaseTimes phases,
              Runnable whenConsistent) {
         this.whenConsistent = whenConsistent;
         this.request = request;
@@ -78,12 +85,24 @@ final class Recovery {
         this.cancellation = cancellation;
         this.progress = progress;
         this.promoteAtTarget = settings.promoteAtTarget();
+        this.standby = settings.standby();
         this.serverVersionNum = manifest.serverVersionNum();
         this.logTag = settings.logTag();
         this.commandLine = new ArrayList<>(settings.commandLine());
         this.walStart = Lsn.parse(manifest.startLsn()).value();
-        this.walTotal = Math.max(0, replayEnd.value() - walStart);
+        this.replayEnd = replayEnd;
         this.phases = phases;
+    }
+
+    /** A time target read beside the replay: where it ended is the read's to say (see the field). */
+    Recovery endedByTheRead(java.util.function.BooleanSupplier commitAfterTarget) {
+        this.commitAfterTarget = commitAfterTarget;
+        return this;
+    }
+
+    /** A time target whose recovery ends where the spool's WAL ends, cut at the stop the read found (WalSpool.endAt). */
+    private boolean endsAtTheRead() {
+        return standby && request.targetTime().isPresent();
     }
 
     /**
@@ -163,7 +182,9 @@ final class Recovery {
         // the promotion is asked for now, while the replay runs: paused at the target, the startup process looks for it
         // before it first sleeps, so it promotes the moment it stops (without it, a one-second check or a wake that can
         // lose a race with the pause). Outside a pause a recovery that is not a standby's never looks for it.
-        boolean promoteSignalled = !targetIsEnd && promoteAtTarget && signalPromotionEarly();
+        // As a standby it looks for it whenever it runs out of WAL, which is where the spool's WAL ends (the script waits for
+        // a segment still to come: the replay never runs out before), and promotes there
+        boolean promoteSignalled = !targetIsEnd && (promoteAtTarget || standby) && signalPromotionEarly();
         boolean promoteSent = false; // the pause at the target was seen and dealt with
         long pausedSince = 0;
         boolean connectedOnce = false;
@@ -172,6 +193,9 @@ final class Recovery {
                 cancellation.check();
                 if (!server.isRunning()) {
                     throw new IOException("recovery failed: " + failureFromLog(logFile) + " (server log: " + logFile + ")");
+                }
+                if (standby && !promoteSignalled) {
+                    promoteSignalled = signalPromotionEarly(); // a standby that was not asked would wait at the end for ever
                 }
                 if (refused != null) {
                     RecoveryLog serverLog = RecoveryLog.read(logFile, logTag);
@@ -228,20 +252,21 @@ final class Recovery {
                         }
                     }
                     if (promoteSent) {
+                        long walTotal = walTotal();
                         progress.set(new BackupProgress("recovering", walTotal, walTotal, 0, 0, 0)); // replay is over
-                    } else if (state.inRecovery() && state.replayLsn() != null && walTotal > 0) {
+                    } else if (state.inRecovery() && state.replayLsn() != null && walTotal() > 0) {
                         progress.set(replayProgress(Lsn.parse(state.replayLsn()), state.lastReplayed()));
                     }
                     if (!state.inRecovery()) {
-                        phases.lap(promoteSent ? "promotion" : promoteSignalled ? "replay to the target and promotion"
-                                : "replay and end of recovery");
+                        phases.lap(promoteSent ? "promotion" : standby ? "replay and promotion"
+                                : promoteSignalled ? "replay to the target and promotion" : "replay and end of recovery");
                         Instant reached = state.lastReplayed();
                         String lsn = state.replayLsn();
-                        boolean stopped = targetIsEnd || logMentions("recovery stopping ");
+                        boolean stopped = targetIsEnd || endsAtTheRead() || logMentions("recovery stopping ");
                         int timeline = timelineOf(c);
                         List<String> prepared = preparedTransactions(c);
-                        String summary = summary(request, target, reached, "no transaction replayed after the backup", targetIsEnd,
-                                stopped, timeline)
+                        String summary = summary(request, target, reached, "no transaction replayed after the backup",
+                                targetIsEnd || endsAtTheRead() && !commitAfterTarget.getAsBoolean(), stopped, timeline)
                                 + (prepared.isEmpty() ? "" : "; " + prepared.size() + " prepared transaction(s) came with it, as"
                                 + " they were at the target (" + String.join(", ", prepared.subList(0, Math.min(10, prepared.size())))
                                 + (prepared.size() > 10 ? ", ..." : "") + "): end each with COMMIT PREPARED or"
@@ -341,8 +366,8 @@ final class Recovery {
 
     /**
      * Signals the promotion while the recovery still replays (pg_ctl promote, no wait). PostgreSQL's startup process
-     * acts on it only where it pauses (at the target, recovery_target_action = pause) or waits for WAL as a standby
-     * (never here: recovery.signal, no standby.signal); a pause for any other reason (a setting below the source's)
+     * acts on it only where it pauses (at the target, recovery_target_action = pause) or, as a standby (standby.signal),
+     * where it runs out of WAL; a pause for any other reason (a setting below the source's)
      * refuses it with a warning and stays paused. Returns whether it was sent; when pg_ctl fails (the server already
      * ended), the pause at the target, if it comes, is promoted as before.
      */
@@ -376,11 +401,17 @@ final class Recovery {
         }
     }
 
+    /** The WAL from the backup's start to where the replay ends. */
+    private long walTotal() {
+        return Math.max(0, replayEnd.get().value() - walStart);
+    }
+
     /**
      * The replay's position against where it ends: bytes of WAL from the backup's start, and the commit time of the last
      * transaction replayed against the target time (none for the latest moment).
      */
     private BackupProgress replayProgress(Lsn replayed, Instant lastCommit) {
+        long walTotal = walTotal();
         long done = Math.max(0, Math.min(walTotal, replayed.value() - walStart));
         return new BackupProgress("replaying WAL", done, walTotal, 0, 0, 0, new Progress.Replay(replayed.toString(),
                 new Lsn(walStart + walTotal).toString(), lastCommit, request.targetTime().orElse(null)));
@@ -416,7 +447,8 @@ final class Recovery {
         if (!serverLog.has("database system is ready to accept connections")) {
             return Optional.empty();
         }
-        phases.lap(serverLog.has("recovery stopping ") && promoteAtTarget ? "promotion" : "replay and end of recovery");
+        phases.lap(serverLog.has("recovery stopping ") && promoteAtTarget ? "promotion" : standby ? "replay and promotion"
+                : "replay and end of recovery");
         Instant reached = serverLog.last(LAST_TRANSACTION).map(m -> {
             try {
                 return OffsetDateTime.parse(m.group(1), LOG_TIME).toInstant();
@@ -426,8 +458,9 @@ final class Recovery {
         }).orElse(null);
         String lsn = serverLog.last(REDO_DONE).map(m -> m.group(1)).orElse(null);
         int timeline = serverLog.last(NEW_TIMELINE).map(m -> Integer.parseInt(m.group(1))).orElse(0);
-        boolean stopped = targetIsEnd || serverLog.has("recovery stopping ");
-        String summary = summary(request, target, reached, "no transaction time in the server's log", targetIsEnd, stopped, timeline)
+        boolean stopped = targetIsEnd || endsAtTheRead() || serverLog.has("recovery stopping ");
+        String summary = summary(request, target, reached, "no transaction time in the server's log",
+                targetIsEnd || endsAtTheRead() && !commitAfterTarget.getAsBoolean(), stopped, timeline)
                 + " (followed through the server's log: the copy does not let the engine in as " + request.superuser() + ")";
         return Optional.of(new Result(target, request.port(), reached, lsn, timeline, stopped, movedAside, summary));
     }

@@ -43,7 +43,7 @@ final class RecoverySettings {
      * @param commandLine     the recovery's settings that only a restart could take back once loaded from a file
      *                        ("name=value", for the server's command line); empty when all are in postgresql.auto.conf
      */
-    record Written(boolean promoteAtTarget, String logTag, List<String> commandLine) {
+    record Written(boolean promoteAtTarget, String logTag, List<String> commandLine, boolean standby) {
     }
 
     /**
@@ -72,6 +72,16 @@ final class RecoverySettings {
      */
     static Written write(RestoreRunner.Request request, BackupManifest manifest, Path target, String restoreCommand,
                          Optional<Lsn> stopAt, boolean onCommandLine) throws IOException {
+        return write(request, manifest, target, restoreCommand, stopAt, onCommandLine, false);
+    }
+
+    /**
+     * As above; standby: the recovery runs as a standby without a target, asked to promote from its start, so that it
+     * ends where the WAL the spool offers ends (WalToReplay.endsAsPromotedStandby), with a standby's promotion (an
+     * end-of-recovery record, the checkpoint after it in the background) instead of a checkpoint it waits for.
+     */
+    static Written write(RestoreRunner.Request request, BackupManifest manifest, Path target, String restoreCommand,
+                         Optional<Lsn> stopAt, boolean onCommandLine, boolean standby) throws IOException {
         List<String> lines = new ArrayList<>();
         lines.add("");
         lines.add("# Written by Tidemark restore " + request.restoreId() + " of backup " + manifest.backupId() + " at " + Instant.now());
@@ -83,7 +93,7 @@ final class RecoverySettings {
             // right after the last commit at or before the target time, and nothing of what followed it (WalScan)
             lines.add("# target " + request.targetTime().orElseThrow() + ": the end of the last commit at or before it");
             lines.add("recovery_target_lsn = '" + stopAt.get() + "'");
-        } else {
+        } else if (!standby) {
             request.targetTime().ifPresent(t -> lines.add("recovery_target_time = '" + DateTimeFormatter
                     .ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS").withZone(ZoneOffset.UTC).format(t) + "+00'"));
         }
@@ -91,7 +101,7 @@ final class RecoverySettings {
         // page the replay dirtied written and synced before the first connection); paused at the target and then
         // promoted (pg_ctl promote) it writes an end-of-recovery record instead and checkpoints in the background,
         // as a promoted standby does. A paused recovery takes a promotion from PostgreSQL 13 on; older servers promote themselves.
-        boolean promoteAtTarget = request.targetTime().isPresent() && manifest.serverVersionNum() >= 130000;
+        boolean promoteAtTarget = !standby && request.targetTime().isPresent() && manifest.serverVersionNum() >= 130000;
         lines.add("recovery_target_action = '" + (promoteAtTarget ? "pause" : "promote") + "'");
         lines.add("recovery_target_timeline = 'latest'");
         // a delayed standby's setting would hold each recent commit back by its delay: a restore replays at once
@@ -141,9 +151,11 @@ final class RecoverySettings {
         }
         Files.write(target.resolve("postgresql.auto.conf"), lines, StandardCharsets.UTF_8,
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        Files.deleteIfExists(target.resolve("standby.signal"));
-        Files.writeString(target.resolve("recovery.signal"), "");
-        return new Written(promoteAtTarget, logTag, List.copyOf(commandLine));
+        // a standby's recovery does not end by itself where the WAL ends: the promotion ends it there (PostgreSQL removes
+        // either file at its promotion)
+        Files.deleteIfExists(target.resolve(standby ? "recovery.signal" : "standby.signal"));
+        Files.writeString(target.resolve(standby ? "standby.signal" : "recovery.signal"), "");
+        return new Written(promoteAtTarget, logTag, List.copyOf(commandLine), standby);
     }
 
     /**

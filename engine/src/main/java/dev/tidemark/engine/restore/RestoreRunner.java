@@ -301,7 +301,8 @@ public final class RestoreRunner {
             long t2 = System.nanoTime();
             ExternalConfig.placeBeside(request, manifest, target);
             RecoverySettings.Written settings = RecoverySettings.write(request, manifest, target, wal.restoreCommand(), stopAt,
-                    RecoverySettings.canReloadAfter(request, manifest, ExternalConfig.asUsual(request, manifest)));
+                    RecoverySettings.canReloadAfter(request, manifest, ExternalConfig.asUsual(request, manifest)),
+                    WalToReplay.endsAsPromotedStandby(request, manifest));
             server.user().own(target);
             if (request.delta()) {
                 log.info("restore {}: in place without a copy: {} files kept untouched, {} rewritten, {} paths the backup lacks being removed; {} MiB of"
@@ -319,8 +320,10 @@ public final class RestoreRunner {
             tablespaces.own(server.user());
             phases.lap("settings and ownership");
             // delta: what the backup lacks is deleted once the server is consistent (not beside its start-up's file system sync)
-            Recovery recovery = new Recovery(request, manifest, server, target, logFile, settings, wal.replayEnd(stopAt), cancellation,
-                    progress, phases, files::removeBesideRecovery);
+            WalSpool spooled = wal;
+            WalToReplay.Reading read = reading;
+            Recovery recovery = new Recovery(request, manifest, server, target, logFile, settings, () -> spooled.replayEnd(stopAt),
+                    cancellation, progress, phases, files::removeBesideRecovery).endedByTheRead(() -> read.commitAfterTarget());
             // phases from here: starting PostgreSQL, replaying WAL (Recovery, once it accepts connections), recovering
             // (promotion, the end-of-recovery checkpoint, the recovery's settings removed, the hand-over), done
             progress.set(new BackupProgress("starting PostgreSQL", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));

@@ -17,14 +17,15 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Reads the WAL a restore is about to replay, record by record (headers, and the bodies of the few records it looks
- * at), along the path of timelines the recovery follows, before PostgreSQL starts. It finds two things PostgreSQL's
- * own recovery target cannot handle safely:
+ * Reads the WAL a restore replays, record by record (headers, and the bodies of the few records it looks at), along
+ * the path of timelines the recovery follows, before or beside the replay. It finds two things PostgreSQL's own
+ * recovery target cannot handle safely:
  * <ul>
  *   <li><b>Where the state at the target time ends.</b> PostgreSQL's recovery_target_time stops at the first commit
  *   after the target, so every record before that commit is replayed, also the parts of a later statement that are not
  *   transactional (a DROP DATABASE deletes the database's files before its commit). The scan gives the end of the last
- *   commit at or before the target: a recovery_target_lsn there stops before anything that came after it.</li>
+ *   commit at or before the target (a recovery_target_lsn there stops before anything that came after it) and, gated
+ *   ({@link #gated}), how far the replay may run before that stop is known and where it ends.</li>
  *   <li><b>Tablespaces created in that WAL.</b> Replay creates them at the absolute location written in the WAL: a
  *   copy restored beside its source would write into the source's live tablespace.</li>
  * </ul>
@@ -43,7 +44,22 @@ public final class WalScan {
     private static final int RECORD_HEADER = 24;
     private static final int RM_XLOG = 0;
     private static final int RM_XACT = 1;
+    private static final int RM_SMGR = 2;
+    /** XLOG_SMGR_CREATE: a relation's file created (by a transaction that may not commit before the stop). */
+    private static final int XLOG_SMGR_CREATE = 0x10;
+    private static final int RM_DBASE = 4;
     private static final int RM_TBLSPC = 5;
+    private static final int RM_RELMAP = 7;
+    private static final int RM_HEAP = 10;
+    private static final int RM_REPLORIGIN = 19;
+    /** XLOG_HEAP_INPLACE (XLOG_HEAP_OPMASK 0x70): a catalog row changed in place, outside any transaction's control. */
+    private static final int XLOG_HEAP_INPLACE = 0x70;
+    /** The tablespace of the shared catalogs (pg_database among them). */
+    private static final long GLOBAL_TABLESPACE = 1664;
+    /** XLOG_PAGE_MAGIC from PostgreSQL 15 on, where a block image's flags changed (compression methods). */
+    private static final int PAGE_MAGIC_15 = 0xD110;
+    /** XLOG_XACT_PREPARE: a transaction prepared, which a recovery ending after it keeps prepared. */
+    private static final int XLOG_XACT_PREPARE = 0x10;
     private static final int XLOG_SWITCH = 0x40;
     /** xl_end_of_recovery, whose main data starts with the time the recovery ended (a promotion that began a timeline). */
     private static final int XLOG_END_OF_RECOVERY = 0x90;
@@ -62,7 +78,8 @@ public final class WalScan {
      * tablespaces: those created before that point; readTo: the end of the last record read (the one the scan stopped at included).
      */
     record Result(Optional<Lsn> lastCommitEnd, Optional<Instant> lastCommitTime, Optional<Lsn> stoppedAt, Lsn end,
-                  List<TablespaceCreation> tablespaces, long records, Optional<String> hole, boolean unreadableCommit, Lsn readTo) {
+                  List<TablespaceCreation> tablespaces, long records, Optional<String> hole, boolean unreadableCommit, Lsn readTo,
+                  Optional<Lsn> replayStop) {
     }
 
     /** A page says the record being read was cut short by a crash: reading goes on at resumeAt. */
@@ -88,6 +105,13 @@ public final class WalScan {
          */
         default void tablespaceCreated(TablespaceCreation creation) throws IOException {
         }
+
+        /**
+         * A gated scan ({@link #gated}) has found every record before lsn safe to replay: told as lsn enters a later
+         * segment, so the segments numbered below lsn's may be offered to the replay.
+         */
+        default void replayableBelow(Lsn lsn) throws IOException {
+        }
     }
 
     /** One timeline of the path the recovery follows: it holds the WAL from begin (a switch point) on. */
@@ -102,6 +126,10 @@ public final class WalScan {
     private boolean loadedWhole;
     /** The newest segment the scan needed (the one it broke off at, when the WAL ended). */
     private long lastTried = -1;
+    /** Gated (a time target read beside the replay): hazards from here on hold the replay back (the backup's end). */
+    private Lsn gateFrom;
+    /** The XLOG_PAGE_MAGIC of the last page header read (the server version's WAL layout). */
+    private int pageMagic;
 
     /** path: oldest first, each with the LSN its WAL begins at (0 for the first). */
     WalScan(Segments segments, List<Timeline> path, long segmentSize) {
@@ -109,6 +137,30 @@ public final class WalScan {
         this.path = List.copyOf(path);
         this.segmentSize = segmentSize;
         this.buffer = new byte[(int) segmentSize];
+    }
+
+    /**
+     * A time target's scan that runs beside the replay instead of before it. The replay may not run past the point the
+     * restore stops at, which is known only once the scan has found the first commit after the target; so it is told
+     * (Segments.replayableBelow) how far the records are <i>safe</i>: replaying them changes nothing the state at the
+     * target shows, whether or not the stop comes before them. After the last commit at or before the target, a record
+     * that is neither a commit nor an abort belongs to a transaction still open at the stop, which the end of the
+     * recovery rolls back, or changes what no commit after the target has made visible (vacuum, pruning: what they
+     * remove was dead through commits at or before it). Not safe, the <i>hazards</i>, which the replay is held before
+     * until a commit at or before the target follows them: a database created or dropped and a tablespace created or
+     * dropped (done on disk before their commit: ReplayHazardsTest), a shared catalog's row changed in place (DROP
+     * DATABASE marks the database invalid so, before its files go, from PostgreSQL 15.4/14.9/13.12 on), a relation map
+     * changed (before its commit), a relation's file created (a table created, truncated or rewritten: replayed for a
+     * transaction the stop leaves out, the file would stay in the copy, used by nothing), a transaction prepared (the
+     * recovery would keep it prepared), a replication origin advanced by hand, a commit whose time cannot be read. The
+     * replay stops
+     * ({@link Result#replayStop()}) at the first hazard after the last commit at or before the target, or else at the
+     * first commit after it, or at the end of the WAL: the same state as a stop right after that last commit. Hazards
+     * in the backup's own WAL (before from, its end) are replayed as before: no stop can lie there.
+     */
+    WalScan gated(Lsn from) {
+        this.gateFrom = from;
+        return this;
     }
 
     /**
@@ -148,6 +200,10 @@ public final class WalScan {
         long records = 0;
         long readTo = start.value();
         boolean unreadableCommit = false;
+        boolean gating = gateFrom != null && targetMicros.isPresent();
+        Long hazard = null; // gated: the first hazard after the last commit at or before the target
+        List<TablespaceCreation> unconfirmed = new ArrayList<>(); // gated: told once a commit at or before the target follows
+        long reported = start.value() / segmentSize;
         while (true) {
             if (pos % PAGE == 0) {
                 int header = pageHeader(pos);
@@ -155,6 +211,10 @@ public final class WalScan {
                     break;
                 }
                 pos += header;
+            }
+            if (gating && hazard == null && pos / segmentSize > reported) {
+                reported = pos / segmentSize;
+                segments.replayableBelow(new Lsn(pos));
             }
             byte[] head;
             byte[] record = null;
@@ -178,7 +238,8 @@ public final class WalScan {
                 commit = rmid == RM_XACT && isCommitOrAbort(info);
                 tablespace = rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE;
                 endOfRecovery = targetMicros.isPresent() && rmid == RM_XLOG && (info & 0xf0) == XLOG_END_OF_RECOVERY;
-                record = commit || tablespace || endOfRecovery ? read(pos, (int) totalLength) : null;
+                boolean inPlace = gating && rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE;
+                record = commit || tablespace || endOfRecovery || inPlace ? read(pos, (int) totalLength) : null;
                 end = advance(pos, totalLength);
                 if (end < 0 || (commit || tablespace) && record == null) {
                     break; // the record continues past the readable WAL: it was never completed
@@ -189,10 +250,19 @@ public final class WalScan {
             }
             records++;
             readTo = Math.max(readTo, end);
+            if (gating && hazard == null && pos >= gateFrom.value() && (rmid == RM_DBASE || rmid == RM_TBLSPC || rmid == RM_RELMAP
+                    || rmid == RM_REPLORIGIN || rmid == RM_XACT && (info & 0x70) == XLOG_XACT_PREPARE
+                    || rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE
+                    || rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE && !localCatalog(record))) {
+                hazard = pos;
+            }
             if (commit) {
                 ByteBuffer main = mainData(record);
                 if (main == null || main.remaining() < 8) {
                     unreadableCommit = true; // its time cannot be compared: the caller falls back to the target time
+                    if (gating && hazard == null && pos >= gateFrom.value()) {
+                        hazard = pos; // whether it is before the target or after, the replay must not pass it unknowing
+                    }
                 } else {
                     long micros = main.getLong(0);
                     Instant time = POSTGRES_EPOCH.plus(micros, ChronoUnit.MICROS);
@@ -202,6 +272,14 @@ public final class WalScan {
                     }
                     lastCommitEnd = new Lsn(end);
                     lastCommitTime = time;
+                    if (hazard != null) {
+                        // the hazards before this commit are part of the state at the target: the replay may pass them
+                        hazard = null;
+                        for (TablespaceCreation t : unconfirmed) {
+                            segments.tablespaceCreated(t);
+                        }
+                        unconfirmed.clear();
+                    }
                 }
             } else if (endOfRecovery && record != null) {
                 // a timeline begun by a promotion after the target (a restore's, a failover's): everything after it was
@@ -216,7 +294,6 @@ public final class WalScan {
                 ByteBuffer main = mainData(record);
                 if (main == null || main.remaining() < 4) {
                     tablespaces.add(new TablespaceCreation(new Lsn(pos), 0, null)); // unreadable: a hazard all the same
-                    segments.tablespaceCreated(tablespaces.get(tablespaces.size() - 1));
                 } else {
                     long oid = Integer.toUnsignedLong(main.getInt(0));
                     int from = record.length - main.remaining() + 4; // the slice's bytes are the record's last ones
@@ -226,7 +303,12 @@ public final class WalScan {
                     }
                     String location = new String(record, from, to - from, StandardCharsets.UTF_8);
                     tablespaces.add(new TablespaceCreation(new Lsn(pos), oid, location));
-                    segments.tablespaceCreated(tablespaces.get(tablespaces.size() - 1));
+                }
+                TablespaceCreation created = tablespaces.get(tablespaces.size() - 1);
+                if (gating && hazard != null) {
+                    unconfirmed.add(created); // held before: told only if a commit at or before the target follows
+                } else {
+                    segments.tablespaceCreated(created);
                 }
             }
             if (rmid == RM_XLOG && (info & 0xf0) == XLOG_SWITCH) {
@@ -236,9 +318,12 @@ public final class WalScan {
                 pos = (end + 7) & ~7L; // records start MAXALIGNed
             }
         }
+        // gated: the first hazard after the last commit at or before the target, else that first commit after it (pos), or
+        // the end of the WAL (pos)
+        Optional<Lsn> replayStop = gating ? Optional.of(new Lsn(hazard != null ? hazard : pos)) : Optional.empty();
         return new Result(Optional.ofNullable(lastCommitEnd), Optional.ofNullable(lastCommitTime), Optional.ofNullable(stoppedAt),
                 new Lsn(pos), List.copyOf(tablespaces), records, stoppedAt == null ? hole(pos) : Optional.empty(), unreadableCommit,
-                new Lsn(readTo));
+                new Lsn(readTo), replayStop);
     }
 
     /**
@@ -301,6 +386,40 @@ public final class WalScan {
         }
     }
 
+    /**
+     * Whether an in-place update's block lies outside the shared catalogs (a database's own pg_class: VACUUM's page
+     * counts and frozen ids, which change nothing the state at a time shows). False when the block header cannot be
+     * read (null, or a layout this does not know): taken for a hazard.
+     */
+    private boolean localCatalog(byte[] record) {
+        if (record == null || record.length < RECORD_HEADER + 4) {
+            return false;
+        }
+        ByteBuffer b = le(record);
+        int i = RECORD_HEADER;
+        if ((record[i] & 0xff) > 32) {
+            return false; // not a block reference first
+        }
+        int forkFlags = record[i + 1] & 0xff;
+        i += 4; // id, fork_flags, data_length
+        if ((forkFlags & 0x10) != 0) { // BKPBLOCK_HAS_IMAGE: length, hole_offset, bimg_info
+            if (record.length < i + 5) {
+                return false;
+            }
+            int bimgInfo = record[i + 4] & 0xff;
+            i += 5;
+            boolean hole = (bimgInfo & 0x01) != 0;
+            boolean compressed = pageMagic >= PAGE_MAGIC_15 ? (bimgInfo & 0x1c) != 0 : (bimgInfo & 0x02) != 0;
+            if (hole && compressed) {
+                i += 2; // hole_length
+            }
+        }
+        if ((forkFlags & 0x80) != 0 || record.length < i + 12) { // BKPBLOCK_SAME_REL: no relation of its own here
+            return false;
+        }
+        return Integer.toUnsignedLong(b.getInt(i)) != GLOBAL_TABLESPACE;
+    }
+
     /** COMMIT, ABORT, COMMIT_PREPARED, ABORT_PREPARED: the records a time target compares (XLOG_XACT_OPMASK 0x70). */
     private static boolean isCommitOrAbort(int info) {
         int op = info & 0x70;
@@ -344,6 +463,7 @@ public final class WalScan {
         }
         int at = (int) (pos % segmentSize);
         ByteBuffer b = le(buffer);
+        pageMagic = b.getShort(at) & 0xffff;
         int info = b.getShort(at + 2) & 0xffff;
         long address = b.getLong(at + 8);
         if (address != pos) {

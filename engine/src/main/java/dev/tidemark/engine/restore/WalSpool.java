@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -234,6 +235,9 @@ final class WalSpool implements AutoCloseable {
         if (stopAt.isPresent()) {
             return stopAt.get();
         }
+        if (endedAt != null) {
+            return endedAt;
+        }
         long newest = segments.keySet().stream().mapToLong(n -> WalSegment.parse(n, segmentSize).number()).max().orElse(-1);
         return new Lsn((newest + 1) * segmentSize);
     }
@@ -271,6 +275,65 @@ final class WalSpool implements AutoCloseable {
         synchronized (unoffered) {
             markDoneIfOffered();
         }
+    }
+
+    /** Where the replay ends when a gated scan has found it (endAt); null until then. */
+    private volatile Lsn endedAt;
+
+    /**
+     * A time target's scan beside the replay (WalScan.gated) found where the replay ends: every segment before stop's
+     * is offered, the one holding stop is offered cut there (zeroes from stop on, as a partial segment is padded:
+     * PostgreSQL's replay ends at stop, the end of the WAL it has), and no later one: the script answers that there is
+     * none, and a recovery that was asked to promote ends there (Recovery). Later segments are not fetched.
+     */
+    void endAt(Lsn stop) throws IOException {
+        long last = stop.value() / segmentSize;
+        int within = (int) (stop.value() % segmentSize);
+        fetchNoFurtherThan(within == 0 ? last - 1 : last);
+        synchronized (unoffered) {
+            readUpTo(last);
+            if (within > 0) {
+                for (String name : segments.keySet()) {
+                    Path unread = spool.resolve(name + UNREAD);
+                    if (WalSegment.parse(name, segmentSize).number() == last && Files.exists(unread)) {
+                        offerCut(name, unread, within);
+                        unoffered.remove(name);
+                    }
+                }
+            }
+            endedAt = stop;
+            if (!closed) {
+                Files.writeString(spool.resolve(DONE), ""); // nothing more comes: a segment not offered now is none
+            }
+        }
+        log.info("restore {}: the replay ends at {} (segment {} cut there, nothing after it offered)", restoreId, stop,
+                new WalSegment(1, last, segmentSize).name().substring(8));
+    }
+
+    /** Offers the segment cut at within: its bytes up to there, zeroes after (a copy: the fetched file stays as it came). */
+    private void offerCut(String name, Path unread, int within) throws IOException {
+        Path tmp = spool.resolve(name + ".cut.tmp");
+        try (FileChannel in = FileChannel.open(unread, StandardOpenOption.READ);
+             FileChannel out = FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                     StandardOpenOption.WRITE), PRIVATE_FILE)) {
+            long copied = 0;
+            while (copied < within) {
+                long n = in.transferTo(copied, within - copied, out);
+                if (n <= 0) {
+                    throw new IOException("WAL segment " + name + " in the spool is shorter than " + within + " bytes");
+                }
+                copied += n;
+            }
+            ByteBuffer zeros = ByteBuffer.allocate(64 * 1024);
+            long at = within;
+            while (at < segmentSize) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), segmentSize - at));
+                at += out.write(zeros, at);
+            }
+            out.force(true);
+        }
+        owner.ownOne(tmp);
+        Files.move(tmp, spool.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** The restore failed beside the recovery (its scan): the script fails PostgreSQL's next request, and it aborts. */

@@ -26,16 +26,40 @@ import java.util.stream.Stream;
 
 /**
  * The WAL a restore replays: the archived objects from the backup's start on, fetched into the local spool
- * (WalSpool) and read (WalScan). For a time target the read ends before PostgreSQL starts (while the files are
- * written): it finds the point the recovery stops at (the recovery target LSN). For the latest moment there is no such
- * point to find: PostgreSQL starts once the files are written and the read runs beside the replay, which is offered
- * only the segments the read has passed, so its checks (a tablespace the WAL creates, a hole in the archive) still
- * come before the replay of what they concern, and a failed check aborts the recovery. A hole fails the restore.
+ * (WalSpool) and read (WalScan). On PostgreSQL 13 and later the read runs beside the replay (streamed): PostgreSQL
+ * starts once the files are written and is offered only the segments the read has passed, so its checks (a tablespace
+ * the WAL creates, a hole in the archive) come before the replay of what they concern, and a failed check aborts the
+ * recovery. For a time target the read is gated (WalScan.gated): the replay is offered only what is safe to replay
+ * before the stop is known, and the segment holding the stop is offered cut there. Before 13 (and with
+ * {@value #STREAMED_TARGET_PROPERTY}=false), the read of a time target ends before PostgreSQL starts (while the files are
+ * written) and gives the recovery target LSN. A hole fails the restore.
  */
 final class WalToReplay {
     private static final Logger log = LoggerFactory.getLogger(RestoreRunner.class);
 
     private WalToReplay() {
+    }
+
+    /**
+     * With {@value #STREAMED_TARGET_PROPERTY}=false a time target's WAL is read to its stop before PostgreSQL starts (as
+     * before 2026-12-06), for comparisons; by default it is read beside the replay (PostgreSQL 13 and later).
+     */
+    static final String STREAMED_TARGET_PROPERTY = "tidemark.restore.streamed-time-target";
+
+    /**
+     * Whether the WAL is read beside the replay, which then ends where the spool's WAL ends, promoted as soon as it
+     * has no more (a standby asked to promote: RecoverySettings, Recovery): the latest moment, and a time target
+     * (gated), from PostgreSQL 13 on (a standby's promotion ends it there). Before 13 a time target's read ends before
+     * the start, and the latest moment's recovery ends by itself at the end of the WAL.
+     */
+    static boolean streamed(RestoreRunner.Request request, BackupManifest manifest) {
+        return request.targetTime().isEmpty()
+                || manifest.serverVersionNum() >= 130000 && !"false".equals(System.getProperty(STREAMED_TARGET_PROPERTY));
+    }
+
+    /** Whether the recovery runs as a standby promoted where its WAL ends (streamed, PostgreSQL 13 and later). */
+    static boolean endsAsPromotedStandby(RestoreRunner.Request request, BackupManifest manifest) {
+        return streamed(request, manifest) && manifest.serverVersionNum() >= 130000;
     }
 
     /** The WAL read before the recovery, and where a time target stops in it (empty: at the end, or by the time). */
@@ -72,6 +96,24 @@ final class WalToReplay {
                     throw r;
                 }
                 throw cause instanceof IOException io ? io : new IOException(cause.getMessage(), cause);
+            }
+        }
+
+        /**
+         * A time target read beside the replay, asked once the recovery has ended: whether the read found a commit after
+         * the target (else the state at the target is the end of the archive). True when that cannot be told.
+         */
+        boolean commitAfterTarget() {
+            if (!scanning.isDone()) {
+                return true;
+            }
+            try {
+                return done().scan().stoppedAt().isPresent();
+            } catch (IOException | RuntimeException e) {
+                return true;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return true;
             }
         }
 
@@ -129,7 +171,7 @@ final class WalToReplay {
         WalSpool wal = new WalSpool(repository, spool, objects(repository, request, manifest), manifest.walSegmentSize(),
                 Math.max(1, Integer.getInteger(FETCH_WORKERS_PROPERTY, request.workers())), request.restoreId(), user,
                 request.targetTime().isPresent() ? 0 : WalSpool.LOOKAHEAD_BYTES);
-        if (request.targetTime().isEmpty()) {
+        if (streamed(request, manifest)) {
             // the latest moment: the scan reads beside the replay, which must never run ahead of its checks (a tablespace
             // the WAL creates, refused beside before the replay creates it at the source's location): from the first
             // segment on, the recovery is offered only what the scan has read past. Before the fetch starts, or the first
@@ -150,7 +192,8 @@ final class WalToReplay {
      */
     static Reading readWhileWriting(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal, Tablespaces tablespaces,
                                     DataDirectoryWriter files, FileWriting writing) throws IOException, InterruptedException {
-        boolean streamed = request.targetTime().isEmpty();
+        boolean streamed = streamed(request, manifest);
+        boolean gated = streamed && request.targetTime().isPresent();
         // set by the scan before it stops the file writers, so a writer's interruption is not taken for the reason
         AtomicBoolean scanStoppedWriters = new AtomicBoolean();
         ExecutorService scanner = Executors.newSingleThreadExecutor(r -> {
@@ -161,7 +204,11 @@ final class WalToReplay {
         Future<Scanned> scanning = scanner.submit(() -> {
             try {
                 long started = System.nanoTime();
-                WalScan.Result read = scan(request, manifest, wal, streamed ? tablespaces : null);
+                WalScan.Result read = scan(request, manifest, wal, streamed ? tablespaces : null, gated);
+                if (streamed) {
+                    endReplay(request, manifest, wal, read);
+                    return new Scanned(read, Optional.empty(), System.nanoTime() - started);
+                }
                 Scanned scanned = new Scanned(read, stopPoint(request, manifest, read), System.nanoTime() - started);
                 if (!streamed && scanned.stopAt().isPresent() && read.stoppedAt().isPresent()) {
                     // the recovery stops at a record the scan read whole: nothing after the segment it ends in (and the
@@ -170,10 +217,6 @@ final class WalToReplay {
                 }
                 if (!request.inPlace()) { // refused beside: known before the files are all written
                     tablespaces.guard(read, scanned.stopAt());
-                }
-                if (streamed) {
-                    wal.offerAll();
-                    log.info("restore {}: the WAL read beside the replay ended; all of it is offered to the recovery", request.restoreId());
                 }
                 return scanned;
             } catch (IOException | RuntimeException e) {
@@ -214,19 +257,54 @@ final class WalToReplay {
     }
 
     /**
-     * Reads the WAL the recovery will replay (WalScan), from the backup's start along the timelines recovery follows,
-     * up to the first commit after the target (or the end of the WAL for the latest moment).
+     * The read beside the replay has ended: where the replay ends is known. It must not end before the backup is
+     * consistent (a standby would wait there for ever): the restore fails instead. The latest moment: all of the WAL is
+     * offered. A time target: up to the gated scan's stop, the segment holding it cut there (WalSpool.endAt).
      */
-    private static WalScan.Result scan(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal, Tablespaces streamedTo)
-            throws IOException, InterruptedException {
+    private static void endReplay(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal, WalScan.Result read)
+            throws IOException {
+        Lsn backupEnd = Lsn.parse(manifest.stopLsn());
+        Lsn end = read.replayStop().orElse(read.end());
+        if (end.compareTo(backupEnd) < 0) {
+            if (read.stoppedAt().isPresent()) {
+                // PostgreSQL's time target would fail here too ("before consistent recovery point")
+                throw new IOException("target " + request.targetTime().orElseThrow() + " lies before base backup " + manifest.backupId()
+                        + " is consistent: a commit after the target (at " + read.stoppedAt().get() + ") precedes the backup's end ("
+                        + backupEnd + "); restore to a later time, or to a time the window shows an earlier backup for");
+            }
+            throw new IOException("the archived WAL ends at " + read.end() + ", before base backup " + manifest.backupId()
+                    + " is consistent (" + backupEnd + "): the backup's own WAL is incomplete in the repository; restore from"
+                    + " another backup (see 'tidemark backups " + request.databaseId() + "') and check the repository with 'tidemark verify'");
+        }
+        if (read.replayStop().isEmpty()) {
+            wal.offerAll();
+            log.info("restore {}: the WAL read beside the replay ended; all of it is offered to the recovery", request.restoreId());
+            return;
+        }
+        if (read.unreadableCommit()) {
+            log.warn("restore {}: a commit record in the WAL could not be read; the replay stops before it if no later commit at or"
+                    + " before the target follows it", request.restoreId());
+        }
+        log.info("restore {}: the WAL read beside the replay ended at {}: {}", request.restoreId(), read.end(),
+                read.stoppedAt().isPresent() ? "the first commit after the target" : "no commit after the target in the archive");
+        wal.endAt(read.replayStop().get());
+    }
+
+    /**
+     * Reads the WAL the recovery will replay (WalScan), from the backup's start along the timelines recovery follows,
+     * up to the first commit after the target (or the end of the WAL for the latest moment). Gated (a time target read
+     * beside the replay), segments are offered as the scan finds them safe to replay.
+     */
+    private static WalScan.Result scan(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal, Tablespaces streamedTo,
+                                       boolean gated) throws IOException, InterruptedException {
         long started = System.nanoTime();
         Optional<Map.Entry<Integer, String>> newest = wal.newestHistory();
         List<WalScan.Timeline> path = WalScan.path(manifest.timeline(), newest.map(Map.Entry::getValue),
                 newest.map(Map.Entry::getKey).orElse(manifest.timeline()));
-        WalScan.Result result = new WalScan(new WalScan.Segments() {
+        WalScan scanner = new WalScan(new WalScan.Segments() {
             @Override
             public Optional<Path> segment(String name) throws IOException, InterruptedException {
-                if (streamedTo != null) {
+                if (streamedTo != null && !gated) {
                     // reading this one means every segment before it was read: the replay may have them
                     wal.readUpTo(WalSegment.parse(name, manifest.walSegmentSize()).number());
                 }
@@ -242,10 +320,17 @@ final class WalToReplay {
             }
 
             @Override
+            public void replayableBelow(Lsn lsn) throws IOException {
+                wal.readUpTo(lsn.value() / manifest.walSegmentSize());
+            }
+
+            @Override
             public Set<String> names() {
                 return wal.segmentNames();
             }
-        }, path, manifest.walSegmentSize()).scan(Lsn.parse(manifest.startLsn()), request.targetTime());
+        }, path, manifest.walSegmentSize());
+        WalScan.Result result = (gated ? scanner.gated(Lsn.parse(manifest.stopLsn())) : scanner)
+                .scan(Lsn.parse(manifest.startLsn()), request.targetTime());
         if (result.hole().isPresent()) {
             throw new IOException("WAL segment " + result.hole().get() + " is missing from the repository (or unreadable from where the"
                     + " WAL breaks off in it) although later WAL is there: the WAL to replay breaks off at it, short of " + request.targetTime().map(Instant::toString).orElse("the end of the archive")

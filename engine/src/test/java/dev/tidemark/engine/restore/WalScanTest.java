@@ -68,7 +68,79 @@ class WalScanTest {
         assertThat(latest.records()).isEqualTo(4);
     }
 
+    @Test
+    void gatedTheReplayStopsAtTheFirstCommitAfterTheTargetOrBeforeAHazardNoEarlierCommitCovers() throws Exception {
+        // an open transaction's records after the last commit at or before the target are safe: the stop is the first
+        // commit after the target
+        Segment plain = new Segment();
+        plain.commit(TARGET.minusSeconds(5));
+        plain.record(10, 0x00); // a heap insert of a transaction that commits after the target
+        long after = plain.commit(TARGET.plusSeconds(5));
+        WalScan.Result scanned = gated(plain, Optional.of(TARGET), 0);
+        assertThat(scanned.replayStop()).contains(new Lsn(after));
+
+        // a database dropped after the last commit at or before the target (its files go before its commit): held before
+        Segment dropped = new Segment();
+        dropped.commit(TARGET.minusSeconds(5));
+        long lastEnd = dropped.lastEnd;
+        long drop = dropped.record(4, 0x10); // XLOG_DBASE_DROP
+        dropped.commit(TARGET.plusSeconds(5));
+        WalScan.Result held = gated(dropped, Optional.of(TARGET), 0);
+        assertThat(held.replayStop()).as("before the drop, which no commit at or before the target follows").contains(new Lsn(drop));
+        assertThat(held.lastCommitEnd()).contains(new Lsn(lastEnd));
+
+        // the same drop committed before the target: part of the state at it, the replay passes it
+        Segment committed = new Segment();
+        committed.record(4, 0x10);
+        committed.commit(TARGET.minusSeconds(1));
+        committed.record(24, 0x00); // a logical message
+        long later = committed.commit(TARGET.plusSeconds(1));
+        assertThat(gated(committed, Optional.of(TARGET), 0).replayStop()).contains(new Lsn(later));
+
+        // a transaction prepared, a tablespace created, a relation map changed, a relation's file created: hazards too; in
+        // the backup's own WAL (before its end) a hazard is replayed as before
+        for (int[] hazard : new int[][]{{1, 0x10}, {5, 0x00}, {7, 0x00}, {2, 0x10}}) {
+            Segment wal = new Segment();
+            wal.commit(TARGET.minusSeconds(5));
+            long at = wal.record(hazard[0], hazard[1]);
+            long commitAfter = wal.commit(TARGET.plusSeconds(5));
+            assertThat(gated(wal, Optional.of(TARGET), 0).replayStop()).as("rmgr %d info %x", hazard[0], hazard[1]).contains(new Lsn(at));
+            assertThat(gated(wal, Optional.of(TARGET), at + 1).replayStop()).as("within the backup's own WAL").contains(new Lsn(commitAfter));
+        }
+
+        // a row of pg_database changed in place (DROP DATABASE marks it invalid so before its files go): a hazard; one of a
+        // database's own pg_class (VACUUM's counts): not
+        Segment inPlace = new Segment();
+        inPlace.commit(TARGET.minusSeconds(5));
+        inPlace.inPlaceUpdate(1663);
+        long invalidated = inPlace.inPlaceUpdate(1664);
+        inPlace.commit(TARGET.plusSeconds(5));
+        assertThat(gated(inPlace, Optional.of(TARGET), 0).replayStop()).contains(new Lsn(invalidated));
+
+        // no commit after the target: the end of the WAL, or the hazard still open there
+        Segment quiet = new Segment();
+        quiet.commit(TARGET.minusSeconds(5));
+        quiet.record(10, 0x00);
+        long end = (quiet.position() + 7) & ~7L;
+        assertThat(gated(quiet, Optional.of(TARGET), 0).replayStop()).contains(new Lsn(end));
+        long open = quiet.record(4, 0x10);
+        quiet.record(10, 0x00);
+        assertThat(gated(quiet, Optional.of(TARGET), 0).replayStop()).contains(new Lsn(open));
+
+        // not gated, or no target: no stop of the gate's
+        assertThat(scan(plain, Optional.of(TARGET)).replayStop()).isEmpty();
+        assertThat(gated(plain, Optional.empty(), 0).replayStop()).isEmpty();
+    }
+
+    private WalScan.Result gated(Segment wal, Optional<Instant> target, long backupEnd) throws Exception {
+        return scanner(wal).gated(new Lsn(backupEnd)).scan(new Lsn(SEGMENT + 40), target);
+    }
+
     private WalScan.Result scan(Segment wal, Optional<Instant> target) throws Exception {
+        return scanner(wal).scan(new Lsn(SEGMENT + 40), target);
+    }
+
+    private WalScan scanner(Segment wal) throws Exception {
         String name = new WalSegment(1, 1, SEGMENT).name();
         Path file = dir.resolve(name);
         Files.write(file, wal.bytes);
@@ -83,7 +155,7 @@ class WalScanTest {
                 return Set.of(name);
             }
         };
-        return new WalScan(segments, List.of(new WalScan.Timeline(1, 0)), SEGMENT).scan(new Lsn(SEGMENT + 40), target);
+        return new WalScan(segments, List.of(new WalScan.Timeline(1, 0)), SEGMENT);
     }
 
     /** Segment 1 of timeline 1 (1 MiB segments): one page, its long header, then records, each MAXALIGNed. */
@@ -113,6 +185,31 @@ class WalScanTest {
         /** An end-of-recovery record (RM_XLOG, XLOG_END_OF_RECOVERY) of that time; returns where it starts. */
         long endOfRecovery(Instant time) {
             return record(0, 0x90, micros(time), 8); // then ThisTimeLineID and PrevTimeLineID
+        }
+
+        /** An in-place heap update (RM_HEAP, XLOG_HEAP_INPLACE) of a block in that tablespace; returns where it starts. */
+        long inPlaceUpdate(int tablespace) {
+            long start = position();
+            int total = 24 + 4 + 12 + 4 + 2 + 2;
+            b.putInt(at, total);
+            bytes[at + 16] = (byte) 0x70;
+            bytes[at + 17] = (byte) 10;
+            bytes[at + 24] = 0; // block 0
+            bytes[at + 25] = 0x20; // BKPBLOCK_HAS_DATA
+            b.putInt(at + 28, tablespace);
+            b.putInt(at + 32, 5);
+            b.putInt(at + 36, 1262);
+            b.putInt(at + 40, 0); // block number
+            bytes[at + 44] = (byte) 255;
+            bytes[at + 45] = 2;
+            lastEnd = start + total;
+            at = (at + total + 7) & ~7;
+            return start;
+        }
+
+        /** A record of another kind (8 bytes of main data); returns where it starts. */
+        long record(int rmid, int info) {
+            return record(rmid, info, 0, 0);
         }
 
         private long record(int rmid, int info, long micros, int more) {

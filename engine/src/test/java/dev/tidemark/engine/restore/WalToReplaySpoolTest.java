@@ -2,6 +2,7 @@ package dev.tidemark.engine.restore;
 
 import dev.tidemark.engine.basebackup.BackupManifest;
 import dev.tidemark.engine.postgres.ServerUser;
+import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 import dev.tidemark.engine.testing.TestRepositories;
 import dev.tidemark.storage.Repository;
@@ -21,8 +22,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The spool a restore opens: for the latest moment (the scan reads beside the replay) the recovery is offered only
- * what the scan has read past, from the very first segment; for a time target (the scan ends before PostgreSQL starts)
- * every segment as it is fetched.
+ * what the scan has read past, from the very first segment; for a time target (PostgreSQL 13 on, the gated scan beside
+ * the replay) the same, then the segment holding the stop cut there and nothing after it; before 13 (the scan ends
+ * before PostgreSQL starts) every segment as it is fetched.
  */
 class WalToReplaySpoolTest {
     private static final long SEGMENT = 16L << 20;
@@ -54,11 +56,34 @@ class WalToReplaySpoolTest {
             assertThat(latestSpool.resolve(names.get(1))).doesNotExist();
         }
 
+        // a time target (PostgreSQL 13 on): offered as the gated scan finds it safe, and once it has found the stop, the
+        // segment holding it cut there and nothing later
         Path timeSpool = Files.createDirectories(tmp.resolve("time.tidemark-wal"));
         try (WalSpool wal = WalToReplay.openSpool(repo, request(Optional.of(Instant.now())), manifest, timeSpool, ServerUser.detect())) {
             awaitFetched(wal, 3);
             for (String name : names) {
-                assertThat(timeSpool.resolve(name)).as("a time target's segment, offered as fetched").exists();
+                assertThat(timeSpool.resolve(name)).as("offered before the scan read it").doesNotExist();
+            }
+            wal.readUpTo(2);
+            assertThat(timeSpool.resolve(names.get(0))).exists();
+            wal.endAt(new Lsn(2 * SEGMENT + 10));
+            byte[] cut = Files.readAllBytes(timeSpool.resolve(names.get(1)));
+            assertThat(cut).hasSize((int) SEGMENT);
+            assertThat(new String(cut, 0, 10, StandardCharsets.US_ASCII)).isEqualTo(names.get(1).substring(0, 10));
+            assertThat(java.util.stream.IntStream.range(10, cut.length).allMatch(i -> cut[i] == 0)).as("zeroes from the stop on").isTrue();
+            assertThat(timeSpool.resolve(names.get(2))).as("after the stop: never offered").doesNotExist();
+            assertThat(timeSpool.resolve(WalSpool.DONE)).as("the script answers that nothing more comes").exists();
+            assertThat(wal.replayEnd(Optional.empty())).isEqualTo(new Lsn(2 * SEGMENT + 10));
+        }
+
+        // before PostgreSQL 13 a time target's scan ends before the start: offered as fetched
+        BackupManifest old = new BackupManifest(4, "db", "b1", CHAIN, "1", 120000, 1, SEGMENT, "0/1000028", "0/1000100",
+                Instant.EPOCH, Instant.EPOCH, false, false, "", null, List.of(), List.of(), List.of(), List.of(), 0, null);
+        Path oldSpool = Files.createDirectories(tmp.resolve("old.tidemark-wal"));
+        try (WalSpool wal = WalToReplay.openSpool(repo, request(Optional.of(Instant.now())), old, oldSpool, ServerUser.detect())) {
+            awaitFetched(wal, 3);
+            for (String name : names) {
+                assertThat(oldSpool.resolve(name)).as("a time target's segment, offered as fetched").exists();
             }
         }
     }
