@@ -373,6 +373,41 @@ public final class ServerQueries {
 
     // ---- databases (dumps and dump restores) ----
 
+    /** A database by its oid: its name and whether it takes connections. */
+    public record DatabaseEntry(long oid, String name, boolean allowsConnections) {
+    }
+
+    public List<DatabaseEntry> databases() throws SQLException {
+        List<DatabaseEntry> all = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select oid::int8, datname, datallowconn from pg_database")) {
+            while (rs.next()) {
+                all.add(new DatabaseEntry(rs.getLong(1), rs.getString(2), rs.getBoolean(3)));
+            }
+        }
+        return all;
+    }
+
+    /**
+     * Of these relation files (tablespace oid and file number, pairwise), those no relation of the connected database
+     * (or shared catalog) uses: pg_filenode_relation finds none. A restore asks it of files its replay created.
+     */
+    public List<long[]> unusedRelationFiles(List<long[]> files) throws SQLException {
+        Long[] tablespaces = files.stream().map(f -> f[0]).toArray(Long[]::new);
+        Long[] numbers = files.stream().map(f -> f[1]).toArray(Long[]::new);
+        List<long[]> unused = new ArrayList<>();
+        try (PreparedStatement st = c.prepareStatement("select t.spc, t.f from unnest(?::int8[], ?::int8[]) as t(spc, f)"
+                + " where pg_filenode_relation(t.spc::oid, t.f::oid) is null")) {
+            st.setArray(1, c.createArrayOf("int8", tablespaces));
+            st.setArray(2, c.createArrayOf("int8", numbers));
+            try (ResultSet rs = st.executeQuery()) {
+                while (rs.next()) {
+                    unused.add(new long[]{rs.getLong(1), rs.getLong(2)});
+                }
+            }
+        }
+        return unused;
+    }
+
     public List<String> databaseNames() throws SQLException {
         return names("select datname from pg_database");
     }

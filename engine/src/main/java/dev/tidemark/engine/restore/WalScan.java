@@ -79,8 +79,24 @@ public final class WalScan {
      */
     record Result(Optional<Lsn> lastCommitEnd, Optional<Instant> lastCommitTime, Optional<Lsn> stoppedAt, Lsn end,
                   List<TablespaceCreation> tablespaces, long records, Optional<String> hole, boolean unreadableCommit, Lsn readTo,
-                  Optional<Lsn> replayStop) {
+                  Optional<Lsn> replayStop, List<CreatedFile> createdFiles) {
     }
+
+    /**
+     * A relation file the WAL creates (XLOG_SMGR_CREATE after the backup's end, gated): in that tablespace, database and
+     * relation file number. Replayed for a transaction the stop leaves out, it stays in the copy, used by nothing
+     * (Recovery.unusedRelationFiles finds those).
+     */
+    record CreatedFile(long tablespace, long database, long relation) {
+    }
+
+    /**
+     * How much WAL the gated replay is held before a relation file created, waiting for a commit at or before the target
+     * to follow: beyond it (a bulk load into a new or truncated table) the replay goes on, and a file left behind is removed
+     * after the recovery (Recovery.unusedRelationFiles). The system property {@value #HOLD_NEW_FILES_PROPERTY} sets it.
+     */
+    static final String HOLD_NEW_FILES_PROPERTY = "tidemark.restore.hold-new-files-bytes";
+    static final long HOLD_NEW_FILES_BYTES = 64L << 20;
 
     /** A page says the record being read was cut short by a crash: reading goes on at resumeAt. */
     private static final class Overwritten extends Exception {
@@ -151,7 +167,8 @@ public final class WalScan {
      * dropped (done on disk before their commit: ReplayHazardsTest), a shared catalog's row changed in place (DROP
      * DATABASE marks the database invalid so, before its files go, from PostgreSQL 15.4/14.9/13.12 on), a relation map
      * changed (before its commit), a relation's file created (a table created, truncated or rewritten: replayed for a
-     * transaction the stop leaves out, the file would stay in the copy, used by nothing), a transaction prepared (the
+     * transaction the stop leaves out, the file would stay in the copy, used by nothing; held for at most
+     * {@link #HOLD_NEW_FILES_BYTES} of WAL, then replayed on and removed after the recovery if it was), a transaction prepared (the
      * recovery would keep it prepared), a replication origin advanced by hand, a commit whose time cannot be read. The
      * replay stops
      * ({@link Result#replayStop()}) at the first hazard after the last commit at or before the target, or else at the
@@ -202,6 +219,9 @@ public final class WalScan {
         boolean unreadableCommit = false;
         boolean gating = gateFrom != null && targetMicros.isPresent();
         Long hazard = null; // gated: the first hazard after the last commit at or before the target
+        boolean onlyNewFiles = false; // gated: every hazard held since then is a relation file created
+        long holdNewFiles = Long.getLong(HOLD_NEW_FILES_PROPERTY, HOLD_NEW_FILES_BYTES);
+        java.util.Set<CreatedFile> newFiles = new java.util.LinkedHashSet<>();
         List<TablespaceCreation> unconfirmed = new ArrayList<>(); // gated: told once a commit at or before the target follows
         long reported = start.value() / segmentSize;
         while (true) {
@@ -211,6 +231,9 @@ public final class WalScan {
                     break;
                 }
                 pos += header;
+            }
+            if (gating && hazard != null && onlyNewFiles && pos - hazard >= holdNewFiles) {
+                hazard = null; // a bulk load: replayed on; should its transaction not commit before the stop, its file is removed after
             }
             if (gating && hazard == null && pos / segmentSize > reported) {
                 reported = pos / segmentSize;
@@ -239,7 +262,8 @@ public final class WalScan {
                 tablespace = rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE;
                 endOfRecovery = targetMicros.isPresent() && rmid == RM_XLOG && (info & 0xf0) == XLOG_END_OF_RECOVERY;
                 boolean inPlace = gating && rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE;
-                record = commit || tablespace || endOfRecovery || inPlace ? read(pos, (int) totalLength) : null;
+                boolean newFile = gating && rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE;
+                record = commit || tablespace || endOfRecovery || inPlace || newFile ? read(pos, (int) totalLength) : null;
                 end = advance(pos, totalLength);
                 if (end < 0 || (commit || tablespace) && record == null) {
                     break; // the record continues past the readable WAL: it was never completed
@@ -250,18 +274,35 @@ public final class WalScan {
             }
             records++;
             readTo = Math.max(readTo, end);
-            if (gating && hazard == null && pos >= gateFrom.value() && (rmid == RM_DBASE || rmid == RM_TBLSPC || rmid == RM_RELMAP
-                    || rmid == RM_REPLORIGIN || rmid == RM_XACT && (info & 0x70) == XLOG_XACT_PREPARE
-                    || rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE
-                    || rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE && !localCatalog(record))) {
-                hazard = pos;
+            if (gating && pos >= gateFrom.value()) {
+                boolean fileCreated = rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE;
+                if (fileCreated) {
+                    ByteBuffer main = mainData(record);
+                    if (main != null && main.remaining() >= 12 && newFiles.size() < 1_000_000) {
+                        newFiles.add(new CreatedFile(Integer.toUnsignedLong(main.getInt(0)), Integer.toUnsignedLong(main.getInt(4)),
+                                Integer.toUnsignedLong(main.getInt(8))));
+                    }
+                }
+                boolean other = rmid == RM_DBASE || rmid == RM_TBLSPC || rmid == RM_RELMAP || rmid == RM_REPLORIGIN
+                        || rmid == RM_XACT && (info & 0x70) == XLOG_XACT_PREPARE
+                        || rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE && !localCatalog(record);
+                if (fileCreated || other) {
+                    if (hazard == null) {
+                        hazard = pos;
+                        onlyNewFiles = fileCreated;
+                    } else if (other) {
+                        onlyNewFiles = false;
+                    }
+                }
             }
             if (commit) {
                 ByteBuffer main = mainData(record);
                 if (main == null || main.remaining() < 8) {
                     unreadableCommit = true; // its time cannot be compared: the caller falls back to the target time
-                    if (gating && hazard == null && pos >= gateFrom.value()) {
-                        hazard = pos; // whether it is before the target or after, the replay must not pass it unknowing
+                    if (gating && pos >= gateFrom.value()) {
+                        // whether it is before the target or after, the replay must not pass it unknowing
+                        hazard = hazard == null ? pos : hazard;
+                        onlyNewFiles = false;
                     }
                 } else {
                     long micros = main.getLong(0);
@@ -323,7 +364,7 @@ public final class WalScan {
         Optional<Lsn> replayStop = gating ? Optional.of(new Lsn(hazard != null ? hazard : pos)) : Optional.empty();
         return new Result(Optional.ofNullable(lastCommitEnd), Optional.ofNullable(lastCommitTime), Optional.ofNullable(stoppedAt),
                 new Lsn(pos), List.copyOf(tablespaces), records, stoppedAt == null ? hole(pos) : Optional.empty(), unreadableCommit,
-                new Lsn(readTo), replayStop);
+                new Lsn(readTo), replayStop, List.copyOf(newFiles));
     }
 
     /**

@@ -186,9 +186,10 @@ final class WalToReplay {
     /**
      * Reads the WAL to replay in the background while writing runs here. A copy beside learns here, before the files
      * are all written, that the WAL creates a tablespace (refused). A failed scan stops the file writers, and its
-     * failure is the one reported. For a time target the read has ended when this returns; for the latest moment it goes
-     * on (streamed): the spool offers the recovery only what it has read, a tablespace the WAL creates is dealt with
-     * (Tablespaces.guard) as soon as it is read, and a failed read aborts the recovery through the spool.
+     * failure is the one reported. Streamed (see {@link #streamed}) the read goes on when this returns: the spool offers
+     * the recovery only what it has read (gated, for a time target: what it found safe to replay), a tablespace the WAL
+     * creates is dealt with (Tablespaces.guard) before the replay may reach it, and a failed read aborts the recovery
+     * through the spool. Otherwise (a time target before PostgreSQL 13) the read has ended when this returns.
      */
     static Reading readWhileWriting(RestoreRunner.Request request, BackupManifest manifest, WalSpool wal, Tablespaces tablespaces,
                                     DataDirectoryWriter files, FileWriting writing) throws IOException, InterruptedException {
