@@ -127,6 +127,25 @@ class WalScanTest {
         quiet.record(10, 0x00);
         assertThat(gated(quiet, Optional.of(TARGET), 0).replayStop()).contains(new Lsn(open));
 
+        // a relation file created by a transaction open at the target: held before, for at most the hold (a bulk load
+        // beyond it is replayed on, its file removed after the recovery); the file is named either way
+        Segment load = new Segment();
+        load.commit(TARGET.minusSeconds(5));
+        long created = load.newFile(1663, 5, 16400);
+        for (int i = 0; i < 20; i++) {
+            load.record(10, 0x00); // the load's rows
+        }
+        long loadCommit = load.commit(TARGET.plusSeconds(5));
+        WalScan.Result heldLoad = gated(load, Optional.of(TARGET), 0);
+        assertThat(heldLoad.replayStop()).as("within the hold").contains(new Lsn(created));
+        assertThat(heldLoad.createdFiles()).containsExactly(new WalScan.CreatedFile(1663, 5, 16400));
+        System.setProperty(WalScan.HOLD_NEW_FILES_PROPERTY, "256");
+        try {
+            assertThat(gated(load, Optional.of(TARGET), 0).replayStop()).as("beyond the hold").contains(new Lsn(loadCommit));
+        } finally {
+            System.clearProperty(WalScan.HOLD_NEW_FILES_PROPERTY);
+        }
+
         // not gated, or no target: no stop of the gate's
         assertThat(scan(plain, Optional.of(TARGET)).replayStop()).isEmpty();
         assertThat(gated(plain, Optional.empty(), 0).replayStop()).isEmpty();
@@ -202,6 +221,24 @@ class WalScanTest {
             b.putInt(at + 40, 0); // block number
             bytes[at + 44] = (byte) 255;
             bytes[at + 45] = 2;
+            lastEnd = start + total;
+            at = (at + total + 7) & ~7;
+            return start;
+        }
+
+        /** A relation file created (RM_SMGR, XLOG_SMGR_CREATE: its RelFileNode and fork); returns where it starts. */
+        long newFile(int tablespace, int database, int relation) {
+            long start = position();
+            int total = 24 + 2 + 16;
+            b.putInt(at, total);
+            bytes[at + 16] = (byte) 0x10;
+            bytes[at + 17] = (byte) 2;
+            bytes[at + 24] = (byte) 255;
+            bytes[at + 25] = 16;
+            b.putInt(at + 26, tablespace);
+            b.putInt(at + 30, database);
+            b.putInt(at + 34, relation);
+            b.putInt(at + 38, 0); // MAIN_FORKNUM
             lastEnd = start + total;
             at = (at + total + 7) & ~7;
             return start;
