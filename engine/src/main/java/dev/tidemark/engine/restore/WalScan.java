@@ -83,9 +83,10 @@ public final class WalScan {
     }
 
     /**
-     * A relation file the WAL creates (XLOG_SMGR_CREATE after the backup's end, gated): in that tablespace, database and
-     * relation file number. Replayed for a transaction the stop leaves out, it stays in the copy, used by nothing
-     * (Recovery.unusedRelationFiles finds those).
+     * A relation file the WAL creates (XLOG_SMGR_CREATE after the backup's end) that a gated scan let the replay pass
+     * before a commit at or before the target followed it (the hold's end, HOLD_NEW_FILES_BYTES): in that tablespace,
+     * database and relation file number. Replayed for a transaction the stop leaves out, it stays in the copy, used by
+     * nothing (Recovery.unusedRelationFiles finds those).
      */
     record CreatedFile(long tablespace, long database, long relation) {
     }
@@ -221,7 +222,9 @@ public final class WalScan {
         Long hazard = null; // gated: the first hazard after the last commit at or before the target
         boolean onlyNewFiles = false; // gated: every hazard held since then is a relation file created
         long holdNewFiles = Long.getLong(HOLD_NEW_FILES_PROPERTY, HOLD_NEW_FILES_BYTES);
-        java.util.Set<CreatedFile> newFiles = new java.util.LinkedHashSet<>();
+        java.util.Set<CreatedFile> newFiles = new java.util.LinkedHashSet<>(); // gated: files the hold let the replay pass
+        List<CreatedFile> heldFiles = new ArrayList<>(); // gated: created since the hazard held now
+
         List<TablespaceCreation> unconfirmed = new ArrayList<>(); // gated: told once a commit at or before the target follows
         long reported = start.value() / segmentSize;
         while (true) {
@@ -234,6 +237,10 @@ public final class WalScan {
             }
             if (gating && hazard != null && onlyNewFiles && pos - hazard >= holdNewFiles) {
                 hazard = null; // a bulk load: replayed on; should its transaction not commit before the stop, its file is removed after
+                if (newFiles.size() < 1_000_000) {
+                    newFiles.addAll(heldFiles);
+                }
+                heldFiles.clear();
             }
             if (gating && hazard == null && pos / segmentSize > reported) {
                 reported = pos / segmentSize;
@@ -278,8 +285,8 @@ public final class WalScan {
                 boolean fileCreated = rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE;
                 if (fileCreated) {
                     ByteBuffer main = mainData(record);
-                    if (main != null && main.remaining() >= 12 && newFiles.size() < 1_000_000) {
-                        newFiles.add(new CreatedFile(Integer.toUnsignedLong(main.getInt(0)), Integer.toUnsignedLong(main.getInt(4)),
+                    if (main != null && main.remaining() >= 12 && heldFiles.size() < 1_000_000) {
+                        heldFiles.add(new CreatedFile(Integer.toUnsignedLong(main.getInt(0)), Integer.toUnsignedLong(main.getInt(4)),
                                 Integer.toUnsignedLong(main.getInt(8))));
                     }
                 }
@@ -316,6 +323,7 @@ public final class WalScan {
                     if (hazard != null) {
                         // the hazards before this commit are part of the state at the target: the replay may pass them
                         hazard = null;
+                        heldFiles.clear();
                         for (TablespaceCreation t : unconfirmed) {
                             segments.tablespaceCreated(t);
                         }

@@ -128,7 +128,7 @@ class WalScanTest {
         assertThat(gated(quiet, Optional.of(TARGET), 0).replayStop()).contains(new Lsn(open));
 
         // a relation file created by a transaction open at the target: held before, for at most the hold (a bulk load
-        // beyond it is replayed on, its file removed after the recovery); the file is named either way
+        // beyond it is replayed on, and its file named, to be removed after the recovery if no relation uses it)
         Segment load = new Segment();
         load.commit(TARGET.minusSeconds(5));
         long created = load.newFile(1663, 5, 16400);
@@ -138,10 +138,12 @@ class WalScanTest {
         long loadCommit = load.commit(TARGET.plusSeconds(5));
         WalScan.Result heldLoad = gated(load, Optional.of(TARGET), 0);
         assertThat(heldLoad.replayStop()).as("within the hold").contains(new Lsn(created));
-        assertThat(heldLoad.createdFiles()).containsExactly(new WalScan.CreatedFile(1663, 5, 16400));
+        assertThat(heldLoad.createdFiles()).as("held: never replayed").isEmpty();
         System.setProperty(WalScan.HOLD_NEW_FILES_PROPERTY, "256");
         try {
-            assertThat(gated(load, Optional.of(TARGET), 0).replayStop()).as("beyond the hold").contains(new Lsn(loadCommit));
+            WalScan.Result passed = gated(load, Optional.of(TARGET), 0);
+            assertThat(passed.replayStop()).as("beyond the hold").contains(new Lsn(loadCommit));
+            assertThat(passed.createdFiles()).as("replayed before its commit was read").containsExactly(new WalScan.CreatedFile(1663, 5, 16400));
         } finally {
             System.clearProperty(WalScan.HOLD_NEW_FILES_PROPERTY);
         }
