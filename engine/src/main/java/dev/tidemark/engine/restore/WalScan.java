@@ -224,7 +224,6 @@ public final class WalScan {
         long holdNewFiles = Long.getLong(HOLD_NEW_FILES_PROPERTY, HOLD_NEW_FILES_BYTES);
         java.util.Set<CreatedFile> newFiles = new java.util.LinkedHashSet<>(); // gated: files the hold let the replay pass
         List<CreatedFile> heldFiles = new ArrayList<>(); // gated: created since the hazard held now
-
         List<TablespaceCreation> unconfirmed = new ArrayList<>(); // gated: told once a commit at or before the target follows
         long reported = start.value() / segmentSize;
         while (true) {
