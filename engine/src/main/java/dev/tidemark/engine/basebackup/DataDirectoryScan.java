@@ -43,13 +43,21 @@ public final class DataDirectoryScan {
     private DataDirectoryScan() {
     }
 
+    /**
+     * How this server's directory in a tablespace's location begins (PG_15_, say; PG_15_202209061 in full): other
+     * versions' directories there belong to other clusters.
+     */
+    public static String tablespaceVersionPrefix(Path dataDirectory) throws IOException {
+        return "PG_" + Files.readString(dataDirectory.resolve("PG_VERSION")).trim() + "_";
+    }
+
     public static Result scan(Path dataDirectory) throws IOException {
         List<Item> items = new ArrayList<>();
         List<BackupManifest.Tablespace> tablespaces = new ArrayList<>();
         walk(dataDirectory, "", items, true, null);
         // in a tablespace's location only this server's version directory (PG_15_202209061, say) is the cluster's, as
         // pg_basebackup copies it: anything else there (another cluster, a restore put there) is not backed up
-        String versionPrefix = "PG_" + Files.readString(dataDirectory.resolve("PG_VERSION")).trim() + "_";
+        String versionPrefix = tablespaceVersionPrefix(dataDirectory);
         Path tblspc = dataDirectory.resolve("pg_tblspc");
         if (Files.isDirectory(tblspc)) {
             try (Stream<Path> links = Files.list(tblspc)) {

@@ -307,92 +307,19 @@ final class Recovery {
     }
 
     /**
-     * Relation files the replay created that no relation uses: files of transactions the restore leaves out (open at the
-     * stop, rolled back by its end), which PostgreSQL leaves behind (WalScan.HOLD_NEW_FILES_BYTES: the gated replay
-     * passes a file created by a bulk load before its commit is read). Each database holding such a file is asked
-     * (pg_filenode_relation) once the recovery has ended; every fork and segment of an unused one, as on disk. Not asked:
-     * a database that takes no connections, or a copy that does not let the engine in (their files stay, as a crash
-     * leaves them, and the log says so).
+     * A session on the recovered server as the engine's role (its password where Recovery sends it): in that database,
+     * or in postgres. Empty when the copy does not let the engine in (its recovery was followed through its log).
      */
-    List<Path> unusedRelationFiles(java.util.Collection<WalScan.CreatedFile> created) {
-        Map<Long, List<WalScan.CreatedFile>> onDisk = new TreeMap<>();
-        for (WalScan.CreatedFile f : created) {
-            if (!relationFiles(f).isEmpty()) {
-                onDisk.computeIfAbsent(f.database(), d -> new ArrayList<>()).add(f);
-            }
-        }
-        if (onDisk.isEmpty()) {
-            return List.of();
-        }
+    Optional<Connection> connect(Optional<String> database) throws SQLException {
         if (refused != null) {
-            log.warn("restore {}: {} relation files the replay created were not checked for use (the copy does not let the engine in):"
-                    + " files of transactions the restore left out may remain", request.restoreId(), onDisk.values().stream().mapToInt(List::size).sum());
-            return List.of();
+            return Optional.empty();
         }
-        List<Path> unused = new ArrayList<>();
-        try {
-            Map<Long, ServerQueries.DatabaseEntry> databases = new TreeMap<>();
-            try (Connection c = DriverManager.getConnection(url(), connectionProperties(false))) {
-                new ServerQueries(c).databases().forEach(d -> databases.put(d.oid(), d));
-            }
-            for (Map.Entry<Long, List<WalScan.CreatedFile>> e : onDisk.entrySet()) {
-                // shared catalogs' files (database 0) are asked of the postgres database
-                ServerQueries.DatabaseEntry db = e.getKey() == 0 ? null : databases.get(e.getKey());
-                if (e.getKey() != 0 && (db == null || !db.allowsConnections())) {
-                    log.warn("restore {}: relation files the replay created in database {} were not checked for use ({}): files of"
-                            + " transactions the restore left out may remain", request.restoreId(), e.getKey(),
-                            db == null ? "no such database" : "it takes no connections");
-                    continue;
-                }
-                Properties props = connectionProperties(false);
-                String url = db == null ? url() : "jdbc:postgresql://127.0.0.1:" + request.port() + "/";
-                if (db != null) {
-                    props.setProperty("PGDBNAME", db.name());
-                }
-                try (Connection c = DriverManager.getConnection(url, props)) {
-                    List<long[]> asked = e.getValue().stream().map(f -> new long[]{f.tablespace(), f.relation()}).toList();
-                    for (long[] u : new ServerQueries(c).unusedRelationFiles(asked)) {
-                        unused.addAll(relationFiles(new WalScan.CreatedFile(u[0], e.getKey(), u[1])));
-                    }
-                }
-            }
-        } catch (SQLException | RuntimeException e) {
-            log.warn("restore {}: relation files the replay created could not be checked for use ({}): files of transactions the"
-                    + " restore left out may remain", request.restoreId(), e.getMessage());
-            return List.of();
+        Properties props = connectionProperties(false);
+        if (database.isEmpty()) {
+            return Optional.of(DriverManager.getConnection(url(), props));
         }
-        return unused;
-    }
-
-    /** The files of a relation file number on disk: every fork (main, _fsm, _vm, _init) and segment (.1, .2, ...). */
-    private List<Path> relationFiles(WalScan.CreatedFile f) {
-        Path dir;
-        if (f.tablespace() == 1664) {
-            dir = target.resolve("global");
-        } else if (f.tablespace() == 1663) {
-            dir = target.resolve("base").resolve(Long.toString(f.database()));
-        } else {
-            Path location = target.resolve("pg_tblspc").resolve(Long.toString(f.tablespace()));
-            dir = null;
-            try (var versions = Files.list(location)) {
-                for (Path v : versions.filter(p -> p.getFileName().toString().startsWith("PG_")).toList()) {
-                    if (Files.isDirectory(v.resolve(Long.toString(f.database())))) {
-                        dir = v.resolve(Long.toString(f.database()));
-                    }
-                }
-            } catch (IOException e) {
-                return List.of();
-            }
-            if (dir == null) {
-                return List.of();
-            }
-        }
-        Pattern name = Pattern.compile(f.relation() + "(_(fsm|vm|init))?(\\.\\d+)?");
-        try (var files = Files.list(dir)) {
-            return files.filter(p -> name.matcher(p.getFileName().toString()).matches()).sorted().toList();
-        } catch (IOException e) {
-            return List.of(); // the database's directory is gone (dropped): so are its files
-        }
+        props.setProperty("PGDBNAME", database.get()); // any name, unquoted in no URL
+        return Optional.of(DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + request.port() + "/", props));
     }
 
     /** Why the restored server does not let the engine in, when it does not: its recovery is then followed in its log. */

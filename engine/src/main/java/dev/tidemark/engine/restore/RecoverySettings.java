@@ -67,18 +67,11 @@ final class RecoverySettings {
     }
 
     /**
-     * Appends the recovery's settings to postgresql.auto.conf and writes recovery.signal (no standby.signal); with
-     * onCommandLine, the settings a reload cannot take back are returned for the server's command line instead.
-     */
-    static Written write(RestoreRunner.Request request, BackupManifest manifest, Path target, String restoreCommand,
-                         Optional<Lsn> stopAt, boolean onCommandLine) throws IOException {
-        return write(request, manifest, target, restoreCommand, stopAt, onCommandLine, false);
-    }
-
-    /**
-     * As above; standby: the recovery runs as a standby without a target, asked to promote from its start, so that it
-     * ends where the WAL the spool offers ends (WalToReplay.endsAsPromotedStandby), with a standby's promotion (an
-     * end-of-recovery record, the checkpoint after it in the background) instead of a checkpoint it waits for.
+     * Appends the recovery's settings to postgresql.auto.conf and writes recovery.signal; with onCommandLine, the settings
+     * a reload cannot take back are returned for the server's command line instead. With standby, standby.signal
+     * instead: the recovery runs as a standby without a target, asked to promote from its start, so that it ends where
+     * the WAL the spool offers ends (WalToReplay.endsAsPromotedStandby), with a standby's promotion (an end-of-recovery
+     * record, the checkpoint after it in the background) instead of a checkpoint it waits for.
      */
     static Written write(RestoreRunner.Request request, BackupManifest manifest, Path target, String restoreCommand,
                          Optional<Lsn> stopAt, boolean onCommandLine, boolean standby) throws IOException {

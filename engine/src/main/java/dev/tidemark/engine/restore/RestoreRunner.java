@@ -361,7 +361,9 @@ public final class RestoreRunner {
             phases.note("restore_command waited", waits[0] == 0 ? "for no segment"
                     : PhaseTimes.seconds(waits[1] * 1_000_000) + " for " + waits[0] + " segment" + (waits[0] == 1 ? "" : "s"));
             progress.set(new BackupProgress("recovering", manifest.totalBytes(), manifest.totalBytes(), walFiles, walFiles, 0));
-            String leftOut = removeUnusedRelationFiles(request, server, recovery, reading, logFile, settings);
+            // a time target read beside the replay: files of a bulk load its transaction left out at the target
+            String leftOut = reading.streamed() && request.targetTime().isPresent() ? LeftOutFiles.remove(request, target, server,
+                    recovery, reading.done().scan().createdFiles(), logFile, settings.commandLine()) : "";
             success = true;
             CreatedPaths.deleteTree(spool);
             RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
@@ -430,36 +432,6 @@ public final class RestoreRunner {
     /** The WAL spool of a restore into target (beside it: it also claims the target). */
     public static Path spoolOf(Path target) {
         return target.resolveSibling(target.getFileName() + ".tidemark-wal");
-    }
-
-    /**
-     * A time target read beside the replay may have replayed a bulk load into a new relation file whose transaction the
-     * restore leaves out (WalScan.HOLD_NEW_FILES_BYTES): PostgreSQL leaves such a file behind, used by nothing. Found
-     * (Recovery.unusedRelationFiles) once the recovery has ended; the server is stopped (a clean shutdown: no buffer or
-     * pending sync of the file left), the files deleted, and the server started again as the recovery ran it, for the
-     * hand-over. Returns what the result says of it (empty: nothing found).
-     */
-    private static String removeUnusedRelationFiles(Request request, PgServer server, Recovery recovery, WalToReplay.Reading reading,
-                                                    Path logFile, RecoverySettings.Written settings) throws IOException, InterruptedException {
-        if (!reading.streamed() || request.targetTime().isEmpty()) {
-            return "";
-        }
-        List<Path> unused = recovery.unusedRelationFiles(reading.done().scan().createdFiles());
-        if (unused.isEmpty()) {
-            return "";
-        }
-        long bytes = 0;
-        for (Path f : unused) {
-            bytes += Files.size(f);
-        }
-        log.info("restore {}: {} relation files ({} MiB) the replay created for transactions the restore leaves out are used by nothing;"
-                + " stopping the server to remove them", request.restoreId(), unused.size(), bytes >> 20);
-        server.stop();
-        for (Path f : unused) {
-            Files.deleteIfExists(f);
-        }
-        server.start(logFile, request.startTimeout(), settings.commandLine());
-        return "; " + unused.size() + " relation files (" + (bytes >> 20) + " MiB) of transactions left out at the target removed";
     }
 
     /** Removes the spool of a restore that failed or was abandoned, so that a recovery still running aborts. */

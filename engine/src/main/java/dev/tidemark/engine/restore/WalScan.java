@@ -86,7 +86,7 @@ public final class WalScan {
      * A relation file the WAL creates (XLOG_SMGR_CREATE after the backup's end) that a gated scan let the replay pass
      * before a commit at or before the target followed it (the hold's end, HOLD_NEW_FILES_BYTES): in that tablespace,
      * database and relation file number. Replayed for a transaction the stop leaves out, it stays in the copy, used by
-     * nothing (Recovery.unusedRelationFiles finds those).
+     * nothing (LeftOutFiles finds and removes those).
      */
     record CreatedFile(long tablespace, long database, long relation) {
     }
@@ -94,7 +94,7 @@ public final class WalScan {
     /**
      * How much WAL the gated replay is held before a relation file created, waiting for a commit at or before the target
      * to follow: beyond it (a bulk load into a new or truncated table) the replay goes on, and a file left behind is removed
-     * after the recovery (Recovery.unusedRelationFiles). The system property {@value #HOLD_NEW_FILES_PROPERTY} sets it.
+     * after the recovery (LeftOutFiles). The system property {@value #HOLD_NEW_FILES_PROPERTY} sets it.
      */
     static final String HOLD_NEW_FILES_PROPERTY = "tidemark.restore.hold-new-files-bytes";
     static final long HOLD_NEW_FILES_BYTES = 64L << 20;
@@ -251,6 +251,8 @@ public final class WalScan {
             boolean commit;
             boolean tablespace;
             boolean endOfRecovery;
+            boolean inPlace; // gated: a catalog row changed in place
+            boolean newFile; // gated: a relation file created
             int info;
             int rmid;
             try {
@@ -267,8 +269,8 @@ public final class WalScan {
                 commit = rmid == RM_XACT && isCommitOrAbort(info);
                 tablespace = rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE;
                 endOfRecovery = targetMicros.isPresent() && rmid == RM_XLOG && (info & 0xf0) == XLOG_END_OF_RECOVERY;
-                boolean inPlace = gating && rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE;
-                boolean newFile = gating && rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE;
+                inPlace = gating && rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE;
+                newFile = gating && rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE;
                 record = commit || tablespace || endOfRecovery || inPlace || newFile ? read(pos, (int) totalLength) : null;
                 end = advance(pos, totalLength);
                 if (end < 0 || (commit || tablespace) && record == null) {
@@ -281,8 +283,7 @@ public final class WalScan {
             records++;
             readTo = Math.max(readTo, end);
             if (gating && pos >= gateFrom.value()) {
-                boolean fileCreated = rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE;
-                if (fileCreated) {
+                if (newFile) {
                     ByteBuffer main = mainData(record);
                     if (main != null && main.remaining() >= 12 && heldFiles.size() < 1_000_000) {
                         heldFiles.add(new CreatedFile(Integer.toUnsignedLong(main.getInt(0)), Integer.toUnsignedLong(main.getInt(4)),
@@ -291,11 +292,11 @@ public final class WalScan {
                 }
                 boolean other = rmid == RM_DBASE || rmid == RM_TBLSPC || rmid == RM_RELMAP || rmid == RM_REPLORIGIN
                         || rmid == RM_XACT && (info & 0x70) == XLOG_XACT_PREPARE
-                        || rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE && !localCatalog(record);
-                if (fileCreated || other) {
+                        || inPlace && !localCatalog(record);
+                if (newFile || other) {
                     if (hazard == null) {
                         hazard = pos;
-                        onlyNewFiles = fileCreated;
+                        onlyNewFiles = newFile;
                     } else if (other) {
                         onlyNewFiles = false;
                     }

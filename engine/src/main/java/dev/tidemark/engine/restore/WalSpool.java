@@ -87,6 +87,8 @@ final class WalSpool implements AutoCloseable {
     private final Map<String, ObjectInfo> histories = new LinkedHashMap<>();
     /** Position of each segment in replay order. */
     private final Map<String, Integer> order = new java.util.HashMap<>();
+    /** The end of the newest segment the archive holds (a partial one counts whole). */
+    private final Lsn archiveEnd;
     /** The fetch may go up to this many segments beyond the newest one asked for. */
     private final int lookahead;
     /** The replay-order position of the newest segment asked for (-1: none yet). */
@@ -166,6 +168,8 @@ final class WalSpool implements AutoCloseable {
             segments.put(e.getKey(), e.getValue());
         });
         this.lookahead = (int) Math.max(2L * this.workers, lookaheadBytes / segmentSize);
+        long newest = segments.keySet().stream().mapToLong(n -> WalSegment.parse(n, segmentSize).number()).max().orElse(-1);
+        this.archiveEnd = new Lsn((newest + 1) * segmentSize);
     }
 
     /** Notes that a segment was asked for: the fetch may now run up to {@link #lookahead} segments beyond it. */
@@ -235,11 +239,7 @@ final class WalSpool implements AutoCloseable {
         if (stopAt.isPresent()) {
             return stopAt.get();
         }
-        if (endedAt != null) {
-            return endedAt;
-        }
-        long newest = segments.keySet().stream().mapToLong(n -> WalSegment.parse(n, segmentSize).number()).max().orElse(-1);
-        return new Lsn((newest + 1) * segmentSize);
+        return endedAt != null ? endedAt : archiveEnd;
     }
 
     /**
@@ -324,12 +324,7 @@ final class WalSpool implements AutoCloseable {
                 }
                 copied += n;
             }
-            ByteBuffer zeros = ByteBuffer.allocate(64 * 1024);
-            long at = within;
-            while (at < segmentSize) {
-                zeros.clear().limit((int) Math.min(zeros.capacity(), segmentSize - at));
-                at += out.write(zeros, at);
-            }
+            zeroFill(out, within, segmentSize);
             out.force(true);
         }
         owner.ownOne(tmp);
@@ -678,15 +673,7 @@ final class WalSpool implements AutoCloseable {
                 StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), PRIVATE_FILE)) {
             OutputStream out = Channels.newOutputStream(channel);
             written = in.transferTo(out);
-            if (padTo > written) {
-                byte[] zeros = new byte[64 * 1024];
-                long left = padTo - written;
-                while (left > 0) {
-                    int n = (int) Math.min(zeros.length, left);
-                    out.write(zeros, 0, n);
-                    left -= n;
-                }
-            }
+            zeroFill(channel, written, padTo);
             // PostgreSQL fsyncs each segment it restores (durable_rename) in its one replay process: written out here,
             // by the workers beside the replay, that fsync finds nothing left to write
             if (sync) {
@@ -698,6 +685,15 @@ final class WalSpool implements AutoCloseable {
         Files.move(tmp, destination, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         fetched.incrementAndGet();
         fetchedBytes.addAndGet(o.size());
+    }
+
+    /** Writes zeroes into the file from from up to to (nothing when to is not beyond from): a partial or cut segment's rest. */
+    private static void zeroFill(FileChannel out, long from, long to) throws IOException {
+        ByteBuffer zeros = ByteBuffer.allocate(64 * 1024);
+        for (long at = from; at < to; ) {
+            zeros.clear().limit((int) Math.min(zeros.capacity(), to - at));
+            at += out.write(zeros, at);
+        }
     }
 
     /** Stops fetching (what is not fetched yet is not needed any more) and waits for the workers. */

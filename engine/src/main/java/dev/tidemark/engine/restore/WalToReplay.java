@@ -268,10 +268,7 @@ final class WalToReplay {
         Lsn end = read.replayStop().orElse(read.end());
         if (end.compareTo(backupEnd) < 0) {
             if (read.stoppedAt().isPresent()) {
-                // PostgreSQL's time target would fail here too ("before consistent recovery point")
-                throw new IOException("target " + request.targetTime().orElseThrow() + " lies before base backup " + manifest.backupId()
-                        + " is consistent: a commit after the target (at " + read.stoppedAt().get() + ") precedes the backup's end ("
-                        + backupEnd + "); restore to a later time, or to a time the window shows an earlier backup for");
+                throw beforeConsistent(request, manifest, read.stoppedAt().get());
             }
             throw new IOException("the archived WAL ends at " + read.end() + ", before base backup " + manifest.backupId()
                     + " is consistent (" + backupEnd + "): the backup's own WAL is incomplete in the repository; restore from"
@@ -357,10 +354,7 @@ final class WalToReplay {
         }
         Lsn backupEnd = Lsn.parse(manifest.stopLsn());
         if (scan.stoppedAt().isPresent() && scan.stoppedAt().get().compareTo(backupEnd) < 0) {
-            // PostgreSQL's time target would fail here too ("before consistent recovery point"): never raise the stop
-            throw new IOException("target " + request.targetTime().get() + " lies before base backup " + manifest.backupId()
-                    + " is consistent: a commit after the target (at " + scan.stoppedAt().get() + ") precedes the backup's end ("
-                    + backupEnd + "); restore to a later time, or to a time the window shows an earlier backup for");
+            throw beforeConsistent(request, manifest, scan.stoppedAt().get()); // never raise the stop past the target
         }
         if (scan.unreadableCommit()) {
             log.warn("restore {}: a commit record in the WAL could not be read; stopping by the target time instead",
@@ -374,6 +368,13 @@ final class WalToReplay {
         }
         Lsn stop = scan.lastCommitEnd().filter(l -> l.compareTo(backupEnd) > 0).orElse(backupEnd);
         return Optional.of(stop);
+    }
+
+    /** A target whose first commit after it precedes the backup's end: PostgreSQL's time target fails there too. */
+    private static IOException beforeConsistent(RestoreRunner.Request request, BackupManifest manifest, Lsn commitAfter) {
+        return new IOException("target " + request.targetTime().orElseThrow() + " lies before base backup " + manifest.backupId()
+                + " is consistent: a commit after the target (at " + commitAfter + ") precedes the backup's end ("
+                + manifest.stopLsn() + "); restore to a later time, or to a time the window shows an earlier backup for");
     }
 
     /**
