@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -284,16 +285,21 @@ public final class Leases implements AutoCloseable {
             }
             Map<String, String> active = activeDatabases.get();
             insertMissing(c, active, now, until, mine);
-            validUntilNanos = started + duration.minus(margin).toNanos();
+            // the leases lost are dropped before the renewal extends the deadline: a node waking from a freeze must not see a
+            // database another node took as writable in between (a stream's final upload came through that window)
+            Map<String, String> lost = new LinkedHashMap<>();
             for (String id : List.copyOf(held.keySet())) {
                 Held h = held.get(id);
                 Long epoch = mine.get(id);
-                if (epoch == null || epoch != h.epoch() || !active.containsKey(id)) {
+                if (h != null && (epoch == null || epoch != h.epoch() || !active.containsKey(id))) {
                     held.remove(id);
-                    LOG.warn("node {} no longer holds the lease of database {} ({}): its stream and jobs stop", nodeId, id,
-                            epoch == null ? "another node took it" : epoch != h.epoch() ? "taken at epoch " + epoch : "deregistered");
-                    listener.lost(id, "lease lost");
+                    lost.put(id, epoch == null ? "another node took it" : epoch != h.epoch() ? "taken at epoch " + epoch : "deregistered");
                 }
+            }
+            validUntilNanos = started + duration.minus(margin).toNanos();
+            for (Map.Entry<String, String> l : lost.entrySet()) {
+                LOG.warn("node {} no longer holds the lease of database {} ({}): its stream and jobs stop", nodeId, l.getKey(), l.getValue());
+                listener.lost(l.getKey(), "lease lost");
             }
             for (Map.Entry<String, Long> e : mine.entrySet()) {
                 if (active.containsKey(e.getKey()) && !held.containsKey(e.getKey())) {
