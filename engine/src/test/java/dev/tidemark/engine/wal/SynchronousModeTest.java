@@ -215,15 +215,16 @@ class SynchronousModeTest {
                     assertThat(objects.filter(o -> PartialSegment.piece(o.key()).isPresent())).as("pieces as objects of their own").isEmpty();
                 }
             }
-            // the window ends at the last durable commit itself, not at the last clock sample before it
+            // the window reaches the last durable commit itself, not only the last clock sample before it (a later record
+            // with a time of its own, a commit of autovacuum's say, may take it further: never back before the commit)
             java.time.Instant committed;
             try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
                  ResultSet rs = s.executeQuery("select pg_xact_commit_timestamp(xmin) from t where n = -5")) {
                 rs.next();
                 committed = rs.getTimestamp(1).toInstant();
             }
-            assertThat(db.awaitStatus(st -> committed.equals(st.durableTime()), Duration.ofSeconds(5)))
-                    .as("durable time %s is the last commit's %s", db.status().durableTime(), committed).isTrue();
+            assertThat(db.awaitStatus(st -> st.durableTime() != null && !st.durableTime().isBefore(committed), Duration.ofSeconds(5)))
+                    .as("durable time %s reaches the last commit's %s", db.status().durableTime(), committed).isTrue();
         }
         ConcurrentLinkedQueue<long[]> acks = new ConcurrentLinkedQueue<>();
         AtomicBoolean stop = new AtomicBoolean();
