@@ -94,13 +94,6 @@ final class WalSpool implements AutoCloseable {
     /** The replay-order position of the newest segment asked for (-1: none yet). */
     private final AtomicInteger asked = new AtomicInteger(-1);
     private final Object gate = new Object();
-    /**
-     * While the data files are written, the fetch goes no further than this replay-order position (with
-     * {@value #DURING_FILES_PROPERTY}): the file writers keep the cores, the replay still finds its first segments.
-     */
-    private volatile int heldAt = Integer.MAX_VALUE;
-    /** Bytes of WAL fetched while the data files are written (unset: no limit). */
-    static final String DURING_FILES_PROPERTY = "tidemark.restore.wal-during-files-bytes";
     private final AtomicInteger fetched = new AtomicInteger();
     private final AtomicLong fetchedBytes = new AtomicLong();
     private volatile String failure;
@@ -177,26 +170,6 @@ final class WalSpool implements AutoCloseable {
         this.lookahead = (int) Math.max(2L * this.workers, lookaheadBytes / segmentSize);
         long newest = segments.keySet().stream().mapToLong(n -> WalSegment.parse(n, segmentSize).number()).max().orElse(-1);
         this.archiveEnd = new Lsn((newest + 1) * segmentSize);
-    }
-
-    /** While the data files are written: the fetch goes no further than {@value #DURING_FILES_PROPERTY}, when set. */
-    void holdWhileFilesAreWritten() {
-        long bytes = Long.getLong(DURING_FILES_PROPERTY, -1);
-        if (bytes >= 0) {
-            heldAt = (int) Math.max(workers, bytes / segmentSize) - 1;
-        }
-    }
-
-    /** The data files are written: the fetch runs on as far as the lookahead allows. */
-    void filesWritten() {
-        heldAt = Integer.MAX_VALUE;
-        synchronized (gate) {
-            gate.notifyAll();
-        }
-    }
-
-    private boolean held(int position) {
-        return position > asked.get() + lookahead || position > heldAt;
     }
 
     /** Notes that a segment was asked for: the fetch may now run up to {@link #lookahead} segments beyond it. */
@@ -530,7 +503,7 @@ final class WalSpool implements AutoCloseable {
             int position = 0;
             int checked = 0; // the fetches before this one succeeded
             for (Map.Entry<String, ObjectInfo> s : segments.entrySet()) {
-                while (held(position) && !beyondNeed(s.getKey())) {
+                while (position > asked.get() + lookahead && !beyondNeed(s.getKey())) {
                     if (closed || failure != null) {
                         return;
                     }
@@ -542,7 +515,7 @@ final class WalSpool implements AutoCloseable {
                     }
                     readWanted();
                     synchronized (gate) {
-                        if (held(position)) {
+                        if (position > asked.get() + lookahead) {
                             gate.wait(20);
                         }
                     }

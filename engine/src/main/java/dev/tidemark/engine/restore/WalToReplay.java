@@ -179,7 +179,6 @@ final class WalToReplay {
             // source's tablespace before the scan refused it)
             wal.offerAsRead();
         }
-        wal.holdWhileFilesAreWritten();
         wal.start(); // timeline histories now; the segments in the background
         return wal;
     }
@@ -236,7 +235,6 @@ final class WalToReplay {
         try {
             try {
                 writing.run();
-                wal.filesWritten();
             } catch (IOException | RuntimeException e) {
                 if (scanStoppedWriters.get() || scanning.isDone()) {
                     // the scan's failure, which stopped the writers, is the reason to report; it is thrown the
