@@ -620,6 +620,10 @@ final class WalSpool implements AutoCloseable {
         RestoreRunner.deleteTree(spool);
     }
 
+    /** With {@value #FAST_PATH_PROPERTY}{@code =false} the script checks the plan for every segment (to measure the fast path). */
+    static final String FAST_PATH_PROPERTY = "tidemark.restore.command-fast-path";
+    private static final boolean FAST_PATH = !"false".equals(System.getProperty(FAST_PATH_PROPERTY));
+
     private String script() {
         String dir = spool.toString().replace("'", "'\\''");
         return """
@@ -630,16 +634,7 @@ final class WalSpool implements AutoCloseable {
                 # the spool gone (the restore failed or was abandoned): fatal, not "the end of the WAL", which would
                 # end the recovery early and promote a partial state
                 if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
-                # offered already (the prefetch runs ahead; a file appears here only whole): no other program run, since
-                # the replay waits for this script each time (the name noted for the fetch with the shell's own printf)
-                case "$1" in
-                  */*|.*) ;;
-                  *) if [ -f "$d/$1" ]; then
-                       printf '%%s\n' "$1" > "$d/%s"
-                       ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                       exit 0
-                     fi ;;
-                esac
+                %s
                 if ! grep -qx -- "$1" "$d/%s"; then
                   # the plan gone in between (the restore failed or was abandoned): fatal, not the end of the WAL
                   if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
@@ -668,7 +663,17 @@ final class WalSpool implements AutoCloseable {
                 # a hard link costs nothing (PostgreSQL renames or recycles it, never rewrites what it replays); a copy
                 # when the spool is on another file system
                 ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                """.formatted(restoreId, dir, PLAN, WANTED, PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE, WAITS);
+                """.formatted(restoreId, dir, PLAN, FAST_PATH ? """
+                # offered already (the prefetch runs ahead; a file appears here only whole): no other program run, since
+                # the replay waits for this script each time (the name noted for the fetch with the shell's own printf)
+                case "$1" in
+                  */*|.*) ;;
+                  *) if [ -f "$d/$1" ]; then
+                       printf '%%s\n' "$1" > "$d/%s"
+                       ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
+                       exit 0
+                     fi ;;
+                esac""".formatted(WANTED).strip() : "", PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE, WAITS);
     }
 
     private void fetch(ObjectInfo o, Path destination, long padTo, boolean sync) throws IOException {
