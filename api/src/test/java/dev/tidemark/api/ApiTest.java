@@ -713,9 +713,20 @@ class ApiTest {
             System.setOut(out);
             System.setErr(err);
         }
-        String o = stdout.toString(StandardCharsets.UTF_8);
-        return expectedExit == 0 ? o : stderr.toString(StandardCharsets.UTF_8) + o;
+        String o = withoutServerLog(stdout.toString(StandardCharsets.UTF_8));
+        return expectedExit == 0 ? o : withoutServerLog(stderr.toString(StandardCharsets.UTF_8)) + o;
     }
+
+    /**
+     * The server runs in this JVM and logs to System.out, which the capture above swaps for the CLI's: a line it logs
+     * meanwhile (a stream's retry, say) is not the CLI's output.
+     */
+    private static String withoutServerLog(String captured) {
+        return SERVER_LOG_LINE.matcher(captured).replaceAll("");
+    }
+
+    private static final java.util.regex.Pattern SERVER_LOG_LINE = java.util.regex.Pattern.compile(
+            "(?m)^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}\\.\\d{3} +(TRACE|DEBUG|INFO|WARN|ERROR) .*\\R?");
 
     private JsonNode awaitDone(String path) throws Exception {
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
