@@ -215,8 +215,8 @@ class SynchronousModeTest {
                     assertThat(objects.filter(o -> PartialSegment.piece(o.key()).isPresent())).as("pieces as objects of their own").isEmpty();
                 }
             }
-            // the window reaches the last durable commit itself, not only the last clock sample before it (a later record
-            // with a time of its own, a commit of autovacuum's say, may take it further: never back before the commit)
+            // the window reaches the last durable commit itself, not only the last clock sample before it (a server-clock
+            // sample taken after it, its position durable too, may take it further: never back before the commit)
             java.time.Instant committed;
             try (Connection c = db.cluster.connect(); Statement s = c.createStatement();
                  ResultSet rs = s.executeQuery("select pg_xact_commit_timestamp(xmin) from t where n = -5")) {
