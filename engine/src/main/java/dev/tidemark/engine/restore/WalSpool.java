@@ -626,16 +626,21 @@ final class WalSpool implements AutoCloseable {
 
     private String script() {
         String dir = spool.toString().replace("'", "'\\''");
+        // offered already (the prefetch runs ahead; a file appears in the spool only whole): the plan need not be read
+        String offered = FAST_PATH ? "case \"$1\" in */*|.*) ;; *) if [ -f \"$d/$1\" ]; then offered=1; fi ;; esac" : "";
         return """
                 #!/bin/sh
                 # restore_command of Tidemark restore %s: waits until the prefetch has brought the file into the spool.
                 # exit 1: the archive holds no such file (the end of the WAL); exit 126: fetching failed, PostgreSQL aborts.
+                # The replay waits for this script at every segment: a segment already in the spool is handed over with
+                # the shell's own commands and one ln, no other program started.
                 d='%s'
                 # the spool gone (the restore failed or was abandoned): fatal, not "the end of the WAL", which would
                 # end the recovery early and promote a partial state
                 if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
+                offered=""
                 %s
-                if ! grep -qx -- "$1" "$d/%s"; then
+                if [ -z "$offered" ] && ! grep -qx -- "$1" "$d/%s"; then
                   # the plan gone in between (the restore failed or was abandoned): fatal, not the end of the WAL
                   if [ ! -f "$d/%s" ]; then echo "tidemark: the restore's WAL spool is gone" >&2; exit 126; fi
                   # not in the archive: the end of the WAL, unless the archive holds later segments of this timeline
@@ -647,8 +652,9 @@ final class WalSpool implements AutoCloseable {
                   esac
                   exit 1
                 fi
-                # the name asked for, for the fetch (which runs a bounded way ahead of it)
-                echo "$1" > "$d/%s.$$" && mv -f "$d/%s.$$" "$d/%s" || rm -f "$d/%s.$$"
+                # the name asked for, for the fetch (which runs a bounded way ahead of it; it passes over a name read
+                # empty or half written)
+                printf '%%s\\n' "$1" > "$d/%s"
                 # a wait is timed (for the restore's account of where its time went); the clock is read only then
                 w=""
                 if [ ! -f "$d/$1" ]; then w=$(date +%%s%%N); fi
@@ -663,17 +669,7 @@ final class WalSpool implements AutoCloseable {
                 # a hard link costs nothing (PostgreSQL renames or recycles it, never rewrites what it replays); a copy
                 # when the spool is on another file system
                 ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                """.formatted(restoreId, dir, PLAN, FAST_PATH ? """
-                # offered already (the prefetch runs ahead; a file appears here only whole): no other program run, since
-                # the replay waits for this script each time (the name noted for the fetch with the shell's own printf)
-                case "$1" in
-                  */*|.*) ;;
-                  *) if [ -f "$d/$1" ]; then
-                       printf '%%s\n' "$1" > "$d/%s"
-                       ln -f "$d/$1" "$2" 2>/dev/null || exec cp "$d/$1" "$2"
-                       exit 0
-                     fi ;;
-                esac""".formatted(WANTED).strip() : "", PLAN, PLAN, PLAN, MISSING, WANTED, WANTED, WANTED, WANTED, PLAN, FAILED, FAILED, DONE, WAITS);
+                """.formatted(restoreId, dir, PLAN, offered, PLAN, PLAN, PLAN, MISSING, WANTED, PLAN, FAILED, FAILED, DONE, WAITS);
     }
 
     private void fetch(ObjectInfo o, Path destination, long padTo, boolean sync) throws IOException {
