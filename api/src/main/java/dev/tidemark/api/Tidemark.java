@@ -17,16 +17,25 @@ import dev.tidemark.api.quickstart.Quickstart;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
 /**
  * The tidemark command: the server ({@code serve}), the quickstart, and a CLI client of the REST API.
  * Exit codes: 0 success, 1 the operation failed (or the server could not be reached), 2 the input was rejected.
  */
 @Command(name = "tidemark", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tidemark 0.1.0",
-        description = "Backup and point-in-time recovery for PostgreSQL: WAL streaming, base backups, dumps, restores.",
-        subcommands = {ServeCommand.class, Quickstart.class, DbCommand.class, BackupCommand.class, RestoreCommand.class,
-                WindowCommand.class, EventsCommand.class, ReadModelCommand.class, NodeCommand.class, KeyCommand.class,
-                TokenCommand.class, WarmUpCommand.class, VerifyCommand.class, CatalogCommand.class})
+        description = "Backup and point-in-time recovery for PostgreSQL: WAL streaming, base backups, dumps, restores.")
 public final class Tidemark implements Runnable {
+    /** The subcommands, in the order the help lists them. */
+    private static final List<Class<?>> SUBCOMMANDS = List.of(ServeCommand.class, Quickstart.class, DbCommand.class,
+            BackupCommand.class, RestoreCommand.class, WindowCommand.class, EventsCommand.class, ReadModelCommand.class,
+            NodeCommand.class, KeyCommand.class, TokenCommand.class, WarmUpCommand.class, VerifyCommand.class, CatalogCommand.class);
+    /** The root's options that take a value (the next argument when not given with '='). */
+    private static final Set<String> VALUE_OPTIONS = Set.of("--server", "--token", "--data-dir");
+    /** The root's options that take none; help and version need the whole tree. */
+    private static final Set<String> FLAGS = Set.of("--json");
     /** Set by serve: the server runs on in its own threads once main returns, so main does not exit. */
     static volatile boolean serving;
 
@@ -39,16 +48,59 @@ public final class Tidemark implements Runnable {
     }
 
     public static void main(String[] args) {
-        int code = commandLine().execute(args);
+        int code = commandLine(args).execute(args);
         if (!serving) {
             ApiClient.shutdown();
             System.exit(code);
         }
     }
 
-    /** The command line with its error handling: API and usage errors print one line and exit non-zero, no stack trace. */
+    /** The whole command line (every subcommand) with its error handling: see {@link #commandLine(String...)}. */
     public static CommandLine commandLine() {
+        return withSubcommands(SUBCOMMANDS);
+    }
+
+    /**
+     * The command line for these arguments, with its error handling: API and usage errors print one line and exit
+     * non-zero, no stack trace. Only the subcommand the arguments name is built when they name one: picocli builds each
+     * command's model by reflection when it is added, and its classes (compiled for Java 5) stay out of the launcher's
+     * start-up cache, so the whole tree cost about 0.2-0.4 s of every CLI call. The whole tree is built for anything
+     * else: no subcommand, an unknown one (picocli's suggestions), help or version asked before the subcommand.
+     */
+    public static CommandLine commandLine(String... args) {
+        Class<?> named = named(args);
+        return withSubcommands(named == null ? SUBCOMMANDS : List.of(named));
+    }
+
+    /** The subcommand the arguments name (the root's own options before it skipped), or null. */
+    static Class<?> named(String... args) {
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (VALUE_OPTIONS.contains(arg)) {
+                i++; // its value, whatever it looks like (options may be option parameters)
+            } else if (arg.startsWith("-")) {
+                int eq = arg.indexOf('=');
+                if (!(eq > 0 && VALUE_OPTIONS.contains(arg.substring(0, eq))) && !FLAGS.contains(arg)) {
+                    return null; // help, version, '--', or an option picocli is to judge
+                }
+            } else {
+                for (Class<?> c : SUBCOMMANDS) {
+                    Command command = c.getAnnotation(Command.class);
+                    if (command.name().equals(arg) || Arrays.asList(command.aliases()).contains(arg)) {
+                        return c;
+                    }
+                }
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static CommandLine withSubcommands(List<Class<?>> subcommands) {
         CommandLine cl = new CommandLine(new Tidemark());
+        for (Class<?> c : subcommands) {
+            cl.addSubcommand(c);
+        }
         // an option that takes a value takes the next argument whatever it looks like, as getopt does: a database or file
         // may be named '-h' or '--json' (--into -h); a positional starting with '-' follows '--' (db status -- -x)
         cl.setAllowOptionsAsOptionParameters(true);

@@ -47,7 +47,8 @@ final class WarmUpCommand implements Callable<Integer> {
                 List<String> all = new ArrayList<>(List.of(args));
                 all.addAll(List.of("--server", server, "--token", "warm-up"));
                 try {
-                    Tidemark.commandLine().execute(all.toArray(String[]::new));
+                    String[] argv = all.toArray(String[]::new);
+                    Tidemark.commandLine(argv).execute(argv);
                 } catch (RuntimeException ignored) {
                     // a canned answer a command does not expect: the classes it loaded are recorded all the same
                 }

@@ -704,7 +704,7 @@ class ApiTest {
         System.setOut(capturedOut);
         System.setErr(capturedErr);
         try {
-            var cl = Tidemark.commandLine();
+            var cl = Tidemark.commandLine(args); // as main builds it: only the subcommand named
             cl.setOut(new java.io.PrintWriter(capturedOut, true));
             cl.setErr(new java.io.PrintWriter(capturedErr, true));
             int code = cl.execute(args);
