@@ -64,8 +64,8 @@ public final class Tidemark implements Runnable {
      * The command line for these arguments, with its error handling: API and usage errors print one line and exit
      * non-zero, no stack trace. Only the subcommand the arguments name is built when they name one: picocli builds each
      * command's model by reflection when it is added, and its classes (compiled for Java 5) stay out of the launcher's
-     * start-up cache: the other commands' models cost about 30 ms of every CLI call. The whole tree is built for anything
-     * else: no subcommand, an unknown one (picocli's suggestions), help or version asked before the subcommand.
+     * start-up cache: the other commands' models cost about 30 ms of every CLI call. The whole tree is built for
+     * anything else: no subcommand, an unknown one (picocli's suggestions), help or version asked before the subcommand.
      */
     public static CommandLine commandLine(String... args) {
         Class<?> named = named(args);

@@ -14,8 +14,8 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The CLI builds only the subcommand its arguments name (the other commands' models cost about 30 ms of every call): that tree
- * must behave as the whole one for every command in it.
+ * The CLI builds only the subcommand its arguments name (the other commands' models cost about 30 ms of every
+ * call): that tree must behave as the whole one for every command in it.
  */
 class CommandTreeTest {
     @Test
