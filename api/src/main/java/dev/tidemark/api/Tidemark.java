@@ -17,7 +17,9 @@ import dev.tidemark.api.quickstart.Quickstart;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.lang.reflect.Field;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -32,10 +34,19 @@ public final class Tidemark implements Runnable {
     private static final List<Class<?>> SUBCOMMANDS = List.of(ServeCommand.class, Quickstart.class, DbCommand.class,
             BackupCommand.class, RestoreCommand.class, WindowCommand.class, EventsCommand.class, ReadModelCommand.class,
             NodeCommand.class, KeyCommand.class, TokenCommand.class, WarmUpCommand.class, VerifyCommand.class, CatalogCommand.class);
-    /** The root's options that take a value (the next argument when not given with '='). */
-    private static final Set<String> VALUE_OPTIONS = Set.of("--server", "--token", "--data-dir");
-    /** The root's options that take none; help and version need the whole tree. */
-    private static final Set<String> FLAGS = Set.of("--json");
+    /** The root's own options (ClientOptions) that take a value (the next argument when not given with '='). */
+    private static final Set<String> VALUE_OPTIONS = new HashSet<>();
+    /** The root's own options that take none; help and version (the standard ones) need the whole tree. */
+    private static final Set<String> FLAGS = new HashSet<>();
+
+    static {
+        for (Field f : ClientOptions.class.getDeclaredFields()) {
+            CommandLine.Option option = f.getAnnotation(CommandLine.Option.class);
+            if (option != null) {
+                (f.getType() == boolean.class ? FLAGS : VALUE_OPTIONS).addAll(Arrays.asList(option.names()));
+            }
+        }
+    }
     /** Set by serve: the server runs on in its own threads once main returns, so main does not exit. */
     static volatile boolean serving;
 
