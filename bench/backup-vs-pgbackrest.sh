@@ -9,6 +9,7 @@
 #   SHA256_ROUNDS=3  then the Tidemark server is restarted with SHA-256 file checksums (tidemark.backup.file-checksum=sha256)
 #                 and as many rounds of pg_basebackup -Z server-lz4 and Tidemark run again (default: as ROUNDS; 0: none)
 #   PGBACKREST=no skips pgBackRest's backup and restore
+#   VARIANTS="a=;b=-Dx=y"  compares Tidemark servers side by side instead (see below)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 scale="${1:-100}"
@@ -99,6 +100,34 @@ jvm=$(best_of_3 "$here/tidemark" --version)
 call=$(best_of_3 cli backup list bench)
 echo "JVM start of the CLI (tidemark --version, best of 3): $jvm s; one CLI call asking the server once (tidemark backup list, best of 3): $call s"
 rounds="${ROUNDS:-3}"
+if [ -n "${VARIANTS:-}" ]; then
+  # VARIANTS: Tidemark servers compared in the same run, "label=JVM options" separated by ";"; a label may name another
+  # checkout to run as "label@DIR" (the code before a change, say: git worktree add DIR COMMIT). Each round runs
+  # pg_basebackup -Z server-lz4, then each variant on a freshly started server (its warm-up given WARMUP seconds,
+  # default 5) with two backups, the first after the start and a second, then pg_basebackup again; the variants'
+  # order turns round every round.
+  IFS=';' read -r -a variants <<< "$VARIANTS"
+  for ((round = 1; round <= rounds; round++)); do
+    echo "-- round $round"
+    pg_basebackup_run server-lz4
+    order=("${variants[@]}")
+    if ((round % 2 == 0)); then order=(); for ((i = ${#variants[@]} - 1; i >= 0; i--)); do order+=("${variants[$i]}"); done; fi
+    for v in "${order[@]}"; do
+      label="${v%%=*}"; opts="${v#*=}"; dir="$here"
+      if [[ "$label" == *@* ]]; then dir="${label#*@}"; label="${label%%@*}"; fi
+      kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+      # shellcheck disable=SC2086
+      start_tidemark "$dir" "$root" "$api_port" -Dtidemark.workers=$workers -Dtidemark.compression="${COMPRESS:-zstd}" $opts
+      sleep "${WARMUP:-5}"
+      tidemark_backup "$label, first after start"
+      tidemark_backup "$label, second"
+    done
+    pg_basebackup_run server-lz4
+  done
+  echo "== summary, in run order"
+  cat "$root/summary"
+  exit 0
+fi
 for ((round = 1; round <= rounds; round++)); do
   echo "-- round $round"
   if ((round % 2)); then

@@ -370,7 +370,7 @@ public final class BaseBackupRunner {
                 }
                 buffer.flip();
                 if (firstBlock >= 0) {
-                    checkPages(item.path(), buffer, firstBlock + (part.from() + total) / PageChecksum.PAGE_SIZE, startLsn, badPages);
+                    checkPages(item.path(), buffer.array(), n, firstBlock + (part.from() + total) / PageChecksum.PAGE_SIZE, startLsn, badPages);
                 }
                 digest.update(buffer.array(), 0, n);
                 out.write(buffer.array(), 0, n);
@@ -393,21 +393,11 @@ public final class BaseBackupRunner {
         return total;
     }
 
-    private static void checkPages(String path, ByteBuffer data, long firstBlock, Lsn startLsn, List<BackupManifest.BadPage> badPages) {
-        int pages = data.remaining() / PageChecksum.PAGE_SIZE;
-        for (int i = 0; i < pages; i++) {
-            ByteBuffer page = data.duplicate();
-            page.position(i * PageChecksum.PAGE_SIZE);
-            if (PageChecksum.isNew(page) || Long.compareUnsigned(PageChecksum.pageLsn(page), startLsn.value()) >= 0) {
-                continue;
-            }
-            int expected = PageChecksum.stored(page);
-            int actual = PageChecksum.compute(page, firstBlock + i);
-            if (expected != actual) {
-                badPages.add(new BackupManifest.BadPage(path, firstBlock + i, expected, actual));
-                log.warn("page checksum mismatch in {} block {}: stored {}, computed {}", path, firstBlock + i, expected, actual);
-            }
-        }
+    private static void checkPages(String path, byte[] data, int length, long firstBlock, Lsn startLsn, List<BackupManifest.BadPage> badPages) {
+        PageChecksum.verify(data, length, firstBlock, startLsn.value(), (block, stored, computed) -> {
+            badPages.add(new BackupManifest.BadPage(path, block, stored, computed));
+            log.warn("page checksum mismatch in {} block {}: stored {}, computed {}", path, block, stored, computed);
+        });
     }
 
     private static long millis(long from, long to) {
