@@ -134,6 +134,12 @@ class ApiTest {
                 400, "Duplicate field 'id'");
         assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, "{\"foo\":1}"), 400, "takes no fields");
         assertProblem(call("POST", "/v1/databases/shop/base-backups", ADMIN, "x"), 400, "not the JSON");
+        // a path or a method no endpoint takes: said in an operator's words, with where the endpoints are listed
+        assertProblem(call("POST", "/v1/databases/shop/backups", ADMIN, "{}"), 404,
+                "no endpoint answers POST /v1/databases/shop/backups: the API's endpoints are listed at /v1/openapi");
+        HttpResponse<String> put = call("PUT", "/v1/databases", ADMIN, "{}");
+        assertProblem(put, 405, "PUT is not taken by /v1/databases: it takes GET, POST");
+        assertThat(put.headers().firstValue("Allow")).hasValueSatisfying(allow -> assertThat(allow).contains("GET", "POST"));
         assertProblem(call("POST", "/v1/databases", ADMIN, "{\"id\":\"big\",\"pgdata\":\"" + "x".repeat(100_000) + "\"}"), 413, "at most");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN,
                 "{\"time\":\"2026-11-24T10:00:00\",\"targetDir\":\"/tmp/r\",\"port\":5999}"), 400, "field 'time' must be an ISO-8601 time with an offset");

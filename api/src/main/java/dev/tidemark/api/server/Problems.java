@@ -7,15 +7,19 @@ import dev.tidemark.engine.operations.NotFoundException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.HttpRequestMethodNotSupportedException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.ServletWebRequest;
 import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+import org.springframework.web.servlet.resource.NoResourceFoundException;
 
 /** Every error as application/problem+json saying what was wrong; expected errors are not logged with a stack trace. */
 @RestControllerAdvice
@@ -96,6 +100,27 @@ public class Problems extends ResponseEntityExceptionHandler {
         }
         return ResponseEntity.badRequest().body(problem(HttpStatus.BAD_REQUEST, "Malformed request body",
                 "the request body is not the JSON this endpoint takes: " + detail + " (see /v1/openapi)"));
+    }
+
+    /** A path no endpoint (nor a page of the console) answers: said so, with where the endpoints are listed. */
+    @Override
+    protected ResponseEntity<Object> handleNoResourceFoundException(NoResourceFoundException e, HttpHeaders headers,
+                                                                    HttpStatusCode status, WebRequest request) {
+        return ResponseEntity.status(HttpStatus.NOT_FOUND).body(problem(HttpStatus.NOT_FOUND, "Not found",
+                "no endpoint answers " + e.getHttpMethod() + " /" + e.getResourcePath()
+                        + ": the API's endpoints are listed at /v1/openapi"));
+    }
+
+    /** A method the path does not take: the ones it does (they are in the Allow header as well). */
+    @Override
+    protected ResponseEntity<Object> handleHttpRequestMethodNotSupported(HttpRequestMethodNotSupportedException e, HttpHeaders headers,
+                                                                         HttpStatusCode status, WebRequest request) {
+        String path = request instanceof ServletWebRequest servlet ? servlet.getRequest().getRequestURI() : "this path";
+        String allowed = e.getSupportedHttpMethods() == null || e.getSupportedHttpMethods().isEmpty() ? ""
+                : ": it takes " + e.getSupportedHttpMethods().stream().map(HttpMethod::name).sorted()
+                .collect(java.util.stream.Collectors.joining(", "));
+        return ResponseEntity.status(HttpStatus.METHOD_NOT_ALLOWED).headers(headers).body(problem(HttpStatus.METHOD_NOT_ALLOWED,
+                "Method not allowed", e.getMethod() + " is not taken by " + path + allowed + " (see /v1/openapi)"));
     }
 
     /** What a JSON field of this Java type takes, in an operator's words. */
