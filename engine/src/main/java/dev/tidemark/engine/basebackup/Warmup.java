@@ -39,6 +39,8 @@ public final class Warmup {
     private static final int CHUNKS = 1_000;
     /** Read buffers through the codec, out and back: 64 MiB. */
     private static final int CODEC_CHUNKS = 256;
+    /** ... as this many objects, one at a time. */
+    private static final int CODEC_OBJECTS = 16;
     /** The start LSN the warm-up's pages are judged against (page 9 is later). */
     private static final long START_LSN = 0x0100_0000_0000_0000L;
 
@@ -105,11 +107,11 @@ public final class Warmup {
      */
     private static byte[] pages(SecureRandom random) {
         byte[] chunk = new byte[32 * PageChecksum.PAGE_SIZE];
+        byte[] text = new byte[PageChecksum.PAGE_SIZE / 4];
         for (int off = 0, block = 0; off < chunk.length; off += PageChecksum.PAGE_SIZE, block++) {
             if (block == 5) {
                 continue;
             }
-            byte[] text = new byte[PageChecksum.PAGE_SIZE / 4];
             random.nextBytes(text);
             System.arraycopy(text, 0, chunk, off, text.length);
             java.util.Arrays.fill(chunk, off, off + 8, (byte) 0);   // pd_lsn 0/0: before the start
@@ -126,28 +128,23 @@ public final class Warmup {
     }
 
     /**
-     * 64 MiB of the chunk through an lz4 codec under a throw-away key into nothing, and a 4 MiB object of it read back
-     * 16 times: the same calls without holding the encoded bytes (a few MiB of heap, not tens). Returns the bytes read.
+     * 64 MiB of the chunk through an lz4 codec under a throw-away key and back, as 16 objects of 4 MiB (one buffer reused:
+     * a few MiB of heap, not tens). Returns the bytes read back.
      */
     private static long codec(byte[] chunk) {
         try {
             Codec codec = new Codec(new CodecSettings(Compression.LZ4, 0, MasterKey.generate()));
-            try (OutputStream out = codec.encode(OutputStream.nullOutputStream(), "warm-up", false)) {
-                for (int i = 0; i < CODEC_CHUNKS; i++) {
-                    out.write(chunk);
-                }
-            }
             ByteArrayOutputStream stored = new ByteArrayOutputStream();
-            try (OutputStream out = codec.encode(stored, "warm-up", false)) {
-                for (int i = 0; i < CODEC_CHUNKS / 16; i++) {
-                    out.write(chunk);
-                }
-            }
-            byte[] object = stored.toByteArray();
-            long read = 0;
             byte[] buffer = new byte[chunk.length];
-            for (int round = 0; round < 16; round++) {
-                try (InputStream in = codec.decode(new ByteArrayInputStream(object), "warm-up")) {
+            long read = 0;
+            for (int round = 0; round < CODEC_OBJECTS; round++) {
+                stored.reset();
+                try (OutputStream out = codec.encode(stored, "warm-up", false)) {
+                    for (int i = 0; i < CODEC_CHUNKS / CODEC_OBJECTS; i++) {
+                        out.write(chunk);
+                    }
+                }
+                try (InputStream in = codec.decode(new ByteArrayInputStream(stored.toByteArray()), "warm-up")) {
                     for (int n; (n = in.read(buffer)) > 0; ) {
                         read += n;
                     }
