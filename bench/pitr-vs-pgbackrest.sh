@@ -53,11 +53,32 @@ run_pgbackrest() {
   rm -rf "$root/pgbr-restored"
 }
 
+# the Tidemark server's CPU time so far, and its JIT compiler threads' (clock ticks of 10 ms)
+server_cpu() {
+  local all jit=0 t
+  all=$(sed 's/^.*) //' "/proc/$server_pid/stat" | awk '{print $12 + $13}')   # utime, stime (after the command's name)
+  for t in /proc/"$server_pid"/task/*; do
+    case "$(cat "$t/comm" 2>/dev/null)" in C1\ Compi*|C2\ Compi*) jit=$((jit + $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}'))) ;; esac
+  done
+  echo "$all $jit"
+}
+
 run_tidemark() {
   p2=$(free_port)
+  # PERF_DIR=dir: the whole machine sampled by perf through each Tidemark restore (dir/tidemark-roundN.data; give the
+  # server -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit in TIDEMARK_BENCH_JAVA_OPTS for its Java frames)
+  perf_pid=""
+  if [ -n "${PERF_DIR:-}" ]; then
+    mkdir -p "$PERF_DIR"
+    perf record -a -g -F 499 -o "$PERF_DIR/tidemark-round$round.data" >/dev/null 2>&1 & perf_pid=$!
+    sleep 0.5
+  fi
+  cpu0=$(server_cpu)
   t0=$(now)
   cli restore bench --time "$target_iso" --target-dir "$root/tm-restored" --port "$p2" --wait --json > "$root/tm-restore.json" 2>/dev/null
   t1=$(now)
+  cpu1=$(server_cpu)
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   tm_s=$(seconds "$t0" "$t1")
   python3 - "$root/tm-restore.json" "$t0" "$t1" <<'PY'
 import json, sys, datetime
@@ -75,6 +96,8 @@ for line in (d.get('message') or '').split('; '):
         print(f"  {line}")
 PY
   echo "Tidemark PITR through the CLI: $tm_s s; rows at target: $(as_pg "$bin/psql" -h 127.0.0.1 -p "$p2" -U postgres -Atc 'select count(*) from marker')"
+  read -r all0 jit0 <<< "$cpu0"; read -r all1 jit1 <<< "$cpu1"
+  echo "  the server's CPU through the restore: $(echo "$all0 $all1" | awk '{printf "%.2f", ($2 - $1) / 100}') s, of it its JIT compilers $(echo "$jit0 $jit1" | awk '{printf "%.2f", ($2 - $1) / 100}') s"
   as_pg "$bin/pg_ctl" -D "$root/tm-restored" -m fast stop >/dev/null || true
   cp "$root/tm-restored.tidemark-restore.log" "$root/tm-restored-round$round.log" 2>/dev/null || true
   rm -rf "$root/tm-restored" "$root"/tm-restored.tidemark-*
@@ -85,17 +108,21 @@ PY
 # does not decide the result
 rounds="${ROUNDS:-1}"
 # VARIANTS: Tidemark servers to compare in each round, "label=JVM options" separated by ";" (each restarts the server
-# with its options, the setup kept), e.g. VARIANTS="tuned=;untuned=-Dtidemark.restore.recovery-tuning-skip=all"
+# with its options, the setup kept, and gives its warm-up WARMUP seconds, default 5), e.g.
+# VARIANTS="tuned=;untuned=-Dtidemark.restore.recovery-tuning-skip=all"; a label may name another checkout to run as
+# "label@DIR" (the code before a change, say: git worktree add DIR COMMIT)
 IFS=';' read -r -a variants <<< "${VARIANTS:-tidemark=}"
-current_opts=""
+current_opts="$here "   # the server the setup started
 run_variants() {
   for v in "${variants[@]}"; do
-    label="${v%%=*}"; opts="${v#*=}"
-    if [ "$opts" != "$current_opts" ]; then
+    label="${v%%=*}"; opts="${v#*=}"; dir="$here"
+    if [[ "$label" == *@* ]]; then dir="${label#*@}"; label="${label%%@*}"; fi
+    if [ "$dir $opts" != "$current_opts" ]; then
       kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
       # shellcheck disable=SC2086
-      start_tidemark "$here" "$root" "$api_port" $opts
-      current_opts="$opts"
+      start_tidemark "$dir" "$root" "$api_port" $opts
+      current_opts="$dir $opts"
+      sleep "${WARMUP:-5}"
     fi
     sync; echo "[$label]"; run_tidemark
     results+=("$label $tm_s")

@@ -35,6 +35,7 @@ import dev.tidemark.engine.restore.PointInTimeRequest;
 import dev.tidemark.engine.restore.RestoreCancel;
 import dev.tidemark.engine.restore.RestoreJob;
 import dev.tidemark.engine.restore.RestoreViews;
+import dev.tidemark.engine.restore.WalScan;
 import dev.tidemark.engine.retention.Expiry;
 import dev.tidemark.engine.schedule.JobScheduler;
 import dev.tidemark.engine.schedule.ScheduledTick;
@@ -147,7 +148,7 @@ public final class Engine implements Operations, AutoCloseable {
                     repository, clock, new Credentials(config.pgPasswords()));
             Engine engine = new Engine(config, node, binaries, PgServer.factory(binaries, user));
             engine.resume();
-            Warmup.startInBackground();
+            Warmup.startInBackground("the WAL scan of restores", WalScan::warmUp);
             LOG.info("engine started: {} databases, repository {}, catalog {}", catalog.view().databases().size(),
                     repository.store().describe(), config.catalogJdbcUrl() == null ? "embedded" : "PostgreSQL");
             return engine;

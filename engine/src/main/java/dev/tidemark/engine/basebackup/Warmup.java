@@ -30,7 +30,8 @@ import java.util.zip.CRC32C;
  * calls, and a first backup or restore after start (often the first thing asked of a restarted engine) makes only a
  * few hundred calls. The page checks see pages of each kind (judged, new, changed after the start), so that what is
  * compiled is not thrown away at the first page of another kind. A throw-away key (never the master key), 256 MiB
- * through the page checks and 64 MiB through the codec: about a second of one core.
+ * through the page checks and 64 MiB through the codec: about a second of one core. Another capability's warm-up (the
+ * restore's WAL scan) runs after it on the same thread ({@link #startInBackground}).
  */
 public final class Warmup {
     private static final Logger LOG = LoggerFactory.getLogger(Warmup.class);
@@ -47,14 +48,25 @@ public final class Warmup {
     private Warmup() {
     }
 
-    public static void startInBackground() {
+    /** A warm-up of another capability's, run after this one's on the same thread; returns what it computed (a sink). */
+    public interface Step {
+        long run() throws IOException, InterruptedException;
+    }
+
+    /** This warm-up and then, on the same thread, what (named so in the log line), e.g. the restore's WAL scan. */
+    public static void startInBackground(String what, Step then) {
         Thread t = new Thread(() -> {
             long t0 = System.nanoTime();
             try {
                 run();
-                LOG.info("AES-GCM, SHA-256 and checksums compiled in {} ms", (System.nanoTime() - t0) / 1_000_000);
-            } catch (GeneralSecurityException | RuntimeException e) {
+                long t1 = System.nanoTime();
+                LOG.trace("warm-up result {}", then.run());
+                LOG.info("AES-GCM, SHA-256, checksums and {} compiled in {} ms ({} ms for the latter)", what,
+                        (System.nanoTime() - t0) / 1_000_000, (System.nanoTime() - t1) / 1_000_000);
+            } catch (GeneralSecurityException | IOException | RuntimeException e) {
                 LOG.debug("warm-up skipped: {}", e.toString());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }, "tidemark-warmup");
         t.setDaemon(true);

@@ -4,6 +4,8 @@ import dev.tidemark.engine.postgres.Lsn;
 import dev.tidemark.engine.postgres.WalSegment;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -66,6 +68,7 @@ public final class WalScan {
     private static final int XLOG_TBLSPC_CREATE = 0x00;
     /** PostgreSQL's timestamps count microseconds from 2000-01-01 00:00 UTC. */
     private static final Instant POSTGRES_EPOCH = Instant.parse("2000-01-01T00:00:00Z");
+    private static final VarHandle LE_INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     /** A tablespace the WAL creates: at lsn, with its oid and the location replay creates it at (null: unreadable). */
     record TablespaceCreation(Lsn lsn, long oid, String location) {
@@ -147,6 +150,8 @@ public final class WalScan {
     private Lsn gateFrom;
     /** The XLOG_PAGE_MAGIC of the last page header read (the server version's WAL layout). */
     private int pageMagic;
+    /** Gated: how much WAL the replay is held before a relation file created ({@link #HOLD_NEW_FILES_BYTES}). */
+    private long holdNewFiles = Long.getLong(HOLD_NEW_FILES_PROPERTY, HOLD_NEW_FILES_BYTES);
 
     /** path: oldest first, each with the LSN its WAL begins at (0 for the first). */
     WalScan(Segments segments, List<Timeline> path, long segmentSize) {
@@ -207,25 +212,15 @@ public final class WalScan {
     /**
      * Reads from start (a record boundary: the backup's redo point) until the first commit after target (or the end of
      * a recovery after it), or to the end of the readable WAL when there is no target (or no such record).
+     * <p>
+     * The loop reads each record's header where it lies when the header is whole on its page (nearly always) and reads
+     * a record's body only for the few kinds it looks at ({@link Walk#wants}); what it does with those is in
+     * {@link Walk}. Kept small on purpose: a restore runs it once, over hundreds of thousands of records, and the JIT
+     * compiles it while the restore runs (a loop of 1,459 bytecodes took the C2 compiler over a second of a core).
      */
     Result scan(Lsn start, Optional<Instant> target) throws IOException, InterruptedException {
-        Optional<Long> targetMicros = target.map(t -> ChronoUnit.MICROS.between(POSTGRES_EPOCH, t));
+        Walk w = new Walk(start.value(), target.map(t -> ChronoUnit.MICROS.between(POSTGRES_EPOCH, t)));
         long pos = start.value();
-        Lsn lastCommitEnd = null;
-        Instant lastCommitTime = null;
-        Lsn stoppedAt = null;
-        List<TablespaceCreation> tablespaces = new ArrayList<>();
-        long records = 0;
-        long readTo = start.value();
-        boolean unreadableCommit = false;
-        boolean gating = gateFrom != null && targetMicros.isPresent();
-        Long hazard = null; // gated: the first hazard after the last commit at or before the target
-        boolean onlyNewFiles = false; // gated: every hazard held since then is a relation file created
-        long holdNewFiles = Long.getLong(HOLD_NEW_FILES_PROPERTY, HOLD_NEW_FILES_BYTES);
-        java.util.Set<CreatedFile> newFiles = new java.util.LinkedHashSet<>(); // gated: files the hold let the replay pass
-        List<CreatedFile> heldFiles = new ArrayList<>(); // gated: created since the hazard held now
-        List<TablespaceCreation> unconfirmed = new ArrayList<>(); // gated: told once a commit at or before the target follows
-        long reported = start.value() / segmentSize;
         while (true) {
             if (pos % PAGE == 0) {
                 int header = pageHeader(pos);
@@ -234,75 +229,156 @@ public final class WalScan {
                 }
                 pos += header;
             }
-            if (gating && hazard != null && onlyNewFiles && pos - hazard >= holdNewFiles) {
+            if (w.gating) {
+                w.beforeRecord(pos);
+            }
+            long end;
+            int info;
+            int rmid;
+            byte[] record = null;
+            try {
+                long totalLength;
+                if (PAGE - pos % PAGE >= RECORD_HEADER && load(pos)) {
+                    int at = (int) (pos % segmentSize);
+                    totalLength = Integer.toUnsignedLong((int) LE_INT.get(buffer, at));
+                    info = buffer[at + 16] & 0xff;
+                    rmid = buffer[at + 17] & 0xff;
+                } else {
+                    byte[] head = read(pos, RECORD_HEADER); // split across pages, or past the readable WAL (null)
+                    if (head == null) {
+                        break;
+                    }
+                    totalLength = Integer.toUnsignedLong((int) LE_INT.get(head, 0));
+                    info = head[16] & 0xff;
+                    rmid = head[17] & 0xff;
+                }
+                if (totalLength < RECORD_HEADER || totalLength > 1L << 30) {
+                    break; // zeroes: the end of the WAL written so far
+                }
+                if (w.wants(info, rmid)) {
+                    record = read(pos, (int) totalLength);
+                    if (record == null) {
+                        break; // the record continues past the readable WAL: it was never completed
+                    }
+                }
+                end = advance(pos, totalLength);
+                if (end < 0) {
+                    break;
+                }
+            } catch (Overwritten o) {
+                pos = o.resumeAt; // the record was cut by a crash and never replayed: PostgreSQL goes on where this page says
+                continue;
+            }
+            w.records++;
+            w.readTo = Math.max(w.readTo, end);
+            if (w.gating && pos >= gateFrom.value()) {
+                w.gate(pos, info, rmid, record);
+            }
+            if (record != null && w.stopsAt(pos, end, info, rmid, record)) {
+                break;
+            }
+            if (rmid == RM_XLOG && (info & 0xf0) == XLOG_SWITCH) {
+                // the rest of the segment holding the switch's end is unused (ReserveXLogSwitch)
+                pos = end % segmentSize == 0 ? end : (end / segmentSize + 1) * segmentSize;
+            } else {
+                pos = (end + 7) & ~7L; // records start MAXALIGNed
+            }
+        }
+        // gated: the first hazard after the last commit at or before the target, else that first commit after it (pos), or
+        // the end of the WAL (pos)
+        Optional<Lsn> replayStop = w.gating ? Optional.of(new Lsn(w.hazard != null ? w.hazard : pos)) : Optional.empty();
+        return new Result(Optional.ofNullable(w.lastCommitEnd), Optional.ofNullable(w.lastCommitTime), Optional.ofNullable(w.stoppedAt),
+                new Lsn(pos), List.copyOf(w.tablespaces), w.records, w.stoppedAt == null ? hole(pos) : Optional.empty(),
+                w.unreadableCommit, new Lsn(w.readTo), replayStop, List.copyOf(w.newFiles));
+    }
+
+    /** What one scan has found so far, and what it does with the records whose bodies it reads. */
+    private final class Walk {
+        final Optional<Long> targetMicros;
+        final boolean gating;
+        Lsn lastCommitEnd;
+        Instant lastCommitTime;
+        Lsn stoppedAt;
+        final List<TablespaceCreation> tablespaces = new ArrayList<>();
+        long records;
+        long readTo;
+        boolean unreadableCommit;
+        /** Gated: the first hazard after the last commit at or before the target. */
+        Long hazard;
+        /** Gated: every hazard held since then is a relation file created. */
+        boolean onlyNewFiles;
+        /** Gated: files the hold let the replay pass. */
+        final java.util.Set<CreatedFile> newFiles = new java.util.LinkedHashSet<>();
+        /** Gated: created since the hazard held now. */
+        final List<CreatedFile> heldFiles = new ArrayList<>();
+        /** Gated: told once a commit at or before the target follows. */
+        final List<TablespaceCreation> unconfirmed = new ArrayList<>();
+        long reported;
+
+        Walk(long start, Optional<Long> targetMicros) {
+            this.targetMicros = targetMicros;
+            this.gating = gateFrom != null && targetMicros.isPresent();
+            this.readTo = start;
+            this.reported = start / segmentSize;
+        }
+
+        /** Gated, before each record: the hold on new files ended, and the segments found safe offered. */
+        void beforeRecord(long pos) throws IOException {
+            if (hazard != null && onlyNewFiles && pos - hazard >= WalScan.this.holdNewFiles) {
                 hazard = null; // a bulk load: replayed on; should its transaction not commit before the stop, its file is removed after
                 if (newFiles.size() < 1_000_000) {
                     newFiles.addAll(heldFiles);
                 }
                 heldFiles.clear();
             }
-            if (gating && hazard == null && pos / segmentSize > reported) {
+            if (hazard == null && pos / segmentSize > reported) {
                 reported = pos / segmentSize;
                 segments.replayableBelow(new Lsn(pos));
             }
-            byte[] head;
-            byte[] record = null;
-            long end;
-            boolean commit;
-            boolean tablespace;
-            boolean endOfRecovery;
-            boolean inPlace; // gated: a catalog row changed in place
-            boolean newFile; // gated: a relation file created
-            int info;
-            int rmid;
-            try {
-                head = read(pos, RECORD_HEADER);
-                if (head == null) {
-                    break;
-                }
-                long totalLength = Integer.toUnsignedLong(le(head).getInt(0));
-                if (totalLength < RECORD_HEADER || totalLength > 1L << 30) {
-                    break; // zeroes: the end of the WAL written so far
-                }
-                info = head[16] & 0xff;
-                rmid = head[17] & 0xff;
-                commit = rmid == RM_XACT && isCommitOrAbort(info);
-                tablespace = rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE;
-                endOfRecovery = targetMicros.isPresent() && rmid == RM_XLOG && (info & 0xf0) == XLOG_END_OF_RECOVERY;
-                inPlace = gating && rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE;
-                newFile = gating && rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE;
-                record = commit || tablespace || endOfRecovery || inPlace || newFile ? read(pos, (int) totalLength) : null;
-                end = advance(pos, totalLength);
-                if (end < 0 || (commit || tablespace) && record == null) {
-                    break; // the record continues past the readable WAL: it was never completed
-                }
-            } catch (Overwritten o) {
-                pos = o.resumeAt; // the record was cut by a crash and never replayed: PostgreSQL goes on where this page says
-                continue;
+        }
+
+        /** Whether the scan reads the body of a record of this kind. */
+        boolean wants(int info, int rmid) {
+            return switch (rmid) {
+                case RM_XACT -> isCommitOrAbort(info);
+                case RM_TBLSPC -> (info & 0xf0) == XLOG_TBLSPC_CREATE;
+                case RM_XLOG -> targetMicros.isPresent() && (info & 0xf0) == XLOG_END_OF_RECOVERY;
+                case RM_HEAP -> gating && (info & 0x70) == XLOG_HEAP_INPLACE;
+                case RM_SMGR -> gating && (info & 0xf0) == XLOG_SMGR_CREATE;
+                default -> false;
+            };
+        }
+
+        /** Gated, a record after the backup's end: whether it is a hazard the replay is held before. */
+        void gate(long pos, int info, int rmid, byte[] record) {
+            boolean newFile = rmid == RM_SMGR && (info & 0xf0) == XLOG_SMGR_CREATE;
+            boolean other = rmid == RM_DBASE || rmid == RM_TBLSPC || rmid == RM_RELMAP || rmid == RM_REPLORIGIN
+                    || rmid == RM_XACT && (info & 0x70) == XLOG_XACT_PREPARE
+                    || rmid == RM_HEAP && (info & 0x70) == XLOG_HEAP_INPLACE && !localCatalog(record);
+            if (!newFile && !other) {
+                return;
             }
-            records++;
-            readTo = Math.max(readTo, end);
-            if (gating && pos >= gateFrom.value()) {
-                if (newFile) {
-                    ByteBuffer main = mainData(record);
-                    if (main != null && main.remaining() >= 12 && heldFiles.size() < 1_000_000) {
-                        heldFiles.add(new CreatedFile(Integer.toUnsignedLong(main.getInt(0)), Integer.toUnsignedLong(main.getInt(4)),
-                                Integer.toUnsignedLong(main.getInt(8))));
-                    }
-                }
-                boolean other = rmid == RM_DBASE || rmid == RM_TBLSPC || rmid == RM_RELMAP || rmid == RM_REPLORIGIN
-                        || rmid == RM_XACT && (info & 0x70) == XLOG_XACT_PREPARE
-                        || inPlace && !localCatalog(record);
-                if (newFile || other) {
-                    if (hazard == null) {
-                        hazard = pos;
-                        onlyNewFiles = newFile;
-                    } else if (other) {
-                        onlyNewFiles = false;
-                    }
+            if (newFile) {
+                ByteBuffer main = mainData(record);
+                if (main != null && main.remaining() >= 12 && heldFiles.size() < 1_000_000) {
+                    heldFiles.add(new CreatedFile(Integer.toUnsignedLong(main.getInt(0)), Integer.toUnsignedLong(main.getInt(4)),
+                            Integer.toUnsignedLong(main.getInt(8))));
                 }
             }
-            if (commit) {
+            if (hazard == null) {
+                hazard = pos;
+                onlyNewFiles = newFile;
+            } else if (other) {
+                onlyNewFiles = false;
+            }
+        }
+
+        /**
+         * A record whose body was read (a commit or abort, an end of recovery, a tablespace created; gated also an in-place
+         * update or a new file, which {@link #gate} has handled): whether the scan stops at it.
+         */
+        boolean stopsAt(long pos, long end, int info, int rmid, byte[] record) throws IOException {
+            if (rmid == RM_XACT && isCommitOrAbort(info)) {
                 ByteBuffer main = mainData(record);
                 if (main == null || main.remaining() < 8) {
                     unreadableCommit = true; // its time cannot be compared: the caller falls back to the target time
@@ -311,35 +387,34 @@ public final class WalScan {
                         hazard = hazard == null ? pos : hazard;
                         onlyNewFiles = false;
                     }
-                } else {
-                    long micros = main.getLong(0);
-                    Instant time = POSTGRES_EPOCH.plus(micros, ChronoUnit.MICROS);
-                    if (targetMicros.isPresent() && micros > targetMicros.get()) {
-                        stoppedAt = new Lsn(pos);
-                        break;
-                    }
-                    lastCommitEnd = new Lsn(end);
-                    lastCommitTime = time;
-                    if (hazard != null) {
-                        // the hazards before this commit are part of the state at the target: the replay may pass them
-                        hazard = null;
-                        heldFiles.clear();
-                        for (TablespaceCreation t : unconfirmed) {
-                            segments.tablespaceCreated(t);
-                        }
-                        unconfirmed.clear();
-                    }
+                    return false;
                 }
-            } else if (endOfRecovery && record != null) {
+                long micros = main.getLong(0);
+                if (targetMicros.isPresent() && micros > targetMicros.get()) {
+                    stoppedAt = new Lsn(pos);
+                    return true;
+                }
+                lastCommitEnd = new Lsn(end);
+                lastCommitTime = POSTGRES_EPOCH.plus(micros, ChronoUnit.MICROS);
+                if (hazard != null) {
+                    // the hazards before this commit are part of the state at the target: the replay may pass them
+                    hazard = null;
+                    heldFiles.clear();
+                    for (TablespaceCreation t : unconfirmed) {
+                        segments.tablespaceCreated(t);
+                    }
+                    unconfirmed.clear();
+                }
+            } else if (rmid == RM_XLOG && (info & 0xf0) == XLOG_END_OF_RECOVERY && targetMicros.isPresent()) {
                 // a timeline begun by a promotion after the target (a restore's, a failover's): everything after it was
                 // written later still, so no commit at or before the target follows. The scan stops here instead of
                 // reading that timeline to its end (after a restore in place, whose new timeline may hold no commit yet)
                 ByteBuffer main = mainData(record);
-                if (main != null && main.remaining() >= 8 && main.getLong(0) > targetMicros.orElseThrow()) {
+                if (main != null && main.remaining() >= 8 && main.getLong(0) > targetMicros.get()) {
                     stoppedAt = new Lsn(pos);
-                    break;
+                    return true;
                 }
-            } else if (tablespace) {
+            } else if (rmid == RM_TBLSPC && (info & 0xf0) == XLOG_TBLSPC_CREATE) {
                 ByteBuffer main = mainData(record);
                 if (main == null || main.remaining() < 4) {
                     tablespaces.add(new TablespaceCreation(new Lsn(pos), 0, null)); // unreadable: a hazard all the same
@@ -360,19 +435,8 @@ public final class WalScan {
                     segments.tablespaceCreated(created);
                 }
             }
-            if (rmid == RM_XLOG && (info & 0xf0) == XLOG_SWITCH) {
-                // the rest of the segment holding the switch's end is unused (ReserveXLogSwitch)
-                pos = end % segmentSize == 0 ? end : (end / segmentSize + 1) * segmentSize;
-            } else {
-                pos = (end + 7) & ~7L; // records start MAXALIGNed
-            }
+            return false;
         }
-        // gated: the first hazard after the last commit at or before the target, else that first commit after it (pos), or
-        // the end of the WAL (pos)
-        Optional<Lsn> replayStop = gating ? Optional.of(new Lsn(hazard != null ? hazard : pos)) : Optional.empty();
-        return new Result(Optional.ofNullable(lastCommitEnd), Optional.ofNullable(lastCommitTime), Optional.ofNullable(stoppedAt),
-                new Lsn(pos), List.copyOf(tablespaces), records, stoppedAt == null ? hole(pos) : Optional.empty(), unreadableCommit,
-                new Lsn(readTo), replayStop, List.copyOf(newFiles));
     }
 
     /**
@@ -596,6 +660,168 @@ public final class WalScan {
             loadedWhole = !into.hasRemaining();
         }
         return loadedWhole;
+    }
+
+    /** How often the warm-up scans its WAL to a time, plainly and gated (the JIT compiles a method after some hundreds of calls). */
+    private static final int WARM_UP_SCANS = 700;
+
+    /**
+     * Gets the JIT to compile the scan before a restore needs it: without this, the first restores after a start paid
+     * for it while they ran (the C2 compiler took over a second of a core beside the replay, on two cores, and
+     * compiled again when a branch it had not seen came up). Scans 4 MiB of WAL written here ({@link SyntheticWal}:
+     * records of several resource managers and sizes, some across pages and segments, commits, a WAL switch, an end of
+     * recovery, a tablespace and a file created, a catalog row changed in place) to a time, gated and not, and to its
+     * end: the paths a restore takes. The segments (4 MiB) go to a directory of their own under the system's temporary
+     * directory (not the engine's: a warm-up still running must not stand in the way of removing that), removed after.
+     * Returns the records read.
+     */
+    public static long warmUp() throws IOException, InterruptedException {
+        return warmUp(Path.of(System.getProperty("java.io.tmpdir")));
+    }
+
+    static long warmUp(Path workDir) throws IOException, InterruptedException {
+        long segmentSize = 1 << 20;
+        SyntheticWal wal = new SyntheticWal(segmentSize, 1, 1);
+        java.util.Random random = new java.util.Random(7);
+        int[] fillers = {RM_HEAP, RM_HEAP, 9, 11, 11, 8, RM_XLOG}; // heap, heap2, btree, standby, a page image
+        Instant time = Instant.parse("2026-01-01T00:00:00Z");
+        List<Instant> commits = new ArrayList<>();
+        long start = wal.position();
+        byte[] shortMain = {(byte) 255, 8, 0, 0, 0, 0, 0, 0, 0, 0};
+        while (wal.position() < 4 * segmentSize) {
+            int rows = 1 + random.nextInt(20);
+            for (int i = 0; i < rows; i++) {
+                int rmid = fillers[random.nextInt(fillers.length)];
+                int info = rmid == RM_XLOG ? 0xb0 : 0x00; // XLOG_FPI
+                wal.record(rmid, info, new byte[rmid == RM_XLOG ? 8_200 : 30 + random.nextInt(300)]);
+            }
+            // now and then what a restore reads the body of, or holds the replay before: each kind at least once
+            switch (commits.size() % 100) {
+                case 20 -> wal.endOfRecovery(time); // a recovery ended before the targets: read on
+                case 30 -> wal.record(RM_TBLSPC, XLOG_TBLSPC_CREATE, new byte[]{(byte) 255, 9, 1, 0, 0, 0, 'w', 'a', 'r', 'm', 0});
+                case 40 -> {
+                    wal.record(RM_SMGR, XLOG_SMGR_CREATE, new byte[]{(byte) 255, 16, 127, 6, 0, 0, 5, 0, 0, 0, 1, 64, 0, 0, 0, 0, 0, 0});
+                    for (int i = 0; i < 10; i++) {
+                        wal.record(RM_HEAP, 0x00, new byte[2_000]); // its rows, past the hold of one scan below
+                    }
+                }
+                case 50 -> wal.record(RM_HEAP, XLOG_HEAP_INPLACE, new byte[20]); // a database's own catalog row
+                case 51 -> {
+                    byte[] shared = new byte[20];
+                    shared[4] = (byte) 0x80; // its block's tablespace (after id, fork flags, data length): 1664
+                    shared[5] = 6;
+                    wal.record(RM_HEAP, XLOG_HEAP_INPLACE, shared);
+                }
+                case 60 -> wal.record(RM_DBASE, 0x00, shortMain);
+                case 61 -> wal.record(RM_RELMAP, 0x00, shortMain);
+                case 62 -> wal.record(RM_REPLORIGIN, 0x00, shortMain);
+                case 63 -> wal.transactionEnd(XLOG_XACT_PREPARE, time, 0, false, false);
+                case 70 -> wal.record(RM_XACT, 0x00, new byte[]{0, 0, 0, 0}); // a commit whose time cannot be read
+                case 80, 81 -> { // hazards one after the other, before a commit covers them
+                    byte[] file = {(byte) 255, 16, 127, 6, 0, 0, 5, 0, 0, 0, 2, 64, 0, 0, 0, 0, 0, 0};
+                    if (commits.size() % 100 == 80) {
+                        wal.record(RM_SMGR, XLOG_SMGR_CREATE, file);
+                        wal.record(RM_SMGR, XLOG_SMGR_CREATE, file);
+                    }
+                    wal.record(RM_DBASE, 0x00, shortMain);
+                    wal.record(RM_SMGR, XLOG_SMGR_CREATE, file);
+                    wal.record(RM_RELMAP, 0x00, shortMain);
+                }
+                default -> {
+                }
+            }
+            if (commits.size() == 300) {
+                wal.walSwitch();
+            }
+            time = time.plusMillis(1);
+            int kind = commits.size() % 7;
+            wal.transactionEnd(kind == 5 ? 0x20 : kind == 6 ? 0x30 : 0x00, time, kind == 1 ? 300 : kind * 8, kind == 2, kind == 3);
+            commits.add(time);
+        }
+        Path dir = java.nio.file.Files.createTempDirectory(workDir, "tidemark-wal-scan-warm-up-");
+        dir.toFile().deleteOnExit();
+        try {
+            List<String> names = wal.writeTo(dir);
+            names.forEach(n -> dir.resolve(n).toFile().deleteOnExit()); // should the engine stop first
+            // three classes of Segments, each with its own methods: the JIT compiles the scan's calls through it as calls
+            // to any class, not as a guess at one class that a restore's own would make it throw away
+            long[] told = new long[1];
+            Segments[] kinds = {new WarmUpSegments(dir, names), new WarmUpSegments(dir, names) {
+                @Override
+                public java.util.Set<String> names() {
+                    return java.util.Set.copyOf(super.names());
+                }
+
+                @Override
+                public void replayableBelow(Lsn lsn) {
+                    told[0] += lsn.value();
+                }
+            }, new WarmUpSegments(dir, names) {
+                @Override
+                public Optional<Path> segment(String name) {
+                    return name.isEmpty() ? Optional.empty() : super.segment(name);
+                }
+
+                @Override
+                public void tablespaceCreated(TablespaceCreation creation) {
+                    told[0] += creation.oid();
+                }
+            }};
+            List<Timeline> path = List.of(new Timeline(1, 0));
+            Lsn from = new Lsn(start);
+            WalScan[] plain = new WalScan[kinds.length];
+            WalScan[] gated = new WalScan[kinds.length];
+            for (int k = 0; k < kinds.length; k++) {
+                plain[k] = new WalScan(kinds[k], path, segmentSize); // each keeps the segment it read last: read once
+                gated[k] = new WalScan(kinds[k], path, segmentSize).gated(from);
+            }
+            gated[0].holdNewFiles = 8_192; // a bulk load into a new file replayed on past the hold
+            long records = 0;
+            for (int i = 0; i < WARM_UP_SCANS; i++) {
+                Optional<Instant> target = Optional.of(commits.get(10 + i % 90));
+                records += plain[i % kinds.length].scan(from, target).records();
+                records += gated[i % kinds.length].scan(from, target).records();
+            }
+            for (int k = 0; k < kinds.length; k++) {
+                records += plain[k].scan(from, Optional.empty()).records();
+                records += gated[k].scan(from, Optional.of(time.plusSeconds(1))).records();
+                records += gated[k].scan(from, Optional.of(commits.get(commits.size() / 2))).records();
+            }
+            return records + told[0];
+        } finally {
+            RestoreRunner.deleteTree(dir);
+        }
+    }
+
+    /** The warm-up's segment files. */
+    private static class WarmUpSegments implements Segments {
+        private final Path dir;
+        private final java.util.Set<String> names;
+
+        WarmUpSegments(Path dir, List<String> names) {
+            this.dir = dir;
+            this.names = java.util.Set.copyOf(names);
+        }
+
+        @Override
+        public Optional<Path> segment(String name) {
+            return names.contains(name) ? Optional.of(dir.resolve(name)) : Optional.empty();
+        }
+
+        @Override
+        public java.util.Set<String> names() {
+            return names;
+        }
+
+        @Override
+        public void tablespaceCreated(TablespaceCreation creation) {
+            // nothing to hold back: no replay follows the warm-up
+        }
+
+        @Override
+        public void replayableBelow(Lsn lsn) {
+            // nothing to offer: no replay follows the warm-up
+        }
     }
 
     /**

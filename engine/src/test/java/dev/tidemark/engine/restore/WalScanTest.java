@@ -153,6 +153,69 @@ class WalScanTest {
         assertThat(gated(plain, Optional.empty(), 0).replayStop()).isEmpty();
     }
 
+    @Test
+    void recordsAcrossPagesAndSegmentsHeadersSplitAndAWalSwitchAreReadAsPostgreSQLWritesThem() throws Exception {
+        SyntheticWal wal = new SyntheticWal(SEGMENT, 1, 1);
+        java.util.Random random = new java.util.Random(11);
+        long start = wal.position();
+        List<Long> commitStarts = new java.util.ArrayList<>();
+        List<Long> commitEnds = new java.util.ArrayList<>();
+        long records = 0;
+        boolean splitHeader = false;
+        boolean switched = false;
+        while (wal.position() < 3 * SEGMENT + SEGMENT / 2) {
+            for (int i = random.nextInt(6); i >= 0; i--) {
+                long at = wal.heap(random.nextInt(8) == 0 ? 9_000 + random.nextInt(9_000) : 1 + random.nextInt(400));
+                splitHeader |= WalScan.PAGE - at % WalScan.PAGE < 24; // its 24-byte header continues on the next page
+                records++;
+            }
+            if (!switched && wal.position() > 2 * SEGMENT + SEGMENT / 3) {
+                wal.walSwitch(); // the rest of segment 2 unused
+                switched = true;
+                records++;
+            }
+            commitStarts.add(wal.commit(TARGET.plusMillis(commitStarts.size())));
+            commitEnds.add(wal.lastEnd());
+            records++;
+        }
+        assertThat(splitHeader).as("the data has a record header split across two pages").isTrue();
+        List<String> names = wal.writeTo(dir);
+        assertThat(names).hasSize(3);
+        WalScan.Segments segments = new WalScan.Segments() {
+            @Override
+            public Optional<Path> segment(String n) {
+                return names.contains(n) ? Optional.of(dir.resolve(n)) : Optional.empty();
+            }
+
+            @Override
+            public Set<String> names() {
+                return Set.copyOf(names);
+            }
+        };
+        WalScan.Result latest = new WalScan(segments, List.of(new WalScan.Timeline(1, 0)), SEGMENT).scan(new Lsn(start), Optional.empty());
+        assertThat(latest.records()).isEqualTo(records);
+        assertThat(latest.lastCommitEnd()).contains(new Lsn(commitEnds.get(commitEnds.size() - 1)));
+        assertThat(latest.hole()).isEmpty();
+
+        int n = commitStarts.size() - 10; // a commit in the segment after the switch
+        assertThat(commitStarts.get(n) / SEGMENT).isEqualTo(3);
+        Optional<Instant> target = Optional.of(TARGET.plusMillis(n - 1).plusNanos(500_000));
+        for (WalScan scan : List.of(new WalScan(segments, List.of(new WalScan.Timeline(1, 0)), SEGMENT),
+                new WalScan(segments, List.of(new WalScan.Timeline(1, 0)), SEGMENT).gated(new Lsn(start)))) {
+            WalScan.Result toTime = scan.scan(new Lsn(start), target);
+            assertThat(toTime.stoppedAt()).contains(new Lsn(commitStarts.get(n)));
+            assertThat(toTime.lastCommitEnd()).contains(new Lsn(commitEnds.get(n - 1)));
+        }
+    }
+
+    @Test
+    void theWarmUpScansItsOwnWalAndLeavesNothingBehind() throws Exception {
+        assertThat(WalScan.warmUp(dir)).isGreaterThan(100_000);
+        try (var left = Files.list(dir)) {
+            assertThat(left).isEmpty();
+        }
+    }
+
     private WalScan.Result gated(Segment wal, Optional<Instant> target, long backupEnd) throws Exception {
         return scanner(wal).gated(new Lsn(backupEnd)).scan(new Lsn(SEGMENT + 40), target);
     }
