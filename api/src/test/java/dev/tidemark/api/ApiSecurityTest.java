@@ -262,6 +262,24 @@ class ApiSecurityTest {
         assertThat(requestedEvents()).as("no event was recorded by any attempt").isEqualTo(eventsBefore);
     }
 
+    @Test
+    @Order(2)
+    void anOperatorTokenLearnsNothingOfOtherDatabasesFromTheNodesOrTheMetrics() throws Exception {
+        JsonNode byAdmin = JSON.readTree(call("GET", "/v1/nodes", ADMIN, null).body);
+        assertThat(byAdmin.findValues("databases").stream().flatMap(d -> java.util.stream.StreamSupport.stream(d.spliterator(), false))
+                .map(JsonNode::asText)).contains("shop");
+        JsonNode byOther = JSON.readTree(call("GET", "/v1/nodes", OTHER_OPERATOR, null).body);
+        assertThat(byOther).as("the nodes, listed").isNotEmpty();
+        assertThat(byOther.findValues("databases")).as("no id of a database the token is not for").allMatch(JsonNode::isEmpty);
+        JsonNode byShop = JSON.readTree(call("GET", "/v1/nodes", SHOP_OPERATOR, null).body);
+        assertThat(byShop.findValues("databases").stream().flatMap(d -> java.util.stream.StreamSupport.stream(d.spliterator(), false))
+                .map(JsonNode::asText)).containsOnly("shop");
+        Answer metrics = call("GET", "/actuator/prometheus", SHOP_OPERATOR, null);
+        assertThat(metrics.status).as(metrics.body).isEqualTo(403);
+        assertThat(metrics.body).contains("covers every database").doesNotContain("tidemark_");
+        assertThat(call("GET", "/actuator/prometheus", READER, null).status).isEqualTo(200);
+    }
+
     /** The database's events but the WAL stream's own (its recording goes on meanwhile, whatever the attempts do). */
     private long requestedEvents() throws Exception {
         JsonNode events = JSON.readTree(call("GET", "/v1/databases/shop/events?limit=1000", ADMIN, null).body).path("events");

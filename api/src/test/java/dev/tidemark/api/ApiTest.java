@@ -463,6 +463,47 @@ class ApiTest {
         assertThat(Files.isRegularFile(tar, java.nio.file.LinkOption.NOFOLLOW_LINKS)).isTrue();
         assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tar))).isEqualTo("rw-------");
         assertThat(tmp.resolve("via-part.tar.part")).doesNotExist();
+        // standard output that fails part way (a full disk, a pipe whose reader stopped): exit 1, said so, never "wrote"
+        for (String[] download : List.of(with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", "-"),
+                with(read, "backup", "download", "shop", baseId, "-o", "-"))) {
+            assertThat(cliIntoFailingStdout(1, 4096, download)).as(String.join(" ", download)).contains("standard output failed")
+                    .contains("must not be used").doesNotContain("wrote").doesNotContain("The server stops");
+        }
+    }
+
+    /** As cli, with standard output failing after limit bytes (as on a full disk, or a pipe closed); returns stderr. */
+    private String cliIntoFailingStdout(int expectedExit, int limit, String[] args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+        java.io.OutputStream full = new java.io.OutputStream() {
+            private int written;
+
+            @Override
+            public void write(int b) throws java.io.IOException {
+                write(new byte[]{(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws java.io.IOException {
+                if (written + len > limit) {
+                    throw new java.io.IOException("No space left on device");
+                }
+                written += len;
+            }
+        };
+        PrintStream capturedErr = new PrintStream(stderr, true, StandardCharsets.UTF_8);
+        System.setOut(new PrintStream(full, false));
+        System.setErr(capturedErr);
+        try {
+            var cl = Tidemark.commandLine(args);
+            cl.setErr(new java.io.PrintWriter(capturedErr, true));
+            assertThat(cl.execute(args)).as("exit code of tidemark %s: %s", String.join(" ", args), stderr).isEqualTo(expectedExit);
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+        return withoutServerLog(stderr.toString(StandardCharsets.UTF_8));
     }
 
     @Test
@@ -606,6 +647,19 @@ class ApiTest {
         assertThat(cli(1, with(read, "backup", "download", "shop", runningId, "-o", damaged.toString()))).contains("cut short", "nothing was kept");
         assertThat(damaged).doesNotExist();
         assertThat(tmp.resolve("damaged.tar.part")).doesNotExist();
+
+        // deregistered with its backups kept: no node holds its lease to run a restore, so none is recorded (one used to stay
+        // requested for good and hold back the purge); its backups still download
+        assertThat(call("DELETE", "/v1/databases/shop", ADMIN, null).statusCode()).isEqualTo(204);
+        assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"latest\":true,\"targetDir\":\""
+                + tmp.resolve("after-deregistration") + "\",\"port\":" + PostgresCluster.freePort() + "}"), 409, "is deregistered (its backups are kept)");
+        String keptDump = json(call("GET", "/v1/databases/shop/dumps", READER, null)).get(0).path("id").asText();
+        assertProblem(call("POST", "/v1/databases/shop/dumps/" + keptDump + "/restore", ADMIN,
+                "{\"database\":\"postgres\",\"targetDatabase\":\"postgres\"}"), 409, "tidemark backup download shop " + keptDump);
+        assertThat(json(call("GET", "/v1/databases/shop/restores", READER, null))).noneMatch(r -> r.path("status").asText()
+                .matches("requested|running"));
+        assertThat(cli(0, with(read, "backup", "download", "shop", keptDump, "--database", "postgres", "-o", tmp.resolve("kept.dump").toString())))
+                .contains("wrote");
 
         assertThat(call("DELETE", "/v1/databases/shop?purge=true", ADMIN, null).statusCode()).isEqualTo(204);
         assertThat(json(call("GET", "/v1/databases/shop", READER, null)).path("status").asText()).isEqualTo("deregistered");

@@ -90,8 +90,11 @@ final class BackupDownload extends ClientCommand {
         boolean resume = have > 0 && response.statusCode() == 206;
         response.headers().firstValue(DatabasesController.SHA256_HEADER).ifPresent(h -> expected[0] = h);
         long total;
-        try (InputStream in = response.body(); OutputStream fileOut = openPrivately(file, resume)) {
+        try (InputStream in = response.body(); OutputStream fileOut = local(openPrivately(file, resume))) {
             total = in.transferTo(fileOut);
+        } catch (LocalWriteFailed e) {
+            throw new IOException("writing " + file + " failed (" + e.getCause().getMessage() + "): what was written is kept for a"
+                    + " resume; free space (or choose another --output) and run the same command again", e);
         }
         verify(file, expected[0]);
         out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Table.bytes(total) + " to " + file
@@ -131,21 +134,28 @@ final class BackupDownload extends ClientCommand {
         long expected = response.headers().firstValueAsLong(DatabasesController.EXPECTED_BYTES_HEADER).orElse(0);
         if (toStdout) {
             long total;
+            OutputStream stdout = standardOutput();
             try (InputStream in = response.body()) {
-                total = Progress.copy(in, out(), expected, "download", System.err);
+                total = Progress.copy(in, stdout, expected, "download", System.err);
+                stdout.flush();
+            } catch (LocalWriteFailed e) {
+                throw standardOutputFailed(e);
             } catch (IOException e) {
                 throw cutShort(e);
             }
-            out().flush();
             System.err.println("wrote " + Table.bytes(total) + " of base backup " + id + " to standard output");
             return 0;
         }
         Path part = file.resolveSibling(file.getFileName() + ".part");
         long total;
         Files.deleteIfExists(part);
-        OutputStream fileOut = openPrivately(part, false);
+        OutputStream fileOut = local(openPrivately(part, false));
         try (InputStream in = response.body(); fileOut) {
             total = Progress.copy(in, fileOut, expected, "download", progressOut());
+        } catch (LocalWriteFailed e) {
+            Files.deleteIfExists(part);
+            throw new IOException("writing " + part + " failed (" + e.getCause().getMessage() + "): nothing was kept; free space or"
+                    + " choose another --output, and download again", e);
         } catch (IOException e) {
             Files.deleteIfExists(part);
             throw cutShort(e);
@@ -175,6 +185,79 @@ final class BackupDownload extends ClientCommand {
                 + " fails again, use another base backup", e);
     }
 
+    /** A write on this machine failed (a full disk, a closed pipe): not the server's doing, and said so. */
+    private static final class LocalWriteFailed extends IOException {
+        LocalWriteFailed(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
+    /** out, whose write errors come out as LocalWriteFailed. */
+    private static OutputStream local(OutputStream out) {
+        return new java.io.FilterOutputStream(out) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                try {
+                    out.write(b, off, len);
+                } catch (IOException e) {
+                    throw new LocalWriteFailed(e);
+                }
+            }
+
+            @Override
+            public void flush() throws IOException {
+                try {
+                    out.flush();
+                } catch (IOException e) {
+                    throw new LocalWriteFailed(e);
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                try {
+                    out.close();
+                } catch (IOException e) {
+                    throw new LocalWriteFailed(e);
+                }
+            }
+        };
+    }
+
+    /**
+     * Standard output for the archive's bytes. A PrintStream keeps its write errors to itself (it only sets a flag):
+     * a full disk or a pipe whose reader stopped would pass for a complete download. Checked after every write here.
+     */
+    private OutputStream standardOutput() {
+        java.io.PrintStream stdout = out();
+        return new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[]{(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                stdout.write(b, off, len);
+                if (stdout.checkError()) {
+                    throw new LocalWriteFailed(new IOException("a write failed: a full disk, or the reading end of the pipe closed"));
+                }
+            }
+
+            @Override
+            public void flush() throws IOException {
+                if (stdout.checkError()) { // flushes, then says whether any write failed
+                    throw new LocalWriteFailed(new IOException("a write failed: a full disk, or the reading end of the pipe closed"));
+                }
+            }
+        };
+    }
+
+    private IOException standardOutputFailed(LocalWriteFailed e) {
+        return new IOException("writing " + id + " to standard output failed (" + e.getMessage() + "): what was written there is"
+                + " incomplete and must not be used; free space or fix the receiving end, and download again", e);
+    }
+
     private static java.security.MessageDigest sha256() {
         try {
             return java.security.MessageDigest.getInstance("SHA-256");
@@ -189,15 +272,18 @@ final class BackupDownload extends ClientCommand {
         String sha256 = response.headers().firstValue(DatabasesController.SHA256_HEADER).orElse(null);
         java.security.MessageDigest digest = sha256();
         long total = 0;
+        OutputStream stdout = standardOutput();
         try (InputStream in = response.body()) {
             byte[] buffer = new byte[1 << 16];
             for (int n; (n = in.read(buffer)) > 0; ) {
-                out().write(buffer, 0, n);
+                stdout.write(buffer, 0, n);
                 digest.update(buffer, 0, n);
                 total += n;
             }
+            stdout.flush();
+        } catch (LocalWriteFailed e) {
+            throw standardOutputFailed(e);
         }
-        out().flush();
         String actual = java.util.HexFormat.of().formatHex(digest.digest());
         if (sha256 != null && !actual.equalsIgnoreCase(sha256)) {
             throw new IOException("the archive written to standard output differs from dump " + id + " (SHA-256 "

@@ -90,6 +90,12 @@ public final class AuthFilter extends OncePerRequestFilter {
             deny(response, 401, "Unauthorized", "the bearer token is not known to this server");
             return;
         }
+        if ("operator".equals(token.get().scope()) && path.path().startsWith("/actuator/")) {
+            // the metrics are labelled by database, every database's: an operator token is for its own alone
+            deny(response, 403, "Forbidden", "token '" + token.get().name() + "' (scope operator) may not read " + path.path()
+                    + ": it covers every database of the server; scrape it with a read or admin token");
+            return;
+        }
         String refusal = refusal(token.get(), request.getMethod(), path.databaseId());
         if (refusal != null) {
             deny(response, 403, "Forbidden", refusal);

@@ -13,8 +13,8 @@ import org.springframework.web.bind.annotation.RestController;
 import java.util.List;
 
 /**
- * The engine nodes sharing the catalog (issue 20): listed to any token, drained by admin tokens only (the path names
- * no database, so a change needs the admin scope).
+ * The engine nodes sharing the catalog (issue 20): listed to any token (an operator token sees its own databases only),
+ * drained by admin tokens only (the path names no database, so a change needs the admin scope).
  */
 @RestController
 @RequestMapping("/v1/nodes")
@@ -25,9 +25,15 @@ public class NodesController {
         this.engine = engine;
     }
 
+    /** An operator token sees only its own databases among each node's (not even the others' ids: docs/security.md). */
     @GetMapping
-    public List<NodeView> list() {
-        return engine.nodes();
+    public List<NodeView> list(HttpServletRequest request) {
+        List<NodeView> nodes = engine.nodes();
+        if (!(request.getAttribute(AuthFilter.TOKEN) instanceof Tokens.Token t) || !"operator".equals(t.scope())) {
+            return nodes;
+        }
+        return nodes.stream().map(n -> new NodeView(n.id(), n.heartbeat(), n.heartbeatAgeSeconds(), n.live(), n.draining(),
+                n.databases().stream().filter(t::mayRead).toList())).toList();
     }
 
     /** Moves the node's databases to the live nodes and keeps it from taking any (undo=true: it takes its share again). */

@@ -54,6 +54,12 @@ public final class DumpRestore {
             throw CatalogRejection.conflict("database " + databaseId + " was deregistered with its backups purged: dump " + dumpId
                     + " no longer exists (nothing was recorded)");
         }
+        if (!h.active()) {
+            throw CatalogRejection.conflict("database " + databaseId + " is deregistered (its backups are kept): no node runs its"
+                    + " jobs, so dump " + dumpId + " is not restored by the engine (nothing was recorded). Download it and restore it"
+                    + " with pg_restore: tidemark backup download " + databaseId + " " + dumpId + " --database " + (database == null
+                    ? "NAME" : database));
+        }
         if (database == null || targetDatabase == null) {
             throw new InvalidRequestException("a dump restore needs the dumped database and the name of an existing target database");
         }

@@ -45,6 +45,14 @@ public final class PointInTimeRequest {
             throw new InvalidRequestException("database " + databaseId + " was deregistered with its backups and WAL purged:"
                     + " nothing of it can be restored");
         }
+        if (!node.history(databaseId).active()) {
+            // its jobs run on the node holding its lease, and a deregistered database has none: such a request would stay
+            // requested for good and hold the database (a purge among what it holds back)
+            throw CatalogRejection.conflict("database " + databaseId + " is deregistered (its backups are kept): no node runs its"
+                    + " jobs, so it is not restored (nothing was recorded). Its base backups and dumps can still be downloaded"
+                    + " (tidemark backup download " + databaseId + " ID; a base backup's archive starts as a data directory of its"
+                    + " own), or removed with tidemark db remove " + databaseId + " --purge");
+        }
         RecoveryTarget target = target(request);
         if (request.inPlace() && (request.targetDir() != null || request.port() != null)) {
             throw new InvalidRequestException("an in-place restore uses the database's own directory and port: leave targetDir and port out");

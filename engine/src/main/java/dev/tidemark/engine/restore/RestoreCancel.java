@@ -1,5 +1,6 @@
 package dev.tidemark.engine.restore;
 
+import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.catalog.CatalogRejection;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.JobStatus;
@@ -26,6 +27,14 @@ public final class RestoreCancel {
                 "database " + databaseId + " has no restore " + restoreId));
         if (r.status() != JobStatus.REQUESTED && r.status() != JobStatus.RUNNING) {
             throw CatalogRejection.conflict("restore " + restoreId + " is " + r.status() + ": there is nothing to cancel");
+        }
+        if (!h.active()) {
+            // deregistered: no node holds its lease, so none runs it or would ever start it (asked before such requests were
+            // refused); marked failed here, which frees the database (a purge among what it held back)
+            node.catalog().send(new Commands.FailRestore(databaseId, restoreId, "cancelled by " + actor + ": the database is"
+                    + " deregistered and no node ran the restore (nothing was written)", node.clock().instant()), actor);
+            LOG.info("restore {} of deregistered {}: cancelled by {}, never run", restoreId, databaseId, actor);
+            return;
         }
         if ("dump".equals(r.kind())) {
             throw CatalogRejection.conflict("restore " + restoreId + " restores a dump in one pg_restore transaction: it completes or"
