@@ -323,12 +323,24 @@ class EngineTest {
                 "bob")).isInstanceOf(InvalidRequestException.class).hasMessageContaining("running");
 
         cluster.stopServer();
+        // started by hand with settings on its command line (pg_ctl -o, kept in postmaster.opts): the restore starts it so again
+        cluster.server().start(cluster.root().resolve("by-hand.log"), Duration.ofSeconds(60), List.of("work_mem=7777kB",
+                "application_name=by-hand"));
+        cluster.stopServer();
         RestoreView requested = engine.requestRestore("shop", new RestoreRequest(moment.atOffset(ZoneOffset.UTC), false, null, null, true),
                 "bob");
         RestoreView restored = await(() -> engine.restore("shop", requested.id()), r -> !r.status().matches("requested|running"),
                 Duration.ofMinutes(3));
         assertThat(restored.status()).as(restored.failure()).isEqualTo("completed");
         assertThat(checksums(cluster)).isEqualTo(atMoment);
+        try (var c = cluster.connect(); var rs = c.createStatement().executeQuery("select current_setting('work_mem'),"
+                + " (select source from pg_settings where name = 'work_mem')")) {
+            rs.next();
+            assertThat(rs.getString(1) + " from " + rs.getString(2)).as("the server's own command line, again")
+                    .isEqualTo("7777kB from command line");
+        }
+        assertThat(Files.readString(cluster.dataDirectory().resolve("postmaster.opts"))).contains("work_mem=7777kB")
+                .doesNotContain("recovery");
         try (var siblings = Files.list(cluster.dataDirectory().getParent())) {
             assertThat(siblings.map(p -> p.getFileName().toString())).anyMatch(n -> n.startsWith("data.tidemark-moved-"));
         }

@@ -48,21 +48,100 @@ public final class PgServer {
     private final ServerUser user;
     private final Path dataDirectory;
     private final Launch launch;
+    /** Settings ("name=value") the server is normally given on its command line, before any start's own. */
+    private final List<String> ownSettings;
 
     public PgServer(PgBinaries binaries, ServerUser user, Path dataDirectory) {
-        this(binaries, user, dataDirectory, new Launch.InDataDirectory());
+        this(binaries, user, dataDirectory, new Launch.InDataDirectory(), List.of());
     }
 
-    private PgServer(PgBinaries binaries, ServerUser user, Path dataDirectory, Launch launch) {
+    private PgServer(PgBinaries binaries, ServerUser user, Path dataDirectory, Launch launch, List<String> ownSettings) {
         this.binaries = binaries;
         this.user = user;
         this.dataDirectory = dataDirectory.toAbsolutePath().normalize();
         this.launch = launch;
+        this.ownSettings = List.copyOf(ownSettings);
     }
 
     /** The same server, started the given way. */
     public PgServer launchedBy(Launch how) {
-        return new PgServer(binaries, user, dataDirectory, how);
+        return new PgServer(binaries, user, dataDirectory, how, ownSettings);
+    }
+
+    /**
+     * The same server, given these settings ("name=value") on its command line at every start, as it normally is (a
+     * server started by hand with pg_ctl -o '-p 5433 -c ...'; see {@link #commandLineSettings}); a start's own settings
+     * come after them and win. Not for a Debian cluster started by pg_ctlcluster, whose options are its pg_ctl.conf's.
+     */
+    public PgServer withOwnSettings(List<String> settings) {
+        return new PgServer(binaries, user, dataDirectory, launch, settings);
+    }
+
+    public List<String> ownSettings() {
+        return ownSettings;
+    }
+
+    /** Single-letter options of the postmaster that stand for a setting, with the setting's name. */
+    private static final java.util.Map<String, String> SHORT_OPTIONS = java.util.Map.of("-p", "port", "-k", "unix_socket_directories",
+            "-h", "listen_addresses", "-B", "shared_buffers", "-N", "max_connections");
+
+    /**
+     * The settings the server was last started with on its command line, read from the data directory's postmaster.opts
+     * (the postmaster writes its arguments there at every start; pg_ctl restart reuses them): "-c name=value",
+     * "--name=value" and -p, -k, -h, -B, -N as "name=value", without the data directory and the configuration file (the
+     * launch gives those). Empty when there is no such file; null when the file holds what is not understood here (another
+     * option, a quote in a value), for the caller to say so.
+     */
+    public static List<String> commandLineSettings(Path dataDirectory) throws IOException {
+        Path opts = dataDirectory.resolve("postmaster.opts");
+        if (!Files.isRegularFile(opts)) {
+            return List.of();
+        }
+        String line = Files.readString(opts, StandardCharsets.UTF_8).strip();
+        List<String> args = new ArrayList<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(" \"([^\"]*)\"").matcher(line);
+        int at = line.indexOf(" \""); // the program's path first, unquoted
+        if (at < 0) {
+            return List.of();
+        }
+        m.region(at, line.length());
+        int end = at;
+        while (m.lookingAt()) {
+            args.add(m.group(1));
+            end = m.end();
+            m.region(end, line.length());
+        }
+        if (end != line.length()) {
+            return null; // a quote inside an argument: not told apart here
+        }
+        List<String> settings = new ArrayList<>();
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            String setting;
+            if (a.equals("-D")) {
+                i++;
+                continue;
+            } else if (a.equals("-c") && i + 1 < args.size()) {
+                setting = args.get(++i);
+            } else if (a.startsWith("-c") && a.length() > 2) {
+                setting = a.substring(2);
+            } else if (a.startsWith("--") && a.contains("=")) {
+                setting = a.substring(2);
+            } else if (SHORT_OPTIONS.containsKey(a) && i + 1 < args.size()) {
+                setting = SHORT_OPTIONS.get(a) + "=" + args.get(++i);
+            } else {
+                return null;
+            }
+            int eq = setting.indexOf('=');
+            if (eq <= 0 || setting.contains("'")) {
+                return null;
+            }
+            String name = setting.substring(0, eq).replace('-', '_').toLowerCase(java.util.Locale.ROOT);
+            if (!name.equals("config_file") && !name.equals("data_directory")) {
+                settings.add(name + setting.substring(eq));
+            }
+        }
+        return settings;
     }
 
     public Launch launch() {
@@ -106,7 +185,7 @@ public final class PgServer {
      */
     public void start(Path logFile, Duration timeout, List<String> settings) throws IOException {
         String seconds = Long.toString(Math.max(1, timeout.toSeconds()));
-        if (settings.stream().anyMatch(v -> v.contains("'") || !v.contains("="))) {
+        if (java.util.stream.Stream.concat(ownSettings.stream(), settings.stream()).anyMatch(v -> v.contains("'") || !v.contains("="))) {
             throw new IllegalArgumentException("a command-line setting is name=value without a single quote: " + settings);
         }
         if (launch instanceof Launch.DebianCluster debian) {
@@ -128,6 +207,7 @@ public final class PgServer {
         if (launch instanceof Launch.ConfigFile config) {
             options.add("-c 'config_file=" + config.file() + "'");
         }
+        ownSettings.forEach(setting -> options.add("-c '" + setting + "'"));
         settings.forEach(setting -> options.add("-c '" + setting + "'"));
         if (!options.isEmpty()) {
             command.addAll(List.of("-o", String.join(" ", options)));

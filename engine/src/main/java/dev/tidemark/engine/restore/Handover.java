@@ -23,12 +23,13 @@ final class Handover {
 
     /**
      * After a successful recovery by recovered (started for the recovery): a copy beside runs on; a database restored in
-     * place is restarted as asUsual starts it (or stopped, when asked), so nothing of the recovery's settings stays loaded;
+     * place is restarted as asUsual starts it, with the settings of its own command line (or stopped, when asked), so
+     * nothing of the recovery's settings stays loaded;
      * or, where the recovery's restart-only settings were given on its command line, it reloads its configuration
      * instead (reload: empty when that left it as a restart would, else why not) and runs on.
      */
-    static String afterRecovery(RestoreRunner.Request request, PgServer recovered, PgServer.Launch asUsual, Path logFile,
-                                List<String> commandLine, Supplier<Optional<String>> reload) throws IOException {
+    static String afterRecovery(RestoreRunner.Request request, PgServer recovered, PgServer.Launch asUsual, List<String> ownSettings,
+                                Path logFile, List<String> commandLine, Supplier<Optional<String>> reload) throws IOException {
         if (request.afterRecovery() == RestoreRunner.AfterRecovery.STOPPED) {
             recovered.stop();
             log.info("restore {}: the server is stopped, as asked: start it the way it is normally started", request.restoreId());
@@ -58,7 +59,7 @@ final class Handover {
         // (restore_command, log prefix and language), the way it is normally started
         recovered.stop();
         try {
-            recovered.launchedBy(asUsual).start(logFile, request.startTimeout());
+            recovered.launchedBy(asUsual).withOwnSettings(ownSettings).start(logFile, request.startTimeout());
         } catch (IOException e) {
             // the restored database is complete: keep it available the way the recovery ran it
             log.warn("restore {}: restarting the server by {} failed ({}); started again as the recovery ran it: restart it by {}"

@@ -155,6 +155,23 @@ final class RecoverySettings {
      * With {@value #PREFETCH_PROPERTY}{@code =server}: the recovery prefetches as the server's own setting says (PostgreSQL's
      * default: where the system can), for a benchmark's side-by-side; without it, prefetching is off for the recovery.
      */
+    /** What the recovery sets in postgresql.auto.conf, which the server's own command line would outrank. */
+    private static final Pattern RECOVERY_SETS = Pattern.compile("port|restore_command|recovery_\\w+"
+            + "|primary_conninfo|primary_slot_name|hot_standby|logging_collector|log_destination|lc_messages"
+            + "|log_min_messages|log_line_prefix");
+
+    /**
+     * Of the settings a database's server is normally given on its command line (PgServer.commandLineSettings), those the
+     * recovery may start it with: not one that would outrank what the recovery sets (its port unless it is the one
+     * restored on, its restore_command, its logging, ...). The restart after the recovery gives it all of them again.
+     */
+    static List<String> ownSettingsForRecovery(List<String> own, int port) {
+        return own.stream().filter(s -> {
+            String name = s.substring(0, s.indexOf('='));
+            return !RECOVERY_SETS.matcher(name).matches() || name.equals("port") && s.equals("port=" + port);
+        }).toList();
+    }
+
     static final String PREFETCH_PROPERTY = "tidemark.restore.recovery-prefetch";
     private static final boolean PREFETCH_AS_SERVER = "server".equals(System.getProperty(PREFETCH_PROPERTY));
 

@@ -246,6 +246,9 @@ public final class RestoreRunner {
         Path spool = spoolOf(target);
         TargetClaim.createSpool(target, spool);
         Tablespaces tablespaces = new Tablespaces(request, manifest, target, servers);
+        // in place: the settings its server is normally given on its command line (pg_ctl -o '...': postmaster.opts), for
+        // the recovery and the restart after it, before the old directory goes
+        List<String> ownSettings = request.inPlace() ? ownSettings(request, target) : List.of();
         // in place: the old data directory and what is at its tablespaces' locations go aside first (back at once if that fails)
         Path movedAside = null;
         try {
@@ -262,7 +265,8 @@ public final class RestoreRunner {
         phases.lap("checks");
         Path logFile = target.resolveSibling(target.getFileName() + ".tidemark-restore.log");
         // in place with its configuration elsewhere, the server is started with it (the copy beside gets its own)
-        PgServer server = servers.at(target).launchedBy(ExternalConfig.forRecovery(request, manifest));
+        List<String> recoveryOwn = RecoverySettings.ownSettingsForRecovery(ownSettings, request.port());
+        PgServer server = servers.at(target).launchedBy(ExternalConfig.forRecovery(request, manifest)).withOwnSettings(recoveryOwn);
         boolean success = false;
         WalSpool wal = null;
         WalToReplay.Reading reading = null;
@@ -367,8 +371,10 @@ public final class RestoreRunner {
             success = true;
             CreatedPaths.deleteTree(spool);
             RecoverySettings.remove(request, target, ExternalConfig.configFile(request, manifest, target), servers);
-            String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), logFile,
-                    settings.commandLine(), recovery::reloadInsteadOfRestart);
+            String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), ownSettings,
+                    logFile, settings.commandLine(), recoveryOwn.equals(ownSettings) ? recovery::reloadInsteadOfRestart
+                            : () -> Optional.of("its own command line sets what the recovery set otherwise ("
+                            + String.join(", ", ownSettings.stream().filter(o -> !recoveryOwn.contains(o)).toList()) + ")"));
             phases.lap("settings removed and hand-over");
             if (request.delta()) {
                 files.awaitRemoved(); // what the backup lacks, deleted beside the recovery
@@ -414,10 +420,31 @@ public final class RestoreRunner {
                 tablespaces.putBack();
                 InPlace.putBack(movedAside, target, request.restoreId());
                 if (movedAside != null) {
-                    undone = Handover.restartOriginal(request, servers.at(target).launchedBy(ExternalConfig.asUsual(request, manifest)),
-                            logFile);
+                    undone = Handover.restartOriginal(request, servers.at(target).launchedBy(ExternalConfig.asUsual(request, manifest))
+                            .withOwnSettings(ownSettings), logFile);
                 }
             }
+        }
+    }
+
+    /** The settings the database's server is normally started with on its command line (postmaster.opts), said in the log. */
+    private static List<String> ownSettings(Request request, Path target) {
+        try {
+            List<String> own = PgServer.commandLineSettings(target);
+            if (own == null) {
+                log.warn("restore {}: {}/postmaster.opts holds options not understood here: the server is started without them;"
+                        + " start it the way it is normally started after the restore", request.restoreId(), target);
+                return List.of();
+            }
+            if (!own.isEmpty()) {
+                log.info("restore {}: the server was started with {} on its command line: started so again", request.restoreId(),
+                        String.join(" ", own));
+            }
+            return own;
+        } catch (IOException e) {
+            log.warn("restore {}: {}/postmaster.opts could not be read ({}): the server is started without its command-line options",
+                    request.restoreId(), target, e.getMessage());
+            return List.of();
         }
     }
 
