@@ -119,12 +119,17 @@ public final class Tidemark implements Runnable {
             CommandLine failed = e.getCommandLine();
             failed.getErr().println("error: " + e.getMessage());
             failed.getErr().println("see: " + failed.getCommandSpec().qualifiedName() + " --help");
+            // refused by the CLI itself (at parsing, or by a command's own checks): with --json the error document too
+            CommandLine.ParseResult parsed = failed.getParseResult();
+            if (parsed != null ? jsonAsked(rootOf(parsed)) : java.util.Arrays.asList(args).contains("--json")) {
+                printJsonError(failed, null, e.getMessage(), 2);
+            }
             return 2;
         });
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             int code;
             if (e instanceof ApiClient.ApiException api) {
-                code = api.status() >= 400 && api.status() < 500 ? 2 : 1;
+                code = api.rejectedInput() ? 2 : 1;
             } else if (e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof IllegalStateException) {
                 code = 1;
             } else {
@@ -133,16 +138,35 @@ public final class Tidemark implements Runnable {
             commandLine.getErr().println("error: " + e.getMessage());
             if (jsonAsked(parseResult)) {
                 // with --json, stdout carries one JSON document whatever happens: here the error
-                java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
-                error.put("status", e instanceof ApiClient.ApiException api && api.status() > 0 ? api.status() : null);
-                error.put("message", e.getMessage());
-                error.put("exitCode", code);
-                commandLine.getOut().println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(
-                        java.util.Map.of("error", error)));
+                printJsonError(commandLine, e instanceof ApiClient.ApiException api && api.status() > 0 ? api.status() : null,
+                        e.getMessage(), code);
             }
             return code;
         });
         return cl;
+    }
+
+    /** The one JSON document of a failed command under --json: {"error": {"status", "message", "exitCode"}}. */
+    private static void printJsonError(CommandLine commandLine, Integer status, String message, int exitCode) {
+        java.util.Map<String, Object> error = new java.util.LinkedHashMap<>();
+        error.put("status", status);
+        error.put("message", message);
+        error.put("exitCode", exitCode);
+        try {
+            commandLine.getOut().println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(java.util.Map.of("error", error)));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        commandLine.getOut().flush();
+    }
+
+    /** The top of a subcommand's parse result (jsonAsked walks down from there). */
+    private static CommandLine.ParseResult rootOf(CommandLine.ParseResult r) {
+        CommandLine c = r.commandSpec().commandLine();
+        while (c.getParent() != null) {
+            c = c.getParent();
+        }
+        return c.getParseResult() != null ? c.getParseResult() : r;
     }
 
     private static boolean jsonAsked(CommandLine.ParseResult result) {

@@ -339,6 +339,10 @@ class ApiTest {
         assertThat(new String(Files.readAllBytes(file), 0, 5, StandardCharsets.US_ASCII)).isEqualTo("PGDMP");
         byte[] whole = Files.readAllBytes(file);
         assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("holds the whole dump already");
+        JsonNode downloaded = parse(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString(), "--json")));
+        assertThat(downloaded.path("file").asText()).isEqualTo(file.toAbsolutePath().toString());
+        assertThat(downloaded.path("bytes").asLong()).isEqualTo(whole.length);
+        assertThat(downloaded.path("written").asLong()).as("nothing left to download").isZero();
         Files.write(file, java.util.Arrays.copyOf(whole, whole.length / 2));
         Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")); // made another way
         assertThat(cli(0, with(read, "backup", "download", "shop", dumpId, "--database", "postgres", "-o", file.toString()))).contains("resumed at byte");
@@ -421,6 +425,14 @@ class ApiTest {
         assertThat(error.path("message").asText()).contains("nope");
         assertThat(error.path("exitCode").asInt()).isEqualTo(2);
         assertThat(cli(2, new String[]{"--server", "notaurl", "db", "list"})).contains("invalid server address 'notaurl'");
+        // refused by the CLI itself (a malformed time; no server reached): the same document, without a status
+        JsonNode refused = parse(cli(2, with(admin, "restore", "shop", "--time", "garbage", "--target-dir", tmp.resolve("never").toString(),
+                "--port", "5999", "--json"))).path("error");
+        assertThat(refused.path("exitCode").asInt()).as(refused.toString()).isEqualTo(2);
+        assertThat(refused.path("status").isNull()).as(refused.toString()).isTrue();
+        JsonNode unreached = parse(cli(2, new String[]{"--server", "notaurl", "db", "list", "--json"})).path("error");
+        assertThat(unreached.path("status").isNull()).as("no server answered: %s", unreached).isTrue();
+        assertThat(unreached.path("exitCode").asInt()).isEqualTo(2);
         Path key = tmp.resolve("cli.key");
         assertThat(cli(0, new String[]{"key", "generate", key.toString()})).contains("wrote master key");
         assertThat(cli(2, new String[]{"key", "generate", key.toString()})).contains("a master key is never overwritten");

@@ -22,14 +22,31 @@ public final class ApiClient {
     /** The server refused or failed; the message is the problem's title and detail. */
     public static final class ApiException extends RuntimeException {
         private final int status;
+        private final boolean usage;
 
         ApiException(int status, String message) {
-            super(message);
-            this.status = status;
+            this(status, message, false);
         }
 
+        private ApiException(int status, String message, boolean usage) {
+            super(message);
+            this.status = status;
+            this.usage = usage;
+        }
+
+        /** A request the CLI did not send: the input was wrong (exit 2), and no server answered (no status). */
+        static ApiException usage(String message) {
+            return new ApiException(0, message, true);
+        }
+
+        /** The server's HTTP status; 0 when no server answered. */
         public int status() {
             return status;
+        }
+
+        /** Whether the input was rejected (exit 2): by the server (4xx), or before anything was sent. */
+        public boolean rejectedInput() {
+            return usage || status >= 400 && status < 500;
         }
     }
 
@@ -183,7 +200,7 @@ public final class ApiClient {
             }
             return uri;
         } catch (IllegalArgumentException e) {
-            throw new ApiException(400, "invalid server address '" + server + "': use e.g. http://127.0.0.1:8432"); // a usage error: exit 2
+            throw ApiException.usage("invalid server address '" + server + "': use e.g. http://127.0.0.1:8432");
         }
     }
 

@@ -79,8 +79,8 @@ final class BackupDownload extends ClientCommand {
             }
             if (have == size[0]) {
                 verify(file, expected[0]);
-                out().println(file + " holds the whole dump already (" + Table.bytes(size[0]) + ", SHA-256 checked); nothing"
-                        + " to download");
+                done(file + " holds the whole dump already (" + Table.bytes(size[0]) + ", SHA-256 checked); nothing to download",
+                        file, size[0], 0);
                 return 0;
             }
             response = api().stream(path, "bytes=" + have + "-");
@@ -97,9 +97,10 @@ final class BackupDownload extends ClientCommand {
                     + " resume; free space (or choose another --output) and run the same command again", e);
         }
         verify(file, expected[0]);
-        out().println((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Table.bytes(total) + " to " + file
+        done((resume ? "resumed at byte " + have + ", " : "") + "wrote " + Table.bytes(total) + " to " + file
                 + (database == null ? "" : " (database " + database + ")")
-                + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file);
+                + "; restore it with: pg_restore --clean --if-exists --no-owner --no-privileges -d DBNAME " + file,
+                file, Files.size(file), total);
         return 0;
     }
 
@@ -161,9 +162,9 @@ final class BackupDownload extends ClientCommand {
             throw cutShort(e);
         }
         Files.move(part, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        out().println("wrote " + Table.bytes(total) + " to " + file + " (base backup " + id + ", its WAL to consistency included;"
+        done("wrote " + Table.bytes(total) + " to " + file + " (base backup " + id + ", its WAL to consistency included;"
                 + " archiving is off in it); start it as a copy, as the server's OS user: mkdir -m 700 DIR && tar -xf " + file
-                + " -C DIR && pg_ctl -D DIR -o '-p PORT' start");
+                + " -C DIR && pg_ctl -D DIR -o '-p PORT' start", file, total, total);
         return 0;
     }
 
@@ -183,6 +184,17 @@ final class BackupDownload extends ClientCommand {
         return new IOException("the download of base backup " + id + " was cut short (" + e.getMessage() + "); nothing was kept."
                 + " The server stops an archive when a stored object fails its check (its log says which): download again, and if it"
                 + " fails again, use another base backup", e);
+    }
+
+    /** The result: the line for a person, or with --json one document (the file, its size, the bytes this call wrote). */
+    private void done(String line, Path file, long size, long written) {
+        com.fasterxml.jackson.databind.node.ObjectNode result = ApiClient.JSON.createObjectNode()
+                .put("database", db).put("backup", id).put("file", file.toAbsolutePath().toString()).put("bytes", size)
+                .put("written", written);
+        if (database != null) {
+            result.put("dumpedDatabase", database);
+        }
+        options().print(out(), result, () -> out().println(line));
     }
 
     /** A write on this machine failed (a full disk, a closed pipe): not the server's doing, and said so. */
