@@ -278,6 +278,9 @@ class ApiSecurityTest {
         assertThat(metrics.status).as(metrics.body).isEqualTo(403);
         assertThat(metrics.body).contains("covers every database").doesNotContain("tidemark_");
         assertThat(call("GET", "/actuator/prometheus", READER, null).status).isEqualTo(200);
+        Answer errorPage = call("GET", "/error", ADMIN, null);
+        assertThat(errorPage.status).as(errorPage.body).isEqualTo(404);
+        assertThat(errorPage.body).contains("no endpoint answers GET /error");
     }
 
     /** The database's events but the WAL stream's own (its recording goes on meanwhile, whatever the attempts do). */

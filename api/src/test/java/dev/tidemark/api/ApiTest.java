@@ -403,6 +403,8 @@ class ApiTest {
                 .contains("not an ISO-8601 time");
         assertThat(cli(2, with(admin, "restore", "shop", "--time", "2020-01-01T00:00:00Z", "--target-dir", tmp.resolve("cli-r").toString(), "--port", "5999"))).contains("outside the recovery window");
         assertThat(cli(2, with(read, "db", "status", "nope"))).contains("not registered");
+        assertThat(cli(2, with(read, "db", "status", "a b"))).as("no id: said what ids are, the space not sent as a plus")
+                .contains("/v1/databases/a%20b").contains("lower-case letters, digits and '-'");
         assertThat(cli(1, new String[]{"db", "list", "--server", "http://127.0.0.1:1", "--token", READER})).contains("cannot reach");
         JsonNode restore = parse(cli(0, with(admin, "restore", "shop", "--latest", "--target-dir", tmp.resolve("cli-latest").toString(), "--port", Integer.toString(PostgresCluster.freePort()), "--wait", "--json")));
         assertThat(restore.path("status").asText()).as(restore.toString()).isEqualTo("completed");

@@ -97,7 +97,7 @@ public final class BackupCommand {
             options().print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "consistent at", "bytes", "stored",
                     "bad pages", "failure"}, new String[]{"/id", "/status", "/consistencyTime", "/bytes", "/storedBytes", "/badPages",
                     "/failure"}));
-            return "completed".equals(done.path("status").asText()) ? 0 : 1;
+            return ended("base backup", done);
         }
     }
 
@@ -145,7 +145,7 @@ public final class BackupCommand {
                     + "?waitSeconds=" + seconds), "dump", progressOut());
             options().print(out(), done, () -> Table.details(out(), done, new String[]{"id", "status", "databases", "bytes", "failure"},
                     new String[]{"/id", "/status", "/databases", "/bytes", "/failure"}));
-            return "completed".equals(done.path("status").asText()) ? 0 : 1;
+            return ended("dump", done);
         }
     }
 

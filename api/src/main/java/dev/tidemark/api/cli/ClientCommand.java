@@ -24,6 +24,20 @@ abstract class ClientCommand implements Callable<Integer> {
         return System.out;
     }
 
+    /**
+     * The exit code of a job followed to its end (--wait): 0 when it completed; otherwise 1, and the error line on stderr
+     * as for any failed command (stdout keeps the job's view, or its JSON).
+     */
+    int ended(String what, com.fasterxml.jackson.databind.JsonNode done) {
+        String status = done.path("status").asText();
+        if ("completed".equals(status)) {
+            return 0;
+        }
+        String failure = done.path("failure").asText("");
+        progressOut().println("error: " + what + " " + done.path("id").asText() + " " + status + (failure.isEmpty() ? "" : ": " + failure));
+        return 1;
+    }
+
     /** Progress goes to stderr: stdout carries the result only (the one JSON document with --json), for scripts. */
     PrintStream progressOut() {
         return System.err;
@@ -71,7 +85,8 @@ abstract class ClientCommand implements Callable<Integer> {
         };
     }
 
+    /** Percent-encoded for a path segment or a query value (a space as %20: '+' would be a plus in a path). */
     static String enc(String s) {
-        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
     }
 }

@@ -106,7 +106,7 @@ public final class RestoreCommand extends ClientCommand {
         c.options().print(c.out(), done, () -> Table.details(c.out(), done, new String[]{"id", "status", "target", "directory", "port",
                 "reached", "result", "failure"}, new String[]{"/id", "/status", "/target", "/targetDir", "/port", "/reachedTime",
                 "/message", "/failure"}));
-        return "completed".equals(done.path("status").asText()) ? 0 : 1;
+        return c.ended("restore", done);
     }
 
     @Command(name = "list", description = "List a database's restores.")

@@ -90,6 +90,12 @@ public final class AuthFilter extends OncePerRequestFilter {
             deny(response, 401, "Unauthorized", "the bearer token is not known to this server");
             return;
         }
+        if (path.path().equals("/error")) {
+            // Spring's own error page, reached directly: not an endpoint of this API (it answered 500 with status 999)
+            deny(response, 404, "Not found", "no endpoint answers " + request.getMethod() + " /error: the API's endpoints are listed"
+                    + " at /v1/openapi");
+            return;
+        }
         if ("operator".equals(token.get().scope()) && path.path().startsWith("/actuator/")) {
             // the metrics are labelled by database, every database's: an operator token is for its own alone
             deny(response, 403, "Forbidden", "token '" + token.get().name() + "' (scope operator) may not read " + path.path()

@@ -17,7 +17,8 @@ record RequestPath(String path) {
     static RequestPath of(String rawPath) {
         if (rawPath == null || !PLAIN.matcher(rawPath).matches()) {
             throw new IllegalArgumentException("the path " + shown(rawPath) + " is refused: paths of this API are plain, like"
-                    + " /v1/databases/ID/window (no ';' parameters, percent-encoding, backslashes, empty, '.' or '..' segments)");
+                    + " /v1/databases/ID/window (no ';' parameters, percent-encoding, backslashes, empty, '.' or '..' segments;"
+                    + " the ids of databases, backups and restores are lower-case letters, digits and '-')");
         }
         for (String segment : rawPath.split("/")) {
             if (segment.equals(".") || segment.equals("..")) {
