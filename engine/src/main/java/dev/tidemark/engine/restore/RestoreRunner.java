@@ -374,7 +374,7 @@ public final class RestoreRunner {
             String handedOver = Handover.afterRecovery(request, server, ExternalConfig.asUsual(request, manifest), ownSettings,
                     logFile, settings.commandLine(), recoveryOwn.equals(ownSettings) ? recovery::reloadInsteadOfRestart
                             : () -> Optional.of("its own command line sets what the recovery set otherwise ("
-                            + String.join(", ", ownSettings.stream().filter(o -> !recoveryOwn.contains(o)).toList()) + ")"));
+                            + String.join(", ", names(ownSettings.stream().filter(o -> !recoveryOwn.contains(o)).toList())) + ")"));
             phases.lap("settings removed and hand-over");
             if (request.delta()) {
                 files.awaitRemoved(); // what the backup lacks, deleted beside the recovery
@@ -437,8 +437,9 @@ public final class RestoreRunner {
                 return List.of();
             }
             if (!own.isEmpty()) {
-                log.info("restore {}: the server was started with {} on its command line: started so again", request.restoreId(),
-                        String.join(" ", own));
+                // the names only: a value may hold a secret (a primary_conninfo's password)
+                log.info("restore {}: the server was started with {} set on its command line: started so again", request.restoreId(),
+                        String.join(", ", names(own)));
             }
             return own;
         } catch (IOException e) {
@@ -446,6 +447,11 @@ public final class RestoreRunner {
                     request.restoreId(), target, e.getMessage());
             return List.of();
         }
+    }
+
+    /** The names of "name=value" settings. */
+    private static List<String> names(List<String> settings) {
+        return settings.stream().map(s -> s.substring(0, s.indexOf('='))).toList();
     }
 
     private BackupManifest loadManifest(Request request) throws IOException {
