@@ -184,8 +184,9 @@ public final class Engine implements Operations, AutoCloseable {
      * configured key and previous keys read, the new key writes; the key record says "rotating" until every object is
      * under the new key. Interrupted (an exception from the listener, a kill), it resumes where it stopped when run again.
      */
-    public static KeyRotation.Summary rotateKey(EngineConfig config, Path newKeyFile, KeyRotation.Listener listener) throws IOException {
-        return RepositoryFactory.rotateKey(config, newKeyFile, listener);
+    public static KeyRotation.Summary rotateKey(EngineConfig config, Path newKeyFile, boolean enginesStopped, KeyRotation.Listener listener)
+            throws IOException {
+        return RepositoryFactory.rotateKey(config, newKeyFile, enginesStopped, listener);
     }
 
     /** After a start: jobs that were running when the engine stopped are failed, streams and the scheduler start. */

@@ -77,8 +77,16 @@ class KeyRotationTest {
         Map<String, String> before = keysOfObjects();
         assertThat(before).isNotEmpty().allSatisfy((object, key) -> assertThat(key).as(object).isEqualTo(a));
 
+        // no engine writes with the new key yet: refused unless the engines are said to be stopped (one still running with
+        // the old key would write on after a "done"), nothing changed
+        byte[] steady = Files.readAllBytes(scratch.tmp.resolve("repo/repository-key-check"));
+        assertThatThrownBy(() -> Engine.rotateKey(underA, newKey, false, (pass, done, total) -> { }))
+                .hasMessageContaining("no engine writes with the new key " + b.fingerprint()).hasMessageContaining("--engines-stopped");
+        assertThat(Files.readAllBytes(scratch.tmp.resolve("repo/repository-key-check"))).isEqualTo(steady);
+        assertThat(keysOfObjects()).isEqualTo(before);
+
         // stopped after five objects, as a kill would stop it
-        assertThatThrownBy(() -> Engine.rotateKey(underA, newKey, (pass, done, total) -> {
+        assertThatThrownBy(() -> Engine.rotateKey(underA, newKey, true, (pass, done, total) -> {
             if (done == 5) {
                 throw new IllegalStateException("stopped after five objects");
             }
@@ -100,8 +108,8 @@ class KeyRotationTest {
         assertThat(Files.readAllBytes(scratch.tmp.resolve("repo/repository-key-check"))).isEqualTo(record);
         assertThat(keysOfObjects()).isEqualTo(halfway);
 
-        // run again: it resumes and finishes
-        KeyRotation.Summary summary = Engine.rotateKey(underA, newKey, (pass, done, total) -> { });
+        // run again: it resumes and finishes (the record is the new key's now: no engine with the old key alone starts)
+        KeyRotation.Summary summary = Engine.rotateKey(underA, newKey, false, (pass, done, total) -> { });
         assertThat(summary.complete()).as(summary.remaining().toString()).isTrue();
         assertThat(summary.alreadyUnder()).isGreaterThanOrEqualTo(4);
         assertThat(summary.rewrapped()).isPositive();
@@ -139,7 +147,7 @@ class KeyRotationTest {
         Map<String, String> atMoment;
         try (Engine engine = Engine.start(rotating)) {
             cluster.execute("insert into orders(item) values ('under B, before the rotation')");
-            KeyRotation.Summary summary = Engine.rotateKey(rotating, newKey, (pass, done, total) -> { });
+            KeyRotation.Summary summary = Engine.rotateKey(rotating, newKey, false, (pass, done, total) -> { });
             assertThat(summary.complete()).as(summary.remaining().toString()).isTrue();
             cluster.execute("insert into orders(item) values ('after the rotation')");
             moment = cluster.serverNow();

@@ -6,6 +6,7 @@ import dev.tidemark.storage.codec.MasterKey;
 import dev.tidemark.storage.keys.KeyRotation;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
@@ -46,6 +47,10 @@ public final class KeyCommand {
         @Mixin
         OfflineConfig config;
 
+        @Option(names = "--engines-stopped", description = "no engine runs on this repository (otherwise every engine must already"
+                + " write with the new key: docs/operations.md, 'Rotating the master key')")
+        boolean enginesStopped;
+
         @Override
         public Integer call() {
             try {
@@ -62,7 +67,7 @@ public final class KeyCommand {
             long[] shown = {-1, -1};
             KeyRotation.Summary summary;
             try {
-                summary = Engine.rotateKey(engineConfig, newKeyFile.toAbsolutePath(), (pass, done, total) -> {
+                summary = Engine.rotateKey(engineConfig, newKeyFile.toAbsolutePath(), enginesStopped, (pass, done, total) -> {
                     long percent = total == 0 ? 100 : done * 100 / total;
                     if (terminal && (done % 100 == 0 || done == total)) {
                         System.out.print("\rpass " + pass + " of 2: " + done + " / " + total + " objects");

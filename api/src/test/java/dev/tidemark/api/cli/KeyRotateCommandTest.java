@@ -90,6 +90,20 @@ class KeyRotateCommandTest {
         assertThat(again.exit()).as(again.err()).isZero();
         assertThat(again.out()).contains("30 objects: 30 already under key " + fingerprint + ", 0 re-wrapped");
 
+        // a rotation from the repository's key while no engine writes with the new one: refused unless the engines are
+        // said to be stopped (one running with the old key would write on after the "done")
+        Path third = tmp.resolve("third.key");
+        assertThat(cli("key", "generate", third.toString()).exit()).isZero();
+        byte[] steady = Files.readAllBytes(tmp.resolve("repo/repository-key-check"));
+        Run unsafe = cli("key", "rotate", third.toString(), "--config", config(newKey).toString());
+        assertThat(unsafe.exit()).as(unsafe.out()).isEqualTo(2);
+        assertThat(unsafe.err()).contains("no engine writes with the new key", "--engines-stopped");
+        assertThat(Files.readAllBytes(tmp.resolve("repo/repository-key-check"))).as("nothing changed").isEqualTo(steady);
+        Run stopped = cli("key", "rotate", third.toString(), "--config", config(newKey).toString(), "--engines-stopped");
+        assertThat(stopped.exit()).as(stopped.err()).isZero();
+        assertThat(stopped.out()).contains("done: every object is under master key " + MasterKey.load(third).fingerprint());
+        fingerprint = MasterKey.load(third).fingerprint();
+
         // the old key alone no longer opens the repository: refused, the record unchanged
         byte[] record = Files.readAllBytes(tmp.resolve("repo/repository-key-check"));
         Path other = tmp.resolve("other.key");

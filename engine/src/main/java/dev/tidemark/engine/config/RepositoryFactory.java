@@ -33,6 +33,16 @@ public final class RepositoryFactory {
     }
 
     public static Repository open(EngineConfig config) throws IOException {
+        return open(config, r -> {
+        });
+    }
+
+    /** A look at the repository before its key is checked (and a rotation recorded); may refuse by throwing. */
+    private interface BeforeKeyCheck {
+        void look(Repository repository) throws IOException;
+    }
+
+    private static Repository open(EngineConfig config, BeforeKeyCheck before) throws IOException {
         EngineConfig.RepositoryConfig repo = config.repository();
         if (repo == null || repo.uri() == null || repo.uri().isBlank()) {
             throw new IllegalArgumentException("no repository configured: set tidemark.repository.uri to file:///path or s3://bucket/prefix");
@@ -75,8 +85,9 @@ public final class RepositoryFactory {
                 + (previous.isEmpty() ? "" : ", reading also previous keys " + fingerprints(previous)), compression.name().toLowerCase());
         Repository repository = new Repository(store, new RepositoryLayout(prefix), codec);
         try {
+            before.look(repository);
             checkKey(repository, key, previous);
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             repository.close();
             throw e;
         }
@@ -246,15 +257,40 @@ public final class RepositoryFactory {
      * configured key and previous keys read, the new key writes; the key record says "rotating" until every object is
      * under the new key. Interrupted (an exception from the listener, a kill), it resumes where it stopped when run again.
      */
-    public static KeyRotation.Summary rotateKey(EngineConfig config, Path newKeyFile, KeyRotation.Listener listener) throws IOException {
+    /**
+     * Rotates the repository to the key in newKeyFile. enginesStopped: the operator says no engine runs; otherwise an
+     * engine must already write with the new key (its start recorded the rotation in the key record, which is then
+     * written under the new key): a rotation run beside an engine that still writes with the old key would end "done"
+     * while that engine goes on writing objects the new key alone cannot read, so it is refused.
+     */
+    public static KeyRotation.Summary rotateKey(EngineConfig config, Path newKeyFile, boolean enginesStopped, KeyRotation.Listener listener)
+            throws IOException {
         if (config.encryptionNone()) {
             throw new IllegalArgumentException("encryption is off (encryption: none): the repository has no master key to rotate");
         }
-        MasterKey.load(newKeyFile); // a missing or readable-by-others key file is refused before the repository is touched
+        MasterKey next = MasterKey.load(newKeyFile); // a missing or readable-by-others key file is refused before the repository is touched
         List<Path> previous = new ArrayList<>();
         previous.add(config.masterKeyFile() != null ? config.masterKeyFile() : config.dataDirectory().resolve("master.key"));
         previous.addAll(config.previousKeyFiles());
-        try (Repository repository = open(config.withMasterKeys(newKeyFile, previous))) {
+        List<String> readable = new ArrayList<>();
+        for (Path file : previous) {
+            if (Files.exists(file)) {
+                readable.add(MasterKey.load(file).fingerprint());
+            }
+        }
+        try (Repository repository = open(config.withMasterKeys(newKeyFile, previous), r -> {
+            // the record under a configured old key: this run would start the rotation (a key that is neither is refused
+            // by the key check, in its own words)
+            Optional<String> recorded = KeyRecord.writtenUnder(r);
+            if (!enginesStopped && recorded.isPresent() && !recorded.get().equals(next.fingerprint()) && readable.contains(recorded.get())) {
+                throw new IllegalStateException("no engine writes with the new key " + next.fingerprint() + " yet: the repository's key"
+                        + " record names master key " + recorded.get() + ". An engine still running with that key would go on"
+                        + " writing objects after the rotation says done, and the new key alone could not read them. Nothing was"
+                        + " changed. Either restart every engine with master-key-file " + newKeyFile.toAbsolutePath() + " and the old"
+                        + " key among previous-master-key-files first (docs/operations.md, step 2), or stop every engine and add"
+                        + " --engines-stopped");
+            }
+        })) {
             return KeyRotation.run(repository, listener);
         }
     }
