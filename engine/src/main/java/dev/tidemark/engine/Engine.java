@@ -242,6 +242,12 @@ public final class Engine implements Operations, AutoCloseable {
         if (nodes().stream().noneMatch(n -> n.id().equals(nodeId))) {
             throw new NotFoundException("node '" + nodeId + "' has no heartbeat in the catalog; see GET /v1/nodes (tidemark node list)");
         }
+        if (drain && nodes().stream().noneMatch(n -> !n.id().equals(nodeId) && n.live() && !n.draining())) {
+            // its databases would go to nobody: no stream, no backup, until a node takes them
+            throw new ConflictException("node '" + nodeId + "' is the only live node that takes databases: drained, its databases"
+                    + " would have no node to go to and their protection (WAL streaming, backups) would stop. Start another node"
+                    + " first (tidemark node list shows which are live); nothing was changed");
+        }
         LOG.info("node {} {} by {}", nodeId, drain ? "drained" : "undrained", actor);
         leases.requestDrain(nodeId, drain);
         return nodes().stream().filter(n -> n.id().equals(nodeId)).findFirst().orElseThrow();

@@ -56,9 +56,10 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
         if (isEmpty()) {
             return "empty (" + note + ")";
         }
-        StringBuilder text = new StringBuilder("[" + format(start) + ", " + format(end) + "]");
+        // to the microsecond (as PostgreSQL keeps time), each bound rounded inwards: a time shown inside is restorable
+        StringBuilder text = new StringBuilder("[" + formatUp(start) + ", " + format(end) + "]");
         for (Gap g : gaps) {
-            text.append(" except (").append(format(g.after())).append(", ").append(format(g.before()))
+            text.append(" except (").append(format(g.after())).append(", ").append(formatUp(g.before()))
                     .append("), rolled back by in-place restore ").append(g.restoreId());
         }
         return text.toString();
@@ -67,6 +68,12 @@ public record RecoveryWindow(Instant start, Instant end, List<Usable> usable, St
     /** An instant as ISO-8601, with its fraction of a second when it has one (a bound is exact, not rounded). */
     static String format(Instant t) {
         return DateTimeFormatter.ISO_INSTANT.format(t.truncatedTo(ChronoUnit.MICROS));
+    }
+
+    /** As {@link #format}, a fraction below the microsecond rounded up (for a bound whose restorable side is above it). */
+    static String formatUp(Instant t) {
+        Instant micros = t.truncatedTo(ChronoUnit.MICROS);
+        return DateTimeFormatter.ISO_INSTANT.format(micros.isBefore(t) ? micros.plus(1, ChronoUnit.MICROS) : micros);
     }
 
     public static RecoveryWindow of(DatabaseHistory history, Instant now, LiveWal live) {

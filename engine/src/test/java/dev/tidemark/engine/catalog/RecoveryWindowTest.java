@@ -34,6 +34,14 @@ class RecoveryWindowTest {
     }
 
     @Test
+    void aBoundShownToTheMicrosecondIsRoundedInwardsSoATimeShownInsideIsRestorable() {
+        java.time.Instant t = java.time.Instant.parse("2026-11-20T03:22:51.880959523Z");
+        assertThat(RecoveryWindow.format(t)).as("an end, or a gap's start: down").isEqualTo("2026-11-20T03:22:51.880959Z");
+        assertThat(RecoveryWindow.formatUp(t)).as("a start, or a gap's end: up").isEqualTo("2026-11-20T03:22:51.880960Z");
+        assertThat(RecoveryWindow.formatUp(java.time.Instant.parse("2026-11-20T03:22:51.880959Z"))).isEqualTo("2026-11-20T03:22:51.880959Z");
+    }
+
+    @Test
     void aGapEndsTheWindowAtTheGapUntilANewBackup() {
         Histories h = Histories.registered(T0).wal(1, 5, T0, T0.plusSeconds(100)).backup("b1", 2, T0.plusSeconds(10))
                 .wal(8, 9, T0.plusSeconds(300), T0.plusSeconds(500));
