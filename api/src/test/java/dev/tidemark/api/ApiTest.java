@@ -635,7 +635,8 @@ class ApiTest {
         // a base backup downloads as a tar archive that starts as a data directory (BaseBackupTest starts one)
         String[] read = {"--server", "http://127.0.0.1:" + port, "--token", READER};
         Path tar = tmp.resolve("base.tar");
-        assertThat(cli(0, with(read, "backup", "download", "shop", runningId, "-o", tar.toString()))).contains("wrote", "tar -xf", "pg_ctl -D DIR");
+        assertThat(cli(0, with(read, "backup", "download", "shop", runningId, "-o", tar.toString()))).contains("wrote", "tar -xf", "pg_ctl -D DIR")
+                .as("its configuration in its data directory: it starts as it is").doesNotContain("tidemark-external-config");
         assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tar))).isEqualTo("rw-------");
         Process list = new ProcessBuilder("tar", "-tf", tar.toString()).redirectErrorStream(true).start();
         String listing = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

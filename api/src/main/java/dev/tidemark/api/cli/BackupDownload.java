@@ -133,6 +133,7 @@ final class BackupDownload extends ClientCommand {
             }
         }
         long expected = response.headers().firstValueAsLong(DatabasesController.EXPECTED_BYTES_HEADER).orElse(0);
+        boolean configurationOutside = response.headers().firstValue(DatabasesController.CONFIGURATION_OUTSIDE_HEADER).isPresent();
         if (toStdout) {
             long total;
             OutputStream stdout = standardOutput();
@@ -164,7 +165,10 @@ final class BackupDownload extends ClientCommand {
         Files.move(part, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         done("wrote " + Table.bytes(total) + " to " + file + " (base backup " + id + ", its WAL to consistency included;"
                 + " archiving is off in it); start it as a copy, as the server's OS user: mkdir -m 700 DIR && tar -xf " + file
-                + " -C DIR && pg_ctl -D DIR -o '-p PORT' start", file, total, total);
+                + " -C DIR && " + (configurationOutside ? "copy the server's configuration from DIR/tidemark-external-config/ in as"
+                + " DIR/postgresql.conf, pg_hba.conf and pg_ident.conf (comment out data_directory, hba_file, ident_file and"
+                + " external_pid_file: docs/recovery-runbook.md, 'A downloaded base backup'), then " : "")
+                + "pg_ctl -D DIR -o '-p PORT' start", file, total, total);
         return 0;
     }
 

@@ -50,6 +50,8 @@ public class DatabasesController {
     public static final String SHA256_HEADER = "X-Tidemark-SHA256";
     /** About how many bytes a base backup archive has (files and WAL, without tar headers): for progress only. */
     public static final String EXPECTED_BYTES_HEADER = "X-Tidemark-Expected-Bytes";
+    /** On a base backup's archive: the server's configuration was outside its data directory (under tidemark-external-config/). */
+    public static final String CONFIGURATION_OUTSIDE_HEADER = "X-Tidemark-Configuration-Outside";
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d{1,18})-(\\d{0,18})");
     private final Operations engine;
     private final com.fasterxml.jackson.databind.ObjectMapper json;
@@ -164,6 +166,9 @@ public class DatabasesController {
         response.setContentType("application/x-tar");
         response.setHeader("Content-Disposition", "attachment; filename=\"" + download.fileName() + "\"");
         response.setHeader(EXPECTED_BYTES_HEADER, Long.toString(download.approximateBytes()));
+        if (download.configurationOutside()) {
+            response.setHeader(CONFIGURATION_OUTSIDE_HEADER, "true");
+        }
         // not closed on failure: closing would end the chunked answer properly and a cut archive would look whole
         OutputStream out = response.getOutputStream();
         download.writer().writeTo(out);

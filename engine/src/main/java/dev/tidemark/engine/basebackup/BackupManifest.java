@@ -50,6 +50,15 @@ public record BackupManifest(
      * they refuse with "upgrade Tidemark" rather than fail on a checksum they do not know. A restore reads formats 1 to 4.
      */
     public static final int FORMAT_VERSION = 4;
+
+    /**
+     * Whether the server read its configuration from outside its data directory (a Debian cluster's /etc, config_file set
+     * elsewhere), or the backup has no postgresql.conf: its data directory as kept here does not start with the server's
+     * own settings; a download keeps those under {@link #EXTERNAL_CONFIG}.
+     */
+    public boolean configurationOutside() {
+        return configuration != null && configuration.hasExternal() || files.stream().noneMatch(e -> e.path().equals("postgresql.conf"));
+    }
     public static final int FORMAT_WITH_EXTERNAL_CONFIG = 3;
     public static final int FORMAT_WITHOUT_EXTERNAL_CONFIG = 2;
 

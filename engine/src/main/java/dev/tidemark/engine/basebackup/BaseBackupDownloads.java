@@ -50,7 +50,7 @@ public final class BaseBackupDownloads {
             }
         }
         long approximate = BackupArchive.approximateBytes(manifest, wal);
-        return new BaseBackupDownload(db.id() + "-" + backupId + ".tar", approximate, out -> {
+        return new BaseBackupDownload(db.id() + "-" + backupId + ".tar", approximate, manifest.configurationOutside(), out -> {
             long started = System.nanoTime();
             AtomicLong sent = new AtomicLong();
             LOG.info("download of base backup {} of {} started (about {} MiB of files and WAL)", backupId, db.id(), approximate >> 20);

@@ -9,7 +9,9 @@ import java.io.OutputStream;
  * The archive is built as it is sent, so it has no exact size or checksum up front; every file in it is checked against
  * the backup's manifest as it passes, and a damaged one stops the stream.
  */
-public record BaseBackupDownload(String fileName, long approximateBytes, Writer writer) {
+public record BaseBackupDownload(String fileName, long approximateBytes, boolean configurationOutside, Writer writer) {
+    // configurationOutside: the server's configuration lived outside its data directory (a Debian cluster's /etc): the
+    // archive has it under tidemark-external-config/, not as its postgresql.conf, so it does not start as it is
 
     @FunctionalInterface
     public interface Writer {

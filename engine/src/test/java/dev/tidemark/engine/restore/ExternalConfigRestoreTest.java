@@ -107,6 +107,7 @@ class ExternalConfigRestoreTest {
         BackupManifest m = backup.manifest();
         assertThat(m.formatVersion()).isGreaterThanOrEqualTo(BackupManifest.FORMAT_WITH_EXTERNAL_CONFIG);
         assertThat(m.configuration().configFile()).isEqualTo(configFile.toString());
+        assertThat(m.configurationOutside()).as("a download says its archive does not start as it is").isTrue();
         assertThat(m.configuration().external()).containsAll(external.stream().map(Path::toString).toList());
         assertThat(m.files()).extracting(BackupManifest.FileEntry::path)
                 .containsAll(external.stream().map(p -> BackupManifest.externalPath(p.toString())).toList());
