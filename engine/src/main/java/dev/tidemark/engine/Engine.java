@@ -35,7 +35,7 @@ import dev.tidemark.engine.restore.PointInTimeRequest;
 import dev.tidemark.engine.restore.RestoreCancel;
 import dev.tidemark.engine.restore.RestoreJob;
 import dev.tidemark.engine.restore.RestoreViews;
-import dev.tidemark.engine.restore.WalScan;
+import dev.tidemark.engine.restore.WalScanWarmUp;
 import dev.tidemark.engine.retention.Expiry;
 import dev.tidemark.engine.schedule.JobScheduler;
 import dev.tidemark.engine.schedule.ScheduledTick;
@@ -148,7 +148,7 @@ public final class Engine implements Operations, AutoCloseable {
                     repository, clock, new Credentials(config.pgPasswords()));
             Engine engine = new Engine(config, node, binaries, PgServer.factory(binaries, user));
             engine.resume();
-            Warmup.startInBackground("the WAL scan of restores", WalScan::warmUp);
+            Warmup.startInBackground("the WAL scan of restores", WalScanWarmUp::run);
             LOG.info("engine started: {} databases, repository {}, catalog {}", catalog.view().databases().size(),
                     repository.store().describe(), config.catalogJdbcUrl() == null ? "embedded" : "PostgreSQL");
             return engine;
@@ -239,10 +239,11 @@ public final class Engine implements Operations, AutoCloseable {
     @Override
     public NodeView drainNode(String nodeId, boolean drain, String actor) {
         Leases leases = node.leases().orElseThrow(() -> new IllegalStateException("this engine has no lease table"));
-        if (nodes().stream().noneMatch(n -> n.id().equals(nodeId))) {
+        List<NodeView> nodes = nodes();
+        if (nodes.stream().noneMatch(n -> n.id().equals(nodeId))) {
             throw new NotFoundException("node '" + nodeId + "' has no heartbeat in the catalog; see GET /v1/nodes (tidemark node list)");
         }
-        if (drain && nodes().stream().noneMatch(n -> !n.id().equals(nodeId) && n.live() && !n.draining())) {
+        if (drain && nodes.stream().noneMatch(n -> !n.id().equals(nodeId) && n.live() && !n.draining())) {
             // its databases would go to nobody: no stream, no backup, until a node takes them
             throw new ConflictException("node '" + nodeId + "' is the only live node that takes databases: drained, its databases"
                     + " would have no node to go to and their protection (WAL streaming, backups) would stop. Start another node"

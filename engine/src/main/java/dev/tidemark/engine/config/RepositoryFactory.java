@@ -272,17 +272,13 @@ public final class RepositoryFactory {
         List<Path> previous = new ArrayList<>();
         previous.add(config.masterKeyFile() != null ? config.masterKeyFile() : config.dataDirectory().resolve("master.key"));
         previous.addAll(config.previousKeyFiles());
-        List<String> readable = new ArrayList<>();
-        for (Path file : previous) {
-            if (Files.exists(file)) {
-                readable.add(MasterKey.load(file).fingerprint());
-            }
-        }
         try (Repository repository = open(config.withMasterKeys(newKeyFile, previous), r -> {
             // the record under a configured old key: this run would start the rotation (a key that is neither is refused
             // by the key check, in its own words)
             Optional<String> recorded = KeyRecord.writtenUnder(r);
-            if (!enginesStopped && recorded.isPresent() && !recorded.get().equals(next.fingerprint()) && readable.contains(recorded.get())) {
+            boolean fromOld = recorded.isPresent() && r.codec().settings().previousKeys().stream()
+                    .anyMatch(k -> k.fingerprint().equals(recorded.get()));
+            if (!enginesStopped && fromOld) {
                 throw new IllegalStateException("no engine writes with the new key " + next.fingerprint() + " yet: the repository's key"
                         + " record names master key " + recorded.get() + ". An engine still running with that key would go on"
                         + " writing objects after the rotation says done, and the new key alone could not read them. Nothing was"

@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * WAL written record by record in PostgreSQL's layout, for {@link WalScan}'s warm-up and tests: a page header on every
+ * WAL written record by record in PostgreSQL's layout, for the warm-up of {@link WalScan} ({@link WalScanWarmUp}) and tests: a page header on every
  * page (the long one at a segment's start), records MAXALIGNed, a record that does not fit on its page continued on
  * the next (XLP_FIRST_IS_CONTRECORD and the length still to come in that page's header), across segments too, and a
  * WAL switch that leaves the rest of its segment unused. A record's body holds what the scan reads of it (the main data

@@ -44,28 +44,28 @@ public final class WalScan {
     /** A page after a record a crash cut short: reading starts again on it (PostgreSQL 10.19/11.14/12.9/13.5/14.1+). */
     private static final int XLP_FIRST_IS_OVERWRITE_CONTRECORD = 0x0008;
     private static final int RECORD_HEADER = 24;
-    private static final int RM_XLOG = 0;
-    private static final int RM_XACT = 1;
-    private static final int RM_SMGR = 2;
+    static final int RM_XLOG = 0;
+    static final int RM_XACT = 1;
+    static final int RM_SMGR = 2;
     /** XLOG_SMGR_CREATE: a relation's file created (by a transaction that may not commit before the stop). */
-    private static final int XLOG_SMGR_CREATE = 0x10;
-    private static final int RM_DBASE = 4;
-    private static final int RM_TBLSPC = 5;
-    private static final int RM_RELMAP = 7;
-    private static final int RM_HEAP = 10;
-    private static final int RM_REPLORIGIN = 19;
+    static final int XLOG_SMGR_CREATE = 0x10;
+    static final int RM_DBASE = 4;
+    static final int RM_TBLSPC = 5;
+    static final int RM_RELMAP = 7;
+    static final int RM_HEAP = 10;
+    static final int RM_REPLORIGIN = 19;
     /** XLOG_HEAP_INPLACE (XLOG_HEAP_OPMASK 0x70): a catalog row changed in place, outside any transaction's control. */
-    private static final int XLOG_HEAP_INPLACE = 0x70;
+    static final int XLOG_HEAP_INPLACE = 0x70;
     /** The tablespace of the shared catalogs (pg_database among them). */
     private static final long GLOBAL_TABLESPACE = 1664;
     /** XLOG_PAGE_MAGIC from PostgreSQL 15 on, where a block image's flags changed (compression methods). */
     private static final int PAGE_MAGIC_15 = 0xD110;
     /** XLOG_XACT_PREPARE: a transaction prepared, which a recovery ending after it keeps prepared. */
-    private static final int XLOG_XACT_PREPARE = 0x10;
+    static final int XLOG_XACT_PREPARE = 0x10;
     private static final int XLOG_SWITCH = 0x40;
     /** xl_end_of_recovery, whose main data starts with the time the recovery ended (a promotion that began a timeline). */
     private static final int XLOG_END_OF_RECOVERY = 0x90;
-    private static final int XLOG_TBLSPC_CREATE = 0x00;
+    static final int XLOG_TBLSPC_CREATE = 0x00;
     /** PostgreSQL's timestamps count microseconds from 2000-01-01 00:00 UTC. */
     private static final Instant POSTGRES_EPOCH = Instant.parse("2000-01-01T00:00:00Z");
     private static final VarHandle LE_INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
@@ -151,7 +151,7 @@ public final class WalScan {
     /** The XLOG_PAGE_MAGIC of the last page header read (the server version's WAL layout). */
     private int pageMagic;
     /** Gated: how much WAL the replay is held before a relation file created ({@link #HOLD_NEW_FILES_BYTES}). */
-    private long holdNewFiles = Long.getLong(HOLD_NEW_FILES_PROPERTY, HOLD_NEW_FILES_BYTES);
+    long holdNewFiles = Long.getLong(HOLD_NEW_FILES_PROPERTY, HOLD_NEW_FILES_BYTES);
 
     /** path: oldest first, each with the LSN its WAL begins at (0 for the first). */
     WalScan(Segments segments, List<Timeline> path, long segmentSize) {
@@ -477,18 +477,7 @@ public final class WalScan {
                 }
                 names.add(name);
             }
-            Segments local = new Segments() {
-                @Override
-                public Optional<Path> segment(String name) {
-                    return names.contains(name) ? Optional.of(dir.resolve(name)) : Optional.empty();
-                }
-
-                @Override
-                public java.util.Set<String> names() {
-                    return names;
-                }
-            };
-            Result r = new WalScan(local, List.of(new Timeline(m.timeline(), 0)), m.walSegmentSize()).scan(Lsn.parse(m.startLsn()),
+            Result r = new WalScan(new DirectorySegments(dir, names), List.of(new Timeline(m.timeline(), 0)), m.walSegmentSize()).scan(Lsn.parse(m.startLsn()),
                     Optional.empty());
             Lsn stop = Lsn.parse(m.stopLsn());
             return r.tablespaces().stream().filter(t -> t.lsn().compareTo(stop) < 0)
@@ -662,152 +651,12 @@ public final class WalScan {
         return loadedWhole;
     }
 
-    /** How often the warm-up scans its WAL to a time, plainly and gated (the JIT compiles a method after some hundreds of calls). */
-    private static final int WARM_UP_SCANS = 700;
-
-    /**
-     * Gets the JIT to compile the scan before a restore needs it: without this, the first restores after a start paid
-     * for it while they ran (the C2 compiler took over a second of a core beside the replay, on two cores, and
-     * compiled again when a branch it had not seen came up). Scans 4 MiB of WAL written here ({@link SyntheticWal}:
-     * records of several resource managers and sizes, some across pages and segments, commits, a WAL switch, an end of
-     * recovery, a tablespace and a file created, a catalog row changed in place) to a time, gated and not, and to its
-     * end: the paths a restore takes. The segments (4 MiB) go to a directory of their own under the system's temporary
-     * directory (not the engine's: a warm-up still running must not stand in the way of removing that), removed after.
-     * Returns the records read.
-     */
-    public static long warmUp() throws IOException, InterruptedException {
-        return warmUp(Path.of(System.getProperty("java.io.tmpdir")));
-    }
-
-    static long warmUp(Path workDir) throws IOException, InterruptedException {
-        long segmentSize = 1 << 20;
-        SyntheticWal wal = new SyntheticWal(segmentSize, 1, 1);
-        java.util.Random random = new java.util.Random(7);
-        int[] fillers = {RM_HEAP, RM_HEAP, 9, 11, 11, 8, RM_XLOG}; // heap, heap2, btree, standby, a page image
-        Instant time = Instant.parse("2026-01-01T00:00:00Z");
-        List<Instant> commits = new ArrayList<>();
-        long start = wal.position();
-        long backupEnd = start;
-        boolean switched = false;
-        byte[] shortMain = {(byte) 255, 8, 0, 0, 0, 0, 0, 0, 0, 0};
-        while (wal.position() < 4 * segmentSize) {
-            int rows = 1 + random.nextInt(20);
-            for (int i = 0; i < rows; i++) {
-                int rmid = fillers[random.nextInt(fillers.length)];
-                int info = rmid == RM_XLOG ? 0xb0 : 0x00; // XLOG_FPI
-                wal.record(rmid, info, new byte[rmid == RM_XLOG ? 8_200 : 30 + random.nextInt(300)]);
-            }
-            // now and then what a restore reads the body of, or holds the replay before: each kind at least once
-            switch (commits.size() % 100) {
-                case 20 -> wal.endOfRecovery(time); // a recovery ended before the targets: read on
-                case 30 -> wal.record(RM_TBLSPC, XLOG_TBLSPC_CREATE, new byte[]{(byte) 255, 9, 1, 0, 0, 0, 'w', 'a', 'r', 'm', 0});
-                case 40 -> {
-                    wal.record(RM_SMGR, XLOG_SMGR_CREATE, new byte[]{(byte) 255, 16, 127, 6, 0, 0, 5, 0, 0, 0, 1, 64, 0, 0, 0, 0, 0, 0});
-                    for (int i = 0; i < 10; i++) {
-                        wal.record(RM_HEAP, 0x00, new byte[2_000]); // its rows, past the hold of one scan below
-                    }
-                }
-                case 50 -> wal.record(RM_HEAP, XLOG_HEAP_INPLACE, new byte[20]); // a database's own catalog row
-                case 51 -> {
-                    byte[] shared = new byte[20];
-                    shared[4] = (byte) 0x80; // its block's tablespace (after id, fork flags, data length): 1664
-                    shared[5] = 6;
-                    wal.record(RM_HEAP, XLOG_HEAP_INPLACE, shared);
-                }
-                case 60 -> wal.record(RM_DBASE, 0x00, shortMain);
-                case 61 -> wal.record(RM_RELMAP, 0x00, shortMain);
-                case 62 -> wal.record(RM_REPLORIGIN, 0x00, shortMain);
-                case 63 -> wal.transactionEnd(XLOG_XACT_PREPARE, time, 0, false, false);
-                case 70 -> wal.record(RM_XACT, 0x00, new byte[]{0, 0, 0, 0}); // a commit whose time cannot be read
-                case 80, 81 -> { // hazards one after the other, before a commit covers them
-                    byte[] file = {(byte) 255, 16, 127, 6, 0, 0, 5, 0, 0, 0, 2, 64, 0, 0, 0, 0, 0, 0};
-                    if (commits.size() % 100 == 80) {
-                        wal.record(RM_SMGR, XLOG_SMGR_CREATE, file);
-                        wal.record(RM_SMGR, XLOG_SMGR_CREATE, file);
-                    }
-                    wal.record(RM_DBASE, 0x00, shortMain);
-                    wal.record(RM_SMGR, XLOG_SMGR_CREATE, file);
-                    wal.record(RM_RELMAP, 0x00, shortMain);
-                }
-                default -> {
-                }
-            }
-            if (!switched && wal.position() > segmentSize * 5 / 2) {
-                wal.walSwitch(); // the rest of the third segment unused
-                switched = true;
-            }
-            time = time.plusMillis(1);
-            int kind = commits.size() % 7;
-            long at = wal.transactionEnd(kind == 5 ? 0x20 : kind == 6 ? 0x30 : 0x00, time, kind == 1 ? 300 : kind * 8, kind == 2, kind == 3);
-            commits.add(time);
-            if (commits.size() == 5) {
-                backupEnd = at; // the gate of a restore's scan: from its backup's end, a little after where the scan starts
-            }
-        }
-        Path dir = java.nio.file.Files.createTempDirectory(workDir, "tidemark-wal-scan-warm-up-");
-        dir.toFile().deleteOnExit();
-        try {
-            List<String> names = wal.writeTo(dir);
-            names.forEach(n -> dir.resolve(n).toFile().deleteOnExit()); // should the engine stop first
-            // three classes of Segments, each with its own methods: the JIT compiles the scan's calls through it as calls
-            // to any class, not as a guess at one class that a restore's own would make it throw away
-            long[] told = new long[1];
-            Segments[] kinds = {new WarmUpSegments(dir, names), new WarmUpSegments(dir, names) {
-                @Override
-                public java.util.Set<String> names() {
-                    return java.util.Set.copyOf(super.names());
-                }
-
-                @Override
-                public void replayableBelow(Lsn lsn) {
-                    told[0] += lsn.value();
-                }
-            }, new WarmUpSegments(dir, names) {
-                @Override
-                public Optional<Path> segment(String name) {
-                    return name.isEmpty() ? Optional.empty() : super.segment(name);
-                }
-
-                @Override
-                public void tablespaceCreated(TablespaceCreation creation) {
-                    told[0] += creation.oid();
-                }
-            }};
-            List<Timeline> path = List.of(new Timeline(1, 0));
-            Lsn from = new Lsn(start);
-            WalScan[] plain = new WalScan[kinds.length];
-            WalScan[] gated = new WalScan[kinds.length];
-            for (int k = 0; k < kinds.length; k++) {
-                plain[k] = new WalScan(kinds[k], path, segmentSize); // each keeps the segment it read last: read once
-                gated[k] = new WalScan(kinds[k], path, segmentSize).gated(k == 0 ? from : new Lsn(backupEnd));
-            }
-            gated[0].holdNewFiles = 8_192; // a bulk load into a new file replayed on past the hold
-            long records = 0;
-            for (int i = 0; i < WARM_UP_SCANS; i++) {
-                int k = i % kinds.length;
-                if (i % 100 < kinds.length) {
-                    // among the others from the start (a branch the JIT has not seen by the time it compiles is left out
-                    // of what it compiles, and taken later throws that away): to the end, past the last commit, halfway
-                    records += plain[k].scan(from, Optional.empty()).records();
-                    records += gated[k].scan(from, Optional.of(time.plusSeconds(1))).records();
-                    records += gated[k].scan(from, Optional.of(commits.get(commits.size() / 2))).records();
-                }
-                Optional<Instant> target = Optional.of(commits.get(10 + i % 90));
-                records += plain[k].scan(from, target).records();
-                records += gated[k].scan(from, target).records();
-            }
-            return records + told[0];
-        } finally {
-            RestoreRunner.deleteTree(dir);
-        }
-    }
-
-    /** The warm-up's segment files. */
-    private static class WarmUpSegments implements Segments {
+    /** Segment files in one directory, by name (the ones a restore's scan reads beside it decoded there first). */
+    static class DirectorySegments implements Segments {
         private final Path dir;
         private final java.util.Set<String> names;
 
-        WarmUpSegments(Path dir, List<String> names) {
+        DirectorySegments(Path dir, java.util.Collection<String> names) {
             this.dir = dir;
             this.names = java.util.Set.copyOf(names);
         }
@@ -824,12 +673,12 @@ public final class WalScan {
 
         @Override
         public void tablespaceCreated(TablespaceCreation creation) {
-            // nothing to hold back: no replay follows the warm-up
+            // no replay follows the scan: nothing to hold back
         }
 
         @Override
         public void replayableBelow(Lsn lsn) {
-            // nothing to offer: no replay follows the warm-up
+            // no replay follows the scan: nothing to offer
         }
     }
 

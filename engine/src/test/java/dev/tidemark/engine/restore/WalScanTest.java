@@ -210,7 +210,7 @@ class WalScanTest {
 
     @Test
     void theWarmUpScansItsOwnWalAndLeavesNothingBehind() throws Exception {
-        assertThat(WalScan.warmUp(dir)).isGreaterThan(100_000);
+        assertThat(WalScanWarmUp.run(dir)).isGreaterThan(100_000);
         try (var left = Files.list(dir)) {
             assertThat(left).isEmpty();
         }
