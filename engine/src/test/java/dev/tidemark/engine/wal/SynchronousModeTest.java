@@ -230,7 +230,13 @@ class SynchronousModeTest {
         AtomicBoolean stop = new AtomicBoolean();
         List<Thread> clients = List.of(client(db, 0, stop, acks), client(db, 1, stop, acks), client(db, 2, stop, acks),
                 bulk(db, stop));
-        Thread.sleep(4000);
+        // at least 4 s of load, and in synchronous mode until 4 whole segments are stored beside the pieces (a slow
+        // machine or S3 server takes longer to complete them: the wait is on the repository, not on the clock)
+        long loadEnds = System.nanoTime() + Duration.ofSeconds(4).toNanos();
+        long giveUp = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (System.nanoTime() < loadEnds || (synchronous && wholeSegments(repo, db) < 4 && System.nanoTime() < giveUp)) {
+            Thread.sleep(250);
+        }
         db.cluster.server().stopImmediately(); // pg_ctl -m immediate, the clients still committing
         stop.set(true);
         for (Thread c : clients) {
@@ -238,15 +244,19 @@ class SynchronousModeTest {
         }
         Set<Long> acknowledged = new TreeSet<>();
         acks.forEach(a -> acknowledged.add(a[0]));
-        long segments;
-        try (var objects = repo.store().list(repo.layout().walPrefix(ID, db.status().chain()))) {
-            segments = objects.filter(o -> o.key().matches(".*/[0-9A-F]{24}")).count();
-        }
+        long segments = wholeSegments(repo, db);
         System.out.printf("%s mode: %d whole segments stored%n", synchronous ? "synchronous" : "asynchronous", segments);
         if (synchronous) {
             assertThat(segments).as("segments completed under the load").isGreaterThanOrEqualTo(4);
         }
         return new Lost(acknowledged.size(), restoreLatest(db, repo, backup, acknowledged));
+    }
+
+    /** The whole segments of the database's chain stored in the repository. */
+    private static long wholeSegments(Repository repo, StreamedCluster db) throws Exception {
+        try (var objects = repo.store().list(repo.layout().walPrefix(ID, db.status().chain()))) {
+            return objects.filter(o -> o.key().matches(".*/[0-9A-F]{24}")).count();
+        }
     }
 
     /**
