@@ -252,7 +252,7 @@ class NodeProcessesTest {
                     continue; // a multipart upload's start, parts or abort: nothing is published before its completion (a POST)
                 }
                 assertThat(frozenLog).as("a write of the frozen node for a database it lost, not named as one let through before"
-                        + " the freeze: %s", write).contains("ended after the lease was lost (the node was frozen or cut off in between): "
+                        + " the freeze: %s", write).contains("; the node was frozen or cut off in between): "
                         + WriteWatch.key(write));
             }
             for (String id : frozenDbs) {

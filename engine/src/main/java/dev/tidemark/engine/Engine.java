@@ -17,6 +17,7 @@ import dev.tidemark.engine.dump.DumpRestore;
 import dev.tidemark.engine.dump.DumpViews;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.node.FencedStore;
 import dev.tidemark.engine.node.Leases;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.operations.*;
@@ -27,6 +28,7 @@ import dev.tidemark.engine.postgres.PgServer;
 import dev.tidemark.engine.postgres.ServerUser;
 import dev.tidemark.engine.recovery.CatalogRecovery;
 import dev.tidemark.engine.recovery.Installation;
+import dev.tidemark.engine.recovery.WriterFence;
 import dev.tidemark.engine.recovery.RepositoryContents;
 import dev.tidemark.engine.registration.DatabaseViews;
 import dev.tidemark.engine.registration.Deregistration;
@@ -91,12 +93,17 @@ public final class Engine implements Operations, AutoCloseable {
     private final Registration registration;
     private final Expiry expiry;
     private final ScheduledTick tick;
+    private final WriterFence fence;
+    private final Repository opened; // the repository as opened; the node writes through the fence
     private JobScheduler scheduler;
     private volatile boolean resumed;
+    private volatile boolean crashed;
 
-    private Engine(EngineConfig config, Node node, PgBinaries binaries, PgServer.Factory servers) {
+    private Engine(EngineConfig config, Node node, PgBinaries binaries, PgServer.Factory servers, WriterFence fence, Repository opened) {
         this.config = config;
         this.node = node;
+        this.fence = fence;
+        this.opened = opened;
         // the jobs register their handlers in this order, which is the order they act at start: backups, dumps, restores
         this.streams = new Streams(node, config.walPartialInterval(), new WalBuffers(
                 config.walBufferMemory() == 0 ? WalBuffers.defaultMemory() : config.walBufferMemory(), WalBuffers.defaultUploaders(),
@@ -130,6 +137,7 @@ public final class Engine implements Operations, AutoCloseable {
     public static Engine start(EngineConfig config, Clock clock) {
         Repository repository = null;
         Catalog catalog = null;
+        WriterFence fence = null;
         try {
             Files.createDirectories(config.dataDirectory());
             repository = RepositoryFactory.open(config);
@@ -138,27 +146,44 @@ public final class Engine implements Operations, AutoCloseable {
             catalog = Catalog.open(catalogSettings);
             // issue 18: never silently empty on a repository that holds databases; every event mirrored into the repository
             String installation = Installation.check(catalog, repository); // a repository of another installation: refused here
+            // an old host come back, or a second engine beside a live one: refused here, nothing written
+            WriterFence.Claim claim = WriterFence.check(catalog, repository, WriterFence.quietTime());
             catalog = CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(),
                     () -> Catalog.open(catalogSettings));
-            Installation.claim(catalog, repository, installation);
-            catalog.mirrorTo(repository, MIRROR_INTERVAL);
+            fence = claim.take(config.nodeId());
+            Repository fenced = fenced(repository, fence);
+            Installation.claim(catalog, fenced, installation);
+            catalog.mirrorTo(fenced, MIRROR_INTERVAL);
             PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
             ServerUser user = ServerUser.detect();
             Node node = new Node(config.nodeId(), config.dataDirectory(), config.workers(), config.maxConcurrentJobs(), catalog,
-                    repository, clock, new Credentials(config.pgPasswords()));
-            Engine engine = new Engine(config, node, binaries, PgServer.factory(binaries, user));
+                    fenced, clock, new Credentials(config.pgPasswords()));
+            Engine engine = new Engine(config, node, binaries, PgServer.factory(binaries, user), fence, repository);
+            fence.onSuperseded(engine::retire);
             engine.resume();
             Warmup.startInBackground("the WAL scan of restores", WalScanWarmUp::run);
             LOG.info("engine started: {} databases, repository {}, catalog {}", catalog.view().databases().size(),
                     repository.store().describe(), config.catalogJdbcUrl() == null ? "embedded" : "PostgreSQL");
             return engine;
         } catch (IOException e) {
-            closeQuietly(catalog, repository);
+            closeQuietly(catalog, fence, repository);
             throw new UncheckedIOException("the engine could not start: " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeQuietly(catalog, repository);
+            closeQuietly(catalog, fence, repository);
             throw e;
         }
+    }
+
+    /** The repository as the engine writes it: every write refused once the writer fence says no. */
+    private static Repository fenced(Repository repository, WriterFence fence) {
+        return new Repository(new FencedStore(repository.store(), fence::mayWrite, "the repository", fence::why), repository.layout(),
+                repository.codec());
+    }
+
+    /** The repository was taken over by another catalog's engines: everything stops writing, for good. */
+    private void retire(String reason) {
+        node.retire(reason);
+        node.catalog().view().databases().forEach(db -> streams.stop(db.id()));
     }
 
     /**
@@ -172,6 +197,7 @@ public final class Engine implements Operations, AutoCloseable {
              Catalog catalog = Catalog.open(new CatalogSettings(config.dataDirectory().resolve("catalog"), config.catalogJdbcUrl(),
                      config.catalogUser(), config.catalogPassword(), null, null, Clock.systemUTC()))) {
             String installation = Installation.check(catalog, repository);
+            WriterFence.noteRecovery(catalog, repository); // the engine started on it may take over once the old writer is quiet
             CatalogRecovery.Report report = CatalogRecovery.recover(catalog, repository, RepositoryContents.scan(repository));
             Installation.claim(catalog, repository, installation);
             return new CatalogRecoveryView(report.databases().stream().map(d -> new CatalogRecoveryView.Database(d.databaseId(),
@@ -221,12 +247,18 @@ public final class Engine implements Operations, AutoCloseable {
     /** Test hook: the node stops as if killed: its leases are not released (they lapse), its streams end. */
     public void crashForTest() {
         node.leases().ifPresent(Leases::crash);
+        crashed = true; // nor is the writer record marked stopped
         close();
     }
 
     /** Test hook: a frozen renewal thread (true) or a resumed one (false); the fence keeps running. */
     public void pauseLeaseRenewalForTest(boolean pause) {
         node.leases().ifPresent(l -> l.pauseRenewal(pause));
+    }
+
+    @Override
+    public Optional<String> takenOver() {
+        return node.retired();
     }
 
     @Override
@@ -478,6 +510,8 @@ public final class Engine implements Operations, AutoCloseable {
 
     @Override
     public void close() {
+        // the last node of the catalog says so in the writer record: another catalog's engine need not wait for it to be quiet
+        boolean last = !crashed && !node.leases().map(Leases::othersLive).orElse(false);
         node.leases().ifPresent(Leases::stopRenewing); // no new database is taken while the streams stop
         node.livePositions().close();
         if (scheduler != null) {
@@ -485,17 +519,24 @@ public final class Engine implements Operations, AutoCloseable {
         }
         streams.close();
         node.close();
-        closeQuietly(node.catalog(), node.repository());
+        closeQuietly(node.catalog(), null, null); // the catalog's last events mirrored before the fence closes
+        if (last) {
+            fence.release();
+        }
+        closeQuietly(null, fence, opened);
         LOG.info("engine stopped");
     }
 
-    private static void closeQuietly(Catalog catalog, Repository repository) {
+    private static void closeQuietly(Catalog catalog, WriterFence fence, Repository repository) {
         if (catalog != null) {
             try {
                 catalog.close();
             } catch (RuntimeException e) {
                 LOG.warn("closing the catalog failed: {}", e.getMessage());
             }
+        }
+        if (fence != null) {
+            fence.close();
         }
         if (repository != null) {
             try {

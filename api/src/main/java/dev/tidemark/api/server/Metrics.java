@@ -76,6 +76,9 @@ public class Metrics {
         synchronousStall = MultiGauge.builder("tidemark_wal_synchronous_stall_seconds")
                 .description("synchronous mode: seconds WAL has waited to become durable, once past the stall warning (commits wait); else 0")
                 .register(registry);
+        io.micrometer.core.instrument.Gauge.builder("tidemark_repository_taken_over", engine, e -> e.takenOver().isPresent() ? 1 : 0)
+                .description("1 once the engines of another catalog took this engine's repository over: it writes nothing more")
+                .register(registry);
         refresh();
     }
 

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tidemark.engine.Engine;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.SpringApplication;
+import org.springframework.boot.actuate.health.Health;
+import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.web.embedded.tomcat.TomcatServletWebServerFactory;
@@ -32,6 +34,12 @@ public class ServerApplication {
     @Bean(destroyMethod = "close")
     Engine engine(TidemarkProperties properties) {
         return Engine.start(properties.toEngineConfig());
+    }
+
+    /** Down once the engines of another catalog took the repository over: this engine then writes nothing more. */
+    @Bean
+    HealthIndicator repositoryWriter(Engine engine) {
+        return () -> engine.takenOver().map(why -> Health.down().withDetail("reason", why).build()).orElseGet(() -> Health.up().build());
     }
 
     @Bean

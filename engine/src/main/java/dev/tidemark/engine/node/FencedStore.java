@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.util.Collection;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
@@ -29,29 +30,37 @@ public final class FencedStore implements ObjectStore {
     private final ObjectStore store;
     private final BooleanSupplier mayWrite;
     private final String what;
+    private final Supplier<String> why;
 
+    /** Fenced by a database's lease: what names the database. */
     public FencedStore(ObjectStore store, BooleanSupplier mayWrite, String what) {
+        this(store, mayWrite, what, () -> "this node no longer holds the lease of " + what);
+    }
+
+    /** Fenced by another guard: why says, when it says no, why nothing is written. */
+    public FencedStore(ObjectStore store, BooleanSupplier mayWrite, String what, Supplier<String> why) {
         this.store = store;
         this.mayWrite = mayWrite;
         this.what = what;
+        this.why = why;
     }
 
     /** Throws unless the guard lets the write through; returns when it did (System.nanoTime). */
     private long check(String key) throws IOException {
         if (!mayWrite.getAsBoolean()) {
-            throw new IOException("fenced: this node no longer holds the lease of " + what + "; nothing is written (" + key + ")");
+            throw new IOException("fenced: " + why.get() + "; nothing is written (" + key + ")");
         }
         return System.nanoTime();
     }
 
     /**
-     * After a write the guard let through at passedAt: if the guard says no now, the lease was lost while the write was on its
+     * After a write the guard let through at passedAt: if the guard says no now, the fence closed while the write was on its
      * way (a freeze in between), and the write is named in the log.
      */
     private void checkAfter(String key, long passedAt) {
         if (!mayWrite.getAsBoolean()) {
-            log.warn("{}: a write let through while this node held the lease ended after the lease was lost (the node was frozen or"
-                    + " cut off in between): {} (let through {} ms before it ended)", what, key, (System.nanoTime() - passedAt) / 1_000_000);
+            log.warn("{}: a write let through before the fence closed ended after it closed ({}; the node was frozen or cut off in"
+                    + " between): {} (let through {} ms before it ended)", what, why.get(), key, (System.nanoTime() - passedAt) / 1_000_000);
         }
     }
 

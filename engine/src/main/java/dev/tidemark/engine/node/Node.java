@@ -37,6 +37,7 @@ public final class Node implements AutoCloseable {
     private final JobChanges jobChanges = new JobChanges();
     private final ReadModel readModel;
     private volatile Leases leases; // null: ownership as the catalog's events record it (no lease table)
+    private volatile String retired; // why this node owns nothing for good (its repository taken over by another catalog)
     private final LivePositions livePositions;
 
     /**
@@ -122,6 +123,9 @@ public final class Node implements AutoCloseable {
 
     /** Owned: this node holds the database's lease now (with leases), or the catalog records it as the owner (without). */
     public boolean owned(String databaseId) {
+        if (retired != null) {
+            return false;
+        }
         Leases l = leases;
         if (l != null) {
             return l.holds(databaseId);
@@ -131,6 +135,9 @@ public final class Node implements AutoCloseable {
 
     /** The check before writing for a database into the repository: the lease is held now (see {@link Leases}). */
     public boolean mayWrite(String databaseId) {
+        if (retired != null) {
+            return false;
+        }
         Leases l = leases;
         return l == null ? owned(databaseId) : l.mayWrite(databaseId);
     }
@@ -156,6 +163,20 @@ public final class Node implements AutoCloseable {
     /** The durable WAL positions the owners share (issue 20): another node's databases' windows reach within seconds. */
     public LivePositions livePositions() {
         return livePositions;
+    }
+
+    /**
+     * For good: this node owns and writes nothing more (the engines of another catalog took its repository over); its jobs
+     * are cancelled. The caller stops the streams.
+     */
+    public void retire(String reason) {
+        retired = reason;
+        catalog.view().databases().forEach(db -> jobs.cancel(db.id()));
+    }
+
+    /** Why this node was retired, if it was. */
+    public Optional<String> retired() {
+        return Optional.ofNullable(retired);
     }
 
     public void useLeases(Leases leases) {

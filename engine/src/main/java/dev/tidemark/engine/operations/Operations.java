@@ -120,6 +120,12 @@ public interface Operations {
      */
     ReadModelView rebuildReadModel(String actor);
 
+    /**
+     * Why this engine writes nothing more, once the engines of another catalog took its repository over (its catalog is no
+     * longer the repository's: docs/recovery-runbook.md, "The engine's host is lost"); empty while it writes.
+     */
+    Optional<String> takenOver();
+
     /** The engine nodes sharing the catalog: heartbeat age, live, draining, databases held (issue 20). */
     List<NodeView> nodes();
 

@@ -55,7 +55,7 @@ public final class RepositoryLayout {
         return prefix;
     }
 
-    /** Where every database's objects live (the whole repository but the key check and the installation record). */
+    /** Where every database's objects live (the whole repository but the key check, the installation and the writer records). */
     public String databasesPrefix() {
         return prefix + "db/";
     }
@@ -74,6 +74,15 @@ public final class RepositoryLayout {
      */
     public String installation() {
         return prefix + "repository-installation";
+    }
+
+    /**
+     * The repository's writer record: a small encoded object naming the catalog whose engines write the repository now, with
+     * a heartbeat they renew, so that an engine of another catalog (a new host of a lost engine, an old host come back)
+     * neither writes beside a live writer nor after being taken over.
+     */
+    public String writer() {
+        return prefix + "repository-writer";
     }
 
     public String databasePrefix(String database) {
