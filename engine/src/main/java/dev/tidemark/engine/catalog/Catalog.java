@@ -67,6 +67,7 @@ public final class Catalog implements AutoCloseable {
     /** Events the read-model processor handles per transaction (a replay of 100,000 events takes seconds, not minutes). */
     private static final int ROWS_BATCH = 100;
 
+    private volatile String refusingCommands; // set once the engine's repository was taken over by another catalog
     private final Configuration axon;
     private final CatalogView view;
     private final CatalogRows rows;
@@ -279,12 +280,21 @@ public final class Catalog implements AutoCloseable {
         return events;
     }
 
+    /** From now on every command is refused with this text, nothing recorded (the engine's repository was taken over). */
+    public void refuseCommands(String refusal) {
+        refusingCommands = refusal;
+    }
+
     /**
      * Sends a command with the actor as metadata and waits for it. A refusal arrives as {@link CatalogRejection}
      * saying what was wrong; nothing changed then.
      */
     @SuppressWarnings("unchecked")
     public <R> R send(Object command, String actor) {
+        String refusal = refusingCommands;
+        if (refusal != null) {
+            throw CatalogRejection.conflict(refusal);
+        }
         CommandGateway gateway = axon.commandGateway();
         String databaseId = databaseIdOf(command);
         for (int attempt = 1; ; attempt++) {

@@ -167,10 +167,12 @@ public final class Node implements AutoCloseable {
 
     /**
      * For good: this node owns and writes nothing more (the engines of another catalog took its repository over); its jobs
-     * are cancelled. The caller stops the streams.
+     * are cancelled and its catalog takes no command. The caller stops the streams.
      */
     public void retire(String reason) {
         retired = reason;
+        catalog.refuseCommands(reason + ": this engine writes nothing more and records no request; stop it"
+                + " (docs/recovery-runbook.md, 'The engine's host is lost')");
         catalog.view().databases().forEach(db -> jobs.cancel(db.id()));
     }
 

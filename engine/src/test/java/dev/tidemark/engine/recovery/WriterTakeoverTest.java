@@ -95,6 +95,10 @@ class WriterTakeoverTest {
                 Thread.sleep(3000);
                 assertThat(keys(repository)).as("nothing written after the takeover").isEqualTo(objects);
                 assertThat(WriterFence.read(repository).orElseThrow().catalog()).isEqualTo("taker");
+                // and it records no request, saying why
+                assertThatThrownBy(() -> third.requestBaseBackup("shop", "alice")).hasMessageContaining("was taken over")
+                        .hasMessageContaining("records no request; stop it");
+                assertThat(third.baseBackups("shop")).hasSize(1);
             }
             assertThat(WriterFence.read(repository).orElseThrow().stopped()).as("a taken-over engine's stop leaves the record").isFalse();
         } finally {
