@@ -64,13 +64,34 @@ public class ServerApplication {
         };
     }
 
-    /** A number or true/false where a string goes is an error ("field 'id' must be a string"), not turned into text. */
+    /**
+     * Each field takes its own JSON type: a number or true/false where a string goes is an error ("field 'id' must be a
+     * string"), not turned into text; so are "40101" for a port, "true" for a flag, and a number of seconds for a time.
+     */
     @Bean
     org.springframework.boot.autoconfigure.jackson.Jackson2ObjectMapperBuilderCustomizer noScalarsAsText() {
-        return builder -> builder.postConfigurer(mapper -> mapper.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Textual)
+        return builder -> builder.featuresToDisable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS)
+                .deserializerByType(java.time.OffsetDateTime.class, new StrictTime())
+                .postConfigurer(mapper -> mapper.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Textual)
                 .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
                 .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail)
                 .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail));
+    }
+
+    /** A time is an ISO-8601 string with an offset, as documented; a bare number (epoch seconds to Jackson) is refused. */
+    static final class StrictTime extends com.fasterxml.jackson.databind.deser.std.StdDeserializer<java.time.OffsetDateTime> {
+        StrictTime() {
+            super(java.time.OffsetDateTime.class);
+        }
+
+        @Override
+        public java.time.OffsetDateTime deserialize(com.fasterxml.jackson.core.JsonParser p,
+                                                    com.fasterxml.jackson.databind.DeserializationContext context) throws java.io.IOException {
+            if (!p.hasToken(com.fasterxml.jackson.core.JsonToken.VALUE_STRING)) {
+                return (java.time.OffsetDateTime) context.handleUnexpectedToken(java.time.OffsetDateTime.class, p);
+            }
+            return com.fasterxml.jackson.datatype.jsr310.deser.InstantDeserializer.OFFSET_DATE_TIME.deserialize(p, context);
+        }
     }
 
     @Bean
