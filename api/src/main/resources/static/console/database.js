@@ -77,8 +77,9 @@ export function showDatabase(root, id) {
         el('dt', {}, 'Server'), el('dd', {}, el('code', {}, db.pgUrl), ' ', stats.serverVersion ? `PostgreSQL ${stats.serverVersion}` : (stats.error || '')),
         el('dt', {}, 'Data directory'), el('dd', {}, el('code', {}, db.pgdata)),
         el('dt', {}, 'Configuration'), el('dd', {}, db.configuration || '–'),
-        el('dt', {}, 'WAL stream'), el('dd', {}, `${s.state}, timeline ${s.timeline}, durable ${s.durableLsn || '–'} at ${utc(s.durableTime)}; `
-          + `lag ${bytes(s.lagBytes)} / ${(s.lagSeconds ?? 0).toFixed(1)} s; slot keeps ${bytes(s.retainedBytes)}`),
+        el('dt', {}, 'WAL stream'), el('dd', {}, `${s.state}${s.timeline == null ? '' : `, timeline ${s.timeline}`}, durable ${s.durableLsn || '–'} at ${utc(s.durableTime)}`
+          // lag and slot are measured by the node that streams the database: null on another node
+          + (s.lagBytes == null ? '' : `; lag ${bytes(s.lagBytes)} / ${(s.lagSeconds ?? 0).toFixed(1)} s; slot keeps ${bytes(s.retainedBytes)}`)),
         el('dt', {}, 'Size'), el('dd', {}, `${bytes(stats.logicalBytes)} of data, ${bytes(stats.diskBytes)} on disk; `
           + `${stats.openConnections ?? '–'}/${stats.maxConnections ?? '–'} connections`),
         el('dt', {}, 'Policy'), el('dd', {}, `window ${db.policy?.window || '–'}, base backups ${db.policy?.baseBackupSchedule || 'not scheduled'}, `

@@ -103,7 +103,7 @@ function row(d, found, axisStart, now) {
     el('td', {}, found.length ? found.map((p) => el('span', { class: `badge ${p.level}` }, p.text)) : el('span', { class: 'badge ok' }, 'healthy')),
     el('td', { class: 'window' }, windowBar(w, axisStart, now),
       el('span', { class: 'small' }, w.start ? `${utc(w.start)} → ${utc(w.end)} (${duration(Date.parse(w.end) - Date.parse(w.start))})` : (w.note || 'empty'))),
-    el('td', { class: 'num' }, `${bytes(s.lagBytes)}`, el('br'), el('span', { class: 'small' }, `${(s.lagSeconds ?? 0).toFixed(1)} s · ${s.state || '–'}`)),
+    el('td', { class: 'num' }, `${bytes(s.lagBytes)}`, el('br'), el('span', { class: 'small' }, `${s.lagSeconds == null ? '–' : `${s.lagSeconds.toFixed(1)} s`} · ${s.state || '–'}`)),
     job(d.lastBaseBackup, now),
     job(d.lastDump, now));
 }

@@ -50,6 +50,14 @@ class MultiNodeTest {
                 Thread.sleep(1500);
                 assertThat(a.baseBackups("shop")).as("no second backup: the first one is recent").hasSize(1);
                 assertThat(b.recoveryWindow("shop").start()).isNotNull();
+                // the stream as each node knows it: the owner measures it; the other shows where it had come as the owner
+                // last shared it, and no lag or slot it cannot see (not zeros)
+                var theirs = await(() -> b.database("shop").streaming(), s -> s.durableLsn() != null, Duration.ofSeconds(30));
+                assertThat(theirs.timeline()).isEqualTo(1);
+                assertThat(theirs.durableTime()).isNotNull();
+                assertThat(theirs.lagBytes()).isNull();
+                assertThat(theirs.retainedBytes()).isNull();
+                assertThat(a.database("shop").streaming().lagBytes()).isNotNull();
             }
         } finally {
             PostgresCluster.deleteTree(tmp);

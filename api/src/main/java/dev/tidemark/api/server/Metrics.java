@@ -1,6 +1,7 @@
 package dev.tidemark.api.server;
 
 import dev.tidemark.engine.operations.DatabaseView;
+import dev.tidemark.engine.operations.StreamingView;
 import dev.tidemark.engine.operations.Operations;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -91,11 +92,11 @@ public class Metrics {
         dumpAge.register(rows(databases, d -> age(d.lastDump() == null ? null : d.lastDump().completedAt(), d, now)), true);
         windowStart.register(rows(databases, d -> d.window().start() == null ? Double.NaN : d.window().start().getEpochSecond()), true);
         windowEnd.register(rows(databases, d -> d.window().end() == null ? Double.NaN : d.window().end().getEpochSecond()), true);
-        lagBytes.register(rows(databases, d -> d.streaming().lagBytes()), true);
-        lagSeconds.register(rows(databases, d -> lagSeconds(d, now)), true);
-        retained.register(rows(databases, d -> d.streaming().retainedBytes()), true);
-        streamFailing.register(rows(databases, d -> d.streaming().lastError() == null ? 0 : 1), true);
-        synchronousStall.register(rows(databases, d -> d.streaming().stalledSeconds()), true);
+        lagBytes.register(streamRows(databases, StreamingView::lagBytes), true);
+        lagSeconds.register(rows(databases.stream().filter(d -> d.streaming().lagSeconds() != null).toList(), d -> lagSeconds(d, now)), true);
+        retained.register(streamRows(databases, StreamingView::retainedBytes), true);
+        streamFailing.register(streamRows(databases, s -> s.lagBytes() == null ? null : s.lastError() == null ? 0 : 1), true);
+        synchronousStall.register(streamRows(databases, StreamingView::stalledSeconds), true);
         long nanos = System.nanoTime();
         for (DatabaseView d : databases) {
             // three catalog reads per database: at once for a database not counted yet, then once per recount interval
@@ -150,6 +151,21 @@ public class Metrics {
         List<MultiGauge.Row<?>> rows = new ArrayList<>();
         for (DatabaseView d : databases) {
             rows.add(MultiGauge.Row.of(Tags.of("database", d.id()), value.applyAsDouble(d)));
+        }
+        return rows;
+    }
+
+    /**
+     * The stream's own measures, from the node that streams the database only: another node knows none of them (its series
+     * would say 0 lag for a stream it does not see), and a stopped stream has none.
+     */
+    private static List<MultiGauge.Row<?>> streamRows(List<DatabaseView> databases, java.util.function.Function<StreamingView, Number> value) {
+        List<MultiGauge.Row<?>> rows = new ArrayList<>();
+        for (DatabaseView d : databases) {
+            Number n = value.apply(d.streaming());
+            if (n != null) {
+                rows.add(MultiGauge.Row.of(Tags.of("database", d.id()), n.doubleValue()));
+            }
         }
         return rows;
     }

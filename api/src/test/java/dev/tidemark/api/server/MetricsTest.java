@@ -38,6 +38,7 @@ class MetricsTest {
                     jobReads.incrementAndGet();
                     yield List.of();
                 }
+                case "takenOver" -> java.util.Optional.empty();
                 case "toString" -> "fake engine";
                 case "hashCode" -> 0;
                 case "equals" -> proxy == args[0];
@@ -80,6 +81,25 @@ class MetricsTest {
         assertThat(failures(registry, "a")).isEqualTo(1);
     }
 
+    @Test
+    void aStreamOfAnotherNodeHasNoSeriesOfItsOwnHere() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        databases.add(database("mine", 5));
+        Instant t = Instant.parse("2026-12-05T00:00:00Z");
+        databases.add(new DatabaseView("theirs", "postgresql://127.0.0.1/postgres", null, null, "protected", t, null,
+                new WindowView(null, null, null, new ArrayList<>()),
+                new StreamingView("streamed by node-b", "c1", 1, "0/3000000", t, null, null, null, null, null, false, null, null, null),
+                null, null, null, null));
+        new Metrics(engine, registry, Duration.ofHours(1));
+        for (String name : List.of("tidemark_wal_lag_bytes", "tidemark_wal_lag_seconds", "tidemark_wal_retained_bytes",
+                "tidemark_wal_stream_failing", "tidemark_wal_synchronous_stall_seconds")) {
+            assertThat(registry.find(name).tag("database", "theirs").gauge()).as(name + " of another node's stream").isNull();
+            assertThat(registry.find(name).tag("database", "mine").gauge()).as(name + " of this node's stream").isNotNull();
+        }
+        assertThat(registry.find("tidemark_window_start_seconds").tag("database", "theirs").gauge()).isNotNull();
+        assertThat(registry.get("tidemark_repository_taken_over").gauge().value()).isZero();
+    }
+
     private static double failures(SimpleMeterRegistry registry, String database) {
         return registry.get("tidemark_failures").tag("database", database).tag("kind", "base_backup").functionCounter().count();
     }
@@ -93,7 +113,7 @@ class MetricsTest {
         Instant t = Instant.parse("2026-12-05T00:00:00Z");
         return new DatabaseView(id, "postgresql://127.0.0.1/postgres", null, null, "protected", t, null,
                 new WindowView(null, null, null, new ArrayList<>()),
-                new StreamingView("streaming", null, 1, "0/0", null, lagBytes, 0, 0, 0, null, false, null, null, 0),
+                new StreamingView("streaming", null, 1, "0/0", null, lagBytes, 0.0, 0L, 0L, null, false, null, null, 0.0),
                 null, null, null, null);
     }
 }

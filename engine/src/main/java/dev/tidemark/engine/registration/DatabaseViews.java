@@ -1,5 +1,6 @@
 package dev.tidemark.engine.registration;
 
+import dev.tidemark.engine.catalog.api.Commands;
 import dev.tidemark.engine.basebackup.BaseBackupViews;
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.api.Policy;
@@ -76,8 +77,15 @@ public final class DatabaseViews {
         String synchronousState = synchronous && primary != null ? primary.synchronousState() : null;
         WalStreamStatus s = streams.status(h.id()).orElse(null);
         if (s == null) {
-            String state = !h.active() ? h.status() : h.ownedBy(node.id()) ? "stopped" : "streamed by " + h.owner();
-            return new StreamingView(state, h.chain(), 0, null, null, 0, 0, 0, 0, null, synchronous, applicationName, synchronousState, 0);
+            boolean elsewhere = h.active() && !h.ownedBy(node.id());
+            String state = !h.active() ? h.status() : elsewhere ? "streamed by " + h.owner() : "stopped";
+            // another node streams it: where it had come as that node last shared it; what only it measures is not known here
+            Commands.LiveWal live = elsewhere ? streams.live(h.id()) : null;
+            return live == null
+                    ? new StreamingView(state, h.chain(), null, null, null, null, null, null, null, null, synchronous, applicationName,
+                    synchronousState, null)
+                    : new StreamingView(state, live.chain(), live.timeline(), live.lsn(), live.time(), null, null, null, null, null,
+                    synchronous, applicationName, synchronousState, null);
         }
         return new StreamingView(s.state(), s.chain(), s.timeline(), s.durableLsn(), s.durableTime(), s.lagBytes(), s.lagSeconds(),
                 s.retainedBytes(), s.segmentsArchived(), s.lastError(), synchronous, applicationName, synchronousState, s.stalledSeconds());
