@@ -148,7 +148,7 @@ public final class Engine implements Operations, AutoCloseable {
             String installation = Installation.check(catalog, repository); // a repository of another installation: refused here
             // an old host come back, or a second engine beside a live one: refused here, nothing written
             WriterFence.Claim claim = WriterFence.check(catalog, repository, WriterFence.quietTime());
-            catalog = CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(),
+            catalog = CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(), claim.catchUp(),
                     () -> Catalog.open(catalogSettings));
             fence = claim.take(config.nodeId());
             Repository fenced = fenced(repository, fence);

@@ -2,6 +2,7 @@ package dev.tidemark.engine.ownership;
 
 import dev.tidemark.engine.catalog.DatabaseHistory;
 import dev.tidemark.engine.catalog.api.Commands;
+import dev.tidemark.engine.config.JvmOption;
 import dev.tidemark.engine.node.Leases;
 import dev.tidemark.engine.node.Node;
 import dev.tidemark.engine.postgres.SlotConsumer;
@@ -31,7 +32,7 @@ public final class Takeover {
 
     /** Lease duration: JVM option -Dtidemark.lease-seconds, 15 s by default (a takeover within about 20 s). */
     public static Duration leaseDuration() {
-        return Duration.ofSeconds(Long.getLong("tidemark.lease-seconds", 15L));
+        return JvmOption.seconds("tidemark.lease-seconds", 15L, 2L);
     }
 
     /**

@@ -56,11 +56,29 @@ public final class CatalogRecovery {
 
     /**
      * The check at engine start; returns the catalog to run with (reopened when events were imported, so every view and
-     * read model is built from them).
+     * read model is built from them). catchUp: the catalog takes the repository over from another catalog's engines (it was
+     * recovered from the repository before, by tidemark catalog recover): what they recorded since is imported first.
      */
-    public static Catalog atStart(Catalog catalog, Repository repository, boolean recover, Supplier<Catalog> reopen) {
+    public static Catalog atStart(Catalog catalog, Repository repository, boolean recover, boolean catchUp, Supplier<Catalog> reopen) {
         DataSource ds = catalog.dataSource();
         boolean unfinished = markerExists(ds);
+        if (catchUp && !unfinished) {
+            LOG.info("this catalog takes repository {} over from another catalog's engines: importing what they recorded since"
+                    + " it was recovered", repository.store().describe());
+            Report report;
+            try {
+                report = recover(catalog, repository, RepositoryContents.scan(repository));
+            } catch (IOException e) {
+                throw new UncheckedIOException("repository " + repository.store().describe() + " cannot be listed to bring the catalog"
+                        + " up to date before taking it over (" + e.getMessage() + "); nothing was started: start again when the"
+                        + " repository answers", e);
+            }
+            if (report.databases().stream().allMatch(d -> d.imported() == 0)) {
+                return catalog;
+            }
+            catalog.close();
+            return reopen.get();
+        }
         if (!catalog.view().databases().isEmpty() && !unfinished) {
             return catalog;
         }

@@ -2,6 +2,7 @@ package dev.tidemark.engine.recovery;
 
 import dev.tidemark.engine.catalog.Catalog;
 import dev.tidemark.engine.catalog.SchemaLock;
+import dev.tidemark.engine.config.JvmOption;
 import dev.tidemark.storage.Repository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,8 +46,11 @@ public final class WriterFence implements AutoCloseable {
     private static final String TABLE = "tdm_catalog_identity";
     private static final String FIRST_LINE = "Tidemark repository: the catalog whose engines write it";
 
-    /** What the writer record says; text is the record as read, what a watcher compares. */
-    record Record(String catalog, String node, Instant at, boolean stopped, String text) {
+    /**
+     * What the writer record says; quiet is the quiet time its writer counts with (null in a record without it), text the
+     * record as read, what a watcher compares.
+     */
+    record Record(String catalog, String node, Instant at, boolean stopped, Duration quiet, String text) {
         String describe() {
             return "node " + node + " of catalog " + catalog + (stopped ? ", stopped" : ", heartbeat") + " at " + at;
         }
@@ -75,13 +79,20 @@ public final class WriterFence implements AutoCloseable {
         return found.get().stopped() ? Decision.TAKE_OVER : Decision.TAKE_OVER_WHEN_QUIET;
     }
 
-    /** Quiet time: JVM option -Dtidemark.writer-quiet-seconds, 30 s by default (a takeover after a kill within about 30 s). */
+    /**
+     * Quiet time: JVM option -Dtidemark.writer-quiet-seconds, 30 s by default (a takeover after a kill within about 30 s), at
+     * least 3. A watcher waits the longer of its own and the one the writer's record names.
+     */
     public static Duration quietTime() {
-        return Duration.ofSeconds(Long.getLong("tidemark.writer-quiet-seconds", 30L));
+        return JvmOption.seconds("tidemark.writer-quiet-seconds", 30L, 3L);
     }
 
-    /** What {@link #check} found, taken by {@link #take} once the catalog is settled (recovered where it was empty). */
-    public record Claim(Repository repository, String catalog, Optional<Record> seen, Duration quiet) {
+    /**
+     * What {@link #check} found, taken by {@link #take} once the catalog is settled: recovered where it was empty, and where
+     * it takes over from another catalog with databases of its own (recovered before, by tidemark catalog recover), brought
+     * up to date with what that catalog's engines recorded since ({@link #catchUp}).
+     */
+    public record Claim(Repository repository, String catalog, Optional<Record> seen, Duration quiet, boolean catchUp) {
         /** Writes the record and starts the heartbeat; refused when another writer began since the check. */
         public WriterFence take(String nodeId) {
             Optional<Record> now = read(repository);
@@ -151,7 +162,7 @@ public final class WriterFence implements AutoCloseable {
         if (decision == Decision.TAKE_OVER_WHEN_QUIET) {
             awaitQuiet(repository, found.get(), ours, quiet);
         }
-        return new Claim(repository, ours, found, quiet);
+        return new Claim(repository, ours, found, quiet, decision != Decision.TAKE && holds);
     }
 
     /**
@@ -161,9 +172,14 @@ public final class WriterFence implements AutoCloseable {
     public static void noteRecovery(Catalog catalog, Repository repository) {
         DataSource ds = catalog.dataSource();
         String ours = catalogId(ds);
+        Optional<Record> writer = read(repository).filter(r -> !r.catalog().equals(ours));
         if (catalog.view().databases().isEmpty()) {
-            read(repository).filter(r -> !r.catalog().equals(ours)).ifPresent(r -> succeed(ds, r.catalog()));
+            writer.ifPresent(r -> succeed(ds, r.catalog()));
         }
+        writer.filter(r -> !r.stopped()).ifPresent(r -> LOG.warn("repository {} is written by another catalog's engine right now ({}):"
+                + " this catalog recovers its history as of now. An engine started on it takes the repository over only once that"
+                + " engine is stopped or quiet, and first brings this catalog up to date with what it recorded meanwhile",
+                repository.store().describe(), r.describe()));
     }
 
     /** Whether this engine may write the repository now (the check before every write). */
@@ -263,18 +279,20 @@ public final class WriterFence implements AutoCloseable {
     }
 
     private void write(boolean stopped) throws IOException {
-        write(repository, catalog, nodeId, stopped);
+        write(repository, catalog, nodeId, stopped, quiet);
     }
 
     /** Writes the writer record: the catalog whose engines write the repository, the node, now, running or stopped. */
-    static void write(Repository repository, String catalog, String nodeId, boolean stopped) throws IOException {
+    static void write(Repository repository, String catalog, String nodeId, boolean stopped, Duration quiet) throws IOException {
         String text = FIRST_LINE + "\ncatalog " + catalog + "\nnode " + nodeId + "\nat " + Instant.now() + "\nstate "
-                + (stopped ? "stopped" : "running") + "\n";
+                + (stopped ? "stopped" : "running") + "\nquiet " + quiet.toSeconds() + "\n";
         repository.putEncoded(repository.layout().writer(), new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)));
     }
 
     /** Watches another catalog's running record for the quiet time; refuses the start when it changes. */
-    private static void awaitQuiet(Repository repository, Record seen, String ours, Duration quiet) {
+    private static void awaitQuiet(Repository repository, Record seen, String ours, Duration own) {
+        // the writer's own quiet time when it is longer: its heartbeats may be that far apart
+        Duration quiet = seen.quiet() != null && seen.quiet().compareTo(own) > 0 ? seen.quiet() : own;
         LOG.warn("repository {} was last written by {}: this engine takes it over once that writer has been quiet for {} s; an"
                 + " engine still writing there refuses this start", repository.store().describe(), seen.describe(), quiet.toSeconds());
         long deadline = System.nanoTime() + quiet.toNanos();
@@ -321,6 +339,7 @@ public final class WriterFence implements AutoCloseable {
         String node = "?";
         Instant at = null;
         boolean stopped = false;
+        Duration quiet = null;
         for (String line : text.split("\n")) {
             int space = line.indexOf(' ');
             String value = space < 0 ? "" : line.substring(space + 1).trim();
@@ -329,6 +348,7 @@ public final class WriterFence implements AutoCloseable {
                 case "node" -> node = value;
                 case "at" -> at = Instant.parse(value);
                 case "state" -> stopped = value.equals("stopped");
+                case "quiet" -> quiet = value.matches("\\d{1,9}") ? Duration.ofSeconds(Long.parseLong(value)) : null;
                 default -> { }
             }
         }
@@ -336,7 +356,7 @@ public final class WriterFence implements AutoCloseable {
             throw new IllegalStateException("the writer record " + object + " of repository " + repository.store().describe()
                     + " is not one Tidemark writes; move it aside and start again");
         }
-        return Optional.of(new Record(catalog, node, at, stopped, text));
+        return Optional.of(new Record(catalog, node, at, stopped, quiet, text));
     }
 
     /** This catalog's id, made at its first start (the first row wins among nodes starting together on a shared catalog). */

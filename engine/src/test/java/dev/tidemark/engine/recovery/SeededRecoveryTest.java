@@ -149,7 +149,7 @@ class SeededRecoveryTest {
                     .map(e -> e.toMessage(Catalog.json())).toList());
         }
         try (Repository repository = RepositoryFactory.open(config("killed", "repo"))) {
-            Catalog started = CatalogRecovery.atStart(catalog("killed"), repository, true, () -> {
+            Catalog started = CatalogRecovery.atStart(catalog("killed"), repository, true, false, () -> {
                 try {
                     return catalog("killed");
                 } catch (IOException e) {
@@ -165,7 +165,7 @@ class SeededRecoveryTest {
         }
         // finished: the next start finds no marker and a catalog that holds databases, and leaves it as it is
         try (Repository repository = RepositoryFactory.open(config("killed", "repo")); Catalog again = catalog("killed")) {
-            assertThat(CatalogRecovery.atStart(again, repository, false, () -> {
+            assertThat(CatalogRecovery.atStart(again, repository, false, false, () -> {
                 throw new AssertionError("not reopened: nothing to recover");
             })).isSameAs(again);
         }

@@ -54,7 +54,7 @@ class WriterFenceTest {
     }
 
     private static WriterFence.Record record(String catalog, boolean stopped) {
-        return new WriterFence.Record(catalog, "node-1", Instant.now(), stopped, catalog + stopped);
+        return new WriterFence.Record(catalog, "node-1", Instant.now(), stopped, QUIET, catalog + stopped);
     }
 
     @Test
@@ -96,6 +96,42 @@ class WriterFenceTest {
         assertThat(now.catalog()).isNotEqualTo(aCatalog);
         assertThat(now.node()).isEqualTo("node-b");
         assertThat(taken.mayWrite()).isTrue();
+    }
+
+    @Test
+    void aWriterWithALongerQuietTimeIsWatchedForItsOwn() throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        Duration longer = Duration.ofSeconds(6); // heartbeats a second apart: a watcher with 2 s of its own would miss them
+        WriterFence a = WriterFence.check(catalog("a"), repo, longer).take("node-a");
+        closing.add(a);
+        Catalog b = catalog("b");
+        long started = System.nanoTime();
+        assertThatThrownBy(() -> WriterFence.check(b, repo, QUIET)).hasMessageContaining("right now (node node-a");
+        assertThat(a.mayWrite()).isTrue();
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).as("refused within the writer's own quiet time")
+                .isLessThan(longer.plusSeconds(1));
+    }
+
+    @Test
+    void aQuietTimeTheEngineCannotUseIsRefusedByName() {
+        String before = System.getProperty("tidemark.writer-quiet-seconds");
+        try {
+            for (String bad : List.of("0", "-5", "abc", "2")) {
+                System.setProperty("tidemark.writer-quiet-seconds", bad);
+                assertThatThrownBy(WriterFence::quietTime).hasMessageContaining("-Dtidemark.writer-quiet-seconds=" + bad)
+                        .hasMessageContaining("at least 3");
+            }
+            System.setProperty("tidemark.writer-quiet-seconds", "45");
+            assertThat(WriterFence.quietTime()).isEqualTo(Duration.ofSeconds(45));
+            System.clearProperty("tidemark.writer-quiet-seconds");
+            assertThat(WriterFence.quietTime()).isEqualTo(Duration.ofSeconds(30));
+        } finally {
+            if (before == null) {
+                System.clearProperty("tidemark.writer-quiet-seconds");
+            } else {
+                System.setProperty("tidemark.writer-quiet-seconds", before);
+            }
+        }
     }
 
     @Test
