@@ -18,6 +18,7 @@ final class OfflineConfig {
 
     /** The engine configuration, or empty after saying on stderr what is wrong with it (the command exits 2, nothing done). */
     Optional<EngineConfig> load() {
+        quietLogging();
         if (config != null && !Files.isReadable(config)) {
             System.err.println("error: configuration file " + config + " cannot be read");
             return Optional.empty();
@@ -27,6 +28,19 @@ final class OfflineConfig {
         } catch (Exception e) {
             System.err.println("error: the configuration cannot be used: " + e.getMessage());
             return Optional.empty();
+        }
+    }
+
+    /**
+     * The engine's steps, one line each, as tidemark serve logs them (application.yml): other libraries only when they
+     * warn, and not Axon's notice about its in-memory token store, which the catalog uses on purpose.
+     */
+    private static void quietLogging() {
+        if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
+            context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(ch.qos.logback.classic.Level.WARN);
+            context.getLogger("dev.tidemark").setLevel(ch.qos.logback.classic.Level.INFO);
+            context.getLogger("org.axonframework.eventhandling.tokenstore.inmemory.InMemoryTokenStore")
+                    .setLevel(ch.qos.logback.classic.Level.ERROR);
         }
     }
 }

@@ -103,13 +103,15 @@ public class ServerApplication {
         return bean;
     }
 
-    /** The scope check after routing, on the handler's own {id}. */
+    /** The scope check after routing, on the handler's own {id}; no answer from an engine whose repository was taken over. */
     @Bean
-    WebMvcConfigurer scopeCheck() {
+    WebMvcConfigurer scopeCheck(Engine engine) {
         return new WebMvcConfigurer() {
             @Override
             public void addInterceptors(InterceptorRegistry registry) {
                 registry.addInterceptor(new ScopeInterceptor());
+                registry.addInterceptor(new TakenOverRefusal(engine::takenOver)).addPathPatterns("/v1/**")
+                        .excludePathPatterns("/v1/openapi", "/v1/openapi.yaml");
             }
         };
     }
