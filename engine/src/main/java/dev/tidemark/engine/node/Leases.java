@@ -426,8 +426,9 @@ public final class Leases implements AutoCloseable {
         }
         for (String id : List.copyOf(held.keySet())) {
             if (held.remove(id) != null) {
-                LOG.warn("node {} lost the lease of database {}: no renewal for {} s; its stream and jobs stop before another node"
-                        + " may take it over", nodeId, id, duration.minus(margin).toSeconds());
+                LOG.warn("node {} lost the lease of database {}: not renewed within {} s (the node frozen or cut off from the"
+                        + " catalog); its stream and jobs stop before another node may take it over", nodeId, id,
+                        duration.minus(margin).toSeconds());
                 listener.lost(id, "renewal overdue");
             }
         }
