@@ -127,8 +127,10 @@ class ApiTest {
                 400, "field 'port' must be a whole number");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"latest\":\"true\",\"targetDir\":\"/tmp/x\",\"port\":40101}"),
                 400, "field 'latest' must be true or false");
-        assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"time\":1764000000,\"targetDir\":\"/tmp/x\",\"port\":40101}"),
-                400, "field 'time' must be an ISO-8601 time with an offset");
+        for (String seconds : new String[]{"1764000000", "\"1764000000\"", "\"-5\"", "\"1764000000.5\""}) {
+            assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, "{\"time\":" + seconds + ",\"targetDir\":\"/tmp/x\",\"port\":40101}"),
+                    400, "field 'time' must be an ISO-8601 time with an offset");
+        }
         assertProblem(call("POST", "/v1/databases", ADMIN, "[]"), 400, "the body must be a JSON object");
         assertProblem(call("POST", "/v1/databases/shop/restores", ADMIN, null), 400, "has no body");
         assertProblem(call("GET", "/v1/databases/nope", ADMIN, null), 404, "not registered");

@@ -139,6 +139,11 @@ public final class Engine implements Operations, AutoCloseable {
         Catalog catalog = null;
         WriterFence fence = null;
         try {
+            // everything a start can refuse by itself, before the repository is taken over
+            Duration quiet = WriterFence.quietTime();
+            Takeover.leaseDuration();
+            PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
+            ServerUser user = ServerUser.detect();
             Files.createDirectories(config.dataDirectory());
             repository = RepositoryFactory.open(config);
             CatalogSettings catalogSettings = new CatalogSettings(config.dataDirectory().resolve("catalog"), config.catalogJdbcUrl(),
@@ -147,15 +152,13 @@ public final class Engine implements Operations, AutoCloseable {
             // issue 18: never silently empty on a repository that holds databases; every event mirrored into the repository
             String installation = Installation.check(catalog, repository); // a repository of another installation: refused here
             // an old host come back, or a second engine beside a live one: refused here, nothing written
-            WriterFence.Claim claim = WriterFence.check(catalog, repository, WriterFence.quietTime());
+            WriterFence.Claim claim = WriterFence.check(catalog, repository, quiet);
             catalog = CatalogRecovery.atStart(catalog, repository, config.recoverOnStart(), claim.catchUp(),
                     () -> Catalog.open(catalogSettings));
             fence = claim.take(config.nodeId());
             Repository fenced = fenced(repository, fence);
             Installation.claim(catalog, fenced, installation);
             catalog.mirrorTo(fenced, MIRROR_INTERVAL);
-            PgBinaries binaries = PgBinaries.locate(Optional.ofNullable(config.pgBinDirectory()));
-            ServerUser user = ServerUser.detect();
             Node node = new Node(config.nodeId(), config.dataDirectory(), config.workers(), config.maxConcurrentJobs(), catalog,
                     fenced, clock, new Credentials(config.pgPasswords()));
             Engine engine = new Engine(config, node, binaries, PgServer.factory(binaries, user), fence, repository);
@@ -166,12 +169,21 @@ public final class Engine implements Operations, AutoCloseable {
                     repository.store().describe(), config.catalogJdbcUrl() == null ? "embedded" : "PostgreSQL");
             return engine;
         } catch (IOException e) {
-            closeQuietly(catalog, fence, repository);
+            abandon(catalog, fence, repository);
             throw new UncheckedIOException("the engine could not start: " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeQuietly(catalog, fence, repository);
+            abandon(catalog, fence, repository);
             throw e;
         }
+    }
+
+    /** A start that failed: the writer record given back if it was taken, the rest closed. */
+    private static void abandon(Catalog catalog, WriterFence fence, Repository repository) {
+        closeQuietly(catalog, null, null);
+        if (fence != null) {
+            fence.abandon();
+        }
+        closeQuietly(null, null, repository);
     }
 
     /** The repository as the engine writes it: every write refused once the writer fence says no. */

@@ -37,7 +37,20 @@ final class OfflineConfig {
      */
     private static void quietLogging() {
         if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
-            context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).setLevel(ch.qos.logback.classic.Level.WARN);
+            // on standard error, in serve's format: standard output is the command's result
+            ch.qos.logback.classic.encoder.PatternLayoutEncoder encoder = new ch.qos.logback.classic.encoder.PatternLayoutEncoder();
+            encoder.setContext(context);
+            encoder.setPattern("%d{yyyy-MM-dd HH:mm:ss.SSS} %5p %-24.24logger{0} %m%n");
+            encoder.start();
+            ch.qos.logback.core.ConsoleAppender<ch.qos.logback.classic.spi.ILoggingEvent> stderr = new ch.qos.logback.core.ConsoleAppender<>();
+            stderr.setContext(context);
+            stderr.setTarget("System.err");
+            stderr.setEncoder(encoder);
+            stderr.start();
+            ch.qos.logback.classic.Logger root = context.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+            root.detachAndStopAllAppenders();
+            root.addAppender(stderr);
+            root.setLevel(ch.qos.logback.classic.Level.WARN);
             context.getLogger("dev.tidemark").setLevel(ch.qos.logback.classic.Level.INFO);
             context.getLogger("org.axonframework.eventhandling.tokenstore.inmemory.InMemoryTokenStore")
                     .setLevel(ch.qos.logback.classic.Level.ERROR);

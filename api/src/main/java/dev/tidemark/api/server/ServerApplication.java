@@ -52,6 +52,27 @@ public class ServerApplication {
      * plain, {@link RequestPath}); what Tomcat still refuses itself (an encoded NUL, a path escaping the root) is
      * answered as a problem too, not as Tomcat's HTML page.
      */
+    /**
+     * The listening port in use is said before the engine starts: the engine would otherwise start first (and may take its
+     * repository over) only for the server to fail with Tomcat's own words.
+     */
+    @Bean
+    WebServerFactoryCustomizer<TomcatServletWebServerFactory> portFree() {
+        return factory -> {
+            if (factory.getPort() <= 0) {
+                return;
+            }
+            try (java.net.ServerSocket socket = new java.net.ServerSocket()) {
+                socket.setReuseAddress(true);
+                socket.bind(new java.net.InetSocketAddress(factory.getAddress(), factory.getPort()));
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("port " + factory.getPort() + (factory.getAddress() == null ? ""
+                        : " on " + factory.getAddress().getHostAddress()) + " is in use (" + e.getMessage() + "): another program"
+                        + " listens there; stop it, or give this server another port (server.port); nothing was started");
+            }
+        };
+    }
+
     @Bean
     WebServerFactoryCustomizer<TomcatServletWebServerFactory> encodedSlashes() {
         return factory -> {
@@ -89,6 +110,10 @@ public class ServerApplication {
                                                     com.fasterxml.jackson.databind.DeserializationContext context) throws java.io.IOException {
             if (!p.hasToken(com.fasterxml.jackson.core.JsonToken.VALUE_STRING)) {
                 return (java.time.OffsetDateTime) context.handleUnexpectedToken(java.time.OffsetDateTime.class, p);
+            }
+            if (p.getText().trim().matches("[-+]?[0-9]+(\\.[0-9]*)?")) { // Jackson would read "1764000000" as epoch seconds
+                return (java.time.OffsetDateTime) context.handleWeirdStringValue(java.time.OffsetDateTime.class, p.getText(),
+                        "a number of seconds is not a time");
             }
             return com.fasterxml.jackson.datatype.jsr310.deser.InstantDeserializer.OFFSET_DATE_TIME.deserialize(p, context);
         }

@@ -100,7 +100,7 @@ public final class WriterFence implements AutoCloseable {
                     && !(seen.isPresent() && seen.get().text().equals(now.get().text()))) {
                 throw new IllegalStateException(live(repository, now.get()));
             }
-            WriterFence fence = new WriterFence(repository, catalog, nodeId, quiet);
+            WriterFence fence = new WriterFence(repository, catalog, nodeId, quiet, seen);
             try {
                 fence.write(false);
             } catch (IOException e) {
@@ -122,14 +122,16 @@ public final class WriterFence implements AutoCloseable {
     private final String nodeId;
     private final Duration quiet;
     private final Thread heartbeat;
+    private final Optional<Record> previous; // the record this engine's start replaced
     private volatile long validUntil;
     private long startedAt;
     private volatile String superseded;
     private volatile Consumer<String> listener = reason -> { };
     private volatile boolean closed;
 
-    private WriterFence(Repository repository, String catalog, String nodeId, Duration quiet) {
+    private WriterFence(Repository repository, String catalog, String nodeId, Duration quiet, Optional<Record> previous) {
         this.repository = repository;
+        this.previous = previous;
         this.catalog = catalog;
         this.nodeId = nodeId;
         this.quiet = quiet;
@@ -217,6 +219,27 @@ public final class WriterFence implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             LOG.info("repository {}: the writer record could not be marked stopped ({}); another catalog's engine waits {} s before"
                     + " taking over", repository.store().describe(), e.getMessage(), quiet.toSeconds());
+        }
+    }
+
+    /**
+     * A start that failed after it took the record gives it back: another catalog's record as it was (that engine may start
+     * again as before), this catalog's marked stopped.
+     */
+    public void abandon() {
+        close();
+        try {
+            if (previous.isPresent() && !previous.get().catalog().equals(catalog)) {
+                repository.putEncoded(repository.layout().writer(),
+                        new ByteArrayInputStream(previous.get().text().getBytes(StandardCharsets.UTF_8)));
+                LOG.info("repository {}: the start failed, the writer record is given back to {}", repository.store().describe(),
+                        previous.get().describe());
+            } else {
+                write(true);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("repository {}: the start failed and the writer record could not be given back ({})", repository.store().describe(),
+                    e.getMessage());
         }
     }
 

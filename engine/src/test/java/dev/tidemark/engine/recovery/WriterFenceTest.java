@@ -135,6 +135,21 @@ class WriterFenceTest {
     }
 
     @Test
+    void aStartThatFailsAfterTakingTheRecordGivesItBack() throws Exception {
+        Repository repo = TestRepositories.file(tmp.resolve("repo"));
+        Catalog a = catalog("a");
+        WriterFence.check(a, repo, QUIET).take("node-a").release();
+        WriterFence.Record before = WriterFence.read(repo).orElseThrow();
+        WriterFence b = WriterFence.check(catalog("b"), repo, QUIET).take("node-b");
+        assertThat(WriterFence.read(repo).orElseThrow().node()).isEqualTo("node-b");
+        b.abandon(); // e.g. its web server's port in use
+        assertThat(WriterFence.read(repo).orElseThrow().text()).isEqualTo(before.text());
+        WriterFence again = WriterFence.check(a, repo, QUIET).take("node-a");
+        closing.add(again);
+        assertThat(again.mayWrite()).as("the old catalog writes on as before").isTrue();
+    }
+
+    @Test
     void aCleanStopIsTakenOverWithoutWaiting() throws Exception {
         Repository repo = TestRepositories.file(tmp.resolve("repo"));
         Duration long_ = Duration.ofMinutes(5);
