@@ -179,11 +179,11 @@ public final class Engine implements Operations, AutoCloseable {
 
     /** A start that failed: the writer record given back if it was taken, the rest closed. */
     private static void abandon(Catalog catalog, WriterFence fence, Repository repository) {
-        closeQuietly(catalog, null, null);
+        closeQuietly(catalog);
         if (fence != null) {
             fence.abandon();
         }
-        closeQuietly(null, null, repository);
+        closeQuietly(repository);
     }
 
     /** The repository as the engine writes it: every write refused once the writer fence says no. */
@@ -531,15 +531,17 @@ public final class Engine implements Operations, AutoCloseable {
         }
         streams.close();
         node.close();
-        closeQuietly(node.catalog(), null, null); // the catalog's last events mirrored before the fence closes
+        closeQuietly(node.catalog()); // the catalog's last events mirrored before the fence closes
         if (last) {
             fence.release();
+        } else {
+            fence.close();
         }
-        closeQuietly(null, fence, opened);
+        closeQuietly(opened);
         LOG.info("engine stopped");
     }
 
-    private static void closeQuietly(Catalog catalog, WriterFence fence, Repository repository) {
+    private static void closeQuietly(Catalog catalog) {
         if (catalog != null) {
             try {
                 catalog.close();
@@ -547,9 +549,9 @@ public final class Engine implements Operations, AutoCloseable {
                 LOG.warn("closing the catalog failed: {}", e.getMessage());
             }
         }
-        if (fence != null) {
-            fence.close();
-        }
+    }
+
+    private static void closeQuietly(Repository repository) {
         if (repository != null) {
             try {
                 repository.close();

@@ -101,13 +101,14 @@ public final class WriterFence implements AutoCloseable {
                 throw new IllegalStateException(live(repository, now.get()));
             }
             WriterFence fence = new WriterFence(repository, catalog, nodeId, quiet, seen);
+            long started = System.nanoTime();
             try {
                 fence.write(false);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write the writer record of repository " + repository.store().describe()
                         + ": " + e.getMessage() + "; nothing was started: start again when the repository answers", e);
             }
-            fence.validUntil = fence.startedAt + quiet.toNanos() * 3 / 4;
+            fence.renewed(started);
             if (seen.isPresent() && !seen.get().catalog().equals(catalog)) {
                 LOG.warn("repository {}: taken over from {}; this engine's catalog {} writes it now", repository.store().describe(),
                         seen.get().describe(), catalog);
@@ -124,7 +125,6 @@ public final class WriterFence implements AutoCloseable {
     private final Thread heartbeat;
     private final Optional<Record> previous; // the record this engine's start replaced
     private volatile long validUntil;
-    private long startedAt;
     private volatile String superseded;
     private volatile Consumer<String> listener = reason -> { };
     private volatile boolean closed;
@@ -135,7 +135,6 @@ public final class WriterFence implements AutoCloseable {
         this.catalog = catalog;
         this.nodeId = nodeId;
         this.quiet = quiet;
-        this.startedAt = System.nanoTime();
         this.heartbeat = Thread.ofPlatform().daemon().name("repository-writer").unstarted(this::run);
     }
 
@@ -182,6 +181,11 @@ public final class WriterFence implements AutoCloseable {
                 + " this catalog recovers its history as of now. An engine started on it takes the repository over only once that"
                 + " engine is stopped or quiet, and first brings this catalog up to date with what it recorded meanwhile",
                 repository.store().describe(), r.describe()));
+    }
+
+    /** A heartbeat begun at started (System.nanoTime) succeeded: the repository is this engine's until 3/4 of the quiet time after. */
+    private void renewed(long started) {
+        validUntil = started + quiet.toNanos() * 3 / 4;
     }
 
     /** Whether this engine may write the repository now (the check before every write). */
@@ -278,7 +282,7 @@ public final class WriterFence implements AutoCloseable {
                     return;
                 }
                 write(false);
-                validUntil = started + quiet.toNanos() * 3 / 4;
+                renewed(started);
                 if (failing) {
                     LOG.info("repository {}: the writer record is renewed again", repository.store().describe());
                 }
